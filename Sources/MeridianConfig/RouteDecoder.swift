@@ -1,0 +1,206 @@
+internal import Foundation
+internal import Yams
+
+/// Decodes one route: its match conditions, its single action and its extra response headers.
+struct RouteDecoder {
+    let reader: ConfigReader
+
+    static let actions = ["static", "redirect", "respond"]
+
+    func route(_ node: Node, _ path: String) -> Configuration.Route? {
+        guard let m = reader.mapping(node, path, allowed: ["name", "match", "headers"] + Self.actions) else {
+            return nil
+        }
+        var name: String?
+        if let n = m["name"] { name = reader.string(n, "\(path).name") }
+        guard let matchNode = m["match"] else {
+            reader.error(node, "\(path).match", "missing; give path, prefix or regex, like match: {prefix: /}")
+            return nil
+        }
+        let match = self.match(matchNode, "\(path).match")
+        let given = Self.actions.filter { m[$0] != nil }
+        guard given.count == 1, let actionKey = given.first, let actionNode = m[actionKey] else {
+            let problem = given.isEmpty ? "has no action" : "has several actions (\(given.joined(separator: ", ")))"
+            reader.error(node, path, "\(problem); give exactly one of: \(Self.actions.joined(separator: ", "))")
+            return nil
+        }
+        let actionPath = "\(path).\(actionKey)"
+        let action: Configuration.Action?
+        switch actionKey {
+        case "static": action = staticAction(actionNode, actionPath).map { .static($0) }
+        case "redirect": action = redirect(actionNode, actionPath).map { .redirect($0) }
+        default: action = respond(actionNode, actionPath).map { .respond($0) }
+        }
+        var headers: [(String, String)] = []
+        if let n = m["headers"] { headers = reader.headerPairs(n, "\(path).headers") ?? [] }
+        guard let match, let action else { return nil }
+        return Configuration.Route(name: name, match: match, action: action, headers: headers)
+    }
+
+    private func match(_ node: Node, _ path: String) -> Configuration.Match? {
+        guard let m = reader.mapping(node, path, allowed: ["path", "prefix", "regex", "methods", "headers"]) else {
+            return nil
+        }
+        let kinds = ["path", "prefix", "regex"].filter { m[$0] != nil }
+        guard kinds.count == 1, let kind = kinds.first, let valueNode = m[kind],
+            let value = reader.string(valueNode, "\(path).\(kind)")
+        else {
+            reader.error(node, path, "give exactly one of path, prefix or regex")
+            return nil
+        }
+        let pathMatch: Configuration.Match.Path
+        switch kind {
+        case "regex":
+            do {
+                _ = try NSRegularExpression(pattern: value)
+            } catch {
+                reader.error(valueNode, "\(path).regex", "'\(value)' is not a valid regular expression")
+                return nil
+            }
+            pathMatch = .regex(value)
+        default:
+            guard value.hasPrefix("/") else {
+                reader.error(valueNode, "\(path).\(kind)", "'\(value)' must start with /")
+                return nil
+            }
+            if kind == "prefix" {
+                pathMatch = .prefix(value)
+            } else if value.contains(":") || value.contains("*") {
+                guard validatePattern(value, valueNode, "\(path).path") else { return nil }
+                pathMatch = .pattern(value)
+            } else {
+                pathMatch = .exact(value)
+            }
+        }
+        var methods: [String] = []
+        if let n = m["methods"], let v = reader.strings(n, "\(path).methods") {
+            methods = v.map { $0.uppercased() }
+            for method in methods where !HeaderSyntax.isToken(method) {
+                reader.error(n, "\(path).methods", "'\(method)' is not a method name")
+            }
+        }
+        var headers: [Configuration.HeaderCondition] = []
+        if let n = m["headers"] {
+            guard case .mapping(let map) = n else {
+                reader.error(n, "\(path).headers", "expected a mapping of header name to value (or ~ for any value)")
+                return nil
+            }
+            for (k, v) in map {
+                guard let name = k.string, HeaderSyntax.isToken(name) else {
+                    reader.error(k, "\(path).headers", "'\(k.string ?? "")' is not a header name")
+                    continue
+                }
+                let value: String? = (v.null != nil || v.string == "*") ? nil : v.string
+                headers.append(.init(name: name.lowercased(), value: value))
+            }
+        }
+        return Configuration.Match(path: pathMatch, methods: methods, headers: headers)
+    }
+
+    /// `:name` segments need a name; `*` may only be the whole last segment.
+    private func validatePattern(_ pattern: String, _ node: Node, _ path: String) -> Bool {
+        let segments = pattern.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        for (i, segment) in segments.enumerated() {
+            if segment.contains("*") && (segment != "*" || i != segments.count - 1) {
+                reader.error(node, path, "'*' must be the whole last segment, like /files/*")
+                return false
+            }
+            if segment.hasPrefix(":") && segment.count == 1 {
+                reader.error(node, path, "a ':' parameter needs a name, like /users/:id")
+                return false
+            }
+        }
+        return true
+    }
+
+    private func staticAction(_ node: Node, _ path: String) -> Configuration.StaticAction? {
+        let keys = [
+            "root", "strip_prefix", "index", "try_files", "precompressed", "dotfiles",
+            "follow_symlinks_outside_root", "cache_control", "memory_cache_max_file_size",
+            "metadata_cache_validity", "metadata_cache_entries",
+        ]
+        guard let m = reader.mapping(node, path, allowed: keys) else { return nil }
+        var a = Configuration.StaticAction()
+        if let n = m["root"], let v = reader.string(n, "\(path).root") { a.root = v }
+        if let n = m["strip_prefix"], let v = reader.string(n, "\(path).strip_prefix") {
+            if v.hasPrefix("/") { a.stripPrefix = v } else { reader.error(n, "\(path).strip_prefix", "must start with /") }
+        }
+        if let n = m["index"], let v = reader.strings(n, "\(path).index") {
+            a.index = v
+            for name in v where name.contains("/") || name.isEmpty {
+                reader.error(n, "\(path).index", "'\(name)' must be a plain file name, like index.html")
+            }
+        }
+        if let n = m["try_files"], let v = reader.strings(n, "\(path).try_files") {
+            a.tryFiles = v
+            for (i, candidate) in v.enumerated() {
+                let ok = candidate == "$uri" || candidate == "$uri/" || candidate.hasPrefix("/")
+                    || (candidate.hasPrefix("=") && i == v.count - 1 && Int(candidate.dropFirst()).map { (400...599).contains($0) } == true)
+                if !ok {
+                    reader.error(n, "\(path).try_files[\(i)]", "'\(candidate)' is not a candidate; expected $uri, $uri/, /a/path, or a final =404")
+                }
+            }
+        }
+        if let n = m["precompressed"], let v = reader.strings(n, "\(path).precompressed") {
+            a.precompressed = v.map { $0.lowercased() }
+            for enc in a.precompressed where enc != "br" && enc != "gzip" {
+                reader.error(n, "\(path).precompressed", "'\(enc)' is not supported; expected br and/or gzip")
+            }
+        }
+        if let n = m["dotfiles"], let v = reader.choice(n, "\(path).dotfiles", as: Configuration.StaticAction.Dotfiles.self) {
+            a.dotfiles = v
+        }
+        if let n = m["follow_symlinks_outside_root"], let v = reader.bool(n, "\(path).follow_symlinks_outside_root") {
+            a.followSymlinksOutsideRoot = v
+        }
+        if let n = m["cache_control"], let v = reader.string(n, "\(path).cache_control") {
+            if HeaderSyntax.isValidValue(v) { a.cacheControl = v } else {
+                reader.error(n, "\(path).cache_control", "holds a control character; remove it")
+            }
+        }
+        if let n = m["memory_cache_max_file_size"],
+            let v = reader.size(n, "\(path).memory_cache_max_file_size", range: 0...(16 << 20))
+        {
+            a.memoryCacheMaxFileSize = v
+        }
+        if let n = m["metadata_cache_validity"],
+            let v = reader.duration(n, "\(path).metadata_cache_validity", range: .zero...(.seconds(3600)))
+        {
+            a.metadataCacheValidity = v
+        }
+        if let n = m["metadata_cache_entries"], let v = reader.int(n, "\(path).metadata_cache_entries", range: 0...1_000_000) {
+            a.metadataCacheEntries = v
+        }
+        return a
+    }
+
+    private func redirect(_ node: Node, _ path: String) -> Configuration.RedirectAction? {
+        guard let m = reader.mapping(node, path, allowed: ["to", "status"]) else { return nil }
+        guard let toNode = m["to"], let to = reader.string(toNode, "\(path).to") else {
+            reader.error(node, "\(path).to", "missing; give the target URL, like https://$host$request_uri")
+            return nil
+        }
+        guard HeaderSyntax.isValidValue(to) else {
+            reader.error(toNode, "\(path).to", "holds a control character; remove it")
+            return nil
+        }
+        var action = Configuration.RedirectAction(to: to)
+        if let n = m["status"], let v = reader.int(n, "\(path).status", range: 300...399) {
+            if [301, 302, 303, 307, 308].contains(v) {
+                action.status = v
+            } else {
+                reader.error(n, "\(path).status", "\(v) is not a redirect status; expected 301, 302, 303, 307 or 308")
+            }
+        }
+        return action
+    }
+
+    private func respond(_ node: Node, _ path: String) -> Configuration.RespondAction? {
+        guard let m = reader.mapping(node, path, allowed: ["status", "headers", "body"]) else { return nil }
+        var action = Configuration.RespondAction()
+        if let n = m["status"], let v = reader.int(n, "\(path).status", range: 200...599) { action.status = v }
+        if let n = m["headers"], let v = reader.headerPairs(n, "\(path).headers") { action.headers = v }
+        if let n = m["body"], let v = reader.string(n, "\(path).body") { action.body = v }
+        return action
+    }
+}

@@ -1,0 +1,109 @@
+public import Atomics
+internal import Foundation
+public import NIOCore
+public import NIOHTTP1
+public import NIOPosix
+
+/// What every connection of a server shares: request ids, counters, the file reader.
+/// Counters are atomics touched once per request, never a lock.
+public final class ConnectionServices: Sendable {
+    public let fileReader: FileChunkReader
+    private let idPrefix: String
+    private let nextID = ManagedAtomic<UInt64>(0)
+    public let activeRequests = ManagedAtomic<Int>(0)
+    public let totalRequests = ManagedAtomic<Int>(0)
+    public let rejectedRequests = ManagedAtomic<Int>(0)
+    public let timeouts = ManagedAtomic<Int>(0)
+
+    public init(threadPool: NIOThreadPool) {
+        self.fileReader = FileChunkReader(threadPool: threadPool)
+        var rng = SystemRandomNumberGenerator()
+        let prefix = String(rng.next() as UInt64, radix: 16)
+        self.idPrefix = String(repeating: "0", count: 16 - prefix.count) + prefix
+    }
+
+    /// The client's `X-Request-ID` when well-formed (1...128 of `A-Z a-z 0-9 - _ . : + / =`),
+    /// otherwise `<instance>-<counter>`: unique across instances without a random draw per request.
+    public func requestID(from headers: HTTPHeaders) -> String {
+        if let given = headers.first(name: "x-request-id"), Self.isWellFormedID(given) { return given }
+        let n = nextID.loadThenWrappingIncrement(ordering: .relaxed)
+        return idPrefix + "-" + String(n, radix: 16)
+    }
+
+    static func isWellFormedID(_ id: String) -> Bool {
+        let utf8 = id.utf8
+        guard !utf8.isEmpty, utf8.count <= 128 else { return false }
+        return utf8.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
+                || b == UInt8(ascii: "-") || b == UInt8(ascii: "_") || b == UInt8(ascii: ".") || b == UInt8(ascii: ":")
+                || b == UInt8(ascii: "+") || b == UInt8(ascii: "/") || b == UInt8(ascii: "=")
+        }
+    }
+
+    func requestStarted() {
+        activeRequests.wrappingIncrement(ordering: .relaxed)
+        totalRequests.wrappingIncrement(ordering: .relaxed)
+    }
+
+    func requestFinished() {
+        activeRequests.wrappingDecrement(ordering: .relaxed)
+    }
+
+    func rejectedRequest(status: HTTPResponseStatus) {
+        rejectedRequests.wrappingIncrement(ordering: .relaxed)
+    }
+
+    func timedOut(_ kind: String) {
+        timeouts.wrappingIncrement(ordering: .relaxed)
+    }
+}
+
+/// Reads file ranges in chunks on the blocking-I/O thread pool with pread(2), handing each chunk to
+/// the event loop. Positional reads never move a shared offset, so one descriptor serves many readers.
+public struct FileChunkReader: Sendable {
+    public static let chunkSize = 128 * 1024
+    let threadPool: NIOThreadPool
+
+    public func stream(
+        _ slice: FileSlice, eventLoop: any EventLoop, allocator: ByteBufferAllocator,
+        chunk: @escaping @Sendable (ByteBuffer) -> EventLoopFuture<Void>
+    ) -> EventLoopFuture<Void> {
+        let promise = eventLoop.makePromise(of: Void.self)
+        readNext(slice, offset: slice.offset, end: slice.offset + slice.length, eventLoop: eventLoop, allocator: allocator, chunk: chunk, promise: promise)
+        return promise.futureResult
+    }
+
+    private func readNext(
+        _ slice: FileSlice, offset: Int, end: Int, eventLoop: any EventLoop, allocator: ByteBufferAllocator,
+        chunk: @escaping @Sendable (ByteBuffer) -> EventLoopFuture<Void>, promise: EventLoopPromise<Void>
+    ) {
+        if offset >= end {
+            promise.succeed()
+            return
+        }
+        let count = min(Self.chunkSize, end - offset)
+        let fd = slice.descriptor
+        let owner = slice.owner
+        threadPool.runIfActive(eventLoop: eventLoop) { () throws -> ByteBuffer in
+            try withExtendedLifetime(owner) {
+                var buffer = allocator.buffer(capacity: count)
+                let n = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { ptr in
+                    let r = pread(fd, ptr.baseAddress, count, off_t(offset))
+                    if r < 0 { throw IOError(errnoCode: errno, reason: "pread") }
+                    return r
+                }
+                if n == 0 { throw IOError(errnoCode: EIO, reason: "file shrank while being sent") }
+                return buffer
+            }
+        }.flatMap { buffer in
+            chunk(buffer).map { buffer.readableBytes }
+        }.whenComplete { result in
+            switch result {
+            case .success(let n):
+                readNext(slice, offset: offset + n, end: end, eventLoop: eventLoop, allocator: allocator, chunk: chunk, promise: promise)
+            case .failure(let error):
+                promise.fail(error)
+            }
+        }
+    }
+}

@@ -1,0 +1,573 @@
+internal import Logging
+internal import MeridianConfig
+public import NIOCore
+public import NIOHTTP1
+internal import NIOPosix
+
+/// Serves one HTTP/1.1 connection: keep-alive, pipelining with responses in order, timeouts,
+/// `Expect: 100-continue`, error answers for bad requests, and drain on shutdown.
+///
+/// All state is confined to the connection's event loop. Responses whose bodies are ready (buffers,
+/// sendfile regions) are queued in order without waiting for the socket, so pipelined requests are
+/// answered in one flush; only bodies read off the loop hold the next request back.
+public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = HTTPServerRequestPart
+    public typealias OutboundIn = IOData
+    public typealias OutboundOut = IOData
+
+    /// Sent to every connection when shutdown begins.
+    public struct DrainEvent: Sendable { public init() {} }
+
+    private struct InFlight {
+        var request: Request
+        var runtime: ServerRuntime
+        var route: String = ""
+        var decision: KeepAliveStateMachine.Decision
+        var bodyComplete = false
+        var responseStarted = false
+        var responseComplete = false
+        var bodyBytesReceived = 0
+        var failure: HTTPParseError?
+    }
+
+    private enum Pending {
+        case part(HTTPServerRequestPart)
+        case error(HTTPParseError)
+    }
+
+    private let runtimeBox: RuntimeBox
+    private let services: ConnectionServices
+    private var keepAlive: KeepAliveStateMachine
+    private var connectionInfo = ConnectionInfo(remoteAddress: nil, localAddress: nil)
+    private var current: InFlight?
+    private var backlog = CircularBuffer<Pending>(initialCapacity: 4)
+    private var backlogRequests = 0
+    private var readPending = false
+    private var inRead = false
+    private var needsFlush = false
+    private var draining = false
+    private var drainingBacklog = false
+    private var closed = false
+
+    // Timer state: one scheduled task, re-armed lazily (see `updateTimer`).
+    private var headStartedAt: NIODeadline?
+    private var lastActivity: NIODeadline = .now()
+    private var unwritableSince: NIODeadline?
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
+    private var timeouts: Configuration.Timeouts
+
+    public init(runtimeBox: RuntimeBox, services: ConnectionServices, canSendFile: Bool) {
+        self.runtimeBox = runtimeBox
+        self.services = services
+        let runtime = runtimeBox.current
+        self.keepAlive = KeepAliveStateMachine(maxRequests: runtime.limits.maxRequestsPerConnection)
+        self.timeouts = runtime.timeouts
+        self.connectionInfo.canSendFile = canSendFile
+    }
+
+    // MARK: - Channel events
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { becameActive(context: context) }
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        becameActive(context: context)
+        context.fireChannelActive()
+    }
+
+    private func becameActive(context: ChannelHandlerContext) {
+        connectionInfo.remoteAddress = context.channel.remoteAddress
+        connectionInfo.localAddress = context.channel.localAddress
+        lastActivity = .now()
+        updateTimer(context: context)
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        closed = true
+        timer?.cancel()
+        timer = nil
+        if let current, !current.responseComplete {
+            finishRecord(current, status: .init(statusCode: 499), bytesSent: 0, error: "client closed the connection")
+        }
+        current = nil
+        context.fireChannelInactive()
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        lastActivity = .now()
+        inRead = true
+        if var c = current, !c.bodyComplete {
+            // Body of the request being served: counted and dropped (no action here consumes bodies).
+            switch part {
+            case .body(let b):
+                c.bodyBytesReceived += b.readableBytes
+                current = c
+            case .end:
+                c.bodyComplete = true
+                current = c
+                if c.responseComplete { requestDone(context: context) }
+            case .head:
+                break  // The decoder never sends a head before the previous end.
+            }
+        } else if current != nil || !backlog.isEmpty {
+            enqueue(.part(part))
+        } else if case .head(let head) = part {
+            startRequest(head, context: context)
+        }
+        updateTimer(context: context)
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        inRead = false
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    public func read(context: ChannelHandlerContext) {
+        if backlogRequests >= runtimeBox.current.limits.maxPipelinedRequests || !context.channel.isWritable {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            unwritableSince = nil
+            processBacklog(context: context)
+            resumeReading(context: context)
+        } else {
+            unwritableSince = .now()
+        }
+        updateTimer(context: context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case HTTP1RequestDecoder.Event.requestHeadStarted:
+            if current == nil && backlog.isEmpty {
+                headStartedAt = .now()
+                updateTimer(context: context)
+            }
+        case is DrainEvent:
+            drain(context: context)
+        case let event as ChannelEvent where event == .inputClosed:
+            // Half-close: finish what was asked, then close.
+            keepAlive.forceClose()
+            if current == nil && backlog.isEmpty { context.close(promise: nil) }
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let parseError = error as? HTTPParseError else {
+            // I/O errors (reset by peer and the like): nothing more can be said on this connection.
+            context.close(promise: nil)
+            return
+        }
+        if var c = current, !c.bodyComplete {
+            c.failure = parseError
+            c.bodyComplete = true
+            current = c
+            keepAlive.forceClose()
+            if c.responseComplete { closeAfterFlush(context: context) }
+        } else if current != nil || !backlog.isEmpty {
+            enqueue(.error(parseError))
+        } else {
+            writeError(parseError, context: context)
+        }
+    }
+
+    // MARK: - Requests
+
+    private func enqueue(_ pending: Pending) {
+        if case .part(.head) = pending { backlogRequests += 1 }
+        backlog.append(pending)
+    }
+
+    private func startRequest(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        headStartedAt = nil
+        let runtime = runtimeBox.current
+        let decision = keepAlive.requestReceived(version: head.version, connectionHeader: head.headers["connection"])
+        let id = services.requestID(from: head.headers)
+        var info = connectionInfo
+        info.protocolVersion = head.version.minor == 0 ? "1.0" : "1.1"
+        let request = Request(head: head, id: id, connection: info)
+        let hasBody = head.headers.contains(name: "content-length") || head.headers.contains(name: "transfer-encoding")
+        current = InFlight(request: request, runtime: runtime, decision: decision, bodyComplete: false)
+        services.requestStarted()
+        for observer in runtime.observers { observer.requestStarted(request) }
+
+        if let expect = head.headers.first(name: "expect") {
+            if expect.lowercasedASCIIEquals("100-continue") {
+                if head.version.minor >= 1 && hasBody {
+                    var buffer = context.channel.allocator.buffer(capacity: 32)
+                    buffer.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
+                    context.writeAndFlush(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
+                }
+            } else {
+                keepAlive.forceClose()
+                current?.decision = .close
+                writeResponse(.text(.expectationFailed, "417 Expectation Failed\n"), context: context)
+                return
+            }
+        }
+
+        let (answer, route) = runtime.respond(to: request, on: context.eventLoop, allocator: context.channel.allocator)
+        current?.route = route
+        switch answer {
+        case .immediate(let response):
+            writeResponse(response, context: context)
+        case .eventually(let future):
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            future.hop(to: context.eventLoop).whenComplete { result in
+                let (handler, context) = loopBound.value
+                guard !handler.closed else { return }
+                switch result {
+                case .success(let response):
+                    handler.writeResponse(response, context: context)
+                case .failure(let error):
+                    handler.current.map { $0.runtime.logger }?.error(
+                        "responder failed", metadata: ["request.id": "\(id)", "error": "\(error)"]
+                    )
+                    handler.writeResponse(.text(.internalServerError, "500 Internal Server Error\n"), context: context)
+                }
+            }
+        }
+    }
+
+    /// Serialises a response; `responseComplete` follows when the last byte is queued (or, for
+    /// bodies read off the loop, written).
+    private func writeResponse(_ response: Response, context: ChannelHandlerContext) {
+        guard var c = current, !c.responseStarted else { return }
+        var response = response
+        if let failure = c.failure {
+            response = Self.errorResponse(failure)
+            c.decision = .close
+        }
+        c.responseStarted = true
+        if keepAlive.isDraining || keepAlive.isClosing { c.decision = .close }
+        current = c
+
+        let isHead = c.request.isHead
+        let sendBody = response.statusAllowsBody && !isHead
+        let contentLength: Int? = response.statusAllowsBody ? response.body.length : (response.status.code == 304 ? nil : nil)
+        let token: HTTP1ResponseHead.ConnectionToken
+        switch c.decision {
+        case .close: token = .close
+        case .keepAlive(let announce): token = announce ? .keepAlive : .none
+        }
+        var head = context.channel.allocator.buffer(capacity: 256 + (sendBody ? min(response.body.length, 16384) : 0))
+        HTTP1ResponseHead.write(
+            into: &head, status: response.status, headers: response.headers, contentLength: contentLength,
+            connection: token, serverHeader: c.runtime.serverHeader, requestID: c.request.id
+        )
+        let bodyBytes = sendBody ? response.body.length : 0
+
+        guard sendBody else {
+            emit(head, context: context)
+            responseQueued(status: response.status, bytesSent: 0, context: context)
+            return
+        }
+        switch response.body {
+        case .empty:
+            emit(head, context: context)
+        case .buffer(var b):
+            if b.readableBytes <= 16384 {
+                head.writeBuffer(&b)
+                emit(head, context: context)
+            } else {
+                emit(head, context: context)
+                emit(b, context: context)
+            }
+        case .file(let slice):
+            if connectionInfo.canSendFile {
+                emit(head, context: context)
+                emitFile(slice, context: context)
+            } else {
+                emit(head, context: context)
+                streamParts([.file(slice)], status: response.status, total: bodyBytes, context: context)
+                return
+            }
+        case .parts(let parts):
+            emit(head, context: context)
+            if connectionInfo.canSendFile {
+                for part in parts {
+                    switch part {
+                    case .buffer(let b): emit(b, context: context)
+                    case .file(let s): emitFile(s, context: context)
+                    }
+                }
+            } else {
+                streamParts(parts, status: response.status, total: bodyBytes, context: context)
+                return
+            }
+        }
+        responseQueued(status: response.status, bytesSent: bodyBytes, context: context)
+    }
+
+    private func emit(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
+        context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
+        needsFlush = true
+    }
+
+    private func emitFile(_ slice: FileSlice, context: ChannelHandlerContext) {
+        let region = FileRegion(fileHandle: slice.handle, readerIndex: slice.offset, endIndex: slice.offset + slice.length)
+        let owner = slice.owner
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenComplete { _ in withExtendedLifetime(owner) {} }
+        context.write(wrapOutboundOut(.fileRegion(region)), promise: promise)
+        needsFlush = true
+    }
+
+    /// Bodies that may not use sendfile (TLS, or `sendfile: false`) are read in chunks off the event
+    /// loop; each chunk is written before the next is read, so a slow reader holds no whole file here.
+    private func streamParts(_ parts: [ResponseBodyPart], status: HTTPResponseStatus, total: Int, context: ChannelHandlerContext) {
+        flushNow(context: context)
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let writer = services.fileReader
+        var future = context.eventLoop.makeSucceededVoidFuture()
+        for part in parts {
+            future = future.flatMap {
+                let (handler, context) = loopBound.value
+                guard !handler.closed else { return context.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+                switch part {
+                case .buffer(let b):
+                    return context.writeAndFlush(handler.wrapOutboundOut(.byteBuffer(b)))
+                case .file(let slice):
+                    return writer.stream(slice, eventLoop: context.eventLoop, allocator: context.channel.allocator) { chunk in
+                        let (handler, context) = loopBound.value
+                        guard !handler.closed else { return context.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+                        return context.writeAndFlush(handler.wrapOutboundOut(.byteBuffer(chunk)))
+                    }
+                }
+            }
+        }
+        future.whenComplete { result in
+            let (handler, context) = loopBound.value
+            switch result {
+            case .success:
+                handler.responseQueued(status: status, bytesSent: total, context: context)
+            case .failure(let error):
+                if let c = handler.current {
+                    handler.finishRecord(c, status: status, bytesSent: 0, error: "\(error)")
+                    handler.current?.responseComplete = true
+                }
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    private func responseQueued(status: HTTPResponseStatus, bytesSent: Int, context: ChannelHandlerContext) {
+        guard var c = current else { return }
+        c.responseComplete = true
+        current = c
+        finishRecord(c, status: status, bytesSent: bytesSent, error: c.failure.map(\.reason))
+        if case .close = c.decision {
+            closeAfterFlush(context: context)
+            return
+        }
+        if !inRead { flushNow(context: context) }
+        if c.bodyComplete { requestDone(context: context) }
+    }
+
+    private func finishRecord(_ c: InFlight, status: HTTPResponseStatus, bytesSent: Int, error: String?) {
+        services.requestFinished()
+        guard !c.runtime.observers.isEmpty else { return }
+        let record = RequestRecord(
+            request: c.request, route: c.route, status: status, bodyBytesSent: bytesSent,
+            bodyBytesReceived: c.bodyBytesReceived, duration: NIODeadline.now() - c.request.startedAt, error: error
+        )
+        for observer in c.runtime.observers { observer.requestFinished(record) }
+    }
+
+    /// The current request is fully read and answered: move on to the next one.
+    private func requestDone(context: ChannelHandlerContext) {
+        current = nil
+        lastActivity = .now()
+        processBacklog(context: context)
+        if current == nil && backlog.isEmpty && keepAlive.isDraining {
+            closeAfterFlush(context: context)
+        }
+        updateTimer(context: context)
+        resumeReading(context: context)
+    }
+
+    private func processBacklog(context: ChannelHandlerContext) {
+        // A loop rather than recursion: an immediate answer finishes inside startRequest.
+        guard !drainingBacklog else { return }
+        drainingBacklog = true
+        defer { drainingBacklog = false }
+        while current == nil, context.channel.isWritable, let next = backlog.popFirst() {
+            switch next {
+            case .part(.head(let head)):
+                backlogRequests -= 1
+                startRequest(head, context: context)
+                // Parts of this request already read follow it in the backlog.
+                while var c = current, !c.bodyComplete, let first = backlog.first {
+                    if case .part(.head) = first { break }
+                    _ = backlog.popFirst()
+                    switch first {
+                    case .part(.body(let b)):
+                        c.bodyBytesReceived += b.readableBytes
+                        current = c
+                    case .part(.end):
+                        c.bodyComplete = true
+                        current = c
+                        if c.responseComplete { current = nil }
+                    case .error(let e):
+                        c.failure = e
+                        c.bodyComplete = true
+                        current = c
+                        keepAlive.forceClose()
+                        if c.responseComplete { closeAfterFlush(context: context) }
+                    case .part(.head):
+                        break
+                    }
+                }
+            case .error(let e):
+                writeError(e, context: context)
+                backlog.removeAll()
+                return
+            case .part:
+                break
+            }
+        }
+        if !inRead { flushNow(context: context) }
+    }
+
+    private func resumeReading(context: ChannelHandlerContext) {
+        if readPending && backlogRequests < runtimeBox.current.limits.maxPipelinedRequests && context.channel.isWritable {
+            readPending = false
+            context.read()
+        }
+    }
+
+    // MARK: - Errors, drain and close
+
+    static func errorResponse(_ error: HTTPParseError) -> Response {
+        .text(error.status, "\(error.status.code) \(error.status.reasonPhrase): \(error.reason)\n")
+    }
+
+    /// Answers a request that could not be parsed, then closes: its framing cannot be trusted.
+    private func writeError(_ error: HTTPParseError, context: ChannelHandlerContext) {
+        keepAlive.forceClose()
+        let runtime = runtimeBox.current
+        runtime.logger.debug("bad request", metadata: ["status": "\(error.status.code)", "reason": "\(error.reason)"])
+        var head = context.channel.allocator.buffer(capacity: 256)
+        let response = Self.errorResponse(error)
+        HTTP1ResponseHead.write(
+            into: &head, status: response.status, headers: response.headers, contentLength: response.body.length,
+            connection: .close, serverHeader: runtime.serverHeader, requestID: nil
+        )
+        if case .buffer(var b) = response.body { head.writeBuffer(&b) }
+        emit(head, context: context)
+        services.rejectedRequest(status: error.status)
+        closeAfterFlush(context: context)
+    }
+
+    private func closeAfterFlush(context: ChannelHandlerContext) {
+        guard !closed else { return }
+        closed = true
+        needsFlush = false
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0)))).whenComplete { _ in
+            loopBound.value.close(promise: nil)
+        }
+    }
+
+    private func flushNow(context: ChannelHandlerContext) {
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+    }
+
+    private func drain(context: ChannelHandlerContext) {
+        keepAlive.drain()
+        if current == nil && backlog.isEmpty && headStartedAt == nil {
+            closeAfterFlush(context: context)
+        }
+    }
+
+    // MARK: - Timeouts
+
+    private enum TimeoutKind { case idle, headerRead, bodyRead, send }
+
+    /// The deadline that applies in the connection's present phase.
+    private func currentDeadline() -> (NIODeadline, TimeoutKind)? {
+        if let since = unwritableSince {
+            return (since + TimeAmount(timeouts.send), .send)
+        }
+        if let c = current {
+            if !c.bodyComplete { return (lastActivity + TimeAmount(timeouts.bodyRead), .bodyRead) }
+            return nil  // waiting on a responder: its own timeouts apply
+        }
+        if let started = headStartedAt {
+            return (started + TimeAmount(timeouts.headerRead), .headerRead)
+        }
+        if backlog.isEmpty {
+            return (lastActivity + TimeAmount(timeouts.idle), .idle)
+        }
+        return nil
+    }
+
+    /// Keeps one timer armed no later than the current deadline. Deadlines that move later (the
+    /// steady state of a busy keep-alive connection) cost nothing: the timer re-checks when it fires.
+    private func updateTimer(context: ChannelHandlerContext) {
+        guard !closed, let (deadline, _) = currentDeadline() else { return }
+        if let scheduled = timerDeadline, scheduled <= deadline { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = loopBound.value
+            handler.timerFired(context: context)
+        }
+    }
+
+    private func timerFired(context: ChannelHandlerContext) {
+        timer = nil
+        timerDeadline = nil
+        guard !closed, let (deadline, kind) = currentDeadline() else { return }
+        guard deadline <= .now() else {
+            updateTimer(context: context)
+            return
+        }
+        switch kind {
+        case .idle, .send:
+            services.timedOut(kind == .idle ? "idle" : "send")
+            closed = true
+            context.close(promise: nil)
+        case .headerRead:
+            services.timedOut("header_read")
+            writeError(HTTPParseError(.requestTimeout, "request header not received in time"), context: context)
+        case .bodyRead:
+            services.timedOut("body_read")
+            if let c = current, !c.responseStarted {
+                current?.failure = HTTPParseError(.requestTimeout, "request body not received in time")
+                current?.bodyComplete = true
+                keepAlive.forceClose()
+                writeResponse(.text(.requestTimeout, ""), context: context)
+            } else {
+                closed = true
+                context.close(promise: nil)
+            }
+        }
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

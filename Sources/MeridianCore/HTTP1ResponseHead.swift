@@ -1,0 +1,73 @@
+internal import NIOCore
+internal import NIOHTTP1
+
+/// Writes an HTTP/1.1 status line and header section straight into a buffer: no intermediate
+/// `HTTPResponseHead`, a cached `Date`, and pre-encoded status lines for the common codes.
+enum HTTP1ResponseHead {
+    /// Connection handling the head must announce.
+    enum ConnectionToken { case none, close, keepAlive }
+
+    static func write(
+        into buffer: inout ByteBuffer,
+        status: HTTPResponseStatus,
+        headers: HTTPHeaders,
+        contentLength: Int?,
+        connection: ConnectionToken,
+        serverHeader: String,
+        requestID: String?
+    ) {
+        buffer.writeStaticString("HTTP/1.1 ")
+        if let line = statusLines[status.code] {
+            buffer.writeString(line)
+        } else {
+            buffer.writeString("\(status.code) \(status.reasonPhrase)\r\n")
+        }
+        buffer.writeStaticString("date: ")
+        buffer.writeString(DateCache.current.value)
+        buffer.writeStaticString("\r\n")
+        if !serverHeader.isEmpty {
+            buffer.writeStaticString("server: ")
+            buffer.writeString(serverHeader)
+            buffer.writeStaticString("\r\n")
+        }
+        if let requestID {
+            buffer.writeStaticString("x-request-id: ")
+            buffer.writeString(requestID)
+            buffer.writeStaticString("\r\n")
+        }
+        for (name, value) in headers {
+            // Framing is Meridian's to decide, never a responder's.
+            if name.lowercasedASCIIEquals("content-length") || name.lowercasedASCIIEquals("transfer-encoding")
+                || name.lowercasedASCIIEquals("connection")
+            {
+                continue
+            }
+            buffer.writeString(name)
+            buffer.writeStaticString(": ")
+            buffer.writeString(value)
+            buffer.writeStaticString("\r\n")
+        }
+        if let contentLength {
+            buffer.writeStaticString("content-length: ")
+            buffer.writeString(String(contentLength))
+            buffer.writeStaticString("\r\n")
+        }
+        switch connection {
+        case .none: break
+        case .close: buffer.writeStaticString("connection: close\r\n")
+        case .keepAlive: buffer.writeStaticString("connection: keep-alive\r\n")
+        }
+        buffer.writeStaticString("\r\n")
+    }
+
+    private static let statusLines: [UInt: String] = {
+        var lines: [UInt: String] = [:]
+        for code in [100, 200, 201, 204, 206, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404, 405, 408, 412, 413, 414,
+            416, 417, 431, 500, 501, 502, 503, 504, 505]
+        {
+            let status = HTTPResponseStatus(statusCode: code)
+            lines[UInt(code)] = "\(code) \(status.reasonPhrase)\r\n"
+        }
+        return lines
+    }()
+}

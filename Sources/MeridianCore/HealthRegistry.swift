@@ -1,0 +1,91 @@
+internal import NIOConcurrencyHelpers
+internal import NIOCore
+internal import NIOHTTP1
+
+/// The checks behind `/livez`, `/readyz` and `/startupz`, in the shape Kubernetes' API server uses:
+/// each probe is a list of named checks; `?verbose` lists them as `[+]name ok` / `[-]name failed: reason`.
+public final class HealthRegistry: Sendable {
+    public enum Probe: String, Sendable, CaseIterable {
+        case livez, readyz, startupz
+    }
+
+    public struct Check: Sendable {
+        public var name: String
+        public var probes: Set<Probe>
+        /// nil when healthy, otherwise why not.
+        public var evaluate: @Sendable () -> String?
+
+        public init(name: String, probes: Set<Probe>, evaluate: @escaping @Sendable () -> String?) {
+            self.name = name
+            self.probes = probes
+            self.evaluate = evaluate
+        }
+    }
+
+    private struct State {
+        var started = false
+        var shuttingDown = false
+        var checks: [Check] = []
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    public init() {
+        register(Check(name: "ping", probes: [.livez, .readyz, .startupz]) { nil })
+        register(Check(name: "started", probes: [.readyz, .startupz]) { [unowned self] in
+            self.state.withLockedValue { $0.started } ? nil : "listeners are not bound yet"
+        })
+        register(Check(name: "shutdown", probes: [.readyz]) { [unowned self] in
+            self.state.withLockedValue { $0.shuttingDown } ? "shutting down" : nil
+        })
+    }
+
+    public func register(_ check: Check) {
+        state.withLockedValue { $0.checks.append(check) }
+    }
+
+    public func markStarted() { state.withLockedValue { $0.started = true } }
+    public func markShuttingDown() { state.withLockedValue { $0.shuttingDown = true } }
+    public var isShuttingDown: Bool { state.withLockedValue { $0.shuttingDown } }
+
+    /// Runs a probe's checks, honouring `exclude=name` as Kubernetes does.
+    public func evaluate(_ probe: Probe, excluding: Set<String> = []) -> [(name: String, failure: String?)] {
+        let checks = state.withLockedValue { $0.checks }.filter { $0.probes.contains(probe) && !excluding.contains($0.name) }
+        return checks.map { ($0.name, $0.evaluate()) }
+    }
+}
+
+/// Answers a probe path: 200 `ok` or 503 `<probe> check failed`, with the check list when `?verbose`.
+public struct ProbeResponder: Responder {
+    let registry: HealthRegistry
+    let probe: HealthRegistry.Probe
+
+    public init(registry: HealthRegistry, probe: HealthRegistry.Probe) {
+        self.registry = registry
+        self.probe = probe
+    }
+
+    public func respond(to request: Request, context: RequestContext) -> ResponseFuture {
+        var verbose = false
+        var excluded: Set<String> = []
+        for item in (request.query ?? "").split(separator: "&") {
+            let kv = item.split(separator: "=", maxSplits: 1)
+            if kv.first == "verbose" { verbose = true }
+            if kv.first == "exclude", kv.count == 2 { excluded.insert(String(kv[1])) }
+        }
+        let results = registry.evaluate(probe, excluding: excluded)
+        let healthy = results.allSatisfy { $0.failure == nil }
+        var body = ""
+        if verbose {
+            for r in results {
+                body += r.failure.map { "[-]\(r.name) failed: \($0)\n" } ?? "[+]\(r.name) ok\n"
+            }
+            body += healthy ? "\(probe.rawValue) check passed\n" : "\(probe.rawValue) check failed\n"
+        } else {
+            body = healthy ? "ok\n" : "\(probe.rawValue) check failed\n"
+        }
+        return .immediate(
+            .text(healthy ? .ok : .serviceUnavailable, body, headers: ["cache-control": "no-store"])
+        )
+    }
+}

@@ -1,0 +1,83 @@
+public import NIOCore
+public import Logging
+
+/// What answers a request: an action, or a middleware chain ending in one.
+public protocol Responder: Sendable {
+    func respond(to request: Request, context: RequestContext) -> ResponseFuture
+}
+
+/// A request-level concern that wraps the next responder (STYLE.md: middleware answer by
+/// returning a response and stop the chain by not calling `next`).
+public protocol Middleware: Sendable {
+    func respond(to request: Request, context: RequestContext, next: any Responder) -> ResponseFuture
+}
+
+/// A response now, or later on the request's event loop. Most answers (static hits, redirects,
+/// fixed responses) are immediate, so the common path allocates no future.
+public enum ResponseFuture: Sendable {
+    case immediate(Response)
+    case eventually(EventLoopFuture<Response>)
+
+    public func map(_ transform: @escaping @Sendable (Response) -> Response) -> ResponseFuture {
+        switch self {
+        case .immediate(let r): return .immediate(transform(r))
+        case .eventually(let f): return .eventually(f.map(transform))
+        }
+    }
+}
+
+/// Everything about where a request is being handled that is not the request itself.
+public struct RequestContext: Sendable {
+    public var eventLoop: any EventLoop
+    public var allocator: ByteBufferAllocator
+    public var logger: Logger
+    /// The route pattern that matched (`/users/:id`), for logs and metric labels; never the raw path.
+    public var route: String
+    /// `:name` parameters and `*` (the wildcard's rest) of the matched route.
+    public var parameters: [(name: String, value: Substring)]
+    /// Regex captures, `$1`... in redirect targets.
+    public var captures: [Substring]
+
+    public init(
+        eventLoop: any EventLoop, allocator: ByteBufferAllocator, logger: Logger, route: String = "",
+        parameters: [(name: String, value: Substring)] = [], captures: [Substring] = []
+    ) {
+        self.eventLoop = eventLoop
+        self.allocator = allocator
+        self.logger = logger
+        self.route = route
+        self.parameters = parameters
+        self.captures = captures
+    }
+
+    public func parameter(_ name: String) -> Substring? {
+        parameters.first(where: { $0.name == name })?.value
+    }
+}
+
+/// A responder followed by its middleware, outermost first.
+public struct MiddlewareChain: Responder {
+    let middleware: [any Middleware]
+    let responder: any Responder
+
+    public init(_ middleware: [any Middleware], responder: any Responder) {
+        self.middleware = middleware
+        self.responder = responder
+    }
+
+    public func respond(to request: Request, context: RequestContext) -> ResponseFuture {
+        if middleware.isEmpty { return responder.respond(to: request, context: context) }
+        return Link(chain: self, index: 0).respond(to: request, context: context)
+    }
+
+    private struct Link: Responder {
+        let chain: MiddlewareChain
+        let index: Int
+        func respond(to request: Request, context: RequestContext) -> ResponseFuture {
+            guard index < chain.middleware.count else { return chain.responder.respond(to: request, context: context) }
+            return chain.middleware[index].respond(
+                to: request, context: context, next: Link(chain: chain, index: index + 1)
+            )
+        }
+    }
+}

@@ -1,0 +1,77 @@
+public import NIOCore
+public import NIOHTTP1
+
+/// A response, protocol-neutral: HTTP/1.1 serialises it itself, HTTP/2 maps it to frames.
+public struct Response: Sendable {
+    public var status: HTTPResponseStatus
+    public var headers: HTTPHeaders
+    public var body: ResponseBody
+
+    public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: ResponseBody = .empty) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A short plain-text answer, as errors and probes give.
+    public static func text(_ status: HTTPResponseStatus, _ text: String, headers: HTTPHeaders = [:]) -> Response {
+        var headers = headers
+        headers.replaceOrAdd(name: "content-type", value: "text/plain; charset=utf-8")
+        return Response(status: status, headers: headers, body: .buffer(ByteBuffer(string: text)))
+    }
+
+    /// Whether this status may carry content at all (RFC 9110 §6.4.1).
+    public var statusAllowsBody: Bool {
+        let code = status.code
+        return !(code < 200 || code == 204 || code == 304)
+    }
+}
+
+/// The content of a response.
+public enum ResponseBody: Sendable {
+    case empty
+    case buffer(ByteBuffer)
+    case file(FileSlice)
+    /// Concatenated pieces, as multipart/byteranges needs.
+    case parts([ResponseBodyPart])
+
+    public var length: Int {
+        switch self {
+        case .empty: return 0
+        case .buffer(let b): return b.readableBytes
+        case .file(let f): return f.length
+        case .parts(let parts): return parts.reduce(0) { $0 + $1.length }
+        }
+    }
+}
+
+public enum ResponseBodyPart: Sendable {
+    case buffer(ByteBuffer)
+    case file(FileSlice)
+
+    public var length: Int {
+        switch self {
+        case .buffer(let b): return b.readableBytes
+        case .file(let f): return f.length
+        }
+    }
+}
+
+/// A byte range of an open file. `owner` keeps the descriptor open until the bytes are written.
+public struct FileSlice: Sendable {
+    public var handle: NIOFileHandle
+    /// The same descriptor as `handle`, for positional reads off the event loop (which never move a
+    /// shared offset, so many readers may use it at once).
+    public var descriptor: CInt
+    public var offset: Int
+    public var length: Int
+    public var owner: any AnyObject & Sendable
+
+    public init(handle: NIOFileHandle, descriptor: CInt, offset: Int, length: Int, owner: any AnyObject & Sendable) {
+        self.handle = handle
+        self.descriptor = descriptor
+        self.offset = offset
+        self.length = length
+        self.owner = owner
+    }
+}

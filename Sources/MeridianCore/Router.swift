@@ -1,0 +1,137 @@
+public import MeridianConfig
+public import NIOHTTP1
+
+/// Picks the virtual host and the route of a request; pure and without I/O, so the precedence
+/// rules are tested without sockets.
+public struct Router: Sendable {
+    public struct Route: Sendable {
+        public var pattern: RoutePattern
+        public var methods: [HTTPMethod]
+        public var headers: [Configuration.HeaderCondition]
+        public var responder: any Responder
+        public var name: String?
+        /// Position in the configuration, the last tie-breaker.
+        var order: Int
+
+        public init(
+            pattern: RoutePattern, methods: [HTTPMethod] = [], headers: [Configuration.HeaderCondition] = [],
+            responder: any Responder, name: String? = nil, order: Int = 0
+        ) {
+            self.pattern = pattern
+            self.methods = methods
+            self.headers = headers
+            self.responder = responder
+            self.name = name
+            self.order = order
+        }
+
+        var conditionCount: Int { (methods.isEmpty ? 0 : 1) + headers.count }
+    }
+
+    public struct VirtualHost: Sendable {
+        public var names: [String]
+        public var isDefault: Bool
+        /// Sorted by precedence.
+        public private(set) var routes: [Route]
+        private var exact: [Substring: [Int]]
+
+        public init(names: [String], isDefault: Bool, routes: [Route]) {
+            self.names = names
+            self.isDefault = isDefault
+            self.routes = Self.sorted(routes)
+            var exact: [Substring: [Int]] = [:]
+            for (i, r) in self.routes.enumerated() {
+                if case .exact(let p) = r.pattern { exact[Substring(p), default: []].append(i) }
+            }
+            self.exact = exact
+        }
+
+        static func sorted(_ routes: [Route]) -> [Route] {
+            routes.enumerated().map { i, r in
+                var r = r
+                r.order = i
+                return r
+            }.sorted { a, b in
+                if let first = RoutePattern.precedes(a.pattern, b.pattern) { return first }
+                if a.conditionCount != b.conditionCount { return a.conditionCount > b.conditionCount }
+                return a.order < b.order
+            }
+        }
+
+        /// The first route whose path, method and headers all match.
+        public func match(path: Substring, method: HTTPMethod, headers: HTTPHeaders) -> RouteMatch {
+            var allowed: [HTTPMethod] = []
+            func consider(_ route: Route) -> RouteMatch? {
+                guard let m = route.pattern.match(path) else { return nil }
+                guard Self.headersMatch(route.headers, headers) else { return nil }
+                if !route.methods.isEmpty && !route.methods.contains(method)
+                    && !(method == .HEAD && route.methods.contains(.GET))
+                {
+                    allowed.append(contentsOf: route.methods)
+                    return nil
+                }
+                return .found(route, parameters: m.parameters, captures: m.captures)
+            }
+            if let indices = exact[path] {
+                for i in indices { if let m = consider(routes[i]) { return m } }
+            }
+            for route in routes {
+                if case .exact = route.pattern { continue }
+                if let m = consider(route) { return m }
+            }
+            return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed)
+        }
+
+        static func headersMatch(_ conditions: [Configuration.HeaderCondition], _ headers: HTTPHeaders) -> Bool {
+            for c in conditions {
+                let values = headers[c.name]
+                if values.isEmpty { return false }
+                if let expected = c.value, !values.contains(expected) { return false }
+            }
+            return true
+        }
+    }
+
+    public enum RouteMatch: Sendable {
+        case found(Route, parameters: [(name: String, value: Substring)], captures: [Substring])
+        case notFound
+        case methodNotAllowed(allowed: [HTTPMethod])
+    }
+
+    private var exactHosts: [String: Int]
+    private var wildcardHosts: [String: Int]
+    private var defaultHost: Int
+    public private(set) var hosts: [VirtualHost]
+
+    /// Hosts in configuration order; the one marked default (or else the first) answers unknown names.
+    public init(hosts: [VirtualHost]) {
+        self.hosts = hosts
+        var exact: [String: Int] = [:]
+        var wildcard: [String: Int] = [:]
+        for (i, h) in hosts.enumerated() {
+            for name in h.names {
+                if name.hasPrefix("*.") {
+                    wildcard[String(name.dropFirst(2))] = wildcard[String(name.dropFirst(2))] ?? i
+                } else {
+                    exact[name] = exact[name] ?? i
+                }
+            }
+        }
+        self.exactHosts = exact
+        self.wildcardHosts = wildcard
+        self.defaultHost = hosts.firstIndex(where: \.isDefault) ?? 0
+    }
+
+    /// Exact name, then the longest matching `*.suffix` (any depth of labels), then the default.
+    public func host(for name: String) -> VirtualHost {
+        if let i = exactHosts[name] { return hosts[i] }
+        if !wildcardHosts.isEmpty {
+            var rest = Substring(name)
+            while let dot = rest.firstIndex(of: ".") {
+                rest = rest[rest.index(after: dot)...]
+                if let i = wildcardHosts[String(rest)] { return hosts[i] }
+            }
+        }
+        return hosts[defaultHost]
+    }
+}

@@ -1,0 +1,107 @@
+public import Logging
+public import MeridianConfig
+internal import NIOConcurrencyHelpers
+public import NIOCore
+public import NIOHTTP1
+
+/// Everything a request needs from the configuration, swapped whole on reload: a request keeps the
+/// runtime it began with until it ends, so a reload never changes a request in flight.
+public final class ServerRuntime: Sendable {
+    public let router: Router
+    public let limits: Configuration.Limits
+    public let timeouts: Configuration.Timeouts
+    public let serverHeader: String
+    /// Counts reloads: 1 for the configuration the process started with.
+    public let generation: Int
+    public let logger: Logger
+    public let observers: [any RequestObserver]
+
+    public init(
+        router: Router, limits: Configuration.Limits, timeouts: Configuration.Timeouts, serverHeader: String,
+        generation: Int, logger: Logger, observers: [any RequestObserver] = []
+    ) {
+        self.router = router
+        self.limits = limits
+        self.timeouts = timeouts
+        self.serverHeader = serverHeader
+        self.generation = generation
+        self.logger = logger
+        self.observers = observers
+    }
+
+    var decoderLimits: HTTP1RequestDecoder.Limits {
+        .init(
+            maxRequestLine: limits.maxRequestLine, maxHeaderBytes: limits.maxHeaderBytes,
+            maxHeaderCount: limits.maxHeaderCount, maxBodyBytes: limits.maxBodyBytes
+        )
+    }
+
+    /// Routes a request: normalises its path, picks the host and route, runs the route's chain.
+    public func respond(to request: Request, on eventLoop: any EventLoop, allocator: ByteBufferAllocator) -> (ResponseFuture, String) {
+        let path: Substring
+        switch PathNormalizer.normalize(request.path) {
+        case .success(let p): path = p
+        case .failure(.escapesRoot):
+            return (.immediate(.text(.badRequest, "400 Bad Request: path climbs above the root\n")), "")
+        case .failure:
+            return (.immediate(.text(.badRequest, "400 Bad Request: malformed path\n")), "")
+        }
+        var request = request
+        request.path = path
+        let host = router.host(for: request.host)
+        switch host.match(path: path, method: request.method, headers: request.headers) {
+        case .found(let route, let parameters, let captures):
+            let context = RequestContext(
+                eventLoop: eventLoop, allocator: allocator, logger: logger, route: route.pattern.source,
+                parameters: parameters, captures: captures
+            )
+            return (route.responder.respond(to: request, context: context), route.pattern.source)
+        case .notFound:
+            return (.immediate(.text(.notFound, "404 Not Found\n")), "")
+        case .methodNotAllowed(let allowed):
+            var names: [String] = []
+            for m in allowed where !names.contains(m.rawValue) { names.append(m.rawValue) }
+            if names.contains("GET") && !names.contains("HEAD") { names.append("HEAD") }
+            return (
+                .immediate(.text(.methodNotAllowed, "405 Method Not Allowed\n", headers: ["allow": names.joined(separator: ", ")])),
+                ""
+            )
+        }
+    }
+}
+
+/// The runtime currently in force; connections read it once per request.
+public final class RuntimeBox: Sendable {
+    private let box: NIOLockedValueBox<ServerRuntime>
+
+    public init(_ runtime: ServerRuntime) {
+        self.box = NIOLockedValueBox(runtime)
+    }
+
+    public var current: ServerRuntime {
+        box.withLockedValue { $0 }
+    }
+
+    public func replace(with runtime: ServerRuntime) {
+        box.withLockedValue { $0 = runtime }
+    }
+}
+
+/// The one place every request begins and ends: tracing, metrics and access logs hook in here.
+public protocol RequestObserver: Sendable {
+    func requestStarted(_ request: Request)
+    func requestFinished(_ record: RequestRecord)
+}
+
+/// What happened to one request, handed to every ``RequestObserver`` when it ends.
+public struct RequestRecord: Sendable {
+    public var request: Request
+    /// The matched route pattern, empty when none matched.
+    public var route: String
+    public var status: HTTPResponseStatus
+    public var bodyBytesSent: Int
+    public var bodyBytesReceived: Int
+    public var duration: TimeAmount
+    /// Why the request failed, when it did (a parse error, a write error, a responder error).
+    public var error: String?
+}

@@ -1,0 +1,204 @@
+public import Logging
+public import MeridianConfig
+public import MeridianCore
+internal import NIOCore
+public import NIOPosix
+internal import NIOConcurrencyHelpers
+internal import ServiceLifecycle
+internal import UnixSignals
+
+/// One Meridian instance: event loops, listeners, the admin listener, reload and shutdown.
+///
+/// Tests drive it in-process through `start`, `reload` and `shutdown`; the binary calls `run`,
+/// which adds the signal handling (SIGHUP reload, SIGTERM drain, SIGINT fast drain).
+public final class MeridianApplication: Sendable {
+    public enum ShutdownMode: Sendable {
+        /// SIGTERM: not ready, wait the drain delay, stop accepting, finish in-flight up to the timeout.
+        case graceful
+        /// SIGINT: the same without the drain delay and with the shorter interrupt timeout.
+        case fast
+    }
+
+    public struct ReloadResult: Sendable {
+        public var applied: Bool
+        public var generation: Int
+        public var problems: [String]
+    }
+
+    private struct State {
+        var configuration: Configuration
+        var generation = 1
+        var listeners: [HTTPServer.BoundListener] = []
+        var admin: HTTPServer.BoundListener?
+        var shutdownStarted = false
+    }
+
+    public let configPath: String?
+    public let overrides: CommandLineOverrides
+    public let environment: [String: String]
+    public let logger: Logger
+    public let health = HealthRegistry()
+    public let group: MultiThreadedEventLoopGroup
+    let threadPool: NIOThreadPool
+    let builder: RuntimeBuilder
+    let runtimeBox: RuntimeBox
+    let adminBox: RuntimeBox
+    public let server: HTTPServer
+    let adminServer: HTTPServer
+    private let state: NIOLockedValueBox<State>
+    /// Completes when a shutdown has finished, so a second signal can cut the wait short.
+    private let hurry = NIOLockedValueBox<EventLoopPromise<Void>?>(nil)
+
+    public init(
+        configuration: Configuration, configPath: String? = nil, overrides: CommandLineOverrides = .init(),
+        environment: [String: String] = [:], logger: Logger, observers: [any RequestObserver] = []
+    ) throws {
+        var configuration = configuration
+        overrides.apply(to: &configuration)
+        self.configPath = configPath
+        self.overrides = overrides
+        self.environment = environment
+        self.logger = logger
+        let loops = configuration.server.eventLoops == 0 ? System.coreCount : configuration.server.eventLoops
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
+        self.threadPool = NIOThreadPool(numberOfThreads: max(2, loops))
+        threadPool.start()
+        self.builder = RuntimeBuilder(group: group, threadPool: threadPool, logger: logger, observers: observers)
+        let services = ConnectionServices(threadPool: threadPool)
+        self.runtimeBox = RuntimeBox(try builder.build(configuration, generation: 1))
+        self.adminBox = RuntimeBox(builder.buildAdmin(configuration, health: health, generation: 1))
+        self.server = HTTPServer(group: group, runtimeBox: runtimeBox, services: services, logger: logger)
+        self.adminServer = HTTPServer(group: group, runtimeBox: adminBox, services: services, logger: logger)
+        self.state = NIOLockedValueBox(State(configuration: configuration))
+    }
+
+    public var configuration: Configuration { state.withLockedValue { $0.configuration } }
+    public var generation: Int { state.withLockedValue { $0.generation } }
+    public var listeners: [HTTPServer.BoundListener] { state.withLockedValue { $0.listeners } }
+    public var adminListener: HTTPServer.BoundListener? { state.withLockedValue { $0.admin } }
+
+    /// Binds the listeners and the admin listener; the instance is then started and ready.
+    @discardableResult
+    public func start() async throws -> [HTTPServer.BoundListener] {
+        let config = configuration
+        let bound = try await server.start(config.listeners)
+        var admin: HTTPServer.BoundListener?
+        if let address = config.admin.address {
+            let adminListener = Configuration.Listener(name: "admin", address: address, reusePort: false, backlog: 128, sendfile: true)
+            admin = try await adminServer.start([adminListener]).first
+        }
+        state.withLockedValue {
+            $0.listeners = bound
+            $0.admin = admin
+        }
+        health.markStarted()
+        logger.info("meridian started", metadata: ["version": "\(MeridianVersion.string)", "config.generation": "1"])
+        return bound
+    }
+
+    /// Reads the configuration file again; applies it only when it is valid. Requests in flight keep
+    /// the runtime they began with.
+    @discardableResult
+    public func reload() -> ReloadResult {
+        guard let configPath else {
+            logger.notice("reload requested but no configuration file is in use; nothing to do")
+            return ReloadResult(applied: false, generation: generation, problems: ["no configuration file"])
+        }
+        var config: Configuration
+        do {
+            config = try ConfigLoader.load(file: configPath, environment: environment)
+        } catch {
+            let problems = error.diagnostics.map(\.description)
+            logger.error(
+                "configuration reload failed; keeping the running configuration",
+                metadata: ["config.file": "\(configPath)", "errors": "\(problems.joined(separator: "; "))", "config.generation": "\(generation)"]
+            )
+            return ReloadResult(applied: false, generation: generation, problems: problems)
+        }
+        overrides.apply(to: &config)
+        let previous = configuration
+        if config.listeners != previous.listeners || config.admin != previous.admin || config.server.eventLoops != previous.server.eventLoops {
+            logger.warning("listener, admin and event loop changes take effect on restart; the running sockets are kept")
+        }
+        let next = generation + 1
+        do {
+            let runtime = try builder.build(config, generation: next)
+            runtimeBox.replace(with: runtime)
+            adminBox.replace(with: builder.buildAdmin(config, health: health, generation: next))
+        } catch {
+            logger.error("configuration reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
+            return ReloadResult(applied: false, generation: generation, problems: ["\(error)"])
+        }
+        state.withLockedValue {
+            $0.configuration = config
+            $0.generation = next
+        }
+        logger.info("configuration reloaded", metadata: ["config.file": "\(configPath)", "config.generation": "\(next)"])
+        return ReloadResult(applied: true, generation: next, problems: [])
+    }
+
+    /// Turns not-ready, waits, stops accepting, drains, then stops the event loops. A call while a
+    /// shutdown is already under way skips the rest of its drain delay and answers false.
+    @discardableResult
+    public func shutdown(_ mode: ShutdownMode) async -> Bool {
+        let first = state.withLockedValue { s -> Bool in
+            defer { s.shutdownStarted = true }
+            return !s.shutdownStarted
+        }
+        guard first else {
+            hurry.withLockedValue { $0?.succeed() }
+            return false
+        }
+        let lifecycle = configuration.lifecycle
+        let delay = mode == .graceful ? lifecycle.drainDelay : .zero
+        let timeout = mode == .graceful ? lifecycle.shutdownTimeout : lifecycle.interruptTimeout
+        health.markShuttingDown()
+        logger.info("shutdown started", metadata: ["mode": "\(mode)", "drain_delay": "\(delay)", "timeout": "\(timeout)"])
+        if delay > .zero {
+            let promise = group.next().makePromise(of: Void.self)
+            hurry.withLockedValue { $0 = promise }
+            let timer = group.next().scheduleTask(in: TimeAmount(delay)) { promise.succeed() }
+            try? await promise.futureResult.get()
+            timer.cancel()
+        }
+        await server.stopAccepting()
+        let finished = await server.drain(deadline: .now() + TimeAmount(timeout))
+        await adminServer.stopAccepting()
+        await adminServer.drain(deadline: .now() + .milliseconds(200))
+        logger.info("shutdown complete", metadata: ["in_flight_finished": "\(finished)"])
+        try? await threadPool.shutdownGracefully()
+        try? await group.shutdownGracefully()
+        return true
+    }
+
+    /// Starts, then serves until SIGTERM or SIGINT, reloading on SIGHUP. A second SIGTERM or
+    /// SIGINT during the drain delay cuts it short.
+    public func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup, .sigterm, .sigint)
+        try await start()
+        let (done, finished) = AsyncStream<Void>.makeStream()
+        let signalTask = Task {
+            for await signal in signals {
+                switch signal {
+                case .sighup:
+                    self.logger.info("SIGHUP: reloading configuration")
+                    self.reload()
+                case .sigterm, .sigint:
+                    let mode: ShutdownMode = signal == .sigterm ? .graceful : .fast
+                    self.logger.info("\(signal == .sigterm ? "SIGTERM" : "SIGINT") received")
+                    Task {
+                        if await self.shutdown(mode) { finished.finish() }
+                    }
+                default:
+                    break
+                }
+            }
+        }
+        for await _ in done {}
+        signalTask.cancel()
+    }
+}
+
+public enum MeridianVersion {
+    public static let string = "0.1.0"
+}

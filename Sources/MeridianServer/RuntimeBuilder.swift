@@ -1,0 +1,110 @@
+internal import Foundation
+public import Logging
+public import MeridianConfig
+public import MeridianCore
+internal import MeridianStatic
+public import NIOCore
+public import NIOPosix
+internal import NIOHTTP1
+
+/// Turns a validated configuration into the runtime the connections use: hosts, routes and the
+/// responders behind them. A reload builds a new one and swaps it in whole.
+public struct RuntimeBuilder: Sendable {
+    let group: any EventLoopGroup
+    let threadPool: NIOThreadPool
+    let logger: Logger
+    let observers: [any RequestObserver]
+
+    public init(group: any EventLoopGroup, threadPool: NIOThreadPool, logger: Logger, observers: [any RequestObserver] = []) {
+        self.group = group
+        self.threadPool = threadPool
+        self.logger = logger
+        self.observers = observers
+    }
+
+    public func build(_ config: Configuration, generation: Int) throws -> ServerRuntime {
+        var hosts: [Router.VirtualHost] = []
+        for host in config.hosts {
+            var routes: [Router.Route] = []
+            for (i, route) in host.routes.enumerated() {
+                var responder = try makeResponder(route.action, config: config)
+                if !route.headers.isEmpty {
+                    responder = MiddlewareChain([ResponseHeadersMiddleware(route.headers)], responder: responder)
+                }
+                routes.append(
+                    Router.Route(
+                        pattern: try RoutePattern(route.match.path),
+                        methods: route.match.methods.map { HTTPMethod(rawValue: $0) },
+                        headers: route.match.headers,
+                        responder: responder,
+                        name: route.name,
+                        order: i
+                    )
+                )
+            }
+            hosts.append(Router.VirtualHost(names: host.names, isDefault: host.isDefault, routes: routes))
+        }
+        var runtimeLogger = logger
+        runtimeLogger.logLevel = Logger.Level(config.logging.level)
+        return ServerRuntime(
+            router: Router(hosts: hosts), limits: config.limits, timeouts: config.timeouts,
+            serverHeader: config.server.serverHeader, generation: generation, logger: runtimeLogger, observers: observers
+        )
+    }
+
+    private func makeResponder(_ action: Configuration.Action, config: Configuration) throws -> any Responder {
+        switch action {
+        case .static(let a):
+            let root = Self.absolute(a.root ?? config.defaults.root)
+            var isDirectory: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) || !isDirectory.boolValue {
+                logger.warning("static root is not a directory; its routes will answer 404", metadata: ["root": "\(root)"])
+            }
+            return StaticFileResponder(action: a, root: root, group: group, threadPool: threadPool)
+        case .redirect(let a):
+            return RedirectResponder(a)
+        case .respond(let a):
+            return FixedResponder(a)
+        }
+    }
+
+    /// Relative roots are taken from the working directory at load time.
+    static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        let cwd = FileManager.default.currentDirectoryPath
+        var p = Substring(path)
+        while p.hasPrefix("./") { p = p.dropFirst(2) }
+        return p.isEmpty || p == "." ? cwd : cwd + "/" + p
+    }
+
+    /// The admin listener's routes: probes now; metrics and status join them later.
+    public func buildAdmin(_ config: Configuration, health: HealthRegistry, generation: Int) -> ServerRuntime {
+        var routes: [Router.Route] = []
+        for probe in HealthRegistry.Probe.allCases {
+            routes.append(Router.Route(pattern: .exact("/\(probe.rawValue)"), responder: ProbeResponder(registry: health, probe: probe)))
+        }
+        var limits = config.limits
+        limits.maxConnections = 256
+        var adminLogger = logger
+        adminLogger.logLevel = Logger.Level(config.logging.level)
+        return ServerRuntime(
+            router: Router(hosts: [Router.VirtualHost(names: [], isDefault: true, routes: routes)]),
+            limits: limits, timeouts: config.timeouts, serverHeader: config.server.serverHeader,
+            generation: generation, logger: adminLogger
+        )
+    }
+}
+
+extension Logger.Level {
+    public init(_ level: Configuration.Logging.Level) {
+        switch level {
+        case .trace: self = .trace
+        case .debug: self = .debug
+        case .info: self = .info
+        case .notice: self = .notice
+        case .warning: self = .warning
+        case .error: self = .error
+        case .critical: self = .critical
+        }
+    }
+}

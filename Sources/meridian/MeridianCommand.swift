@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MeridianConfig
+import MeridianServer
+
+@main
+struct MeridianCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "meridian",
+        abstract: "A clustered, observability-first web platform.",
+        subcommands: [Serve.self, Validate.self, Version.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve with a configuration file, or ./public on 0.0.0.0:8080 without one."
+    )
+
+    @Option(name: .shortAndLong, help: "The configuration file (YAML).")
+    var config: String?
+
+    @Option(help: "Listen on HOST:PORT instead of the configured listeners.")
+    var listen: String?
+
+    @Option(help: "Admin listener (probes) on HOST:PORT.")
+    var admin: String?
+
+    @Option(help: "Document root for static routes that set none (defaults.root).")
+    var root: String?
+
+    func run() async throws {
+        var overrides = CommandLineOverrides(root: root)
+        if let listen {
+            guard let address = Configuration.Address(parsing: listen) else {
+                throw ValidationError("--listen '\(listen)' is not an address; expected HOST:PORT like 0.0.0.0:8080")
+            }
+            overrides.listen = address
+        }
+        if let admin {
+            guard let address = Configuration.Address(parsing: admin) else {
+                throw ValidationError("--admin '\(admin)' is not an address; expected HOST:PORT like 127.0.0.1:9901")
+            }
+            overrides.admin = address
+        }
+        let environment = ProcessInfo.processInfo.environment
+        let configuration: Configuration
+        do {
+            configuration = try config.map { try ConfigLoader.load(file: $0, environment: environment) }
+                ?? ConfigLoader.defaults(environment: environment)
+        } catch {
+            FileHandle.standardError.write(Data("meridian: configuration is not valid:\n\(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let format: JSONLogHandler.Format = configuration.logging.format == .json ? .json : .text
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, format: format) }
+        var logger = Logger(label: "meridian")
+        logger.logLevel = Logger.Level(configuration.logging.level)
+        do {
+            let app = try MeridianApplication(
+                configuration: configuration, configPath: config, overrides: overrides, environment: environment, logger: logger
+            )
+            try await app.run()
+        } catch {
+            logger.critical("meridian could not start", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a configuration file, like nginx -t: exit 0 when valid, 1 with every error otherwise."
+    )
+
+    @Argument(help: "The configuration file to check.")
+    var file: String
+
+    func run() throws {
+        do {
+            _ = try ConfigLoader.load(file: file, environment: ProcessInfo.processInfo.environment)
+            print("\(file): configuration ok")
+        } catch {
+            FileHandle.standardError.write(Data((error.description + "\n").utf8))
+            FileHandle.standardError.write(Data("\(file): configuration has \(error.diagnostics.count) error(s)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the version.")
+
+    func run() {
+        print("meridian \(MeridianVersion.string)")
+    }
+}

@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Static-file benchmark: Meridian vs nginx, side by side, one core each server.
+# Usage: bench/static.sh [--build]
+# Env:   DURATION=10 CONNECTIONS=64 FILES="1k 100k 10m" ONLY=nginx|meridian MERIDIAN_BIN=path
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-64}
+FILES=${FILES:-"1k 100k 10m"}
+ONLY=${ONLY:-}
+BUILD=0
+for arg in "$@"; do
+  case $arg in
+    --build) BUILD=1 ;;
+    *) echo "unknown argument: $arg (usage: $0 [--build])" >&2; exit 2 ;;
+  esac
+done
+
+die() { echo "error: $*" >&2; exit 1; }
+log() { echo "== $*" >&2; }
+
+case $ONLY in ""|nginx|meridian) ;; *) die "ONLY must be nginx or meridian, got '$ONLY'" ;; esac
+SERVERS=(nginx meridian)
+[[ -n $ONLY ]] && SERVERS=("$ONLY")
+want() { [[ " ${SERVERS[*]} " == *" $1 "* ]]; }
+
+declare -A SIZE=([1k]=1024 [100k]=102400 [10m]=10485760)
+for f in $FILES; do [[ -n ${SIZE[$f]:-} ]] || die "unknown file '$f' in FILES (use 1k 100k 10m)"; done
+
+# --- 1. tools -------------------------------------------------------------
+missing=()
+for t in nginx wrk taskset curl python3; do command -v "$t" >/dev/null || missing+=("$t"); done
+if ((${#missing[@]})); then
+  log "missing: ${missing[*]}; installing (waits for any running apt/dpkg, see /tmp/apt.log)"
+  SUDO=(); ((EUID == 0)) || SUDO=(sudo)
+  apt_install() {
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 \
+      install -y nginx-light wrk util-linux curl
+  }
+  apt_install || { "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=900 update && apt_install; } \
+    || die "could not install tools"
+  export PATH="$PATH:/usr/sbin:/sbin"
+  for t in nginx wrk taskset; do command -v "$t" >/dev/null || die "$t still missing after install"; done
+fi
+
+# --- 2. meridian binary -----------------------------------------------------
+if want meridian; then
+  BIN=${MERIDIAN_BIN:-$ROOT/.build/release/meridian}
+  if [[ -z ${MERIDIAN_BIN:-} ]] && { ((BUILD)) || [[ ! -x $BIN ]]; }; then
+    log "building meridian (release)"
+    (cd "$ROOT" && swift build -c release --product meridian) || die "swift build failed"
+  fi
+  [[ -x $BIN ]] || die "meridian binary not found/executable: $BIN"
+fi
+
+# --- 3. temp dir, files, cleanup -------------------------------------------
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/meridian-bench.XXXXXX")
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir -p "$TMP/files"
+for f in $FILES; do head -c "${SIZE[$f]}" /dev/urandom >"$TMP/files/$f.bin"; done
+# readiness/size check always uses 1k.bin, so make sure it exists
+[[ -f $TMP/files/1k.bin ]] || head -c 1024 /dev/urandom >"$TMP/files/1k.bin"
+
+# --- 6. ports -----------------------------------------------------------------
+read -r NGINX_PORT MERIDIAN_PORT ADMIN_PORT < <(python3 - <<'EOF'
+import socket
+socks = [socket.socket() for _ in range(3)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))
+for s in socks: s.close()
+EOF
+)
+declare -A PORT=([nginx]=$NGINX_PORT [meridian]=$MERIDIAN_PORT)
+
+# wait_ready NAME PID URL: poll URL until 2xx, fail if the process dies or 100 tries pass
+wait_ready() {
+  local name=$1 pid=$2 url=$3 logf=$4 i
+  for ((i = 0; i < 100; i++)); do
+    curl -sf -o /dev/null "$url" && return 0
+    kill -0 "$pid" 2>/dev/null || { tail -20 "$logf" >&2 || true; die "$name exited during startup (log: $logf)"; }
+    sleep 0.1
+  done
+  tail -20 "$logf" >&2 || true
+  die "$name did not become ready at $url after 10s"
+}
+check_size() {
+  local name=$1 got
+  got=$(curl -sf -o /dev/null -w '%{size_download}' "http://127.0.0.1:${PORT[$name]}/1k.bin") \
+    || die "$name: GET /1k.bin failed"
+  [[ $got == 1024 ]] || die "$name: /1k.bin returned $got bytes, expected 1024"
+}
+
+# --- 4. nginx ---------------------------------------------------------------
+if want nginx; then
+  cat >"$TMP/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+error_log $TMP/nginx-error.log;
+pid $TMP/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  keepalive_requests 100000;
+  open_file_cache max=1000 inactive=60s;
+  open_file_cache_valid 60s;
+  types { application/octet-stream bin; }
+  client_body_temp_path $TMP/client_body;
+  proxy_temp_path $TMP/proxy;
+  fastcgi_temp_path $TMP/fastcgi;
+  uwsgi_temp_path $TMP/uwsgi;
+  scgi_temp_path $TMP/scgi;
+  server { listen 127.0.0.1:$NGINX_PORT reuseport; root $TMP/files; }
+}
+EOF
+  nginx -t -q -e "$TMP/nginx-error.log" -c "$TMP/nginx.conf" -p "$TMP" || die "nginx config test failed"
+  taskset -c 0 nginx -e "$TMP/nginx-error.log" -c "$TMP/nginx.conf" -p "$TMP" >"$TMP/nginx.out" 2>&1 &
+  PIDS+=($!)
+  wait_ready nginx "$!" "http://127.0.0.1:$NGINX_PORT/1k.bin" "$TMP/nginx-error.log"
+  check_size nginx
+fi
+
+# --- 5. meridian ------------------------------------------------------------
+if want meridian; then
+  MERIDIAN_EVENT_LOOPS=1 taskset -c 0 "$BIN" serve --listen "127.0.0.1:$MERIDIAN_PORT" \
+    --admin "127.0.0.1:$ADMIN_PORT" --root "$TMP/files" >"$TMP/meridian.log" 2>&1 &
+  PIDS+=($!)
+  wait_ready meridian "$!" "http://127.0.0.1:$ADMIN_PORT/readyz" "$TMP/meridian.log"
+  check_size meridian
+fi
+
+# --- 8. run wrk ---------------------------------------------------------------
+to_mbs() { # 1.63GB / 512.34MB / 10.00KB / 123.00B -> MB/s (MiB-based, as wrk prints)
+  awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+    m = (u == "GB") ? 1024 : (u == "MB") ? 1 : (u == "KB") ? 1/1024 : (u == "TB") ? 1048576 : 1/1048576
+    printf "%.2f", n * m }'
+}
+to_ms() { # 850.00us / 5.02ms / 1.20s / 2.00m -> ms
+  awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+    m = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : (u == "h") ? 3600000 : 0
+    printf "%.2f", n * m }'
+}
+declare -A RPS MBS P99
+WARN=()
+run_wrk() {
+  local name=$1 f=$2 url out
+  url="http://127.0.0.1:${PORT[$name]}/$f.bin"
+  out="$TMP/wrk-$name-$f.txt"
+  log "$name $f.bin: warmup 2s, then ${DURATION}s x ${CONNECTIONS} conns"
+  taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "$url" >/dev/null
+  taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$url" >"$out"
+  RPS[$name:$f]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
+  MBS[$name:$f]=$(to_mbs "$(awk '/^Transfer\/sec:/ { print $2 }' "$out")")
+  P99[$name:$f]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
+  [[ -n ${RPS[$name:$f]} ]] || die "could not parse wrk output: $(cat "$out")"
+  if grep -qE '^ *(Socket errors|Non-2xx)' "$out"; then
+    WARN+=("$name $f: $(grep -E '^ *(Socket errors|Non-2xx)' "$out" | tr -s ' ' | tr '\n' ';')")
+  fi
+}
+i=0
+for f in $FILES; do
+  order=("${SERVERS[@]}")
+  ((i++ % 2)) && order=($(printf '%s\n' "${SERVERS[@]}" | tac))  # alternate who goes first
+  for s in "${order[@]}"; do run_wrk "$s" "$f"; done
+done
+
+# --- 9. report ----------------------------------------------------------------
+ratio() { [[ -n ${1:-} && -n ${2:-} ]] && awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "-" }' || echo "-"; }
+echo
+echo "command: DURATION=$DURATION CONNECTIONS=$CONNECTIONS FILES=\"$FILES\" ONLY=${ONLY} $0 $*"
+echo "nproc: $(nproc)   wrk: taskset -c 1 wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency   servers: core 0"
+want nginx && echo "nginx: $(nginx -v 2>&1)"
+want meridian && echo "meridian: $("$BIN" version 2>&1 || echo unknown)"
+echo
+echo "| file | nginx req/s | meridian req/s | ratio req/s | nginx MB/s | meridian MB/s | ratio MB/s | nginx p99 ms | meridian p99 ms |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+for f in $FILES; do
+  n=nginx:$f m=meridian:$f
+  echo "| $f | ${RPS[$n]:--} | ${RPS[$m]:--} | $(ratio "${RPS[$n]:-}" "${RPS[$m]:-}") |" \
+       "${MBS[$n]:--} | ${MBS[$m]:--} | $(ratio "${MBS[$n]:-}" "${MBS[$m]:-}") |" \
+       "${P99[$n]:--} | ${P99[$m]:--} |"
+done
+for w in "${WARN[@]}"; do echo "warning: $w"; done
