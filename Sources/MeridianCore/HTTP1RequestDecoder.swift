@@ -172,7 +172,12 @@ public struct HTTP1RequestDecoder: ByteToMessageDecoder {
                 if byte == .lf {
                     guard i > 0, bytes[i - 1] == .cr else { throw HTTPParseError.bad("bare LF in request head") }
                     if scan.requestLineEnd < 0 { scan.requestLineEnd = i }
-                    if i - scan.lineStart == 1 { return scan.lineStart }  // the empty line
+                    if i - scan.lineStart == 1 {  // the empty line
+                        if scan.requestLineEnd < scan.lineStart && scan.lineStart - (scan.requestLineEnd + 1) > limits.maxHeaderBytes {
+                            throw HTTPParseError(.requestHeaderFieldsTooLarge, "header section exceeds \(limits.maxHeaderBytes) bytes")
+                        }
+                        return scan.lineStart
+                    }
                     scan.lineStart = i + 1
                 } else if byte == .cr {
                     if i + 1 < bytes.count, bytes[i + 1] != .lf { throw HTTPParseError.bad("bare CR in request head") }
