@@ -63,6 +63,17 @@ final class ConfigReader {
         }
     }
 
+    /// `~`, `null` or an empty value: the key is present but unset.
+    func isNull(_ node: Node) -> Bool {
+        guard case .scalar(let scalar) = node else { return false }
+        return scalar.tag.description.hasSuffix("null") || (scalar.style == .plain && ["~", "null", "Null", "NULL", ""].contains(scalar.string))
+    }
+
+    /// A string, or nil without complaint when the value is null.
+    func optionalString(_ node: Node, _ path: String) -> String?? {
+        isNull(node) ? .some(nil) : string(node, path).map { .some($0) }
+    }
+
     func string(_ node: Node, _ path: String) -> String? {
         guard case .scalar(let scalar) = node else {
             error(node, path, "expected a string")

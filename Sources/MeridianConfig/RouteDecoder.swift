@@ -121,8 +121,8 @@ struct RouteDecoder {
         ]
         guard let m = reader.mapping(node, path, allowed: keys) else { return nil }
         var a = Configuration.StaticAction()
-        if let n = m["root"], let v = reader.string(n, "\(path).root") { a.root = v }
-        if let n = m["strip_prefix"], let v = reader.string(n, "\(path).strip_prefix") {
+        if let n = m["root"], let v = reader.optionalString(n, "\(path).root") { a.root = v }
+        if let n = m["strip_prefix"], let v = reader.optionalString(n, "\(path).strip_prefix"), let v {
             if v.hasPrefix("/") { a.stripPrefix = v } else { reader.error(n, "\(path).strip_prefix", "must start with /") }
         }
         if let n = m["index"], let v = reader.strings(n, "\(path).index") {
@@ -153,7 +153,7 @@ struct RouteDecoder {
         if let n = m["follow_symlinks_outside_root"], let v = reader.bool(n, "\(path).follow_symlinks_outside_root") {
             a.followSymlinksOutsideRoot = v
         }
-        if let n = m["cache_control"], let v = reader.string(n, "\(path).cache_control") {
+        if let n = m["cache_control"], let v = reader.optionalString(n, "\(path).cache_control"), let v {
             if HeaderSyntax.isValidValue(v) { a.cacheControl = v } else {
                 reader.error(n, "\(path).cache_control", "holds a control character; remove it")
             }
