@@ -18,9 +18,11 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     /// Sent to every connection when shutdown begins.
     public struct DrainEvent: Sendable { public init() {} }
 
-    private struct InFlight {
-        var request: Request
-        var runtime: ServerRuntime
+    /// The request being served. A class: it is updated in place many times per request, and a
+    /// struct this size would be copied (with a retain per field) on every update.
+    private final class InFlight {
+        let request: Request
+        let runtime: ServerRuntime
         var route: String = ""
         var decision: KeepAliveStateMachine.Decision
         var bodyComplete = false
@@ -28,6 +30,12 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         var responseComplete = false
         var bodyBytesReceived = 0
         var failure: HTTPParseError?
+
+        init(request: Request, runtime: ServerRuntime, decision: KeepAliveStateMachine.Decision) {
+            self.request = request
+            self.runtime = runtime
+            self.decision = decision
+        }
     }
 
     private enum Pending {
@@ -56,6 +64,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
     private var timeouts: Configuration.Timeouts
+    private let maxPipelined: Int
 
     public init(runtimeBox: RuntimeBox, services: ConnectionServices, canSendFile: Bool) {
         self.runtimeBox = runtimeBox
@@ -63,6 +72,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         let runtime = runtimeBox.current
         self.keepAlive = KeepAliveStateMachine(maxRequests: runtime.limits.maxRequestsPerConnection)
         self.timeouts = runtime.timeouts
+        self.maxPipelined = runtime.limits.maxPipelinedRequests
         self.connectionInfo.canSendFile = canSendFile
     }
 
@@ -99,7 +109,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         let part = unwrapInboundIn(data)
         lastActivity = .now()
         inRead = true
-        if var c = current, !c.bodyComplete {
+        if let c = current, !c.bodyComplete {
             // Body of the request being served: counted and dropped (no action here consumes bodies).
             switch part {
             case .body(let b):
@@ -130,7 +140,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     public func read(context: ChannelHandlerContext) {
-        if backlogRequests >= runtimeBox.current.limits.maxPipelinedRequests || !context.channel.isWritable {
+        if backlogRequests >= maxPipelined || !context.channel.isWritable {
             readPending = true
         } else {
             context.read()
@@ -173,7 +183,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             context.close(promise: nil)
             return
         }
-        if var c = current, !c.bodyComplete {
+        if let c = current, !c.bodyComplete {
             c.failure = parseError
             c.bodyComplete = true
             current = c
@@ -202,7 +212,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         info.protocolVersion = head.version.minor == 0 ? "1.0" : "1.1"
         let request = Request(head: head, id: id, connection: info)
         let hasBody = head.headers.contains(name: "content-length") || head.headers.contains(name: "transfer-encoding")
-        current = InFlight(request: request, runtime: runtime, decision: decision, bodyComplete: false)
+        current = InFlight(request: request, runtime: runtime, decision: decision)
         services.requestStarted()
         for observer in runtime.observers { observer.requestStarted(request) }
 
@@ -247,7 +257,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     /// Serialises a response; `responseComplete` follows when the last byte is queued (or, for
     /// bodies read off the loop, written).
     private func writeResponse(_ response: Response, context: ChannelHandlerContext) {
-        guard var c = current, !c.responseStarted else { return }
+        guard let c = current, !c.responseStarted else { return }
         var response = response
         if let failure = c.failure {
             response = Self.errorResponse(failure)
@@ -367,7 +377,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     private func responseQueued(status: HTTPResponseStatus, bytesSent: Int, context: ChannelHandlerContext) {
-        guard var c = current else { return }
+        guard let c = current else { return }
         c.responseComplete = true
         current = c
         finishRecord(c, status: status, bytesSent: bytesSent, error: c.failure.map(\.reason))
@@ -412,7 +422,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
                 backlogRequests -= 1
                 startRequest(head, context: context)
                 // Parts of this request already read follow it in the backlog.
-                while var c = current, !c.bodyComplete, let first = backlog.first {
+                while let c = current, !c.bodyComplete, let first = backlog.first {
                     if case .part(.head) = first { break }
                     _ = backlog.popFirst()
                     switch first {
@@ -445,7 +455,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     private func resumeReading(context: ChannelHandlerContext) {
-        if readPending && backlogRequests < runtimeBox.current.limits.maxPipelinedRequests && context.channel.isWritable {
+        if readPending && backlogRequests < maxPipelined && context.channel.isWritable {
             readPending = false
             context.read()
         }

@@ -1,33 +1,24 @@
 public import NIOCore
 public import NIOHTTP1
 
-/// A strict HTTP/1.1 request decoder (RFC 9112) that enforces Meridian's limits while parsing.
+/// A strict HTTP/1.1 request parser (RFC 9112) that enforces Meridian's limits while parsing.
 ///
-/// It emits NIOHTTP1 request parts, the same parts HTTP/2 streams produce through
+/// It yields NIOHTTP1 request parts, the same parts HTTP/2 streams produce through
 /// `HTTP2FramePayloadToHTTP1ServerCodec`, so everything above it is protocol-neutral.
 /// Anything ambiguous is rejected rather than guessed at: bare LF, obs-fold, whitespace before
 /// the colon, Content-Length together with Transfer-Encoding, duplicate or non-numeric
 /// Content-Length, control bytes in values. Each becomes an ``HTTPParseError``.
-public struct HTTP1RequestDecoder: ByteToMessageDecoder {
-    public typealias InboundOut = HTTPServerRequestPart
+///
+/// The connection handler calls ``next(_:)`` directly (no pipeline hop or boxing per part);
+/// ``HTTP1RequestDecoder`` wraps it as a `ByteToMessageDecoder` for other pipelines and for
+/// `ByteToMessageDecoderVerifier`.
+public struct HTTP1RequestParser: Sendable {
+    public typealias Limits = HTTP1RequestDecoder.Limits
 
-    public struct Limits: Sendable {
-        public var maxRequestLine: Int
-        public var maxHeaderBytes: Int
-        public var maxHeaderCount: Int
-        public var maxBodyBytes: Int
-        public init(maxRequestLine: Int = 8192, maxHeaderBytes: Int = 32768, maxHeaderCount: Int = 100, maxBodyBytes: Int = 10 << 20) {
-            self.maxRequestLine = maxRequestLine
-            self.maxHeaderBytes = maxHeaderBytes
-            self.maxHeaderCount = maxHeaderCount
-            self.maxBodyBytes = maxBodyBytes
-        }
-    }
-
-    /// Fired when the first byte of a request head arrives but the head is not yet complete,
-    /// so the connection can swap its idle timer for the header-read timer.
-    public enum Event: Sendable {
-        case requestHeadStarted
+    public enum Output: Sendable {
+        case part(HTTPServerRequestPart)
+        /// The first bytes of a head arrived but the head is not complete yet.
+        case headStarted
     }
 
     private enum State {
@@ -41,6 +32,7 @@ public struct HTTP1RequestDecoder: ByteToMessageDecoder {
 
     private let limits: Limits
     private var state: State = .head
+    private var endPending = false
     /// How far the search for the end of the head has got, so byte-at-a-time input stays linear.
     private struct ScanState {
         var offset = 0
@@ -55,44 +47,56 @@ public struct HTTP1RequestDecoder: ByteToMessageDecoder {
         self.limits = limits
     }
 
-    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+    /// A head without a body was returned; its `.end` comes next, needing no bytes.
+    public var endIsPending: Bool { endPending }
+
+    /// True between requests: nothing of a request has been consumed.
+    public var isIdle: Bool {
+        if case .head = state, !endPending { return true }
+        return false
+    }
+
+    /// The next part (or event), or nil when more bytes are needed.
+    public mutating func next(_ buffer: inout ByteBuffer) throws -> Output? {
+        if endPending {
+            endPending = false
+            return .part(.end(nil))
+        }
         switch state {
         case .head:
             guard let head = try parseHead(&buffer) else {
                 if buffer.readableBytes > 0 && !startSignalled {
                     startSignalled = true
-                    context.fireUserInboundEventTriggered(Event.requestHeadStarted)
+                    return .headStarted
                 }
-                return .needMoreData
+                return nil
             }
             startSignalled = false
-            context.fireChannelRead(wrapInboundOut(.head(head.head)))
             switch head.framing {
             case .none:
-                context.fireChannelRead(wrapInboundOut(.end(nil)))
+                endPending = true
             case .length(let n):
                 state = .fixedBody(remaining: n)
             case .chunked:
                 chunkedBodyBytes = 0
                 state = .chunkSize
             }
-            return .continue
+            return .part(.head(head.head))
 
         case .fixedBody(let remaining):
-            guard buffer.readableBytes > 0 else { return .needMoreData }
+            guard buffer.readableBytes > 0 else { return nil }
             let n = min(remaining, buffer.readableBytes)
             let slice = buffer.readSlice(length: n)!
-            context.fireChannelRead(wrapInboundOut(.body(slice)))
             if n == remaining {
                 state = .head
-                context.fireChannelRead(wrapInboundOut(.end(nil)))
+                endPending = true
             } else {
                 state = .fixedBody(remaining: remaining - n)
             }
-            return .continue
+            return .part(.body(slice))
 
         case .chunkSize:
-            guard let line = try readLine(&buffer, max: 4096, what: "chunk size line") else { return .needMoreData }
+            guard let line = try readLine(&buffer, max: 4096, what: "chunk size line") else { return nil }
             let size = try Self.parseChunkSize(line)
             let (total, overflow) = chunkedBodyBytes.addingReportingOverflow(size)
             guard !overflow, total <= limits.maxBodyBytes else {
@@ -101,44 +105,31 @@ public struct HTTP1RequestDecoder: ByteToMessageDecoder {
             chunkedBodyBytes = total
             state = size == 0 ? .trailers : .chunkData(remaining: size)
             scan = ScanState()
-            return .continue
+            return try next(&buffer)
 
         case .chunkData(let remaining):
-            guard buffer.readableBytes > 0 else { return .needMoreData }
+            guard buffer.readableBytes > 0 else { return nil }
             let n = min(remaining, buffer.readableBytes)
-            context.fireChannelRead(wrapInboundOut(.body(buffer.readSlice(length: n)!)))
             state = n == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - n)
-            return .continue
+            return .part(.body(buffer.readSlice(length: n)!))
 
         case .chunkDataEnd:
             guard buffer.readableBytes >= 2 else {
                 if buffer.readableBytes == 1, buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) != .cr {
                     throw HTTPParseError.bad("chunk data not followed by CRLF")
                 }
-                return .needMoreData
+                return nil
             }
             guard buffer.readInteger(as: UInt16.self) == 0x0D0A else {
                 throw HTTPParseError.bad("chunk data not followed by CRLF")
             }
             state = .chunkSize
-            return .continue
+            return try next(&buffer)
 
         case .trailers:
-            guard let trailers = try parseTrailers(&buffer) else { return .needMoreData }
+            guard let trailers = try parseTrailers(&buffer) else { return nil }
             state = .head
-            context.fireChannelRead(wrapInboundOut(.end(trailers.isEmpty ? nil : trailers)))
-            return .continue
-        }
-    }
-
-    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
-        while try decode(context: context, buffer: &buffer) == .continue {}
-        switch state {
-        case .head where buffer.readableBytes == 0:
-            return .needMoreData
-        default:
-            buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
-            throw HTTPParseError.bad("connection closed in the middle of a request")
+            return .part(.end(trailers.isEmpty ? nil : trailers))
         }
     }
 
@@ -423,27 +414,28 @@ public struct HTTP1RequestDecoder: ByteToMessageDecoder {
         return (authority, path)
     }
 
-    /// uri-host [ ":" port ] with reg-name, IPv4 or IP-literal hosts (RFC 9110 §7.2).
+    /// uri-host [ ":" port ] with reg-name, IPv4 or IP-literal hosts (RFC 9110 §7.2), checked on bytes.
     static func isValidHost(_ value: String) -> Bool {
-        if value.isEmpty { return true }  // Host: (empty) is allowed when the target has no authority.
-        var host = Substring(value)
-        if host.hasPrefix("[") {
-            guard let close = host.firstIndex(of: "]") else { return false }
-            let literal = host[host.index(after: host.startIndex)..<close]
-            guard !literal.isEmpty, literal.utf8.allSatisfy({ isHex($0) || $0 == .colon || $0 == UInt8(ascii: ".") }) else {
+        var utf8 = Substring(value).utf8
+        if utf8.isEmpty { return true }  // Host: (empty) is allowed when the target has no authority.
+        if utf8.first == UInt8(ascii: "[") {
+            guard let close = utf8.firstIndex(of: UInt8(ascii: "]")) else { return false }
+            let literal = utf8[utf8.index(after: utf8.startIndex)..<close]
+            guard !literal.isEmpty, literal.allSatisfy({ isHex($0) || $0 == .colon || $0 == UInt8(ascii: ".") }) else {
                 return false
             }
-            host = host[host.index(after: close)...]
-            if host.isEmpty { return true }
-            guard host.first == ":" else { return false }
-            return host.dropFirst().utf8.allSatisfy(isDigit) && host.count <= 6
+            utf8 = utf8[utf8.index(after: close)...]
+            if utf8.isEmpty { return true }
+            guard utf8.first == .colon else { return false }
+            let port = utf8.dropFirst()
+            return port.count <= 5 && port.allSatisfy(isDigit)
         }
-        if let colon = host.lastIndex(of: ":") {
-            let port = host[host.index(after: colon)...]
-            guard port.count <= 5, port.utf8.allSatisfy(isDigit) else { return false }
-            host = host[..<colon]
+        if let colon = utf8.lastIndex(of: .colon) {
+            let port = utf8[utf8.index(after: colon)...]
+            guard port.count <= 5, port.allSatisfy(isDigit) else { return false }
+            utf8 = utf8[..<colon]
         }
-        return !host.isEmpty && host.utf8.allSatisfy { b in
+        return !utf8.isEmpty && utf8.allSatisfy { b in
             isTokenByte(b) && b != UInt8(ascii: "*") && b != UInt8(ascii: "|") && b != UInt8(ascii: "`")
                 && b != UInt8(ascii: "^") && b != UInt8(ascii: "#") && b != UInt8(ascii: "%")
         }
@@ -462,6 +454,59 @@ public struct HTTP1RequestDecoder: ByteToMessageDecoder {
         case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
         default: return Array("!#$%&'*+-.^_`|~".utf8).contains(b)
         }
+    }
+}
+
+/// ``HTTP1RequestParser`` as a `ByteToMessageDecoder`.
+public struct HTTP1RequestDecoder: ByteToMessageDecoder {
+    public typealias InboundOut = HTTPServerRequestPart
+
+    public struct Limits: Sendable {
+        public var maxRequestLine: Int
+        public var maxHeaderBytes: Int
+        public var maxHeaderCount: Int
+        public var maxBodyBytes: Int
+        public init(maxRequestLine: Int = 8192, maxHeaderBytes: Int = 32768, maxHeaderCount: Int = 100, maxBodyBytes: Int = 10 << 20) {
+            self.maxRequestLine = maxRequestLine
+            self.maxHeaderBytes = maxHeaderBytes
+            self.maxHeaderCount = maxHeaderCount
+            self.maxBodyBytes = maxBodyBytes
+        }
+    }
+
+    /// Fired when the first byte of a request head arrives but the head is not yet complete.
+    public enum Event: Sendable {
+        case requestHeadStarted
+    }
+
+    private var parser: HTTP1RequestParser
+
+    public init(limits: Limits) {
+        self.parser = HTTP1RequestParser(limits: limits)
+    }
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        switch try parser.next(&buffer) {
+        case .none:
+            return .needMoreData
+        case .headStarted:
+            context.fireUserInboundEventTriggered(Event.requestHeadStarted)
+            return .continue
+        case .part(let part):
+            context.fireChannelRead(wrapInboundOut(part))
+            // A head without a body ends at once; say so before the buffer may run dry.
+            if parser.endIsPending, case .part(let end)? = try parser.next(&buffer) {
+                context.fireChannelRead(wrapInboundOut(end))
+            }
+            return .continue
+        }
+    }
+
+    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        while try decode(context: context, buffer: &buffer) == .continue {}
+        if parser.isIdle && buffer.readableBytes == 0 { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+        throw HTTPParseError.bad("connection closed in the middle of a request")
     }
 }
 

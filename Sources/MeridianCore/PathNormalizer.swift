@@ -2,7 +2,7 @@
 /// characters, upper-cases the hex of the rest, and removes dot segments (§5.2.4), so `/%61dmin`
 /// and `/x/../admin` route like `/admin`. A path that climbs above `/` is refused.
 public enum PathNormalizer {
-    public enum Failure: Error, Equatable {
+    public enum Failure: Error, Equatable, Sendable {
         case notAbsolute
         case badPercentEncoding
         case escapesRoot

@@ -2,19 +2,25 @@ public import NIOCore
 public import NIOHTTP1
 
 /// One request, the same for HTTP/1.1 and HTTP/2: what every responder and middleware sees.
-public struct Request: Sendable {
-    public var head: HTTPRequestHead
-    /// The raw path of the target, before `?`, still percent-encoded.
-    public var path: Substring
+///
+/// A class with immutable fields: it is handed through responders, futures and observers, and
+/// a copy of a reference is one retain where a struct this size costs one per field.
+public final class Request: Sendable {
+    public let head: HTTPRequestHead
+    /// The path of the target before `?`, normalised for routing (see ``PathNormalizer``): still
+    /// percent-encoded except for unreserved characters, with dot segments removed.
+    public let path: Substring
+    /// Set when the raw path could not be normalised; such a request is answered 400.
+    public let pathError: PathNormalizer.Failure?
     /// The query string after `?`, if any.
-    public var query: Substring?
+    public let query: Substring?
     /// The host the request is for, lower-cased, without port or trailing dot.
-    public var host: String
+    public let host: String
     /// `X-Request-ID`: the client's when well-formed, otherwise one made here.
-    public var id: String
-    public var connection: ConnectionInfo
+    public let id: String
+    public let connection: ConnectionInfo
     /// When the head was complete.
-    public var startedAt: NIODeadline
+    public let startedAt: NIODeadline
 
     public var method: HTTPMethod { head.method }
     public var headers: HTTPHeaders { head.headers }
@@ -24,12 +30,21 @@ public struct Request: Sendable {
     public init(head: HTTPRequestHead, id: String, connection: ConnectionInfo, startedAt: NIODeadline = .now()) {
         self.head = head
         let uri = Substring(head.uri)
-        if let q = uri.firstIndex(of: "?") {
-            self.path = uri[..<q]
-            self.query = uri[uri.index(after: q)...]
+        let rawPath: Substring
+        if let q = uri.utf8.firstIndex(of: UInt8(ascii: "?")) {
+            rawPath = uri[..<q]
+            self.query = uri[uri.utf8.index(after: q)...]
         } else {
-            self.path = uri
+            rawPath = uri
             self.query = nil
+        }
+        switch PathNormalizer.normalize(rawPath) {
+        case .success(let p):
+            self.path = p
+            self.pathError = nil
+        case .failure(let e):
+            self.path = rawPath
+            self.pathError = e
         }
         self.host = Self.normalizedHost(head.headers.first(name: "host") ?? "")
         self.id = id
@@ -37,16 +52,22 @@ public struct Request: Sendable {
         self.startedAt = startedAt
     }
 
-    /// `Example.COM:8080.` -> `example.com`; IPv6 literals keep their brackets.
+    /// `Example.COM:8080.` -> `example.com`; IPv6 literals keep their brackets. Works on bytes:
+    /// Character-based String operations cost more than the rest of routing together.
     public static func normalizedHost(_ value: String) -> String {
-        var host = Substring(value)
-        if host.hasPrefix("[") {
-            if let close = host.firstIndex(of: "]") { host = host[...close] }
-        } else if let colon = host.lastIndex(of: ":") {
-            host = host[..<colon]
+        let utf8 = value.utf8
+        var end = utf8.endIndex
+        if utf8.first == UInt8(ascii: "[") {
+            if let close = utf8.firstIndex(of: UInt8(ascii: "]")) { end = utf8.index(after: close) }
+        } else if let colon = utf8.lastIndex(of: UInt8(ascii: ":")) {
+            end = colon
         }
-        if host.hasSuffix(".") { host = host.dropLast() }
-        return host.lowercased()
+        if end > utf8.startIndex, utf8[utf8.index(before: end)] == UInt8(ascii: ".") { end = utf8.index(before: end) }
+        let host = utf8[utf8.startIndex..<end]
+        if !host.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) {
+            return end == utf8.endIndex ? value : String(Substring(host))
+        }
+        return String(decoding: host.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
     }
 }
 

@@ -62,9 +62,11 @@ public enum RoutePattern: Sendable {
     public func match(_ path: Substring) -> (parameters: [(name: String, value: Substring)], captures: [Substring])? {
         switch self {
         case .exact(let p):
-            return path == p ? ([], []) : nil
+            // Byte comparison: paths are ASCII after normalisation, and Character comparison would
+            // pay for Unicode canonical equivalence on every request.
+            return path.utf8.elementsEqual(p.utf8) ? ([], []) : nil
         case .prefix(let p):
-            return path.hasPrefix(p) ? ([], []) : nil
+            return path.utf8.starts(with: p.utf8) ? ([], []) : nil
         case .pattern(let segments, _):
             var params: [(name: String, value: Substring)] = []
             var rest = path.dropFirst()  // leading "/"
@@ -73,10 +75,10 @@ public enum RoutePattern: Sendable {
                     params.append((name: "*", value: rest))
                     return (params, [])
                 }
-                let end = rest.firstIndex(of: "/") ?? rest.endIndex
+                let end = rest.utf8.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
                 let piece = rest[..<end]
                 switch segment {
-                case .literal(let l): if piece != l { return nil }
+                case .literal(let l): if !piece.utf8.elementsEqual(l.utf8) { return nil }
                 case .parameter(let name):
                     if piece.isEmpty { return nil }
                     params.append((name: name, value: piece))

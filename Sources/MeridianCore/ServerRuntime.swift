@@ -38,16 +38,14 @@ public final class ServerRuntime: Sendable {
 
     /// Routes a request: normalises its path, picks the host and route, runs the route's chain.
     public func respond(to request: Request, on eventLoop: any EventLoop, allocator: ByteBufferAllocator) -> (ResponseFuture, String) {
-        let path: Substring
-        switch PathNormalizer.normalize(request.path) {
-        case .success(let p): path = p
-        case .failure(.escapesRoot):
+        switch request.pathError {
+        case .none: break
+        case .escapesRoot?:
             return (.immediate(.text(.badRequest, "400 Bad Request: path climbs above the root\n")), "")
-        case .failure:
+        case .some:
             return (.immediate(.text(.badRequest, "400 Bad Request: malformed path\n")), "")
         }
-        var request = request
-        request.path = path
+        let path = request.path
         let host = router.host(for: request.host)
         switch host.match(path: path, method: request.method, headers: request.headers) {
         case .found(let route, let parameters, let captures):

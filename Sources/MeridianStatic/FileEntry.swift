@@ -1,6 +1,6 @@
 internal import MeridianCore
 public import NIOCore
-internal import NIOHTTP1
+public import NIOHTTP1
 
 /// One file ready to send: its metadata, its validators, and either its bytes (small files) or an
 /// open descriptor (large ones). Shared by every request for it until the cache lets it go.
@@ -43,17 +43,39 @@ public final class FileEntry: Sendable {
 
     var wholeBody: ResponseBody {
         if size == 0 { return .empty }
-        switch body(0...(size - 1)) {
-        case .buffer(let b): return .buffer(b)
-        case .file(let f): return .file(f)
-        }
+        if let content { return .buffer(content) }
+        return .file(FileSlice(handle: handle!, descriptor: descriptor, offset: 0, length: size, owner: self))
+    }
+}
+
+/// One way to send a file (identity, or a precompressed sibling) with its 200 response headers
+/// built once, off the event loop, so a cache hit copies them without allocating.
+public final class Representation: Sendable {
+    public let entry: FileEntry
+    /// `br` or `gzip`; nil for the file itself.
+    public let coding: String?
+    public let headers: HTTPHeaders
+
+    init(entry: FileEntry, coding: String?, contentType: String, lastModified: String, vary: Bool, cacheControl: String?) {
+        self.entry = entry
+        self.coding = coding
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(7)
+        headers.add(name: "content-type", value: contentType)
+        if vary { headers.add(name: "vary", value: "Accept-Encoding") }
+        if let coding { headers.add(name: "content-encoding", value: coding) }
+        headers.add(name: "etag", value: entry.etag)
+        headers.add(name: "last-modified", value: lastModified)
+        if let cacheControl { headers.add(name: "cache-control", value: cacheControl) }
+        headers.add(name: "accept-ranges", value: "bytes")
+        self.headers = headers
     }
 }
 
 /// What a request path resolved to on disk.
 public enum FileResolution: Sendable {
-    /// A file with its precompressed siblings, keyed by coding (`br`, `gzip`).
-    case file(FileEntry, variants: [(coding: String, entry: FileEntry)], contentType: String)
+    /// A file with its precompressed siblings in preference order.
+    case file(Representation, variants: [Representation], contentType: String, modified: Int)
     /// A directory asked for without its trailing slash.
     case directoryRedirect
     case notFound

@@ -14,8 +14,8 @@ final class FileMetadataCache: @unchecked Sendable {
     let eventLoop: any EventLoop
     private let validity: TimeAmount
     private let capacity: Int
-    private var entries: [String: Entry] = [:]
-    private var pending: [String: EventLoopFuture<FileResolution>] = [:]
+    private var entries: [Substring: Entry] = [:]
+    private var pending: [Substring: EventLoopFuture<FileResolution>] = [:]
 
     init(eventLoop: any EventLoop, validity: TimeAmount, capacity: Int) {
         self.eventLoop = eventLoop
@@ -24,7 +24,7 @@ final class FileMetadataCache: @unchecked Sendable {
     }
 
     /// A fresh cached resolution, if there is one.
-    func lookup(_ key: String, now: NIODeadline) -> FileResolution? {
+    func lookup(_ key: Substring, now: NIODeadline) -> FileResolution? {
         eventLoop.assertInEventLoop()
         guard let entry = entries[key] else { return nil }
         if entry.validUntil > now { return entry.resolution }
@@ -33,7 +33,7 @@ final class FileMetadataCache: @unchecked Sendable {
     }
 
     /// Resolves `key` with `resolve` (already off-loop), coalescing concurrent misses.
-    func resolve(_ key: String, _ resolve: () -> EventLoopFuture<FileResolution>) -> EventLoopFuture<FileResolution> {
+    func resolve(_ key: Substring, _ resolve: () -> EventLoopFuture<FileResolution>) -> EventLoopFuture<FileResolution> {
         eventLoop.assertInEventLoop()
         if let inFlight = pending[key] { return inFlight }
         let future = resolve()

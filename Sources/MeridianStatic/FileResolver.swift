@@ -93,7 +93,15 @@ struct FileResolver: Sendable {
                 variants.append((coding, sibling))
             }
         }
-        return .file(entry, variants: variants, contentType: MIMETypes.type(forPath: Substring(relative)))
+        let type = MIMETypes.type(forPath: Substring(relative))
+        let vary = !variants.isEmpty
+        func representation(_ e: FileEntry, _ coding: String?) -> Representation {
+            Representation(entry: e, coding: coding, contentType: type, lastModified: entry.lastModified, vary: vary, cacheControl: action.cacheControl)
+        }
+        return .file(
+            representation(entry, nil), variants: variants.map { representation($0.entry, $0.coding) }, contentType: type,
+            modified: entry.modified
+        )
     }
 
     static func string(_ chars: [CChar]) -> String {

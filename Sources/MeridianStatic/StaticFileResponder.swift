@@ -30,6 +30,12 @@ public struct StaticFileResponder: Responder {
         guard request.method == .GET || request.method == .HEAD else {
             return .immediate(.text(.methodNotAllowed, "405 Method Not Allowed\n", headers: ["allow": "GET, HEAD"]))
         }
+        let cache = caches[ObjectIdentifier(context.eventLoop)]
+        // The routed path is the cache key: a path that resolved once resolves the same way until
+        // the entry expires, so a hit needs neither decoding nor checks again.
+        if let hit = cache?.lookup(request.path, now: request.startedAt) {
+            return .immediate(Self.answer(hit, request: request, action: action))
+        }
         let segments: [String]
         let trailingSlash: Bool
         switch StaticPath.resolve(request.path, stripPrefix: action.stripPrefix, allowDotfiles: action.dotfiles == .allow) {
@@ -39,7 +45,6 @@ public struct StaticFileResponder: Responder {
             segments = s
             trailingSlash = t
         }
-        let key = trailingSlash ? segments.joined(separator: "/") + "/" : segments.joined(separator: "/")
         let resolver = self.resolver
         let action = self.action
         let resolve = { [threadPool] in
@@ -47,13 +52,10 @@ public struct StaticFileResponder: Responder {
                 resolver.resolve(segments: segments, trailingSlash: trailingSlash)
             }
         }
-        guard let cache = caches[ObjectIdentifier(context.eventLoop)] else {
+        guard let cache else {
             return .eventually(resolve().map { Self.answer($0, request: request, action: action) })
         }
-        if let hit = cache.lookup(key, now: request.startedAt) {
-            return .immediate(Self.answer(hit, request: request, action: action))
-        }
-        return .eventually(cache.resolve(key, resolve).map { Self.answer($0, request: request, action: action) })
+        return .eventually(cache.resolve(Substring(String(request.path)), resolve).map { Self.answer($0, request: request, action: action) })
     }
 
     /// Builds the response for a resolution: negotiation, validators, preconditions, ranges.
@@ -70,43 +72,37 @@ public struct StaticFileResponder: Responder {
             var location = String(request.path) + "/"
             if let q = request.query { location += "?" + q }
             return .text(.movedPermanently, "301 Moved Permanently\n", headers: ["location": location])
-        case .file(let identity, let variants, let contentType):
-            var file = identity
-            var headers = HTTPHeaders()
-            headers.reserveCapacity(8)
-            headers.add(name: "content-type", value: contentType)
-            if !variants.isEmpty {
-                headers.add(name: "vary", value: "Accept-Encoding")
-                let coding = AcceptEncoding.choose(request.headers.first(name: "accept-encoding"), available: variants.map(\.coding))
-                if let coding, let chosen = variants.first(where: { $0.coding == coding }) {
-                    file = chosen.entry
-                    headers.add(name: "content-encoding", value: coding)
-                }
+        case .file(let identity, let variants, let contentType, let modified):
+            var chosen = identity
+            if !variants.isEmpty,
+                let coding = AcceptEncoding.choose(request.headers.first(name: "accept-encoding"), available: variants.map { $0.coding! }),
+                let variant = variants.first(where: { $0.coding == coding })
+            {
+                chosen = variant
             }
-            headers.add(name: "etag", value: file.etag)
-            headers.add(name: "last-modified", value: identity.lastModified)
-            if let cc = action.cacheControl { headers.add(name: "cache-control", value: cc) }
+            let file = chosen.entry
+            var headers = chosen.headers
 
             let h = request.headers
             switch ConditionalRequest.evaluate(
                 ifMatch: h.first(name: "if-match"), ifUnmodifiedSince: h.first(name: "if-unmodified-since"),
                 ifNoneMatch: h.first(name: "if-none-match"), ifModifiedSince: h.first(name: "if-modified-since"),
-                etag: file.etag, lastModified: identity.modified, isGetOrHead: true
+                etag: file.etag, lastModified: modified, isGetOrHead: true
             ) {
             case .notModified:
                 headers.remove(name: "content-type")
                 headers.remove(name: "content-encoding")
+                headers.remove(name: "accept-ranges")
                 return Response(status: .notModified, headers: headers)
             case .preconditionFailed:
                 return .text(.preconditionFailed, "412 Precondition Failed\n")
             case .proceed:
                 break
             }
-            headers.add(name: "accept-ranges", value: "bytes")
 
             let rangeHeader = h.first(name: "range")
             let ranges: ByteRangeRequest =
-                rangeHeader != nil && ConditionalRequest.ifRangeAllows(h.first(name: "if-range"), etag: file.etag, lastModified: identity.modified)
+                rangeHeader != nil && ConditionalRequest.ifRangeAllows(h.first(name: "if-range"), etag: file.etag, lastModified: modified)
                 ? ByteRangeRequest.parse(rangeHeader, size: file.size) : .whole
             switch ranges {
             case .whole:
