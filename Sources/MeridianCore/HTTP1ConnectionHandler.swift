@@ -4,14 +4,17 @@ public import NIOCore
 public import NIOHTTP1
 internal import NIOPosix
 
-/// Serves one HTTP/1.1 connection: keep-alive, pipelining with responses in order, timeouts,
-/// `Expect: 100-continue`, error answers for bad requests, and drain on shutdown.
+/// Serves one HTTP/1.1 connection: parsing, keep-alive, pipelining with responses in order,
+/// timeouts, `Expect: 100-continue`, error answers for bad requests, and drain on shutdown.
 ///
-/// All state is confined to the connection's event loop. Responses whose bodies are ready (buffers,
-/// sendfile regions) are queued in order without waiting for the socket, so pipelined requests are
-/// answered in one flush; only bodies read off the loop hold the next request back.
+/// All state is confined to the connection's event loop. The handler parses bytes itself (no
+/// decoder handler in front, so no pipeline hop or boxing per request part) and parses a pipelined
+/// request only once the one before it is answered: unparsed bytes simply wait in the buffer,
+/// which also bounds how far a client can read ahead. Responses whose bodies are ready (buffers,
+/// sendfile regions) are queued without waiting for the socket, so pipelined requests are answered
+/// in one flush; only bodies read off the loop hold the next request back.
 public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    public typealias InboundIn = HTTPServerRequestPart
+    public typealias InboundIn = ByteBuffer
     public typealias OutboundIn = IOData
     public typealias OutboundOut = IOData
 
@@ -38,23 +41,21 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         }
     }
 
-    private enum Pending {
-        case part(HTTPServerRequestPart)
-        case error(HTTPParseError)
-    }
-
     private let runtimeBox: RuntimeBox
     private let services: ConnectionServices
     private var keepAlive: KeepAliveStateMachine
     private var connectionInfo = ConnectionInfo(remoteAddress: nil, localAddress: nil)
     private var current: InFlight?
-    private var backlog = CircularBuffer<Pending>(initialCapacity: 4)
-    private var backlogRequests = 0
+    private var parser: HTTP1RequestParser
+    /// Bytes read and not yet parsed.
+    private var buffer: ByteBuffer?
+    private var parseFailed = false
+    private var inputClosed = false
     private var readPending = false
     private var inRead = false
     private var needsFlush = false
     private var draining = false
-    private var drainingBacklog = false
+    private var parsing = false
     private var closed = false
 
     // Timer state: one scheduled task, re-armed lazily (see `updateTimer`).
@@ -64,7 +65,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
     private var timeouts: Configuration.Timeouts
-    private let maxPipelined: Int
+    /// Unparsed bytes held before reading stops (a client may pipeline this much ahead).
+    private let maxBuffered: Int
 
     public init(runtimeBox: RuntimeBox, services: ConnectionServices, canSendFile: Bool) {
         self.runtimeBox = runtimeBox
@@ -72,7 +74,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         let runtime = runtimeBox.current
         self.keepAlive = KeepAliveStateMachine(maxRequests: runtime.limits.maxRequestsPerConnection)
         self.timeouts = runtime.timeouts
-        self.maxPipelined = runtime.limits.maxPipelinedRequests
+        self.maxBuffered = max(64 * 1024, runtime.limits.maxHeaderBytes + runtime.limits.maxRequestLine)
+        self.parser = HTTP1RequestParser(limits: runtime.decoderLimits)
         self.connectionInfo.canSendFile = canSendFile
     }
 
@@ -106,28 +109,68 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
+        var incoming = unwrapInboundIn(data)
         lastActivity = .now()
         inRead = true
-        if let c = current, !c.bodyComplete {
-            // Body of the request being served: counted and dropped (no action here consumes bodies).
-            switch part {
-            case .body(let b):
-                c.bodyBytesReceived += b.readableBytes
-                current = c
-            case .end:
-                c.bodyComplete = true
-                current = c
-                if c.responseComplete { requestDone(context: context) }
-            case .head:
-                break  // The decoder never sends a head before the previous end.
-            }
-        } else if current != nil || !backlog.isEmpty {
-            enqueue(.part(part))
-        } else if case .head(let head) = part {
-            startRequest(head, context: context)
+        if buffer == nil || buffer!.readableBytes == 0 {
+            buffer = incoming
+        } else {
+            buffer!.writeBuffer(&incoming)
         }
+        parse(context: context)
         updateTimer(context: context)
+    }
+
+    /// Parses buffered bytes while they belong to the request being served (its body) or while no
+    /// request is in flight; stops at the head of the next pipelined request until this one is done.
+    private func parse(context: ChannelHandlerContext) {
+        guard !parsing, !parseFailed, !closed else { return }
+        parsing = true
+        defer { parsing = false }
+        while !closed, !parseFailed, var bytes = buffer {
+            if let c = current, c.bodyComplete { break }  // answered or not, the next head waits
+            buffer = nil  // keep `bytes` uniquely referenced while parsing
+            let output: HTTP1RequestParser.Output?
+            do {
+                output = try parser.next(&bytes)
+            } catch let error as HTTPParseError {
+                buffer = bytes
+                parseFailed = true
+                failed(error, context: context)
+                break
+            } catch {
+                buffer = bytes
+                parseFailed = true
+                context.close(promise: nil)
+                break
+            }
+            buffer = bytes
+            guard let output else { break }
+            switch output {
+            case .headStarted:
+                if current == nil { headStartedAt = .now() }
+            case .part(.head(let head)):
+                startRequest(head, context: context)
+            case .part(.body(let b)):
+                current?.bodyBytesReceived += b.readableBytes
+            case .part(.end):
+                guard let c = current else { break }
+                c.bodyComplete = true
+                if c.responseComplete { requestDone(context: context) }
+            }
+        }
+        if let b = buffer {
+            if b.readableBytes == 0 {
+                buffer = nil
+            } else if b.readerIndex > 4096 {
+                buffer!.discardReadBytes()
+            }
+        }
+        if inputClosed && current == nil && !closed {
+            // Half-closed and everything asked has been answered.
+            closeAfterFlush(context: context)
+        }
+        if !inRead { flushNow(context: context) }
     }
 
     public func channelReadComplete(context: ChannelHandlerContext) {
@@ -140,7 +183,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     public func read(context: ChannelHandlerContext) {
-        if backlogRequests >= maxPipelined || !context.channel.isWritable {
+        if (buffer?.readableBytes ?? 0) >= maxBuffered || !context.channel.isWritable {
             readPending = true
         } else {
             context.read()
@@ -150,7 +193,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
             unwritableSince = nil
-            processBacklog(context: context)
+            parse(context: context)
             resumeReading(context: context)
         } else {
             unwritableSince = .now()
@@ -161,47 +204,37 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
-        case HTTP1RequestDecoder.Event.requestHeadStarted:
-            if current == nil && backlog.isEmpty {
-                headStartedAt = .now()
-                updateTimer(context: context)
-            }
         case is DrainEvent:
             drain(context: context)
         case let event as ChannelEvent where event == .inputClosed:
-            // Half-close: finish what was asked, then close.
+            // Half-close: answer what was asked, then close.
+            inputClosed = true
             keepAlive.forceClose()
-            if current == nil && backlog.isEmpty { context.close(promise: nil) }
+            parse(context: context)
         default:
             context.fireUserInboundEventTriggered(event)
         }
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard let parseError = error as? HTTPParseError else {
-            // I/O errors (reset by peer and the like): nothing more can be said on this connection.
-            context.close(promise: nil)
-            return
-        }
-        if let c = current, !c.bodyComplete {
-            c.failure = parseError
+        // I/O errors (reset by peer and the like): nothing more can be said on this connection.
+        context.close(promise: nil)
+    }
+
+    /// A parse error: before a head it is answered; in a body already answered, the connection
+    /// just closes (a second answer to one request would desynchronise the client).
+    private func failed(_ error: HTTPParseError, context: ChannelHandlerContext) {
+        if let c = current {
+            c.failure = error
             c.bodyComplete = true
-            current = c
             keepAlive.forceClose()
             if c.responseComplete { closeAfterFlush(context: context) }
-        } else if current != nil || !backlog.isEmpty {
-            enqueue(.error(parseError))
         } else {
-            writeError(parseError, context: context)
+            writeError(error, context: context)
         }
     }
 
     // MARK: - Requests
-
-    private func enqueue(_ pending: Pending) {
-        if case .part(.head) = pending { backlogRequests += 1 }
-        backlog.append(pending)
-    }
 
     private func startRequest(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         headStartedAt = nil
@@ -403,59 +436,17 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     private func requestDone(context: ChannelHandlerContext) {
         current = nil
         lastActivity = .now()
-        processBacklog(context: context)
-        if current == nil && backlog.isEmpty && keepAlive.isDraining {
+        if keepAlive.isDraining && (buffer?.readableBytes ?? 0) == 0 {
             closeAfterFlush(context: context)
+            return
         }
+        parse(context: context)
         updateTimer(context: context)
         resumeReading(context: context)
     }
 
-    private func processBacklog(context: ChannelHandlerContext) {
-        // A loop rather than recursion: an immediate answer finishes inside startRequest.
-        guard !drainingBacklog else { return }
-        drainingBacklog = true
-        defer { drainingBacklog = false }
-        while current == nil, context.channel.isWritable, let next = backlog.popFirst() {
-            switch next {
-            case .part(.head(let head)):
-                backlogRequests -= 1
-                startRequest(head, context: context)
-                // Parts of this request already read follow it in the backlog.
-                while let c = current, !c.bodyComplete, let first = backlog.first {
-                    if case .part(.head) = first { break }
-                    _ = backlog.popFirst()
-                    switch first {
-                    case .part(.body(let b)):
-                        c.bodyBytesReceived += b.readableBytes
-                        current = c
-                    case .part(.end):
-                        c.bodyComplete = true
-                        current = c
-                        if c.responseComplete { current = nil }
-                    case .error(let e):
-                        c.failure = e
-                        c.bodyComplete = true
-                        current = c
-                        keepAlive.forceClose()
-                        if c.responseComplete { closeAfterFlush(context: context) }
-                    case .part(.head):
-                        break
-                    }
-                }
-            case .error(let e):
-                writeError(e, context: context)
-                backlog.removeAll()
-                return
-            case .part:
-                break
-            }
-        }
-        if !inRead { flushNow(context: context) }
-    }
-
     private func resumeReading(context: ChannelHandlerContext) {
-        if readPending && backlogRequests < maxPipelined && context.channel.isWritable {
+        if readPending && (buffer?.readableBytes ?? 0) < maxBuffered && context.channel.isWritable {
             readPending = false
             context.read()
         }
@@ -503,7 +494,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     private func drain(context: ChannelHandlerContext) {
         keepAlive.drain()
-        if current == nil && backlog.isEmpty && headStartedAt == nil {
+        if current == nil && headStartedAt == nil && (buffer?.readableBytes ?? 0) == 0 {
             closeAfterFlush(context: context)
         }
     }
@@ -524,10 +515,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         if let started = headStartedAt {
             return (started + TimeAmount(timeouts.headerRead), .headerRead)
         }
-        if backlog.isEmpty {
-            return (lastActivity + TimeAmount(timeouts.idle), .idle)
-        }
-        return nil
+        return (lastActivity + TimeAmount(timeouts.idle), .idle)
     }
 
     /// Keeps one timer armed no later than the current deadline. Deadlines that move later (the
@@ -559,6 +547,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             context.close(promise: nil)
         case .headerRead:
             services.timedOut("header_read")
+            parseFailed = true
             writeError(HTTPParseError(.requestTimeout, "request header not received in time"), context: context)
         case .bodyRead:
             services.timedOut("body_read")

@@ -111,10 +111,9 @@ public final class HTTPServer: Sendable {
         acceptedConnections.wrappingIncrement(ordering: .relaxed)
         openConnections.wrappingIncrement(ordering: .relaxed)
         channel.closeFuture.whenComplete { [self] _ in self.connectionClosed(channel) }
-        try channel.pipeline.syncOperations.addHandlers([
-            ByteToMessageHandler(HTTP1RequestDecoder(limits: runtime.decoderLimits)),
-            HTTP1ConnectionHandler(runtimeBox: runtimeBox, services: services, canSendFile: sendfile),
-        ])
+        try channel.pipeline.syncOperations.addHandler(
+            HTTP1ConnectionHandler(runtimeBox: runtimeBox, services: services, canSendFile: sendfile)
+        )
     }
 
     private func connectionClosed(_ channel: any Channel) {
