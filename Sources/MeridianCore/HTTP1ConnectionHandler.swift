@@ -333,8 +333,10 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             }
         case .file(let slice):
             if connectionInfo.canSendFile {
+                cork(true, context: context)
                 emit(head, context: context)
                 emitFile(slice, context: context)
+                cork(false, context: context)
             } else {
                 emit(head, context: context)
                 streamParts([.file(slice)], status: response.status, total: bodyBytes, context: context)
@@ -355,6 +357,24 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             }
         }
         responseQueued(status: response.status, bytesSent: bodyBytes, context: context)
+    }
+
+    /// TCP_CORK around a head and its sendfile body, as nginx's `tcp_nopush` does: the head leaves in
+    /// the same segment as the first file bytes, and every segment of the body is full-sized. The
+    /// uncork is queued as a write so it happens once the file has been handed to the kernel.
+    private func cork(_ on: Bool, context: ChannelHandlerContext) {
+        #if os(Linux)
+        guard let options = context.channel.syncOptions else { return }
+        let option = ChannelOptions.Types.SocketOption(level: IPPROTO_TCP, name: TCP_CORK)
+        if on {
+            try? options.setOption(option, value: 1)
+        } else {
+            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.write(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0)))).whenComplete { _ in
+                try? loopBound.value.channel.syncOptions?.setOption(option, value: 0)
+            }
+        }
+        #endif
     }
 
     private func emit(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
