@@ -27,7 +27,10 @@ struct ConfigDecoder {
         var result: [Configuration.Listener] = []
         for (i, item) in items.enumerated() {
             let path = "listeners[\(i)]"
-            guard let m = reader.mapping(item, path, allowed: ["name", "address", "reuse_port", "backlog", "sendfile"])
+            guard
+                let m = reader.mapping(
+                    item, path, allowed: ["name", "address", "reuse_port", "backlog", "sendfile", "tls", "http2", "redirect"]
+                )
             else { continue }
             var listener = Configuration.Listener(name: "listener\(i)")
             if let n = m["name"], let v = reader.string(n, "\(path).name") { listener.name = v }
@@ -39,6 +42,13 @@ struct ConfigDecoder {
             if let n = m["reuse_port"], let v = reader.bool(n, "\(path).reuse_port") { listener.reusePort = v }
             if let n = m["backlog"], let v = reader.int(n, "\(path).backlog", range: 1...65535) { listener.backlog = v }
             if let n = m["sendfile"], let v = reader.bool(n, "\(path).sendfile") { listener.sendfile = v }
+            if let n = m["tls"] { listener.tls = ListenerDecoder(reader: reader).tls(n, "\(path).tls") }
+            if let n = m["http2"] { listener.http2 = ListenerDecoder(reader: reader).http2(n, "\(path).http2") }
+            if let n = m["redirect"], let v = reader.string(n, "\(path).redirect") {
+                if HeaderSyntax.isValidValue(v) { listener.redirect = v } else {
+                    reader.error(n, "\(path).redirect", "holds a control character; remove it")
+                }
+            }
             result.append(listener)
         }
         return result

@@ -80,19 +80,121 @@ public struct Configuration: Sendable, Equatable {
         public var backlog: Int
         /// Plaintext HTTP/1.1 static bodies go out with sendfile(2) when true.
         public var sendfile: Bool
+        /// TLS on this listener; nil for plaintext.
+        public var tls: TLS?
+        public var http2: HTTP2
+        /// When set, every request on this listener is answered 308 to this target (for example
+        /// `https://$host$request_uri`): the plaintext listener that sends clients to TLS.
+        public var redirect: String?
 
         public init(
             name: String = "http",
             address: Address = Address(host: "0.0.0.0", port: 8080),
             reusePort: Bool = true,
             backlog: Int = 1024,
-            sendfile: Bool = true
+            sendfile: Bool = true,
+            tls: TLS? = nil,
+            http2: HTTP2 = HTTP2(),
+            redirect: String? = nil
         ) {
             self.name = name
             self.address = address
             self.reusePort = reusePort
             self.backlog = backlog
             self.sendfile = sendfile
+            self.tls = tls
+            self.http2 = http2
+            self.redirect = redirect
+        }
+    }
+
+    public struct TLS: Sendable, Equatable {
+        public enum UnknownServerName: String, Sendable, CaseIterable {
+            /// Answer with the default (first) certificate.
+            case `default`
+            /// Fail the handshake.
+            case reject
+        }
+        public enum Version: String, Sendable, CaseIterable {
+            case tls12 = "1.2"
+            case tls13 = "1.3"
+        }
+        public struct Certificate: Sendable, Equatable {
+            public var cert: String
+            public var key: String
+            /// SNI names this certificate answers (`example.com`, `*.example.com`); empty takes the
+            /// DNS names of the certificate itself.
+            public var names: [String]
+            public init(cert: String, key: String, names: [String] = []) {
+                self.cert = cert
+                self.key = key
+                self.names = names
+            }
+        }
+        public struct ClientAuth: Sendable, Equatable {
+            /// PEM file of the certificate authorities client certificates must chain to.
+            public var ca: String
+            /// false: ask for a certificate but accept clients without one.
+            public var required: Bool
+            public init(ca: String, required: Bool = true) {
+                self.ca = ca
+                self.required = required
+            }
+        }
+
+        /// The first is the default certificate.
+        public var certificates: [Certificate]
+        public var unknownServerName: UnknownServerName
+        public var minimumVersion: Version
+        /// OpenSSL cipher list for TLS 1.2; nil keeps the modern default (ECDHE with AES-GCM/ChaCha20).
+        public var ciphers: String?
+        public var clientAuth: ClientAuth?
+        /// How often certificate and key files are checked for changes.
+        public var reloadInterval: Duration
+        /// `Strict-Transport-Security` value sent on this listener's responses; nil sends none.
+        public var hsts: String?
+
+        public init(
+            certificates: [Certificate], unknownServerName: UnknownServerName = .default, minimumVersion: Version = .tls12,
+            ciphers: String? = nil, clientAuth: ClientAuth? = nil, reloadInterval: Duration = .seconds(5), hsts: String? = nil
+        ) {
+            self.certificates = certificates
+            self.unknownServerName = unknownServerName
+            self.minimumVersion = minimumVersion
+            self.ciphers = ciphers
+            self.clientAuth = clientAuth
+            self.reloadInterval = reloadInterval
+            self.hsts = hsts
+        }
+    }
+
+    public struct HTTP2: Sendable, Equatable {
+        /// Offer `h2` in ALPN on TLS listeners.
+        public var enabled: Bool
+        public var maxConcurrentStreams: Int
+        public var initialWindowSize: Int
+        public var maxFrameSize: Int
+        public var maxHeaderListSize: Int
+        /// RST_STREAM frames a client may send per 30 s before the connection is closed (rapid reset, CVE-2023-44487).
+        public var maxResetsPerWindow: Int
+        /// Consecutive CONTINUATION frames allowed (CONTINUATION flood).
+        public var maxContinuationFrames: Int
+        /// PING, SETTINGS and other control frames a client may send per 30 s (PING and SETTINGS floods).
+        public var maxControlFramesPerWindow: Int
+
+        public init(
+            enabled: Bool = true, maxConcurrentStreams: Int = 100, initialWindowSize: Int = 65535,
+            maxFrameSize: Int = 16384, maxHeaderListSize: Int = 16384, maxResetsPerWindow: Int = 200,
+            maxContinuationFrames: Int = 5, maxControlFramesPerWindow: Int = 200
+        ) {
+            self.enabled = enabled
+            self.maxConcurrentStreams = maxConcurrentStreams
+            self.initialWindowSize = initialWindowSize
+            self.maxFrameSize = maxFrameSize
+            self.maxHeaderListSize = maxHeaderListSize
+            self.maxResetsPerWindow = maxResetsPerWindow
+            self.maxContinuationFrames = maxContinuationFrames
+            self.maxControlFramesPerWindow = maxControlFramesPerWindow
         }
     }
 

@@ -68,7 +68,14 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     /// Unparsed bytes held before reading stops (a client may pipeline this much ahead).
     private let maxBuffered: Int
 
-    public init(runtimeBox: RuntimeBox, services: ConnectionServices, canSendFile: Bool) {
+    private let listener: ListenerContext
+
+    public convenience init(runtimeBox: RuntimeBox, services: ConnectionServices, canSendFile: Bool) {
+        self.init(runtimeBox: runtimeBox, services: services, listener: ListenerContext(canSendFile: canSendFile))
+    }
+
+    public init(runtimeBox: RuntimeBox, services: ConnectionServices, listener: ListenerContext) {
+        self.listener = listener
         self.runtimeBox = runtimeBox
         self.services = services
         let runtime = runtimeBox.current
@@ -76,7 +83,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         self.timeouts = runtime.timeouts
         self.maxBuffered = max(64 * 1024, runtime.limits.maxHeaderBytes + runtime.limits.maxRequestLine)
         self.parser = HTTP1RequestParser(limits: runtime.decoderLimits)
-        self.connectionInfo.canSendFile = canSendFile
+        self.connectionInfo.canSendFile = listener.canSendFile
+        self.connectionInfo.scheme = listener.scheme
     }
 
     // MARK: - Channel events
@@ -204,7 +212,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
-        case is DrainEvent:
+        case is ChannelShouldQuiesceEvent, is DrainEvent:
             drain(context: context)
         case let event as ChannelEvent where event == .inputClosed:
             // Half-close: answer what was asked, then close.
@@ -309,6 +317,9 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         case .keepAlive(let announce): token = announce ? .keepAlive : .none
         }
         var head = context.channel.allocator.buffer(capacity: 256 + (sendBody ? min(response.body.length, 16384) : 0))
+        if !listener.extraHeaders.isEmpty {
+            for (name, value) in listener.extraHeaders { response.headers.replaceOrAdd(name: name, value: value) }
+        }
         HTTP1ResponseHead.write(
             into: &head, status: response.status, headers: response.headers, contentLength: contentLength,
             connection: token, serverHeader: c.runtime.serverHeader, requestID: c.request.id

@@ -3,7 +3,10 @@ public import MeridianConfig
 internal import NIOConcurrencyHelpers
 public import NIOCore
 internal import NIOHTTP1
+internal import NIOHTTP2
 internal import NIOPosix
+public import NIOSSL
+internal import NIOTLS
 #if canImport(Glibc)
 internal import Glibc
 #endif
@@ -20,8 +23,19 @@ public final class HTTPServer: Sendable {
         public var address: SocketAddress
     }
 
+    /// Everything a listener's connections are built from, fixed when it binds.
+    struct ListenerSetup: Sendable {
+        var config: Configuration.Listener
+        var context: ListenerContext
+        var box: RuntimeBox
+        var tls: TLSCertificateStore?
+        var sslContext: NIOSSLContext?
+    }
+
     private struct State {
         var listeners: [any Channel] = []
+        var certificateStores: [TLSCertificateStore] = []
+        var reloadTasks: [RepeatedTask] = []
         var connections: [ObjectIdentifier: any Channel] = [:]
         var draining = false
         var drained: EventLoopPromise<Void>?
@@ -48,19 +62,23 @@ public final class HTTPServer: Sendable {
         var bound: [BoundListener] = []
         do {
             for listener in listeners {
+                let setup = try makeSetup(listener)
                 let address = try SocketAddress.makeAddressResolvingHost(listener.address.host, port: listener.address.port)
                 let loops = listener.reusePort ? Array(group.makeIterator()) : [group.next()]
                 var port = listener.address.port
                 for loop in loops {
                     let target = try SocketAddress.makeAddressResolvingHost(address.ipAddress ?? listener.address.host, port: port)
-                    let channel = try await bootstrap(listener, group: listener.reusePort ? loop : group).bind(to: target).get()
+                    let channel = try await bootstrap(setup, group: listener.reusePort ? loop : group).bind(to: target).get()
                     state.withLockedValue { $0.listeners.append(channel) }
                     if port == 0, let actual = channel.localAddress?.port { port = actual }
                     if bound.last?.name != listener.name || bound.isEmpty, let local = channel.localAddress {
                         bound.append(BoundListener(name: listener.name, address: local))
                         logger.info(
                             "listening",
-                            metadata: ["listener": "\(listener.name)", "address": "\(Self.describe(local))", "sockets": "\(loops.count)"]
+                            metadata: [
+                                "listener": "\(listener.name)", "address": "\(Self.describe(local))", "sockets": "\(loops.count)",
+                                "tls": "\(listener.tls != nil)", "http2": "\(listener.tls != nil && listener.http2.enabled)",
+                            ]
                         )
                     }
                 }
@@ -79,25 +97,73 @@ public final class HTTPServer: Sendable {
         return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
     }
 
-    private func bootstrap(_ listener: Configuration.Listener, group: any EventLoopGroup) -> ServerBootstrap {
+    private func makeSetup(_ listener: Configuration.Listener) throws -> ListenerSetup {
+        var context = ListenerContext(name: listener.name, scheme: listener.tls == nil ? "http" : "https", canSendFile: listener.sendfile && listener.tls == nil)
+        var box = runtimeBox
+        if let target = listener.redirect {
+            box = RuntimeBox(Self.redirectRuntime(to: target, basedOn: runtimeBox.current))
+        }
+        guard let tls = listener.tls else { return ListenerSetup(config: listener, context: context, box: box) }
+        if let hsts = tls.hsts { context.extraHeaders.append(("strict-transport-security", hsts)) }
+        let store = try TLSCertificateStore(tls, listener: listener.name)
+        let ssl = try store.makeContext(alpn: listener.http2.enabled ? ["h2", "http/1.1"] : ["http/1.1"])
+        let interval = TimeAmount(tls.reloadInterval)
+        let pool = services.fileReader.threadPool
+        let logger = self.logger
+        let loop = group.next()
+        let task = loop.scheduleRepeatedAsyncTask(initialDelay: interval, delay: interval) { _ in
+            pool.runIfActive(eventLoop: loop) { store.reloadIfChanged(logger: logger) }
+        }
+        state.withLockedValue {
+            $0.certificateStores.append(store)
+            $0.reloadTasks.append(task)
+        }
+        return ListenerSetup(config: listener, context: context, box: box, tls: store, sslContext: ssl)
+    }
+
+    /// The runtime of a redirect-only listener: every request is answered 308 to `target`.
+    static func redirectRuntime(to target: String, basedOn runtime: ServerRuntime) -> ServerRuntime {
+        let route = Router.Route(pattern: .prefix("/"), responder: RedirectResponder(.init(to: target, status: 308)))
+        return ServerRuntime(
+            router: Router(hosts: [.init(names: [], isDefault: true, routes: [route])]), limits: runtime.limits,
+            timeouts: runtime.timeouts, serverHeader: runtime.serverHeader, generation: runtime.generation,
+            logger: runtime.logger, observers: runtime.observers
+        )
+    }
+
+    /// The TLS certificate stores of the running listeners (for SIGHUP and metrics).
+    public var certificateStores: [TLSCertificateStore] {
+        state.withLockedValue { $0.certificateStores }
+    }
+
+    /// Checks every TLS certificate file now (SIGHUP); blocking, so off the event loops.
+    public func reloadCertificates() async {
+        let stores = certificateStores
+        let logger = self.logger
+        try? await services.fileReader.threadPool.runIfActive {
+            for store in stores { store.reloadIfChanged(logger: logger) }
+        }
+    }
+
+    private func bootstrap(_ setup: ListenerSetup, group: any EventLoopGroup) -> ServerBootstrap {
+        let listener = setup.config
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: Int32(listener.backlog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
         if listener.reusePort {
             bootstrap = bootstrap.serverChannelOption(ChannelOptions.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
         }
-        let sendfile = listener.sendfile
         return bootstrap
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.allowRemoteHalfClosure, value: listener.tls == nil)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture { try self.initialize(channel, sendfile: sendfile) }
+                channel.eventLoop.makeCompletedFuture { try self.initialize(channel, setup) }.flatMap { $0 }
             }
     }
 
-    private func initialize(_ channel: any Channel, sendfile: Bool) throws {
-        let runtime = runtimeBox.current
+    private func initialize(_ channel: any Channel, _ setup: ListenerSetup) throws -> EventLoopFuture<Void> {
+        let runtime = setup.box.current
         let admitted = state.withLockedValue { state -> Bool in
             guard !state.draining, state.connections.count < runtime.limits.maxConnections else { return false }
             state.connections[ObjectIdentifier(channel)] = channel
@@ -106,14 +172,78 @@ public final class HTTPServer: Sendable {
         guard admitted else {
             refusedConnections.wrappingIncrement(ordering: .relaxed)
             channel.close(promise: nil)
-            return
+            return channel.eventLoop.makeSucceededVoidFuture()
         }
         acceptedConnections.wrappingIncrement(ordering: .relaxed)
         openConnections.wrappingIncrement(ordering: .relaxed)
         channel.closeFuture.whenComplete { [self] _ in self.connectionClosed(channel) }
-        try channel.pipeline.syncOperations.addHandler(
-            HTTP1ConnectionHandler(runtimeBox: runtimeBox, services: services, canSendFile: sendfile)
+        let sync = channel.pipeline.syncOperations
+        guard let ssl = setup.sslContext else {
+            try sync.addHandler(HTTP1ConnectionHandler(runtimeBox: setup.box, services: services, listener: setup.context))
+            return channel.eventLoop.makeSucceededVoidFuture()
+        }
+        try sync.addHandler(NIOSSLServerHandler(context: ssl))
+        try sync.addHandler(TLSErrorHandler(store: setup.tls, logger: logger))
+        let services = self.services
+        guard setup.config.http2.enabled else {
+            try sync.addHandler(HTTP1ConnectionHandler(runtimeBox: setup.box, services: services, listener: setup.context))
+            return channel.eventLoop.makeSucceededVoidFuture()
+        }
+        let shutdownGrace = TimeAmount(runtime.timeouts.idle)
+        try sync.addHandler(
+            ApplicationProtocolNegotiationHandler { result, channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    switch result {
+                    case .negotiated("h2"):
+                        try Self.configureHTTP2(sync, channel: channel, setup: setup, services: services, grace: shutdownGrace)
+                    default:
+                        try sync.addHandler(HTTP1ConnectionHandler(runtimeBox: setup.box, services: services, listener: setup.context))
+                    }
+                }
+            }
         )
+        return channel.eventLoop.makeSucceededVoidFuture()
+    }
+
+    /// HTTP/2 with swift-nio-http2's connection manager (idle timeout, graceful GOAWAY on drain) and
+    /// its flood limits: rapid reset, CONTINUATION, control frames.
+    static func configureHTTP2(
+        _ sync: ChannelPipeline.SynchronousOperations, channel: any Channel, setup: ListenerSetup, services: ConnectionServices,
+        grace: TimeAmount
+    ) throws {
+        let h2 = setup.config.http2
+        let runtime = setup.box.current
+        let manager = NIOHTTP2ServerConnectionManagementHandler(
+            eventLoop: channel.eventLoop,
+            configuration: .init(maxIdleTime: TimeAmount(runtime.timeouts.idle), maxAge: nil, maxGraceTime: grace, keepalive: nil)
+        )
+        var connection = NIOHTTP2Handler.ConnectionConfiguration()
+        connection.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: h2.maxConcurrentStreams),
+            HTTP2Setting(parameter: .initialWindowSize, value: h2.initialWindowSize),
+            HTTP2Setting(parameter: .maxFrameSize, value: h2.maxFrameSize),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: h2.maxHeaderListSize),
+        ]
+        connection.maximumSequentialContinuationFrames = h2.maxContinuationFrames
+        connection.controlFrameRateLimit.maximumCount = h2.maxControlFramesPerWindow
+        var stream = NIOHTTP2Handler.StreamConfiguration()
+        stream.targetWindowSize = max(h2.initialWindowSize, 65535)
+        stream.streamResetFrameRateLimit.maximumCount = h2.maxResetsPerWindow
+        let box = setup.box
+        let context = setup.context
+        _ = try sync.configureHTTP2Pipeline(
+            mode: .server, connectionConfiguration: connection, streamConfiguration: stream,
+            streamDelegate: manager.http2StreamDelegate
+        ) { streamChannel in
+            streamChannel.eventLoop.makeCompletedFuture {
+                try streamChannel.pipeline.syncOperations.addHandlers([
+                    HTTP2FramePayloadToHTTP1ServerCodec(),
+                    HTTP2StreamHandler(runtimeBox: box, services: services, listener: context),
+                ])
+            }
+        }
+        try sync.addHandler(manager)
     }
 
     private func connectionClosed(_ channel: any Channel) {
@@ -130,7 +260,11 @@ public final class HTTPServer: Sendable {
     /// Closes the listening sockets: new connections are refused from here on.
     public func stopAccepting() async {
         let listeners = state.withLockedValue { state -> [any Channel] in
-            defer { state.listeners = [] }
+            defer {
+                state.listeners = []
+                for task in state.reloadTasks { task.cancel() }
+                state.reloadTasks = []
+            }
             return state.listeners
         }
         for channel in listeners {
@@ -154,7 +288,8 @@ public final class HTTPServer: Sendable {
             return Array(state.connections.values)
         }
         for channel in channels {
-            channel.pipeline.fireUserInboundEventTriggered(HTTP1ConnectionHandler.DrainEvent())
+            // HTTP/1.1 connections close when idle; HTTP/2 ones send GOAWAY and finish their streams.
+            channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         }
         let timeout = group.next().scheduleTask(deadline: deadline) {
             promise.fail(ChannelError.operationUnsupported)

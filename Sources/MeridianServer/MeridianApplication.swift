@@ -181,8 +181,9 @@ public final class MeridianApplication: Sendable {
             for await signal in signals {
                 switch signal {
                 case .sighup:
-                    self.logger.info("SIGHUP: reloading configuration")
+                    self.logger.info("SIGHUP: reloading configuration and TLS certificates")
                     self.reload()
+                    await self.server.reloadCertificates()
                 case .sigterm, .sigint:
                     let mode: ShutdownMode = signal == .sigterm ? .graceful : .fast
                     self.logger.info("\(signal == .sigterm ? "SIGTERM" : "SIGINT") received")

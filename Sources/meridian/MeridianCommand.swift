@@ -31,6 +31,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Document root for static routes that set none (defaults.root).")
     var root: String?
 
+    @Option(help: "TLS certificate chain (PEM) for the listener; with --tls-key. HTTP/2 is offered by ALPN.")
+    var tlsCert: String?
+
+    @Option(help: "TLS private key (PEM) for --tls-cert.")
+    var tlsKey: String?
+
     func run() async throws {
         var overrides = CommandLineOverrides(root: root)
         if let listen {
@@ -44,6 +50,11 @@ struct Serve: AsyncParsableCommand {
                 throw ValidationError("--admin '\(admin)' is not an address; expected HOST:PORT like 127.0.0.1:9901")
             }
             overrides.admin = address
+        }
+        switch (tlsCert, tlsKey) {
+        case (let cert?, let key?): overrides.tlsCertificate = .init(cert: cert, key: key)
+        case (nil, nil): break
+        default: throw ValidationError("--tls-cert and --tls-key go together; give both PEM files")
         }
         let environment = ProcessInfo.processInfo.environment
         let configuration: Configuration

@@ -1,6 +1,8 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import NIOSSL
+import NIOTLS
 
 /// A test client that speaks raw bytes over a real TCP socket, so tests can send exactly what a
 /// hostile or unusual client would (pipelined requests, split heads, smuggling attempts).
@@ -17,6 +19,9 @@ final class RawClient: Sendable {
         private var waiters: [(Int, CheckedContinuation<Void, Never>)] = []
 
         func append(_ bytes: ByteBuffer) { change { $0.buffer.append(contentsOf: bytes.readableBytesView) } }
+        private(set) var handshake: (done: Bool, alpn: String?) = (false, nil)
+        func negotiated(_ proto: String?) { change { $0.handshake = (true, proto) } }
+        var handshakeState: (done: Bool, alpn: String?) { lock.lock(); defer { lock.unlock() }; return handshake }
         func markClosed() { change { $0.closed = true } }
         func wake() { change { _ in } }
 
@@ -64,21 +69,66 @@ final class RawClient: Sendable {
         func channelInactive(context: ChannelHandlerContext) { inbox.markClosed() }
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
             if let e = event as? ChannelEvent, e == .inputClosed { inbox.markClosed() }
+            if case TLSUserEvent.handshakeCompleted(let proto) = event { inbox.negotiated(proto) }
         }
         func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
     }
 
     static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
-    static func connect(port: Int, host: String = "127.0.0.1") async throws -> RawClient {
+    struct TLS {
+        var serverName: String?
+        var caPath: String
+        var alpn: [String] = ["http/1.1"]
+        var maximumVersion: TLSVersion? = nil
+        var clientCertificate: (cert: String, key: String)? = nil
+        var verifyHostname = true
+    }
+
+    static func connect(port: Int, host: String = "127.0.0.1", tls: TLS? = nil) async throws -> RawClient {
         let inbox = Inbox()
+        var sslContext: NIOSSLContext?
+        if let tls {
+            var config = TLSConfiguration.makeClientConfiguration()
+            config.trustRoots = .file(tls.caPath)
+            config.applicationProtocols = tls.alpn
+            if let max = tls.maximumVersion {
+                config.maximumTLSVersion = max
+                config.minimumTLSVersion = .tlsv1
+            }
+            if let client = tls.clientCertificate {
+                config.certificateChain = try NIOSSLCertificate.fromPEMFile(client.cert).map { .certificate($0) }
+                config.privateKey = .privateKey(try NIOSSLPrivateKey(file: client.key, format: .pem))
+            }
+            if tls.serverName == nil || !tls.verifyHostname { config.certificateVerification = .noHostnameVerification }
+            sslContext = try NIOSSLContext(configuration: config)
+        }
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Collector(inbox)) }
+                channel.eventLoop.makeCompletedFuture {
+                    if let sslContext {
+                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: sslContext, serverHostname: tls?.serverName))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(Collector(inbox))
+                }
             }
             .connect(host: host, port: port).get()
         return RawClient(channel: channel, inbox: inbox)
+    }
+
+    /// Waits for the TLS handshake; the negotiated ALPN protocol. Throws when it failed.
+    func handshake(timeout: Duration = .seconds(10)) async throws -> String? {
+        _ = await waitUntil(timeout: timeout) { [inbox] _, _ in inbox.handshakeState.done }
+        let state = inbox.handshakeState
+        guard state.done else { throw TestError("TLS handshake did not complete") }
+        return state.alpn
+    }
+
+    /// The DNS names of the certificate the server presented.
+    func peerNames() async throws -> [String] {
+        guard let cert = try await channel.nioSSL_peerCertificate().get() else { return [] }
+        return cert._subjectAlternativeNames().filter { $0.nameType == .dnsName }.map { String(decoding: Array($0.contents), as: UTF8.self) }
     }
 
     private init(channel: any Channel, inbox: Inbox) {

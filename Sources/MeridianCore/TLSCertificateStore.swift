@@ -1,0 +1,173 @@
+public import Atomics
+internal import Foundation
+public import Logging
+public import MeridianConfig
+internal import NIOConcurrencyHelpers
+public import NIOCore
+public import NIOSSL
+
+/// The certificates of one TLS listener, chosen per handshake by SNI name, and reloaded from their
+/// files when they change: new handshakes use the new certificate, open connections keep theirs.
+///
+/// One `NIOSSLContext` serves the listener; its SNI callback reads the current set under a lock
+/// (once per handshake), so a reload never rebuilds the context or touches open connections.
+public final class TLSCertificateStore: Sendable {
+    public struct LoadError: Error, CustomStringConvertible, Sendable {
+        public let description: String
+    }
+
+    struct Entry: Sendable {
+        var source: Configuration.TLS.Certificate
+        var names: [String]
+        var chain: [NIOSSLCertificate]
+        var key: NIOSSLPrivateKey
+        var stamp: FileStamp
+    }
+
+    struct FileStamp: Equatable, Sendable {
+        var cert: timespec
+        var key: timespec
+        var certSize: Int
+        var keySize: Int
+
+        static func == (a: FileStamp, b: FileStamp) -> Bool {
+            a.cert.tv_sec == b.cert.tv_sec && a.cert.tv_nsec == b.cert.tv_nsec && a.key.tv_sec == b.key.tv_sec
+                && a.key.tv_nsec == b.key.tv_nsec && a.certSize == b.certSize && a.keySize == b.keySize
+        }
+    }
+
+    private let entries: NIOLockedValueBox<[Entry]>
+    let configuration: Configuration.TLS
+    let listener: String
+    public let reloads = ManagedAtomic<Int>(0)
+    public let reloadFailures = ManagedAtomic<Int>(0)
+    public let handshakeRejections = ManagedAtomic<Int>(0)
+    public let handshakeFailures = ManagedAtomic<Int>(0)
+
+    public init(_ configuration: Configuration.TLS, listener: String) throws {
+        self.configuration = configuration
+        self.listener = listener
+        var loaded: [Entry] = []
+        for (i, certificate) in configuration.certificates.enumerated() {
+            do {
+                loaded.append(try Self.load(certificate))
+            } catch {
+                throw LoadError(description: "listeners.\(listener).tls.certificates[\(i)]: \(error)")
+            }
+        }
+        self.entries = NIOLockedValueBox(loaded)
+    }
+
+    static func stamp(_ certificate: Configuration.TLS.Certificate) throws -> FileStamp {
+        var a = stat()
+        var b = stat()
+        guard stat(certificate.cert, &a) == 0 else { throw LoadError(description: "cannot stat \(certificate.cert): \(String(cString: strerror(errno)))") }
+        guard stat(certificate.key, &b) == 0 else { throw LoadError(description: "cannot stat \(certificate.key): \(String(cString: strerror(errno)))") }
+        return FileStamp(cert: a.st_mtim, key: b.st_mtim, certSize: Int(a.st_size), keySize: Int(b.st_size))
+    }
+
+    static func load(_ certificate: Configuration.TLS.Certificate) throws -> Entry {
+        let stamp = try stamp(certificate)
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certificate.cert)
+        } catch {
+            throw LoadError(description: "\(certificate.cert) is not a PEM certificate chain (\(error))")
+        }
+        guard let leaf = chain.first else { throw LoadError(description: "\(certificate.cert) holds no certificate") }
+        do {
+            key = try NIOSSLPrivateKey(file: certificate.key, format: .pem)
+        } catch {
+            throw LoadError(description: "\(certificate.key) is not a PEM private key (\(error))")
+        }
+        do {
+            // Building a context checks that the key belongs to the certificate.
+            _ = try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key)))
+        } catch {
+            throw LoadError(description: "\(certificate.key) does not match the certificate in \(certificate.cert) (\(error))")
+        }
+        var names = certificate.names
+        if names.isEmpty {
+            for san in leaf._subjectAlternativeNames() where san.nameType == .dnsName {
+                names.append(String(decoding: Array(san.contents), as: UTF8.self).lowercased())
+            }
+        }
+        return Entry(source: certificate, names: names, chain: chain, key: key, stamp: stamp)
+    }
+
+    /// The certificate for an SNI name: exact, then the longest wildcard, then the default (first)
+    /// unless the policy rejects unknown names. nil means reject.
+    func select(serverName: String?) -> Entry? {
+        let entries = self.entries.withLockedValue { $0 }
+        guard let name = serverName.map({ $0.lowercased() }), !name.isEmpty else {
+            return configuration.unknownServerName == .reject && entries.count > 1 ? nil : entries.first
+        }
+        if let exact = entries.first(where: { $0.names.contains(name) }) { return exact }
+        var rest = Substring(name)
+        while let dot = rest.firstIndex(of: ".") {
+            rest = rest[rest.index(after: dot)...]
+            let wildcard = "*." + rest
+            if let match = entries.first(where: { $0.names.contains(wildcard) }) { return match }
+        }
+        return configuration.unknownServerName == .reject ? nil : entries.first
+    }
+
+    /// Re-reads every certificate whose files changed. A file that fails to load keeps the old
+    /// certificate, is logged and counted, and is tried again at the next check. Blocking: call it
+    /// off the event loops.
+    public func reloadIfChanged(logger: Logger) {
+        let current = entries.withLockedValue { $0 }
+        var next = current
+        var changed = false
+        for (i, entry) in current.enumerated() {
+            guard let stamp = try? Self.stamp(entry.source), stamp != entry.stamp else { continue }
+            do {
+                next[i] = try Self.load(entry.source)
+                changed = true
+                reloads.wrappingIncrement(ordering: .relaxed)
+                logger.notice(
+                    "TLS certificate reloaded",
+                    metadata: ["listener": "\(listener)", "cert": "\(entry.source.cert)", "names": "\(next[i].names.joined(separator: ","))"]
+                )
+            } catch {
+                reloadFailures.wrappingIncrement(ordering: .relaxed)
+                next[i].stamp = stamp  // do not retry the same broken file on every tick
+                changed = true
+                logger.error(
+                    "TLS certificate reload failed; keeping the previous certificate",
+                    metadata: ["listener": "\(listener)", "cert": "\(entry.source.cert)", "error": "\(error)"]
+                )
+            }
+        }
+        if changed { entries.withLockedValue { $0 = next } }
+    }
+
+    /// A server context offering `alpn`, TLS 1.2+ with the modern cipher list, SNI selection, mTLS.
+    public func makeContext(alpn: [String]) throws -> NIOSSLContext {
+        let first = entries.withLockedValue { $0[0] }
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: first.chain.map { .certificate($0) }, privateKey: .privateKey(first.key)
+        )
+        tls.minimumTLSVersion = configuration.minimumVersion == .tls13 ? .tlsv13 : .tlsv12
+        tls.applicationProtocols = alpn
+        if let ciphers = configuration.ciphers { tls.cipherSuites = ciphers }
+        if let auth = configuration.clientAuth {
+            tls.trustRoots = .file(auth.ca)
+            tls.certificateVerification = auth.required ? .noHostnameVerification : .optionalVerification
+            tls.sendCANameList = true
+        }
+        tls.sslContextCallback = { [self] values, promise in
+            guard let entry = self.select(serverName: values.serverHostname) else {
+                self.handshakeRejections.wrappingIncrement(ordering: .relaxed)
+                promise.fail(LoadError(description: "no certificate for server name \(values.serverHostname ?? "(none)")"))
+                return
+            }
+            var override = NIOSSLContextConfigurationOverride()
+            override.certificateChain = entry.chain.map { .certificate($0) }
+            override.privateKey = .privateKey(entry.key)
+            promise.succeed(override)
+        }
+        return try NIOSSLContext(configuration: tls)
+    }
+}
