@@ -80,7 +80,7 @@ struct ConfigDecoder {
         var limits = Configuration.Limits()
         let keys = [
             "max_connections", "max_request_line", "max_header_bytes", "max_header_count", "max_body_bytes",
-            "max_requests_per_connection", "max_pipelined_requests",
+            "max_requests_per_connection",
         ]
         guard let m = reader.mapping(node, "limits", allowed: keys) else { return limits }
         if let n = m["max_connections"], let v = reader.int(n, "limits.max_connections", range: 1...1_000_000) {
@@ -102,9 +102,6 @@ struct ConfigDecoder {
             let v = reader.int(n, "limits.max_requests_per_connection", range: 1...100_000_000)
         {
             limits.maxRequestsPerConnection = v
-        }
-        if let n = m["max_pipelined_requests"], let v = reader.int(n, "limits.max_pipelined_requests", range: 1...1024) {
-            limits.maxPipelinedRequests = v
         }
         return limits
     }

@@ -228,8 +228,6 @@ public struct Configuration: Sendable, Equatable {
         public var maxBodyBytes: Int
         /// Requests served on one keep-alive connection before it is closed.
         public var maxRequestsPerConnection: Int
-        /// Pipelined requests read ahead while a response is still being written.
-        public var maxPipelinedRequests: Int
 
         public init(
             maxConnections: Int = 10_000,
@@ -237,8 +235,7 @@ public struct Configuration: Sendable, Equatable {
             maxHeaderBytes: Int = 32 * 1024,
             maxHeaderCount: Int = 100,
             maxBodyBytes: Int = 10 * 1024 * 1024,
-            maxRequestsPerConnection: Int = 10_000,
-            maxPipelinedRequests: Int = 32
+            maxRequestsPerConnection: Int = 10_000
         ) {
             self.maxConnections = maxConnections
             self.maxRequestLine = maxRequestLine
@@ -246,7 +243,6 @@ public struct Configuration: Sendable, Equatable {
             self.maxHeaderCount = maxHeaderCount
             self.maxBodyBytes = maxBodyBytes
             self.maxRequestsPerConnection = maxRequestsPerConnection
-            self.maxPipelinedRequests = maxPipelinedRequests
         }
     }
 

@@ -59,7 +59,8 @@ public final class DateCache: @unchecked Sendable {
         } else if parts.count == 5 {  // Sun Nov  6 08:49:37 1994
             month = months.firstIndex(of: String(parts[1])); day = Int(parts[2]); clock = parts[3]; year = Int(parts[4])
         }
-        guard let day, let month, let year, let clock else { return nil }
+        // A year outside 1...9999 is not a date any client sends, and would overflow tm_year.
+        guard let day, let month, let year, let clock, (1...9999).contains(year) else { return nil }
         let hms = clock.split(separator: ":").compactMap { Int($0) }
         guard hms.count == 3, (1...31).contains(day), (0...23).contains(hms[0]), (0...59).contains(hms[1]),
             (0...60).contains(hms[2])

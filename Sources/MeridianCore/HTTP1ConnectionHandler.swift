@@ -217,7 +217,6 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         case let event as ChannelEvent where event == .inputClosed:
             // Half-close: answer what was asked, then close.
             inputClosed = true
-            keepAlive.forceClose()
             parse(context: context)
         default:
             context.fireUserInboundEventTriggered(event)
@@ -310,7 +309,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
         let isHead = c.request.isHead
         let sendBody = response.statusAllowsBody && !isHead
-        let contentLength: Int? = response.statusAllowsBody ? response.body.length : (response.status.code == 304 ? nil : nil)
+        let contentLength: Int? = response.statusAllowsBody ? response.body.length : nil
         let token: HTTP1ResponseHead.ConnectionToken
         switch c.decision {
         case .close: token = .close
@@ -449,6 +448,11 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             closeAfterFlush(context: context)
             return
         }
+        if c.failure != nil || keepAlive.isClosing {
+            // A body that failed to parse (or a forced close) after the response began streaming.
+            closeAfterFlush(context: context)
+            return
+        }
         if !inRead { flushNow(context: context) }
         if c.bodyComplete { requestDone(context: context) }
     }
@@ -510,8 +514,16 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         guard !closed else { return }
         closed = true
         needsFlush = false
+        timer?.cancel()
+        timer = nil
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        // A client that never reads must not keep a closing connection forever: the pending bytes
+        // get the send timeout, then the connection is closed regardless.
+        let hardClose = context.eventLoop.scheduleTask(in: TimeAmount(timeouts.send)) {
+            loopBound.value.close(promise: nil)
+        }
         context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0)))).whenComplete { _ in
+            hardClose.cancel()
             loopBound.value.close(promise: nil)
         }
     }
@@ -595,9 +607,3 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 }
 
-extension TimeAmount {
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
-}

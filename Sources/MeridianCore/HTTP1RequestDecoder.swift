@@ -288,7 +288,15 @@ public struct HTTP1RequestParser: Sendable {
             // RFC 9112 §6.1: with both, the message is likely an attempt to smuggle; refuse it.
             if contentLengthCount > 0 { throw HTTPParseError.bad("both Content-Length and Transfer-Encoding") }
             if version.minor == 0 { throw HTTPParseError.bad("Transfer-Encoding in an HTTP/1.0 request") }
-            let codings = transferEncoding.map { $0.trimmingOWS().lowercased() }
+            // Codings are tokens compared byte-wise: Unicode case folding (K -> k) would let a
+            // coding another hop sees as unknown pass here as "chunked".
+            let codings = try transferEncoding.map { raw -> String in
+                let coding = raw.trimmingOWS()
+                guard !coding.isEmpty, coding.utf8.allSatisfy(Self.isTokenByte) else {
+                    throw HTTPParseError.bad("invalid transfer coding")
+                }
+                return coding.lowercasedASCIIEquals("chunked") ? "chunked" : coding
+            }
             guard codings.last == "chunked" else { throw HTTPParseError.bad("Transfer-Encoding does not end in chunked") }
             guard codings.filter({ $0 == "chunked" }).count == 1 else {
                 throw HTTPParseError.bad("chunked applied more than once")
@@ -356,10 +364,14 @@ public struct HTTP1RequestParser: Sendable {
             case UInt8(ascii: "a")...UInt8(ascii: "f"): v = Int(byte - UInt8(ascii: "a") + 10)
             case UInt8(ascii: "A")...UInt8(ascii: "F"): v = Int(byte - UInt8(ascii: "A") + 10)
             case .semicolon, .space, .tab:
-                // Chunk extensions (RFC 9112 §7.1.1) are ignored, but must hold no controls.
+                // After the digits only BWS then `;` chunk extensions may follow (RFC 9112 §7.1.1);
+                // the extensions are ignored but must hold no control bytes.
                 guard digits > 0 else { throw HTTPParseError.bad("chunk size missing") }
-                let ext = line.readableBytesView.dropFirst(digits)
-                if ext.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) {
+                let rest = line.readableBytesView.dropFirst(digits)
+                guard let semicolon = rest.firstIndex(where: { $0 != .space && $0 != .tab }), rest[semicolon] == .semicolon else {
+                    throw HTTPParseError.bad("invalid chunk size")
+                }
+                if rest.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) {
                     throw HTTPParseError.bad("control byte in chunk extension")
                 }
                 return size
@@ -374,12 +386,15 @@ public struct HTTP1RequestParser: Sendable {
         return size
     }
 
+    /// 1*DIGIT; values too large for the limits come back as Int.max (413), never wrapped.
     static func parseContentLength(_ bytes: Slice<UnsafeRawBufferPointer>) -> Int? {
-        guard !bytes.isEmpty, bytes.count <= 18 else { return bytes.isEmpty ? nil : Int.max }
+        guard !bytes.isEmpty else { return nil }
         var n = 0
         for b in bytes {
             guard b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") else { return nil }
-            n = n * 10 + Int(b - UInt8(ascii: "0"))
+            let (m, o1) = n.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(Int(b - UInt8(ascii: "0")))
+            n = (o1 || o2) ? Int.max : a
         }
         return n
     }

@@ -1,6 +1,8 @@
 /// Normalises a request path before routing (RFC 3986 §6.2.2): decodes percent-encoded unreserved
-/// characters, upper-cases the hex of the rest, and removes dot segments (§5.2.4), so `/%61dmin`
-/// and `/x/../admin` route like `/admin`. A path that climbs above `/` is refused.
+/// characters, upper-cases the hex of the rest, removes dot segments (§5.2.4) and merges repeated
+/// slashes (as nginx's `merge_slashes`), so `/%61dmin`, `/x/../admin` and `//admin` all route like
+/// `/admin` and routing sees the same path the file lookup does. A path that climbs above `/` is
+/// refused.
 public enum PathNormalizer {
     public enum Failure: Error, Equatable, Sendable {
         case notAbsolute
@@ -14,7 +16,7 @@ public enum PathNormalizer {
         var needsWork = false
         var previous: UInt8 = 0
         for b in path.utf8 {
-            if b == UInt8(ascii: "%") || (b == UInt8(ascii: ".") && previous == UInt8(ascii: "/")) {
+            if b == UInt8(ascii: "%") || (previous == UInt8(ascii: "/") && (b == UInt8(ascii: ".") || b == UInt8(ascii: "/"))) {
                 needsWork = true
                 break
             }
@@ -48,7 +50,9 @@ public enum PathNormalizer {
         let segments = decoded.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst()
         for (i, segment) in segments.enumerated() {
             let last = i == segments.count - 1
-            if segment.elementsEqual(".".utf8) {
+            if segment.isEmpty {
+                if last { output.append([]) }  // keep a trailing slash, drop repeated ones
+            } else if segment.elementsEqual(".".utf8) {
                 if last { output.append([]) }
             } else if segment.elementsEqual("..".utf8) {
                 guard !output.isEmpty else { return .failure(.escapesRoot) }

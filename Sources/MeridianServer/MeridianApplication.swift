@@ -46,6 +46,8 @@ public final class MeridianApplication: Sendable {
     public let server: HTTPServer
     let adminServer: HTTPServer
     private let state: NIOLockedValueBox<State>
+    /// Serialises reloads: each reads the file, builds and swaps as one step.
+    private let reloadLock = NIOLock()
     /// Completes when a shutdown has finished, so a second signal can cut the wait short.
     private let hurry = NIOLockedValueBox<EventLoopPromise<Void>?>(nil)
 
@@ -85,7 +87,12 @@ public final class MeridianApplication: Sendable {
         var admin: HTTPServer.BoundListener?
         if let address = config.admin.address {
             let adminListener = Configuration.Listener(name: "admin", address: address, reusePort: false, backlog: 128, sendfile: true)
-            admin = try await adminServer.start([adminListener]).first
+            do {
+                admin = try await adminServer.start([adminListener]).first
+            } catch {
+                await server.stopAccepting()  // no half-started instance keeps accepting
+                throw error
+            }
         }
         state.withLockedValue {
             $0.listeners = bound
@@ -100,6 +107,10 @@ public final class MeridianApplication: Sendable {
     /// the runtime they began with.
     @discardableResult
     public func reload() -> ReloadResult {
+        reloadLock.withLock { reloadLocked() }
+    }
+
+    private func reloadLocked() -> ReloadResult {
         guard let configPath else {
             logger.notice("reload requested but no configuration file is in use; nothing to do")
             return ReloadResult(applied: false, generation: generation, problems: ["no configuration file"])

@@ -3,5 +3,4 @@ internal import MeridianCore
 /// HTTP dates for conditionals; shares the parser and formatter with the `Date` header.
 enum DateParser {
     static func parse(_ text: String) -> Int? { DateCache.parse(text) }
-    static func format(_ seconds: Int) -> String { DateCache.format(epochSeconds: seconds) }
 }

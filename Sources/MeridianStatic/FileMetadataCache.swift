@@ -16,6 +16,7 @@ final class FileMetadataCache: @unchecked Sendable {
     private let capacity: Int
     private var entries: [Substring: Entry] = [:]
     private var pending: [Substring: EventLoopFuture<FileResolution>] = [:]
+    private var nextSweep: NIODeadline = .now()
 
     init(eventLoop: any EventLoop, validity: TimeAmount, capacity: Int) {
         self.eventLoop = eventLoop
@@ -41,12 +42,19 @@ final class FileMetadataCache: @unchecked Sendable {
         future.hop(to: eventLoop).assumeIsolated().whenComplete { [self] result in
             self.pending[key] = nil
             guard case .success(let resolution) = result, self.capacity > 0, self.validity > .zero else { return }
+            let now = NIODeadline.now()
+            if now >= self.nextSweep {
+                // Expired entries hold open descriptors (and deleted files' disk space) until
+                // looked up again; sweep them out at most once per validity period.
+                self.entries = self.entries.filter { $0.value.validUntil > now }
+                self.nextSweep = now + self.validity
+            }
             if self.entries.count >= self.capacity {
                 // Make room by dropping an eighth of the entries; misses are rare enough that a
                 // precise LRU is not worth its bookkeeping on every hit.
                 for k in self.entries.keys.prefix(max(1, self.capacity / 8)) { self.entries[k] = nil }
             }
-            self.entries[key] = Entry(resolution: resolution, validUntil: .now() + self.validity)
+            self.entries[key] = Entry(resolution: resolution, validUntil: now + self.validity)
         }
         return future
     }
