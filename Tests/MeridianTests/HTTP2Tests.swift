@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+
+/// HTTP/2 over TLS with real clients (curl and nghttp): the same routes, static files, ranges and
+/// conditionals as HTTP/1.1, many streams on one connection, flow-controlled large bodies.
+@Suite struct HTTP2Tests {
+    static func run(_ tool: String, _ args: [String]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [tool] + args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    struct Fixture {
+        let certs: TestCertificates
+        let server: TestServer
+        var base: String { "https://a.test:\(server.port)" }
+        var curlBase: [String] { ["-sS", "--max-time", "30", "--http2", "--cacert", certs.caPath, "--resolve", "a.test:\(server.port):127.0.0.1"] }
+        func stop() async {
+            await server.stop()
+            certs.remove()
+        }
+    }
+
+    func start(files: [String: String] = [:]) async throws -> Fixture {
+        let certs = try TestCertificates()
+        try certs.issue("a", dnsNames: ["a.test"])
+        let server = try await TestServer.start(
+            """
+            listeners:
+              - name: https
+                address: 127.0.0.1:0
+                tls:
+                  certificates: [{cert: \(certs.cert("a")), key: \(certs.key("a"))}]
+                http2: {max_concurrent_streams: 50}
+            """, files: files)
+        return Fixture(certs: certs, server: server)
+    }
+
+    @Test func curlSpeaksHTTP2WithRangesAndConditionals() async throws {
+        let f = try await start(files: ["a.txt": "0123456789"])
+        defer { Task { await f.stop() } }
+        let (code, out) = try Self.run("curl", f.curlBase + ["-i", "\(f.base)/a.txt"])
+        #expect(code == 0)
+        #expect(out.hasPrefix("HTTP/2 200"))
+        #expect(out.contains("x-request-id: ") && out.contains("content-length: 10") && out.hasSuffix("0123456789"))
+        let (_, range) = try Self.run("curl", f.curlBase + ["-r", "3-5", "-w", " %{http_code} %{http_version}", "\(f.base)/a.txt"])
+        #expect(range == "345 206 2")
+        let etag = try #require(out.split(separator: "\r\n").first { $0.hasPrefix("etag:") }.map { String($0.dropFirst(6)) })
+        let (_, notModified) = try Self.run("curl", f.curlBase + ["-o", "/dev/null", "-w", "%{http_code}", "-H", "If-None-Match: \(etag)", "\(f.base)/a.txt"])
+        #expect(notModified == "304")
+        let (_, head) = try Self.run("curl", f.curlBase + ["-I", "\(f.base)/a.txt"])
+        #expect(head.hasPrefix("HTTP/2 200") && head.contains("content-length: 10"))
+        let (_, missing) = try Self.run("curl", f.curlBase + ["-o", "/dev/null", "-w", "%{http_code}", "\(f.base)/nope"])
+        #expect(missing == "404")
+    }
+
+    @Test func largeBodyIsFlowControlledAndComplete() async throws {
+        let f = try await start()
+        defer { Task { await f.stop() } }
+        var bytes = [UInt8](repeating: 0, count: 5_000_000)
+        for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: i &* 13 &+ 7) }
+        try Data(bytes).write(to: f.server.directory.appendingPathComponent("big.bin"))
+        let out = f.server.directory.appendingPathComponent("download.bin")
+        // A slow reader: curl limits its own rate, so the server must wait on the flow-control window.
+        let (code, text) = try Self.run("curl", f.curlBase + ["--limit-rate", "20M", "-o", out.path, "-w", "%{http_version}", "\(f.base)/big.bin"])
+        #expect(code == 0 && text == "2")
+        #expect(try Data(contentsOf: out) == Data(bytes))
+    }
+
+    @Test func nghttpManyConcurrentStreamsOnOneConnection() async throws {
+        let f = try await start(files: ["a.txt": "A", "b.txt": "B"])
+        defer { Task { await f.stop() } }
+        var args = ["-n", "-s", "-m", "20"]
+        args.append("https://127.0.0.1:\(f.server.port)/a.txt")
+        let (code, out) = try Self.run("nghttp", args)
+        #expect(code == 0, "\(out)")
+        // nghttp -s prints one stats line per stream with its status.
+        let statusLines = out.split(separator: "\n").filter { $0.contains("/a.txt") }
+        #expect(statusLines.count == 20, "\(out)")
+        #expect(statusLines.allSatisfy { $0.contains("200") }, "\(out)")
+    }
+}
