@@ -244,6 +244,7 @@ public final class HTTPServer: Sendable {
             }
         }
         try sync.addHandler(manager)
+        try sync.addHandler(CloseOnErrorHandler())
     }
 
     private func connectionClosed(_ channel: any Channel) {
