@@ -76,6 +76,36 @@ import Testing
         #expect(s.root == "/srv" && s.tryFiles == ["$uri", "/index.html"] && s.precompressed == ["gzip"])
     }
 
+    @Test func tlsAndHTTP2Decode() throws {
+        let c = try parse(
+            """
+            listeners:
+              - name: https
+                address: 127.0.0.1:8443
+                tls:
+                  certificates:
+                    - {cert: /dev/null, key: /dev/null, names: [a.test, "*.b.test"]}
+                  unknown_sni: reject
+                  min_version: "1.3"
+                  client_auth: {ca: /dev/null, required: false}
+                  reload_interval: 250ms
+                  hsts: max-age=60
+                http2: {max_concurrent_streams: 10, max_frame_size: 32k, max_resets_per_30s: 7}
+              - {name: plain, address: 127.0.0.1:8080, redirect: "https://$host$request_uri"}
+            """)
+        let tls = try #require(c.listeners[0].tls)
+        #expect(tls.certificates == [.init(cert: "/dev/null", key: "/dev/null", names: ["a.test", "*.b.test"])])
+        #expect(tls.unknownServerName == .reject && tls.minimumVersion == .tls13 && tls.reloadInterval == .milliseconds(250))
+        #expect(tls.clientAuth == .init(ca: "/dev/null", required: false) && tls.hsts == "max-age=60")
+        #expect(c.listeners[0].http2.maxConcurrentStreams == 10 && c.listeners[0].http2.maxFrameSize == 32768)
+        #expect(c.listeners[0].http2.maxResetsPerWindow == 7)
+        #expect(c.listeners[1].redirect == "https://$host$request_uri")
+        let e = errors("listeners: [{address: ':1', tls: {certificates: [{cert: /nonexistent.pem, key: /dev/null}], min_version: '1.0'}, http2: {max_frame_size: 100}}]")
+        #expect(e.contains { $0.contains("listeners[0].tls.certificates[0].cert: cannot read '/nonexistent.pem'") })
+        #expect(e.contains { $0.contains("listeners[0].tls.min_version: '1.0' is not allowed") })
+        #expect(e.contains { $0.contains("listeners[0].http2.max_frame_size: 100 is out of range") })
+    }
+
     @Test func unknownKeysAreErrorsWithLineColumnAndSuggestion() {
         let e = errors(
             """
@@ -208,5 +238,42 @@ import Testing
         }
         let r = try await get(try #require(port), "/")
         #expect(r.text == "quick")
+    }
+
+    @Test func serveWithTLSQuickFlagsSpeaksHTTP2() async throws {
+        let certs = try TestCertificates()
+        defer { certs.remove() }
+        try certs.issue("a", dnsNames: ["a.test"])
+        let dir = certs.directory.appendingPathComponent("root")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try Data("tls quick".utf8).write(to: dir.appendingPathComponent("index.html"))
+        let p = Process()
+        p.executableURL = MeridianProcess.binary
+        p.arguments = ["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--root", dir.path,
+                       "--tls-cert", certs.cert("a"), "--tls-key", certs.key("a")]
+        let pipe = Pipe()
+        p.standardError = pipe
+        p.standardOutput = pipe
+        try p.run()
+        defer { p.interrupt() }
+        var port: Int?
+        var text = ""
+        let deadline = ContinuousClock.now + .seconds(20)
+        while port == nil && ContinuousClock.now < deadline {
+            text += String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)
+            for line in text.split(separator: "\n") where line.contains("\"listener\":\"http\"") {
+                if let r = line.range(of: "127.0.0.1:") { port = Int(line[r.upperBound...].prefix(while: \.isNumber)) }
+            }
+        }
+        let port_ = try #require(port)
+        #expect(text.contains("\"tls\":\"true\""))
+        let (code, out) = try CurlTests.curl(["--http2", "--cacert", certs.caPath, "--resolve", "a.test:\(port_):127.0.0.1",
+                                              "-w", " %{http_version}", "https://a.test:\(port_)/"])
+        #expect(code == 0 && out == "tls quick 2")
+    }
+
+    @Test func tlsFlagsGoTogether() throws {
+        let (code, out) = try MeridianProcess.run(["serve", "--tls-cert", "/x.pem"])
+        #expect(code != 0 && out.contains("--tls-cert and --tls-key go together"))
     }
 }
