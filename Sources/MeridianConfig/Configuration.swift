@@ -171,6 +171,12 @@ public struct Configuration: Sendable, Equatable {
     public struct HTTP2: Sendable, Equatable {
         /// Offer `h2` in ALPN on TLS listeners.
         public var enabled: Bool
+        /// Accept HTTP/2 with prior knowledge (h2c, RFC 9113 §3.3) on a plaintext listener.
+        public var h2c: Bool
+        /// Send a PING this often on idle HTTP/2 connections; nil sends none.
+        public var pingInterval: Duration?
+        /// Close a connection whose PING is not acknowledged within this.
+        public var pingTimeout: Duration
         public var maxConcurrentStreams: Int
         public var initialWindowSize: Int
         public var maxFrameSize: Int
@@ -183,11 +189,15 @@ public struct Configuration: Sendable, Equatable {
         public var maxControlFramesPerWindow: Int
 
         public init(
-            enabled: Bool = true, maxConcurrentStreams: Int = 100, initialWindowSize: Int = 65535,
+            enabled: Bool = true, h2c: Bool = false, pingInterval: Duration? = nil, pingTimeout: Duration = .seconds(20),
+            maxConcurrentStreams: Int = 100, initialWindowSize: Int = 65535,
             maxFrameSize: Int = 16384, maxHeaderListSize: Int = 16384, maxResetsPerWindow: Int = 200,
             maxContinuationFrames: Int = 5, maxControlFramesPerWindow: Int = 200
         ) {
             self.enabled = enabled
+            self.h2c = h2c
+            self.pingInterval = pingInterval
+            self.pingTimeout = pingTimeout
             self.maxConcurrentStreams = maxConcurrentStreams
             self.initialWindowSize = initialWindowSize
             self.maxFrameSize = maxFrameSize

@@ -65,11 +65,18 @@ struct ListenerDecoder {
     func http2(_ node: Node, _ path: String) -> Configuration.HTTP2 {
         var h = Configuration.HTTP2()
         let keys = [
-            "enabled", "max_concurrent_streams", "initial_window_size", "max_frame_size", "max_header_list_size",
+            "enabled", "h2c", "ping_interval", "ping_timeout", "max_concurrent_streams", "initial_window_size", "max_frame_size", "max_header_list_size",
             "max_resets_per_30s", "max_continuation_frames", "max_control_frames_per_30s",
         ]
         guard let m = reader.mapping(node, path, allowed: keys) else { return h }
         if let n = m["enabled"], let v = reader.bool(n, "\(path).enabled") { h.enabled = v }
+        if let n = m["h2c"], let v = reader.bool(n, "\(path).h2c") { h.h2c = v }
+        if let n = m["ping_interval"], let v = reader.duration(n, "\(path).ping_interval", range: .zero...(.seconds(86400))) {
+            h.pingInterval = v == .zero ? nil : v
+        }
+        if let n = m["ping_timeout"], let v = reader.duration(n, "\(path).ping_timeout", range: .milliseconds(100)...(.seconds(3600))) {
+            h.pingTimeout = v
+        }
         if let n = m["max_concurrent_streams"], let v = reader.int(n, "\(path).max_concurrent_streams", range: 1...10_000) {
             h.maxConcurrentStreams = v
         }

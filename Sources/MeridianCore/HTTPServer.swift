@@ -179,7 +179,24 @@ public final class HTTPServer: Sendable {
         channel.closeFuture.whenComplete { [self] _ in self.connectionClosed(channel) }
         let sync = channel.pipeline.syncOperations
         guard let ssl = setup.sslContext else {
-            try sync.addHandler(HTTP1ConnectionHandler(runtimeBox: setup.box, services: services, listener: setup.context))
+            if setup.config.http2.h2c {
+                let services = self.services
+                let grace = TimeAmount(runtime.timeouts.idle)
+                try sync.addHandler(
+                    H2CPriorKnowledgeHandler(
+                        http2: { channel in
+                            try Self.configureHTTP2(channel.pipeline.syncOperations, channel: channel, setup: setup, services: services, grace: grace)
+                        },
+                        http1: { channel in
+                            try channel.pipeline.syncOperations.addHandler(
+                                HTTP1ConnectionHandler(runtimeBox: setup.box, services: services, listener: setup.context)
+                            )
+                        }
+                    )
+                )
+            } else {
+                try sync.addHandler(HTTP1ConnectionHandler(runtimeBox: setup.box, services: services, listener: setup.context))
+            }
             return channel.eventLoop.makeSucceededVoidFuture()
         }
         try sync.addHandler(NIOSSLServerHandler(context: ssl))
@@ -216,7 +233,10 @@ public final class HTTPServer: Sendable {
         let runtime = setup.box.current
         let manager = NIOHTTP2ServerConnectionManagementHandler(
             eventLoop: channel.eventLoop,
-            configuration: .init(maxIdleTime: TimeAmount(runtime.timeouts.idle), maxAge: nil, maxGraceTime: grace, keepalive: nil)
+            configuration: .init(
+                maxIdleTime: TimeAmount(runtime.timeouts.idle), maxAge: nil, maxGraceTime: grace,
+                keepalive: h2.pingInterval.map { .init(pingInterval: TimeAmount($0), ackTimeout: TimeAmount(h2.pingTimeout)) }
+            )
         )
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [

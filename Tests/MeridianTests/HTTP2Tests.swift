@@ -87,3 +87,35 @@ import Testing
         #expect(statusLines.allSatisfy { $0.contains("200") }, "\(out)")
     }
 }
+
+/// h2c with prior knowledge on a plaintext listener, next to HTTP/1.1 on the same port.
+@Suite struct H2CTests {
+    @Test func priorKnowledgeAndHTTP1ShareThePort() async throws {
+        let s = try await TestServer.start(
+            """
+            listeners:
+              - name: http
+                address: 127.0.0.1:0
+                http2: {h2c: true, ping_interval: 10s}
+            """, files: ["a.txt": "plain"])
+        defer { Task { await s.stop() } }
+        let base = "http://127.0.0.1:\(s.port)"
+        let (code, out) = try HTTP2Tests.run("curl", ["-sS", "--http2-prior-knowledge", "-w", " %{http_version}", "\(base)/a.txt"])
+        #expect(code == 0 && out == "plain 2")
+        let (_, h1) = try HTTP2Tests.run("curl", ["-sS", "--http1.1", "-w", " %{http_version}", "\(base)/a.txt"])
+        #expect(h1 == "plain 1.1")
+        // POST and PUT also start with P: the handler must not mistake them for the preface.
+        let (_, post) = try HTTP2Tests.run("curl", ["-sS", "--http1.1", "-X", "POST", "-o", "/dev/null", "-w", "%{http_code} %{http_version}", "\(base)/a.txt"])
+        #expect(post == "405 1.1")
+        let (nghttpCode, nghttpOut) = try HTTP2Tests.run("nghttp", ["-n", "-s", "-m", "5", "\(base)/a.txt"])
+        #expect(nghttpCode == 0)
+        #expect(nghttpOut.split(separator: "\n").filter { $0.contains("/a.txt") && $0.contains("200") }.count == 5, "\(nghttpOut)")
+    }
+
+    @Test func withoutH2CThePrefaceIsRefused() async throws {
+        let s = try await TestServer.start(files: ["a.txt": "plain"])
+        defer { Task { await s.stop() } }
+        let (_, out) = try HTTP2Tests.run("curl", ["-sS", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(s.port)/a.txt"])
+        #expect(out != "200")
+    }
+}
