@@ -23,7 +23,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     /// The request being served. A class: it is updated in place many times per request, and a
     /// struct this size would be copied (with a retain per field) on every update.
-    private final class InFlight {
+    final class InFlight {
         let request: Request
         let runtime: ServerRuntime
         var route: String = ""
@@ -41,34 +41,34 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         }
     }
 
-    private let runtimeBox: RuntimeBox
-    private let services: ConnectionServices
-    private var keepAlive: KeepAliveStateMachine
-    private var connectionInfo = ConnectionInfo(remoteAddress: nil, localAddress: nil)
-    private var current: InFlight?
-    private var parser: HTTP1RequestParser
+    let runtimeBox: RuntimeBox
+    let services: ConnectionServices
+    var keepAlive: KeepAliveStateMachine
+    var connectionInfo = ConnectionInfo(remoteAddress: nil, localAddress: nil)
+    var current: InFlight?
+    var parser: HTTP1RequestParser
     /// Bytes read and not yet parsed.
-    private var buffer: ByteBuffer?
-    private var parseFailed = false
-    private var inputClosed = false
-    private var readPending = false
-    private var inRead = false
-    private var needsFlush = false
-    private var draining = false
-    private var parsing = false
-    private var closed = false
+    var buffer: ByteBuffer?
+    var parseFailed = false
+    var inputClosed = false
+    var readPending = false
+    var inRead = false
+    var needsFlush = false
+    var draining = false
+    var parsing = false
+    var closed = false
 
     // Timer state: one scheduled task, re-armed lazily (see `updateTimer`).
-    private var headStartedAt: NIODeadline?
-    private var lastActivity: NIODeadline = .now()
-    private var unwritableSince: NIODeadline?
-    private var timer: Scheduled<Void>?
-    private var timerDeadline: NIODeadline?
-    private var timeouts: Configuration.Timeouts
+    var headStartedAt: NIODeadline?
+    var lastActivity: NIODeadline = .now()
+    var unwritableSince: NIODeadline?
+    var timer: Scheduled<Void>?
+    var timerDeadline: NIODeadline?
+    var timeouts: Configuration.Timeouts
     /// Unparsed bytes held before reading stops (a client may pipeline this much ahead).
-    private let maxBuffered: Int
+    let maxBuffered: Int
 
-    private let listener: ListenerContext
+    let listener: ListenerContext
 
     public convenience init(runtimeBox: RuntimeBox, services: ConnectionServices, canSendFile: Bool) {
         self.init(runtimeBox: runtimeBox, services: services, listener: ListenerContext(canSendFile: canSendFile))
@@ -98,7 +98,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         context.fireChannelActive()
     }
 
-    private func becameActive(context: ChannelHandlerContext) {
+    func becameActive(context: ChannelHandlerContext) {
         connectionInfo.remoteAddress = context.channel.remoteAddress
         connectionInfo.localAddress = context.channel.localAddress
         lastActivity = .now()
@@ -131,7 +131,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     /// Parses buffered bytes while they belong to the request being served (its body) or while no
     /// request is in flight; stops at the head of the next pipelined request until this one is done.
-    private func parse(context: ChannelHandlerContext) {
+    func parse(context: ChannelHandlerContext) {
         guard !parsing, !parseFailed, !closed else { return }
         parsing = true
         defer { parsing = false }
@@ -230,7 +230,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     /// A parse error: before a head it is answered; in a body already answered, the connection
     /// just closes (a second answer to one request would desynchronise the client).
-    private func failed(_ error: HTTPParseError, context: ChannelHandlerContext) {
+    func failed(_ error: HTTPParseError, context: ChannelHandlerContext) {
         if let c = current {
             c.failure = error
             c.bodyComplete = true
@@ -243,7 +243,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     // MARK: - Requests
 
-    private func startRequest(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+    func startRequest(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         headStartedAt = nil
         let runtime = runtimeBox.current
         let decision = keepAlive.requestReceived(version: head.version, connectionHeader: head.headers["connection"])
@@ -296,150 +296,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     /// Serialises a response; `responseComplete` follows when the last byte is queued (or, for
     /// bodies read off the loop, written).
-    private func writeResponse(_ response: Response, context: ChannelHandlerContext) {
-        guard let c = current, !c.responseStarted else { return }
-        var response = response
-        if let failure = c.failure {
-            response = Self.errorResponse(failure)
-            c.decision = .close
-        }
-        c.responseStarted = true
-        if keepAlive.isDraining || keepAlive.isClosing { c.decision = .close }
-        current = c
-
-        let isHead = c.request.isHead
-        let sendBody = response.statusAllowsBody && !isHead
-        let contentLength: Int? = response.statusAllowsBody ? response.body.length : nil
-        let token: HTTP1ResponseHead.ConnectionToken
-        switch c.decision {
-        case .close: token = .close
-        case .keepAlive(let announce): token = announce ? .keepAlive : .none
-        }
-        var head = context.channel.allocator.buffer(capacity: 256 + (sendBody ? min(response.body.length, 16384) : 0))
-        if !listener.extraHeaders.isEmpty {
-            for (name, value) in listener.extraHeaders { response.headers.replaceOrAdd(name: name, value: value) }
-        }
-        HTTP1ResponseHead.write(
-            into: &head, status: response.status, headers: response.headers, contentLength: contentLength,
-            connection: token, serverHeader: c.runtime.serverHeader, requestID: c.request.id
-        )
-        let bodyBytes = sendBody ? response.body.length : 0
-
-        guard sendBody else {
-            emit(head, context: context)
-            responseQueued(status: response.status, bytesSent: 0, context: context)
-            return
-        }
-        switch response.body {
-        case .empty:
-            emit(head, context: context)
-        case .buffer(var b):
-            if b.readableBytes <= 16384 {
-                head.writeBuffer(&b)
-                emit(head, context: context)
-            } else {
-                emit(head, context: context)
-                emit(b, context: context)
-            }
-        case .file(let slice):
-            if connectionInfo.canSendFile {
-                cork(true, context: context)
-                emit(head, context: context)
-                emitFile(slice, context: context)
-                cork(false, context: context)
-            } else {
-                emit(head, context: context)
-                streamParts([.file(slice)], status: response.status, total: bodyBytes, context: context)
-                return
-            }
-        case .parts(let parts):
-            emit(head, context: context)
-            if connectionInfo.canSendFile {
-                for part in parts {
-                    switch part {
-                    case .buffer(let b): emit(b, context: context)
-                    case .file(let s): emitFile(s, context: context)
-                    }
-                }
-            } else {
-                streamParts(parts, status: response.status, total: bodyBytes, context: context)
-                return
-            }
-        }
-        responseQueued(status: response.status, bytesSent: bodyBytes, context: context)
-    }
-
-    /// TCP_CORK around a head and its sendfile body, as nginx's `tcp_nopush` does: the head leaves in
-    /// the same segment as the first file bytes, and every segment of the body is full-sized. The
-    /// uncork is queued as a write so it happens once the file has been handed to the kernel.
-    private func cork(_ on: Bool, context: ChannelHandlerContext) {
-        #if os(Linux)
-        guard let options = context.channel.syncOptions else { return }
-        let option = ChannelOptions.Types.SocketOption(level: IPPROTO_TCP, name: TCP_CORK)
-        if on {
-            try? options.setOption(option, value: 1)
-        } else {
-            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            context.write(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0)))).whenComplete { _ in
-                try? loopBound.value.channel.syncOptions?.setOption(option, value: 0)
-            }
-        }
-        #endif
-    }
-
-    private func emit(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
-        context.write(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
-        needsFlush = true
-    }
-
-    private func emitFile(_ slice: FileSlice, context: ChannelHandlerContext) {
-        let region = FileRegion(fileHandle: slice.handle, readerIndex: slice.offset, endIndex: slice.offset + slice.length)
-        let owner = slice.owner
-        let promise = context.eventLoop.makePromise(of: Void.self)
-        promise.futureResult.whenComplete { _ in withExtendedLifetime(owner) {} }
-        context.write(wrapOutboundOut(.fileRegion(region)), promise: promise)
-        needsFlush = true
-    }
-
-    /// Bodies that may not use sendfile (TLS, or `sendfile: false`) are read in chunks off the event
-    /// loop; each chunk is written before the next is read, so a slow reader holds no whole file here.
-    private func streamParts(_ parts: [ResponseBodyPart], status: HTTPResponseStatus, total: Int, context: ChannelHandlerContext) {
-        flushNow(context: context)
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let writer = services.fileReader
-        var future = context.eventLoop.makeSucceededVoidFuture()
-        for part in parts {
-            future = future.flatMap {
-                let (handler, context) = loopBound.value
-                guard !handler.closed else { return context.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
-                switch part {
-                case .buffer(let b):
-                    return context.writeAndFlush(handler.wrapOutboundOut(.byteBuffer(b)))
-                case .file(let slice):
-                    return writer.stream(slice, eventLoop: context.eventLoop, allocator: context.channel.allocator) { chunk in
-                        let (handler, context) = loopBound.value
-                        guard !handler.closed else { return context.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
-                        return context.writeAndFlush(handler.wrapOutboundOut(.byteBuffer(chunk)))
-                    }
-                }
-            }
-        }
-        future.whenComplete { result in
-            let (handler, context) = loopBound.value
-            switch result {
-            case .success:
-                handler.responseQueued(status: status, bytesSent: total, context: context)
-            case .failure(let error):
-                if let c = handler.current {
-                    handler.finishRecord(c, status: status, bytesSent: 0, error: "\(error)")
-                    handler.current?.responseComplete = true
-                }
-                context.close(promise: nil)
-            }
-        }
-    }
-
-    private func responseQueued(status: HTTPResponseStatus, bytesSent: Int, context: ChannelHandlerContext) {
+    func responseQueued(status: HTTPResponseStatus, bytesSent: Int, context: ChannelHandlerContext) {
         guard let c = current else { return }
         c.responseComplete = true
         current = c
@@ -457,7 +314,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         if c.bodyComplete { requestDone(context: context) }
     }
 
-    private func finishRecord(_ c: InFlight, status: HTTPResponseStatus, bytesSent: Int, error: String?) {
+    func finishRecord(_ c: InFlight, status: HTTPResponseStatus, bytesSent: Int, error: String?) {
         services.requestFinished()
         guard !c.runtime.observers.isEmpty else { return }
         let record = RequestRecord(
@@ -468,7 +325,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     /// The current request is fully read and answered: move on to the next one.
-    private func requestDone(context: ChannelHandlerContext) {
+    func requestDone(context: ChannelHandlerContext) {
         current = nil
         lastActivity = .now()
         if keepAlive.isDraining && (buffer?.readableBytes ?? 0) == 0 {
@@ -480,7 +337,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         resumeReading(context: context)
     }
 
-    private func resumeReading(context: ChannelHandlerContext) {
+    func resumeReading(context: ChannelHandlerContext) {
         if readPending && (buffer?.readableBytes ?? 0) < maxBuffered && context.channel.isWritable {
             readPending = false
             context.read()
@@ -494,7 +351,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     /// Answers a request that could not be parsed, then closes: its framing cannot be trusted.
-    private func writeError(_ error: HTTPParseError, context: ChannelHandlerContext) {
+    func writeError(_ error: HTTPParseError, context: ChannelHandlerContext) {
         keepAlive.forceClose()
         let runtime = runtimeBox.current
         runtime.logger.debug("bad request", metadata: ["status": "\(error.status.code)", "reason": "\(error.reason)"])
@@ -510,7 +367,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         closeAfterFlush(context: context)
     }
 
-    private func closeAfterFlush(context: ChannelHandlerContext) {
+    func closeAfterFlush(context: ChannelHandlerContext) {
         guard !closed else { return }
         closed = true
         needsFlush = false
@@ -528,82 +385,18 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         }
     }
 
-    private func flushNow(context: ChannelHandlerContext) {
+    func flushNow(context: ChannelHandlerContext) {
         if needsFlush {
             needsFlush = false
             context.flush()
         }
     }
 
-    private func drain(context: ChannelHandlerContext) {
+    func drain(context: ChannelHandlerContext) {
         keepAlive.drain()
         if current == nil && headStartedAt == nil && (buffer?.readableBytes ?? 0) == 0 {
             closeAfterFlush(context: context)
         }
     }
 
-    // MARK: - Timeouts
-
-    private enum TimeoutKind { case idle, headerRead, bodyRead, send }
-
-    /// The deadline that applies in the connection's present phase.
-    private func currentDeadline() -> (NIODeadline, TimeoutKind)? {
-        if let since = unwritableSince {
-            return (since + TimeAmount(timeouts.send), .send)
-        }
-        if let c = current {
-            if !c.bodyComplete { return (lastActivity + TimeAmount(timeouts.bodyRead), .bodyRead) }
-            return nil  // waiting on a responder: its own timeouts apply
-        }
-        if let started = headStartedAt {
-            return (started + TimeAmount(timeouts.headerRead), .headerRead)
-        }
-        return (lastActivity + TimeAmount(timeouts.idle), .idle)
-    }
-
-    /// Keeps one timer armed no later than the current deadline. Deadlines that move later (the
-    /// steady state of a busy keep-alive connection) cost nothing: the timer re-checks when it fires.
-    private func updateTimer(context: ChannelHandlerContext) {
-        guard !closed, let (deadline, _) = currentDeadline() else { return }
-        if let scheduled = timerDeadline, scheduled <= deadline { return }
-        timer?.cancel()
-        timerDeadline = deadline
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(deadline: deadline) {
-            let (handler, context) = loopBound.value
-            handler.timerFired(context: context)
-        }
-    }
-
-    private func timerFired(context: ChannelHandlerContext) {
-        timer = nil
-        timerDeadline = nil
-        guard !closed, let (deadline, kind) = currentDeadline() else { return }
-        guard deadline <= .now() else {
-            updateTimer(context: context)
-            return
-        }
-        switch kind {
-        case .idle, .send:
-            services.timedOut(kind == .idle ? "idle" : "send")
-            closed = true
-            context.close(promise: nil)
-        case .headerRead:
-            services.timedOut("header_read")
-            parseFailed = true
-            writeError(HTTPParseError(.requestTimeout, "request header not received in time"), context: context)
-        case .bodyRead:
-            services.timedOut("body_read")
-            if let c = current, !c.responseStarted {
-                current?.failure = HTTPParseError(.requestTimeout, "request body not received in time")
-                current?.bodyComplete = true
-                keepAlive.forceClose()
-                writeResponse(.text(.requestTimeout, ""), context: context)
-            } else {
-                closed = true
-                context.close(promise: nil)
-            }
-        }
-    }
 }
-

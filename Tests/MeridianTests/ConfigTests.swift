@@ -214,62 +214,28 @@ import Testing
     }
 
     @Test func serveWithQuickFlagsServesTheRoot() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("root-\(UUID())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try Data("quick".utf8).write(to: dir.appendingPathComponent("index.html"))
-        defer { try? FileManager.default.removeItem(at: dir) }
-        // The quick flags alone, no file:
-        let p = Process()
-        p.executableURL = MeridianProcess.binary
-        p.arguments = ["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--root", dir.path]
-        let pipe = Pipe()
-        p.standardError = pipe
-        p.standardOutput = pipe
-        try p.run()
-        defer { p.interrupt() }
-        var port: Int?
-        var text = ""
-        let deadline = ContinuousClock.now + .seconds(20)
-        while port == nil && ContinuousClock.now < deadline {
-            text += String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)
-            for line in text.split(separator: "\n") where line.contains("\"listener\":\"http\"") {
-                if let r = line.range(of: "127.0.0.1:") { port = Int(line[r.upperBound...].prefix(while: \.isNumber)) }
-            }
-        }
-        let r = try await get(try #require(port), "/")
+        // The quick flags alone, no file.
+        let m = try MeridianProcess(arguments: ["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--root", "."], files: ["index.html": "quick"])
+        let r = try await get(try await m.port(of: "http"), "/")
         #expect(r.text == "quick")
+        m.signal(SIGINT)
+        #expect(await m.waitForExit() == 0)
     }
 
     @Test func serveWithTLSQuickFlagsSpeaksHTTP2() async throws {
         let certs = try TestCertificates()
         defer { certs.remove() }
         try certs.issue("a", dnsNames: ["a.test"])
-        let dir = certs.directory.appendingPathComponent("root")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try Data("tls quick".utf8).write(to: dir.appendingPathComponent("index.html"))
-        let p = Process()
-        p.executableURL = MeridianProcess.binary
-        p.arguments = ["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--root", dir.path,
-                       "--tls-cert", certs.cert("a"), "--tls-key", certs.key("a")]
-        let pipe = Pipe()
-        p.standardError = pipe
-        p.standardOutput = pipe
-        try p.run()
-        defer { p.interrupt() }
-        var port: Int?
-        var text = ""
-        let deadline = ContinuousClock.now + .seconds(20)
-        while port == nil && ContinuousClock.now < deadline {
-            text += String(decoding: pipe.fileHandleForReading.availableData, as: UTF8.self)
-            for line in text.split(separator: "\n") where line.contains("\"listener\":\"http\"") {
-                if let r = line.range(of: "127.0.0.1:") { port = Int(line[r.upperBound...].prefix(while: \.isNumber)) }
-            }
-        }
-        let port_ = try #require(port)
-        #expect(text.contains("\"tls\":\"true\""))
-        let (code, out) = try CurlTests.curl(["--http2", "--cacert", certs.caPath, "--resolve", "a.test:\(port_):127.0.0.1",
-                                              "-w", " %{http_version}", "https://a.test:\(port_)/"])
+        let m = try MeridianProcess(
+            arguments: ["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--root", ".", "--tls-cert", certs.cert("a"), "--tls-key", certs.key("a")],
+            files: ["index.html": "tls quick"])
+        let port = try await m.port(of: "http")
+        #expect(m.log.contains("\"tls\":\"true\""))
+        let (code, out) = try CurlTests.curl(["--http2", "--cacert", certs.caPath, "--resolve", "a.test:\(port):127.0.0.1",
+                                              "-w", " %{http_version}", "https://a.test:\(port)/"])
         #expect(code == 0 && out == "tls quick 2")
+        m.signal(SIGINT)
+        #expect(await m.waitForExit() == 0)
     }
 
     @Test func tlsFlagsGoTogether() throws {

@@ -4,16 +4,7 @@ import Testing
 /// curl as the real-world client: keep-alive reuse, ranges and conditionals as curl sends them.
 @Suite struct CurlTests {
     static func curl(_ args: [String]) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["curl", "-sS", "--max-time", "20"] + args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        try Subprocess.run("curl", ["-sS", "--max-time", "20"] + args)
     }
 
     @Test func curlReusesTheConnectionAndGetsRangesAnd304() async throws {

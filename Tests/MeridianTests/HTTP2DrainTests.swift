@@ -4,18 +4,9 @@ import Testing
 /// Shutdown over HTTP/2: connections get GOAWAY, open streams finish, then the server stops.
 @Suite struct HTTP2DrainTests {
     @Test func gracefulShutdownSendsGoawayAndLetsOpenStreamsFinish() async throws {
-        let certs = try TestCertificates()
+        let fixture = try await TLSFixture.start(extra: "lifecycle: {drain_delay: 0s, shutdown_timeout: 30s}")
+        let (certs, server) = (fixture.certs, fixture.server)
         defer { certs.remove() }
-        try certs.issue("a", dnsNames: ["a.test"])
-        let server = try await TestServer.start(
-            """
-            listeners:
-              - name: https
-                address: 127.0.0.1:0
-                tls:
-                  certificates: [{cert: \(certs.cert("a")), key: \(certs.key("a"))}]
-            lifecycle: {drain_delay: 0s, shutdown_timeout: 30s}
-            """)
         let size = 6_000_000
         try Data(count: size).write(to: server.directory.appendingPathComponent("big.bin"))
 

@@ -5,28 +5,10 @@ import Testing
 /// well-behaved client would, and checks the scope (RST_STREAM for a stream, GOAWAY for the
 /// connection) and the error code that come back.
 @Suite struct HTTP2ProtocolErrorTests {
-    struct Fixture {
-        let certs: TestCertificates
-        let server: TestServer
-        func stop() async {
-            await server.stop()
-            certs.remove()
-        }
-    }
+    typealias Fixture = TLSFixture
 
     func start(_ http2: String = "") async throws -> Fixture {
-        let certs = try TestCertificates()
-        try certs.issue("a", dnsNames: ["a.test"])
-        let server = try await TestServer.start(
-            """
-            listeners:
-              - name: https
-                address: 127.0.0.1:0
-                tls:
-                  certificates: [{cert: \(certs.cert("a")), key: \(certs.key("a"))}]
-                http2: {\(http2)}
-            """, files: ["index.html": "hi"])
-        return Fixture(certs: certs, server: server)
+        try await TLSFixture.start(http2: http2, files: ["index.html": "hi"])
     }
 
     /// Opens an h2 connection, sends `frames` after the preface, and collects what the server sends

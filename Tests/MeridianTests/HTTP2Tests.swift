@@ -5,42 +5,11 @@ import Testing
 /// conditionals as HTTP/1.1, many streams on one connection, flow-controlled large bodies.
 @Suite struct HTTP2Tests {
     static func run(_ tool: String, _ args: [String]) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = [tool] + args
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        try Subprocess.run(tool, args)
     }
 
-    struct Fixture {
-        let certs: TestCertificates
-        let server: TestServer
-        var base: String { "https://a.test:\(server.port)" }
-        var curlBase: [String] { ["-sS", "--max-time", "30", "--http2", "--cacert", certs.caPath, "--resolve", "a.test:\(server.port):127.0.0.1"] }
-        func stop() async {
-            await server.stop()
-            certs.remove()
-        }
-    }
-
-    func start(files: [String: String] = [:]) async throws -> Fixture {
-        let certs = try TestCertificates()
-        try certs.issue("a", dnsNames: ["a.test"])
-        let server = try await TestServer.start(
-            """
-            listeners:
-              - name: https
-                address: 127.0.0.1:0
-                tls:
-                  certificates: [{cert: \(certs.cert("a")), key: \(certs.key("a"))}]
-                http2: {max_concurrent_streams: 50}
-            """, files: files)
-        return Fixture(certs: certs, server: server)
+    func start(files: [String: String] = [:]) async throws -> TLSFixture {
+        try await TLSFixture.start(http2: "max_concurrent_streams: 50", files: files)
     }
 
     @Test func curlSpeaksHTTP2WithRangesAndConditionals() async throws {

@@ -28,25 +28,23 @@ final class MeridianProcess: @unchecked Sendable {  // mutated only by the test 
 
     /// Runs `meridian args...` to completion (killed after 30 s); returns (exit code, stdout + stderr).
     static func run(_ args: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = args
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        p.environment = env
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let killer = DispatchWorkItem { if p.isRunning { p.terminate() } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + 30, execute: killer)
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        killer.cancel()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        try Subprocess.run(binary, args, environment: environment, timeout: 30)
     }
 
-    init(config: String, files: [String: String] = [:]) throws {
+    /// `meridian serve --config <dir>/meridian.yaml` with `config` written there.
+    convenience init(config: String, files: [String: String] = [:]) throws {
+        try self.init(files: files) { process in
+            try process.writeConfig(config)
+            return ["serve", "--config", process.configPath]
+        }
+    }
+
+    /// `meridian <arguments>` started in a fresh directory (with `files`), running until stopped.
+    convenience init(arguments: [String], files: [String: String] = [:]) throws {
+        try self.init(files: files) { _ in arguments }
+    }
+
+    private init(files: [String: String], arguments: (MeridianProcess) throws -> [String]) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-proc-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         for (path, content) in files {
@@ -54,9 +52,8 @@ final class MeridianProcess: @unchecked Sendable {  // mutated only by the test 
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try Data(content.utf8).write(to: url)
         }
-        try writeConfig(config)
         process.executableURL = Self.binary
-        process.arguments = ["serve", "--config", configPath]
+        process.arguments = try arguments(self)
         process.currentDirectoryURL = directory
         process.standardOutput = output
         process.standardError = output

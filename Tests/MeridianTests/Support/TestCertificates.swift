@@ -39,19 +39,9 @@ struct TestCertificates {
     }
 
     static func openssl(in dir: URL, _ args: [String]) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["openssl"] + args
-        p.currentDirectoryURL = dir
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let out = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw TestError("openssl \(args.joined(separator: " ")) failed: \(String(decoding: out, as: UTF8.self))")
-        }
+        // openssl takes file names relative to the certificate directory.
+        let (code, out) = try Subprocess.run("sh", ["-c", "cd \"$0\" && exec openssl \"$@\"", dir.path] + args)
+        guard code == 0 else { throw TestError("openssl \(args.joined(separator: " ")) failed: \(out)") }
     }
 
     func remove() { try? FileManager.default.removeItem(at: directory) }

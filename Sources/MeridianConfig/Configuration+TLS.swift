@@ -1,0 +1,101 @@
+extension Configuration {
+    public struct TLS: Sendable, Equatable {
+        public enum UnknownServerName: String, Sendable, CaseIterable {
+            /// Answer with the default (first) certificate.
+            case `default`
+            /// Fail the handshake.
+            case reject
+        }
+        public enum Version: String, Sendable, CaseIterable {
+            case tls12 = "1.2"
+            case tls13 = "1.3"
+        }
+        public struct Certificate: Sendable, Equatable {
+            public var cert: String
+            public var key: String
+            /// SNI names this certificate answers (`example.com`, `*.example.com`); empty takes the
+            /// DNS names of the certificate itself.
+            public var names: [String]
+            public init(cert: String, key: String, names: [String] = []) {
+                self.cert = cert
+                self.key = key
+                self.names = names
+            }
+        }
+        public struct ClientAuth: Sendable, Equatable {
+            /// PEM file of the certificate authorities client certificates must chain to.
+            public var ca: String
+            /// false: ask for a certificate but accept clients without one.
+            public var required: Bool
+            public init(ca: String, required: Bool = true) {
+                self.ca = ca
+                self.required = required
+            }
+        }
+
+        /// The first is the default certificate.
+        public var certificates: [Certificate]
+        public var unknownServerName: UnknownServerName
+        public var minimumVersion: Version
+        /// OpenSSL cipher list for TLS 1.2; nil keeps the modern default (ECDHE with AES-GCM/ChaCha20).
+        public var ciphers: String?
+        public var clientAuth: ClientAuth?
+        /// How often certificate and key files are checked for changes.
+        public var reloadInterval: Duration
+        /// `Strict-Transport-Security` value sent on this listener's responses; nil sends none.
+        public var hsts: String?
+
+        public init(
+            certificates: [Certificate], unknownServerName: UnknownServerName = .default, minimumVersion: Version = .tls12,
+            ciphers: String? = nil, clientAuth: ClientAuth? = nil, reloadInterval: Duration = .seconds(5), hsts: String? = nil
+        ) {
+            self.certificates = certificates
+            self.unknownServerName = unknownServerName
+            self.minimumVersion = minimumVersion
+            self.ciphers = ciphers
+            self.clientAuth = clientAuth
+            self.reloadInterval = reloadInterval
+            self.hsts = hsts
+        }
+    }
+
+    public struct HTTP2: Sendable, Equatable {
+        /// Offer `h2` in ALPN on TLS listeners.
+        public var enabled: Bool
+        /// Accept HTTP/2 with prior knowledge (h2c, RFC 9113 §3.3) on a plaintext listener.
+        public var h2c: Bool
+        /// Send a PING this often on idle HTTP/2 connections; nil sends none.
+        public var pingInterval: Duration?
+        /// Close a connection whose PING is not acknowledged within this.
+        public var pingTimeout: Duration
+        public var maxConcurrentStreams: Int
+        public var initialWindowSize: Int
+        public var maxFrameSize: Int
+        public var maxHeaderListSize: Int
+        /// RST_STREAM frames a client may send per 30 s before the connection is closed (rapid reset, CVE-2023-44487).
+        public var maxResetsPerWindow: Int
+        /// Consecutive CONTINUATION frames allowed (CONTINUATION flood).
+        public var maxContinuationFrames: Int
+        /// PING, SETTINGS and other control frames a client may send per 30 s (PING and SETTINGS floods).
+        public var maxControlFramesPerWindow: Int
+
+        public init(
+            enabled: Bool = true, h2c: Bool = false, pingInterval: Duration? = nil, pingTimeout: Duration = .seconds(20),
+            maxConcurrentStreams: Int = 100, initialWindowSize: Int = 65535,
+            maxFrameSize: Int = 16384, maxHeaderListSize: Int = 16384, maxResetsPerWindow: Int = 200,
+            maxContinuationFrames: Int = 5, maxControlFramesPerWindow: Int = 200
+        ) {
+            self.enabled = enabled
+            self.h2c = h2c
+            self.pingInterval = pingInterval
+            self.pingTimeout = pingTimeout
+            self.maxConcurrentStreams = maxConcurrentStreams
+            self.initialWindowSize = initialWindowSize
+            self.maxFrameSize = maxFrameSize
+            self.maxHeaderListSize = maxHeaderListSize
+            self.maxResetsPerWindow = maxResetsPerWindow
+            self.maxContinuationFrames = maxContinuationFrames
+            self.maxControlFramesPerWindow = maxControlFramesPerWindow
+        }
+    }
+}

@@ -1,0 +1,71 @@
+internal import Logging
+internal import MeridianConfig
+public import NIOCore
+public import NIOHTTP1
+internal import NIOPosix
+
+extension HTTP1ConnectionHandler {
+    // MARK: - Timeouts
+
+    enum TimeoutKind { case idle, headerRead, bodyRead, send }
+
+    /// The deadline that applies in the connection's present phase.
+    func currentDeadline() -> (NIODeadline, TimeoutKind)? {
+        if let since = unwritableSince {
+            return (since + TimeAmount(timeouts.send), .send)
+        }
+        if let c = current {
+            if !c.bodyComplete { return (lastActivity + TimeAmount(timeouts.bodyRead), .bodyRead) }
+            return nil  // waiting on a responder: its own timeouts apply
+        }
+        if let started = headStartedAt {
+            return (started + TimeAmount(timeouts.headerRead), .headerRead)
+        }
+        return (lastActivity + TimeAmount(timeouts.idle), .idle)
+    }
+
+    /// Keeps one timer armed no later than the current deadline. Deadlines that move later (the
+    /// steady state of a busy keep-alive connection) cost nothing: the timer re-checks when it fires.
+    func updateTimer(context: ChannelHandlerContext) {
+        guard !closed, let (deadline, _) = currentDeadline() else { return }
+        if let scheduled = timerDeadline, scheduled <= deadline { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = loopBound.value
+            handler.timerFired(context: context)
+        }
+    }
+
+    func timerFired(context: ChannelHandlerContext) {
+        timer = nil
+        timerDeadline = nil
+        guard !closed, let (deadline, kind) = currentDeadline() else { return }
+        guard deadline <= .now() else {
+            updateTimer(context: context)
+            return
+        }
+        switch kind {
+        case .idle, .send:
+            services.timedOut(kind == .idle ? "idle" : "send")
+            closed = true
+            context.close(promise: nil)
+        case .headerRead:
+            services.timedOut("header_read")
+            parseFailed = true
+            writeError(HTTPParseError(.requestTimeout, "request header not received in time"), context: context)
+        case .bodyRead:
+            services.timedOut("body_read")
+            if let c = current, !c.responseStarted {
+                current?.failure = HTTPParseError(.requestTimeout, "request body not received in time")
+                current?.bodyComplete = true
+                keepAlive.forceClose()
+                writeResponse(.text(.requestTimeout, ""), context: context)
+            } else {
+                closed = true
+                context.close(promise: nil)
+            }
+        }
+    }
+}
