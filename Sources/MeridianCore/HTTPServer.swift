@@ -178,6 +178,17 @@ public final class HTTPServer: Sendable {
         openConnections.wrappingIncrement(ordering: .relaxed)
         channel.closeFuture.whenComplete { [self] _ in self.connectionClosed(channel) }
         let sync = channel.pipeline.syncOperations
+        // Until a protocol handler owns the connection (TLS handshake and ALPN, or the h2c
+        // preface check) no HTTP timeout runs: this deadline stops a client that connects and
+        // says nothing from holding a connection slot forever.
+        let decided = ProtocolDecision()
+        if setup.sslContext != nil || setup.config.http2.h2c {
+            let deadline = channel.eventLoop.scheduleTask(in: TimeAmount(runtime.timeouts.headerRead)) { [weak channel] in
+                guard let channel, !decided.isDecided else { return }
+                channel.close(promise: nil)
+            }
+            channel.closeFuture.whenComplete { _ in deadline.cancel() }
+        }
         guard let ssl = setup.sslContext else {
             if setup.config.http2.h2c {
                 let services = self.services
@@ -185,9 +196,11 @@ public final class HTTPServer: Sendable {
                 try sync.addHandler(
                     H2CPriorKnowledgeHandler(
                         http2: { channel in
+                            decided.decide()
                             try Self.configureHTTP2(channel.pipeline.syncOperations, channel: channel, setup: setup, services: services, grace: grace)
                         },
                         http1: { channel in
+                            decided.decide()
                             try channel.pipeline.syncOperations.addHandler(
                                 HTTP1ConnectionHandler(runtimeBox: setup.box, services: services, listener: setup.context)
                             )
@@ -203,13 +216,17 @@ public final class HTTPServer: Sendable {
         try sync.addHandler(TLSErrorHandler(store: setup.tls, logger: logger))
         let services = self.services
         guard setup.config.http2.enabled else {
+            // HTTP/1.1 only: its header-read timer starts with the first decrypted byte; the
+            // handshake itself is covered by the deadline above until then.
+            try sync.addHandler(DecisionMarker(decided))
             try sync.addHandler(HTTP1ConnectionHandler(runtimeBox: setup.box, services: services, listener: setup.context))
             return channel.eventLoop.makeSucceededVoidFuture()
         }
         let shutdownGrace = TimeAmount(runtime.timeouts.idle)
         try sync.addHandler(
             ApplicationProtocolNegotiationHandler { result, channel in
-                channel.eventLoop.makeCompletedFuture {
+                decided.decide()
+                return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     switch result {
                     case .negotiated("h2"):

@@ -88,3 +88,21 @@ import Testing
         #expect(out != "200")
     }
 }
+
+/// Virtual hosts over HTTP/2: `:authority` picks the host as Host does over HTTP/1.1.
+@Suite struct HTTP2VirtualHostTests {
+    @Test func authorityPicksTheHost() async throws {
+        let f = try await TLSFixture.start(extra: """
+            hosts:
+              - names: [a.test]
+                routes: [{match: {prefix: /}, respond: {body: "host a"}}]
+              - default: true
+                routes: [{match: {prefix: /}, respond: {body: "default"}}]
+            """)
+        defer { Task { await f.stop() } }
+        let (_, a) = try Subprocess.run("curl", f.curlBase + ["-w", " %{http_version}", "\(f.base)/"])
+        #expect(a == "host a 2")
+        let (_, other) = try Subprocess.run("curl", f.curlBase + ["-w", " %{http_version}", "-H", "Host: other.test", "\(f.base)/"])
+        #expect(other == "default 2")
+    }
+}

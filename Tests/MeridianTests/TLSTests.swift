@@ -212,3 +212,43 @@ import Testing
         await p.close()
     }
 }
+
+/// A client that connects and never completes a handshake (or never sends the h2c preface) must
+/// not hold a connection slot: no HTTP timer runs before the protocol is settled.
+@Suite struct PreProtocolTimeoutTests {
+    @Test(arguments: ["", "http2: {enabled: false}"])
+    func silentTLSClientIsClosed(_ http2: String) async throws {
+        let certs = try TestCertificates()
+        defer { certs.remove() }
+        try certs.issue("a", dnsNames: ["a.test"])
+        let s = try await TestServer.start(
+            """
+            listeners:
+              - name: https
+                address: 127.0.0.1:0
+                tls:
+                  certificates: [{cert: \(certs.cert("a")), key: \(certs.key("a"))}]
+                \(http2)
+            timeouts: {header_read: 300ms}
+            """)
+        defer { Task { await s.stop() } }
+        let silent = try await RawClient.connect(port: s.port)
+        #expect(await silent.waitForClose(timeout: .seconds(5)))
+        let half = try await RawClient.connect(port: s.port)
+        try await half.send(bytes: [0x16, 0x03, 0x01])  // the start of a ClientHello, then nothing
+        #expect(await half.waitForClose(timeout: .seconds(5)))
+    }
+
+    @Test func silentH2CClientIsClosed() async throws {
+        let s = try await TestServer.start(
+            """
+            listeners:
+              - {name: http, address: 127.0.0.1:0, http2: {h2c: true}}
+            timeouts: {header_read: 300ms}
+            """)
+        defer { Task { await s.stop() } }
+        let c = try await RawClient.connect(port: s.port)
+        try await c.send("PRI * HT")
+        #expect(await c.waitForClose(timeout: .seconds(5)))
+    }
+}
