@@ -5,7 +5,7 @@ public import NIOCore
 internal import NIOHTTP1
 internal import NIOHTTP2
 internal import NIOPosix
-public import NIOSSL
+internal import NIOSSL
 internal import NIOTLS
 #if canImport(Glibc)
 internal import Glibc
@@ -267,20 +267,12 @@ public final class HTTPServer: Sendable {
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = max(h2.initialWindowSize, 65535)
         stream.streamResetFrameRateLimit.maximumCount = h2.maxResetsPerWindow
-        let box = setup.box
-        let context = setup.context
-        _ = try sync.configureHTTP2Pipeline(
-            mode: .server, connectionConfiguration: connection, streamConfiguration: stream,
-            streamDelegate: manager.http2StreamDelegate
-        ) { streamChannel in
-            streamChannel.eventLoop.makeCompletedFuture {
-                try streamChannel.pipeline.syncOperations.addHandlers([
-                    HTTP2FramePayloadToHTTP1ServerCodec(),
-                    HTTP2StreamHandler(runtimeBox: box, services: services, listener: context),
-                ])
-            }
-        }
+        try sync.addHandler(NIOHTTP2Handler(mode: .server, connectionConfiguration: connection, streamConfiguration: stream))
+        try sync.addHandler(HTTP2StreamEventFilter())
         try sync.addHandler(manager)
+        try sync.addHandler(
+            HTTP2ConnectionHandler(runtimeBox: setup.box, services: services, listener: setup.context)
+        )
         try sync.addHandler(CloseOnErrorHandler())
     }
 

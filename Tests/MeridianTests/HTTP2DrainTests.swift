@@ -21,7 +21,7 @@ import Testing
         curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         curl.arguments = ["curl", "-sS", "--http2", "--limit-rate", "3M", "--cacert", certs.caPath, "--resolve", "a.test:\(server.port):127.0.0.1",
                           "-o", out.path, "https://a.test:\(server.port)/big.bin"]
-        try curl.run()
+        try Subprocess.launch(curl)
         var started = false
         for _ in 0..<200 where !started {
             started = ((try? FileManager.default.attributesOfItem(atPath: out.path)[.size] as? Int) ?? 0) > 0
@@ -39,7 +39,7 @@ import Testing
             acked = pings.count
             if await idle.waitForClose(timeout: .milliseconds(20)) { break }
         }
-        await shutdown.value
+        _ = await shutdown.value
         curl.waitUntilExit()
         #expect(curl.terminationStatus == 0)
         #expect((try FileManager.default.attributesOfItem(atPath: out.path)[.size] as? Int) == size)

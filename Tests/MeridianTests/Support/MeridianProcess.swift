@@ -61,7 +61,7 @@ final class MeridianProcess: @unchecked Sendable {  // mutated only by the test 
         output.fileHandleForReading.readabilityHandler = { handle in
             collected.append(String(decoding: handle.availableData, as: UTF8.self))
         }
-        try process.run()
+        try Subprocess.launch(process)
     }
 
     var configPath: String { directory.appendingPathComponent("meridian.yaml").path }

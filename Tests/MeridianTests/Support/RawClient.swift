@@ -87,7 +87,7 @@ final class RawClient: Sendable {
 
     static func connect(port: Int, host: String = "127.0.0.1", tls: TLS? = nil) async throws -> RawClient {
         let inbox = Inbox()
-        var sslContext: NIOSSLContext?
+        let sslContext: NIOSSLContext?
         if let tls {
             var config = TLSConfiguration.makeClientConfiguration()
             config.trustRoots = .file(tls.caPath)
@@ -102,6 +102,8 @@ final class RawClient: Sendable {
             }
             if tls.serverName == nil || !tls.verifyHostname { config.certificateVerification = .noHostnameVerification }
             sslContext = try NIOSSLContext(configuration: config)
+        } else {
+            sslContext = nil
         }
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.allowRemoteHalfClosure, value: true)

@@ -1,0 +1,278 @@
+internal import Logging
+public import NIOCore
+internal import NIOHPACK
+internal import NIOHTTP1
+public import NIOHTTP2
+
+/// Serves every stream of one HTTP/2 connection from frames, on the connection's channel.
+///
+/// swift-nio-http2 can give each stream its own child channel and pipeline; profiling showed that
+/// machinery (channel set-up, activation, per-stream codec, pending read/write queues) costing more
+/// than half of a small request's CPU. Here a stream is a small object in a dictionary: HEADERS
+/// become the same `HTTPRequestHead` HTTP/1.1 produces and go through the same runtime; responses
+/// go out as HEADERS and DATA frames, which `NIOHTTP2Handler` sends within the flow-control windows.
+/// `NIOHTTP2ServerConnectionManagementHandler`, in front of this handler, sees the stream lifecycle
+/// events `NIOHTTP2Handler` emits and keeps handling idle timeout, keep-alive pings and the
+/// graceful GOAWAY.
+public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
+    public typealias InboundIn = HTTP2Frame
+    public typealias OutboundIn = HTTP2Frame
+    public typealias OutboundOut = HTTP2Frame
+
+    final class Stream {
+        let id: HTTP2StreamID
+        var request: Request?
+        var runtime: ServerRuntime?
+        var route = ""
+        var bodyBytesReceived = 0
+        var responded = false
+        var finished = false
+        init(id: HTTP2StreamID) { self.id = id }
+    }
+
+    private let runtimeBox: RuntimeBox
+    private let services: ConnectionServices
+    private let listener: ListenerContext
+    private var streams: [HTTP2StreamID: Stream] = [:]
+    private var connectionInfo = ConnectionInfo(remoteAddress: nil, localAddress: nil, protocolVersion: "2")
+    private var inRead = false
+    private var needsFlush = false
+
+    public init(runtimeBox: RuntimeBox, services: ConnectionServices, listener: ListenerContext) {
+        self.runtimeBox = runtimeBox
+        self.services = services
+        self.listener = listener
+        self.connectionInfo.scheme = listener.scheme
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        connectionInfo.remoteAddress = context.channel.remoteAddress
+        connectionInfo.localAddress = context.channel.localAddress
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        inRead = true
+        switch frame.payload {
+        case .headers(let headers):
+            if let stream = streams[frame.streamID], stream.request != nil {
+                break  // trailers: nothing here reads them
+            }
+            let stream = streams[frame.streamID] ?? Stream(id: frame.streamID)
+            streams[frame.streamID] = stream
+            start(stream, headers.headers, context: context)
+        case .data(let data):
+            streams[frame.streamID]?.bodyBytesReceived += data.data.readableBytes
+        default:
+            break
+        }
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        inRead = false
+        flushIfNeeded(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case let closed as StreamClosedEvent:
+            if let stream = streams.removeValue(forKey: closed.streamID), let request = stream.request, !stream.finished {
+                finish(stream, request, status: HTTPResponseStatus(statusCode: 499), bytes: 0, error: "stream reset before the response was sent")
+            }
+        default:
+            break
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        for (_, stream) in streams {
+            if let request = stream.request, !stream.finished {
+                finish(stream, request, status: HTTPResponseStatus(statusCode: 499), bytes: 0, error: "connection closed before the response was sent")
+            }
+        }
+        streams.removeAll()
+        context.fireChannelInactive()
+    }
+
+    // MARK: - Requests
+
+    /// RFC 9113 §8.3: pseudo-headers become the request line and Host; cookie crumbs are joined
+    /// back (§8.2.3) so the rest of the server sees an HTTP/1.1-shaped request.
+    static func requestHead(_ headers: HPACKHeaders) -> HTTPRequestHead {
+        var method = "GET"
+        var path = "/"
+        var authority: String?
+        var fields = HTTPHeaders()
+        fields.reserveCapacity(headers.count + 1)
+        var cookies: [String] = []
+        for (name, value, _) in headers {
+            if name.utf8.first == UInt8(ascii: ":") {
+                switch name {
+                case ":method": method = value
+                case ":path": path = value
+                case ":authority": authority = value
+                default: break
+                }
+            } else if name == "cookie" {
+                cookies.append(value)
+            } else {
+                fields.add(name: name, value: value)
+            }
+        }
+        if let authority, !fields.contains(name: "host") { fields.add(name: "host", value: authority) }
+        if !cookies.isEmpty { fields.add(name: "cookie", value: cookies.joined(separator: "; ")) }
+        return HTTPRequestHead(version: .http2, method: HTTPMethod(rawValue: method), uri: path, headers: fields)
+    }
+
+    private func start(_ stream: Stream, _ headers: HPACKHeaders, context: ChannelHandlerContext) {
+        let runtime = runtimeBox.current
+        let head = Self.requestHead(headers)
+        let request = Request(head: head, id: services.requestID(from: head.headers), connection: connectionInfo)
+        stream.request = request
+        stream.runtime = runtime
+        services.requestStarted()
+        for observer in runtime.observers { observer.requestStarted(request) }
+        let (answer, route) = runtime.respond(to: request, on: context.eventLoop, allocator: context.channel.allocator)
+        stream.route = route
+        switch answer {
+        case .immediate(let response):
+            write(response, to: stream, context: context)
+        case .eventually(let future):
+            let loopBound = NIOLoopBound((self, context, stream), eventLoop: context.eventLoop)
+            future.hop(to: context.eventLoop).whenComplete { result in
+                let (handler, context, stream) = loopBound.value
+                switch result {
+                case .success(let response):
+                    handler.write(response, to: stream, context: context)
+                case .failure(let error):
+                    runtime.logger.error("responder failed", metadata: ["request.id": "\(request.id)", "error": "\(error)"])
+                    handler.write(.text(.internalServerError, "500 Internal Server Error\n"), to: stream, context: context)
+                }
+                handler.flushIfNeeded(context: context)
+            }
+        }
+    }
+
+    /// Response headers as HPACK: names lower-cased (RFC 9113 §8.2.1), connection-specific fields
+    /// dropped (§8.2.2), and the values unique to each response kept out of the dynamic table.
+    private func responseHeaders(_ response: Response, request: Request, runtime: ServerRuntime) -> HPACKHeaders {
+        var out = HPACKHeaders()
+        out.reserveCapacity(response.headers.count + 5)
+        out.add(name: ":status", value: String(response.status.code))
+        for (name, value) in response.headers {
+            let lower = name.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) ? name.lowercased() : name
+            switch lower {
+            case "connection", "transfer-encoding", "keep-alive", "upgrade", "proxy-connection", "content-length": continue
+            default: out.add(name: lower, value: value)
+            }
+        }
+        out.add(name: "date", value: DateCache.current.value, indexing: .nonIndexable)
+        if !runtime.serverHeader.isEmpty { out.add(name: "server", value: runtime.serverHeader) }
+        out.add(name: "x-request-id", value: request.id, indexing: .nonIndexable)
+        for (name, value) in listener.extraHeaders { out.replaceOrAdd(name: name.lowercased(), value: value) }
+        if response.statusAllowsBody { out.add(name: "content-length", value: String(response.body.length)) }
+        return out
+    }
+
+    private func write(_ response: Response, to stream: Stream, context: ChannelHandlerContext) {
+        guard !stream.responded, let request = stream.request, let runtime = stream.runtime else { return }
+        guard streams[stream.id] === stream else { return }  // reset meanwhile
+        stream.responded = true
+        let sendBody = response.statusAllowsBody && !request.isHead && response.body.length > 0
+        let headers = responseHeaders(response, request: request, runtime: runtime)
+        context.write(wrapOutboundOut(HTTP2Frame(streamID: stream.id, payload: .headers(.init(headers: headers, endStream: !sendBody)))), promise: nil)
+        needsFlush = true
+        let total = sendBody ? response.body.length : 0
+        guard sendBody else {
+            finish(stream, request, status: response.status, bytes: 0, error: nil)
+            return
+        }
+        switch response.body {
+        case .buffer(let b):
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: stream.id, payload: .data(.init(data: .byteBuffer(b), endStream: true)))), promise: nil)
+            finish(stream, request, status: response.status, bytes: total, error: nil)
+            return
+        case .empty:
+            return
+        case .file, .parts:
+            break
+        }
+        let parts: [ResponseBodyPart]
+        switch response.body {
+        case .file(let f): parts = [.file(f)]
+        case .parts(let p): parts = p
+        default: parts = []
+        }
+        flushIfNeeded(context: context, force: true)
+        let id = stream.id
+        let loopBound = NIOLoopBound((self, context, stream), eventLoop: context.eventLoop)
+        @Sendable func send(_ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+            let (handler, context, _) = loopBound.value
+            return context.writeAndFlush(handler.wrapOutboundOut(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(buffer))))))
+        }
+        var future = context.eventLoop.makeSucceededVoidFuture()
+        for part in parts {
+            future = future.flatMap {
+                switch part {
+                case .buffer(let b):
+                    return send(b)
+                case .file(let slice):
+                    let (handler, context, _) = loopBound.value
+                    return handler.services.fileReader.stream(slice, eventLoop: context.eventLoop, allocator: context.channel.allocator) { send($0) }
+                }
+            }
+        }
+        future.flatMap {
+            let (handler, context, _) = loopBound.value
+            let end = HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(ByteBuffer()), endStream: true)))
+            return context.writeAndFlush(handler.wrapOutboundOut(end))
+        }.whenComplete { result in
+            let (handler, _, stream) = loopBound.value
+            switch result {
+            case .success: handler.finish(stream, request, status: response.status, bytes: total, error: nil)
+            case .failure(let error): handler.finish(stream, request, status: response.status, bytes: 0, error: "\(error)")
+            }
+        }
+    }
+
+    private func flushIfNeeded(context: ChannelHandlerContext, force: Bool = false) {
+        guard needsFlush, force || !inRead else { return }
+        needsFlush = false
+        context.flush()
+    }
+
+    private func finish(_ stream: Stream, _ request: Request, status: HTTPResponseStatus, bytes: Int, error: String?) {
+        guard !stream.finished else { return }
+        stream.finished = true
+        services.requestFinished()
+        guard let runtime = stream.runtime, !runtime.observers.isEmpty else { return }
+        let record = RequestRecord(
+            request: request, route: stream.route, status: status, bodyBytesSent: bytes,
+            bodyBytesReceived: stream.bodyBytesReceived, duration: NIODeadline.now() - request.startedAt, error: error
+        )
+        for observer in runtime.observers { observer.requestFinished(record) }
+    }
+}
+
+/// Sits between `NIOHTTP2Handler` and the connection manager. Without stream channels,
+/// `NIOHTTP2Handler` reports a stream closed by a stream error (say, a malformed header block
+/// answered with RST_STREAM) although it never reported it created; the manager counts open
+/// streams from these events and must only see closes of streams it saw open.
+final class HTTP2StreamEventFilter: ChannelInboundHandler {
+    typealias InboundIn = NIOAny
+    private var open: Set<HTTP2StreamID> = []
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case let created as NIOHTTP2StreamCreatedEvent:
+            open.insert(created.streamID)
+        case let closed as StreamClosedEvent:
+            guard open.remove(closed.streamID) != nil else { return }
+        default:
+            break
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}
