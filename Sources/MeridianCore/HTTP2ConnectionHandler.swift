@@ -58,6 +58,13 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
             if let stream = streams[frame.streamID], stream.request != nil {
                 break  // trailers: nothing here reads them
             }
+            if let problem = Self.malformation(headers.headers) {
+                // RFC 9113 §8.1.1: a malformed request is a stream error of type PROTOCOL_ERROR.
+                runtimeBox.current.logger.debug("malformed HTTP/2 request", metadata: ["stream": "\(frame.streamID)", "reason": "\(problem)"])
+                context.write(wrapOutboundOut(HTTP2Frame(streamID: frame.streamID, payload: .rstStream(.protocolError))), promise: nil)
+                needsFlush = true
+                break
+            }
             let stream = streams[frame.streamID] ?? Stream(id: frame.streamID)
             streams[frame.streamID] = stream
             start(stream, headers.headers, context: context)
@@ -98,6 +105,55 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
 
     // MARK: - Requests
 
+    /// What makes a request header block malformed (RFC 9113 §8.2, §8.3.1), or nil. NIOHTTP2's own
+    /// header validation is off because it also checks every header this server sends, which cost
+    /// a tenth of a small request's CPU; inbound blocks are checked here in one pass instead.
+    static func malformation(_ headers: HPACKHeaders) -> String? {
+        var seenRegular = false
+        var method = false, scheme = false, path = false, authority = false
+        var isConnect = false
+        for (name, value, _) in headers {
+            let n = name.utf8
+            guard !n.isEmpty else { return "empty field name" }
+            if n.first == UInt8(ascii: ":") {
+                if seenRegular { return "pseudo-header after a regular field" }
+                if n.elementsEqual(":method".utf8) {
+                    if method { return "duplicate :method" }
+                    method = true
+                    isConnect = value == "CONNECT"
+                } else if n.elementsEqual(":scheme".utf8) {
+                    if scheme { return "duplicate :scheme" }
+                    scheme = true
+                } else if n.elementsEqual(":path".utf8) {
+                    if path { return "duplicate :path" }
+                    if value.isEmpty { return "empty :path" }
+                    path = true
+                } else if n.elementsEqual(":authority".utf8) {
+                    if authority { return "duplicate :authority" }
+                    authority = true
+                } else {
+                    return "unknown pseudo-header \(name)"
+                }
+            } else {
+                seenRegular = true
+                for b in n where !HTTP1RequestParser.isTokenByte(b) || (b >= 0x41 && b <= 0x5A) {
+                    return "invalid or upper-case field name"
+                }
+                if isConnectionSpecific(name) && !(n.count == 14 && n.elementsEqual("content-length".utf8)) {
+                    return "connection-specific field \(name)"
+                }
+                if n.count == 2 && n.elementsEqual("te".utf8) && value != "trailers" { return "te other than trailers" }
+            }
+            let v = value.utf8
+            if let first = v.first, first == 0x20 || first == 0x09 { return "leading whitespace in a value" }
+            if let last = v.last, last == 0x20 || last == 0x09 { return "trailing whitespace in a value" }
+            for b in v where b == 0 || b == 0x0A || b == 0x0D { return "NUL, CR or LF in a value" }
+        }
+        if !method { return "missing :method" }
+        if !isConnect && (!scheme || !path) { return "missing :scheme or :path" }
+        return nil
+    }
+
     /// RFC 9113 §8.3: pseudo-headers become the request line and Host; cookie crumbs are joined
     /// back (§8.2.3) so the rest of the server sees an HTTP/1.1-shaped request.
     static func requestHead(_ headers: HPACKHeaders) -> HTTPRequestHead {
@@ -108,14 +164,16 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         fields.reserveCapacity(headers.count + 1)
         var cookies: [String] = []
         for (name, value, _) in headers {
-            if name.utf8.first == UInt8(ascii: ":") {
-                switch name {
-                case ":method": method = value
-                case ":path": path = value
-                case ":authority": authority = value
-                default: break
+            let utf8 = name.utf8
+            if utf8.first == UInt8(ascii: ":") {
+                if utf8.elementsEqual(":method".utf8) {
+                    method = value
+                } else if utf8.elementsEqual(":path".utf8) {
+                    path = value
+                } else if utf8.elementsEqual(":authority".utf8) {
+                    authority = value
                 }
-            } else if name == "cookie" {
+            } else if utf8.count == 6 && utf8.elementsEqual("cookie".utf8) {
                 cookies.append(value)
             } else {
                 fields.add(name: name, value: value)
@@ -163,17 +221,31 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         out.add(name: ":status", value: String(response.status.code))
         for (name, value) in response.headers {
             let lower = name.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) ? name.lowercased() : name
-            switch lower {
-            case "connection", "transfer-encoding", "keep-alive", "upgrade", "proxy-connection", "content-length": continue
-            default: out.add(name: lower, value: value)
-            }
+            if Self.isConnectionSpecific(lower) { continue }
+            out.add(name: lower, value: value)
         }
-        out.add(name: "date", value: DateCache.current.value, indexing: .nonIndexable)
+        // Date changes once a second: indexed, it is one table entry a second instead of a Huffman
+        // encoding per response. The request id is unique, so it never enters the table.
+        out.add(name: "date", value: DateCache.current.value)
         if !runtime.serverHeader.isEmpty { out.add(name: "server", value: runtime.serverHeader) }
         out.add(name: "x-request-id", value: request.id, indexing: .nonIndexable)
         for (name, value) in listener.extraHeaders { out.replaceOrAdd(name: name.lowercased(), value: value) }
         if response.statusAllowsBody { out.add(name: "content-length", value: String(response.body.length)) }
         return out
+    }
+
+    /// Fields HTTP/2 forbids (RFC 9113 §8.2.2) plus content-length, which is set here. Compared on
+    /// bytes, length first: this runs for every response header.
+    static func isConnectionSpecific(_ lower: String) -> Bool {
+        let utf8 = lower.utf8
+        switch utf8.count {
+        case 7: return utf8.elementsEqual("upgrade".utf8)
+        case 10: return utf8.elementsEqual("connection".utf8) || utf8.elementsEqual("keep-alive".utf8)
+        case 14: return utf8.elementsEqual("content-length".utf8)
+        case 16: return utf8.elementsEqual("proxy-connection".utf8)
+        case 17: return utf8.elementsEqual("transfer-encoding".utf8)
+        default: return false
+        }
     }
 
     private func write(_ response: Response, to stream: Stream, context: ChannelHandlerContext) {

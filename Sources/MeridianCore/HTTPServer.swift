@@ -263,6 +263,8 @@ public final class HTTPServer: Sendable {
             HTTP2Setting(parameter: .maxHeaderListSize, value: h2.maxHeaderListSize),
         ]
         connection.maximumSequentialContinuationFrames = h2.maxContinuationFrames
+        // Inbound header blocks are validated by HTTP2ConnectionHandler (see malformation(_:)).
+        connection.headerBlockValidation = .disabled
         connection.controlFrameRateLimit.maximumCount = h2.maxControlFramesPerWindow
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = max(h2.initialWindowSize, 65535)

@@ -135,3 +135,35 @@ import Testing
         #expect(closed)
     }
 }
+
+import NIOHPACK
+@testable import MeridianCore
+
+/// The request header block checks of RFC 9113 §8.2 and §8.3.1, as a pure function.
+@Suite struct HTTP2HeaderValidationTests {
+    static let base: [(String, String)] = [(":method", "GET"), (":scheme", "https"), (":authority", "a"), (":path", "/")]
+
+    @Test(arguments: [
+        ([(":method", "GET"), (":scheme", "https"), (":authority", "a")], "missing :scheme or :path"),
+        (base + [(":path", "/again")], "duplicate :path"),
+        (base + [(":status", "200")], "unknown pseudo-header :status"),
+        ([(":method", "GET"), ("x", "1"), (":scheme", "https"), (":path", "/")], "pseudo-header after a regular field"),
+        (base + [("X-Upper", "1")], "invalid or upper-case field name"),
+        (base + [("bad name", "1")], "invalid or upper-case field name"),
+        (base + [("connection", "close")], "connection-specific field connection"),
+        (base + [("transfer-encoding", "chunked")], "connection-specific field transfer-encoding"),
+        (base + [("upgrade", "websocket")], "connection-specific field upgrade"),
+        (base + [("te", "gzip")], "te other than trailers"),
+        (base + [("x", " padded")], "leading whitespace in a value"),
+        (base + [("x", "a\r\nb")], "NUL, CR or LF in a value"),
+        ([(":method", "GET"), (":scheme", "https"), (":path", "")], "empty :path"),
+    ] as [([(String, String)], String)])
+    func malformed(_ headers: [(String, String)], _ reason: String) {
+        #expect(HTTP2ConnectionHandler.malformation(HPACKHeaders(headers)) == reason)
+    }
+
+    @Test func wellFormed() {
+        #expect(HTTP2ConnectionHandler.malformation(HPACKHeaders(Self.base + [("te", "trailers"), ("content-length", "0"), ("cookie", "a=1")])) == nil)
+        #expect(HTTP2ConnectionHandler.malformation(HPACKHeaders([(":method", "CONNECT"), (":authority", "a:443")])) == nil)
+    }
+}
