@@ -4,8 +4,8 @@ public import NIOHTTP1
 
 /// A strict HTTP/1.1 request parser (RFC 9112) that enforces Meridian's limits while parsing.
 ///
-/// It yields NIOHTTP1 request parts, the same parts HTTP/2 streams produce through
-/// `HTTP2FramePayloadToHTTP1ServerCodec`, so everything above it is protocol-neutral.
+/// It yields NIOHTTP1 request parts; `HTTP2ConnectionHandler` builds the same `HTTPRequestHead` from
+/// HTTP/2 HEADERS, so everything above both is protocol-neutral.
 /// Anything ambiguous is rejected rather than guessed at: bare LF, obs-fold, whitespace before
 /// the colon, Content-Length together with Transfer-Encoding, duplicate or non-numeric
 /// Content-Length, control bytes in values. Each becomes an ``HTTPParseError``.
