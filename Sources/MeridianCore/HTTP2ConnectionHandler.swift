@@ -27,6 +27,8 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         var bodyBytesReceived = 0
         var responded = false
         var finished = false
+        /// The client sent END_STREAM.
+        var requestEnded = false
         init(id: HTTP2StreamID) { self.id = id }
     }
 
@@ -37,6 +39,8 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     private var connectionInfo = ConnectionInfo(remoteAddress: nil, localAddress: nil, protocolVersion: "2")
     private var inRead = false
     private var needsFlush = false
+    /// Flow-controlled bytes received since the last connection-level WINDOW_UPDATE.
+    private var unacknowledgedBytes = 0
 
     public init(runtimeBox: RuntimeBox, services: ConnectionServices, listener: ListenerContext) {
         self.runtimeBox = runtimeBox
@@ -45,7 +49,14 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         self.connectionInfo.scheme = listener.scheme
     }
 
+    private var context: ChannelHandlerContext?
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
     public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         connectionInfo.remoteAddress = context.channel.remoteAddress
         connectionInfo.localAddress = context.channel.localAddress
     }
@@ -67,9 +78,26 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
             }
             let stream = streams[frame.streamID] ?? Stream(id: frame.streamID)
             streams[frame.streamID] = stream
+            stream.requestEnded = headers.endStream
             start(stream, headers.headers, context: context)
         case .data(let data):
-            streams[frame.streamID]?.bodyBytesReceived += data.data.readableBytes
+            // Without stream channels nobody else returns flow-control credit (RFC 9113 §6.9). No
+            // action reads request bodies yet: they are discarded as they arrive, and the credit
+            // goes back at once, up to the body limit; past it the stream is reset (§8.1).
+            let credit = data.data.readableBytes + (data.paddingBytes.map { $0 + 1 } ?? 0)
+            unacknowledgedBytes += credit
+            if let stream = streams[frame.streamID] {
+                stream.bodyBytesReceived += data.data.readableBytes
+                if data.endStream {
+                    stream.requestEnded = true
+                } else if stream.bodyBytesReceived > (stream.runtime?.limits.maxBodyBytes ?? 0) {
+                    context.write(wrapOutboundOut(HTTP2Frame(streamID: frame.streamID, payload: .rstStream(stream.responded ? .noError : .refusedStream))), promise: nil)
+                    needsFlush = true
+                } else if credit > 0 {
+                    context.write(wrapOutboundOut(HTTP2Frame(streamID: frame.streamID, payload: .windowUpdate(windowSizeIncrement: credit))), promise: nil)
+                    needsFlush = true
+                }
+            }
         default:
             break
         }
@@ -77,6 +105,12 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
 
     public func channelReadComplete(context: ChannelHandlerContext) {
         inRead = false
+        if unacknowledgedBytes > 0 {
+            let increment = unacknowledgedBytes
+            unacknowledgedBytes = 0
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))), promise: nil)
+            needsFlush = true
+        }
         flushIfNeeded(context: context)
         context.fireChannelReadComplete()
     }
@@ -192,6 +226,10 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         stream.runtime = runtime
         services.requestStarted()
         for observer in runtime.observers { observer.requestStarted(request) }
+        if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > runtime.limits.maxBodyBytes {
+            write(.text(.payloadTooLarge, "413 Payload Too Large: Content-Length \(length) exceeds \(runtime.limits.maxBodyBytes) bytes\n"), to: stream, context: context)
+            return
+        }
         let (answer, route) = runtime.respond(to: request, on: context.eventLoop, allocator: context.channel.allocator)
         stream.route = route
         switch answer {
@@ -254,16 +292,19 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         stream.responded = true
         let sendBody = response.statusAllowsBody && !request.isHead && response.body.length > 0
         let headers = responseHeaders(response, request: request, runtime: runtime)
-        context.write(wrapOutboundOut(HTTP2Frame(streamID: stream.id, payload: .headers(.init(headers: headers, endStream: !sendBody)))), promise: nil)
+        let headersFrame = HTTP2Frame(streamID: stream.id, payload: .headers(.init(headers: headers, endStream: !sendBody)))
         needsFlush = true
         let total = sendBody ? response.body.length : 0
         guard sendBody else {
+            context.write(wrapOutboundOut(headersFrame), promise: endOfResponsePromise(stream, context: context))
             finish(stream, request, status: response.status, bytes: 0, error: nil)
             return
         }
+        context.write(wrapOutboundOut(headersFrame), promise: nil)
         switch response.body {
         case .buffer(let b):
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: stream.id, payload: .data(.init(data: .byteBuffer(b), endStream: true)))), promise: nil)
+            let last = HTTP2Frame(streamID: stream.id, payload: .data(.init(data: .byteBuffer(b), endStream: true)))
+            context.write(wrapOutboundOut(last), promise: endOfResponsePromise(stream, context: context))
             finish(stream, request, status: response.status, bytes: total, error: nil)
             return
         case .empty:
@@ -297,9 +338,11 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
             }
         }
         future.flatMap {
-            let (handler, context, _) = loopBound.value
+            let (handler, context, stream) = loopBound.value
             let end = HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(ByteBuffer()), endStream: true)))
-            return context.writeAndFlush(handler.wrapOutboundOut(end))
+            let promise = handler.endOfResponsePromise(stream, context: context) ?? context.eventLoop.makePromise()
+            context.writeAndFlush(handler.wrapOutboundOut(end), promise: promise)
+            return promise.futureResult
         }.whenComplete { result in
             let (handler, _, stream) = loopBound.value
             switch result {
@@ -307,6 +350,21 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
             case .failure(let error): handler.finish(stream, request, status: response.status, bytes: 0, error: "\(error)")
             }
         }
+    }
+
+    /// For the frame that ends a response sent before the request did: once that frame has gone
+    /// out (a reset any earlier would discard response data still waiting for window), reset the
+    /// stream with NO_ERROR so the client stops sending a body nobody reads (RFC 9113 §8.1).
+    private func endOfResponsePromise(_ stream: Stream, context: ChannelHandlerContext) -> EventLoopPromise<Void>? {
+        guard !stream.requestEnded else { return nil }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        let loopBound = NIOLoopBound((self, context, stream), eventLoop: context.eventLoop)
+        promise.futureResult.whenSuccess {
+            let (handler, context, stream) = loopBound.value
+            guard !stream.requestEnded, handler.streams[stream.id] === stream else { return }
+            context.writeAndFlush(handler.wrapOutboundOut(HTTP2Frame(streamID: stream.id, payload: .rstStream(.noError))), promise: nil)
+        }
+        return promise
     }
 
     private func flushIfNeeded(context: ChannelHandlerContext, force: Bool = false) {
@@ -319,6 +377,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         guard !stream.finished else { return }
         stream.finished = true
         services.requestFinished()
+
         guard let runtime = stream.runtime, !runtime.observers.isEmpty else { return }
         let record = RequestRecord(
             request: request, route: stream.route, status: status, bodyBytesSent: bytes,
