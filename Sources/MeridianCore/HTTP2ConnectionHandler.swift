@@ -39,8 +39,10 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     private var connectionInfo = ConnectionInfo(remoteAddress: nil, localAddress: nil, protocolVersion: "2")
     private var inRead = false
     private var needsFlush = false
-    /// Flow-controlled bytes received since the last connection-level WINDOW_UPDATE.
-    private var unacknowledgedBytes = 0
+    /// Streams owed stream-level WINDOW_UPDATEs at the end of this read.
+    private var owedCredit: [HTTP2StreamID: Int] = [:]
+    /// The connection's receive window is kept between half and all of this.
+    static let connectionWindowTarget = 1 << 20
 
     public init(runtimeBox: RuntimeBox, services: ConnectionServices, listener: ListenerContext) {
         self.runtimeBox = runtimeBox
@@ -85,17 +87,15 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
             // action reads request bodies yet: they are discarded as they arrive, and the credit
             // goes back at once, up to the body limit; past it the stream is reset (§8.1).
             let credit = data.data.readableBytes + (data.paddingBytes.map { $0 + 1 } ?? 0)
-            unacknowledgedBytes += credit
             if let stream = streams[frame.streamID] {
                 stream.bodyBytesReceived += data.data.readableBytes
                 if data.endStream {
                     stream.requestEnded = true
                 } else if stream.bodyBytesReceived > (stream.runtime?.limits.maxBodyBytes ?? 0) {
-                    context.write(wrapOutboundOut(HTTP2Frame(streamID: frame.streamID, payload: .rstStream(stream.responded ? .noError : .refusedStream))), promise: nil)
+                    context.write(wrapOutboundOut(HTTP2Frame(streamID: frame.streamID, payload: .rstStream(stream.responded ? .noError : .cancel))), promise: nil)
                     needsFlush = true
                 } else if credit > 0 {
-                    context.write(wrapOutboundOut(HTTP2Frame(streamID: frame.streamID, payload: .windowUpdate(windowSizeIncrement: credit))), promise: nil)
-                    needsFlush = true
+                    owedCredit[frame.streamID, default: 0] += credit
                 }
             }
         default:
@@ -105,18 +105,30 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
 
     public func channelReadComplete(context: ChannelHandlerContext) {
         inRead = false
-        if unacknowledgedBytes > 0 {
-            let increment = unacknowledgedBytes
-            unacknowledgedBytes = 0
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: increment))), promise: nil)
+        // Stream credit once per read, not once per DATA frame (a client sending 1-byte frames
+        // gets one WINDOW_UPDATE per read, not per frame).
+        for (id, credit) in owedCredit where streams[id].map({ !$0.requestEnded }) ?? false {
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: credit))), promise: nil)
             needsFlush = true
         }
+        owedCredit.removeAll(keepingCapacity: true)
         flushIfNeeded(context: context)
         context.fireChannelReadComplete()
     }
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
+        case let window as NIOHTTP2WindowUpdatedEvent where window.streamID == .rootStream:
+            // The connection window, topped up from NIOHTTP2's own count: it also counts DATA it
+            // drops for streams already reset, which never reach channelRead.
+            if let size = window.inboundWindowSize, size < Self.connectionWindowTarget / 2 {
+                context.write(
+                    wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: Self.connectionWindowTarget - size))),
+                    promise: nil
+                )
+                needsFlush = true
+                flushIfNeeded(context: context)
+            }
         case let closed as StreamClosedEvent:
             if let stream = streams.removeValue(forKey: closed.streamID), let request = stream.request, !stream.finished {
                 finish(stream, request, status: HTTPResponseStatus(statusCode: 499), bytes: 0, error: "stream reset before the response was sent")
@@ -226,6 +238,10 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         stream.runtime = runtime
         services.requestStarted()
         for observer in runtime.observers { observer.requestStarted(request) }
+        if head.method == .CONNECT {
+            write(.text(.methodNotAllowed, "405 Method Not Allowed: CONNECT is not supported\n"), to: stream, context: context)
+            return
+        }
         if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > runtime.limits.maxBodyBytes {
             write(.text(.payloadTooLarge, "413 Payload Too Large: Content-Length \(length) exceeds \(runtime.limits.maxBodyBytes) bytes\n"), to: stream, context: context)
             return

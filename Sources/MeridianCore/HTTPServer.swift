@@ -269,13 +269,23 @@ public final class HTTPServer: Sendable {
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = max(h2.initialWindowSize, 65535)
         stream.streamResetFrameRateLimit.maximumCount = h2.maxResetsPerWindow
-        try sync.addHandler(NIOHTTP2Handler(mode: .server, connectionConfiguration: connection, streamConfiguration: stream))
+        let goaway = GoawayObserver(grace: TimeAmount(runtime.timeouts.send))
+        goaway.channel = channel
+        try sync.addHandler(
+            NIOHTTP2Handler(mode: .server, frameDelegate: goaway, connectionConfiguration: connection, streamConfiguration: stream)
+        )
         try sync.addHandler(HTTP2StreamEventFilter())
         try sync.addHandler(manager)
         try sync.addHandler(
             HTTP2ConnectionHandler(runtimeBox: setup.box, services: services, listener: setup.context)
         )
-        try sync.addHandler(CloseOnErrorHandler())
+        try sync.addHandler(CloseOnErrorHandler(goaway))
+        // The connection is already active: the manager (added after that) starts its idle timer
+        // only on channelActive, so pass it on from behind NIOHTTP2Handler, which has sent its
+        // preface already.
+        if channel.isActive {
+            try sync.context(handlerType: HTTP2StreamEventFilter.self).fireChannelActive()
+        }
     }
 
     private func connectionClosed(_ channel: any Channel) {

@@ -37,6 +37,7 @@ public final class TLSCertificateStore: Sendable {
     }
 
     private let entries: NIOLockedValueBox<[Entry]>
+    private let reloadLock = NIOLock()
     let configuration: Configuration.TLS
     let listener: String
     public let reloads = ManagedAtomic<Int>(0)
@@ -104,10 +105,10 @@ public final class TLSCertificateStore: Sendable {
             return configuration.unknownServerName == .reject && entries.count > 1 ? nil : entries.first
         }
         if let exact = entries.first(where: { $0.names.contains(name) }) { return exact }
-        var rest = Substring(name)
-        while let dot = rest.firstIndex(of: ".") {
-            rest = rest[rest.index(after: dot)...]
-            let wildcard = "*." + rest
+        // A certificate wildcard covers exactly one label (RFC 6125 §6.4.3): a.b.example.com is
+        // not under *.example.com, and a client would reject that certificate anyway.
+        if let dot = name.firstIndex(of: ".") {
+            let wildcard = "*" + name[dot...]
             if let match = entries.first(where: { $0.names.contains(wildcard) }) { return match }
         }
         return configuration.unknownServerName == .reject ? nil : entries.first
@@ -117,6 +118,10 @@ public final class TLSCertificateStore: Sendable {
     /// certificate, is logged and counted, and is tried again at the next check. Blocking: call it
     /// off the event loops.
     public func reloadIfChanged(logger: Logger) {
+        // The periodic check and SIGHUP may run at once; one at a time, so neither writes back an
+        // older list over the other's.
+        reloadLock.lock()
+        defer { reloadLock.unlock() }
         let current = entries.withLockedValue { $0 }
         var next = current
         var changed = false

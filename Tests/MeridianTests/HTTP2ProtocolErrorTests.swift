@@ -58,6 +58,36 @@ import Testing
         #expect(!got.contains { $0.type == H2.FrameType.data.rawValue && $0.stream == 1 }, "\(name): stream 1 was answered")
     }
 
+    @Test func aStreamErrorLeavesTheConnectionServingOthers() async throws {
+        let f = try await start()
+        defer { Task { await f.stop() } }
+        // content-length 1 with END_STREAM on HEADERS: NIOHTTP2 resets that stream only.
+        let bad = H2.request(stream: 1, extra: [("content-length", "1")])
+        let (got, closed) = try await exchange(f, bad + H2.request(stream: 3), settle: .milliseconds(800))
+        #expect(rst(got, stream: 1) == H2.ErrorCode.protocolError.rawValue)
+        #expect(goaway(got) == nil && !closed)
+        #expect(got.contains { $0.type == H2.FrameType.data.rawValue && $0.stream == 3 && $0.payload == Array("hi".utf8) })
+    }
+
+    @Test func connectIsNotServed() async throws {
+        let f = try await start()
+        defer { Task { await f.stop() } }
+        let connect = H2.frame(.headers, flags: H2.Flags.endHeaders | H2.Flags.endStream, stream: 1, H2.hpack([(":method", "CONNECT"), (":authority", "a.test:443")]))
+        let (got, _) = try await exchange(f, connect, settle: .milliseconds(500))
+        let headers = got.first { $0.type == H2.FrameType.headers.rawValue && $0.stream == 1 }
+        #expect(headers != nil)
+        #expect(!got.contains { $0.type == H2.FrameType.data.rawValue && $0.stream == 1 && $0.payload == Array("hi".utf8) })
+    }
+
+    @Test func silentHTTP2ConnectionIsClosedByTheIdleTimeout() async throws {
+        // The client never acknowledges the server's PING: the send timeout ends it after GOAWAY.
+        let f = try await TLSFixture.start(extra: "timeouts: {idle: 300ms, send: 300ms}")
+        defer { Task { await f.stop() } }
+        let (got, closed) = try await exchange(f, [], settle: .seconds(5))
+        #expect(closed)
+        #expect(goaway(got) == H2.ErrorCode.noError.rawValue)
+    }
+
     @Test func oversizedFrameIsAFrameSizeError() async throws {
         let f = try await start()
         defer { Task { await f.stop() } }
