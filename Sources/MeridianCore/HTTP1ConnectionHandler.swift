@@ -18,8 +18,6 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     public typealias OutboundIn = IOData
     public typealias OutboundOut = IOData
 
-    /// Sent to every connection when shutdown begins.
-    public struct DrainEvent: Sendable { public init() {} }
 
     /// The request being served. A class: it is updated in place many times per request, and a
     /// struct this size would be copied (with a retain per field) on every update.
@@ -212,7 +210,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
-        case is ChannelShouldQuiesceEvent, is DrainEvent:
+        case is ChannelShouldQuiesceEvent:  // shutdown began
             drain(context: context)
         case let event as ChannelEvent where event == .inputClosed:
             // Half-close: answer what was asked, then close.
