@@ -1,4 +1,4 @@
-public import NIOCore
+internal import NIOCore
 
 /// On a plaintext listener with `http2.h2c`, looks at the first bytes of a connection: the HTTP/2
 /// connection preface (RFC 9113 §3.3, prior knowledge) switches it to HTTP/2, anything else to

@@ -1,7 +1,7 @@
 internal import Logging
 internal import MeridianConfig
-public import NIOCore
-public import NIOHTTP1
+internal import NIOCore
+internal import NIOHTTP1
 internal import NIOPosix
 
 /// Writing a response: the head and small bodies in one buffer, sendfile under TCP_CORK, or file

@@ -1,7 +1,7 @@
 internal import Logging
 internal import MeridianConfig
-public import NIOCore
-public import NIOHTTP1
+internal import NIOCore
+internal import NIOHTTP1
 internal import NIOPosix
 
 extension HTTP1ConnectionHandler {

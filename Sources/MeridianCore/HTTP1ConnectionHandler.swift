@@ -1,7 +1,7 @@
 internal import Logging
 internal import MeridianConfig
 public import NIOCore
-public import NIOHTTP1
+internal import NIOHTTP1
 internal import NIOPosix
 
 /// Serves one HTTP/1.1 connection: parsing, keep-alive, pipelining with responses in order,

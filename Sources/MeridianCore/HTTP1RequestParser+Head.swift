@@ -1,5 +1,5 @@
-public import NIOCore
-public import NIOHTTP1
+internal import NIOCore
+internal import NIOHTTP1
 
 
 /// Head and trailer parsing: request line, header fields, framing (RFC 9112 §3, §5, §6).

@@ -1,5 +1,5 @@
-public import NIOCore
-public import NIOHTTP1
+internal import NIOCore
+internal import NIOHTTP1
 
 
 /// Byte-level pieces of the grammar: chunk sizes, Content-Length, versions, hosts, tokens.

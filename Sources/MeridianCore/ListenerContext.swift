@@ -1,4 +1,4 @@
-public import NIOHTTP1
+internal import NIOHTTP1
 
 /// What a connection needs to know about the listener that accepted it.
 public struct ListenerContext: Sendable {

@@ -3,7 +3,7 @@ internal import Foundation
 public import Logging
 public import MeridianConfig
 internal import NIOConcurrencyHelpers
-public import NIOCore
+internal import NIOCore
 public import NIOSSL
 
 /// The certificates of one TLS listener, chosen per handshake by SNI name, and reloaded from their
