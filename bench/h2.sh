@@ -15,8 +15,8 @@ for arg in "$@"; do
   esac
 done
 
-die() { echo "error: $*" >&2; exit 1; }
-log() { echo "== $*" >&2; }
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
 
 case $ONLY in ""|nginx|meridian) ;; *) die "ONLY must be nginx or meridian, got '$ONLY'" ;; esac
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be whole seconds, got '$DURATION'"
@@ -41,24 +41,10 @@ if ((${#missing[@]})); then
 fi
 
 # --- 2. meridian binary -----------------------------------------------------
-if want meridian; then
-  BIN=${MERIDIAN_BIN:-$ROOT/.build/release/meridian}
-  if [[ -z ${MERIDIAN_BIN:-} ]] && { ((BUILD)) || [[ ! -x $BIN ]]; }; then
-    log "building meridian (release)"
-    (cd "$ROOT" && swift build -c release --product meridian) || die "swift build failed"
-  fi
-  [[ -x $BIN ]] || die "meridian binary not found/executable: $BIN"
-fi
+if want meridian; then meridian_binary "$BUILD"; fi
 
 # --- 3. temp dir, certificate, file, cleanup -------------------------------
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/meridian-h2bench.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT; trap 'exit 130' INT TERM
+bench_tmpdir meridian-h2bench
 mkdir -p "$TMP/files"
 head -c 1024 /dev/urandom >"$TMP/files/1k.bin"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/key.pem" \
