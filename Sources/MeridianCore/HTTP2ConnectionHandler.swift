@@ -29,6 +29,8 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         var finished = false
         /// The client sent END_STREAM.
         var requestEnded = false
+        /// While a body is streamed: when a chunk last went out (or streaming began).
+        var streamingSince: NIODeadline?
         init(id: HTTP2StreamID) { self.id = id }
     }
 
@@ -55,6 +57,8 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
 
     public func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        stallTimer?.cancel()
+        stallTimer = nil
     }
 
     public func handlerAdded(context: ChannelHandlerContext) {
@@ -337,9 +341,12 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         flushIfNeeded(context: context, force: true)
         let id = stream.id
         let loopBound = NIOLoopBound((self, context, stream), eventLoop: context.eventLoop)
+        stream.streamingSince = .now()
+        armStallTimer(context: context)
         @Sendable func send(_ buffer: ByteBuffer) -> EventLoopFuture<Void> {
-            let (handler, context, _) = loopBound.value
+            let (handler, context, stream) = loopBound.value
             return context.writeAndFlush(handler.wrapOutboundOut(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(buffer))))))
+                .map { stream.streamingSince = .now() }
         }
         var future = context.eventLoop.makeSucceededVoidFuture()
         for part in parts {
@@ -361,6 +368,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
             return promise.futureResult
         }.whenComplete { result in
             let (handler, _, stream) = loopBound.value
+            stream.streamingSince = nil
             switch result {
             case .success: handler.finish(stream, request, status: response.status, bytes: total, error: nil)
             case .failure(let error): handler.finish(stream, request, status: response.status, bytes: 0, error: "\(error)")
@@ -381,6 +389,45 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
             context.writeAndFlush(handler.wrapOutboundOut(HTTP2Frame(streamID: stream.id, payload: .rstStream(.noError))), promise: nil)
         }
         return promise
+    }
+
+    // MARK: - Stalled streams
+
+    private var stallTimer: Scheduled<Void>?
+
+    /// A streamed body waits on each chunk until flow control lets it go; a client that never
+    /// opens its window would hold the stream (an open file, a chunk in memory) forever. Streams
+    /// that make no progress for `timeouts.send` are reset with CANCEL, as HTTP/1.1 connections
+    /// are closed.
+    private func armStallTimer(context: ChannelHandlerContext) {
+        guard stallTimer == nil else { return }
+        let send = TimeAmount(runtimeBox.current.timeouts.send)
+        let period = TimeAmount.nanoseconds(max(100_000_000, send.nanoseconds / 4))
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        stallTimer = context.eventLoop.scheduleTask(in: period) {
+            let (handler, context) = loopBound.value
+            handler.stallTimer = nil
+            handler.resetStalledStreams(context: context, limit: send)
+        }
+    }
+
+    private func resetStalledStreams(context: ChannelHandlerContext, limit: TimeAmount) {
+        guard self.context != nil else { return }
+        let now = NIODeadline.now()
+        var streaming = false
+        for (id, stream) in streams {
+            guard let since = stream.streamingSince else { continue }
+            if now - since > limit {
+                stream.streamingSince = nil
+                services.timedOut("h2_send")
+                context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .rstStream(.cancel))), promise: nil)
+                needsFlush = true
+            } else {
+                streaming = true
+            }
+        }
+        flushIfNeeded(context: context, force: true)
+        if streaming { armStallTimer(context: context) }
     }
 
     private func flushIfNeeded(context: ChannelHandlerContext, force: Bool = false) {

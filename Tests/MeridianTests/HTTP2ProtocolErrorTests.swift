@@ -88,6 +88,24 @@ import Testing
         #expect(goaway(got) == H2.ErrorCode.noError.rawValue)
     }
 
+    @Test func aStreamWhoseClientNeverOpensItsWindowIsReset() async throws {
+        let f = try await TLSFixture.start(extra: "timeouts: {send: 300ms}")
+        defer { Task { await f.stop() } }
+        try Data(count: 2_000_000).write(to: f.server.directory.appendingPathComponent("big.bin"))
+        // SETTINGS_INITIAL_WINDOW_SIZE (0x4) = 0: the server may send no DATA at all.
+        let zeroWindow = H2.frame(.settings, stream: 0, [0x00, 0x04] + H2.be32(0))
+        let c = try await RawClient.connect(port: f.server.port, tls: .init(serverName: "a.test", caPath: f.certs.caPath, alpn: ["h2"]))
+        _ = try await c.handshake()
+        try await c.send(bytes: H2.preface + zeroWindow + H2.frame(.settings, flags: H2.Flags.ack, stream: 0) + H2.request(stream: 1, path: "/big.bin"))
+        var reset: UInt32?
+        for _ in 0..<100 where reset == nil {
+            reset = rst(H2.parse(c.pending), stream: 1)
+            if reset == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(reset == H2.ErrorCode.cancel.rawValue)
+        await c.close()
+    }
+
     @Test func oversizedFrameIsAFrameSizeError() async throws {
         let f = try await start()
         defer { Task { await f.stop() } }
