@@ -28,3 +28,20 @@ bench_cleanup() {
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   rm -rf "$TMP"
 }
+
+# Reads the command line (only --build) and ONLY; sets BUILD, SERVERS and defines want().
+bench_args() {
+  BUILD=0
+  for arg in "$@"; do
+    case $arg in
+      --build) BUILD=1 ;;
+      *) die "unknown argument: $arg (usage: $0 [--build])" ;;
+    esac
+  done
+  case ${ONLY:-} in ""|nginx|meridian) ;; *) die "ONLY must be nginx or meridian, got '$ONLY'" ;; esac
+  SERVERS=(nginx meridian)
+  [[ -n ${ONLY:-} ]] && SERVERS=("$ONLY")
+  return 0
+}
+
+want() { [[ " ${SERVERS[*]} " == *" $1 "* ]]; }

@@ -7,22 +7,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DURATION=${DURATION:-10}
 ONLY=${ONLY:-}
-BUILD=0
-for arg in "$@"; do
-  case $arg in
-    --build) BUILD=1 ;;
-    *) echo "unknown argument: $arg (usage: $0 [--build])" >&2; exit 2 ;;
-  esac
-done
-
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
-
-case $ONLY in ""|nginx|meridian) ;; *) die "ONLY must be nginx or meridian, got '$ONLY'" ;; esac
+bench_args "$@"
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be whole seconds, got '$DURATION'"
-SERVERS=(nginx meridian)
-[[ -n $ONLY ]] && SERVERS=("$ONLY")
-want() { [[ " ${SERVERS[*]} " == *" $1 "* ]]; }
 
 # --- 1. tools -------------------------------------------------------------
 missing=()

@@ -9,21 +9,9 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 FILES=${FILES:-"1k 100k 10m"}
 ONLY=${ONLY:-}
-BUILD=0
-for arg in "$@"; do
-  case $arg in
-    --build) BUILD=1 ;;
-    *) echo "unknown argument: $arg (usage: $0 [--build])" >&2; exit 2 ;;
-  esac
-done
-
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
-
-case $ONLY in ""|nginx|meridian) ;; *) die "ONLY must be nginx or meridian, got '$ONLY'" ;; esac
-SERVERS=(nginx meridian)
-[[ -n $ONLY ]] && SERVERS=("$ONLY")
-want() { [[ " ${SERVERS[*]} " == *" $1 "* ]]; }
+bench_args "$@"
 
 declare -A SIZE=([1k]=1024 [100k]=102400 [10m]=10485760)
 for f in $FILES; do [[ -n ${SIZE[$f]:-} ]] || die "unknown file '$f' in FILES (use 1k 100k 10m)"; done

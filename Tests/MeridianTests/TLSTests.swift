@@ -217,22 +217,11 @@ import Testing
 /// A client that connects and never completes a handshake (or never sends the h2c preface) must
 /// not hold a connection slot: no HTTP timer runs before the protocol is settled.
 @Suite struct PreProtocolTimeoutTests {
-    @Test(arguments: ["", "http2: {enabled: false}"])
+    @Test(arguments: ["", "enabled: false"])
     func silentTLSClientIsClosed(_ http2: String) async throws {
-        let certs = try TestCertificates()
-        defer { certs.remove() }
-        try certs.issue("a", dnsNames: ["a.test"])
-        let s = try await TestServer.start(
-            """
-            listeners:
-              - name: https
-                address: 127.0.0.1:0
-                tls:
-                  certificates: [{cert: \(certs.cert("a")), key: \(certs.key("a"))}]
-                \(http2)
-            timeouts: {header_read: 300ms}
-            """)
-        defer { Task { await s.stop() } }
+        let f = try await TLSFixture.start(http2: http2, extra: "timeouts: {header_read: 300ms}")
+        defer { Task { await f.stop() } }
+        let s = f.server
         let silent = try await RawClient.connect(port: s.port)
         #expect(await silent.waitForClose(timeout: .seconds(5)))
         let half = try await RawClient.connect(port: s.port)
