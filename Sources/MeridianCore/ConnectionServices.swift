@@ -14,6 +14,21 @@ public final class ConnectionServices: Sendable {
     public let totalRequests = ManagedAtomic<Int>(0)
     public let rejectedRequests = ManagedAtomic<Int>(0)
     public let timeouts = ManagedAtomic<Int>(0)
+    /// Connections by the protocol they settled on: open now, and in all.
+    public let openHTTP1 = ManagedAtomic<Int>(0)
+    public let openHTTP2 = ManagedAtomic<Int>(0)
+    public let totalHTTP1 = ManagedAtomic<Int>(0)
+    public let totalHTTP2 = ManagedAtomic<Int>(0)
+    /// The statuses the parser and limits answer with, in the order of ``rejectedByStatus``
+    /// (whose last slot counts any other).
+    public static let rejectionStatuses = [400, 408, 413, 414, 417, 431, 501, 505]
+    public let rejectedByStatus = (0...rejectionStatuses.count).map { _ in ManagedAtomic<Int>(0) }
+    /// The kinds of timeout, in the order of ``timeoutsByKind``.
+    public static let timeoutKinds = ["header_read", "body_read", "idle", "send"]
+    public let timeoutsByKind = timeoutKinds.map { _ in ManagedAtomic<Int>(0) }
+    /// Completed TLS handshakes by protocol version: 1.2, 1.3, other.
+    public static let tlsVersions = ["1.2", "1.3", "other"]
+    public let tlsHandshakes = tlsVersions.map { _ in ManagedAtomic<Int>(0) }
 
     public init(threadPool: NIOThreadPool) {
         self.fileReader = FileChunkReader(threadPool: threadPool)
@@ -51,10 +66,28 @@ public final class ConnectionServices: Sendable {
 
     func rejectedRequest(status: HTTPResponseStatus) {
         rejectedRequests.wrappingIncrement(ordering: .relaxed)
+        let slot = Self.rejectionStatuses.firstIndex(of: Int(status.code)) ?? Self.rejectionStatuses.count
+        rejectedByStatus[slot].wrappingIncrement(ordering: .relaxed)
     }
 
     func timedOut(_ kind: String) {
         timeouts.wrappingIncrement(ordering: .relaxed)
+        let slot = Self.timeoutKinds.firstIndex(of: kind) ?? Self.timeoutKinds.firstIndex(of: "send")!
+        timeoutsByKind[slot].wrappingIncrement(ordering: .relaxed)
+    }
+
+    func connectionOpened(http2: Bool) {
+        (http2 ? openHTTP2 : openHTTP1).wrappingIncrement(ordering: .relaxed)
+        (http2 ? totalHTTP2 : totalHTTP1).wrappingIncrement(ordering: .relaxed)
+    }
+
+    func connectionClosed(http2: Bool) {
+        (http2 ? openHTTP2 : openHTTP1).wrappingDecrement(ordering: .relaxed)
+    }
+
+    func tlsHandshakeCompleted(version: String?) {
+        let slot = version.flatMap { Self.tlsVersions.firstIndex(of: $0) } ?? 2
+        tlsHandshakes[slot].wrappingIncrement(ordering: .relaxed)
     }
 }
 

@@ -20,7 +20,17 @@ extension HTTP1ConnectionHandler {
 
         let isHead = c.request.isHead
         let sendBody = response.statusAllowsBody && !isHead
-        let contentLength: Int? = response.statusAllowsBody ? response.body.length : nil
+        var contentLength: Int? = response.statusAllowsBody ? response.body.length : nil
+        var chunked = false
+        if response.body.isStream {
+            // Unknown length: chunked on HTTP/1.1; HTTP/1.0 reads to the close.
+            contentLength = nil
+            if c.request.version.minor >= 1 {
+                chunked = response.statusAllowsBody
+            } else {
+                c.decision = .close
+            }
+        }
         let token: HTTP1ResponseHead.ConnectionToken
         switch c.decision {
         case .close: token = .close
@@ -32,7 +42,7 @@ extension HTTP1ConnectionHandler {
         }
         HTTP1ResponseHead.write(
             into: &head, status: response.status, headers: response.headers, contentLength: contentLength,
-            connection: token, serverHeader: c.runtime.serverHeader, requestID: c.request.id
+            connection: token, serverHeader: c.runtime.serverHeader, requestID: c.request.id, chunked: chunked
         )
         let bodyBytes = sendBody ? response.body.length : 0
 
@@ -63,6 +73,10 @@ extension HTTP1ConnectionHandler {
                 streamParts([.file(slice)], status: response.status, total: bodyBytes, context: context)
                 return
             }
+        case .stream(let body):
+            emit(head, context: context)
+            streamBody(body, chunked: c.request.version.minor >= 1, status: response.status, context: context)
+            return
         case .parts(let parts):
             emit(head, context: context)
             if connectionInfo.canSendFile {
@@ -110,6 +124,47 @@ extension HTTP1ConnectionHandler {
         promise.futureResult.whenComplete { _ in withExtendedLifetime(owner) {} }
         context.write(wrapOutboundOut(.fileRegion(region)), promise: promise)
         needsFlush = true
+    }
+
+    /// A produced body: each piece is written (chunk-framed on HTTP/1.1) and flushed before the
+    /// producer's next write completes.
+    func streamBody(_ body: BodyStream, chunked: Bool, status: HTTPResponseStatus, context: ChannelHandlerContext) {
+        flushNow(context: context)
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let sent = NIOLoopBoundBox(0, eventLoop: context.eventLoop)
+        let write: BodyStream.Write = { piece in
+            let (handler, context) = loopBound.value
+            guard !handler.closed else { return context.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+            guard piece.readableBytes > 0 else { return context.eventLoop.makeSucceededVoidFuture() }
+            sent.value += piece.readableBytes
+            guard chunked else { return context.writeAndFlush(handler.wrapOutboundOut(.byteBuffer(piece))) }
+            var framed = context.channel.allocator.buffer(capacity: piece.readableBytes + 12)
+            framed.writeString(String(piece.readableBytes, radix: 16))
+            framed.writeStaticString("\r\n")
+            framed.writeImmutableBuffer(piece)
+            framed.writeStaticString("\r\n")
+            return context.writeAndFlush(handler.wrapOutboundOut(.byteBuffer(framed)))
+        }
+        body.produce(context.eventLoop, write).flatMap { () -> EventLoopFuture<Void> in
+            let (handler, context) = loopBound.value
+            guard chunked else { return context.eventLoop.makeSucceededVoidFuture() }
+            guard !handler.closed else { return context.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+            var last = context.channel.allocator.buffer(capacity: 5)
+            last.writeStaticString("0\r\n\r\n")
+            return context.writeAndFlush(handler.wrapOutboundOut(.byteBuffer(last)))
+        }.whenComplete { result in
+            let (handler, context) = loopBound.value
+            switch result {
+            case .success:
+                handler.responseQueued(status: status, bytesSent: sent.value, context: context)
+            case .failure(let error):
+                if let c = handler.current {
+                    handler.finishRecord(c, status: status, bytesSent: sent.value, error: "\(error)")
+                    handler.current?.responseComplete = true
+                }
+                context.close(promise: nil)
+            }
+        }
     }
 
     /// Bodies that may not use sendfile (TLS, or `sendfile: false`) are read in chunks off the event

@@ -43,6 +43,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     let services: ConnectionServices
     var keepAlive: KeepAliveStateMachine
     var connectionInfo = ConnectionInfo(remoteAddress: nil, localAddress: nil)
+    /// Counted in the open-connection gauge (between becoming active and inactive).
+    var counted = false
     var current: InFlight?
     var parser: HTTP1RequestParser
     /// Bytes read and not yet parsed.
@@ -97,6 +99,10 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     func becameActive(context: ChannelHandlerContext) {
+        if !counted {
+            counted = true
+            services.connectionOpened(http2: false)
+        }
         connectionInfo.remoteAddress = context.channel.remoteAddress
         connectionInfo.localAddress = context.channel.localAddress
         lastActivity = .now()
@@ -105,6 +111,10 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     public func channelInactive(context: ChannelHandlerContext) {
         closed = true
+        if counted {
+            counted = false
+            services.connectionClosed(http2: false)
+        }
         timer?.cancel()
         timer = nil
         if let current, !current.responseComplete {
@@ -246,9 +256,13 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         let runtime = runtimeBox.current
         let decision = keepAlive.requestReceived(version: head.version, connectionHeader: head.headers["connection"])
         let id = services.requestID(from: head.headers)
+        if connectionInfo.scheme == "https", connectionInfo.tlsVersion == nil {
+            connectionInfo.tlsVersion = TLSErrorHandler.negotiatedVersion(context.pipeline)
+        }
         var info = connectionInfo
         info.protocolVersion = head.version.minor == 0 ? "1.0" : "1.1"
-        let request = Request(head: head, id: id, connection: info)
+        let trace = runtime.tracing?.begin(head, connection: info)
+        let request = Request(head: head, id: id, connection: info, trace: trace)
         let hasBody = head.headers.contains(name: "content-length") || head.headers.contains(name: "transfer-encoding")
         current = InFlight(request: request, runtime: runtime, decision: decision)
         services.requestStarted()

@@ -14,7 +14,8 @@ enum HTTP1ResponseHead {
         contentLength: Int?,
         connection: ConnectionToken,
         serverHeader: String,
-        requestID: String?
+        requestID: String?,
+        chunked: Bool = false
     ) {
         buffer.writeStaticString("HTTP/1.1 ")
         if let line = statusLines[status.code] {
@@ -51,6 +52,8 @@ enum HTTP1ResponseHead {
             buffer.writeStaticString("content-length: ")
             buffer.writeString(String(contentLength))
             buffer.writeStaticString("\r\n")
+        } else if chunked {
+            buffer.writeStaticString("transfer-encoding: chunked\r\n")
         }
         switch connection {
         case .none: break

@@ -65,7 +65,13 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         self.context = context
         connectionInfo.remoteAddress = context.channel.remoteAddress
         connectionInfo.localAddress = context.channel.localAddress
+        if connectionInfo.scheme == "https" { connectionInfo.tlsVersion = TLSErrorHandler.negotiatedVersion(context.pipeline) }
+        counted = true
+        services.connectionOpened(http2: true)
     }
+
+    /// Counted in the open-connection gauge until the connection closes.
+    private var counted = false
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
@@ -144,6 +150,10 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
+        if counted {
+            counted = false
+            services.connectionClosed(http2: true)
+        }
         for (_, stream) in streams {
             if let request = stream.request, !stream.finished {
                 finish(stream, request, status: HTTPResponseStatus(statusCode: 499), bytes: 0, error: "connection closed before the response was sent")
@@ -237,7 +247,8 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     private func start(_ stream: Stream, _ headers: HPACKHeaders, context: ChannelHandlerContext) {
         let runtime = runtimeBox.current
         let head = Self.requestHead(headers)
-        let request = Request(head: head, id: services.requestID(from: head.headers), connection: connectionInfo)
+        let trace = runtime.tracing?.begin(head, connection: connectionInfo)
+        let request = Request(head: head, id: services.requestID(from: head.headers), connection: connectionInfo, trace: trace)
         stream.request = request
         stream.runtime = runtime
         services.requestStarted()
@@ -288,7 +299,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         if !runtime.serverHeader.isEmpty { out.add(name: "server", value: runtime.serverHeader) }
         out.add(name: "x-request-id", value: request.id, indexing: .nonIndexable)
         for (name, value) in listener.extraHeaders { out.replaceOrAdd(name: name.lowercased(), value: value) }
-        if response.statusAllowsBody { out.add(name: "content-length", value: String(response.body.length)) }
+        if response.statusAllowsBody && !response.body.isStream { out.add(name: "content-length", value: String(response.body.length)) }
         return out
     }
 
@@ -310,7 +321,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         guard !stream.responded, let request = stream.request, let runtime = stream.runtime else { return }
         guard streams[stream.id] === stream else { return }  // reset meanwhile
         stream.responded = true
-        let sendBody = response.statusAllowsBody && !request.isHead && response.body.length > 0
+        let sendBody = response.statusAllowsBody && !request.isHead && (response.body.length > 0 || response.body.isStream)
         let headers = responseHeaders(response, request: request, runtime: runtime)
         let headersFrame = HTTP2Frame(streamID: stream.id, payload: .headers(.init(headers: headers, endStream: !sendBody)))
         needsFlush = true
@@ -329,14 +340,16 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
             return
         case .empty:
             return
-        case .file, .parts:
+        case .file, .parts, .stream:
             break
         }
-        let parts: [ResponseBodyPart]
+        var parts: [ResponseBodyPart] = []
+        var produced: BodyStream?
         switch response.body {
         case .file(let f): parts = [.file(f)]
         case .parts(let p): parts = p
-        default: parts = []
+        case .stream(let s): produced = s
+        default: break
         }
         flushIfNeeded(context: context, force: true)
         let id = stream.id
@@ -344,11 +357,19 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         stream.streamingSince = .now()
         armStallTimer(context: context)
         @Sendable func send(_ buffer: ByteBuffer) -> EventLoopFuture<Void> {
-            let (handler, context, stream) = loopBound.value
+            let (handler, context, _) = loopBound.value
             return context.writeAndFlush(handler.wrapOutboundOut(HTTP2Frame(streamID: id, payload: .data(.init(data: .byteBuffer(buffer))))))
-                .map { stream.streamingSince = .now() }
+                .map { loopBound.value.2.streamingSince = .now() }
         }
+        let sent = NIOLoopBoundBox(0, eventLoop: context.eventLoop)
         var future = context.eventLoop.makeSucceededVoidFuture()
+        if let produced {
+            future = produced.produce(context.eventLoop) { piece in
+                guard piece.readableBytes > 0 else { return loopBound.value.1.eventLoop.makeSucceededVoidFuture() }
+                sent.value += piece.readableBytes
+                return send(piece)
+            }
+        }
         for part in parts {
             future = future.flatMap {
                 switch part {
@@ -370,8 +391,8 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
             let (handler, _, stream) = loopBound.value
             stream.streamingSince = nil
             switch result {
-            case .success: handler.finish(stream, request, status: response.status, bytes: total, error: nil)
-            case .failure(let error): handler.finish(stream, request, status: response.status, bytes: 0, error: "\(error)")
+            case .success: handler.finish(stream, request, status: response.status, bytes: total + sent.value, error: nil)
+            case .failure(let error): handler.finish(stream, request, status: response.status, bytes: sent.value, error: "\(error)")
             }
         }
     }
@@ -419,7 +440,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
             guard let since = stream.streamingSince else { continue }
             if now - since > limit {
                 stream.streamingSince = nil
-                services.timedOut("h2_send")
+                services.timedOut("send")
                 context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .rstStream(.cancel))), promise: nil)
                 needsFlush = true
             } else {

@@ -127,7 +127,7 @@ public final class HTTPServer: Sendable {
         return ServerRuntime(
             router: Router(hosts: [.init(names: [], isDefault: true, routes: [route])]), limits: runtime.limits,
             timeouts: runtime.timeouts, serverHeader: runtime.serverHeader, generation: runtime.generation,
-            logger: runtime.logger, observers: runtime.observers
+            logger: runtime.logger, observers: runtime.observers, tracing: runtime.tracing
         )
     }
 
@@ -213,7 +213,7 @@ public final class HTTPServer: Sendable {
             return channel.eventLoop.makeSucceededVoidFuture()
         }
         try sync.addHandler(NIOSSLServerHandler(context: ssl))
-        try sync.addHandler(TLSErrorHandler(store: setup.tls, logger: logger))
+        try sync.addHandler(TLSErrorHandler(store: setup.tls, services: services, logger: logger))
         let services = self.services
         guard setup.config.http2.enabled else {
             // HTTP/1.1 only: its header-read timer starts with the first decrypted byte; the

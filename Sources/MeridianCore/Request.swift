@@ -21,14 +21,19 @@ public final class Request: Sendable {
     public let connection: ConnectionInfo
     /// When the head was complete.
     public let startedAt: NIODeadline
+    /// The trace this request belongs to; nil when tracing is off.
+    public let trace: TraceContext?
 
     public var method: HTTPMethod { head.method }
     public var headers: HTTPHeaders { head.headers }
     public var version: HTTPVersion { head.version }
     public var isHead: Bool { head.method == .HEAD }
 
-    public init(head: HTTPRequestHead, id: String, connection: ConnectionInfo, startedAt: NIODeadline = .now()) {
+    public init(
+        head: HTTPRequestHead, id: String, connection: ConnectionInfo, startedAt: NIODeadline = .now(), trace: TraceContext? = nil
+    ) {
         self.head = head
+        self.trace = trace
         let uri = Substring(head.uri)
         let rawPath: Substring
         if let q = uri.utf8.firstIndex(of: UInt8(ascii: "?")) {
@@ -80,6 +85,8 @@ public struct ConnectionInfo: Sendable {
     public var protocolVersion: String
     /// Whether a file body may leave with sendfile(2) (plaintext HTTP/1.1 only).
     public var canSendFile: Bool
+    /// `1.2` or `1.3` on TLS connections, as OpenTelemetry's `tls.protocol.version` has it.
+    public var tlsVersion: String?
 
     public init(
         remoteAddress: SocketAddress?, localAddress: SocketAddress?, scheme: String = "http",

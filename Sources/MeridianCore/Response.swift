@@ -34,14 +34,36 @@ public enum ResponseBody: Sendable {
     case file(FileSlice)
     /// Concatenated pieces, as multipart/byteranges needs.
     case parts([ResponseBodyPart])
+    /// A body of unknown length produced while it is sent (server-sent events): chunked on
+    /// HTTP/1.1, DATA frames on HTTP/2.
+    case stream(BodyStream)
 
+    /// The length when known up front; 0 for a stream.
     public var length: Int {
         switch self {
-        case .empty: return 0
+        case .empty, .stream: return 0
         case .buffer(let b): return b.readableBytes
         case .file(let f): return f.length
         case .parts(let parts): return parts.reduce(0) { $0 + $1.length }
         }
+    }
+
+    public var isStream: Bool {
+        if case .stream = self { return true }
+        return false
+    }
+}
+
+/// A body written piece by piece. `produce` is called on the connection's event loop once the head
+/// is out; it calls `write` for each piece (the returned future completes when the piece has been
+/// written, which is the producer's backpressure) and completes its own future to end the body.
+/// A failed write means the client is gone: the producer stops and fails its future.
+public struct BodyStream: Sendable {
+    public typealias Write = @Sendable (ByteBuffer) -> EventLoopFuture<Void>
+    public let produce: @Sendable (_ eventLoop: any EventLoop, _ write: @escaping Write) -> EventLoopFuture<Void>
+
+    public init(produce: @escaping @Sendable (_ eventLoop: any EventLoop, _ write: @escaping Write) -> EventLoopFuture<Void>) {
+        self.produce = produce
     }
 }
 

@@ -15,11 +15,14 @@ public final class ServerRuntime: Sendable {
     public let generation: Int
     public let logger: Logger
     public let observers: [any RequestObserver]
+    /// Decides each request's trace context; nil when tracing is off.
+    public let tracing: (any RequestTracing)?
 
     public init(
         router: Router, limits: Configuration.Limits, timeouts: Configuration.Timeouts, serverHeader: String,
-        generation: Int, logger: Logger, observers: [any RequestObserver] = []
+        generation: Int, logger: Logger, observers: [any RequestObserver] = [], tracing: (any RequestTracing)? = nil
     ) {
+        self.tracing = tracing
         self.router = router
         self.limits = limits
         self.timeouts = timeouts
