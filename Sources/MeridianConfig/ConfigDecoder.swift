@@ -8,7 +8,7 @@ struct ConfigDecoder {
         guard
             let top = reader.mapping(
                 root, "",
-                allowed: ["listeners", "admin", "server", "limits", "timeouts", "lifecycle", "logging", "defaults", "hosts"]
+                allowed: ["listeners", "admin", "server", "limits", "timeouts", "lifecycle", "logging", "telemetry", "defaults", "hosts"]
             )
         else { return }
         if let node = top["listeners"] { config.listeners = listeners(node) }
@@ -18,6 +18,7 @@ struct ConfigDecoder {
         if let node = top["timeouts"] { config.timeouts = timeouts(node) }
         if let node = top["lifecycle"] { config.lifecycle = lifecycle(node) }
         if let node = top["logging"] { config.logging = logging(node) }
+        if let node = top["telemetry"] { config.telemetry = TelemetryDecoder(reader: reader).telemetry(node) }
         if let node = top["defaults"] { config.defaults = defaults(node) }
         if let node = top["hosts"] { config.hosts = hosts(node) }
     }

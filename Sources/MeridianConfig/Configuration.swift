@@ -10,6 +10,7 @@ public struct Configuration: Sendable, Equatable {
     public var timeouts: Timeouts
     public var lifecycle: Lifecycle
     public var logging: Logging
+    public var telemetry: Telemetry
     public var defaults: Defaults
     public var hosts: [Host]
 
@@ -21,6 +22,7 @@ public struct Configuration: Sendable, Equatable {
         timeouts: Timeouts = Timeouts(),
         lifecycle: Lifecycle = Lifecycle(),
         logging: Logging = Logging(),
+        telemetry: Telemetry = Telemetry(),
         defaults: Defaults = Defaults(),
         hosts: [Host] = [Host.catchAll]
     ) {
@@ -31,6 +33,7 @@ public struct Configuration: Sendable, Equatable {
         self.timeouts = timeouts
         self.lifecycle = lifecycle
         self.logging = logging
+        self.telemetry = telemetry
         self.defaults = defaults
         self.hosts = hosts
     }
