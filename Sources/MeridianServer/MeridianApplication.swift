@@ -4,6 +4,7 @@ public import MeridianCore
 internal import NIOCore
 public import NIOPosix
 internal import NIOConcurrencyHelpers
+public import MeridianTelemetry
 internal import ServiceLifecycle
 internal import UnixSignals
 
@@ -45,6 +46,7 @@ public final class MeridianApplication: Sendable {
     let adminBox: RuntimeBox
     public let server: HTTPServer
     let adminServer: HTTPServer
+    public let telemetry: Telemetry
     private let state: NIOLockedValueBox<State>
     /// Serialises reloads: each reads the file, builds and swaps as one step.
     private let reloadLock = NIOLock()
@@ -65,12 +67,26 @@ public final class MeridianApplication: Sendable {
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: loops)
         self.threadPool = NIOThreadPool(numberOfThreads: max(2, loops))
         threadPool.start()
-        self.builder = RuntimeBuilder(group: group, threadPool: threadPool, logger: logger, observers: observers)
+        let telemetry: Telemetry
+        do {
+            telemetry = try Telemetry(configuration.telemetry, environment: environment, version: MeridianVersion.string, logger: logger)
+        } catch {
+            try? group.syncShutdownGracefully()
+            try? threadPool.syncShutdownGracefully()
+            throw error
+        }
+        self.telemetry = telemetry
+        self.builder = RuntimeBuilder(
+            group: group, threadPool: threadPool, logger: logger, observers: [telemetry.observer] + observers, telemetry: telemetry
+        )
+        // The admin listener counts its own connections and requests: scrapes and probes are not traffic.
         let services = ConnectionServices(threadPool: threadPool)
+        let adminServices = ConnectionServices(threadPool: threadPool)
         self.runtimeBox = RuntimeBox(try builder.build(configuration, generation: 1))
         self.adminBox = RuntimeBox(builder.buildAdmin(configuration, health: health, generation: 1))
         self.server = HTTPServer(group: group, runtimeBox: runtimeBox, services: services, logger: logger)
-        self.adminServer = HTTPServer(group: group, runtimeBox: adminBox, services: services, logger: logger)
+        self.adminServer = HTTPServer(group: group, runtimeBox: adminBox, services: adminServices, logger: logger)
+        telemetry.attach(server: server, health: health)
         self.state = NIOLockedValueBox(State(configuration: configuration))
     }
 
@@ -83,7 +99,16 @@ public final class MeridianApplication: Sendable {
     @discardableResult
     public func start() async throws -> [HTTPServer.BoundListener] {
         let config = configuration
-        let bound = try await server.start(config.listeners)
+        try telemetry.start()
+        telemetry.startStatusSampling(on: group.next())
+        let bound: [HTTPServer.BoundListener]
+        do {
+            bound = try await server.start(config.listeners)
+        } catch {
+            telemetry.stopStatusSampling()
+            await telemetry.shutdown()
+            throw error
+        }
         var admin: HTTPServer.BoundListener?
         if let address = config.admin.address {
             let adminListener = Configuration.Listener(name: "admin", address: address, reusePort: false, backlog: 128, sendfile: true)
@@ -91,6 +116,8 @@ public final class MeridianApplication: Sendable {
                 admin = try await adminServer.start([adminListener]).first
             } catch {
                 await server.stopAccepting()  // no half-started instance keeps accepting
+                telemetry.stopStatusSampling()
+                await telemetry.shutdown()
                 throw error
             }
         }
@@ -120,6 +147,7 @@ public final class MeridianApplication: Sendable {
             config = try ConfigLoader.load(file: configPath, environment: environment)
         } catch {
             let problems = error.diagnostics.map(\.description)
+            telemetry.configReloaded(success: false, generation: generation)
             logger.error(
                 "configuration reload failed; keeping the running configuration",
                 metadata: ["config.file": "\(configPath)", "errors": "\(problems.joined(separator: "; "))", "config.generation": "\(generation)"]
@@ -137,12 +165,17 @@ public final class MeridianApplication: Sendable {
             runtimeBox.replace(with: runtime)
             adminBox.replace(with: builder.buildAdmin(config, health: health, generation: next))
         } catch {
+            telemetry.configReloaded(success: false, generation: generation)
             logger.error("configuration reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
             return ReloadResult(applied: false, generation: generation, problems: ["\(error)"])
         }
         state.withLockedValue {
             $0.configuration = config
             $0.generation = next
+        }
+        telemetry.configReloaded(success: true, generation: next)
+        if config.telemetry != previous.telemetry {
+            logger.warning("telemetry changes (tracing, metrics, access log, status) take effect on restart")
         }
         logger.info("configuration reloaded", metadata: ["config.file": "\(configPath)", "config.generation": "\(next)"])
         return ReloadResult(applied: true, generation: next, problems: [])
@@ -176,6 +209,9 @@ public final class MeridianApplication: Sendable {
         let finished = await server.drain(deadline: .now() + TimeAmount(timeout))
         await adminServer.stopAccepting()
         await adminServer.drain(deadline: .now() + .milliseconds(200))
+        telemetry.stopStatusSampling()
+        // Spans of the last requests go out (within the export timeout); the access log is flushed.
+        await telemetry.shutdown()
         logger.info("shutdown complete", metadata: ["in_flight_finished": "\(finished)"])
         try? await threadPool.shutdownGracefully()
         try? await group.shutdownGracefully()
@@ -185,7 +221,7 @@ public final class MeridianApplication: Sendable {
     /// Starts, then serves until SIGTERM or SIGINT, reloading on SIGHUP. A second SIGTERM or
     /// SIGINT during the drain delay cuts it short.
     public func run() async throws {
-        let signals = await UnixSignalsSequence(trapping: .sighup, .sigterm, .sigint)
+        let signals = await UnixSignalsSequence(trapping: .sighup, .sigterm, .sigint, .sigusr1)
         try await start()
         let (done, finished) = AsyncStream<Void>.makeStream()
         let signalTask = Task {
@@ -195,6 +231,9 @@ public final class MeridianApplication: Sendable {
                     self.logger.info("SIGHUP: reloading configuration and TLS certificates")
                     self.reload()
                     await self.server.reloadCertificates()
+                case .sigusr1:
+                    self.logger.info("SIGUSR1: reopening the access log")
+                    self.telemetry.accessLog?.reopen()
                 case .sigterm, .sigint:
                     let mode: ShutdownMode = signal == .sigterm ? .graceful : .fast
                     self.logger.info("\(signal == .sigterm ? "SIGTERM" : "SIGINT") received")

@@ -3,6 +3,7 @@ public import Logging
 public import MeridianConfig
 public import MeridianCore
 internal import MeridianStatic
+public import MeridianTelemetry
 public import NIOCore
 public import NIOPosix
 internal import NIOHTTP1
@@ -14,12 +15,17 @@ public struct RuntimeBuilder: Sendable {
     let threadPool: NIOThreadPool
     let logger: Logger
     let observers: [any RequestObserver]
+    let telemetry: Telemetry?
 
-    public init(group: any EventLoopGroup, threadPool: NIOThreadPool, logger: Logger, observers: [any RequestObserver] = []) {
+    public init(
+        group: any EventLoopGroup, threadPool: NIOThreadPool, logger: Logger, observers: [any RequestObserver] = [],
+        telemetry: Telemetry? = nil
+    ) {
         self.group = group
         self.threadPool = threadPool
         self.logger = logger
         self.observers = observers
+        self.telemetry = telemetry
     }
 
     public func build(_ config: Configuration, generation: Int) throws -> ServerRuntime {
@@ -48,7 +54,8 @@ public struct RuntimeBuilder: Sendable {
         runtimeLogger.logLevel = Logger.Level(config.logging.level)
         return ServerRuntime(
             router: Router(hosts: hosts), limits: config.limits, timeouts: config.timeouts,
-            serverHeader: config.server.serverHeader, generation: generation, logger: runtimeLogger, observers: observers
+            serverHeader: config.server.serverHeader, generation: generation, logger: runtimeLogger, observers: observers,
+            tracing: telemetry?.tracing
         )
     }
 
@@ -77,12 +84,13 @@ public struct RuntimeBuilder: Sendable {
         return p.isEmpty || p == "." ? cwd : cwd + "/" + p
     }
 
-    /// The admin listener's routes: probes now; metrics and status join them later.
+    /// The admin listener's routes: probes, `/metrics` and the status page.
     public func buildAdmin(_ config: Configuration, health: HealthRegistry, generation: Int) -> ServerRuntime {
         var routes: [Router.Route] = []
         for probe in HealthRegistry.Probe.allCases {
             routes.append(Router.Route(pattern: .exact("/\(probe.rawValue)"), responder: ProbeResponder(registry: health, probe: probe)))
         }
+        routes += telemetry?.adminRoutes() ?? []
         var limits = config.limits
         limits.maxConnections = 256
         var adminLogger = logger

@@ -30,6 +30,8 @@ struct TestServer {
         if !text.contains("admin:") { config.admin.address = .init(host: "127.0.0.1", port: 0) }
         if !text.contains("event_loops") { config.server.eventLoops = 2 }
         if !text.contains("defaults:") { config.defaults.root = dir.path }
+        // Tests that read the access log configure it; the rest keep the test output clean.
+        if !text.contains("access_log") { config.telemetry.accessLog.enabled = false }
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let app = try MeridianApplication(configuration: config, configPath: configFile.path, logger: logger)

@@ -1,0 +1,166 @@
+public import Atomics
+internal import Instrumentation
+internal import MeridianCore
+internal import NIOCore
+internal import NIOHTTP1
+internal import Tracing
+
+/// Counts what tracing did, for `/metrics` and `/status`.
+public final class TracingCounters: Sendable {
+    public let sampled = ManagedAtomic<Int>(0)
+    public let notSampled = ManagedAtomic<Int>(0)
+    /// Spans the batch processor dropped because its queue was full.
+    public let droppedQueueFull = ManagedAtomic<Int>(0)
+    /// Spans in batches the collector refused or that timed out.
+    public let droppedExportFailed = ManagedAtomic<Int>(0)
+
+    public init() {}
+}
+
+/// Decides the trace context of every request and records a SERVER span for the sampled ones
+/// through swift-otel's tracer.
+///
+/// The sampling decision is made here, before the tracer is called: an unsampled request costs a
+/// `traceparent` parse (when present) and two random numbers, no allocation and no lock. The tracer
+/// itself runs with `always_on` and only ever sees requests already chosen for recording.
+final class RequestTracer<T: Tracer>: RequestTracing, Sendable {
+    let tracer: T
+    let sampler: TraceSampler
+    let counters: TracingCounters
+
+    init(tracer: T, sampler: TraceSampler, counters: TracingCounters) {
+        self.tracer = tracer
+        self.sampler = sampler
+        self.counters = counters
+    }
+
+    /// Keeps the tracer's span (a class in swift-otel, but only `Span` to this generic code) in the
+    /// request's trace context.
+    final class SpanBox: Sendable {
+        let span: T.Span
+        init(_ span: T.Span) { self.span = span }
+    }
+
+    func begin(_ head: HTTPRequestHead, connection: ConnectionInfo) -> TraceContext {
+        let parent = head.headers.first(name: "traceparent").flatMap { TraceContext.parse(traceparent: $0) }
+        var traceState: String?
+        if parent != nil, let state = head.headers.first(name: "tracestate"), TraceContext.isAcceptableTraceState(state) {
+            traceState = state
+        }
+        let high = parent?.traceIDHigh ?? FastRandom.next()
+        let low = parent?.traceIDLow ?? FastRandom.nonZero()
+        guard sampler.shouldSample(traceIDLow: low, parentSampled: parent?.sampled) else {
+            counters.notSampled.wrappingIncrement(ordering: .relaxed)
+            return TraceContext(
+                traceIDHigh: high, traceIDLow: low, spanID: FastRandom.nonZero(), parentSpanID: parent?.spanID ?? 0,
+                sampled: false, traceState: traceState
+            )
+        }
+        counters.sampled.wrappingIncrement(ordering: .relaxed)
+        var context = ServiceContext.topLevel
+        if parent != nil {
+            tracer.extract(head.headers, into: &context, using: HeadersExtractor())
+        }
+        let span = tracer.startSpan(head.method.rawValue, context: context, ofKind: .server, at: DefaultTracerClock.now)
+        span.updateAttributes { a in
+            a["http.request.method"] = SpanAttributes.method(head.method)
+            if head.method.rawValue != SpanAttributes.method(head.method) {
+                a["http.request.method_original"] = head.method.rawValue
+            }
+            let uri = head.uri
+            if let q = uri.firstIndex(of: "?") {
+                a["url.path"] = String(uri[..<q])
+                a["url.query"] = String(uri[uri.index(after: q)...])
+            } else {
+                a["url.path"] = uri
+            }
+            a["url.scheme"] = connection.scheme
+            a["network.protocol.name"] = "http"
+            a["network.protocol.version"] = connection.protocolVersion
+            if let host = head.headers.first(name: "host") ?? head.headers.first(name: ":authority") {
+                let (name, port) = Self.splitHost(host)
+                a["server.address"] = name
+                if let port { a["server.port"] = port }
+            }
+            if a["server.port"] == nil, let port = connection.localAddress?.port { a["server.port"] = port }
+            if let ip = connection.remoteAddress?.ipAddress {
+                a["client.address"] = ip
+                a["network.peer.address"] = ip
+                if let port = connection.remoteAddress?.port { a["network.peer.port"] = port }
+            }
+            if let agent = head.headers.first(name: "user-agent") { a["user_agent.original"] = agent }
+            if let tls = connection.tlsVersion { a["tls.protocol.version"] = tls }
+        }
+        var injected = InjectedIDs()
+        tracer.inject(span.context, into: &injected, using: IDInjector())
+        let ids = injected.traceparent.flatMap { TraceContext.parse(traceparent: $0) }
+        return TraceContext(
+            traceIDHigh: ids?.traceIDHigh ?? high, traceIDLow: ids?.traceIDLow ?? low, spanID: ids?.spanID ?? FastRandom.nonZero(),
+            parentSpanID: parent?.spanID ?? 0, sampled: true, traceState: traceState, span: SpanBox(span)
+        )
+    }
+
+    /// Names the span `{method} {route}`, adds what is known once the response is out, ends it.
+    func end(_ record: RequestRecord) {
+        guard let box = record.request.trace?.span as? SpanBox else { return }
+        let span = box.span
+        let method = SpanAttributes.method(record.request.method)
+        span.operationName = record.route.isEmpty ? method : method + " " + record.route
+        let code = Int(record.status.code)
+        span.updateAttributes { a in
+            if !record.route.isEmpty { a["http.route"] = record.route }
+            a["http.response.status_code"] = code
+            if record.bodyBytesReceived > 0 { a["http.request.body.size"] = record.bodyBytesReceived }
+            a["http.response.body.size"] = record.bodyBytesSent
+            a["meridian.request_id"] = record.request.id
+            if code >= 500 || record.error != nil {
+                a["error.type"] = record.error.map { _ in code >= 500 ? String(code) : "_OTHER" } ?? String(code)
+            }
+        }
+        if code >= 500 {
+            span.setStatus(SpanStatus(code: .error, message: record.error))
+        } else if let error = record.error {
+            span.setStatus(SpanStatus(code: .error, message: error))
+        }
+        span.end()
+    }
+
+    /// `example.com:8443` -> (`example.com`, 8443); `[::1]:80` -> (`::1`, 80).
+    static func splitHost(_ host: String) -> (String, Int?) {
+        if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
+            let name = String(host[host.index(after: host.startIndex)..<close])
+            let rest = host[host.index(after: close)...]
+            return (name, rest.hasPrefix(":") ? Int(rest.dropFirst()) : nil)
+        }
+        if let colon = host.lastIndex(of: ":") {
+            return (String(host[..<colon]), Int(host[host.index(after: colon)...]))
+        }
+        return (host, nil)
+    }
+}
+
+extension SpanAttributes {
+    /// The method as OpenTelemetry wants it: one of the known methods, else `_OTHER`.
+    static func method(_ method: HTTPMethod) -> String {
+        switch method {
+        case .GET, .HEAD, .POST, .PUT, .DELETE, .CONNECT, .OPTIONS, .TRACE, .PATCH: return method.rawValue
+        default: return "_OTHER"
+        }
+    }
+}
+
+struct HeadersExtractor: Extractor {
+    func extract(key: String, from carrier: HTTPHeaders) -> String? {
+        carrier.first(name: key)
+    }
+}
+
+struct InjectedIDs: Sendable {
+    var traceparent: String?
+}
+
+struct IDInjector: Injector {
+    func inject(_ value: String, forKey key: String, into carrier: inout InjectedIDs) {
+        if key == "traceparent" { carrier.traceparent = value }
+    }
+}

@@ -1,0 +1,60 @@
+internal import Foundation
+internal import MeridianConfig
+
+/// Resolves the tracing settings from the `telemetry.tracing` section and the standard `OTEL_*`
+/// environment variables, which win as in every OpenTelemetry SDK.
+enum TracingSetup {
+    struct Resolved {
+        var enabled: Bool
+        var endpoint: String?
+        var sampler: TraceSampler
+        var samplerName: String
+    }
+
+    struct Problem: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func resolve(_ config: Configuration.Telemetry, environment env: [String: String]) throws -> Resolved {
+        let endpoint = env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? env["OTEL_EXPORTER_OTLP_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? config.tracing.endpoint
+        var enabled = config.tracing.enabled ?? (endpoint != nil)
+        if env["OTEL_SDK_DISABLED"]?.lowercased() == "true" { enabled = false }
+        if let exporter = env["OTEL_TRACES_EXPORTER"]?.lowercased() {
+            switch exporter {
+            case "none": enabled = false
+            case "otlp", "": break
+            default:
+                throw Problem(description: "OTEL_TRACES_EXPORTER='\(exporter)' is not supported; Meridian exports OTLP/HTTP (otlp) or nothing (none)")
+            }
+        }
+        if let proto = env["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] ?? env["OTEL_EXPORTER_OTLP_PROTOCOL"], proto != "http/protobuf" {
+            throw Problem(description: "OTEL_EXPORTER_OTLP_PROTOCOL='\(proto)' is not supported; Meridian exports http/protobuf only")
+        }
+        var sampler = config.tracing.sampler
+        var ratio = config.tracing.ratio
+        if let name = env["OTEL_TRACES_SAMPLER"], !name.isEmpty {
+            guard let s = Configuration.Tracing.Sampler(rawValue: name.lowercased()) else {
+                let all = Configuration.Tracing.Sampler.allCases.map(\.rawValue).joined(separator: ", ")
+                throw Problem(description: "OTEL_TRACES_SAMPLER='\(name)' is not supported; expected one of: \(all)")
+            }
+            sampler = s
+        }
+        if let arg = env["OTEL_TRACES_SAMPLER_ARG"], !arg.isEmpty, sampler == .traceIDRatio || sampler == .parentBasedTraceIDRatio {
+            guard let r = Double(arg), r >= 0, r <= 1 else {
+                throw Problem(description: "OTEL_TRACES_SAMPLER_ARG='\(arg)' is not a ratio; expected a number from 0 to 1")
+            }
+            ratio = r
+        }
+        return Resolved(enabled: enabled, endpoint: endpoint, sampler: TraceSampler(sampler, ratio: ratio), samplerName: sampler.rawValue)
+    }
+
+    /// swift-otel applies `OTEL_TRACES_SAMPLER` to its own sampler too, which would sample a second
+    /// time what Meridian already chose. Meridian reads the variables itself (``resolve``) and pins
+    /// swift-otel's sampler to always_on before it reads the environment.
+    static func pinTracerSampler() {
+        setenv("OTEL_TRACES_SAMPLER", "always_on", 1)
+        unsetenv("OTEL_TRACES_SAMPLER_ARG")
+    }
+}
