@@ -1,0 +1,425 @@
+#!/usr/bin/env python3
+"""Generates the Grafana dashboards in this folder (the *.json files are its output; edit this file,
+not the JSON, then run it). Standard library only.
+
+    python3 dashboards/build.py           # rewrite dashboards/*.json
+    python3 dashboards/build.py --check   # exit 1 if a JSON file is not what this script makes
+
+Adding a row (e.g. proxy upstreams, caches, breakers, Redis when those metrics exist): write a
+function that returns Row(title, [panels...]) and add it to OVERVIEW_ROWS. Layout (gridPos), panel
+ids and the datasource on every panel and target are filled in by build(); every expr should go
+through sel() so that it honours the $job / $instance (and, for per-route metrics, $route)
+variables.
+"""
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DS = {"type": "prometheus", "uid": "${datasource}"}
+RI = "$__rate_interval"
+DURATION = "http_server_request_duration_seconds"
+
+
+def sel(*extra, route=False):
+    """Label matchers for the dashboard's variables, plus any extra matchers."""
+    m = ['job=~"$job"', 'instance=~"$instance"']
+    if route:
+        m.append('http_route=~"$route"')
+    m.extend(extra)
+    return "{" + ", ".join(m) + "}"
+
+
+def target(expr, legend="__auto", ref="A", exemplar=False, instant=False, fmt="time_series"):
+    t = {"datasource": DS, "refId": ref, "expr": expr, "legendFormat": legend,
+         "range": not instant, "instant": instant, "format": fmt, "editorMode": "code"}
+    if exemplar:
+        t["exemplar"] = True
+    return t
+
+
+def targets(*specs, **common):
+    """targets((expr, legend), (expr, legend), ...) with refIds A, B, C..."""
+    return [target(e, l, ref=chr(ord("A") + i), **common) for i, (e, l) in enumerate(specs)]
+
+
+def timeseries(title, tgts, unit="short", desc="", w=8, h=8, stack=False, bars=False,
+               min_=0, max_=None, legend_calcs=("mean", "max", "lastNotNull"), overrides=None):
+    custom = {"drawStyle": "bars" if bars else "line", "lineWidth": 1,
+              "fillOpacity": 60 if bars else 10, "showPoints": "never",
+              "spanNulls": False,
+              "stacking": {"mode": "normal" if stack else "none", "group": "A"}}
+    defaults = {"unit": unit, "custom": custom, "color": {"mode": "palette-classic"}}
+    if min_ is not None:
+        defaults["min"] = min_
+    if max_ is not None:
+        defaults["max"] = max_
+    return {
+        "type": "timeseries", "title": title, "description": desc, "targets": tgts,
+        "fieldConfig": {"defaults": defaults, "overrides": overrides or []},
+        "options": {"tooltip": {"mode": "multi", "sort": "desc"},
+                    "legend": {"displayMode": "table", "placement": "bottom", "showLegend": True,
+                               "calcs": list(legend_calcs)}},
+        "_size": (w, h),
+    }
+
+
+def stat(title, tgts, unit="short", desc="", w=6, h=4, color_mode="value", thresholds=None):
+    return {
+        "type": "stat", "title": title, "description": desc, "targets": tgts,
+        "fieldConfig": {"defaults": {"unit": unit, "color": {"mode": "thresholds"},
+                                     "thresholds": thresholds or {"mode": "absolute", "steps": [
+                                         {"color": "green", "value": None}]}},
+                        "overrides": []},
+        "options": {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+                    "colorMode": color_mode, "graphMode": "area", "justifyMode": "auto",
+                    "orientation": "auto", "textMode": "auto"},
+        "_size": (w, h),
+    }
+
+
+def table(title, tgts, desc="", w=12, h=8, exclude=("Time", "Value", "__name__"), rename=None):
+    return {
+        "type": "table", "title": title, "description": desc, "targets": tgts,
+        "fieldConfig": {"defaults": {"custom": {"align": "auto"}}, "overrides": []},
+        "options": {"showHeader": True, "cellHeight": "sm", "footer": {"show": False}},
+        "transformations": [
+            {"id": "merge", "options": {}},
+            {"id": "organize", "options": {"excludeByName": {k: True for k in exclude},
+                                           "renameByName": rename or {}}},
+        ],
+        "_size": (w, h),
+    }
+
+
+def heatmap(title, tgts, desc="", w=12, h=9):
+    return {
+        "type": "heatmap", "title": title, "description": desc, "targets": tgts,
+        "fieldConfig": {"defaults": {"custom": {"scaleDistribution": {"type": "linear"},
+                                                "hideFrom": {"legend": False, "tooltip": False,
+                                                             "viz": False}}},
+                        "overrides": []},
+        "options": {"calculate": False, "cellGap": 1, "yAxis": {"axisPlacement": "left",
+                                                                "unit": "s", "reverse": False},
+                    "rowsFrame": {"layout": "auto"},
+                    "color": {"mode": "scheme", "scheme": "Spectral", "scale": "exponential",
+                              "exponent": 0.5, "steps": 64, "fill": "dark-orange",
+                              "reverse": False},
+                    "cellValues": {"unit": "short"}, "filterValues": {"le": 1e-9},
+                    "tooltip": {"mode": "single", "yHistogram": True, "showColorScale": False},
+                    "legend": {"show": True}, "showValue": "never",
+                    "exemplars": {"color": "rgba(255,0,255,0.7)"}},
+        "_size": (w, h),
+    }
+
+
+class Row:
+    def __init__(self, title, panels, collapsed=False):
+        self.title, self.panels, self.collapsed = title, panels, collapsed
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows of the overview dashboard. Only metrics Meridian exports today.
+# ---------------------------------------------------------------------------------------------
+
+def reqs(*extra, by=None):
+    inner = f"rate({DURATION}_count{sel(*extra, route=True)}[{RI}])"
+    return f"sum by ({by}) ({inner})" if by else f"sum({inner})"
+
+
+def traffic_row():
+    return Row("Traffic", [
+        timeseries("Requests/s by route",
+                   targets((reqs(by="http_route"), "{{http_route}}")), unit="reqps",
+                   desc="Completed requests per second, by route pattern (`unmatched` = no route)."),
+        timeseries("Requests/s by status class",
+                   targets((f'sum by (status_class) (label_replace(rate({DURATION}_count'
+                            f'{sel(route=True)}[{RI}]), "status_class", "${{1}}xx", '
+                            f'"http_response_status_code", "([0-9]).*"))', "{{status_class}}")),
+                   unit="reqps", stack=True,
+                   desc="Completed requests per second by status class (2xx, 3xx, 4xx, 5xx).",
+                   overrides=[_color("5xx", "red"), _color("4xx", "orange"),
+                              _color("3xx", "blue"), _color("2xx", "green")]),
+        timeseries("Active requests",
+                   targets((f"sum by (instance) (http_server_active_requests{sel()})",
+                            "{{instance}}")),
+                   desc="Requests in flight right now, per instance."),
+        timeseries("Requests/s by protocol version",
+                   targets((reqs(by="network_protocol_version"), "HTTP/{{network_protocol_version}}")),
+                   unit="reqps", w=12,
+                   desc="Completed requests per second by HTTP version (1.0, 1.1, 2)."),
+        timeseries("Body bytes/s by route",
+                   targets((f"sum by (http_route) (rate(http_server_response_body_bytes_total"
+                            f"{sel(route=True)}[{RI}]))", "out {{http_route}}"),
+                           (f"sum by (http_route) (rate(http_server_request_body_bytes_total"
+                            f"{sel(route=True)}[{RI}]))", "in {{http_route}}")),
+                   unit="Bps", w=12,
+                   desc="Response (out) and request (in) body bytes per second, by route."),
+    ])
+
+
+def _color(name, color):
+    return {"matcher": {"id": "byName", "options": name},
+            "properties": [{"id": "color", "value": {"mode": "fixed", "fixedColor": color}}]}
+
+
+def _ratio_by_route(cls):
+    """Share of requests with status class `cls` per route; 0 (not "no data") for routes without."""
+    err = reqs(f'http_response_status_code=~"{cls[0]}.."', by="http_route")
+    allr = reqs(by="http_route")
+    return f"({err} or on (http_route) ({allr} * 0)) / {allr}"
+
+
+def errors_row():
+    all_5xx = reqs('http_response_status_code=~"5.."')
+    client_errors = reqs('http_response_status_code=~"4.."',
+                         by="http_route, http_response_status_code")
+    per_route = reqs(by="http_route")
+    return Row("Errors", [
+        timeseries("5xx ratio by route",
+                   targets((_ratio_by_route("5xx"), "{{http_route}}"),
+                           (f"(({all_5xx}) or vector(0)) / {reqs()}", "all routes")),
+                   unit="percentunit", w=12,
+                   desc="Share of completed requests answered with 5xx, per route and overall."),
+        timeseries("4xx responses/s by route and code",
+                   targets((f"{client_errors} or on (http_route) ({per_route} * 0)",
+                            "{{http_route}} {{http_response_status_code}}")),
+                   unit="reqps", w=12,
+                   desc="Client errors per second (routes without any show as 0)."),
+        timeseries("Rejected requests/s by status code",
+                   targets((f"sum by (http_response_status_code) (rate("
+                            f"meridian_requests_rejected_total{sel()}[{RI}]))",
+                            "{{http_response_status_code}}")),
+                   unit="reqps", w=12,
+                   desc="Requests refused by the parser or limits before routing: 400 malformed / "
+                        "smuggling, 408 slow head or body, 413 body, 414 URI, 431 headers, "
+                        "501, 505."),
+        timeseries("Timeouts/s by kind",
+                   targets((f"sum by (kind) (rate(meridian_timeouts_total{sel()}[{RI}]))",
+                            "{{kind}}")),
+                   unit="ops", w=12,
+                   desc="header_read and body_read answer 408; idle and send close the connection."),
+    ])
+
+
+def _quantile(q, by="http_route"):
+    return (f"histogram_quantile({q}, sum by ({by}, le) (rate({DURATION}_bucket"
+            f"{sel(route=True)}[{RI}])))")
+
+
+def latency_row():
+    return Row("Latency", [
+        timeseries("Latency p50 / p90 / p99 by route",
+                   targets((_quantile(0.5), "p50 {{http_route}}"),
+                           (_quantile(0.9), "p90 {{http_route}}"),
+                           (_quantile(0.99), "p99 {{http_route}}"), exemplar=True),
+                   unit="s", w=12, h=9,
+                   desc="From the request-duration histogram (buckets 0.5 ms .. 10 s). Diamonds "
+                        "are exemplars: click one to open its trace."),
+        heatmap("Request duration heatmap",
+                [target(f"sum by (le) (increase({DURATION}_bucket{sel(route=True)}[{RI}]))",
+                        "{{le}}", exemplar=True, fmt="heatmap")],
+                desc="Requests per duration bucket over time (all selected routes)."),
+        timeseries("Mean latency by route",
+                   targets((f"sum by (http_route) (rate({DURATION}_sum{sel(route=True)}[{RI}]))"
+                            f" / sum by (http_route) (rate({DURATION}_count{sel(route=True)}[{RI}]))",
+                            "{{http_route}}")),
+                   unit="s", w=24, h=7, desc="Sum of durations / count, per route."),
+    ])
+
+
+def connections_row():
+    return Row("Connections", [
+        timeseries("Open connections by protocol",
+                   targets((f"sum by (protocol) (meridian_connections_open{sel()})",
+                            "{{protocol}}")), stack=True,
+                   desc="`negotiating` = accepted, protocol not settled yet (TLS/ALPN, preface)."),
+        timeseries("Connections accepted / refused per second",
+                   targets((f"sum(rate(meridian_connections_accepted_total{sel()}[{RI}]))",
+                            "accepted"),
+                           (f"sum(rate(meridian_connections_refused_total{sel()}[{RI}]))",
+                            "refused")),
+                   unit="cps", overrides=[_color("refused", "red")],
+                   desc="Refused = over limits.max_connections."),
+        timeseries("Connections/s by settled protocol",
+                   targets((f"sum by (protocol) (rate(meridian_connections_total{sel()}[{RI}]))",
+                            "{{protocol}}")),
+                   unit="cps", desc="New connections by the protocol they settled on."),
+        timeseries("TLS handshakes/s by version",
+                   targets((f"sum by (tls_protocol_version) (rate(meridian_tls_handshakes_total"
+                            f"{sel()}[{RI}]))", "TLS {{tls_protocol_version}}")),
+                   unit="ops", w=12),
+        timeseries("TLS handshake failures/s by reason",
+                   targets((f"sum by (reason) (rate(meridian_tls_handshake_failures_total"
+                            f"{sel()}[{RI}]))", "{{reason}}")),
+                   unit="ops", w=12,
+                   desc="`rejected_sni` = unknown server name refused (tls.unknown_sni: reject)."),
+    ])
+
+
+def instances_row():
+    return Row("Per-instance breakdown", [
+        timeseries("Requests/s by instance",
+                   targets((reqs(by="instance"), "{{instance}}")), unit="reqps"),
+        timeseries("p99 latency by instance",
+                   targets((_quantile(0.99, by="instance"), "{{instance}}"), exemplar=True),
+                   unit="s"),
+        timeseries("CPU by instance (cores)",
+                   targets((f"sum by (instance) (rate(process_cpu_seconds_total{sel()}[{RI}]))",
+                            "{{instance}}")),
+                   unit="short", desc="CPU seconds per second: 1.0 = one core busy."),
+        timeseries("Resident memory by instance",
+                   targets((f"sum by (instance) (process_resident_memory_bytes{sel()})",
+                            "{{instance}}")), unit="bytes"),
+        timeseries("Open file descriptors by instance",
+                   targets((f"sum by (instance) (process_open_fds{sel()})", "{{instance}}"))),
+        timeseries("Uptime by instance",
+                   targets((f"time() - max by (instance) (process_start_time_seconds{sel()})",
+                            "{{instance}}")), unit="s", legend_calcs=("lastNotNull",)),
+    ])
+
+
+def config_row():
+    return Row("Config & build", [
+        timeseries("Config reloads by result",
+                   targets((f"sum by (result) (increase(meridian_config_reloads_total{sel()}"
+                            f"[{RI}]))", "{{result}}")),
+                   bars=True, legend_calcs=("sum",),
+                   overrides=[_color("failure", "red"), _color("success", "green")],
+                   desc="SIGHUP / file reloads; a failure keeps the running config (see logs)."),
+        stat("Config reloads in range",
+             targets((f"sum by (result) (increase(meridian_config_reloads_total{sel()}"
+                      f"[$__range]))", "{{result}}")), w=4, h=8,
+             thresholds={"mode": "absolute", "steps": [{"color": "green", "value": None}]}),
+        timeseries("Config generation by instance",
+                   targets((f"max by (instance) (meridian_config_generation{sel()})",
+                            "{{instance}}")), w=6, legend_calcs=("lastNotNull",),
+                   min_=None, desc="Instances on different generations have not all reloaded."),
+        timeseries("TLS certificate reloads by result",
+                   targets((f"sum by (result) (increase(meridian_tls_certificate_reloads_total"
+                            f"{sel()}[{RI}]))", "{{result}}")),
+                   bars=True, legend_calcs=("sum",), w=6,
+                   overrides=[_color("failure", "red"), _color("success", "green")],
+                   desc="A failed reload keeps the old certificate."),
+        table("Build info and last config reload",
+              targets((f"max by (instance, job, version, swift_version) "
+                       f"(meridian_build_info{sel()})", ""),
+                      (f"time() - max by (instance) "
+                       f"(meridian_config_last_reload_timestamp_seconds{sel()})", ""),
+                      instant=True, fmt="table"),
+              exclude=("Time", "Value #A"),
+              rename={"Value #B": "seconds since last config reload",
+                      "swift_version": "swift"},
+              w=24, h=6,
+              desc="One line per instance: version, Swift version and how long ago its config "
+                   "was last (re)loaded."),
+    ])
+
+
+def telemetry_row():
+    return Row("Telemetry health", [
+        timeseries("Spans/s by sampled",
+                   targets((f"sum by (sampled) (rate(meridian_tracing_spans_total{sel()}[{RI}]))",
+                            "sampled={{sampled}}")), unit="ops", stack=True),
+        timeseries("Spans dropped/s by reason",
+                   targets((f"sum by (reason) (rate(meridian_tracing_spans_dropped_total{sel()}"
+                            f"[{RI}]))", "{{reason}}")), unit="ops",
+                   desc="queue_full = exporter queue full; export_failed = collector unreachable."),
+        timeseries("Access log lines/s (written / dropped)",
+                   targets((f"sum(rate(meridian_access_log_lines_total{sel()}[{RI}]))", "written"),
+                           (f"sum(rate(meridian_access_log_dropped_total{sel()}[{RI}]))",
+                            "dropped")),
+                   unit="ops", overrides=[_color("dropped", "red")],
+                   desc="Dropped = the access-log writer could not keep up."),
+    ])
+
+
+OVERVIEW_ROWS = [traffic_row, errors_row, latency_row, connections_row, instances_row,
+                 config_row, telemetry_row]
+
+
+def variables():
+    def query_var(name, label, query, include_all=True, multi=True):
+        return {"type": "query", "name": name, "label": label, "datasource": DS,
+                "definition": query,
+                "query": {"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+                "refresh": 2, "sort": 1, "includeAll": include_all, "multi": multi,
+                "allValue": None, "current": {"selected": True, "text": ["All"],
+                                              "value": ["$__all"]},
+                "options": [], "regex": "", "hide": 0, "skipUrlSync": False}
+    return [
+        {"type": "datasource", "name": "datasource", "label": "Data source",
+         "query": "prometheus", "current": {}, "options": [], "refresh": 1, "regex": "",
+         "hide": 0, "includeAll": False, "multi": False, "skipUrlSync": False},
+        query_var("job", "Job", "label_values(meridian_build_info, job)"),
+        query_var("instance", "Instance",
+                  'label_values(meridian_build_info{job=~"$job"}, instance)'),
+        query_var("route", "Route",
+                  f'label_values({DURATION}_count{{job=~"$job", instance=~"$instance"}}, '
+                  f'http_route)'),
+    ]
+
+
+def build(uid, title, rows, tags, description):
+    panels, next_id, y = [], 1, 0
+    for make_row in rows:
+        row = make_row()
+        panels.append({"type": "row", "title": row.title, "collapsed": row.collapsed,
+                       "id": next_id, "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
+                       "panels": []})
+        next_id += 1
+        y += 1
+        x, line_h = 0, 0
+        for p in row.panels:
+            w, h = p.pop("_size")
+            if x + w > 24:
+                x, y, line_h = 0, y + line_h, 0
+            p["id"] = next_id
+            next_id += 1
+            p["gridPos"] = {"h": h, "w": w, "x": x, "y": y}
+            p["datasource"] = DS
+            x += w
+            line_h = max(line_h, h)
+            panels.append(p)
+        y += line_h
+    return {
+        "id": None, "uid": uid, "title": title, "description": description, "tags": tags,
+        "timezone": "browser", "editable": True, "graphTooltip": 1, "fiscalYearStartMonth": 0,
+        "liveNow": False, "refresh": "10s", "schemaVersion": 39, "version": 1,
+        "time": {"from": "now-30m", "to": "now"}, "timepicker": {},
+        "annotations": {"list": [{
+            "builtIn": 1, "datasource": {"type": "grafana", "uid": "-- Grafana --"},
+            "enable": True, "hide": True, "iconColor": "rgba(0, 211, 255, 1)",
+            "name": "Annotations & Alerts", "type": "dashboard"}]},
+        "links": [], "templating": {"list": variables()}, "panels": panels,
+    }
+
+
+DASHBOARDS = {
+    "meridian-overview.json": lambda: build(
+        "meridian-overview", "Meridian overview", OVERVIEW_ROWS, ["meridian"],
+        "Traffic, errors, latency, connections, instances, config and telemetry health of "
+        "Meridian. Generated by dashboards/build.py."),
+}
+
+
+def main():
+    check = "--check" in sys.argv[1:]
+    stale = []
+    for name, make in DASHBOARDS.items():
+        text = json.dumps(make(), indent=2) + "\n"
+        path = HERE / name
+        if check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(name)
+        else:
+            path.write_text(text)
+            print(f"wrote {path}")
+    if stale:
+        print("out of date (run python3 dashboards/build.py): " + ", ".join(stale),
+              file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
