@@ -11,6 +11,7 @@ public enum EnvironmentOverrides {
         ("MERIDIAN_MAX_CONNECTIONS", "limits.max_connections"),
         ("MERIDIAN_DRAIN_DELAY", "lifecycle.drain_delay"),
         ("MERIDIAN_SHUTDOWN_TIMEOUT", "lifecycle.shutdown_timeout"),
+        ("MERIDIAN_ACCESS_LOG", "telemetry.access_log (off, stdout, stderr or a file path)"),
     ]
 
     public static func apply(_ environment: [String: String], to config: inout Configuration) throws(ConfigError) {
@@ -79,6 +80,16 @@ public enum EnvironmentOverrides {
                 apply(d, &config)
             } else {
                 fail(name, "'\(v)' is not a duration; expected a value like 5s or 500ms, at most 1h")
+            }
+        }
+        if let v = environment["MERIDIAN_ACCESS_LOG"] {
+            if v.isEmpty {
+                fail("MERIDIAN_ACCESS_LOG", "is empty; expected off, stdout, stderr or a file path")
+            } else if v.lowercased() == "off" {
+                config.telemetry.accessLog.enabled = false
+            } else {
+                config.telemetry.accessLog.enabled = true
+                config.telemetry.accessLog.path = v
             }
         }
         if !problems.isEmpty { throw ConfigError(problems) }

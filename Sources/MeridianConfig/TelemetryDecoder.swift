@@ -36,8 +36,9 @@ struct TelemetryDecoder {
                 allowed: ["enabled", "endpoint", "sampler", "ratio", "max_queue", "max_batch", "batch_delay", "export_timeout", "headers"]
             )
         else { return t }
-        if let n = m["enabled"], let v = reader.bool(n, "\(path).enabled") { t.enabled = v }
-        if let n = m["endpoint"], let v = reader.string(n, "\(path).endpoint") {
+        // `~` keeps the automatic choice (on when an endpoint is configured).
+        if let n = m["enabled"], !reader.isNull(n), let v = reader.bool(n, "\(path).enabled") { t.enabled = v }
+        if let n = m["endpoint"], case .some(.some(let v)) = reader.optionalString(n, "\(path).endpoint") {
             if Self.isHTTPURL(v) {
                 t.endpoint = v
             } else {

@@ -85,6 +85,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         self.parser = HTTP1RequestParser(limits: runtime.decoderLimits)
         self.connectionInfo.canSendFile = listener.canSendFile
         self.connectionInfo.scheme = listener.scheme
+        self.connectionInfo.listener = listener.name
     }
 
     // MARK: - Channel events

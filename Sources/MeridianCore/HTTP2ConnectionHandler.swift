@@ -51,11 +51,16 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         self.services = services
         self.listener = listener
         self.connectionInfo.scheme = listener.scheme
+        self.connectionInfo.listener = listener.name
     }
 
     private var context: ChannelHandlerContext?
 
     public func handlerRemoved(context: ChannelHandlerContext) {
+        if counted {
+            counted = false
+            services.connectionClosed(http2: true)
+        }
         self.context = nil
         stallTimer?.cancel()
         stallTimer = nil

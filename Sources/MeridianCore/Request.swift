@@ -87,6 +87,8 @@ public struct ConnectionInfo: Sendable {
     public var canSendFile: Bool
     /// `1.2` or `1.3` on TLS connections, as OpenTelemetry's `tls.protocol.version` has it.
     public var tlsVersion: String?
+    /// The name of the listener that accepted the connection.
+    public var listener = ""
 
     public init(
         remoteAddress: SocketAddress?, localAddress: SocketAddress?, scheme: String = "http",

@@ -1,4 +1,3 @@
-public import NIOCore
 public import NIOHTTP1
 
 /// The W3C trace context of one request (https://www.w3.org/TR/trace-context/): its trace and span
@@ -92,11 +91,43 @@ public struct TraceContext: Sendable {
         }
     }
 
-    /// Whether a `tracestate` value is safe to pass on: at most 512 bytes of visible ASCII
-    /// (the list's members are not interpreted here).
-    public static func isAcceptableTraceState(_ value: String) -> Bool {
-        let utf8 = value.utf8
-        return utf8.count <= 512 && utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
+    /// Whether a `tracestate` value follows W3C Trace Context §3.3.1: at most 32 comma-separated
+    /// `key=value` members (empty members allowed), keys `lcalpha *(lcalpha / digit / _-*/)` up
+    /// to 256 characters or `tenant@system`, values up to 256 printable characters without `,`
+    /// or `=` and not ending in a space; 512 characters in all (the length propagation must keep).
+    public static func isValidTraceState(_ value: String) -> Bool {
+        let utf8 = Array(value.utf8)
+        guard utf8.count <= 512 else { return false }
+        var members = 0
+        for raw in utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
+            var m = raw[...]
+            while let f = m.first, f == 0x20 || f == 0x09 { m = m.dropFirst() }
+            while let l = m.last, l == 0x20 || l == 0x09 { m = m.dropLast() }
+            if m.isEmpty { continue }
+            members += 1
+            guard members <= 32, let eq = m.firstIndex(of: UInt8(ascii: "=")) else { return false }
+            let key = m[..<eq]
+            let val = m[m.index(after: eq)...]
+            guard isValidKey(key), !val.isEmpty, val.count <= 256, val.last != 0x20,
+                  val.allSatisfy({ $0 >= 0x20 && $0 <= 0x7E && $0 != UInt8(ascii: ",") && $0 != UInt8(ascii: "=") })
+            else { return false }
+        }
+        return true
+    }
+
+    private static func isValidKey(_ key: ArraySlice<UInt8>) -> Bool {
+        func simple(_ k: ArraySlice<UInt8>, first: (UInt8) -> Bool, max: Int) -> Bool {
+            guard let f = k.first, first(f), k.count <= max else { return false }
+            return k.dropFirst().allSatisfy { c in
+                (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || c == 0x5F || c == 0x2D || c == 0x2A || c == 0x2F
+            }
+        }
+        let lower: (UInt8) -> Bool = { $0 >= 0x61 && $0 <= 0x7A }
+        let lowerOrDigit: (UInt8) -> Bool = { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) }
+        if let at = key.firstIndex(of: UInt8(ascii: "@")) {
+            return simple(key[..<at], first: lowerOrDigit, max: 241) && simple(key[key.index(after: at)...], first: lower, max: 14)
+        }
+        return simple(key, first: lower, max: 256)
     }
 }
 

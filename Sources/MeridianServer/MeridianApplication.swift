@@ -210,8 +210,8 @@ public final class MeridianApplication: Sendable {
         await adminServer.stopAccepting()
         await adminServer.drain(deadline: .now() + .milliseconds(200))
         telemetry.stopStatusSampling()
-        // Spans of the last requests go out (within the export timeout); the access log is flushed.
-        await telemetry.shutdown()
+        // The access log is flushed; spans of the last requests get a few seconds to go out.
+        await telemetry.shutdown(spanDeadline: mode == .graceful ? .seconds(5) : .seconds(1))
         logger.info("shutdown complete", metadata: ["in_flight_finished": "\(finished)"])
         try? await threadPool.shutdownGracefully()
         try? await group.shutdownGracefully()

@@ -5,11 +5,15 @@ public import MeridianCore
 internal import NIOConcurrencyHelpers
 internal import NIOCore
 internal import NIOHTTP1
+internal import NIOPosix
 
 /// One JSON line per request, written by a thread of its own: an event loop formats the line and
-/// appends it to a bounded queue (a short lock, no system call); the writer thread swaps the queue
-/// out and writes it with one write(2). A full queue (a stuck disk or pipe) drops lines and counts
-/// them instead of blocking a request. SIGUSR1 reopens the file for log rotation.
+/// appends it to a bounded queue (a short lock, no system call); the writer thread wakes every
+/// `flushInterval` (or as soon as `flushBytes` are waiting), swaps the queue out and writes it with
+/// one write(2), as nginx's `access_log ... buffer= flush=` does. Waking the writer for every line
+/// cost a context switch per request (45% of a 1 KiB request's throughput when measured). A full
+/// queue (a stuck disk or pipe) drops lines and counts them instead of blocking a request.
+/// SIGUSR1 reopens the file for log rotation.
 public final class AccessLog: Sendable {
     public let lines = ManagedAtomic<Int>(0)
     public let dropped = ManagedAtomic<Int>(0)
@@ -17,6 +21,9 @@ public final class AccessLog: Sendable {
     let fields: [Configuration.AccessLog.Field]
     let path: String
     let capacity: Int
+    /// Bytes waiting that make the writer go at once rather than at its next tick.
+    static let flushBytes = 256 * 1024
+    static let flushInterval = 0.1
 
     private struct Queue {
         var pending: [UInt8] = []
@@ -63,16 +70,16 @@ public final class AccessLog: Sendable {
         var line: [UInt8] = []
         line.reserveCapacity(384)
         format(record, into: &line)
-        let (accepted, wasEmpty) = queue.withLockedValue { q -> (Bool, Bool) in
+        let (accepted, crossed) = queue.withLockedValue { q -> (Bool, Bool) in
             guard q.count < capacity, !q.stopping else { return (false, false) }
+            let before = q.pending.count
             q.pending.append(contentsOf: line)
             q.count += 1
-            return (true, q.count == 1)
+            return (true, before < Self.flushBytes && q.pending.count >= Self.flushBytes)
         }
         if accepted {
             lines.wrappingIncrement(ordering: .relaxed)
-            // One wake-up per burst: the writer drains everything queued when it runs.
-            if wasEmpty { signalWriter() }
+            if crossed { signalWriter() }
         } else {
             dropped.wrappingIncrement(ordering: .relaxed)
         }
@@ -86,11 +93,13 @@ public final class AccessLog: Sendable {
     private func run(fd initial: CInt) {
         var fd = initial
         while true {
-            if wake.lock(whenValue: 1, timeoutSeconds: 1) { wake.unlock(withValue: 0) }
+            if wake.lock(whenValue: 1, timeoutSeconds: Self.flushInterval) { wake.unlock(withValue: 0) }
             let (bytes, reopen, stopping) = queue.withLockedValue { q -> ([UInt8], Bool, Bool) in
                 defer {
-                    q.pending = []
-                    q.pending.reserveCapacity(64 * 1024)
+                    if !q.pending.isEmpty {
+                        q.pending = []
+                        q.pending.reserveCapacity(Self.flushBytes + 16 * 1024)
+                    }
                     q.count = 0
                     q.reopen = false
                 }
@@ -232,7 +241,8 @@ public final class AccessLog: Sendable {
                 key("referer")
                 string(referer)
             case .listener:
-                continue
+                key("listener")
+                string(request.connection.listener)
             case .error:
                 guard let error = record.error else { continue }
                 key("error")
@@ -266,17 +276,35 @@ public final class AccessLog: Sendable {
         out.append(UInt8(ascii: "\""))
     }
 
-    /// RFC 3339 UTC with milliseconds, cached per thread for the current second.
+    /// RFC 3339 UTC with milliseconds; the part up to the second is formatted once per second per thread.
     static func timestamp() -> String {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        var t = time_t(ts.tv_sec)
-        var parts = tm()
-        gmtime_r(&t, &parts)
         let ms = Int(ts.tv_nsec / 1_000_000)
-        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(threeDigits(ms))Z"
+        let cache: SecondCache
+        if let c = secondCache.currentValue {
+            cache = c
+        } else {
+            cache = SecondCache()
+            secondCache.currentValue = cache
+        }
+        if cache.second != Int(ts.tv_sec) {
+            var t = time_t(ts.tv_sec)
+            var parts = tm()
+            gmtime_r(&t, &parts)
+            func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+            cache.second = Int(ts.tv_sec)
+            cache.prefix = "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))."
+        }
+        return cache.prefix + threeDigits(ms) + "Z"
     }
+
+    private final class SecondCache {
+        var second = -1
+        var prefix = ""
+    }
+
+    nonisolated(unsafe) private static let secondCache = ThreadSpecificVariable<SecondCache>()  // per-thread values
 }
 
 public struct AccessLogError: Error, CustomStringConvertible {

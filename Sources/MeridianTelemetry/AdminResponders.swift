@@ -124,11 +124,14 @@ struct StatusEventsResponder: Responder {
                 return
             }
             var text = first ? "retry: 2000\n\n" : ""
-            text += "event: status\ndata: " + reporter.json() + "\n\n"
+            text += "event: status\ndata: " + reporter.latestJSON() + "\n\n"
             write(ByteBuffer(string: text)).whenComplete { result in
                 switch result {
                 case .success:
-                    self.eventLoop.scheduleTask(in: .seconds(1)) { self.send() }
+                    // A loop shutting down fails scheduled tasks instead of running them: end the
+                    // body then too, so its promise is never dropped.
+                    let next = self.eventLoop.scheduleTask(in: .seconds(1)) { self.send() }
+                    next.futureResult.whenFailure { self.promise.fail($0) }
                 case .failure(let error):
                     self.promise.fail(error)
                 }

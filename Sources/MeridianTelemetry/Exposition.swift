@@ -66,7 +66,7 @@ struct Exposition {
         text += value
         if openMetrics, let e = exemplar {
             // Both ids are hex: nothing to escape, 63 characters of the 128 allowed.
-            text += " # {trace_id=\"\(e.traceID)\",span_id=\"\(e.spanID)\"} \(Self.format(e.value)) \(Self.format(e.timestamp))"
+            text += " # {trace_id=\"\(e.traceID)\",span_id=\"\(e.spanIDHex)\"} \(Self.format(e.value)) \(Self.format(e.timestamp))"
         }
         text += "\n"
     }

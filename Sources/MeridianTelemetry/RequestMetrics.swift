@@ -1,3 +1,4 @@
+internal import MeridianCore
 internal import NIOConcurrencyHelpers
 internal import NIOPosix
 
@@ -21,12 +22,17 @@ public final class RequestMetrics: Sendable {
     }
 
     /// A trace that fell in a bucket: OpenMetrics' exemplar.
+    /// Ids are kept as numbers: they become hex only when a scrape shows them.
     public struct Exemplar: Sendable, Equatable {
-        public var traceID: String
-        public var spanID: String
+        public var traceIDHigh: UInt64
+        public var traceIDLow: UInt64
+        public var spanID: UInt64
         public var value: Double
         /// Seconds since the epoch.
         public var timestamp: Double
+
+        public var traceID: String { TraceContext.hex(traceIDHigh) + TraceContext.hex(traceIDLow) }
+        public var spanIDHex: String { TraceContext.hex(spanID) }
     }
 
     public struct Series: Sendable {
@@ -77,10 +83,11 @@ public final class RequestMetrics: Sendable {
         let bucket = Self.bucketIndex(seconds)
         let shard = self.shard
         shard.lock.withLock {
-            var key = key
-            if shard.series[key] == nil, shard.series.count >= maxSeriesPerShard {
-                key = Key(route: "overflow", method: "_OTHER", status: 0, protocolVersion: "")
+            if let i = shard.series.index(forKey: key) {
+                shard.series.values[i].add(bucket: bucket, seconds: seconds, bytesIn: bytesIn, bytesOut: bytesOut, exemplar: exemplar)
+                return
             }
+            let key = shard.series.count < maxSeriesPerShard ? key : Key(route: "overflow", method: "_OTHER", status: 0, protocolVersion: "")
             shard.series[key, default: Series()].add(bucket: bucket, seconds: seconds, bytesIn: bytesIn, bytesOut: bytesOut, exemplar: exemplar)
         }
     }

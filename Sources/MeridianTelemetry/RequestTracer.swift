@@ -7,8 +7,9 @@ internal import Tracing
 
 /// Counts what tracing did, for `/metrics` and `/status`.
 public final class TracingCounters: Sendable {
+    /// Sampled requests; the unsampled ones are all other requests (not counted separately: one
+    /// shared atomic per request is enough).
     public let sampled = ManagedAtomic<Int>(0)
-    public let notSampled = ManagedAtomic<Int>(0)
     /// Spans the batch processor dropped because its queue was full.
     public let droppedQueueFull = ManagedAtomic<Int>(0)
     /// Spans in batches the collector refused or that timed out.
@@ -44,13 +45,17 @@ final class RequestTracer<T: Tracer>: RequestTracing, Sendable {
     func begin(_ head: HTTPRequestHead, connection: ConnectionInfo) -> TraceContext {
         let parent = head.headers.first(name: "traceparent").flatMap { TraceContext.parse(traceparent: $0) }
         var traceState: String?
-        if parent != nil, let state = head.headers.first(name: "tracestate"), TraceContext.isAcceptableTraceState(state) {
-            traceState = state
+        if parent != nil {
+            // Several tracestate fields form one list (W3C §3.3.1); an invalid list is dropped whole.
+            let states = head.headers["tracestate"]
+            if !states.isEmpty {
+                let joined = states.count == 1 ? states[0] : states.joined(separator: ",")
+                if TraceContext.isValidTraceState(joined) { traceState = joined }
+            }
         }
         let high = parent?.traceIDHigh ?? FastRandom.next()
         let low = parent?.traceIDLow ?? FastRandom.nonZero()
         guard sampler.shouldSample(traceIDLow: low, parentSampled: parent?.sampled) else {
-            counters.notSampled.wrappingIncrement(ordering: .relaxed)
             return TraceContext(
                 traceIDHigh: high, traceIDLow: low, spanID: FastRandom.nonZero(), parentSpanID: parent?.spanID ?? 0,
                 sampled: false, traceState: traceState
@@ -58,8 +63,14 @@ final class RequestTracer<T: Tracer>: RequestTracing, Sendable {
         }
         counters.sampled.wrappingIncrement(ordering: .relaxed)
         var context = ServiceContext.topLevel
-        if parent != nil {
-            tracer.extract(head.headers, into: &context, using: HeadersExtractor())
+        if let parent {
+            // The tracer sees only a canonical traceparent rebuilt from what was parsed here and a
+            // validated tracestate, never the request's headers (its extractor logs the whole
+            // carrier when it dislikes a value).
+            let canonical = TraceContext(
+                traceIDHigh: parent.traceIDHigh, traceIDLow: parent.traceIDLow, spanID: parent.spanID, sampled: parent.sampled
+            ).traceparent()
+            tracer.extract(ParentCarrier(traceparent: canonical, tracestate: traceState), into: &context, using: ParentExtractor())
         }
         let span = tracer.startSpan(head.method.rawValue, context: context, ofKind: .server, at: DefaultTracerClock.now)
         span.updateAttributes { a in
@@ -70,7 +81,7 @@ final class RequestTracer<T: Tracer>: RequestTracing, Sendable {
             let uri = head.uri
             if let q = uri.firstIndex(of: "?") {
                 a["url.path"] = String(uri[..<q])
-                a["url.query"] = String(uri[uri.index(after: q)...])
+                a["url.query"] = Self.redactedQuery(uri[uri.index(after: q)...])
             } else {
                 a["url.path"] = uri
             }
@@ -104,7 +115,9 @@ final class RequestTracer<T: Tracer>: RequestTracing, Sendable {
     func end(_ record: RequestRecord) {
         guard let box = record.request.trace?.span as? SpanBox else { return }
         let span = box.span
-        let method = SpanAttributes.method(record.request.method)
+        // An unknown method names the span `HTTP` (semantic conventions: `_OTHER` is for the attribute).
+        let known = SpanAttributes.method(record.request.method)
+        let method = known == "_OTHER" ? "HTTP" : known
         span.operationName = record.route.isEmpty ? method : method + " " + record.route
         let code = Int(record.status.code)
         span.updateAttributes { a in
@@ -117,12 +130,23 @@ final class RequestTracer<T: Tracer>: RequestTracing, Sendable {
                 a["error.type"] = record.error.map { _ in code >= 500 ? String(code) : "_OTHER" } ?? String(code)
             }
         }
-        if code >= 500 {
-            span.setStatus(SpanStatus(code: .error, message: record.error))
-        } else if let error = record.error {
-            span.setStatus(SpanStatus(code: .error, message: error))
-        }
+        // Server spans: 5xx is an error; 4xx is the client's (status left unset).
+        if code >= 500 { span.setStatus(SpanStatus(code: .error, message: record.error)) }
         span.end()
+    }
+
+    /// The query with the values of the parameters the semantic conventions name as sensitive
+    /// (signed-URL credentials) replaced by `REDACTED`.
+    static func redactedQuery(_ query: Substring) -> String {
+        let sensitive: Set<String> = ["awsaccesskeyid", "signature", "sig", "x-goog-signature"]
+        guard query.contains("=") else { return String(query) }
+        var changed = false
+        let parts = query.split(separator: "&", omittingEmptySubsequences: false).map { pair -> Substring in
+            guard let eq = pair.firstIndex(of: "="), sensitive.contains(pair[..<eq].lowercased()) else { return pair }
+            changed = true
+            return pair[...eq] + "REDACTED"
+        }
+        return changed ? parts.joined(separator: "&") : String(query)
     }
 
     /// `example.com:8443` -> (`example.com`, 8443); `[::1]:80` -> (`::1`, 80).
@@ -149,9 +173,18 @@ extension SpanAttributes {
     }
 }
 
-struct HeadersExtractor: Extractor {
-    func extract(key: String, from carrier: HTTPHeaders) -> String? {
-        carrier.first(name: key)
+struct ParentCarrier: Sendable {
+    var traceparent: String
+    var tracestate: String?
+}
+
+struct ParentExtractor: Extractor {
+    func extract(key: String, from carrier: ParentCarrier) -> String? {
+        switch key {
+        case "traceparent": return carrier.traceparent
+        case "tracestate": return carrier.tracestate
+        default: return nil
+        }
     }
 }
 

@@ -26,14 +26,23 @@ final class StatusReporter: Sendable {
     static let historyLength = 120
 
     private let ticks = NIOLockedValueBox<[Tick]>([])
-    /// Unowned: the telemetry owns this reporter.
-    private unowned let telemetry: Telemetry
+    /// Weak: the telemetry owns this reporter; a sampling task that outlives it does nothing.
+    private weak let telemetryRef: Telemetry?
+    /// The document as of the last tick, shared by every events stream.
+    private let cachedJSON = NIOLockedValueBox<String?>(nil)
 
     init(telemetry: Telemetry) {
-        self.telemetry = telemetry
+        self.telemetryRef = telemetry
+    }
+
+    /// The document of the last tick (made now when there has been none).
+    func latestJSON() -> String {
+        if let cached = cachedJSON.withLockedValue({ $0 }) { return cached }
+        return json()
     }
 
     func sample() {
+        guard let telemetry = telemetryRef else { return }
         var tick = Tick(at: Date())
         for (key, series) in telemetry.requestMetrics.snapshot() {
             let isError = key.status >= 500
@@ -46,12 +55,14 @@ final class StatusReporter: Sendable {
             $0.append(tick)
             if $0.count > Self.historyLength + 1 { $0.removeFirst($0.count - Self.historyLength - 1) }
         }
+        let text = json()
+        cachedJSON.withLockedValue { $0 = text }
     }
 
-    func document() -> StatusDocument {
+    func document() -> StatusDocument? {
+        guard let t = telemetryRef else { return nil }
         let all = ticks.withLockedValue { $0 }
         let now = Date()
-        let t = telemetry
         let src = t.attached
         let reload = t.configGeneration
         var doc = StatusDocument(
@@ -139,14 +150,16 @@ final class StatusReporter: Sendable {
     func json() -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(document()) else { return "{}" }
+        guard let doc = document(), let data = try? encoder.encode(doc) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
     }
 
     static func iso(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: date)
+        var t = time_t(date.timeIntervalSince1970)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 
     static func round(_ v: Double, _ places: Int) -> Double {

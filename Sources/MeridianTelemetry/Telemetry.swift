@@ -142,13 +142,40 @@ public final class Telemetry: Sendable {
         }
     }
 
-    /// Exports what is queued (within the export timeout) and stops the access-log writer.
-    public func shutdown() async {
-        if let group = otelGroup, let task = otelTask.withLockedValue({ $0 }) {
-            await group.triggerGracefulShutdown()
-            await task.value
+    /// Flushes the access log, then gives queued spans up to `spanDeadline` to go out (a collector
+    /// that is down would otherwise hold the exit for export_timeout twice: the export under way,
+    /// then the final flush).
+    public func shutdown(spanDeadline: Duration = .seconds(5)) async {
+        if let log = accessLog {
+            // stop() waits for the writer thread: not on a cooperative thread.
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                Thread.detachNewThread {
+                    log.stop()
+                    done.resume()
+                }
+            }
         }
-        accessLog?.stop()
+        guard let group = otelGroup, let task = otelTask.withLockedValue({ $0 }) else { return }
+        await group.triggerGracefulShutdown()
+        // Whichever comes first: the exporter finishing, or the deadline (then it is cancelled
+        // and not waited for).
+        let outcome = NIOLockedValueBox<Bool?>(nil)
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let settle: @Sendable (Bool) -> Void = { finished in
+                let first = outcome.withLockedValue { o -> Bool in
+                    guard o == nil else { return false }
+                    o = finished
+                    return true
+                }
+                if first { done.resume() }
+            }
+            Task { await task.value; settle(true) }
+            Task { try? await Task.sleep(for: spanDeadline); settle(false) }
+        }
+        if outcome.withLockedValue({ $0 }) == false {
+            task.cancel()
+            logger.warning("span export did not finish before the shutdown deadline; queued spans are dropped", metadata: ["deadline": "\(spanDeadline)"])
+        }
     }
 
     public func attach(server: HTTPServer, health: HealthRegistry) {
@@ -227,6 +254,10 @@ public final class Telemetry: Sendable {
             for (i, code) in ConnectionServices.rejectionStatuses.enumerated() {
                 e.sample("meridian_requests_rejected_total", [("http_response_status_code", String(code))], s.rejectedByStatus[i].load(ordering: .relaxed))
             }
+            e.sample(
+                "meridian_requests_rejected_total", [("http_response_status_code", "other")],
+                s.rejectedByStatus[ConnectionServices.rejectionStatuses.count].load(ordering: .relaxed)
+            )
             e.family("meridian_timeouts", .counter, "Connections or streams closed by a timeout, by kind.")
             for (i, kind) in ConnectionServices.timeoutKinds.enumerated() {
                 e.sample("meridian_timeouts_total", [("kind", kind)], s.timeoutsByKind[i].load(ordering: .relaxed))
@@ -256,7 +287,9 @@ public final class Telemetry: Sendable {
 
         e.family("meridian_tracing_spans", .counter, "Requests by the sampling decision (sampled ones are recorded as spans).")
         e.sample("meridian_tracing_spans_total", [("sampled", "true")], tracingCounters.sampled.load(ordering: .relaxed))
-        e.sample("meridian_tracing_spans_total", [("sampled", "false")], tracingCounters.notSampled.load(ordering: .relaxed))
+        let sampled = tracingCounters.sampled.load(ordering: .relaxed)
+        let all = tracingSummary.enabled ? src.server.map { $0.services.totalRequests.load(ordering: .relaxed) } ?? sampled : sampled
+        e.sample("meridian_tracing_spans_total", [("sampled", "false")], max(0, all - sampled))
         e.family("meridian_tracing_spans_dropped", .counter, "Sampled spans never delivered: the export queue was full, or the collector failed or timed out.")
         e.sample("meridian_tracing_spans_dropped_total", [("reason", "queue_full")], tracingCounters.droppedQueueFull.load(ordering: .relaxed))
         e.sample("meridian_tracing_spans_dropped_total", [("reason", "export_failed")], tracingCounters.droppedExportFailed.load(ordering: .relaxed))
@@ -264,6 +297,8 @@ public final class Telemetry: Sendable {
         e.sample("meridian_access_log_lines_total", [], accessLog?.lines.load(ordering: .relaxed) ?? 0)
         e.family("meridian_access_log_dropped", .counter, "Access-log lines dropped because the writer fell behind.")
         e.sample("meridian_access_log_dropped_total", [], accessLog?.dropped.load(ordering: .relaxed) ?? 0)
+        e.family("meridian_access_log_write_errors", .counter, "Failed writes or reopens of the access log (disk full, file gone, no permission).")
+        e.sample("meridian_access_log_write_errors_total", [], accessLog?.writeErrors.load(ordering: .relaxed) ?? 0)
 
         let p = ProcessMetrics.read()
         e.family("process_start_time_seconds", .gauge, "Start time of the process since the Unix epoch in seconds.")
@@ -317,7 +352,12 @@ public final class TelemetryObserver: RequestObserver {
             let seconds = Double(record.duration.nanoseconds) / 1e9
             var exemplar: RequestMetrics.Exemplar?
             if exemplars, let trace, trace.sampled {
-                exemplar = .init(traceID: trace.traceIDHex, spanID: trace.spanIDHex, value: seconds, timestamp: Date().timeIntervalSince1970)
+                var now = timespec()
+                clock_gettime(CLOCK_REALTIME, &now)
+                exemplar = .init(
+                    traceIDHigh: trace.traceIDHigh, traceIDLow: trace.traceIDLow, spanID: trace.spanID, value: seconds,
+                    timestamp: Double(now.tv_sec) + Double(now.tv_nsec / 1_000_000) / 1000
+                )
             }
             let key = RequestMetrics.Key(
                 route: record.route.isEmpty ? "unmatched" : record.route, method: SpanAttributes.method(record.request.method),

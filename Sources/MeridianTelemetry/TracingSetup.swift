@@ -16,8 +16,12 @@ enum TracingSetup {
     }
 
     static func resolve(_ config: Configuration.Telemetry, environment env: [String: String]) throws -> Resolved {
+        // What swift-otel will use: the traces variable verbatim, else the generic one as a base
+        // URL with /v1/traces appended, else the configured URL verbatim.
         let endpoint = env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? env["OTEL_EXPORTER_OTLP_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? env["OTEL_EXPORTER_OTLP_ENDPOINT"].flatMap { base in
+                base.isEmpty ? nil : (base.hasSuffix("/") ? String(base.dropLast()) : base) + "/v1/traces"
+            }
             ?? config.tracing.endpoint
         var enabled = config.tracing.enabled ?? (endpoint != nil)
         if env["OTEL_SDK_DISABLED"]?.lowercased() == "true" { enabled = false }

@@ -1,5 +1,7 @@
 import Foundation
+import MeridianConfig
 import MeridianCore
+@testable import MeridianTelemetry
 import Testing
 
 /// Metrics, traces, the access log and the status page, checked with real parsers and a real
@@ -121,6 +123,14 @@ import Testing
         #expect(resource["host.name"] != nil)
         #expect(resource["deployment.environment"] as? String == "test")
 
+        // A later traceparent version and a tracestate the W3C grammar refuses: the trace is still
+        // continued (the tracer gets a canonical version-00 value), the tracestate is dropped.
+        let laterTrace = "5bf92f3577b34da6a3ce929d0e0e4736"
+        #expect(try await s.get("/", headers: ["traceparent": "01-\(laterTrace)-\(parentSpan)-01-future", "tracestate": "Upper=1"]).status == 200)
+        let later = try await receiver.waitForSpan { ($0["trace_id"] as? String) == laterTrace }
+        #expect(later["parent_span_id"] as? String == parentSpan)
+        #expect(later["trace_state"] as? String == "")
+
         // A 5xx is an error span; a request without traceparent starts its own trace.
         #expect(try await s.get("/boom").status == 503)
         let failed = try await receiver.waitForSpan { ($0["name"] as? String) == "GET /boom" }
@@ -134,7 +144,7 @@ import Testing
         let withExemplar = Self.sample(m, "http_server_request_duration_seconds_bucket", ["http_route": "/files/*"]).compactMap(\.exemplar)
         let ids = withExemplar.compactMap { ($0["labels"] as? [String: String])?["trace_id"] }
         #expect(ids.contains(parentTrace))
-        #expect(Self.sample(m, "meridian_tracing_spans_total", ["sampled": "true"]).first?.value == 2)
+        #expect(Self.sample(m, "meridian_tracing_spans_total", ["sampled": "true"]).first?.value == 3)
     }
 
     @Test func parentBasedSamplingFollowsTheCallerAndRatioZeroRecordsNothing() async throws {
@@ -324,5 +334,59 @@ import Testing
         )
         #expect(code == 1)
         #expect(out.contains("OTEL_TRACES_SAMPLER='sometimes' is not supported"))
+    }
+}
+
+/// Trace-context parsing and sampling: pure functions.
+@Suite struct TraceContextTests {
+    @Test func traceparentFollowsW3CLevel1() {
+        let ok = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        let p = TraceContext.parse(traceparent: ok)
+        #expect(p?.traceIDHigh == 0x4bf9_2f35_77b3_4da6 && p?.traceIDLow == 0xa3ce_929d_0e0e_4736)
+        #expect(p?.spanID == 0x00f0_67aa_0ba9_02b7 && p?.sampled == true)
+        #expect(TraceContext.parse(traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")?.sampled == false)
+        // A later version may append fields after a dash; version 00 may not.
+        #expect(TraceContext.parse(traceparent: "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra") != nil)
+        for bad in [
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",  // 00 with more
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",  // version ff
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",  // zero trace id
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",  // zero span id
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",  // upper case
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",  // short
+            "0x-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "",
+        ] {
+            #expect(TraceContext.parse(traceparent: bad) == nil, "\(bad)")
+        }
+        let t = TraceContext(traceIDHigh: 1, traceIDLow: 2, spanID: 3, sampled: true)
+        #expect(t.traceparent() == "00-00000000000000010000000000000002-0000000000000003-01")
+        #expect(t.traceparent(spanID: 0xabc) == "00-00000000000000010000000000000002-0000000000000abc-01")
+    }
+
+    @Test func samplersFollowTheSpecification() {
+        let ratio = TraceSampler(.traceIDRatio, ratio: 0.25)
+        var rng = SystemRandomNumberGenerator()
+        let n = 100_000
+        let hits = (0..<n).filter { _ in ratio.shouldSample(traceIDLow: rng.next(), parentSampled: nil) }.count
+        #expect(abs(Double(hits) / Double(n) - 0.25) < 0.01)
+        // Not parent-based: the caller's flag does not matter.
+        #expect(!TraceSampler(.alwaysOff, ratio: 1).shouldSample(traceIDLow: 0, parentSampled: true))
+        let parentBased = TraceSampler(.parentBasedTraceIDRatio, ratio: 0)
+        #expect(parentBased.shouldSample(traceIDLow: .max, parentSampled: true))
+        #expect(!parentBased.shouldSample(traceIDLow: 0, parentSampled: false))
+        #expect(!parentBased.shouldSample(traceIDLow: 0, parentSampled: nil))
+        #expect(TraceSampler(.parentBasedAlwaysOn, ratio: 0).shouldSample(traceIDLow: 0, parentSampled: nil))
+        #expect(!TraceSampler(.parentBasedAlwaysOn, ratio: 0).shouldSample(traceIDLow: 0, parentSampled: false))
+    }
+
+    @Test func tracestateGrammar() {
+        #expect(TraceContext.isValidTraceState("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"))
+        #expect(TraceContext.isValidTraceState("a=1, ,b=2"))  // empty members are allowed
+        #expect(TraceContext.isValidTraceState("tenant1@vendor=x"))
+        #expect(!TraceContext.isValidTraceState("Foo=bar"))  // upper-case key
+        #expect(!TraceContext.isValidTraceState("a=b=c"))
+        #expect(!TraceContext.isValidTraceState("a"))
+        #expect(!TraceContext.isValidTraceState("a=" + String(repeating: "x", count: 600)))
+        #expect(!TraceContext.isValidTraceState((0..<33).map { "k\($0)=v" }.joined(separator: ",")))
     }
 }
