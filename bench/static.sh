@@ -104,7 +104,7 @@ fi
 
 # --- 5. meridian ------------------------------------------------------------
 if want meridian; then
-  MERIDIAN_EVENT_LOOPS=1 taskset -c 0 "$BIN" serve --listen "127.0.0.1:$MERIDIAN_PORT" \
+  MERIDIAN_ACCESS_LOG=off MERIDIAN_EVENT_LOOPS=1 taskset -c 0 "$BIN" serve --listen "127.0.0.1:$MERIDIAN_PORT" \
     --admin "127.0.0.1:$ADMIN_PORT" --root "$TMP/files" >"$TMP/meridian.log" 2>&1 &
   PIDS+=($!)
   wait_ready meridian "$!" "http://127.0.0.1:$ADMIN_PORT/readyz" "$TMP/meridian.log"

@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh Debian machine with the Swift toolchain: installs the
-# Debian packages the tests use, builds the tests, runs them.
+# Debian and PyPI packages the tests use, builds the tests, runs them, then checks the telemetry
+# end to end (status page in headless Chromium, Grafana queries against Prometheus).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/ensure-packages.sh curl:curl python3:python3 openssl:openssl nghttp:nghttp2-client
+# The OTLP receiver and the metrics parser the tests drive use the official OpenTelemetry protobuf
+# definitions and prometheus_client's parsers, in a virtualenv of their own.
+venv=.build/test-venv
+[[ -x $venv/bin/python3 ]] && export PATH="$PWD/$venv/bin:$PATH"
+if ! python3 -c 'import opentelemetry.proto, prometheus_client' 2>/dev/null; then
+  # (Debian's python3 needs python3-venv for that; an empty command name always installs.)
+  python3 -m venv "$venv" 2>/dev/null || { scripts/ensure-packages.sh :python3-venv && python3 -m venv "$venv"; }
+  "$venv/bin/python3" -m pip install -q opentelemetry-proto==1.45.2 prometheus-client==0.26.0
+  export PATH="$PWD/$venv/bin:$PATH"
+fi
 swift build --build-tests "$@"
 swift test --skip-build "$@"
+scripts/telemetry-check.sh

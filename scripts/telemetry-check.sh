@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# End-to-end telemetry check against the real binary, run by scripts/test.sh after the Swift tests:
+# starts an OTLP receiver (Tests/tools/otlp_receiver.py) and `meridian serve` on random loopback
+# ports, puts it under load, then
+#   1. the status page in headless Chromium renders live data (scripts/status-page-check.sh) and
+#      its screenshot is written to $STATUS_PNG (default: a temp file; docs/status.png to refresh it),
+#   2. every Grafana panel query returns data from a real Prometheus scraping it
+#      (scripts/dashboards-check.sh),
+#   3. spans reached the receiver, and the access log survives rotation with SIGUSR1.
+# Usage: scripts/telemetry-check.sh [MERIDIAN_BINARY]   (default .build/debug/meridian)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$PWD
+bin=${1:-$root/.build/debug/meridian}
+[[ -x $bin ]] || { echo "telemetry-check: no meridian binary at $bin" >&2; exit 1; }
+note() { echo "telemetry-check: $*"; }
+fail() { echo "telemetry-check: FAIL: $*" >&2; exit 1; }
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+read -r port admin < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*(x.getsockname()[1] for x in s))')
+
+python3 Tests/tools/otlp_receiver.py --out "$tmp/spans.jsonl" >"$tmp/receiver.out" 2>"$tmp/receiver.err" &
+pids+=($!)
+for _ in $(seq 50); do grep -q '^PORT ' "$tmp/receiver.out" 2>/dev/null && break; sleep 0.1; done
+otlp=$(awk '/^PORT /{print $2}' "$tmp/receiver.out")
+[[ -n $otlp ]] || fail "the OTLP receiver did not start: $(cat "$tmp/receiver.err")"
+
+mkdir -p "$tmp/public"
+echo "hello" >"$tmp/public/index.html"
+cat >"$tmp/meridian.yaml" <<EOF
+listeners: [{name: http, address: "127.0.0.1:$port"}]
+admin: {address: "127.0.0.1:$admin"}
+telemetry:
+  tracing: {endpoint: "http://127.0.0.1:$otlp/v1/traces", ratio: 0.2, batch_delay: 200ms}
+  access_log: {path: "$tmp/access.log"}
+hosts:
+  - default: true
+    routes:
+      - match: {path: /api/:id}
+        respond: {status: 200, body: "api\n"}
+      - match: {path: /fail}
+        respond: {status: 503, body: "down\n"}
+      - match: {prefix: /}
+        static: {root: "$tmp/public"}
+EOF
+"$bin" serve --config "$tmp/meridian.yaml" >"$tmp/meridian.log" 2>&1 &
+mpid=$!
+pids+=($mpid)
+for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$admin/readyz" && break; sleep 0.1; done
+curl -sf -o /dev/null "http://127.0.0.1:$admin/readyz" || fail "meridian did not become ready: $(tail -5 "$tmp/meridian.log")"
+
+# Load for the whole check: a mix of routes and statuses, a few connections.
+load() {
+  local end=$((SECONDS + 60))
+  while ((SECONDS < end)); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/" "http://127.0.0.1:$port/api/$RANDOM" \
+      "http://127.0.0.1:$port/fail" "http://127.0.0.1:$port/missing" || true
+  done
+}
+for _ in 1 2 3; do load & pids+=($!); done
+sleep 2
+
+scripts/status-page-check.sh "http://127.0.0.1:$admin" "${STATUS_PNG:-$tmp/status.png}"
+scripts/dashboards-check.sh "127.0.0.1:$admin"
+
+spans=$(wc -l <"$tmp/spans.jsonl")
+((spans > 0)) || fail "no spans reached the OTLP receiver"
+grep -q '"kind": "SERVER"' "$tmp/spans.jsonl" || fail "no SERVER span among $spans spans"
+note "$spans spans received"
+
+mv "$tmp/access.log" "$tmp/access.log.1"
+kill -USR1 "$mpid"
+for _ in $(seq 50); do [[ -s $tmp/access.log ]] && break; sleep 0.1; done
+[[ -s $tmp/access.log ]] || fail "no new access.log after SIGUSR1"
+python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$tmp/access.log" \
+  || fail "access.log has a line that is not JSON"
+note "access log: $(wc -l <"$tmp/access.log.1") lines before rotation, new file after SIGUSR1"
+note OK
