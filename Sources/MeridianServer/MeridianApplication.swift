@@ -100,12 +100,12 @@ public final class MeridianApplication: Sendable {
     public func start() async throws -> [HTTPServer.BoundListener] {
         let config = configuration
         try telemetry.start()
-        telemetry.startStatusSampling(on: group.next())
+        telemetry.startBackgroundWork(on: group.next())
         let bound: [HTTPServer.BoundListener]
         do {
             bound = try await server.start(config.listeners)
         } catch {
-            telemetry.stopStatusSampling()
+            telemetry.stopBackgroundWork()
             await telemetry.shutdown()
             throw error
         }
@@ -116,7 +116,7 @@ public final class MeridianApplication: Sendable {
                 admin = try await adminServer.start([adminListener]).first
             } catch {
                 await server.stopAccepting()  // no half-started instance keeps accepting
-                telemetry.stopStatusSampling()
+                telemetry.stopBackgroundWork()
                 await telemetry.shutdown()
                 throw error
             }
@@ -209,7 +209,7 @@ public final class MeridianApplication: Sendable {
         let finished = await server.drain(deadline: .now() + TimeAmount(timeout))
         await adminServer.stopAccepting()
         await adminServer.drain(deadline: .now() + .milliseconds(200))
-        telemetry.stopStatusSampling()
+        telemetry.stopBackgroundWork()
         // The access log is flushed; spans of the last requests get a few seconds to go out.
         await telemetry.shutdown(spanDeadline: mode == .graceful ? .seconds(5) : .seconds(1))
         logger.info("shutdown complete", metadata: ["in_flight_finished": "\(finished)"])

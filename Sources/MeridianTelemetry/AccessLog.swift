@@ -66,10 +66,17 @@ public final class AccessLog: Sendable {
         if finished.lock(whenValue: 1, timeoutSeconds: 5) { finished.unlock() }
     }
 
-    public func log(_ record: RequestRecord) {
+    /// The trace ids a line names when they differ from the request's own (a sampled request's
+    /// final ids, known once its span is recorded), and when the request ended.
+    public struct Override {
+        var traceID: (high: UInt64, low: UInt64, span: UInt64)?
+        var endedAt: timespec?
+    }
+
+    public func log(_ record: RequestRecord, override: Override? = nil) {
         var line: [UInt8] = []
         line.reserveCapacity(384)
-        format(record, into: &line)
+        format(record, override: override, into: &line)
         let (accepted, crossed) = queue.withLockedValue { q -> (Bool, Bool) in
             guard q.count < capacity, !q.stopping else { return (false, false) }
             let before = q.pending.count
@@ -158,7 +165,7 @@ public final class AccessLog: Sendable {
 
     // MARK: - Formatting
 
-    func format(_ record: RequestRecord, into out: inout [UInt8]) {
+    func format(_ record: RequestRecord, override: Override? = nil, into out: inout [UInt8]) {
         let request = record.request
         out.append(UInt8(ascii: "{"))
         var first = true
@@ -179,12 +186,22 @@ public final class AccessLog: Sendable {
             switch field {
             case .timestamp:
                 key("timestamp")
-                string(Self.timestamp())
+                string(Self.timestamp(override?.endedAt))
             case .traceID:
+                if let ids = override?.traceID {
+                    key("trace_id")
+                    string(TraceContext.hex(ids.high) + TraceContext.hex(ids.low))
+                    continue
+                }
                 guard let trace = request.trace else { continue }
                 key("trace_id")
                 string(trace.traceIDHex)
             case .spanID:
+                if let ids = override?.traceID {
+                    key("span_id")
+                    string(TraceContext.hex(ids.span))
+                    continue
+                }
                 guard let trace = request.trace else { continue }
                 key("span_id")
                 string(trace.spanIDHex)
@@ -277,9 +294,9 @@ public final class AccessLog: Sendable {
     }
 
     /// RFC 3339 UTC with milliseconds; the part up to the second is formatted once per second per thread.
-    static func timestamp() -> String {
+    static func timestamp(_ at: timespec? = nil) -> String {
         var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
+        if let at { ts = at } else { clock_gettime(CLOCK_REALTIME, &ts) }
         let ms = Int(ts.tv_nsec / 1_000_000)
         let cache: SecondCache
         if let c = secondCache.currentValue {

@@ -20,20 +20,33 @@ extension Telemetry {
         return routes
     }
 
-    /// Starts the once-a-second status sampling on `eventLoop` (when the status page is on).
-    public func startStatusSampling(on eventLoop: any EventLoop) {
-        guard config.status.enabled else { return }
-        let reporter = statusReporter
-        reporter.sample()
-        let task = eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in reporter.sample() }
-        statusTask.withLockedValue { $0 = task }
+    /// Starts the background work on `eventLoop`: recording sampled spans in batches (when tracing
+    /// is on) and the once-a-second status sampling (when the status page is on).
+    public func startBackgroundWork(on eventLoop: any EventLoop) {
+        var tasks: [RepeatedTask] = []
+        if tracing != nil {
+            let observer = self.observer
+            tasks.append(
+                eventLoop.scheduleRepeatedTask(initialDelay: TelemetryObserver.flushInterval, delay: TelemetryObserver.flushInterval) { _ in
+                    observer.flushSampled()
+                }
+            )
+        }
+        if config.status.enabled {
+            let reporter = statusReporter
+            reporter.sample()
+            tasks.append(eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in reporter.sample() })
+        }
+        statusTask.withLockedValue { $0 = tasks }
     }
 
-    public func stopStatusSampling() {
+    /// Stops the background work and records the sampled requests still waiting.
+    public func stopBackgroundWork() {
         statusTask.withLockedValue {
-            $0?.cancel()
-            $0 = nil
+            for t in $0 { t.cancel() }
+            $0 = []
         }
+        observer.flushSampled()
     }
 }
 

@@ -36,7 +36,7 @@ public final class Telemetry: Sendable {
     public let reloadsFailed = ManagedAtomic<Int>(0)
     private let reloadState = NIOLockedValueBox<(generation: Int, at: Date)>((1, Date()))
     private let reporterBox = NIOLockedValueBox<StatusReporter?>(nil)
-    let statusTask = NIOLockedValueBox<RepeatedTask?>(nil)
+    let statusTask = NIOLockedValueBox<[RepeatedTask]>([])
 
     /// Made on first use: it needs `self`.
     var statusReporter: StatusReporter {
@@ -77,7 +77,7 @@ public final class Telemetry: Sendable {
         self.tracingSummary = TracingSummary(
             enabled: resolved.enabled, endpoint: resolved.endpoint, sampler: resolved.samplerName, ratio: resolved.sampler.ratio
         )
-        var endTrace: (@Sendable (RequestRecord) -> Void)?
+        var recordSpan: (@Sendable (RequestRecord, UInt64) -> (traceIDHigh: UInt64, traceIDLow: UInt64, spanID: UInt64)?)?
         if resolved.enabled {
             var otel = OTel.Configuration.default
             otel.serviceName = config.serviceName
@@ -109,7 +109,7 @@ public final class Telemetry: Sendable {
             let backend = try OTel.makeTracingBackend(configuration: otel)
             let tracer = RequestTracer(tracer: backend.factory, sampler: resolved.sampler, counters: tracingCounters)
             self.tracing = tracer
-            endTrace = { tracer.end($0) }
+            recordSpan = { tracer.record($0, endNanos: $1) }
             self.otelGroup = ServiceGroup(configuration: .init(services: [backend.service], logger: diagnostics))
         } else {
             self.tracing = nil
@@ -117,7 +117,8 @@ public final class Telemetry: Sendable {
         }
         self.observer = TelemetryObserver(
             metrics: config.metrics.enabled || config.status.enabled ? requestMetrics : nil,
-            exemplars: config.metrics.exemplars, endTrace: endTrace, accessLog: accessLog
+            exemplars: config.metrics.exemplars, recordSpan: recordSpan, accessLog: accessLog, counters: tracingCounters,
+            maxPending: config.tracing.maxQueue
         )
     }
 
@@ -330,33 +331,80 @@ public final class Telemetry: Sendable {
 }
 
 /// Hands every finished request to the metrics, the tracer and the access log.
+///
+/// Unsampled requests are done at once. Sampled ones wait (up to ``flushInterval``) and are done in
+/// a batch by ``flushSampled()``: their span is recorded then, and their exemplar and log line use
+/// the ids swift-otel gave the span.
 public final class TelemetryObserver: RequestObserver {
+    typealias RecordSpan = @Sendable (RequestRecord, UInt64) -> (traceIDHigh: UInt64, traceIDLow: UInt64, spanID: UInt64)?
+
     let metrics: RequestMetrics?
     let exemplars: Bool
-    let endTrace: (@Sendable (RequestRecord) -> Void)?
+    let recordSpan: RecordSpan?
     let accessLog: AccessLog?
+    let counters: TracingCounters
+    let maxPending: Int
+    static let flushInterval: TimeAmount = .milliseconds(50)
 
-    init(metrics: RequestMetrics?, exemplars: Bool, endTrace: (@Sendable (RequestRecord) -> Void)?, accessLog: AccessLog?) {
+    struct Pending {
+        var record: RequestRecord
+        var endNanos: UInt64
+        var endedAt: timespec
+    }
+
+    private let pending = NIOLockedValueBox<[Pending]>([])
+
+    init(
+        metrics: RequestMetrics?, exemplars: Bool, recordSpan: RecordSpan?, accessLog: AccessLog?, counters: TracingCounters,
+        maxPending: Int
+    ) {
         self.metrics = metrics
         self.exemplars = exemplars
-        self.endTrace = endTrace
+        self.recordSpan = recordSpan
         self.accessLog = accessLog
+        self.counters = counters
+        self.maxPending = maxPending
     }
 
     public func requestStarted(_ request: Request) {}
 
     public func requestFinished(_ record: RequestRecord) {
-        let trace = record.request.trace
-        if let trace, trace.sampled { endTrace?(record) }
+        if recordSpan != nil, let trace = record.request.trace, trace.sampled {
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            let entry = Pending(record: record, endNanos: UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec), endedAt: now)
+            let queued = pending.withLockedValue { p -> Bool in
+                guard p.count < maxPending else { return false }
+                p.append(entry)
+                return true
+            }
+            if queued { return }
+            counters.droppedQueueFull.wrappingIncrement(ordering: .relaxed)
+        }
+        complete(record, ids: nil, endedAt: nil)
+    }
+
+    /// Records the spans of the sampled requests that ended since the last flush, then their
+    /// metrics and log lines. Runs every ``flushInterval`` on one event loop, and at shutdown.
+    public func flushSampled() {
+        let batch = pending.withLockedValue { p -> [Pending] in
+            defer { p.removeAll(keepingCapacity: true) }
+            return p
+        }
+        for entry in batch {
+            let ids = recordSpan?(entry.record, entry.endNanos)
+            complete(entry.record, ids: ids, endedAt: entry.endedAt)
+        }
+    }
+
+    private func complete(_ record: RequestRecord, ids: (traceIDHigh: UInt64, traceIDLow: UInt64, spanID: UInt64)?, endedAt: timespec?) {
         if let metrics {
             let seconds = Double(record.duration.nanoseconds) / 1e9
             var exemplar: RequestMetrics.Exemplar?
-            if exemplars, let trace, trace.sampled {
-                var now = timespec()
-                clock_gettime(CLOCK_REALTIME, &now)
+            if exemplars, let ids, let endedAt {
                 exemplar = .init(
-                    traceIDHigh: trace.traceIDHigh, traceIDLow: trace.traceIDLow, spanID: trace.spanID, value: seconds,
-                    timestamp: Double(now.tv_sec) + Double(now.tv_nsec / 1_000_000) / 1000
+                    traceIDHigh: ids.traceIDHigh, traceIDLow: ids.traceIDLow, spanID: ids.spanID, value: seconds,
+                    timestamp: Double(endedAt.tv_sec) + Double(endedAt.tv_nsec / 1_000_000) / 1000
                 )
             }
             let key = RequestMetrics.Key(
@@ -365,6 +413,12 @@ public final class TelemetryObserver: RequestObserver {
             )
             metrics.record(key, seconds: seconds, bytesIn: record.bodyBytesReceived, bytesOut: record.bodyBytesSent, exemplar: exemplar)
         }
-        accessLog?.log(record)
+        if let accessLog {
+            if let ids {
+                accessLog.log(record, override: .init(traceID: (ids.traceIDHigh, ids.traceIDLow, ids.spanID), endedAt: endedAt))
+            } else {
+                accessLog.log(record, override: endedAt.map { .init(traceID: nil, endedAt: $0) })
+            }
+        }
     }
 }

@@ -17,11 +17,10 @@ import Testing
 
         // A slow download in flight.
         let out = server.directory.appendingPathComponent("out.bin")
-        let curl = Process()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        curl.arguments = ["curl", "-sS", "--http2", "--limit-rate", "3M", "--cacert", certs.caPath, "--resolve", "a.test:\(server.port):127.0.0.1",
-                          "-o", out.path, "https://a.test:\(server.port)/big.bin"]
-        try Subprocess.launch(curl)
+        let curl = try ChildProcess(
+            ["curl", "-sS", "--http2", "--limit-rate", "3M", "--cacert", certs.caPath, "--resolve", "a.test:\(server.port):127.0.0.1",
+             "-o", out.path, "https://a.test:\(server.port)/big.bin"]
+        )
         var started = false
         for _ in 0..<200 where !started {
             started = ((try? FileManager.default.attributesOfItem(atPath: out.path)[.size] as? Int) ?? 0) > 0

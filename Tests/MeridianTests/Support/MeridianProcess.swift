@@ -3,8 +3,7 @@ import Foundation
 /// The real `meridian` binary run as a child process, for what only a process shows: signals,
 /// exit codes, CLI output.
 final class MeridianProcess: @unchecked Sendable {  // mutated only by the test that owns it
-    let process = Process()
-    let output = Pipe()
+    private(set) var process: ChildProcess!
     private let collected = Collected()
     let directory: URL
 
@@ -52,16 +51,17 @@ final class MeridianProcess: @unchecked Sendable {  // mutated only by the test 
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try Data(content.utf8).write(to: url)
         }
-        process.executableURL = Self.binary
-        process.arguments = try arguments(self)
-        process.currentDirectoryURL = directory
-        process.standardOutput = output
-        process.standardError = output
+        process = try ChildProcess([Self.binary.path] + (try arguments(self)), directory: directory.path)
         let collected = self.collected
-        output.fileHandleForReading.readabilityHandler = { handle in
-            collected.append(String(decoding: handle.availableData, as: UTF8.self))
+        let output = process.output
+        let reader = Thread {
+            while true {
+                let data = output.availableData
+                if data.isEmpty { break }
+                collected.append(String(decoding: data, as: UTF8.self))
+            }
         }
-        try Subprocess.launch(process)
+        reader.start()
     }
 
     var configPath: String { directory.appendingPathComponent("meridian.yaml").path }

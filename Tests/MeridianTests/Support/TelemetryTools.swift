@@ -12,7 +12,7 @@ enum TestTools {
 /// A real OTLP/HTTP endpoint: `Tests/tools/otlp_receiver.py`, which decodes what Meridian exports
 /// with the official OpenTelemetry protobuf definitions and writes one JSON line per span.
 final class OTLPReceiver: @unchecked Sendable {  // fields set once in init
-    let process = Process()
+    let process: ChildProcess
     let port: Int
     let out: URL
 
@@ -23,16 +23,12 @@ final class OTLPReceiver: @unchecked Sendable {  // fields set once in init
         var args = [TestTools.path("otlp_receiver.py"), "--out", out.path]
         if let status { args += ["--status", String(status)] }
         if let delay { args += ["--delay", String(delay)] }
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + args
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        process.standardError = FileHandle.nullDevice
-        try Subprocess.launch(process)
+        process = try ChildProcess(["python3"] + args, mergeStderr: false)
+        let stdout = process.output
         // The first line is `PORT <n>`.
         var line = Data()
         while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = stdout.fileHandleForReading.availableData
+            let chunk = stdout.availableData
             if chunk.isEmpty { throw TestError("otlp_receiver.py exited before printing its port") }
             line.append(chunk)
         }
@@ -63,8 +59,6 @@ final class OTLPReceiver: @unchecked Sendable {  // fields set once in init
         throw TestError("no matching span within \(timeout); received: \(spans().map { $0["name"] ?? "?" })")
     }
 
-    /// SIGKILL: a test process that traps signals (as Meridian's `run` does) passes its blocked
-    /// signal mask to children, so a SIGTERM may never arrive.
     func stop() {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
