@@ -105,7 +105,7 @@ EOF
   P99[$mode]=$(awk '$1 == "99%" { print $2 }' "$out")
   sleep 2  # let the last batch go out
   SAMPLED[$mode]=$(metric 'meridian_tracing_spans_total{sampled="true"}')
-  DROPPED[$mode]=$(( $(metric 'meridian_tracing_spans_dropped_total{reason="queue_full"}') + $(metric 'meridian_tracing_spans_dropped_total{reason="export_failed"}') ))
+  DROPPED[$mode]="$(metric 'meridian_tracing_spans_dropped_total{reason="queue_full"}') / $(metric 'meridian_tracing_spans_dropped_total{reason="export_failed"}')"
   kill "$pid"
   wait "$pid" 2>/dev/null || true
 }
@@ -123,7 +123,7 @@ echo "command: DURATION=$DURATION CONNECTIONS=$CONNECTIONS ROUNDS=$ROUNDS MODES=
 echo "nproc: $(nproc)   wrk: taskset -c 1 wrk -t1 -c$CONNECTIONS -d${DURATION}s   meridian: core 0, one event loop, GET /1k.bin"
 echo "meridian: $("$BIN" version 2>&1 || echo unknown)"
 echo
-echo "| mode | req/s (median) | vs tracing off | all runs | p99 (last run) | spans sampled | spans dropped (last run) |"
+echo "| mode | req/s (median) | vs tracing off | all runs | p99 (last run) | spans sampled | spans dropped: queue full / export failed (last run) |"
 echo "|---|---:|---:|---|---:|---:|---:|"
 for m in $MODES; do
   echo "| $m | ${RPS[$m]:--} | $(ratio "${RPS[off]:-}" "${RPS[$m]:-}") | ${ALL[$m]# } | ${P99[$m]:--} | ${SAMPLED[$m]:--} | ${DROPPED[$m]:--} |"

@@ -20,18 +20,12 @@ extension Telemetry {
         return routes
     }
 
-    /// Starts the background work on `eventLoop`: recording sampled spans in batches (when tracing
-    /// is on) and the once-a-second status sampling (when the status page is on).
+    /// Starts the background work: recording sampled spans in batches on a thread of their own
+    /// (when tracing is on) and the once-a-second status sampling on `eventLoop` (when the status
+    /// page is on).
     public func startBackgroundWork(on eventLoop: any EventLoop) {
         var tasks: [RepeatedTask] = []
-        if tracing != nil {
-            let observer = self.observer
-            tasks.append(
-                eventLoop.scheduleRepeatedTask(initialDelay: TelemetryObserver.flushInterval, delay: TelemetryObserver.flushInterval) { _ in
-                    observer.flushSampled()
-                }
-            )
-        }
+        if tracing != nil { observer.startFlushing() }
         if config.status.enabled {
             let reporter = statusReporter
             reporter.sample()
@@ -46,7 +40,7 @@ extension Telemetry {
             for t in $0 { t.cancel() }
             $0 = []
         }
-        observer.flushSampled()
+        observer.stopFlushing()
     }
 }
 

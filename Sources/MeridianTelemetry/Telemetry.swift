@@ -107,7 +107,9 @@ public final class Telemetry: Sendable {
             otel.diagnosticLogLevel = .warning
             TracingSetup.pinTracerSampler()
             let backend = try OTel.makeTracingBackend(configuration: otel)
-            let tracer = RequestTracer(tracer: backend.factory, sampler: resolved.sampler, counters: tracingCounters)
+            let tracer = RequestTracer(
+                tracer: backend.factory, sampler: resolved.sampler, counters: tracingCounters, maxBatch: config.tracing.maxBatch
+            )
             self.tracing = tracer
             recordSpan = { tracer.record($0, endNanos: $1) }
             self.otelGroup = ServiceGroup(configuration: .init(services: [backend.service], logger: diagnostics))
@@ -118,7 +120,7 @@ public final class Telemetry: Sendable {
         self.observer = TelemetryObserver(
             metrics: config.metrics.enabled || config.status.enabled ? requestMetrics : nil,
             exemplars: config.metrics.exemplars, recordSpan: recordSpan, accessLog: accessLog, counters: tracingCounters,
-            maxPending: config.tracing.maxQueue
+            maxPending: 4 * config.tracing.maxQueue
         )
     }
 
@@ -344,7 +346,10 @@ public final class TelemetryObserver: RequestObserver {
     let accessLog: AccessLog?
     let counters: TracingCounters
     let maxPending: Int
-    static let flushInterval: TimeAmount = .milliseconds(50)
+    /// How often the flusher thread records the waiting sampled requests.
+    static let flushInterval: UInt32 = 50_000  // µs
+    private let flushing = ManagedAtomic<Bool>(false)
+    private let flusherDone = ConditionLock(value: 0)
 
     struct Pending {
         var record: RequestRecord
@@ -384,8 +389,32 @@ public final class TelemetryObserver: RequestObserver {
         complete(record, ids: nil, endedAt: nil)
     }
 
+    /// Starts the flusher thread: recording a batch of spans takes ~20 µs a span, which an event
+    /// loop should not spend between two requests.
+    func startFlushing() {
+        guard !flushing.exchange(true, ordering: .relaxed) else { return }
+        let t = Thread { [self] in
+            while flushing.load(ordering: .relaxed) {
+                usleep(Self.flushInterval)
+                flushSampled()
+            }
+            flusherDone.lock()
+            flusherDone.unlock(withValue: 1)
+        }
+        t.name = "meridian-span-flush"
+        t.start()
+    }
+
+    /// Stops the flusher thread and records what is still waiting.
+    func stopFlushing() {
+        if flushing.exchange(false, ordering: .relaxed) {
+            if flusherDone.lock(whenValue: 1, timeoutSeconds: 2) { flusherDone.unlock() }
+        }
+        flushSampled()
+    }
+
     /// Records the spans of the sampled requests that ended since the last flush, then their
-    /// metrics and log lines. Runs every ``flushInterval`` on one event loop, and at shutdown.
+    /// metrics and log lines. Runs every ``flushInterval`` on the flusher thread, and at shutdown.
     public func flushSampled() {
         let batch = pending.withLockedValue { p -> [Pending] in
             defer { p.removeAll(keepingCapacity: true) }
