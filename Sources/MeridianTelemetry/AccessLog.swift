@@ -306,14 +306,19 @@ public final class AccessLog: Sendable {
             secondCache.currentValue = cache
         }
         if cache.second != Int(ts.tv_sec) {
-            var t = time_t(ts.tv_sec)
-            var parts = tm()
-            gmtime_r(&t, &parts)
-            func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
             cache.second = Int(ts.tv_sec)
-            cache.prefix = "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))."
+            cache.prefix = utcSecond(Int(ts.tv_sec)) + "."
         }
         return cache.prefix + threeDigits(ms) + "Z"
+    }
+
+    /// `2026-11-22T05:40:00` (UTC) for seconds since the epoch.
+    static func utcSecond(_ seconds: Int) -> String {
+        var t = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
     }
 
     private final class SecondCache {

@@ -155,11 +155,7 @@ final class StatusReporter: Sendable {
     }
 
     static func iso(_ date: Date) -> String {
-        var t = time_t(date.timeIntervalSince1970)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
+        AccessLog.utcSecond(Int(date.timeIntervalSince1970)) + "Z"
     }
 
     static func round(_ v: Double, _ places: Int) -> Double {
