@@ -45,7 +45,9 @@ extension Configuration {
         /// Finished spans waiting for export; more are dropped and counted.
         public var maxQueue: Int
         public var maxBatch: Int
-        /// How long spans wait to be batched.
+        /// How often a batch is exported. swift-otel's processor sends one batch (`maxBatch`) per
+        /// tick, and one more whenever its queue fills: `maxBatch / batchDelay` spans a second
+        /// before spans are dropped (5120/s with the defaults).
         public var batchDelay: Duration
         public var exportTimeout: Duration
         /// Extra HTTP headers on export requests (authentication for a hosted collector).
@@ -53,7 +55,7 @@ extension Configuration {
 
         public init(
             enabled: Bool? = nil, endpoint: String? = nil, sampler: Sampler = .parentBasedTraceIDRatio, ratio: Double = 1.0,
-            maxQueue: Int = 2048, maxBatch: Int = 512, batchDelay: Duration = .seconds(1), exportTimeout: Duration = .seconds(10),
+            maxQueue: Int = 2048, maxBatch: Int = 512, batchDelay: Duration = .milliseconds(100), exportTimeout: Duration = .seconds(10),
             headers: [String: String] = [:]
         ) {
             self.enabled = enabled

@@ -28,18 +28,10 @@ final class RequestTracer<T: Tracer>: RequestTracing, Sendable {
     let tracer: T
     let sampler: TraceSampler
     let counters: TracingCounters
-    /// swift-otel's batch processor exports one batch (`max_batch`) per `batch_delay` tick and
-    /// otherwise only when its queue is full: 512 spans a second with the defaults, so at ~900
-    /// sampled requests a second its queue overflowed. Each `max_batch` spans recorded here ask it to
-    /// export what it holds.
-    let maxBatch: Int
-    private let recordedSinceFlush = ManagedAtomic<Int>(0)
-
-    init(tracer: T, sampler: TraceSampler, counters: TracingCounters, maxBatch: Int) {
+    init(tracer: T, sampler: TraceSampler, counters: TracingCounters) {
         self.tracer = tracer
         self.sampler = sampler
         self.counters = counters
-        self.maxBatch = maxBatch
     }
 
     /// A sampled request's span until it is recorded: when and under which parent it began.
@@ -150,11 +142,6 @@ final class RequestTracer<T: Tracer>: RequestTracing, Sendable {
         var injected = InjectedIDs()
         tracer.inject(span.context, into: &injected, using: IDInjector())
         span.end(at: DefaultTracerClock.Instant(nanosecondsSinceEpoch: max(endNanos, pending.startNanos)))
-        if recordedSinceFlush.wrappingIncrementThenLoad(ordering: .relaxed) >= maxBatch {
-            recordedSinceFlush.store(0, ordering: .relaxed)
-            // Deprecated in swift-distributed-tracing, and the only way to reach swift-otel's processor.
-            tracer.forceFlush()
-        }
         guard let ids = injected.traceparent.flatMap({ TraceContext.parse(traceparent: $0) }) else { return nil }
         return (ids.traceIDHigh, ids.traceIDLow, ids.spanID)
     }

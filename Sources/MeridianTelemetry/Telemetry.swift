@@ -107,9 +107,7 @@ public final class Telemetry: Sendable {
             otel.diagnosticLogLevel = .warning
             TracingSetup.pinTracerSampler()
             let backend = try OTel.makeTracingBackend(configuration: otel)
-            let tracer = RequestTracer(
-                tracer: backend.factory, sampler: resolved.sampler, counters: tracingCounters, maxBatch: config.tracing.maxBatch
-            )
+            let tracer = RequestTracer(tracer: backend.factory, sampler: resolved.sampler, counters: tracingCounters)
             self.tracing = tracer
             recordSpan = { tracer.record($0, endNanos: $1) }
             self.otelGroup = ServiceGroup(configuration: .init(services: [backend.service], logger: diagnostics))

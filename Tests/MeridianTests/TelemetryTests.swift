@@ -180,6 +180,27 @@ import Testing
         #expect(sampledLine?["span_id"] as? String == span["span_id"] as? String)
     }
 
+    @Test func everySampledRequestIsExportedExactlyOnce() async throws {
+        // Small batches and many ticks: each span must reach the collector once (swift-otel 1.6's
+        // forceFlush re-sends its whole queue, so Meridian must never call it).
+        let receiver = try OTLPReceiver()
+        defer { receiver.stop() }
+        let s = try await TestServer.start(
+            Self.routes + """
+
+            telemetry:
+              tracing: {endpoint: "\(receiver.endpoint)", batch_delay: 20ms, max_batch: 4, max_queue: 64}
+            """)
+        defer { Task { await s.stop() } }
+        for _ in 0..<30 { #expect(try await s.get("/").status == 200) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while receiver.spans().count < 30, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        try await Task.sleep(for: .milliseconds(300))
+        let ids = receiver.spans().compactMap { $0["span_id"] as? String }
+        #expect(ids.count == 30)
+        #expect(Set(ids).count == 30)
+    }
+
     @Test func aCollectorThatIsDownCostsOnlyDroppedSpans() async throws {
         // A port nothing listens on: every export fails at once.
         let closed = try await TestServer.start()
