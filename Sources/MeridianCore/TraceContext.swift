@@ -1,10 +1,14 @@
 public import NIOHTTP1
 
 /// The W3C trace context of one request (https://www.w3.org/TR/trace-context/): its trace and span
-/// ids, whether it is sampled, and — when sampled — the live span the telemetry module ends.
+/// ids, whether it is sampled, and — when sampled — what the telemetry module needs to record its
+/// span when it ends.
 ///
-/// Every request gets ids, sampled or not, so access-log lines and upstream `traceparent` headers
-/// always name the trace; only sampled requests pay for a recorded span.
+/// Every request gets ids, sampled or not, so access-log lines always name a trace; only sampled
+/// requests pay for a recorded span. A sampled request's span is recorded after it ends, and the
+/// ids swift-otel gives it then (a new trace's id included) replace these in its log line and
+/// exemplar: during the request, a sampled request's span id (and, for a new trace, its trace id)
+/// is provisional.
 public struct TraceContext: Sendable {
     public var traceIDHigh: UInt64
     public var traceIDLow: UInt64
@@ -14,7 +18,7 @@ public struct TraceContext: Sendable {
     public var sampled: Bool
     /// The incoming `tracestate`, passed on unchanged.
     public var traceState: String?
-    /// The recording span of a sampled request (owned by the tracing implementation).
+    /// What the tracing implementation keeps for a sampled request until its span is recorded.
     public var span: (any AnyObject & Sendable)?
 
     public init(

@@ -105,7 +105,7 @@ public final class MeridianApplication: Sendable {
         do {
             bound = try await server.start(config.listeners)
         } catch {
-            telemetry.stopBackgroundWork()
+            await telemetry.stopBackgroundWork()
             await telemetry.shutdown()
             throw error
         }
@@ -116,7 +116,7 @@ public final class MeridianApplication: Sendable {
                 admin = try await adminServer.start([adminListener]).first
             } catch {
                 await server.stopAccepting()  // no half-started instance keeps accepting
-                telemetry.stopBackgroundWork()
+                await telemetry.stopBackgroundWork()
                 await telemetry.shutdown()
                 throw error
             }
@@ -209,7 +209,7 @@ public final class MeridianApplication: Sendable {
         let finished = await server.drain(deadline: .now() + TimeAmount(timeout))
         await adminServer.stopAccepting()
         await adminServer.drain(deadline: .now() + .milliseconds(200))
-        telemetry.stopBackgroundWork()
+        await telemetry.stopBackgroundWork()
         // The access log is flushed; spans of the last requests get a few seconds to go out.
         await telemetry.shutdown(spanDeadline: mode == .graceful ? .seconds(5) : .seconds(1))
         logger.info("shutdown complete", metadata: ["in_flight_finished": "\(finished)"])

@@ -34,13 +34,20 @@ extension Telemetry {
         statusTask.withLockedValue { $0 = tasks }
     }
 
-    /// Stops the background work and records the sampled requests still waiting.
-    public func stopBackgroundWork() {
+    /// Stops the background work and records the sampled requests still waiting (on a thread of
+    /// its own: it waits for the flusher).
+    public func stopBackgroundWork() async {
         statusTask.withLockedValue {
             for t in $0 { t.cancel() }
             $0 = []
         }
-        observer.stopFlushing()
+        let observer = self.observer
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                observer.stopFlushing()
+                done.resume()
+            }
+        }
     }
 }
 

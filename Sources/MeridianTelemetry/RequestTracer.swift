@@ -77,7 +77,7 @@ final class RequestTracer<T: Tracer>: RequestTracing, Sendable {
     /// Records the SERVER span of a sampled request that has ended, with its real start and end
     /// times, and answers the ids swift-otel gave it (a new trace's id is swift-otel's).
     ///
-    /// Called in batches (``SampledRequestBatcher``), not when each request ends: every span
+    /// Called in batches (``TelemetryObserver/flushSampled()``), not when each request ends: every span
     /// swift-otel records wakes its tracer and processor tasks, and at 1% sampling those wake-ups,
     /// one span at a time, cost more than the spans (0.85x of tracing off, against 0.97x with
     /// nothing sampled). Recorded a batch at a time, the tasks wake once per batch.
@@ -135,7 +135,11 @@ final class RequestTracer<T: Tracer>: RequestTracing, Sendable {
             if record.bodyBytesReceived > 0 { a["http.request.body.size"] = record.bodyBytesReceived }
             a["http.response.body.size"] = record.bodyBytesSent
             a["meridian.request_id"] = request.id
-            if code >= 500 { a["error.type"] = String(code) }
+            if code >= 500 {
+                a["error.type"] = String(code)
+            } else if record.error != nil {
+                a["error.type"] = "_OTHER"  // e.g. the client closed the connection before the response ended
+            }
         }
         // Server spans: 5xx is an error; 4xx is the client's (status left unset).
         if code >= 500 { span.setStatus(SpanStatus(code: .error, message: record.error)) }

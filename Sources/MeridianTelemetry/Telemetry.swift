@@ -355,7 +355,14 @@ public final class TelemetryObserver: RequestObserver {
         var endedAt: timespec
     }
 
-    private let pending = NIOLockedValueBox<[Pending]>([])
+    /// Sampled requests waiting for the flusher; `running` is false before it starts and after it
+    /// stopped, and then sampled requests are completed at once (none is left behind at shutdown).
+    private struct PendingState {
+        var entries: [Pending] = []
+        var running = false
+    }
+
+    private let pending = NIOLockedValueBox(PendingState())
 
     init(
         metrics: RequestMetrics?, exemplars: Bool, recordSpan: RecordSpan?, accessLog: AccessLog?, counters: TracingCounters,
@@ -376,13 +383,19 @@ public final class TelemetryObserver: RequestObserver {
             var now = timespec()
             clock_gettime(CLOCK_REALTIME, &now)
             let entry = Pending(record: record, endNanos: UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec), endedAt: now)
-            let queued = pending.withLockedValue { p -> Bool in
-                guard p.count < maxPending else { return false }
-                p.append(entry)
+            let queued = pending.withLockedValue { p -> Bool? in
+                guard p.running else { return nil }
+                guard p.entries.count < maxPending else { return false }
+                p.entries.append(entry)
                 return true
             }
-            if queued { return }
-            counters.droppedQueueFull.wrappingIncrement(ordering: .relaxed)
+            switch queued {
+            case true?: return
+            case false?: counters.droppedQueueFull.wrappingIncrement(ordering: .relaxed)  // logged with its provisional ids
+            case nil:
+                complete(record, ids: recordSpan?(record, entry.endNanos), endedAt: now)
+                return
+            }
         }
         complete(record, ids: nil, endedAt: nil)
     }
@@ -390,12 +403,19 @@ public final class TelemetryObserver: RequestObserver {
     /// Starts the flusher thread: recording a batch of spans takes ~20 µs a span, which an event
     /// loop should not spend between two requests.
     func startFlushing() {
-        guard !flushing.exchange(true, ordering: .relaxed) else { return }
+        let start = pending.withLockedValue { p -> Bool in
+            defer { p.running = true }
+            return !p.running
+        }
+        guard start, !flushing.exchange(true, ordering: .relaxed) else { return }
+        flusherDone.lock()
+        flusherDone.unlock(withValue: 0)
         let t = Thread { [self] in
             while flushing.load(ordering: .relaxed) {
                 usleep(Self.flushInterval)
                 flushSampled()
             }
+            flushSampled()  // what queued while it slept
             flusherDone.lock()
             flusherDone.unlock(withValue: 1)
         }
@@ -403,10 +423,13 @@ public final class TelemetryObserver: RequestObserver {
         t.start()
     }
 
-    /// Stops the flusher thread and records what is still waiting.
+    /// Stops queueing (sampled requests ending from now on are recorded at once), lets the flusher
+    /// thread record what is waiting, and waits for it. Blocks: call it off the cooperative pool.
     func stopFlushing() {
+        pending.withLockedValue { $0.running = false }
         if flushing.exchange(false, ordering: .relaxed) {
-            if flusherDone.lock(whenValue: 1, timeoutSeconds: 2) { flusherDone.unlock() }
+            flusherDone.lock(whenValue: 1)
+            flusherDone.unlock()
         }
         flushSampled()
     }
@@ -415,8 +438,8 @@ public final class TelemetryObserver: RequestObserver {
     /// metrics and log lines. Runs every ``flushInterval`` on the flusher thread, and at shutdown.
     public func flushSampled() {
         let batch = pending.withLockedValue { p -> [Pending] in
-            defer { p.removeAll(keepingCapacity: true) }
-            return p
+            defer { p.entries.removeAll(keepingCapacity: true) }
+            return p.entries
         }
         for entry in batch {
             let ids = recordSpan?(entry.record, entry.endNanos)

@@ -57,8 +57,11 @@ enum TracingSetup {
     /// swift-otel applies `OTEL_TRACES_SAMPLER` to its own sampler too, which would sample a second
     /// time what Meridian already chose. Meridian reads the variables itself (``resolve``) and pins
     /// swift-otel's sampler to always_on before it reads the environment.
+    /// Touches the environment only when a sampler variable is set (setenv races with any thread
+    /// reading `environ`; at start-up nothing else is running yet).
     static func pinTracerSampler() {
-        setenv("OTEL_TRACES_SAMPLER", "always_on", 1)
-        unsetenv("OTEL_TRACES_SAMPLER_ARG")
+        let env = ProcessInfo.processInfo.environment
+        if let sampler = env["OTEL_TRACES_SAMPLER"], sampler != "always_on" { setenv("OTEL_TRACES_SAMPLER", "always_on", 1) }
+        if env["OTEL_TRACES_SAMPLER_ARG"] != nil { unsetenv("OTEL_TRACES_SAMPLER_ARG") }
     }
 }

@@ -98,7 +98,7 @@ final class MeridianProcess: @unchecked Sendable {  // mutated only by the test 
         throw TestError("no port for \(listener) in:\n\(log)")
     }
 
-    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+    func signal(_ sig: Int32) { process.signal(sig) }
 
     /// Waits for exit; the exit code, or nil on timeout.
     func waitForExit(timeout: Duration = .seconds(30)) async -> Int32? {
@@ -111,7 +111,10 @@ final class MeridianProcess: @unchecked Sendable {  // mutated only by the test 
     }
 
     deinit {
-        if process.isRunning { process.terminate() }
+        if let process {
+            process.signal(SIGKILL)
+            process.waitUntilExit()
+        }
         try? FileManager.default.removeItem(at: directory)
     }
 }

@@ -22,8 +22,11 @@ final class ChildProcess: @unchecked Sendable {  // `status` only under `lock`
     /// `arguments[0]` is looked up on PATH (through /usr/bin/env) unless it is a path.
     init(_ arguments: [String], environment: [String: String] = [:], directory: String? = nil, mergeStderr: Bool = true) throws {
         var fds: [Int32] = [0, 0]
+        // Both ends close-on-exec: no other child inherits this pipe (dup2 onto 1 and 2 clears the
+        // flag). Swift's Glibc module hides pipe2; there is a window between pipe and fcntl, which
+        // closefrom in the child covers.
         guard pipe(&fds) == 0 else { throw TestError("pipe: \(errno)") }
-        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -83,18 +86,18 @@ final class ChildProcess: @unchecked Sendable {  // `status` only under `lock`
         return dlsym(handle, name)
     }
 
-    private func reap(blocking: Bool) {
+    private func reap() {
         lock.lock()
         defer { lock.unlock() }
         guard status == nil else { return }
         var s: Int32 = 0
         var r: pid_t
-        repeat { r = waitpid(processIdentifier, &s, blocking ? 0 : WNOHANG) } while r < 0 && errno == EINTR
+        repeat { r = waitpid(processIdentifier, &s, WNOHANG) } while r < 0 && errno == EINTR
         if r == processIdentifier { status = s }
     }
 
     var isRunning: Bool {
-        reap(blocking: false)
+        reap()
         lock.lock()
         defer { lock.unlock() }
         return status == nil
@@ -102,7 +105,7 @@ final class ChildProcess: @unchecked Sendable {  // `status` only under `lock`
 
     /// The exit code, or 128 + the signal that ended it.
     var terminationStatus: Int32 {
-        reap(blocking: false)
+        reap()
         lock.lock()
         defer { lock.unlock() }
         guard let s = status else { return -1 }
@@ -110,9 +113,22 @@ final class ChildProcess: @unchecked Sendable {  // `status` only under `lock`
         return signal == 0 ? (s >> 8) & 0xFF : 128 + signal
     }
 
-    func waitUntilExit() { reap(blocking: true) }
+    /// Waits for the exit without holding the lock (so `isRunning` and `signal` stay answerable),
+    /// then reaps.
+    func waitUntilExit() {
+        var info = siginfo_t()
+        while waitid(P_PID, id_t(processIdentifier), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
+        reap()
+    }
 
-    func terminate() { kill(processIdentifier, SIGTERM) }
+    /// Sends `sig` unless the child has been reaped (its pid could belong to another process then).
+    func signal(_ sig: Int32) {
+        lock.lock()
+        defer { lock.unlock() }
+        if status == nil { kill(processIdentifier, sig) }
+    }
+
+    func terminate() { signal(SIGTERM) }
 }
 
 /// Runs a command-line tool to completion (killed after `timeout`) and returns its exit code and
@@ -120,9 +136,10 @@ final class ChildProcess: @unchecked Sendable {  // `status` only under `lock`
 enum Subprocess {
     static func run(_ executable: URL, _ args: [String], environment: [String: String] = [:], timeout: Double = 60) throws -> (Int32, String) {
         let child = try ChildProcess([executable.path] + args, environment: environment)
-        let killer = DispatchWorkItem { if child.isRunning { kill(child.processIdentifier, SIGKILL) } }
+        let killer = DispatchWorkItem { [weak child] in child?.signal(SIGKILL) }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
         let data = child.output.readDataToEndOfFile()
+        try? child.output.close()
         child.waitUntilExit()
         killer.cancel()
         return (child.terminationStatus, String(decoding: data, as: UTF8.self))

@@ -60,7 +60,7 @@ final class OTLPReceiver: @unchecked Sendable {  // fields set once in init
     }
 
     func stop() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.signal(SIGKILL)
         process.waitUntilExit()
         try? FileManager.default.removeItem(at: out)
     }
