@@ -377,6 +377,20 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         if case .buffer(var b) = response.body { head.writeBuffer(&b) }
         emit(head, context: context)
         services.rejectedRequest(status: error.status)
+        if !runtime.observers.isEmpty {
+            // No request was parsed, but the access log and metrics should still show the answer
+            // (as nginx logs its 400s): method and target are "-".
+            let started = headStartedAt ?? .now()
+            let request = Request(
+                head: HTTPRequestHead(version: .http1_1, method: .RAW(value: "-"), uri: "-"), id: services.requestID(from: [:]),
+                connection: connectionInfo, startedAt: started
+            )
+            let record = RequestRecord(
+                request: request, route: "", status: error.status, bodyBytesSent: response.body.length, bodyBytesReceived: 0,
+                duration: .now() - started, error: error.reason
+            )
+            for observer in runtime.observers { observer.requestFinished(record) }
+        }
         closeAfterFlush(context: context)
     }
 

@@ -282,6 +282,15 @@ import Testing
         #expect((first["timestamp"] as? String)?.hasSuffix("Z") == true)
         #expect(first["client_address"] == nil && first["trace_id"] == nil)  // not in the field list
         #expect(lines[1]["status"] as? Int == 503)
+
+        // A request the parser refuses still gets its line, as nginx logs its 400s.
+        let c = try await s.client()
+        try await c.send("GARBAGE\r\n\r\n")
+        #expect(try await c.readResponse().status == 400)
+        await c.close()
+        let all = try await Self.waitForLines(s.directory.appendingPathComponent("access.log"), count: 3)
+        #expect(all[2]["status"] as? Int == 400)
+        #expect(all[2]["method"] as? String == "-")
     }
 
     @Test func statusJSONAndServerSentEvents() async throws {
