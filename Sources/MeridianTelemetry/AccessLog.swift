@@ -277,6 +277,12 @@ public final class AccessLog: Sendable {
     /// here (Swift strings are valid).
     static func appendJSONString<S: StringProtocol>(_ value: S, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Most values need no escaping: one scan, then one copy.
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) {
+            out.append(contentsOf: value.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
