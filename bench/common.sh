@@ -45,3 +45,23 @@ bench_args() {
 }
 
 want() { [[ " ${SERVERS[*]} " == *" $1 "* ]]; }
+
+# free_ports N: prints N free loopback ports (bound once to port 0, then released).
+free_ports() {
+  python3 -c 'import socket, sys
+s = [socket.socket() for _ in range(int(sys.argv[1]))]; [x.bind(("127.0.0.1", 0)) for x in s]
+print(*(x.getsockname()[1] for x in s))' "$1"
+}
+
+# wait_ready NAME PID URL LOG: poll URL (https without verification too) until 2xx; fail with the
+# log's tail if the process dies or 10 s pass.
+wait_ready() {
+  local name=$1 pid=$2 url=$3 logf=$4 i
+  for ((i = 0; i < 100; i++)); do
+    curl -skf -o /dev/null "$url" && return 0
+    kill -0 "$pid" 2>/dev/null || { tail -30 "$logf" >&2 || true; die "$name exited during startup (log: $logf)"; }
+    sleep 0.1
+  done
+  tail -30 "$logf" >&2 || true
+  die "$name did not become ready at $url after 10s"
+}

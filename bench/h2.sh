@@ -39,22 +39,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T
   -out "$TMP/cert.pem" -days 2 -subj /CN=bench.test -addext subjectAltName=DNS:bench.test 2>/dev/null \
   || die "openssl could not make the certificate"
 
-read -r NGINX_PORT MERIDIAN_PORT ADMIN_PORT < <(python3 -c 'import socket
-s = [socket.socket() for _ in range(3)]; [x.bind(("127.0.0.1", 0)) for x in s]
-print(*(x.getsockname()[1] for x in s))')
+read -r NGINX_PORT MERIDIAN_PORT ADMIN_PORT < <(free_ports 3)
 declare -A PORT=([nginx]=$NGINX_PORT [meridian]=$MERIDIAN_PORT) PID LOGF
 
-# wait_ready NAME PID URL LOG: poll URL until 2xx, fail if the process dies or 100 tries pass
-wait_ready() {
-  local name=$1 pid=$2 url=$3 logf=$4 i
-  for ((i = 0; i < 100; i++)); do
-    curl -skf -o /dev/null "$url" && return 0
-    kill -0 "$pid" 2>/dev/null || { tail -30 "$logf" >&2 || true; die "$name exited during startup (log: $logf)"; }
-    sleep 0.1
-  done
-  tail -30 "$logf" >&2 || true
-  die "$name did not become ready at $url after 10s"
-}
 # check_proto NAME: h2 must answer "2 200 1024", HTTP/1.1 with Connection: close "1.1 200 1024"
 check_proto() {
   local name=$1 url="https://127.0.0.1:${PORT[$1]}/1k.bin" got

@@ -43,27 +43,9 @@ for f in $FILES; do head -c "${SIZE[$f]}" /dev/urandom >"$TMP/files/$f.bin"; don
 [[ -f $TMP/files/1k.bin ]] || head -c 1024 /dev/urandom >"$TMP/files/1k.bin"
 
 # --- 6. ports -----------------------------------------------------------------
-read -r NGINX_PORT MERIDIAN_PORT ADMIN_PORT < <(python3 - <<'EOF'
-import socket
-socks = [socket.socket() for _ in range(3)]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))
-for s in socks: s.close()
-EOF
-)
+read -r NGINX_PORT MERIDIAN_PORT ADMIN_PORT < <(free_ports 3)
 declare -A PORT=([nginx]=$NGINX_PORT [meridian]=$MERIDIAN_PORT)
 
-# wait_ready NAME PID URL: poll URL until 2xx, fail if the process dies or 100 tries pass
-wait_ready() {
-  local name=$1 pid=$2 url=$3 logf=$4 i
-  for ((i = 0; i < 100; i++)); do
-    curl -sf -o /dev/null "$url" && return 0
-    kill -0 "$pid" 2>/dev/null || { tail -20 "$logf" >&2 || true; die "$name exited during startup (log: $logf)"; }
-    sleep 0.1
-  done
-  tail -20 "$logf" >&2 || true
-  die "$name did not become ready at $url after 10s"
-}
 check_size() {
   local name=$1 got
   got=$(curl -sf -o /dev/null -w '%{size_download}' "http://127.0.0.1:${PORT[$name]}/1k.bin") \

@@ -24,14 +24,7 @@ bench_tmpdir meridian-telemetry
 mkdir -p "$TMP/files"
 head -c 1024 /dev/urandom >"$TMP/files/1k.bin"
 
-read -r COLLECTOR_PORT MERIDIAN_PORT ADMIN_PORT < <(python3 - <<'EOF'
-import socket
-socks = [socket.socket() for _ in range(3)]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))
-for s in socks: s.close()
-EOF
-)
+read -r COLLECTOR_PORT MERIDIAN_PORT ADMIN_PORT < <(free_ports 3)
 
 # The collector stand-in: nginx answering every OTLP export with an empty (valid) protobuf
 # response, so the numbers measure Meridian's side of tracing, not a collector's. It shares
@@ -60,15 +53,6 @@ EOF
 taskset -c 1 nginx -e "$TMP/collector-error.log" -c "$TMP/collector.conf" -p "$TMP" >"$TMP/collector.out" 2>&1 &
 PIDS+=($!)
 
-wait_ready() {
-  local pid=$1 url=$2 logf=$3 i
-  for ((i = 0; i < 100; i++)); do
-    curl -sf -o /dev/null "$url" && return 0
-    kill -0 "$pid" 2>/dev/null || { tail -20 "$logf" >&2 || true; die "exited during startup (log: $logf)"; }
-    sleep 0.1
-  done
-  die "not ready at $url after 10s"
-}
 
 metric() { # metric NAME{labels} -> value from /metrics
   curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v k="$1" '$1 == k { print $2 }'
@@ -96,7 +80,7 @@ EOF
   taskset -c 0 "$BIN" serve --config "$TMP/meridian-$mode.yaml" >"$TMP/meridian-$mode.log" 2>&1 &
   pid=$!
   PIDS+=($pid)
-  wait_ready "$pid" "http://127.0.0.1:$ADMIN_PORT/readyz" "$TMP/meridian-$mode.log"
+  wait_ready "meridian ($mode)" "$pid" "http://127.0.0.1:$ADMIN_PORT/readyz" "$TMP/meridian-$mode.log"
   out="$TMP/wrk-$mode.txt"
   log "tracing/log mode $mode: warmup 2s, then ${DURATION}s x ${CONNECTIONS} conns"
   taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$MERIDIAN_PORT/1k.bin" >/dev/null

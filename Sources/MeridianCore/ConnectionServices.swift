@@ -12,8 +12,6 @@ public final class ConnectionServices: Sendable {
     private let nextID = ManagedAtomic<UInt64>(0)
     public let activeRequests = ManagedAtomic<Int>(0)
     public let totalRequests = ManagedAtomic<Int>(0)
-    public let rejectedRequests = ManagedAtomic<Int>(0)
-    public let timeouts = ManagedAtomic<Int>(0)
     /// Connections by the protocol they settled on: open now, and in all.
     public let openHTTP1 = ManagedAtomic<Int>(0)
     public let openHTTP2 = ManagedAtomic<Int>(0)
@@ -65,13 +63,11 @@ public final class ConnectionServices: Sendable {
     }
 
     func rejectedRequest(status: HTTPResponseStatus) {
-        rejectedRequests.wrappingIncrement(ordering: .relaxed)
         let slot = Self.rejectionStatuses.firstIndex(of: Int(status.code)) ?? Self.rejectionStatuses.count
         rejectedByStatus[slot].wrappingIncrement(ordering: .relaxed)
     }
 
     func timedOut(_ kind: String) {
-        timeouts.wrappingIncrement(ordering: .relaxed)
         let slot = Self.timeoutKinds.firstIndex(of: kind) ?? Self.timeoutKinds.firstIndex(of: "send")!
         timeoutsByKind[slot].wrappingIncrement(ordering: .relaxed)
     }

@@ -1,6 +1,6 @@
 internal import Foundation
 internal import NIOConcurrencyHelpers
-internal import NIOPosix
+public import NIOPosix
 
 /// The `Date` header value (RFC 9110 §5.6.7), formatted once a second per thread instead of per response.
 ///
@@ -13,12 +13,7 @@ public final class DateCache: @unchecked Sendable {
     private static let threadLocal = ThreadSpecificVariable<DateCache>()
 
     /// The cache of the calling thread (an event loop), made on first use.
-    public static var current: DateCache {
-        if let c = threadLocal.currentValue { return c }
-        let c = DateCache()
-        threadLocal.currentValue = c
-        return c
-    }
+    public static var current: DateCache { threadLocal.value(orMake: DateCache.init) }
 
     public var value: String {
         var now = timespec()
@@ -73,5 +68,15 @@ public final class DateCache: @unchecked Sendable {
         tm.tm_min = Int32(hms[1])
         tm.tm_sec = Int32(hms[2])
         return Int(timegm(&tm))
+    }
+}
+
+extension ThreadSpecificVariable {
+    /// The calling thread's value, made by `make` on the thread's first call.
+    public func value(orMake make: () -> Value) -> Value {
+        if let existing = currentValue { return existing }
+        let new = make()
+        currentValue = new
+        return new
     }
 }

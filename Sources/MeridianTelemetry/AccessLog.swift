@@ -304,13 +304,7 @@ public final class AccessLog: Sendable {
         var ts = timespec()
         if let at { ts = at } else { clock_gettime(CLOCK_REALTIME, &ts) }
         let ms = Int(ts.tv_nsec / 1_000_000)
-        let cache: SecondCache
-        if let c = secondCache.currentValue {
-            cache = c
-        } else {
-            cache = SecondCache()
-            secondCache.currentValue = cache
-        }
+        let cache = secondCache.value(orMake: SecondCache.init)
         if cache.second != Int(ts.tv_sec) {
             cache.second = Int(ts.tv_sec)
             cache.prefix = utcSecond(Int(ts.tv_sec)) + "."

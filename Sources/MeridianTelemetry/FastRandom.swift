@@ -15,13 +15,7 @@ enum FastRandom {
     nonisolated(unsafe) private static let state = ThreadSpecificVariable<State>()  // per-thread values: no sharing
 
     static func next() -> UInt64 {
-        let s: State
-        if let existing = state.currentValue {
-            s = existing
-        } else {
-            s = State()
-            state.currentValue = s
-        }
+        let s = state.value(orMake: State.init)
         s.seed &+= 0xA076_1D64_78BD_642F
         let product = s.seed.multipliedFullWidth(by: s.seed ^ 0xE703_7ED1_A0B4_28DB)
         return product.high ^ product.low

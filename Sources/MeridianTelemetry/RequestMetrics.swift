@@ -72,11 +72,11 @@ public final class RequestMetrics: Sendable {
     }
 
     private var shard: Shard {
-        if let s = local.currentValue { return s }
-        let s = Shard()
-        local.currentValue = s
-        shards.withLockedValue { $0.append(s) }
-        return s
+        local.value(orMake: {
+            let s = Shard()
+            shards.withLockedValue { $0.append(s) }
+            return s
+        })
     }
 
     public func record(_ key: Key, seconds: Double, bytesIn: Int, bytesOut: Int, exemplar: Exemplar?) {
