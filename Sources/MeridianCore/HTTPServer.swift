@@ -213,6 +213,7 @@ public final class HTTPServer: Sendable {
             return channel.eventLoop.makeSucceededVoidFuture()
         }
         try sync.addHandler(NIOSSLServerHandler(context: ssl))
+        try sync.addHandler(TLSWriteCoalescer())
         try sync.addHandler(TLSErrorHandler(store: setup.tls, services: services, logger: logger))
         let services = self.services
         guard setup.config.http2.enabled else {
@@ -274,11 +275,12 @@ public final class HTTPServer: Sendable {
         try sync.addHandler(
             NIOHTTP2Handler(mode: .server, frameDelegate: goaway, connectionConfiguration: connection, streamConfiguration: stream)
         )
-        try sync.addHandler(HTTP2StreamEventFilter())
+        let filter = HTTP2StreamEventFilter()
+        let streams = HTTP2ConnectionHandler(runtimeBox: setup.box, services: services, listener: setup.context)
+        filter.streams = streams
+        try sync.addHandler(filter)
         try sync.addHandler(manager)
-        try sync.addHandler(
-            HTTP2ConnectionHandler(runtimeBox: setup.box, services: services, listener: setup.context)
-        )
+        try sync.addHandler(streams)
         try sync.addHandler(CloseOnErrorHandler(goaway))
         // The connection is already active: the manager (added after that) starts its idle timer
         // only on channelActive, so pass it on from behind NIOHTTP2Handler, which has sent its

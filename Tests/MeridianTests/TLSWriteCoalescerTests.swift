@@ -1,0 +1,118 @@
+import NIOCore
+import NIOEmbedded
+import NIOPosix
+import Testing
+
+@testable import MeridianCore
+
+/// The handler that gathers the writes of one flush before `NIOSSLHandler` seals them into
+/// records. What reaches the channel must be the same bytes in the same order, with every promise
+/// completed as its bytes are written or fail.
+@Suite struct TLSWriteCoalescerTests {
+    private func buffer(_ s: String) -> ByteBuffer { ByteBuffer(string: s) }
+
+    private func outbound(_ channel: EmbeddedChannel) throws -> [IOData] {
+        var out: [IOData] = []
+        while let next = try channel.readOutbound(as: IOData.self) { out.append(next) }
+        return out
+    }
+
+    private func strings(_ data: [IOData]) -> [String] {
+        data.map {
+            switch $0 {
+            case .byteBuffer(let b): return String(buffer: b)
+            case .fileRegion(let r): return "file(\(r.readableBytes))"
+            }
+        }
+    }
+
+    @Test func smallWritesOfOneFlushLeaveAsOneWriteAndAllPromisesComplete() throws {
+        let channel = EmbeddedChannel(handler: TLSWriteCoalescer())
+        let promises = (0..<3).map { _ in channel.eventLoop.makePromise(of: Void.self) }
+        for (i, part) in ["HEADERS", "DATA-header", "payload"].enumerated() {
+            channel.write(IOData.byteBuffer(buffer(part)), promise: promises[i])
+        }
+        channel.write(IOData.byteBuffer(buffer("-no-promise")), promise: nil)
+        #expect(try outbound(channel).isEmpty, "nothing may leave before the flush")
+        channel.flush()
+        #expect(try strings(outbound(channel)) == ["HEADERSDATA-headerpayload-no-promise"])
+        for p in promises { try p.futureResult.wait() }
+        #expect(try channel.finish().isClean)
+    }
+
+    @Test func aLoneWriteIsPassedOnAsItIs() throws {
+        let channel = EmbeddedChannel(handler: TLSWriteCoalescer())
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        channel.writeAndFlush(IOData.byteBuffer(buffer("ping-ack")), promise: promise)
+        #expect(try strings(outbound(channel)) == ["ping-ack"])
+        try promise.futureResult.wait()
+        // The gathering buffer is reused across batches: a second batch must not carry the first.
+        channel.write(IOData.byteBuffer(buffer("a")), promise: nil)
+        channel.write(IOData.byteBuffer(buffer("b")), promise: nil)
+        channel.flush()
+        channel.write(IOData.byteBuffer(buffer("c")), promise: nil)
+        channel.write(IOData.byteBuffer(buffer("d")), promise: nil)
+        channel.flush()
+        #expect(try strings(outbound(channel)) == ["ab", "cd"])
+        _ = try channel.finish()
+    }
+
+    @Test func largeWritesAndFileRegionsKeepTheirPlace() throws {
+        let channel = EmbeddedChannel(handler: TLSWriteCoalescer())
+        let big = String(repeating: "x", count: TLSWriteCoalescer.limit)
+        channel.write(IOData.byteBuffer(buffer("head1")), promise: nil)
+        channel.write(IOData.byteBuffer(buffer("head2")), promise: nil)
+        channel.write(IOData.byteBuffer(buffer(big)), promise: nil)
+        channel.write(IOData.byteBuffer(buffer("tail")), promise: nil)
+        let handle = try NIOFileHandle(_deprecatedPath: "/dev/null")
+        defer { try? handle.close() }
+        channel.write(IOData.fileRegion(FileRegion(fileHandle: handle, readerIndex: 0, endIndex: 0)), promise: nil)
+        channel.write(IOData.byteBuffer(buffer("after")), promise: nil)
+        channel.flush()
+        #expect(try strings(outbound(channel)) == ["head1head2", big, "tail", "file(0)", "after"])
+        _ = try channel.finish()
+    }
+
+    @Test func gatheredBytesLeaveOnceTheyReachTheLimitEvenBeforeAFlush() throws {
+        let channel = EmbeddedChannel(handler: TLSWriteCoalescer())
+        let piece = String(repeating: "y", count: TLSWriteCoalescer.limit / 4)
+        for _ in 0..<5 { channel.write(IOData.byteBuffer(buffer(piece)), promise: nil) }
+        channel.flush()
+        let out = strings(try outbound(channel))
+        #expect(out.map(\.count) == [TLSWriteCoalescer.limit, TLSWriteCoalescer.limit / 4])
+        #expect(out.joined() == String(repeating: piece, count: 5))
+        _ = try channel.finish()
+    }
+
+    /// Stands in front of the coalescer where `NIOSSLHandler` would: records what reaches it and,
+    /// as `NIOSSLHandler` does with unflushed writes on close, fails their promises.
+    final class FrontRecorder: ChannelOutboundHandler {
+        typealias OutboundIn = IOData
+        var events: [String] = []
+        var held: [EventLoopPromise<Void>] = []
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            if case .byteBuffer(let b) = unwrapOutboundIn(data) { events.append("write(\(String(buffer: b)))") }
+            if let promise { held.append(promise) }
+        }
+        func flush(context: ChannelHandlerContext) { events.append("flush") }
+        func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+            events.append("close")
+            for p in held { p.fail(ChannelError.ioOnClosedChannel) }
+            held.removeAll()
+            context.close(mode: mode, promise: promise)
+        }
+    }
+
+    @Test func gatheredWritesGoAheadOfACloseAndShareItsFate() throws {
+        let front = FrontRecorder()
+        let channel = EmbeddedChannel(handlers: [front, TLSWriteCoalescer()])
+        let first = channel.eventLoop.makePromise(of: Void.self)
+        let second = channel.eventLoop.makePromise(of: Void.self)
+        channel.write(IOData.byteBuffer(buffer("one")), promise: first)
+        channel.write(IOData.byteBuffer(buffer("two")), promise: second)
+        _ = try? channel.finish()
+        #expect(front.events == ["write(onetwo)", "close"])
+        #expect(throws: ChannelError.ioOnClosedChannel) { try first.futureResult.wait() }
+        #expect(throws: ChannelError.ioOnClosedChannel) { try second.futureResult.wait() }
+    }
+}
