@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # HTTP/2-over-TLS and TLS-handshake benchmark: Meridian vs nginx, one core each server.
 # Usage: bench/h2.sh [--build]
-# Env:   DURATION=10 ONLY=nginx|meridian MERIDIAN_BIN=path
+# Env:   DURATION=10 ONLY=nginx|meridian TESTS="h2 hs rs" MERIDIAN_BIN=path
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DURATION=${DURATION:-10}
 ONLY=${ONLY:-}
+TESTS=${TESTS:-h2 hs rs}
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
 bench_args "$@"
@@ -153,7 +154,8 @@ run_rs() {
 }
 START=$(now)
 i=0
-for t in h2 hs rs; do
+for t in $TESTS; do
+  [[ $t =~ ^(h2|hs|rs)$ ]] || die "TESTS takes h2, hs and rs, got '$t'"
   order=("${SERVERS[@]}")
   ((i++ % 2)) && order=($(printf '%s\n' "${SERVERS[@]}" | tac))  # alternate who goes first
   for s in "${order[@]}"; do "run_$t" "$s"; done
@@ -163,7 +165,7 @@ done
 ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a + 0 > 0 && b != "" && b != "-") printf "%.2f", b / a; else print "-" }'; }
 row() { echo "| $1 | ${R[$2:nginx]:--} | ${R[$2:meridian]:--} | $(ratio "${R[$2:nginx]:-}" "${R[$2:meridian]:-}") |"; }
 echo
-echo "command: DURATION=$DURATION ONLY=${ONLY} MERIDIAN_BIN=${MERIDIAN_BIN:-} $0 $*   (runs took $(awk -v a="$START" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s)"
+echo "command: DURATION=$DURATION ONLY=${ONLY} TESTS=\"$TESTS\" MERIDIAN_BIN=${MERIDIAN_BIN:-} $0 $*   (runs took $(awk -v a="$START" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s)"
 echo "nproc: $(nproc)   servers: core 0   clients: core 1   cert: ECDSA P-256, self-signed"
 echo "h2:  taskset -c 1 h2load -c 32 -m 10 -D $DURATION --warm-up-time 2 https://127.0.0.1:PORT/1k.bin"
 echo "hs:  taskset -c 1 curl -sk -Z --parallel-max 64 --no-sessionid --http1.1 -H 'Connection: close' (${DURATION}s)"
