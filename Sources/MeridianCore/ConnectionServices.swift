@@ -32,7 +32,7 @@ public final class ConnectionServices: Sendable {
         self.fileReader = FileChunkReader(threadPool: threadPool)
         var rng = SystemRandomNumberGenerator()
         let prefix = String(rng.next() as UInt64, radix: 16)
-        self.idPrefix = String(repeating: "0", count: 16 - prefix.count) + prefix
+        self.idPrefix = String(repeating: "0", count: 16 - prefix.count) + prefix + "-"
     }
 
     /// The client's `X-Request-ID` when well-formed (1...128 of `A-Z a-z 0-9 - _ . : + / =`),
@@ -40,7 +40,7 @@ public final class ConnectionServices: Sendable {
     public func requestID(from headers: HTTPHeaders) -> String {
         if let given = headers.first(name: "x-request-id"), Self.isWellFormedID(given) { return given }
         let n = nextID.loadThenWrappingIncrement(ordering: .relaxed)
-        return idPrefix + "-" + String(n, radix: 16)
+        return idPrefix + String(n, radix: 16)
     }
 
     static func isWellFormedID(_ id: String) -> Bool {

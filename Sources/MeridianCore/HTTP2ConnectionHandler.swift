@@ -29,8 +29,11 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         var finished = false
         /// The client sent END_STREAM.
         var requestEnded = false
-        /// While a body is streamed: when a chunk last went out (or streaming began).
+        /// While a response body is on its way: when a chunk last went out, or when the whole
+        /// response was handed to NIOHTTP2 (it may wait there for flow-control window).
         var streamingSince: NIODeadline?
+        /// While the request body is still arriving: when its last DATA frame came (or HEADERS).
+        var bodySince: NIODeadline?
         init(id: HTTP2StreamID) { self.id = id }
     }
 
@@ -96,6 +99,10 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
             let stream = streams[frame.streamID] ?? Stream(id: frame.streamID)
             streams[frame.streamID] = stream
             stream.requestEnded = headers.endStream
+            if !headers.endStream {
+                stream.bodySince = .now()
+                armStallTimer(context: context)
+            }
             start(stream, headers.headers, context: context)
         case .data(let data):
             // Without stream channels nobody else returns flow-control credit (RFC 9113 §6.9). No
@@ -104,6 +111,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
             let credit = data.data.readableBytes + (data.paddingBytes.map { $0 + 1 } ?? 0)
             if let stream = streams[frame.streamID] {
                 stream.bodyBytesReceived += data.data.readableBytes
+                stream.bodySince = data.endStream ? nil : .now()
                 if data.endStream {
                     stream.requestEnded = true
                 } else if stream.bodyBytesReceived > (stream.runtime?.limits.maxBodyBytes ?? 0) {
@@ -131,27 +139,27 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         context.fireChannelReadComplete()
     }
 
-    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        switch event {
-        case let window as NIOHTTP2WindowUpdatedEvent where window.streamID == .rootStream:
-            // The connection window, topped up from NIOHTTP2's own count: it also counts DATA it
-            // drops for streams already reset, which never reach channelRead.
-            if let size = window.inboundWindowSize, size < Self.connectionWindowTarget / 2 {
-                context.write(
-                    wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: Self.connectionWindowTarget - size))),
-                    promise: nil
-                )
-                needsFlush = true
-                flushIfNeeded(context: context)
-            }
-        case let closed as StreamClosedEvent:
-            if let stream = streams.removeValue(forKey: closed.streamID), let request = stream.request, !stream.finished {
-                finish(stream, request, status: HTTPResponseStatus(statusCode: 499), bytes: 0, error: "stream reset before the response was sent")
-            }
-        default:
-            break
+    /// Stream and window events reach this handler as calls from `HTTP2StreamEventFilter` (see
+    /// there); what the connection manager passes on ends here.
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {}
+
+    /// The connection's receive window fell to `size`, below half its target: topped up from
+    /// NIOHTTP2's own count, which also counts DATA it drops for streams already reset (never
+    /// seen in channelRead).
+    func connectionWindowLow(_ size: Int) {
+        guard let context, size < Self.connectionWindowTarget / 2 else { return }
+        context.write(
+            wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: Self.connectionWindowTarget - size))),
+            promise: nil
+        )
+        needsFlush = true
+        flushIfNeeded(context: context)
+    }
+
+    func streamClosed(_ id: HTTP2StreamID) {
+        if let stream = streams.removeValue(forKey: id), let request = stream.request, !stream.finished {
+            finish(stream, request, status: HTTPResponseStatus(statusCode: 499), bytes: 0, error: "stream reset before the response was sent")
         }
-        context.fireUserInboundEventTriggered(event)
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
@@ -182,18 +190,18 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
             guard !n.isEmpty else { return "empty field name" }
             if n.first == UInt8(ascii: ":") {
                 if seenRegular { return "pseudo-header after a regular field" }
-                if n.elementsEqual(":method".utf8) {
+                if name == ":method" {
                     if method { return "duplicate :method" }
                     method = true
                     isConnect = value == "CONNECT"
-                } else if n.elementsEqual(":scheme".utf8) {
+                } else if name == ":scheme" {
                     if scheme { return "duplicate :scheme" }
                     scheme = true
-                } else if n.elementsEqual(":path".utf8) {
+                } else if name == ":path" {
                     if path { return "duplicate :path" }
                     if value.isEmpty { return "empty :path" }
                     path = true
-                } else if n.elementsEqual(":authority".utf8) {
+                } else if name == ":authority" {
                     if authority { return "duplicate :authority" }
                     authority = true
                 } else {
@@ -204,10 +212,10 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
                 for b in n where !HTTP1RequestParser.isTokenByte(b) || (b >= 0x41 && b <= 0x5A) {
                     return "invalid or upper-case field name"
                 }
-                if isConnectionSpecific(name) && !(n.count == 14 && n.elementsEqual("content-length".utf8)) {
+                if isConnectionSpecific(name) && !(n.count == 14 && name == "content-length") {
                     return "connection-specific field \(name)"
                 }
-                if n.count == 2 && n.elementsEqual("te".utf8) && value != "trailers" { return "te other than trailers" }
+                if n.count == 2 && name == "te" && value != "trailers" { return "te other than trailers" }
             }
             let v = value.utf8
             if let first = v.first, first == 0x20 || first == 0x09 { return "leading whitespace in a value" }
@@ -231,14 +239,14 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         for (name, value, _) in headers {
             let utf8 = name.utf8
             if utf8.first == UInt8(ascii: ":") {
-                if utf8.elementsEqual(":method".utf8) {
+                if name == ":method" {
                     method = value
-                } else if utf8.elementsEqual(":path".utf8) {
+                } else if name == ":path" {
                     path = value
-                } else if utf8.elementsEqual(":authority".utf8) {
+                } else if name == ":authority" {
                     authority = value
                 }
-            } else if utf8.count == 6 && utf8.elementsEqual("cookie".utf8) {
+            } else if utf8.count == 6 && name == "cookie" {
                 cookies.append(value)
             } else {
                 fields.add(name: name, value: value)
@@ -313,11 +321,11 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     static func isConnectionSpecific(_ lower: String) -> Bool {
         let utf8 = lower.utf8
         switch utf8.count {
-        case 7: return utf8.elementsEqual("upgrade".utf8)
-        case 10: return utf8.elementsEqual("connection".utf8) || utf8.elementsEqual("keep-alive".utf8)
-        case 14: return utf8.elementsEqual("content-length".utf8)
-        case 16: return utf8.elementsEqual("proxy-connection".utf8)
-        case 17: return utf8.elementsEqual("transfer-encoding".utf8)
+        case 7: return lower == "upgrade"
+        case 10: return lower == "connection" || lower == "keep-alive"
+        case 14: return lower == "content-length"
+        case 16: return lower == "proxy-connection"
+        case 17: return lower == "transfer-encoding"
         default: return false
         }
     }
@@ -334,6 +342,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         guard sendBody else {
             context.write(wrapOutboundOut(headersFrame), promise: endOfResponsePromise(stream, context: context))
             finish(stream, request, status: response.status, bytes: 0, error: nil)
+            handedOver(stream, context: context)
             return
         }
         context.write(wrapOutboundOut(headersFrame), promise: nil)
@@ -342,6 +351,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
             let last = HTTP2Frame(streamID: stream.id, payload: .data(.init(data: .byteBuffer(b), endStream: true)))
             context.write(wrapOutboundOut(last), promise: endOfResponsePromise(stream, context: context))
             finish(stream, request, status: response.status, bytes: total, error: nil)
+            handedOver(stream, context: context)
             return
         case .empty:
             return
@@ -421,39 +431,68 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
 
     private var stallTimer: Scheduled<Void>?
 
-    /// A streamed body waits on each chunk until flow control lets it go; a client that never
-    /// opens its window would hold the stream (an open file, a chunk in memory) forever. Streams
-    /// that make no progress for `timeouts.send` are reset with CANCEL, as HTTP/1.1 connections
-    /// are closed.
+    /// A whole response went to NIOHTTP2, which sends it as flow control allows and closes the
+    /// stream once its last frame is out (or resets it, see `endOfResponsePromise`). A stream still
+    /// here `timeouts.send` later is stuck behind a window the client never opens.
+    private func handedOver(_ stream: Stream, context: ChannelHandlerContext) {
+        guard streams[stream.id] === stream else { return }
+        stream.streamingSince = .now()
+        armStallTimer(context: context)
+    }
+
+    /// Two clocks per stream, checked by one timer per connection while any runs:
+    /// - response: a body waits on each chunk until flow control lets it go; a client that never
+    ///   opens its window would hold the stream (an open file, a chunk in memory) forever. No
+    ///   progress for `timeouts.send` resets the stream with CANCEL, as HTTP/1.1 closes.
+    /// - request body: DATA that stops coming for `timeouts.body_read` while the response is
+    ///   still pending gets 408 (as HTTP/1.1 does), or CANCEL once the response has begun.
     private func armStallTimer(context: ChannelHandlerContext) {
         guard stallTimer == nil else { return }
-        let send = TimeAmount(runtimeBox.current.timeouts.send)
-        let period = TimeAmount.nanoseconds(max(100_000_000, send.nanoseconds / 4))
+        let timeouts = runtimeBox.current.timeouts
+        let send = TimeAmount(timeouts.send), bodyRead = TimeAmount(timeouts.bodyRead)
+        let period = TimeAmount.nanoseconds(max(100_000_000, min(send, bodyRead).nanoseconds / 4))
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         stallTimer = context.eventLoop.scheduleTask(in: period) {
             let (handler, context) = loopBound.value
             handler.stallTimer = nil
-            handler.resetStalledStreams(context: context, limit: send)
+            handler.resetStalledStreams(context: context, send: send, bodyRead: bodyRead)
         }
     }
 
-    private func resetStalledStreams(context: ChannelHandlerContext, limit: TimeAmount) {
+    private func resetStalledStreams(context: ChannelHandlerContext, send: TimeAmount, bodyRead: TimeAmount) {
         guard self.context != nil else { return }
         let now = NIODeadline.now()
-        var streaming = false
+        var running = false
         for (id, stream) in streams {
-            guard let since = stream.streamingSince else { continue }
-            if now - since > limit {
-                stream.streamingSince = nil
-                services.timedOut("send")
-                context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .rstStream(.cancel))), promise: nil)
-                needsFlush = true
-            } else {
-                streaming = true
+            if let since = stream.bodySince, !stream.requestEnded {
+                if now - since > bodyRead {
+                    stream.bodySince = nil
+                    services.timedOut("body_read")
+                    if stream.responded {
+                        stream.streamingSince = nil
+                        context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .rstStream(.cancel))), promise: nil)
+                        needsFlush = true
+                        continue
+                    }
+                    // The 408 is handed over like any response; its end resets the stream (NO_ERROR).
+                    write(.text(.requestTimeout, "408 Request Timeout: the request body stopped arriving\n"), to: stream, context: context)
+                } else {
+                    running = true
+                }
+            }
+            if let since = stream.streamingSince {
+                if now - since > send {
+                    stream.streamingSince = nil
+                    services.timedOut("send")
+                    context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .rstStream(.cancel))), promise: nil)
+                    needsFlush = true
+                } else {
+                    running = true
+                }
             }
         }
         flushIfNeeded(context: context, force: true)
-        if streaming { armStallTimer(context: context) }
+        if running { armStallTimer(context: context) }
     }
 
     private func flushIfNeeded(context: ChannelHandlerContext, force: Bool = false) {
@@ -476,13 +515,23 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     }
 }
 
-/// Sits between `NIOHTTP2Handler` and the connection manager. Without stream channels,
-/// `NIOHTTP2Handler` reports a stream closed by a stream error (say, a malformed header block
-/// answered with RST_STREAM) although it never reported it created; the manager counts open
-/// streams from these events and must only see closes of streams it saw open.
+/// Sits between `NIOHTTP2Handler` and the connection manager and passes on only the stream events
+/// someone behind it acts on; each event costs a dynamic cast in every handler it passes.
+/// - Without stream channels, `NIOHTTP2Handler` reports a stream closed by a stream error (say, a
+///   malformed header block answered with RST_STREAM) although it never reported it created; the
+///   manager counts open streams from these events and must only see closes of streams it saw
+///   open.
+/// - `NIOHTTP2Handler` emits one or two window events for every DATA frame sent or received and
+///   for every stream closed. Nobody reads the stream-level ones; `HTTP2ConnectionHandler` acts on
+///   the connection window only once it falls below half its target, and is called for that
+///   directly, as for stream closes. The connection manager behind sees created and closed
+///   streams (its idle timer, the last stream id of its GOAWAY) and everything else.
 final class HTTP2StreamEventFilter: ChannelInboundHandler {
     typealias InboundIn = NIOAny
     private var open: Set<HTTP2StreamID> = []
+    /// The handler behind the manager, set when the pipeline is built (no cycle: it does not
+    /// refer back).
+    var streams: HTTP2ConnectionHandler?
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
@@ -490,6 +539,14 @@ final class HTTP2StreamEventFilter: ChannelInboundHandler {
             open.insert(created.streamID)
         case let closed as StreamClosedEvent:
             guard open.remove(closed.streamID) != nil else { return }
+            streams?.streamClosed(closed.streamID)
+        case let window as NIOHTTP2WindowUpdatedEvent:
+            if window.streamID == .rootStream, let size = window.inboundWindowSize,
+                size < HTTP2ConnectionHandler.connectionWindowTarget / 2
+            {
+                streams?.connectionWindowLow(size)
+            }
+            return
         default:
             break
         }

@@ -58,8 +58,8 @@ enum H2 {
         return out
     }
 
-    static func request(stream: UInt32, path: String = "/", extra: [(String, String)] = [], endStream: Bool = true) -> [UInt8] {
-        let headers = [(":method", "GET"), (":scheme", "https"), (":authority", "a.test"), (":path", path)] + extra
+    static func request(stream: UInt32, path: String = "/", method: String = "GET", extra: [(String, String)] = [], endStream: Bool = true) -> [UInt8] {
+        let headers = [(":method", method), (":scheme", "https"), (":authority", "a.test"), (":path", path)] + extra
         return frame(.headers, flags: Flags.endHeaders | (endStream ? Flags.endStream : 0), stream: stream, hpack(headers))
     }
 

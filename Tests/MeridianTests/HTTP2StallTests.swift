@@ -1,0 +1,141 @@
+import Foundation
+import Logging
+import MeridianConfig
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import Testing
+
+@testable import MeridianCore
+
+/// HTTP/2 streams that stop making progress: a response that cannot leave because the client never
+/// opens its flow-control window, and a request body that stops arriving. Each must end with the
+/// stream (not the connection) reset, or with 408 while nothing was answered yet, as HTTP/1.1 ends
+/// such connections.
+@Suite struct HTTP2StallTests {
+    func rst(_ frames: [H2.Frame], stream: UInt32) -> UInt32? {
+        frames.first { $0.type == H2.FrameType.rstStream.rawValue && $0.stream == stream }?.errorCode
+    }
+
+    /// Polls what the client received until `done` holds or `limit` passes.
+    func collect(_ c: RawClient, limit: Duration = .seconds(5), until done: ([H2.Frame]) -> Bool) async throws -> [H2.Frame] {
+        let clock = ContinuousClock()
+        let end = clock.now + limit
+        var frames = H2.parse(c.pending)
+        while !done(frames) && clock.now < end {
+            try await Task.sleep(for: .milliseconds(25))
+            frames = H2.parse(c.pending)
+        }
+        return frames
+    }
+
+    func timeouts(_ f: TLSFixture, _ kind: String) async throws -> Int {
+        let c = try await RawClient.connect(port: try #require(f.server.adminPort))
+        defer { Task { await c.close() } }
+        try await c.send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let body = String(decoding: try await c.readResponse().body, as: UTF8.self)
+        let line = body.split(separator: "\n").first { $0.hasPrefix("meridian_timeouts_total{kind=\"\(kind)\"}") }
+        return Int(try #require(line?.split(separator: " ").last).description) ?? -1
+    }
+
+    /// SETTINGS_INITIAL_WINDOW_SIZE = 0: the server may send no DATA until the client says so.
+    let zeroWindow = H2.frame(.settings, stream: 0, [0x00, 0x04] + H2.be32(0))
+
+    @Test func aSmallResponseStuckBehindAClosedWindowIsReset() async throws {
+        // The whole response (HEADERS and one DATA frame) is handed to NIOHTTP2 at once; its DATA
+        // waits in NIOHTTP2's flow-control buffer, which the send timeout must cover too.
+        let f = try await TLSFixture.start(extra: "timeouts: {send: 300ms}", files: ["index.html": "hi"])
+        defer { Task { await f.stop() } }
+        let c = try await RawClient.connect(port: f.server.port, tls: .init(serverName: "a.test", caPath: f.certs.caPath, alpn: ["h2"]))
+        defer { Task { await c.close() } }
+        _ = try await c.handshake()
+        try await c.send(bytes: H2.preface + zeroWindow + H2.frame(.settings, flags: H2.Flags.ack, stream: 0) + H2.request(stream: 1))
+        let frames = try await collect(c) { rst($0, stream: 1) != nil }
+        #expect(rst(frames, stream: 1) == H2.ErrorCode.cancel.rawValue)
+        #expect(frames.contains { $0.type == H2.FrameType.headers.rawValue && $0.stream == 1 })
+        #expect(!frames.contains { $0.type == H2.FrameType.data.rawValue && $0.stream == 1 })
+        #expect(!frames.contains { $0.type == H2.FrameType.goaway.rawValue }, "only the stream ends")
+        #expect(try await timeouts(f, "send") == 1)
+    }
+
+    @Test func aRequestBodyThatStopsWhileTheResponseIsUnderWayIsReset() async throws {
+        // body_read well below send: the reset must come from the stalled upload.
+        let f = try await TLSFixture.start(extra: "timeouts: {body_read: 300ms, send: 60s}")
+        defer { Task { await f.stop() } }
+        try Data(count: 500_000).write(to: f.server.directory.appendingPathComponent("big.bin"))
+        let c = try await RawClient.connect(port: f.server.port, tls: .init(serverName: "a.test", caPath: f.certs.caPath, alpn: ["h2"]))
+        defer { Task { await c.close() } }
+        _ = try await c.handshake()
+        try await c.send(
+            bytes: H2.preface + zeroWindow + H2.frame(.settings, flags: H2.Flags.ack, stream: 0)
+                + H2.request(stream: 1, path: "/big.bin", method: "POST", endStream: false) + H2.frame(.data, stream: 1, Array("abc".utf8))
+        )
+        let frames = try await collect(c) { rst($0, stream: 1) != nil }
+        #expect(rst(frames, stream: 1) == H2.ErrorCode.cancel.rawValue)
+        #expect(try await timeouts(f, "body_read") == 1)
+        #expect(try await timeouts(f, "send") == 0)
+    }
+
+    /// A route whose answer never comes until the test lets it: the response stays pending.
+    final class Held: Responder {
+        /// Held answers; nil once released (later requests are answered at once).
+        let promises = NIOLockedValueBox<[EventLoopPromise<Response>]?>([])
+        func respond(to request: Request, context: RequestContext) -> ResponseFuture {
+            let p = context.eventLoop.makePromise(of: Response.self)
+            let held = promises.withLockedValue { list -> Bool in
+                guard list != nil else { return false }
+                list!.append(p)
+                return true
+            }
+            if !held { p.succeed(.text(.ok, "late\n")) }
+            return .eventually(p.futureResult)
+        }
+        func release() {
+            let held = promises.withLockedValue { list -> [EventLoopPromise<Response>] in
+                defer { list = nil }
+                return list ?? []
+            }
+            for p in held { p.succeed(.text(.ok, "late\n")) }
+        }
+    }
+
+    @Test func aRequestBodyThatStopsBeforeAnyResponseGets408() async throws {
+        let held = Held()
+        var timeouts = Configuration.Timeouts()
+        timeouts.bodyRead = .milliseconds(300)
+        let runtime = ServerRuntime(
+            router: Router(hosts: [.init(names: [], isDefault: true, routes: [Router.Route(pattern: .prefix("/"), responder: held)])]),
+            limits: .init(), timeouts: timeouts, serverHeader: "", generation: 1, logger: Logger(label: "t")
+        )
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        let services = ConnectionServices(threadPool: pool)
+        let server = HTTPServer(group: group, runtimeBox: RuntimeBox(runtime), services: services, logger: Logger(label: "t"))
+        var listener = Configuration.Listener(name: "h2c", address: .init(host: "127.0.0.1", port: 0))
+        listener.http2.h2c = true
+        let bound = try await server.start([listener])
+        let c = try await RawClient.connect(port: try #require(bound[0].address.port))
+        try await c.send(
+            bytes: H2.clientStart + H2.frame(.settings, flags: H2.Flags.ack, stream: 0)
+                + H2.request(stream: 1, method: "POST", endStream: false) + H2.frame(.data, stream: 1, Array("abc".utf8))
+        )
+        let frames = try await collect(c) { rst($0, stream: 1) != nil }
+        let body = frames.filter { $0.type == H2.FrameType.data.rawValue && $0.stream == 1 }.flatMap(\.payload)
+        #expect(String(decoding: body, as: UTF8.self).hasPrefix("408 Request Timeout"))
+        // The 408 is complete; the reset after it only stops the upload (RFC 9113 §8.1).
+        #expect(rst(frames, stream: 1) == H2.ErrorCode.noError.rawValue)
+        #expect(services.timeoutsByKind[ConnectionServices.timeoutKinds.firstIndex(of: "body_read")!].load(ordering: .relaxed) == 1)
+        // The answer that comes after the 408 goes nowhere and breaks nothing.
+        held.release()
+        try await c.send(bytes: H2.request(stream: 3))
+        let later = try await collect(c) { $0.contains { $0.type == H2.FrameType.headers.rawValue && $0.stream == 3 } }
+        #expect(later.contains { $0.type == H2.FrameType.headers.rawValue && $0.stream == 3 })
+        await c.close()
+        held.release()
+        await server.stopAccepting()
+        _ = await server.drain(deadline: .now() + .seconds(1))
+        try await group.shutdownGracefully()
+        try await pool.shutdownGracefully()
+    }
+}
