@@ -29,6 +29,8 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         var finished = false
         /// The client sent END_STREAM.
         var requestEnded = false
+        /// NIOHTTP2 closed the stream (it is no longer in `streams`).
+        var closed = false
         /// While a response body is on its way: when a chunk last went out, or when the whole
         /// response was handed to NIOHTTP2 (it may wait there for flow-control window).
         var streamingSince: NIODeadline?
@@ -157,7 +159,9 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     }
 
     func streamClosed(_ id: HTTP2StreamID) {
-        if let stream = streams.removeValue(forKey: id), let request = stream.request, !stream.finished {
+        guard let stream = streams.removeValue(forKey: id) else { return }
+        stream.closed = true
+        if let request = stream.request, !stream.finished {
             finish(stream, request, status: HTTPResponseStatus(statusCode: 499), bytes: 0, error: "stream reset before the response was sent")
         }
     }
@@ -168,6 +172,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
             services.connectionClosed(http2: true)
         }
         for (_, stream) in streams {
+            stream.closed = true
             if let request = stream.request, !stream.finished {
                 finish(stream, request, status: HTTPResponseStatus(statusCode: 499), bytes: 0, error: "connection closed before the response was sent")
             }
@@ -332,7 +337,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
 
     private func write(_ response: Response, to stream: Stream, context: ChannelHandlerContext) {
         guard !stream.responded, let request = stream.request, let runtime = stream.runtime else { return }
-        guard streams[stream.id] === stream else { return }  // reset meanwhile
+        guard !stream.closed else { return }  // reset meanwhile
         stream.responded = true
         let sendBody = response.statusAllowsBody && !request.isHead && (response.body.length > 0 || response.body.isStream)
         let headers = responseHeaders(response, request: request, runtime: runtime)
@@ -421,7 +426,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         let loopBound = NIOLoopBound((self, context, stream), eventLoop: context.eventLoop)
         promise.futureResult.whenSuccess {
             let (handler, context, stream) = loopBound.value
-            guard !stream.requestEnded, handler.streams[stream.id] === stream else { return }
+            guard !stream.requestEnded, !stream.closed else { return }
             context.writeAndFlush(handler.wrapOutboundOut(HTTP2Frame(streamID: stream.id, payload: .rstStream(.noError))), promise: nil)
         }
         return promise
@@ -435,7 +440,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     /// stream once its last frame is out (or resets it, see `endOfResponsePromise`). A stream still
     /// here `timeouts.send` later is stuck behind a window the client never opens.
     private func handedOver(_ stream: Stream, context: ChannelHandlerContext) {
-        guard streams[stream.id] === stream else { return }
+        guard !stream.closed else { return }
         stream.streamingSince = .now()
         armStallTimer(context: context)
     }
