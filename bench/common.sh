@@ -10,7 +10,7 @@ meridian_binary() {
   BIN=${MERIDIAN_BIN:-$ROOT/.build/release/meridian}
   if [[ -z ${MERIDIAN_BIN:-} ]] && { ((force_build)) || [[ ! -x $BIN ]]; }; then
     log "building meridian (release)"
-    (cd "$ROOT" && swift build -c release --product meridian) || die "swift build failed"
+    "$ROOT/scripts/build-release.sh" || die "swift build failed"
   fi
   [[ -x $BIN ]] || die "meridian binary not found/executable: $BIN"
 }

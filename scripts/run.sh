@@ -3,5 +3,5 @@
 # listener on 127.0.0.1:9901. Arguments go to `meridian serve` (e.g. --config config/meridian.yaml).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-swift build -c release --product meridian
+scripts/build-release.sh
 exec .build/release/meridian serve "$@"

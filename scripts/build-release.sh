@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The release build of `meridian` (binary: .build/release/meridian). Extra arguments go to
+# `swift build` (e.g. --static-swift-stdlib, --scratch-path DIR).
+#
+# -enforce-exclusivity=unchecked for every module, dependencies included: SwiftPM applies a
+# package's unsafeFlags only to its own targets, and the dynamic exclusivity checks inside
+# swift-nio, swift-nio-http2 and swift-nio-ssl (swift_beginAccess on every ByteBuffer write and
+# state-machine mutation) cost 8% of HTTP/2 throughput (bench/h2.sh, median of 5: 89.6k -> 96.8k
+# req/s). Debug builds, and so the whole test suite, keep the checks: a violation still fails there.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+exec swift build -c release --product meridian -Xswiftc -enforce-exclusivity=unchecked "$@"
