@@ -53,10 +53,19 @@ public final class TLSWriteCoalescer: ChannelOutboundHandler, RemovableChannelHa
         if gathering && gathered.readableBytes >= Self.limit { sendPending(context: context) }
     }
 
+    /// The gathering buffer kept between batches is at most this large: a connection that once
+    /// gathered more gives it back (idle keep-alive connections are many; nginx frees its 16 KiB
+    /// `ssl_buffer_size` buffer the same way).
+    static let keptCapacity = 16 * 1024
+
     public func flush(context: ChannelHandlerContext) {
         sendPending(context: context)
         context.flush()
+        if gathered.capacity > Self.keptCapacity { gathered = ByteBuffer() }
     }
+
+    /// For tests: the capacity of the buffer kept for the next batch.
+    var keptBufferCapacity: Int { gathered.capacity }
 
     private func sendPending(context: ChannelHandlerContext) {
         let out: ByteBuffer

@@ -57,6 +57,22 @@ import Testing
         _ = try channel.finish()
     }
 
+    @Test func aLargeGatheringBufferIsNotKeptAfterItsFlush() throws {
+        let coalescer = TLSWriteCoalescer()
+        let channel = EmbeddedChannel(handler: coalescer)
+        let piece = String(repeating: "z", count: 10_000)
+        for _ in 0..<4 { channel.write(IOData.byteBuffer(buffer(piece)), promise: nil) }
+        channel.flush()
+        #expect(try outbound(channel).map(\.readableBytes) == [40_000])
+        #expect(coalescer.keptBufferCapacity <= TLSWriteCoalescer.keptCapacity)
+        channel.write(IOData.byteBuffer(buffer("small")), promise: nil)
+        channel.write(IOData.byteBuffer(buffer("batch")), promise: nil)
+        channel.flush()
+        #expect(try strings(outbound(channel)) == ["smallbatch"])
+        #expect(coalescer.keptBufferCapacity > 0, "a small buffer stays for the next batch")
+        _ = try channel.finish()
+    }
+
     @Test func largeWritesAndFileRegionsKeepTheirPlace() throws {
         let channel = EmbeddedChannel(handler: TLSWriteCoalescer())
         let big = String(repeating: "x", count: TLSWriteCoalescer.limit)
