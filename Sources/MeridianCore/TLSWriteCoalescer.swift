@@ -8,8 +8,9 @@ public import NIOCore
 /// header, the AEAD tag and BoringSSL's per-call set-up. Here the writes between two flushes are
 /// copied into one buffer (up to `limit`) and handed on as one write: one `SSL_write`, records of
 /// up to 16 KiB. The copy is cheap next to encryption, and it also lets `NIOHTTP2Handler` reuse
-/// its frame-encoding buffer instead of allocating a new one per frame (the buffer is no longer
-/// held downstream once the next frame is encoded).
+/// its frame-encoding buffer for all but the first frame of a batch (a copied frame's buffer is
+/// no longer held downstream when the next one is encoded): one allocation per batch, not one
+/// per frame.
 ///
 /// Order is kept: a write that is not a byte buffer, or one of `limit` bytes or more, first sends
 /// what was gathered. Promises complete when the gathered write does.
@@ -22,8 +23,8 @@ public final class TLSWriteCoalescer: ChannelOutboundHandler, RemovableChannelHa
 
     /// The first write of a batch, kept as it came: a lone write is passed on uncopied.
     private var single: ByteBuffer?
-    /// Where two or more writes are gathered; kept between batches so its storage is reused once
-    /// `NIOSSLHandler` has encrypted and released it.
+    /// Where two or more writes are gathered: a fresh buffer per batch, so an idle connection
+    /// holds none.
     private var gathered = ByteBuffer()
     private var gathering = false
     private var promise: EventLoopPromise<Void>?
@@ -40,7 +41,7 @@ public final class TLSWriteCoalescer: ChannelOutboundHandler, RemovableChannelHa
         if gathering {
             gathered.writeBuffer(&buffer)
         } else if var first = single.take() {
-            gathered.clear()
+            gathered = context.channel.allocator.buffer(capacity: max(Self.batchCapacity, first.readableBytes + buffer.readableBytes))
             gathered.writeBuffer(&first)
             gathered.writeBuffer(&buffer)
             gathering = true
@@ -53,25 +54,23 @@ public final class TLSWriteCoalescer: ChannelOutboundHandler, RemovableChannelHa
         if gathering && gathered.readableBytes >= Self.limit { sendPending(context: context) }
     }
 
-    /// The gathering buffer kept between batches is at most this large: a connection that once
-    /// gathered more gives it back (idle keep-alive connections are many; nginx frees its 16 KiB
-    /// `ssl_buffer_size` buffer the same way).
-    static let keptCapacity = 16 * 1024
+    /// A batch's buffer starts this large (ten 1 KiB h2 responses fit without growing).
+    static let batchCapacity = 16 * 1024
 
     public func flush(context: ChannelHandlerContext) {
         sendPending(context: context)
         context.flush()
-        if gathered.capacity > Self.keptCapacity { gathered = ByteBuffer() }
     }
 
-    /// For tests: the capacity of the buffer kept for the next batch.
-    var keptBufferCapacity: Int { gathered.capacity }
+    /// For tests: the capacity of the buffer this handler still holds.
+    var heldBufferCapacity: Int { gathered.capacity }
 
     private func sendPending(context: ChannelHandlerContext) {
         let out: ByteBuffer
         if gathering {
             gathering = false
             out = gathered
+            gathered = ByteBuffer()
         } else if let first = single.take() {
             out = first
         } else {
