@@ -34,6 +34,8 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         /// While a response body is on its way: when a chunk last went out, or when the whole
         /// response was handed to NIOHTTP2 (it may wait there for flow-control window).
         var streamingSince: NIODeadline?
+        /// The whole response is with NIOHTTP2: its progress shows only as the connection's.
+        var handedOver = false
         /// While the request body is still arriving: when its last DATA frame came (or HEADERS).
         var bodySince: NIODeadline?
         init(id: HTTP2StreamID) { self.id = id }
@@ -89,7 +91,12 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         switch frame.payload {
         case .headers(let headers):
             if let stream = streams[frame.streamID], stream.request != nil {
-                break  // trailers: nothing here reads them
+                // Trailers: nothing here reads them, but END_STREAM on them ends the body.
+                if headers.endStream {
+                    stream.requestEnded = true
+                    stream.bodySince = nil
+                }
+                break
             }
             if let problem = Self.malformation(headers.headers) {
                 // RFC 9113 §8.1.1: a malformed request is a stream error of type PROTOCOL_ERROR.
@@ -442,15 +449,43 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     private func handedOver(_ stream: Stream, context: ChannelHandlerContext) {
         guard !stream.closed else { return }
         stream.streamingSince = .now()
+        stream.handedOver = true
         armStallTimer(context: context)
     }
 
-    /// Two clocks per stream, checked by one timer per connection while any runs:
+    /// Bumped (by `HTTP2StreamEventFilter`) whenever the connection's outbound window moves: DATA
+    /// went out, or the client opened its window. Counting costs nothing per frame; the stall
+    /// timer compares it between ticks.
+    private var outboundProgress = 0
+    private var outboundProgressAtLastTick = 0
+
+    func outboundWindowMoved() { outboundProgress &+= 1 }
+
+    /// Since when the socket has not taken our bytes (nil while it does).
+    private var unwritableSince: NIODeadline?
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            unwritableSince = nil
+        } else if unwritableSince == nil {
+            unwritableSince = .now()
+            armStallTimer(context: context)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Two clocks per stream and one per connection, checked by one timer per connection while
+    /// any runs:
     /// - response: a body waits on each chunk until flow control lets it go; a client that never
     ///   opens its window would hold the stream (an open file, a chunk in memory) forever. No
-    ///   progress for `timeouts.send` resets the stream with CANCEL, as HTTP/1.1 closes.
+    ///   progress for `timeouts.send` resets the stream with CANCEL, as HTTP/1.1 closes. A whole
+    ///   response handed to NIOHTTP2 counts as progressing while the connection's outbound window
+    ///   moves (NIOHTTP2 reports no per-stream progress short of an event per frame).
     /// - request body: DATA that stops coming for `timeouts.body_read` while the response is
     ///   still pending gets 408 (as HTTP/1.1 does), or CANCEL once the response has begun.
+    /// - connection: a socket that takes nothing for `timeouts.send` (the client stopped reading)
+    ///   closes the connection: NIOHTTP2 holds even RST_STREAM back while the channel is not
+    ///   writable, so resetting streams would change nothing.
     private func armStallTimer(context: ChannelHandlerContext) {
         guard stallTimer == nil else { return }
         let timeouts = runtimeBox.current.timeouts
@@ -467,7 +502,17 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     private func resetStalledStreams(context: ChannelHandlerContext, send: TimeAmount, bodyRead: TimeAmount) {
         guard self.context != nil else { return }
         let now = NIODeadline.now()
-        var running = false
+        if let since = unwritableSince {
+            if now - since > send {
+                services.timedOut("send")
+                runtimeBox.current.logger.debug("closing an HTTP/2 connection whose client stopped reading", metadata: ["streams": "\(streams.count)"])
+                context.close(promise: nil)
+                return
+            }
+        }
+        var running = unwritableSince != nil
+        let connectionProgressed = outboundProgress != outboundProgressAtLastTick
+        outboundProgressAtLastTick = outboundProgress
         for (id, stream) in streams {
             if let since = stream.bodySince, !stream.requestEnded {
                 if now - since > bodyRead {
@@ -485,6 +530,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
                     running = true
                 }
             }
+            if stream.handedOver && connectionProgressed && stream.streamingSince != nil { stream.streamingSince = now }
             if let since = stream.streamingSince {
                 if now - since > send {
                     stream.streamingSince = nil
@@ -529,11 +575,13 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
 /// - `NIOHTTP2Handler` emits one or two window events for every DATA frame sent or received and
 ///   for every stream closed. Nobody reads the stream-level ones; `HTTP2ConnectionHandler` acts on
 ///   the connection window only once it falls below half its target, and is called for that
-///   directly, as for stream closes. The connection manager behind sees created and closed
+///   directly, as for stream closes; a move of the connection's outbound window only bumps its
+///   progress count. The connection manager behind sees created and closed
 ///   streams (its idle timer, the last stream id of its GOAWAY) and everything else.
 final class HTTP2StreamEventFilter: ChannelInboundHandler {
     typealias InboundIn = NIOAny
     private var open: Set<HTTP2StreamID> = []
+    private var outboundWindow: Int?
     /// The handler behind the manager, set when the pipeline is built (no cycle: it does not
     /// refer back).
     var streams: HTTP2ConnectionHandler?
@@ -546,10 +594,13 @@ final class HTTP2StreamEventFilter: ChannelInboundHandler {
             guard open.remove(closed.streamID) != nil else { return }
             streams?.streamClosed(closed.streamID)
         case let window as NIOHTTP2WindowUpdatedEvent:
-            if window.streamID == .rootStream, let size = window.inboundWindowSize,
-                size < HTTP2ConnectionHandler.connectionWindowTarget / 2
-            {
+            guard window.streamID == .rootStream else { return }
+            if let size = window.inboundWindowSize, size < HTTP2ConnectionHandler.connectionWindowTarget / 2 {
                 streams?.connectionWindowLow(size)
+            }
+            if window.outboundWindowSize != outboundWindow {
+                outboundWindow = window.outboundWindowSize
+                streams?.outboundWindowMoved()
             }
             return
         default:

@@ -30,12 +30,7 @@ import Testing
     }
 
     func timeouts(_ f: TLSFixture, _ kind: String) async throws -> Int {
-        let c = try await RawClient.connect(port: try #require(f.server.adminPort))
-        defer { Task { await c.close() } }
-        try await c.send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        let body = String(decoding: try await c.readResponse().body, as: UTF8.self)
-        let line = body.split(separator: "\n").first { $0.hasPrefix("meridian_timeouts_total{kind=\"\(kind)\"}") }
-        return Int(try #require(line?.split(separator: " ").last).description) ?? -1
+        try await metric(f, "meridian_timeouts_total{kind=\"\(kind)\"}")
     }
 
     /// SETTINGS_INITIAL_WINDOW_SIZE = 0: the server may send no DATA until the client says so.
@@ -99,23 +94,50 @@ import Testing
         }
     }
 
-    @Test func aRequestBodyThatStopsBeforeAnyResponseGets408() async throws {
+    /// An in-process server with one h2c listener whose every route is `held`.
+    struct HeldServer {
         let held = Held()
-        var timeouts = Configuration.Timeouts()
-        timeouts.bodyRead = .milliseconds(300)
-        let runtime = ServerRuntime(
-            router: Router(hosts: [.init(names: [], isDefault: true, routes: [Router.Route(pattern: .prefix("/"), responder: held)])]),
-            limits: .init(), timeouts: timeouts, serverHeader: "", generation: 1, logger: Logger(label: "t")
-        )
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let pool = NIOThreadPool(numberOfThreads: 1)
-        pool.start()
-        let services = ConnectionServices(threadPool: pool)
-        let server = HTTPServer(group: group, runtimeBox: RuntimeBox(runtime), services: services, logger: Logger(label: "t"))
-        var listener = Configuration.Listener(name: "h2c", address: .init(host: "127.0.0.1", port: 0))
-        listener.http2.h2c = true
-        let bound = try await server.start([listener])
-        let c = try await RawClient.connect(port: try #require(bound[0].address.port))
+        let services: ConnectionServices
+        let server: HTTPServer
+        let port: Int
+
+        static func start(bodyRead: Duration) async throws -> HeldServer {
+            try await HeldServer(bodyRead: bodyRead)
+        }
+
+        private init(bodyRead: Duration) async throws {
+            var timeouts = Configuration.Timeouts()
+            timeouts.bodyRead = bodyRead
+            let runtime = ServerRuntime(
+                router: Router(hosts: [.init(names: [], isDefault: true, routes: [Router.Route(pattern: .prefix("/"), responder: held)])]),
+                limits: .init(), timeouts: timeouts, serverHeader: "", generation: 1, logger: Logger(label: "t")
+            )
+            pool.start()
+            services = ConnectionServices(threadPool: pool)
+            server = HTTPServer(group: group, runtimeBox: RuntimeBox(runtime), services: services, logger: Logger(label: "t"))
+            var listener = Configuration.Listener(name: "h2c", address: .init(host: "127.0.0.1", port: 0))
+            listener.http2.h2c = true
+            port = try #require(try await server.start([listener])[0].address.port)
+        }
+
+        var bodyReadTimeouts: Int {
+            services.timeoutsByKind[ConnectionServices.timeoutKinds.firstIndex(of: "body_read")!].load(ordering: .relaxed)
+        }
+
+        func stop() async throws {
+            held.release()
+            await server.stopAccepting()
+            _ = await server.drain(deadline: .now() + .seconds(1))
+            try await group.shutdownGracefully()
+            try await pool.shutdownGracefully()
+        }
+    }
+
+    @Test func aRequestBodyThatStopsBeforeAnyResponseGets408() async throws {
+        let s = try await HeldServer.start(bodyRead: .milliseconds(300))
+        let c = try await RawClient.connect(port: s.port)
         try await c.send(
             bytes: H2.clientStart + H2.frame(.settings, flags: H2.Flags.ack, stream: 0)
                 + H2.request(stream: 1, method: "POST", endStream: false) + H2.frame(.data, stream: 1, Array("abc".utf8))
@@ -125,17 +147,91 @@ import Testing
         #expect(String(decoding: body, as: UTF8.self).hasPrefix("408 Request Timeout"))
         // The 408 is complete; the reset after it only stops the upload (RFC 9113 §8.1).
         #expect(rst(frames, stream: 1) == H2.ErrorCode.noError.rawValue)
-        #expect(services.timeoutsByKind[ConnectionServices.timeoutKinds.firstIndex(of: "body_read")!].load(ordering: .relaxed) == 1)
+        #expect(s.bodyReadTimeouts == 1)
         // The answer that comes after the 408 goes nowhere and breaks nothing.
-        held.release()
+        s.held.release()
         try await c.send(bytes: H2.request(stream: 3))
         let later = try await collect(c) { $0.contains { $0.type == H2.FrameType.headers.rawValue && $0.stream == 3 } }
         #expect(later.contains { $0.type == H2.FrameType.headers.rawValue && $0.stream == 3 })
         await c.close()
-        held.release()
-        await server.stopAccepting()
-        _ = await server.drain(deadline: .now() + .seconds(1))
-        try await group.shutdownGracefully()
-        try await pool.shutdownGracefully()
+        try await s.stop()
+    }
+
+    @Test func trailersEndTheBodyAndStopItsClock() async throws {
+        let s = try await HeldServer.start(bodyRead: .milliseconds(200))
+        let c = try await RawClient.connect(port: s.port)
+        let trailers = H2.frame(.headers, flags: H2.Flags.endHeaders | H2.Flags.endStream, stream: 1, H2.hpack([("x-checksum", "1")]))
+        try await c.send(
+            bytes: H2.clientStart + H2.frame(.settings, flags: H2.Flags.ack, stream: 0)
+                + H2.request(stream: 1, method: "POST", endStream: false) + H2.frame(.data, stream: 1, Array("abc".utf8)) + trailers
+        )
+        // Several body_read periods with the request complete and its answer still pending.
+        try await Task.sleep(for: .milliseconds(900))
+        #expect(s.bodyReadTimeouts == 0)
+        s.held.release()
+        let frames = try await collect(c) { $0.contains { $0.type == H2.FrameType.data.rawValue && $0.stream == 1 } }
+        let body = frames.filter { $0.type == H2.FrameType.data.rawValue && $0.stream == 1 }.flatMap(\.payload)
+        #expect(String(decoding: body, as: UTF8.self) == "late\n")
+        #expect(rst(frames, stream: 1) == nil)
+        await c.close()
+        try await s.stop()
+    }
+
+    @Test func aWholeResponseThatKeepsMovingIsNotReset() async throws {
+        // A cached (buffer-bodied) 60 KB file through a 4 KiB stream window the client opens a
+        // little every 100 ms: ~1.5 s in all, five times timeouts.send, never stalled.
+        let f = try await TLSFixture.start(extra: "timeouts: {send: 300ms}")
+        defer { Task { await f.stop() } }
+        try Data(repeating: 0x61, count: 60_000).write(to: f.server.directory.appendingPathComponent("cached.bin"))
+        let c = try await RawClient.connect(port: f.server.port, tls: .init(serverName: "a.test", caPath: f.certs.caPath, alpn: ["h2"]))
+        defer { Task { await c.close() } }
+        _ = try await c.handshake()
+        let smallWindow = H2.frame(.settings, stream: 0, [0x00, 0x04] + H2.be32(4096))
+        try await c.send(bytes: H2.preface + smallWindow + H2.frame(.settings, flags: H2.Flags.ack, stream: 0) + H2.request(stream: 1, path: "/cached.bin"))
+        var received = 0
+        let clock = ContinuousClock()
+        let end = clock.now + .seconds(10)
+        while received < 60_000 && clock.now < end {
+            try await Task.sleep(for: .milliseconds(100))
+            let frames = H2.parse(c.pending)
+            if let code = rst(frames, stream: 1) { Issue.record("stream reset with \(code) after \(received) bytes"); break }
+            received = frames.filter { $0.type == H2.FrameType.data.rawValue && $0.stream == 1 }.reduce(0) { $0 + $1.payload.count }
+            try await c.send(bytes: H2.frame(.windowUpdate, stream: 1, H2.be32(4096)))
+        }
+        #expect(received == 60_000)
+    }
+
+    @Test func aConnectionWhoseClientStopsReadingIsClosed() async throws {
+        let f = try await TLSFixture.start(extra: "timeouts: {send: 500ms}")
+        defer { Task { await f.stop() } }
+        // Bigger than what the loopback socket buffers on both sides can hold.
+        try Data(count: 48_000_000).write(to: f.server.directory.appendingPathComponent("huge.bin"))
+        let c = try await RawClient.connect(port: f.server.port, tls: .init(serverName: "a.test", caPath: f.certs.caPath, alpn: ["h2"]))
+        defer { Task { await c.close() } }
+        _ = try await c.handshake()
+        // Windows wide open: only the socket can hold the server back.
+        let bigWindow = H2.frame(.settings, stream: 0, [0x00, 0x04] + H2.be32(0x7FFF_FFFF))
+        let connectionWindow = H2.frame(.windowUpdate, stream: 0, H2.be32(0x7FFF_FFFF - 65535))
+        try await c.send(bytes: H2.preface + bigWindow + connectionWindow + H2.frame(.settings, flags: H2.Flags.ack, stream: 0))
+        _ = await c.readBytes(atLeast: 9)  // the server's SETTINGS
+        try await c.stopReading()
+        try await c.send(bytes: H2.request(stream: 1, path: "/huge.bin"))
+        var open = -1
+        for _ in 0..<100 {
+            try await Task.sleep(for: .milliseconds(100))
+            open = try await metric(f, "meridian_connections_open{protocol=\"http2\"}")
+            if open == 0 { break }
+        }
+        #expect(open == 0, "the connection of a client that stopped reading is closed")
+        #expect(try await timeouts(f, "send") >= 1)
+    }
+
+    func metric(_ f: TLSFixture, _ series: String) async throws -> Int {
+        let c = try await RawClient.connect(port: try #require(f.server.adminPort))
+        defer { Task { await c.close() } }
+        try await c.send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let body = String(decoding: try await c.readResponse().body, as: UTF8.self)
+        let line = body.split(separator: "\n").first { $0.hasPrefix(series + " ") }
+        return Int(try #require(line?.split(separator: " ").last).description) ?? -1
     }
 }

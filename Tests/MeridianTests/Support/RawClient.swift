@@ -147,6 +147,8 @@ final class RawClient: Sendable {
     }
 
     func shutdownOutput() async throws { try await channel.close(mode: .output) }
+    /// Stops reading from the socket (a client that no longer reads what it asked for).
+    func stopReading() async throws { try await channel.setOption(.autoRead, value: false) }
     func close() async { try? await channel.close() }
 
     /// Waits until `condition` holds for the received bytes or `timeout` passes.
