@@ -445,7 +445,8 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
 
     /// A whole response went to NIOHTTP2, which sends it as flow control allows and closes the
     /// stream once its last frame is out (or resets it, see `endOfResponsePromise`). A stream still
-    /// here `timeouts.send` later is stuck behind a window the client never opens.
+    /// here after `timeouts.send` in which the connection sent nothing and got no window is stuck
+    /// behind a window the client never opens.
     private func handedOver(_ stream: Stream, context: ChannelHandlerContext) {
         guard !stream.closed else { return }
         stream.streamingSince = .now()
