@@ -178,15 +178,16 @@ import Testing
     }
 
     @Test func aWholeResponseThatKeepsMovingIsNotReset() async throws {
-        // A cached (buffer-bodied) 60 KB file through a 4 KiB stream window the client opens a
-        // little every 100 ms: ~1.5 s in all, five times timeouts.send, never stalled.
-        let f = try await TLSFixture.start(extra: "timeouts: {send: 300ms}")
+        // A cached (buffer-bodied) 60 KB file through a 2 KiB stream window the client opens a
+        // little every 100 ms: ~3 s in all, three times timeouts.send, never stalled (a test task
+        // delayed by a busy machine has a whole second before that would count as a stall).
+        let f = try await TLSFixture.start(extra: "timeouts: {send: 1s}")
         defer { Task { await f.stop() } }
         try Data(repeating: 0x61, count: 60_000).write(to: f.server.directory.appendingPathComponent("cached.bin"))
         let c = try await RawClient.connect(port: f.server.port, tls: .init(serverName: "a.test", caPath: f.certs.caPath, alpn: ["h2"]))
         defer { Task { await c.close() } }
         _ = try await c.handshake()
-        let smallWindow = H2.frame(.settings, stream: 0, [0x00, 0x04] + H2.be32(4096))
+        let smallWindow = H2.frame(.settings, stream: 0, [0x00, 0x04] + H2.be32(2048))
         try await c.send(bytes: H2.preface + smallWindow + H2.frame(.settings, flags: H2.Flags.ack, stream: 0) + H2.request(stream: 1, path: "/cached.bin"))
         var received = 0
         let clock = ContinuousClock()
@@ -196,7 +197,7 @@ import Testing
             let frames = H2.parse(c.pending)
             if let code = rst(frames, stream: 1) { Issue.record("stream reset with \(code) after \(received) bytes"); break }
             received = frames.filter { $0.type == H2.FrameType.data.rawValue && $0.stream == 1 }.reduce(0) { $0 + $1.payload.count }
-            try await c.send(bytes: H2.frame(.windowUpdate, stream: 1, H2.be32(4096)))
+            try await c.send(bytes: H2.frame(.windowUpdate, stream: 1, H2.be32(2048)))
         }
         #expect(received == 60_000)
     }
