@@ -445,8 +445,8 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
 
     /// A whole response went to NIOHTTP2, which sends it as flow control allows and closes the
     /// stream once its last frame is out (or resets it, see `endOfResponsePromise`). A stream still
-    /// here after `timeouts.send` in which the connection sent nothing and got no window is stuck
-    /// behind a window the client never opens.
+    /// here after `timeouts.send` in which the connection sent no DATA is stuck behind a window
+    /// the client never opens.
     private func handedOver(_ stream: Stream, context: ChannelHandlerContext) {
         guard !stream.closed else { return }
         stream.streamingSince = .now()
@@ -454,8 +454,9 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         armStallTimer(context: context)
     }
 
-    /// Bumped (by `HTTP2StreamEventFilter`) whenever the connection's outbound window moves: DATA
-    /// went out, or the client opened its window. Counting costs nothing per frame; the stall
+    /// Bumped (by `HTTP2StreamEventFilter`) whenever the connection's outbound window shrinks:
+    /// DATA went out. (Not when it grows: a client could send 1-byte connection WINDOW_UPDATEs
+    /// to keep a stream it never lets through alive.) Counting costs nothing per frame; the stall
     /// timer compares it between ticks.
     private var outboundProgress = 0
     private var outboundProgressAtLastTick = 0
@@ -464,11 +465,17 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
 
     /// Since when the socket has not taken our bytes (nil while it does).
     private var unwritableSince: NIODeadline?
+    /// The channel's buffered outbound bytes at the last stall tick, while unwritable.
+    private var bufferedAtLastTick: Int?
 
+    /// Every "not writable" restarts the clock: when the socket drains, NIOHTTP2Handler first
+    /// sends the frames it held back, which can make the channel unwritable again before the
+    /// "writable" event reaches this handler (it then reads `isWritable` as false twice). Each
+    /// such event is a transition, so bytes moved; a socket that takes nothing sends none.
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
             unwritableSince = nil
-        } else if unwritableSince == nil {
+        } else {
             unwritableSince = .now()
             armStallTimer(context: context)
         }
@@ -480,8 +487,8 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     /// - response: a body waits on each chunk until flow control lets it go; a client that never
     ///   opens its window would hold the stream (an open file, a chunk in memory) forever. No
     ///   progress for `timeouts.send` resets the stream with CANCEL, as HTTP/1.1 closes. A whole
-    ///   response handed to NIOHTTP2 counts as progressing while the connection's outbound window
-    ///   moves (NIOHTTP2 reports no per-stream progress short of an event per frame).
+    ///   response handed to NIOHTTP2 counts as progressing while the connection sends DATA
+    ///   (NIOHTTP2 reports no per-stream progress short of an event per frame).
     /// - request body: DATA that stops coming for `timeouts.body_read` while the response is
     ///   still pending gets 408 (as HTTP/1.1 does), or CANCEL once the response has begun.
     /// - connection: a socket that takes nothing for `timeouts.send` (the client stopped reading)
@@ -503,6 +510,17 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     private func resetStalledStreams(context: ChannelHandlerContext, send: TimeAmount, bodyRead: TimeAmount) {
         guard self.context != nil else { return }
         let now = NIODeadline.now()
+        if unwritableSince != nil {
+            // Unwritable is not stuck: NIOHTTP2 can hand the channel far more than the high
+            // watermark in one go (every waiting stream's DATA) and a slow reader drains it for
+            // seconds without a writability change. Bytes leaving the channel's buffer between
+            // two ticks are progress.
+            let buffered = try? context.channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)
+            if let buffered, let last = bufferedAtLastTick, buffered < last { unwritableSince = now }
+            bufferedAtLastTick = buffered
+        } else {
+            bufferedAtLastTick = nil
+        }
         if let since = unwritableSince {
             if now - since > send {
                 services.timedOut("send")
@@ -576,8 +594,8 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
 /// - `NIOHTTP2Handler` emits one or two window events for every DATA frame sent or received and
 ///   for every stream closed. Nobody reads the stream-level ones; `HTTP2ConnectionHandler` acts on
 ///   the connection window only once it falls below half its target, and is called for that
-///   directly, as for stream closes; a move of the connection's outbound window only bumps its
-///   progress count. The connection manager behind sees created and closed
+///   directly, as for stream closes; a shrinking connection outbound window (DATA sent) only
+///   bumps its progress count. The connection manager behind sees created and closed
 ///   streams (its idle timer, the last stream id of its GOAWAY) and everything else.
 final class HTTP2StreamEventFilter: ChannelInboundHandler {
     typealias InboundIn = NIOAny
@@ -599,9 +617,9 @@ final class HTTP2StreamEventFilter: ChannelInboundHandler {
             if let size = window.inboundWindowSize, size < HTTP2ConnectionHandler.connectionWindowTarget / 2 {
                 streams?.connectionWindowLow(size)
             }
-            if window.outboundWindowSize != outboundWindow {
-                outboundWindow = window.outboundWindowSize
-                streams?.outboundWindowMoved()
+            if let size = window.outboundWindowSize {
+                if let last = outboundWindow, size < last { streams?.outboundWindowMoved() }
+                outboundWindow = size
             }
             return
         default:

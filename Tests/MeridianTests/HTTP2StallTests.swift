@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Logging
 import MeridianConfig
 import NIOConcurrencyHelpers
@@ -178,26 +179,26 @@ import Testing
     }
 
     @Test func aWholeResponseThatKeepsMovingIsNotReset() async throws {
-        // A cached (buffer-bodied) 60 KB file through a 2 KiB stream window the client opens a
-        // little every 100 ms: ~3 s in all, three times timeouts.send, never stalled (a test task
-        // delayed by a busy machine has a whole second before that would count as a stall).
-        let f = try await TLSFixture.start(extra: "timeouts: {send: 1s}")
+        // A cached (buffer-bodied) 60 KB file through a 1 KiB stream window the client opens a
+        // little every 100 ms: ~6 s in all, three times timeouts.send, never stalled (a test task
+        // delayed by a busy machine has two seconds before that would count as a stall).
+        let f = try await TLSFixture.start(extra: "timeouts: {send: 2s}")
         defer { Task { await f.stop() } }
         try Data(repeating: 0x61, count: 60_000).write(to: f.server.directory.appendingPathComponent("cached.bin"))
         let c = try await RawClient.connect(port: f.server.port, tls: .init(serverName: "a.test", caPath: f.certs.caPath, alpn: ["h2"]))
         defer { Task { await c.close() } }
         _ = try await c.handshake()
-        let smallWindow = H2.frame(.settings, stream: 0, [0x00, 0x04] + H2.be32(2048))
+        let smallWindow = H2.frame(.settings, stream: 0, [0x00, 0x04] + H2.be32(1024))
         try await c.send(bytes: H2.preface + smallWindow + H2.frame(.settings, flags: H2.Flags.ack, stream: 0) + H2.request(stream: 1, path: "/cached.bin"))
         var received = 0
         let clock = ContinuousClock()
-        let end = clock.now + .seconds(10)
+        let end = clock.now + .seconds(20)
         while received < 60_000 && clock.now < end {
             try await Task.sleep(for: .milliseconds(100))
             let frames = H2.parse(c.pending)
             if let code = rst(frames, stream: 1) { Issue.record("stream reset with \(code) after \(received) bytes"); break }
             received = frames.filter { $0.type == H2.FrameType.data.rawValue && $0.stream == 1 }.reduce(0) { $0 + $1.payload.count }
-            try await c.send(bytes: H2.frame(.windowUpdate, stream: 1, H2.be32(2048)))
+            try await c.send(bytes: H2.frame(.windowUpdate, stream: 1, H2.be32(1024)))
         }
         #expect(received == 60_000)
     }
@@ -217,14 +218,21 @@ import Testing
         _ = await c.readBytes(atLeast: 9)  // the server's SETTINGS
         try await c.stopReading()
         try await c.send(bytes: H2.request(stream: 1, path: "/huge.bin"))
-        var open = -1
-        for _ in 0..<100 {
+        // The timeout fires after ~0.5 s; the connection is gone once NIOSSL gives up sending its
+        // close_notify into the full socket (its 5 s shutdown timeout).
+        var sendTimeouts = 0
+        for _ in 0..<100 where sendTimeouts == 0 {
             try await Task.sleep(for: .milliseconds(100))
+            sendTimeouts = try await timeouts(f, "send")
+        }
+        #expect(sendTimeouts >= 1)
+        var open = -1
+        for _ in 0..<200 {
             open = try await metric(f, "meridian_connections_open{protocol=\"http2\"}")
             if open == 0 { break }
+            try await Task.sleep(for: .milliseconds(100))
         }
         #expect(open == 0, "the connection of a client that stopped reading is closed")
-        #expect(try await timeouts(f, "send") >= 1)
     }
 
     func metric(_ f: TLSFixture, _ series: String) async throws -> Int {
@@ -234,5 +242,86 @@ import Testing
         let body = String(decoding: try await c.readResponse().body, as: UTF8.self)
         let line = body.split(separator: "\n").first { $0.hasPrefix(series + " ") }
         return Int(try #require(line?.split(separator: " ").last).description) ?? -1
+    }
+
+    @Test func connectionWindowUpdatesDoNotKeepAStuckStreamAlive() async throws {
+        // The stream's own window is 0; 1-byte connection WINDOW_UPDATEs every 200 ms send nothing.
+        let f = try await TLSFixture.start(extra: "timeouts: {send: 500ms}", files: ["index.html": "hi"])
+        defer { Task { await f.stop() } }
+        let c = try await RawClient.connect(port: f.server.port, tls: .init(serverName: "a.test", caPath: f.certs.caPath, alpn: ["h2"]))
+        defer { Task { await c.close() } }
+        _ = try await c.handshake()
+        try await c.send(bytes: H2.preface + zeroWindow + H2.frame(.settings, flags: H2.Flags.ack, stream: 0) + H2.request(stream: 1))
+        var reset: UInt32?
+        for _ in 0..<25 where reset == nil {
+            try await Task.sleep(for: .milliseconds(200))
+            try await c.send(bytes: H2.frame(.windowUpdate, stream: 0, H2.be32(1)))
+            reset = rst(H2.parse(c.pending), stream: 1)
+        }
+        #expect(reset == H2.ErrorCode.cancel.rawValue)
+    }
+
+    /// A client reading steadily but slowly (2 MB/s through a small receive buffer) several large
+    /// files at once: the socket turns writable and unwritable all the time, and NIOHTTP2's own
+    /// writes on each turn can hide the "writable" events behind fresh "unwritable" ones. None of
+    /// that is a stall. (`send` stays well above the kernel's own pace: it reports a full send
+    /// buffer writable again only once a third of it has drained, ~0.7 s at this rate.)
+    @Test func aSlowButSteadyReaderOfManyFilesKeepsItsConnection() async throws {
+        let s = try await TestServer.start(
+            """
+            listeners:
+              - name: http
+                address: 127.0.0.1:0
+                http2: {h2c: true}
+            timeouts: {send: 3s}
+            """)
+        defer { Task { await s.stop() } }
+        let files = 16
+        for i in 0..<files { try Data(count: 8_000_000).write(to: s.directory.appendingPathComponent("f\(i).bin")) }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var receiveBuffer: Int32 = 65536
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, socklen_t(4))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(s.port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(connected == 0)
+        let bigWindow = H2.frame(.settings, stream: 0, [0x00, 0x04] + H2.be32(0x7FFF_FFFF))
+        let connectionWindow = H2.frame(.windowUpdate, stream: 0, H2.be32(0x7FFF_FFFF - 65535))
+        var out = H2.preface + bigWindow + connectionWindow + H2.frame(.settings, flags: H2.Flags.ack, stream: 0)
+        for i in 0..<files { out += H2.request(stream: UInt32(2 * i + 1), path: "/f\(i).bin") }
+        _ = out.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+        // The reader paces itself on a thread of its own: the test's task could be starved by
+        // the other tests running at the same time, which would make it a slow reader for real.
+        let (total, closed) = await withCheckedContinuation { (done: CheckedContinuation<(Int, Bool), Never>) in
+            Thread {
+                var buf = [UInt8](repeating: 0, count: 1 << 16)
+                let start = ContinuousClock.now
+                var total = 0
+                var closed = false
+                var next = start
+                let perTick = 20_000  // every 10 ms: ~2 MB/s
+                while ContinuousClock.now - start < .seconds(6) && !closed {
+                    var got = 0
+                    while got < perTick {
+                        let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, min(perTick - got, $0.count), Int32(MSG_DONTWAIT)) }
+                        if n == 0 || (n < 0 && errno != EAGAIN) { closed = true }
+                        if n <= 0 { break }
+                        got += n
+                    }
+                    total += got
+                    next = next + .milliseconds(10)
+                    let wait = next - ContinuousClock.now
+                    if wait > .zero { usleep(UInt32(wait.components.attoseconds / 1_000_000_000_000)) }
+                }
+                done.resume(returning: (total, closed))
+            }.start()
+        }
+        #expect(!closed, "a steady reader was cut off after \(total) bytes")
+        #expect(total > 3_000_000, "only \(total) bytes in 6 s")
     }
 }

@@ -65,6 +65,11 @@ import Testing
         channel.flush()
         #expect(try outbound(channel).map(\.readableBytes) == [40_000])
         #expect(coalescer.heldBufferCapacity == 0, "an idle connection holds no gathering buffer")
+        channel.write(IOData.byteBuffer(buffer("small")), promise: nil)
+        channel.write(IOData.byteBuffer(buffer("batch")), promise: nil)
+        channel.flush()
+        #expect(try strings(outbound(channel)) == ["smallbatch"])
+        #expect(coalescer.heldBufferCapacity == 0, "nor after a small batch")
         _ = try channel.finish()
     }
 
@@ -163,7 +168,13 @@ import Testing
     /// that arrive in one read are answered with 30 writes (HEADERS, DATA header, payload each),
     /// which must leave as a handful of records, not thirty.
     @Test func tenResponsesOfOneReadLeaveInAFewTLSRecords() async throws {
-        let f = try await TLSFixture.start(files: ["index.html": "hi"])
+        // The file's cache entry must outlive the test (a miss is answered with a flush of its own).
+        let f = try await TLSFixture.start(
+            extra: """
+                hosts:
+                  - default: true
+                    routes: [{match: {prefix: /}, static: {root: "{{root}}", metadata_cache_validity: 1h}}]
+                """, files: ["index.html": "hi"])
         defer { Task { await f.stop() } }
         let relay = try await TLSRecordCounter.start(upstreamPort: f.server.port)
         defer { Task { await relay.stop() } }
