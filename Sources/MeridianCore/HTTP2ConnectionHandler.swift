@@ -461,7 +461,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     private var outboundProgress = 0
     private var outboundProgressAtLastTick = 0
 
-    func outboundWindowMoved() { outboundProgress &+= 1 }
+    func connectionSentData() { outboundProgress &+= 1 }
 
     /// Since when the socket has not taken our bytes (nil while it does).
     private var unwritableSince: NIODeadline?
@@ -618,7 +618,7 @@ final class HTTP2StreamEventFilter: ChannelInboundHandler {
                 streams?.connectionWindowLow(size)
             }
             if let size = window.outboundWindowSize {
-                if let last = outboundWindow, size < last { streams?.outboundWindowMoved() }
+                if let last = outboundWindow, size < last { streams?.connectionSentData() }
                 outboundWindow = size
             }
             return
