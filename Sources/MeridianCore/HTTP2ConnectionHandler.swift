@@ -152,10 +152,10 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     /// there); what the connection manager passes on ends here.
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {}
 
-    /// The connection's receive window fell to `size`, below half its target: topped up from
+    /// The connection's receive window is now `size`; below half its target it is topped up from
     /// NIOHTTP2's own count, which also counts DATA it drops for streams already reset (never
     /// seen in channelRead).
-    func connectionWindowLow(_ size: Int) {
+    func connectionWindowChanged(_ size: Int) {
         guard let context, size < Self.connectionWindowTarget / 2 else { return }
         context.write(
             wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: Self.connectionWindowTarget - size))),
@@ -593,7 +593,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
 ///   open.
 /// - `NIOHTTP2Handler` emits one or two window events for every DATA frame sent or received and
 ///   for every stream closed. Nobody reads the stream-level ones; `HTTP2ConnectionHandler` acts on
-///   the connection window only once it falls below half its target, and is called for that
+///   the connection window only once it falls below half its target, and is called with its size
 ///   directly, as for stream closes; a shrinking connection outbound window (DATA sent) only
 ///   bumps its progress count. The connection manager behind sees created and closed
 ///   streams (its idle timer, the last stream id of its GOAWAY) and everything else.
@@ -614,9 +614,7 @@ final class HTTP2StreamEventFilter: ChannelInboundHandler {
             streams?.streamClosed(closed.streamID)
         case let window as NIOHTTP2WindowUpdatedEvent:
             guard window.streamID == .rootStream else { return }
-            if let size = window.inboundWindowSize, size < HTTP2ConnectionHandler.connectionWindowTarget / 2 {
-                streams?.connectionWindowLow(size)
-            }
+            if let size = window.inboundWindowSize { streams?.connectionWindowChanged(size) }
             if let size = window.outboundWindowSize {
                 if let last = outboundWindow, size < last { streams?.connectionSentData() }
                 outboundWindow = size

@@ -235,11 +235,9 @@ import Testing
         #expect(open == 0, "the connection of a client that stopped reading is closed")
     }
 
+    /// One series' value from `/metrics` (plain text lookup: these tests poll it).
     func metric(_ f: TLSFixture, _ series: String) async throws -> Int {
-        let c = try await RawClient.connect(port: try #require(f.server.adminPort))
-        defer { Task { await c.close() } }
-        try await c.send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        let body = String(decoding: try await c.readResponse().body, as: UTF8.self)
+        let body = try await f.server.admin("/metrics").text
         let line = body.split(separator: "\n").first { $0.hasPrefix(series + " ") }
         return Int(try #require(line?.split(separator: " ").last).description) ?? -1
     }
