@@ -17,6 +17,13 @@ public final class ConnectionServices: Sendable {
     public let openHTTP2 = ManagedAtomic<Int>(0)
     public let totalHTTP1 = ManagedAtomic<Int>(0)
     public let totalHTTP2 = ManagedAtomic<Int>(0)
+    /// Connections (HTTP/1.1 after `101`) and HTTP/2 streams (extended CONNECT) that switched
+    /// protocols.
+    public let openUpgraded = ManagedAtomic<Int>(0)
+    public let totalUpgraded = ManagedAtomic<Int>(0)
+    /// HTTP/2 streams that switched protocols by extended CONNECT (RFC 8441), open now and in all.
+    public let openUpgradedStreams = ManagedAtomic<Int>(0)
+    public let totalUpgradedStreams = ManagedAtomic<Int>(0)
     /// The statuses the parser and limits answer with, in the order of ``rejectedByStatus``
     /// (whose last slot counts any other).
     public static let rejectionStatuses = [400, 408, 413, 414, 417, 431, 501, 505]
@@ -134,5 +141,26 @@ public struct FileChunkReader: Sendable {
                 promise.fail(error)
             }
         }
+    }
+}
+
+extension ConnectionServices {
+    /// An HTTP/1.1 connection switched protocols: it leaves the HTTP/1.1 count for the upgraded one.
+    func connectionUpgraded() {
+        openUpgraded.wrappingIncrement(ordering: .relaxed)
+        totalUpgraded.wrappingIncrement(ordering: .relaxed)
+    }
+
+    func upgradedConnectionClosed() {
+        openUpgraded.wrappingDecrement(ordering: .relaxed)
+    }
+
+    func streamUpgraded() {
+        openUpgradedStreams.wrappingIncrement(ordering: .relaxed)
+        totalUpgradedStreams.wrappingIncrement(ordering: .relaxed)
+    }
+
+    func upgradedStreamClosed() {
+        openUpgradedStreams.wrappingDecrement(ordering: .relaxed)
     }
 }

@@ -1,33 +1,30 @@
 internal import Logging
 internal import MeridianConfig
-internal import NIOCore
+public import NIOCore
 internal import NIOHTTP1
 internal import NIOPosix
 
 /// Writing a response: the head and small bodies in one buffer, sendfile under TCP_CORK, or file
 /// chunks read off the loop one at a time.
-extension HTTP1ConnectionHandler {
-    func writeResponse(_ response: Response, context: ChannelHandlerContext) {
-        guard let c = current, !c.responseStarted else { return }
-        var response = response
-        if let failure = c.failure {
-            response = Self.errorResponse(failure)
-            c.decision = .close
-        }
-        c.responseStarted = true
-        if keepAlive.isDraining || keepAlive.isClosing { c.decision = .close }
-        current = c
+extension HTTP1ConnectionHandler: ResponseWriter {
+    public var canSendFile: Bool { connectionInfo.canSendFile }
 
-        let isHead = c.request.isHead
-        let sendBody = response.statusAllowsBody && !isHead
-        var contentLength: Int? = response.statusAllowsBody ? response.body.length : nil
-        var chunked = false
-        if response.body.isStream {
-            // Unknown length: chunked on HTTP/1.1; HTTP/1.0 reads to the close.
-            contentLength = nil
-            if c.request.version.minor >= 1 {
-                chunked = response.statusAllowsBody
+    /// The head of `response` for the request in flight: status line, the common headers, the
+    /// framing (Content-Length, chunked, or read-to-close on HTTP/1.0) and the connection token.
+    private func head(
+        _ response: Response, _ c: InFlight, contentLength: Int?, chunked: Bool, bodyCapacity: Int, context: ChannelHandlerContext
+    ) -> ByteBuffer {
+        if keepAlive.isDraining || keepAlive.isClosing || c.bodyBroken || c.body.hasFailed { c.decision = .close }
+        var head = context.channel.allocator.buffer(capacity: 256 + bodyCapacity)
+        if c.expectsContinue && !c.body.isComplete {
+            c.expectsContinue = false
+            if response.status.code < 400, case .keepAlive = c.decision {
+                // Answered without reading the body: as nginx does, `100 Continue` first, and the
+                // body is read and discarded so the connection stays usable.
+                head.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
             } else {
+                // Refused: the client need not send the body at all; the connection cannot be
+                // reused, as it may send it anyway (RFC 9110 §10.1.1).
                 c.decision = .close
             }
         }
@@ -36,23 +33,37 @@ extension HTTP1ConnectionHandler {
         case .close: token = .close
         case .keepAlive(let announce): token = announce ? .keepAlive : .none
         }
-        var head = context.channel.allocator.buffer(capacity: 256 + (sendBody ? min(response.body.length, 16384) : 0))
-        if !listener.extraHeaders.isEmpty {
-            for (name, value) in listener.extraHeaders { response.headers.replaceOrAdd(name: name, value: value) }
-        }
+        var headers = response.headers
+        for (name, value) in c.exchange.extraHeaders { headers.replaceOrAdd(name: name, value: value) }
         HTTP1ResponseHead.write(
-            into: &head, status: response.status, headers: response.headers, contentLength: contentLength,
-            connection: token, serverHeader: c.runtime.serverHeader, requestID: c.request.id, chunked: chunked
+            into: &head, status: response.status, headers: headers, contentLength: contentLength,
+            connection: token, serverHeader: c.exchange.runtime.serverHeader, requestID: c.exchange.request.id, chunked: chunked
         )
-        let bodyBytes = sendBody ? response.body.length : 0
+        return head
+    }
 
+    private func inFlight(_ exchange: HTTPExchange) -> InFlight? {
+        guard let c = current, c.exchange === exchange, context != nil, !closed else { return nil }
+        return c
+    }
+
+    public func writeWhole(_ response: Response, sendBody: Bool, for exchange: HTTPExchange) {
+        guard let c = inFlight(exchange), let context else { return }
+        var contentLength: Int? = response.statusAllowsBody ? response.body.length : nil
+        var chunked = false
+        if response.body.isStream {
+            // Only for HEAD: the head a GET would have had.
+            contentLength = nil
+            chunked = response.statusAllowsBody && c.exchange.request.version.minor >= 1
+        }
+        let inline = sendBody ? min(response.body.length, 16384) : 0
+        var head = head(response, c, contentLength: contentLength, chunked: chunked, bodyCapacity: inline, context: context)
         guard sendBody else {
             emit(head, context: context)
-            responseQueued(status: response.status, bytesSent: 0, context: context)
             return
         }
         switch response.body {
-        case .empty:
+        case .empty, .stream:
             emit(head, context: context)
         case .buffer(var b):
             if b.readableBytes <= 16384 {
@@ -63,35 +74,78 @@ extension HTTP1ConnectionHandler {
                 emit(b, context: context)
             }
         case .file(let slice):
-            if connectionInfo.canSendFile {
-                cork(true, context: context)
-                emit(head, context: context)
-                emitFile(slice, context: context)
-                cork(false, context: context)
-            } else {
-                emit(head, context: context)
-                streamParts([.file(slice)], status: response.status, total: bodyBytes, context: context)
-                return
-            }
-        case .stream(let body):
+            cork(true, context: context)
             emit(head, context: context)
-            streamBody(body, chunked: c.request.version.minor >= 1, status: response.status, context: context)
-            return
+            emitFile(slice, context: context)
+            cork(false, context: context)
         case .parts(let parts):
             emit(head, context: context)
-            if connectionInfo.canSendFile {
-                for part in parts {
-                    switch part {
-                    case .buffer(let b): emit(b, context: context)
-                    case .file(let s): emitFile(s, context: context)
-                    }
+            for part in parts {
+                switch part {
+                case .buffer(let b): emit(b, context: context)
+                case .file(let s): emitFile(s, context: context)
                 }
-            } else {
-                streamParts(parts, status: response.status, total: bodyBytes, context: context)
-                return
             }
         }
-        responseQueued(status: response.status, bytesSent: bodyBytes, context: context)
+    }
+
+    public func writeHead(_ response: Response, for exchange: HTTPExchange) {
+        guard let c = inFlight(exchange), let context else { return }
+        var contentLength: Int? = response.body.length
+        if response.body.isStream {
+            // Unknown length: chunked on HTTP/1.1; HTTP/1.0 reads to the close.
+            contentLength = nil
+            if c.exchange.request.version.minor >= 1 {
+                c.chunked = true
+            } else {
+                c.decision = .close
+            }
+        }
+        emit(head(response, c, contentLength: contentLength, chunked: c.chunked, bodyCapacity: 0, context: context), context: context)
+        flushNow(context: context)
+    }
+
+    public func writeBodyPart(_ piece: ByteBuffer, for exchange: HTTPExchange) -> EventLoopFuture<Void> {
+        guard let c = inFlight(exchange), let context else { return exchange.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+        guard c.chunked else { return context.writeAndFlush(wrapOutboundOut(.byteBuffer(piece))) }
+        var framed = context.channel.allocator.buffer(capacity: piece.readableBytes + 12)
+        framed.writeString(String(piece.readableBytes, radix: 16))
+        framed.writeStaticString("\r\n")
+        framed.writeImmutableBuffer(piece)
+        framed.writeStaticString("\r\n")
+        return context.writeAndFlush(wrapOutboundOut(.byteBuffer(framed)))
+    }
+
+    public func writeBodyEnd(for exchange: HTTPExchange) -> EventLoopFuture<Void> {
+        guard let c = inFlight(exchange), let context else { return exchange.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+        guard c.chunked else { return context.eventLoop.makeSucceededVoidFuture() }
+        var last = context.channel.allocator.buffer(capacity: 5)
+        last.writeStaticString("0\r\n\r\n")
+        return context.writeAndFlush(wrapOutboundOut(.byteBuffer(last)))
+    }
+
+    /// The response is queued (or cut short): close, or move on to the next request once the
+    /// body has been read (a body nobody read is being discarded meanwhile).
+    public func exchangeEnded(_ exchange: HTTPExchange, cleanly: Bool) {
+        guard let c = current, c.exchange === exchange, !c.upgraded, let context else { return }
+        c.responseComplete = true
+        guard !closed else { return }
+        guard cleanly else {
+            // A body cut short: only the close tells the client it is not whole.
+            closed = true
+            context.close(promise: nil)
+            return
+        }
+        if case .close = c.decision {
+            closeAfterFlush(context: context)
+            return
+        }
+        if c.bodyBroken || keepAlive.isClosing {
+            closeAfterFlush(context: context)
+            return
+        }
+        if !inRead { flushNow(context: context) }
+        if c.bodyComplete { requestDone(context: context) }
     }
 
     /// TCP_CORK around a head and its sendfile body, as nginx's `tcp_nopush` does: the head leaves in
@@ -124,84 +178,5 @@ extension HTTP1ConnectionHandler {
         promise.futureResult.whenComplete { _ in withExtendedLifetime(owner) {} }
         context.write(wrapOutboundOut(.fileRegion(region)), promise: promise)
         needsFlush = true
-    }
-
-    /// A produced body: each piece is written (chunk-framed on HTTP/1.1) and flushed before the
-    /// producer's next write completes.
-    func streamBody(_ body: BodyStream, chunked: Bool, status: HTTPResponseStatus, context: ChannelHandlerContext) {
-        flushNow(context: context)
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let sent = NIOLoopBoundBox(0, eventLoop: context.eventLoop)
-        let write: BodyStream.Write = { piece in
-            let (handler, context) = loopBound.value
-            guard !handler.closed else { return context.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
-            guard piece.readableBytes > 0 else { return context.eventLoop.makeSucceededVoidFuture() }
-            sent.value += piece.readableBytes
-            guard chunked else { return context.writeAndFlush(handler.wrapOutboundOut(.byteBuffer(piece))) }
-            var framed = context.channel.allocator.buffer(capacity: piece.readableBytes + 12)
-            framed.writeString(String(piece.readableBytes, radix: 16))
-            framed.writeStaticString("\r\n")
-            framed.writeImmutableBuffer(piece)
-            framed.writeStaticString("\r\n")
-            return context.writeAndFlush(handler.wrapOutboundOut(.byteBuffer(framed)))
-        }
-        body.produce(context.eventLoop, write).flatMap { () -> EventLoopFuture<Void> in
-            let (handler, context) = loopBound.value
-            guard chunked else { return context.eventLoop.makeSucceededVoidFuture() }
-            guard !handler.closed else { return context.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
-            var last = context.channel.allocator.buffer(capacity: 5)
-            last.writeStaticString("0\r\n\r\n")
-            return context.writeAndFlush(handler.wrapOutboundOut(.byteBuffer(last)))
-        }.whenComplete { result in
-            let (handler, context) = loopBound.value
-            switch result {
-            case .success:
-                handler.responseQueued(status: status, bytesSent: sent.value, context: context)
-            case .failure(let error):
-                if let c = handler.current {
-                    handler.finishRecord(c, status: status, bytesSent: sent.value, error: "\(error)")
-                    handler.current?.responseComplete = true
-                }
-                context.close(promise: nil)
-            }
-        }
-    }
-
-    /// Bodies that may not use sendfile (TLS, or `sendfile: false`) are read in chunks off the event
-    /// loop; each chunk is written before the next is read, so a slow reader holds no whole file here.
-    func streamParts(_ parts: [ResponseBodyPart], status: HTTPResponseStatus, total: Int, context: ChannelHandlerContext) {
-        flushNow(context: context)
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let writer = services.fileReader
-        var future = context.eventLoop.makeSucceededVoidFuture()
-        for part in parts {
-            future = future.flatMap {
-                let (handler, context) = loopBound.value
-                guard !handler.closed else { return context.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
-                switch part {
-                case .buffer(let b):
-                    return context.writeAndFlush(handler.wrapOutboundOut(.byteBuffer(b)))
-                case .file(let slice):
-                    return writer.stream(slice, eventLoop: context.eventLoop, allocator: context.channel.allocator) { chunk in
-                        let (handler, context) = loopBound.value
-                        guard !handler.closed else { return context.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
-                        return context.writeAndFlush(handler.wrapOutboundOut(.byteBuffer(chunk)))
-                    }
-                }
-            }
-        }
-        future.whenComplete { result in
-            let (handler, context) = loopBound.value
-            switch result {
-            case .success:
-                handler.responseQueued(status: status, bytesSent: total, context: context)
-            case .failure(let error):
-                if let c = handler.current {
-                    handler.finishRecord(c, status: status, bytesSent: 0, error: "\(error)")
-                    handler.current?.responseComplete = true
-                }
-                context.close(promise: nil)
-            }
-        }
     }
 }

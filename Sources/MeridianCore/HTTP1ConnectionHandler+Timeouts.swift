@@ -15,7 +15,8 @@ extension HTTP1ConnectionHandler {
             return (since + TimeAmount(timeouts.send), .send)
         }
         if let c = current {
-            if !c.bodyComplete { return (lastActivity + TimeAmount(timeouts.bodyRead), .bodyRead) }
+            // While the reader is behind, the wait is ours, not the client's.
+            if !c.bodyComplete && !c.body.wantsNoMore { return (lastActivity + TimeAmount(timeouts.bodyRead), .bodyRead) }
             return nil  // waiting on a responder: its own timeouts apply
         }
         if let started = headStartedAt {
@@ -57,11 +58,8 @@ extension HTTP1ConnectionHandler {
             writeError(HTTPParseError(.requestTimeout, "request header not received in time"), context: context)
         case .bodyRead:
             services.timedOut("body_read")
-            if let c = current, !c.responseStarted {
-                current?.failure = HTTPParseError(.requestTimeout, "request body not received in time")
-                current?.bodyComplete = true
-                keepAlive.forceClose()
-                writeResponse(.text(.requestTimeout, ""), context: context)
+            if let c = current {
+                bodyFailed(c, .timedOut, context: context)
             } else {
                 closed = true
                 context.close(promise: nil)

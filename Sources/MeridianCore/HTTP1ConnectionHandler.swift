@@ -19,24 +19,28 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     public typealias OutboundOut = IOData
 
 
-    /// The request being served. A class: it is updated in place many times per request, and a
-    /// struct this size would be copied (with a retain per field) on every update.
+    /// The request being served: its exchange, and what this connection must do when it ends.
     final class InFlight {
-        let request: Request
-        let runtime: ServerRuntime
-        var route: String = ""
+        let exchange: HTTPExchange
         var decision: KeepAliveStateMachine.Decision
         var bodyComplete = false
-        var responseStarted = false
         var responseComplete = false
-        var bodyBytesReceived = 0
-        var failure: HTTPParseError?
+        /// The body's framing broke (or it ran over a limit or stalled): the connection closes
+        /// once the answer is out.
+        var bodyBroken = false
+        /// Body bytes of a streamed response go out chunk-framed.
+        var chunked = false
+        /// Switched protocols: the connection is no longer this handler's.
+        var upgraded = false
+        /// `Expect: 100-continue` and no `100` sent yet.
+        var expectsContinue = false
 
-        init(request: Request, runtime: ServerRuntime, decision: KeepAliveStateMachine.Decision) {
-            self.request = request
-            self.runtime = runtime
+        init(exchange: HTTPExchange, decision: KeepAliveStateMachine.Decision) {
+            self.exchange = exchange
             self.decision = decision
         }
+
+        var body: RequestBody { exchange.request.body }
     }
 
     let runtimeBox: RuntimeBox
@@ -67,8 +71,12 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     var timeouts: Configuration.Timeouts
     /// Unparsed bytes held before reading stops (a client may pipeline this much ahead).
     let maxBuffered: Int
+    /// The configuration the next (or current) request runs on: read again whenever a new
+    /// request head begins, so a reload applies to the next request on every open connection.
+    var runtime: ServerRuntime
 
     let listener: ListenerContext
+    var context: ChannelHandlerContext?
 
     public convenience init(runtimeBox: RuntimeBox, services: ConnectionServices, canSendFile: Bool) {
         self.init(runtimeBox: runtimeBox, services: services, listener: ListenerContext(canSendFile: canSendFile))
@@ -79,6 +87,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         self.runtimeBox = runtimeBox
         self.services = services
         let runtime = runtimeBox.current
+        self.runtime = runtime
         self.keepAlive = KeepAliveStateMachine(maxRequests: runtime.limits.maxRequestsPerConnection)
         self.timeouts = runtime.timeouts
         self.maxBuffered = max(64 * 1024, runtime.limits.maxHeaderBytes + runtime.limits.maxRequestLine)
@@ -91,7 +100,18 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     // MARK: - Channel events
 
     public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         if context.channel.isActive { becameActive(context: context) }
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        timer?.cancel()
+        timer = nil
+        if counted {
+            counted = false
+            services.connectionClosed(http2: false)
+        }
     }
 
     public func channelActive(context: ChannelHandlerContext) {
@@ -118,10 +138,9 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         }
         timer?.cancel()
         timer = nil
-        if let current, !current.responseComplete {
-            finishRecord(current, status: .init(statusCode: 499), bytesSent: 0, error: "client closed the connection")
-        }
+        let gone = current
         current = nil
+        gone?.exchange.clientWentAway("client closed the connection")
         context.fireChannelInactive()
     }
 
@@ -145,7 +164,12 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         parsing = true
         defer { parsing = false }
         while !closed, !parseFailed, var bytes = buffer {
-            if let c = current, c.bodyComplete { break }  // answered or not, the next head waits
+            if let c = current {
+                if c.bodyComplete { break }  // answered or not, the next head waits
+                if c.body.wantsNoMore { break }  // the reader is behind: bytes wait here
+            } else if parser.isIdle {
+                refreshRuntime()
+            }
             buffer = nil  // keep `bytes` uniquely referenced while parsing
             let output: HTTP1RequestParser.Output?
             do {
@@ -169,10 +193,15 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             case .part(.head(let head)):
                 startRequest(head, context: context)
             case .part(.body(let b)):
-                current?.bodyBytesReceived += b.readableBytes
-            case .part(.end):
-                guard let c = current else { break }
+                guard let c = current, !c.bodyComplete else { break }
+                if !c.body.append(b) {
+                    // Over max_body_bytes: 413 if the response has not begun, else the close.
+                    bodyFailed(c, .tooLarge(limit: c.body.maxBytes), context: context)
+                }
+            case .part(.end(let trailers)):
+                guard let c = current, !c.bodyComplete else { break }
                 c.bodyComplete = true
+                c.body.finish(trailers: trailers)
                 if c.responseComplete { requestDone(context: context) }
             }
         }
@@ -200,7 +229,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     public func read(context: ChannelHandlerContext) {
-        if (buffer?.readableBytes ?? 0) >= maxBuffered || !context.channel.isWritable {
+        if (buffer?.readableBytes ?? 0) >= maxBuffered || !context.channel.isWritable || current?.body.wantsNoMore == true {
             readPending = true
         } else {
             context.read()
@@ -241,106 +270,76 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     /// just closes (a second answer to one request would desynchronise the client).
     func failed(_ error: HTTPParseError, context: ChannelHandlerContext) {
         if let c = current {
-            c.failure = error
-            c.bodyComplete = true
-            keepAlive.forceClose()
-            if c.responseComplete { closeAfterFlush(context: context) }
+            bodyFailed(c, error.status == .payloadTooLarge ? .tooLarge(limit: c.body.maxBytes) : .malformed(error.reason), context: context)
         } else {
             writeError(error, context: context)
         }
     }
 
+    /// The body of the request in flight cannot complete: nothing more is parsed on this
+    /// connection; the exchange answers (413, 408, 400) or cuts its response, and the connection
+    /// closes after.
+    func bodyFailed(_ c: InFlight, _ error: RequestBodyError, context: ChannelHandlerContext) {
+        c.bodyComplete = true
+        c.bodyBroken = true
+        parseFailed = true
+        keepAlive.forceClose()
+        if c.responseComplete {
+            closeAfterFlush(context: context)
+        } else {
+            c.exchange.bodyFailed(error)
+        }
+    }
+
     // MARK: - Requests
+
+    /// The configuration for the request about to begin.
+    func refreshRuntime() {
+        let latest = runtimeBox.current
+        guard latest !== runtime else { return }
+        runtime = latest
+        timeouts = latest.timeouts
+        parser.limits = latest.decoderLimits
+        keepAlive.maxRequests = latest.limits.maxRequestsPerConnection
+    }
 
     func startRequest(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         headStartedAt = nil
-        let runtime = runtimeBox.current
         let decision = keepAlive.requestReceived(version: head.version, connectionHeader: head.headers["connection"])
-        let id = services.requestID(from: head.headers)
         if connectionInfo.scheme == "https", connectionInfo.tlsVersion == nil {
             connectionInfo.tlsVersion = TLSErrorHandler.negotiatedVersion(context.pipeline)
         }
         var info = connectionInfo
         info.protocolVersion = head.version.minor == 0 ? "1.0" : "1.1"
-        let trace = runtime.tracing?.begin(head, connection: info)
-        let request = Request(head: head, id: id, connection: info, trace: trace)
-        let hasBody = head.headers.contains(name: "content-length") || head.headers.contains(name: "transfer-encoding")
-        current = InFlight(request: request, runtime: runtime, decision: decision)
-        services.requestStarted()
-        for observer in runtime.observers { observer.requestStarted(request) }
+        let hasBody = !parser.endIsPending
+        let body = hasBody ? RequestBody(eventLoop: context.eventLoop, maxBytes: runtime.limits.maxBodyBytes, source: self) : .none
+        let exchange = HTTPExchange.start(
+            head: head, body: body, connection: info, runtime: runtime, services: services, eventLoop: context.eventLoop,
+            allocator: context.channel.allocator, writer: self, extraHeaders: listener.extraHeaders
+        )
+        let c = InFlight(exchange: exchange, decision: decision)
+        current = c
 
         if let expect = head.headers.first(name: "expect") {
             if expect.lowercasedASCIIEquals("100-continue") {
-                if head.version.minor >= 1 && hasBody {
-                    var buffer = context.channel.allocator.buffer(capacity: 32)
-                    buffer.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
-                    context.writeAndFlush(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
-                }
+                // `100 Continue` goes out when the body is first read (RFC 9110 §10.1.1), so a
+                // request refused without reading it is never sent.
+                c.expectsContinue = head.version.minor >= 1 && hasBody
             } else {
                 keepAlive.forceClose()
-                current?.decision = .close
-                writeResponse(.text(.expectationFailed, "417 Expectation Failed\n"), context: context)
+                c.decision = .close
+                exchange.send(.text(.expectationFailed, "417 Expectation Failed\n"))
                 return
             }
         }
-
-        let (answer, route) = runtime.respond(to: request, on: context.eventLoop, allocator: context.channel.allocator)
-        current?.route = route
-        switch answer {
-        case .immediate(let response):
-            writeResponse(response, context: context)
-        case .eventually(let future):
-            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            future.hop(to: context.eventLoop).whenComplete { result in
-                let (handler, context) = loopBound.value
-                guard !handler.closed else { return }
-                switch result {
-                case .success(let response):
-                    handler.writeResponse(response, context: context)
-                case .failure(let error):
-                    handler.current.map { $0.runtime.logger }?.error(
-                        "responder failed", metadata: ["request.id": "\(id)", "error": "\(error)"]
-                    )
-                    handler.writeResponse(.text(.internalServerError, "500 Internal Server Error\n"), context: context)
-                }
-            }
-        }
-    }
-
-    /// Serialises a response; `responseComplete` follows when the last byte is queued (or, for
-    /// bodies read off the loop, written).
-    func responseQueued(status: HTTPResponseStatus, bytesSent: Int, context: ChannelHandlerContext) {
-        guard let c = current else { return }
-        c.responseComplete = true
-        current = c
-        finishRecord(c, status: status, bytesSent: bytesSent, error: c.failure.map(\.reason))
-        if case .close = c.decision {
-            closeAfterFlush(context: context)
-            return
-        }
-        if c.failure != nil || keepAlive.isClosing {
-            // A body that failed to parse (or a forced close) after the response began streaming.
-            closeAfterFlush(context: context)
-            return
-        }
-        if !inRead { flushNow(context: context) }
-        if c.bodyComplete { requestDone(context: context) }
-    }
-
-    func finishRecord(_ c: InFlight, status: HTTPResponseStatus, bytesSent: Int, error: String?) {
-        services.requestFinished()
-        guard !c.runtime.observers.isEmpty else { return }
-        let record = RequestRecord(
-            request: c.request, route: c.route, status: status, bodyBytesSent: bytesSent,
-            bodyBytesReceived: c.bodyBytesReceived, duration: NIODeadline.now() - c.request.startedAt, error: error
-        )
-        for observer in c.runtime.observers { observer.requestFinished(record) }
+        exchange.respond()
     }
 
     /// The current request is fully read and answered: move on to the next one.
     func requestDone(context: ChannelHandlerContext) {
         current = nil
         lastActivity = .now()
+        refreshRuntime()
         if keepAlive.isDraining && (buffer?.readableBytes ?? 0) == 0 {
             closeAfterFlush(context: context)
             return
@@ -351,7 +350,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     func resumeReading(context: ChannelHandlerContext) {
-        if readPending && (buffer?.readableBytes ?? 0) < maxBuffered && context.channel.isWritable {
+        if readPending && (buffer?.readableBytes ?? 0) < maxBuffered && context.channel.isWritable && current?.body.wantsNoMore != true {
             readPending = false
             context.read()
         }
@@ -359,17 +358,13 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     // MARK: - Errors, drain and close
 
-    static func errorResponse(_ error: HTTPParseError) -> Response {
-        .text(error.status, "\(error.status.code) \(error.status.reasonPhrase): \(error.reason)\n")
-    }
-
     /// Answers a request that could not be parsed, then closes: its framing cannot be trusted.
     func writeError(_ error: HTTPParseError, context: ChannelHandlerContext) {
         keepAlive.forceClose()
         let runtime = runtimeBox.current
         runtime.logger.debug("bad request", metadata: ["status": "\(error.status.code)", "reason": "\(error.reason)"])
         var head = context.channel.allocator.buffer(capacity: 256)
-        let response = Self.errorResponse(error)
+        let response = Response.text(error.status, "\(error.status.code) \(error.status.reasonPhrase): \(error.reason)\n")
         HTTP1ResponseHead.write(
             into: &head, status: response.status, headers: response.headers, contentLength: response.body.length,
             connection: .close, serverHeader: runtime.serverHeader, requestID: nil

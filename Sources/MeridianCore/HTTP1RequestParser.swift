@@ -31,7 +31,7 @@ public struct HTTP1RequestParser: Sendable {
         case trailers
     }
 
-    let limits: Limits
+    var limits: Limits
     var state: State = .head
     var endPending = false
     /// How far the search for the end of the head has got, so byte-at-a-time input stays linear.

@@ -5,7 +5,7 @@ internal import NIOHTTP1
 /// `HTTPResponseHead`, a cached `Date`, and pre-encoded status lines for the common codes.
 enum HTTP1ResponseHead {
     /// Connection handling the head must announce.
-    enum ConnectionToken { case none, close, keepAlive }
+    enum ConnectionToken { case none, close, keepAlive, upgrade }
 
     static func write(
         into buffer: inout ByteBuffer,
@@ -59,6 +59,7 @@ enum HTTP1ResponseHead {
         case .none: break
         case .close: buffer.writeStaticString("connection: close\r\n")
         case .keepAlive: buffer.writeStaticString("connection: keep-alive\r\n")
+        case .upgrade: buffer.writeStaticString("connection: upgrade\r\n")
         }
         buffer.writeStaticString("\r\n")
     }

@@ -276,7 +276,9 @@ public final class HTTPServer: Sendable {
             NIOHTTP2Handler(mode: .server, frameDelegate: goaway, connectionConfiguration: connection, streamConfiguration: stream)
         )
         let filter = HTTP2StreamEventFilter()
-        let streams = HTTP2ConnectionHandler(runtimeBox: setup.box, services: services, listener: setup.context)
+        let streams = HTTP2ConnectionHandler(
+            runtimeBox: setup.box, services: services, listener: setup.context, initialWindowSize: h2.initialWindowSize
+        )
         filter.streams = streams
         try sync.addHandler(filter)
         try sync.addHandler(manager)

@@ -10,7 +10,8 @@ public struct KeepAliveStateMachine: Sendable {
         case close
     }
 
-    private let maxRequests: Int
+    /// Requests served before the connection closes; a reload changes it for the next request.
+    public var maxRequests: Int
     private var served = 0
     private var draining = false
     private var closing = false

@@ -23,16 +23,35 @@ public final class Request: Sendable {
     public let startedAt: NIODeadline
     /// The trace this request belongs to; nil when tracing is off.
     public let trace: TraceContext?
+    /// The body, read piece by piece on the request's event loop (``RequestBody/none`` when the
+    /// request has none).
+    public let body: RequestBody
 
     public var method: HTTPMethod { head.method }
     public var headers: HTTPHeaders { head.headers }
     public var version: HTTPVersion { head.version }
     public var isHead: Bool { head.method == .HEAD }
 
+    /// The protocol the client asks to switch to: the `Upgrade` token of an HTTP/1.1 request with
+    /// `Connection: upgrade`, or the `:protocol` of an HTTP/2 extended CONNECT (RFC 8441).
+    public var upgradeProtocol: String? {
+        if head.version.major == 2 {
+            return head.method == .CONNECT ? head.headers.first(name: ":protocol") : nil
+        }
+        guard head.version.minor >= 1, head.headers.contains(name: "upgrade") else { return nil }
+        let connection = head.headers["connection"].flatMap { $0.split(separator: ",") }
+        guard connection.contains(where: { $0.trimmingOWS().lowercasedASCIIEquals("upgrade") }) else { return nil }
+        guard let first = head.headers["upgrade"].flatMap({ $0.split(separator: ",") }).first else { return nil }
+        let token = first.trimmingOWS()
+        return String(token.split(separator: "/", maxSplits: 1).first ?? Substring(token))
+    }
+
     public init(
-        head: HTTPRequestHead, id: String, connection: ConnectionInfo, startedAt: NIODeadline = .now(), trace: TraceContext? = nil
+        head: HTTPRequestHead, id: String, connection: ConnectionInfo, startedAt: NIODeadline = .now(), trace: TraceContext? = nil,
+        body: RequestBody = .none
     ) {
         self.head = head
+        self.body = body
         self.trace = trace
         let uri = Substring(head.uri)
         let rawPath: Substring

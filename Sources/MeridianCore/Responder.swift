@@ -37,11 +37,14 @@ public struct RequestContext: Sendable {
     public var parameters: [(name: String, value: Substring)]
     /// Regex captures, `$1`... in redirect targets.
     public var captures: [Substring]
+    /// Fires when the client goes before the response is sent.
+    public var clientGone: ClientGoneSignal
 
     public init(
         eventLoop: any EventLoop, allocator: ByteBufferAllocator, logger: Logger, route: String = "",
-        parameters: [(name: String, value: Substring)] = [], captures: [Substring] = []
+        parameters: [(name: String, value: Substring)] = [], captures: [Substring] = [], clientGone: ClientGoneSignal = .never
     ) {
+        self.clientGone = clientGone
         self.eventLoop = eventLoop
         self.allocator = allocator
         self.logger = logger
@@ -52,6 +55,11 @@ public struct RequestContext: Sendable {
 
     public func parameter(_ name: String) -> Substring? {
         parameters.first(where: { $0.name == name })?.value
+    }
+
+    /// Adds a fact to the request's record (see ``RecordAnnotations``). Call it on the event loop.
+    public func annotate<Key: RecordAnnotationKey>(_ key: Key.Type, _ value: Key.Value) {
+        clientGone.exchange?.annotations[key] = value
     }
 }
 

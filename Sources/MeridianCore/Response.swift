@@ -6,6 +6,8 @@ public struct Response: Sendable {
     public var status: HTTPResponseStatus
     public var headers: HTTPHeaders
     public var body: ResponseBody
+    /// Set by ``switchingProtocols(_:headers:)``: the answer switches protocols.
+    public var upgrade: ProtocolUpgrade?
 
     public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: ResponseBody = .empty) {
         self.status = status

@@ -10,13 +10,17 @@ public struct Router: Sendable {
         public var headers: [Configuration.HeaderCondition]
         public var responder: any Responder
         public var name: String?
+        /// The route's own request body limit (an upload route's `max_bytes`), instead of
+        /// `limits.max_body_bytes`.
+        public var maxBodyBytes: Int?
         /// Position in the configuration, the last tie-breaker.
         var order: Int
 
         public init(
             pattern: RoutePattern, methods: [HTTPMethod] = [], headers: [Configuration.HeaderCondition] = [],
-            responder: any Responder, name: String? = nil, order: Int = 0
+            responder: any Responder, name: String? = nil, order: Int = 0, maxBodyBytes: Int? = nil
         ) {
+            self.maxBodyBytes = maxBodyBytes
             self.pattern = pattern
             self.methods = methods
             self.headers = headers

@@ -32,40 +32,72 @@ public final class ServerRuntime: Sendable {
         self.observers = observers
     }
 
+    /// The head limits of the HTTP/1.1 parser. Body limits are the request layer's (they may be a
+    /// route's own), so the parser is given none.
     var decoderLimits: HTTP1RequestDecoder.Limits {
         .init(
             maxRequestLine: limits.maxRequestLine, maxHeaderBytes: limits.maxHeaderBytes,
-            maxHeaderCount: limits.maxHeaderCount, maxBodyBytes: limits.maxBodyBytes
+            maxHeaderCount: limits.maxHeaderCount, maxBodyBytes: .max
         )
     }
 
     /// Routes a request: normalises its path, picks the host and route, runs the route's chain.
     public func respond(to request: Request, on eventLoop: any EventLoop, allocator: ByteBufferAllocator) -> (ResponseFuture, String) {
+        respond(to: request, eventLoop: eventLoop, allocator: allocator, clientGone: .never)
+    }
+
+    func respond(to request: Request, exchange: HTTPExchange) -> (ResponseFuture, String) {
+        respond(to: request, eventLoop: exchange.eventLoop, allocator: exchange.allocator, clientGone: ClientGoneSignal(exchange: exchange))
+    }
+
+    /// The body limit of the request (its route's, or `limits.max_body_bytes`), applied before the
+    /// responder runs: a declared length over it is answered 413 at once.
+    private func applyBodyLimit(_ limit: Int, to request: Request) -> Response? {
+        guard request.body !== RequestBody.none else { return nil }
+        request.body.maxBytes = limit
+        let declared = request.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
+        guard declared > limit || request.body.receivedBytes > limit else { return nil }
+        request.body.fail(.tooLarge(limit: limit))
+        return .text(.payloadTooLarge, "413 Payload Too Large: the request body exceeds \(limit) bytes\n")
+    }
+
+    private func respond(
+        to request: Request, eventLoop: any EventLoop, allocator: ByteBufferAllocator, clientGone: ClientGoneSignal
+    ) -> (ResponseFuture, String) {
+        let (answer, route) = route(request, eventLoop: eventLoop, allocator: allocator, clientGone: clientGone)
+        if route == nil, let refused = applyBodyLimit(limits.maxBodyBytes, to: request) { return (.immediate(refused), "") }
+        return (answer, route?.pattern.source ?? "")
+    }
+
+    private func route(
+        _ request: Request, eventLoop: any EventLoop, allocator: ByteBufferAllocator, clientGone: ClientGoneSignal
+    ) -> (ResponseFuture, Router.Route?) {
         switch request.pathError {
         case .none: break
         case .escapesRoot?:
-            return (.immediate(.text(.badRequest, "400 Bad Request: path climbs above the root\n")), "")
+            return (.immediate(.text(.badRequest, "400 Bad Request: path climbs above the root\n")), nil)
         case .some:
-            return (.immediate(.text(.badRequest, "400 Bad Request: malformed path\n")), "")
+            return (.immediate(.text(.badRequest, "400 Bad Request: malformed path\n")), nil)
         }
         let path = request.path
         let host = router.host(for: request.host)
         switch host.match(path: path, method: request.method, headers: request.headers) {
         case .found(let route, let parameters, let captures):
+            if let refused = applyBodyLimit(route.maxBodyBytes ?? limits.maxBodyBytes, to: request) { return (.immediate(refused), route) }
             let context = RequestContext(
                 eventLoop: eventLoop, allocator: allocator, logger: logger, route: route.pattern.source,
-                parameters: parameters, captures: captures
+                parameters: parameters, captures: captures, clientGone: clientGone
             )
-            return (route.responder.respond(to: request, context: context), route.pattern.source)
+            return (route.responder.respond(to: request, context: context), route)
         case .notFound:
-            return (.immediate(.text(.notFound, "404 Not Found\n")), "")
+            return (.immediate(.text(.notFound, "404 Not Found\n")), nil)
         case .methodNotAllowed(let allowed):
             var names: [String] = []
             for m in allowed where !names.contains(m.rawValue) { names.append(m.rawValue) }
             if names.contains("GET") && !names.contains("HEAD") { names.append("HEAD") }
             return (
                 .immediate(.text(.methodNotAllowed, "405 Method Not Allowed\n", headers: ["allow": names.joined(separator: ", ")])),
-                ""
+                nil
             )
         }
     }
@@ -105,4 +137,20 @@ public struct RequestRecord: Sendable {
     public var duration: TimeAmount
     /// Why the request failed, when it did (a parse error, a write error, a responder error).
     public var error: String?
+    /// What actions added: upstream, cache status, encoding, upgrade.
+    public var annotations = RecordAnnotations()
+
+    public init(
+        request: Request, route: String, status: HTTPResponseStatus, bodyBytesSent: Int, bodyBytesReceived: Int,
+        duration: TimeAmount, error: String?, annotations: RecordAnnotations = RecordAnnotations()
+    ) {
+        self.request = request
+        self.route = route
+        self.status = status
+        self.bodyBytesSent = bodyBytesSent
+        self.bodyBytesReceived = bodyBytesReceived
+        self.duration = duration
+        self.error = error
+        self.annotations = annotations
+    }
 }

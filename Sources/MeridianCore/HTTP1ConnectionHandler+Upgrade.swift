@@ -1,0 +1,86 @@
+internal import NIOCore
+internal import NIOHTTP1
+
+/// The body source and the protocol switch of an HTTP/1.1 connection.
+extension HTTP1ConnectionHandler: RequestBody.Source {
+    public func bodyConsumed(_ bytes: Int) {}
+
+    /// `100 Continue`, if the client waits for it.
+    public func bodyRequested() {
+        guard let c = current, c.expectsContinue, !c.exchange.responseStarted, let context, !closed else { return }
+        c.expectsContinue = false
+        var buffer = context.channel.allocator.buffer(capacity: 32)
+        buffer.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
+    }
+
+    /// The reader caught up: parse what waits in the buffer, then read the socket again.
+    public func bodyWantsMore() {
+        guard let context, !closed else { return }
+        lastActivity = .now()
+        parse(context: context)
+        resumeReading(context: context)
+        updateTimer(context: context)
+    }
+
+    /// `101 Switching Protocols` (RFC 9110 §15.2.2, §7.8), then the connection leaves HTTP/1.1:
+    /// this handler makes way for an ``UpgradedConnectionHandler`` and the installer gets the
+    /// pipe, with the bytes that followed the request as its first read.
+    public func writeUpgrade(_ response: Response, upgrade: ProtocolUpgrade, for exchange: HTTPExchange) {
+        guard let c = current, c.exchange === exchange, let context, !closed else { return }
+        let request = exchange.request
+        guard Self.asksToUpgrade(request.head, to: upgrade.protocolName), c.bodyComplete, !c.bodyBroken, !keepAlive.isClosing else {
+            // A switch the client did not ask for (or one while the connection must close) cannot
+            // be sent; the responder made a mistake.
+            exchange.runtime.logger.error(
+                "responder answered with an upgrade the request did not ask for", metadata: ["request.id": "\(request.id)", "upgrade": "\(upgrade.protocolName)"]
+            )
+            c.decision = .close
+            writeWhole(.text(.internalServerError, "500 Internal Server Error\n"), sendBody: !request.isHead, for: exchange)
+            exchange.finish(error: "upgrade to \(upgrade.protocolName) not asked for")
+            return
+        }
+        var headers = response.headers
+        headers.replaceOrAdd(name: "upgrade", value: upgrade.protocolName)
+        for (name, value) in exchange.extraHeaders { headers.replaceOrAdd(name: name, value: value) }
+        var head = context.channel.allocator.buffer(capacity: 256)
+        HTTP1ResponseHead.write(
+            into: &head, status: .switchingProtocols, headers: headers, contentLength: nil, connection: .upgrade,
+            serverHeader: exchange.runtime.serverHeader, requestID: request.id
+        )
+        emit(head, context: context)
+        flushNow(context: context)
+        c.upgraded = true
+        exchange.finish(error: nil)
+        current = nil
+        timer?.cancel()
+        timer = nil
+        let leftover = buffer
+        buffer = nil
+        let upgraded = UpgradedConnectionHandler(services: services)
+        do {
+            try context.pipeline.syncOperations.addHandler(upgraded, position: .after(self))
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        let stream = upgraded.start(context: context, leftover: leftover)
+        upgrade.install(stream)
+        if inputClosed { stream.ended() }
+        context.channel.read()
+    }
+
+    /// `Connection: upgrade` and `Upgrade` naming `name`, on HTTP/1.1 (RFC 9110 §7.8).
+    static func asksToUpgrade(_ head: HTTPRequestHead, to name: String) -> Bool {
+        guard head.version.major == 1, head.version.minor >= 1 else { return false }
+        func tokens(_ field: String) -> [String] {
+            head.headers[field].flatMap { $0.split(separator: ",") }.map { $0.trimmingOWS() }
+        }
+        guard tokens("connection").contains(where: { $0.lowercasedASCIIEquals("upgrade") }) else { return false }
+        return tokens("upgrade").contains { token in
+            let protocolName = token.split(separator: "/", maxSplits: 1).first.map(String.init) ?? token
+            return protocolName.lowercased() == name.lowercased()
+        }
+    }
+}

@@ -1,0 +1,109 @@
+internal import NIOCore
+internal import NIOHPACK
+internal import NIOHTTP1
+internal import NIOHTTP2
+
+/// Responses as frames: what ``HTTP2Stream`` does for its exchange.
+extension HTTP2ConnectionHandler {
+    /// HEADERS, then the whole body as one DATA frame (NIOHTTP2 splits it to the peer's frame
+    /// size and sends it as the windows allow).
+    func writeWhole(_ response: Response, sendBody: Bool, on stream: HTTP2Stream) {
+        guard let exchange = stream.exchange, !stream.closed, let context else { return }
+        let withBody = sendBody && response.body.length > 0
+        let headers = responseHeaders(response, request: exchange.request, runtime: exchange.runtime)
+        let headersFrame = HTTP2Frame(streamID: stream.id, payload: .headers(.init(headers: headers, endStream: !withBody)))
+        guard withBody, case .buffer(let b) = response.body else {
+            write(headersFrame, promise: endOfResponsePromise(stream, context: context))
+            handedOver(stream, context: context)
+            flushIfNeeded(context: context)
+            return
+        }
+        write(headersFrame)
+        let last = HTTP2Frame(streamID: stream.id, payload: .data(.init(data: .byteBuffer(b), endStream: true)))
+        write(last, promise: endOfResponsePromise(stream, context: context))
+        handedOver(stream, context: context)
+        flushIfNeeded(context: context)
+    }
+
+    /// HEADERS of a response whose body follows in DATA frames.
+    func writeHead(_ response: Response, on stream: HTTP2Stream) {
+        guard let exchange = stream.exchange, !stream.closed, let context else { return }
+        let headers = responseHeaders(response, request: exchange.request, runtime: exchange.runtime)
+        write(HTTP2Frame(streamID: stream.id, payload: .headers(.init(headers: headers, endStream: false))))
+        flushIfNeeded(context: context, force: true)
+        stream.streamingSince = .now()
+        armStallTimer(context: context)
+    }
+
+    /// One DATA frame, flushed; the future completes when NIOHTTP2 has sent it (within the
+    /// windows), which is the producer's backpressure and the stall rule's progress.
+    func writeData(_ bytes: ByteBuffer, endStream: Bool, on stream: HTTP2Stream) -> EventLoopFuture<Void> {
+        guard !stream.closed, let context else { return stream.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+        let frame = HTTP2Frame(streamID: stream.id, payload: .data(.init(data: .byteBuffer(bytes), endStream: endStream)))
+        let promise = (endStream ? endOfResponsePromise(stream, context: context) : nil) ?? context.eventLoop.makePromise()
+        write(frame, promise: promise)
+        flushIfNeeded(context: context, force: true)
+        return promise.futureResult.map { stream.streamingSince = endStream ? nil : .now() }
+    }
+
+    /// For the frame that ends a response sent before the request did: once that frame has gone
+    /// out (a reset any earlier would discard response data still waiting for window), reset the
+    /// stream with NO_ERROR so the client stops sending a body nobody reads (RFC 9113 §8.1).
+    func endOfResponsePromise(_ stream: HTTP2Stream, context: ChannelHandlerContext) -> EventLoopPromise<Void>? {
+        guard !stream.requestEnded, stream.tunnel == nil else { return nil }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenSuccess { [weak self] in
+            guard let self, !stream.requestEnded else { return }
+            self.reset(stream, .noError)
+        }
+        return promise
+    }
+
+    /// A whole response went to NIOHTTP2, which sends it as flow control allows and closes the
+    /// stream once its last frame is out (or resets it, see `endOfResponsePromise`). A stream still
+    /// here after `timeouts.send` in which the connection sent no DATA is stuck behind a window
+    /// the client never opens.
+    func handedOver(_ stream: HTTP2Stream, context: ChannelHandlerContext) {
+        guard !stream.closed else { return }
+        stream.streamingSince = .now()
+        stream.handedOver = true
+        armStallTimer(context: context)
+    }
+
+    /// The `200` to an extended CONNECT (RFC 8441 §5): the stream stays open both ways and becomes
+    /// the installer's pipe. DATA that came before the answer is its first read.
+    func writeUpgrade(_ response: Response, upgrade: ProtocolUpgrade, on stream: HTTP2Stream) {
+        guard let exchange = stream.exchange, !stream.closed, let context else { return }
+        guard exchange.request.upgradeProtocol?.lowercased() == upgrade.protocolName.lowercased() else {
+            exchange.runtime.logger.error(
+                "responder answered with an upgrade the request did not ask for",
+                metadata: ["request.id": "\(exchange.request.id)", "upgrade": "\(upgrade.protocolName)"]
+            )
+            writeWhole(.text(.internalServerError, "500 Internal Server Error\n"), sendBody: true, on: stream)
+            exchange.finish(error: "upgrade to \(upgrade.protocolName) not asked for")
+            return
+        }
+        var ok = Response(status: .ok, headers: response.headers)
+        ok.headers.remove(name: "upgrade")
+        var headers = responseHeaders(ok, request: exchange.request, runtime: exchange.runtime)
+        headers.remove(name: "content-length")  // a 2xx to CONNECT has none (RFC 9110 §9.3.6)
+        write(HTTP2Frame(streamID: stream.id, payload: .headers(.init(headers: headers, endStream: false))))
+        flushIfNeeded(context: context, force: true)
+        stream.bodySince = nil
+        let tunnel = UpgradedStream(eventLoop: context.eventLoop, allocator: context.channel.allocator, transport: stream)
+        stream.tunnel = tunnel
+        services.streamUpgraded()
+        tunnel.whenClosed { [services] in services.upgradedStreamClosed() }
+        exchange.finish(error: nil)
+        let early = stream.earlyTunnelData
+        stream.earlyTunnelData = []
+        var earlyBytes = 0
+        for bytes in early {
+            earlyBytes += bytes.readableBytes
+            tunnel.received(bytes)
+        }
+        credit(earlyBytes, to: stream)
+        upgrade.install(tunnel)
+        if stream.requestEnded { tunnel.ended() }
+    }
+}

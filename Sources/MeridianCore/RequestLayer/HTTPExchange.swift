@@ -1,0 +1,233 @@
+internal import Logging
+public import NIOCore
+public import NIOHTTP1
+
+/// One request's life, the same over HTTP/1.1 and HTTP/2: the configuration it runs on, its id
+/// and trace, the observers' start and finish, the responder call (a failure becomes 500), the
+/// response driven through the protocol's ``ResponseWriter`` (streamed and file-chunk bodies
+/// included), the ``RequestRecord``, 499 when the client goes first, and the client-gone signal.
+///
+/// A protocol handler only frames: it builds the head, creates the exchange, feeds the body,
+/// and tells it when the client has gone. Confined to the connection's event loop (the unchecked
+/// `Sendable` lets a ``RequestContext`` carry it; every method runs on that loop).
+public final class HTTPExchange: @unchecked Sendable {
+    public let request: Request
+    /// The configuration this request runs on from start to end, whatever reloads meanwhile.
+    public let runtime: ServerRuntime
+    let services: ConnectionServices
+    let eventLoop: any EventLoop
+    let allocator: ByteBufferAllocator
+    /// Cleared when the exchange ends (it and the handler refer to each other until then).
+    private var writer: (any ResponseWriter)?
+    /// Added to every response (HSTS and the like).
+    let extraHeaders: [(String, String)]
+    /// The matched route pattern; empty when none matched.
+    public private(set) var route = ""
+    /// What actions added for the record (upstream, cache status, encoding, upgrade).
+    public var annotations = RecordAnnotations()
+    public private(set) var responseStarted = false
+    public private(set) var finished = false
+    /// The status answered (or being answered).
+    public private(set) var status: HTTPResponseStatus = .ok
+    /// Body bytes handed to the writer so far.
+    public private(set) var bytesSent = 0
+    /// Why the client went away, once it has.
+    public private(set) var goneReason: String?
+    private var goneCallbacks: [(String) -> Void] = []
+
+    public init(
+        request: Request, runtime: ServerRuntime, services: ConnectionServices, eventLoop: any EventLoop,
+        allocator: ByteBufferAllocator, writer: any ResponseWriter, extraHeaders: [(String, String)]
+    ) {
+        self.request = request
+        self.runtime = runtime
+        self.services = services
+        self.eventLoop = eventLoop
+        self.allocator = allocator
+        self.writer = writer
+        self.extraHeaders = extraHeaders
+    }
+
+    /// Builds the request for `head` (id, trace, body) and starts its exchange: the limits are
+    /// checked, the observers told, and the responder called.
+    public static func start(
+        head: HTTPRequestHead, body: RequestBody, connection: ConnectionInfo, runtime: ServerRuntime,
+        services: ConnectionServices, eventLoop: any EventLoop, allocator: ByteBufferAllocator,
+        writer: any ResponseWriter, extraHeaders: [(String, String)]
+    ) -> HTTPExchange {
+        let trace = runtime.tracing?.begin(head, connection: connection)
+        let request = Request(head: head, id: services.requestID(from: head.headers), connection: connection, trace: trace, body: body)
+        let exchange = HTTPExchange(
+            request: request, runtime: runtime, services: services, eventLoop: eventLoop, allocator: allocator,
+            writer: writer, extraHeaders: extraHeaders
+        )
+        services.requestStarted()
+        for observer in runtime.observers { observer.requestStarted(request) }
+        return exchange
+    }
+
+    /// Routes the request and calls the responder, unless the request is refused first (a
+    /// declared body over the route's limit gets 413).
+    public func respond() {
+        let (answer, route) = runtime.respond(to: request, exchange: self)
+        self.route = route
+        switch answer {
+        case .immediate(let response):
+            send(response)
+        case .eventually(let future):
+            future.hop(to: eventLoop).whenComplete { result in
+                switch result {
+                case .success(let response):
+                    self.send(response)
+                case .failure(let error):
+                    guard !self.responseStarted else { return }
+                    self.runtime.logger.error("responder failed", metadata: ["request.id": "\(self.request.id)", "error": "\(error)"])
+                    self.send(.text(.internalServerError, "500 Internal Server Error\n"))
+                }
+            }
+        }
+    }
+
+    // MARK: - Sending
+
+    /// Sends `response`; a second answer to the same request, or one after the client left, is
+    /// dropped.
+    public func send(_ response: Response) {
+        guard !responseStarted, !finished, goneReason == nil, let writer else { return }
+        responseStarted = true
+        status = response.status
+        if let upgrade = response.upgrade {
+            annotations[UpgradeAnnotation.self] = upgrade.protocolName
+            writer.writeUpgrade(response, upgrade: upgrade, for: self)
+            return
+        }
+        let sendBody = response.statusAllowsBody && !request.isHead
+        var whole = true
+        if sendBody {
+            switch response.body {
+            case .empty, .buffer: break
+            case .file: whole = writer.canSendFile
+            case .parts: whole = writer.canSendFile
+            case .stream: whole = false
+            }
+        }
+        if whole {
+            writer.writeWhole(response, sendBody: sendBody, for: self)
+            bytesSent = sendBody ? response.body.length : 0
+            finish(error: nil)
+            return
+        }
+        writer.writeHead(response, for: self)
+        let produced: EventLoopFuture<Void>
+        switch response.body {
+        case .stream(let body):
+            produced = body.produce(eventLoop) { piece in self.writePiece(piece) }
+        case .file(let slice):
+            produced = writeParts([.file(slice)])
+        case .parts(let parts):
+            produced = writeParts(parts)
+        case .empty, .buffer:
+            produced = eventLoop.makeSucceededVoidFuture()
+        }
+        produced.flatMap { () -> EventLoopFuture<Void> in
+            guard let writer = self.writer, self.goneReason == nil else {
+                return self.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
+            }
+            return writer.writeBodyEnd(for: self)
+        }.whenComplete { result in
+            switch result {
+            case .success: self.finish(error: nil)
+            case .failure(let error): self.finish(error: "\(error)")
+            }
+        }
+    }
+
+    /// One piece of a produced body (a stream's write): fails once the client has gone, which is
+    /// how producers learn to stop.
+    private func writePiece(_ piece: ByteBuffer) -> EventLoopFuture<Void> {
+        guard let writer, goneReason == nil, !finished else { return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+        guard piece.readableBytes > 0 else { return eventLoop.makeSucceededVoidFuture() }
+        bytesSent += piece.readableBytes
+        return writer.writeBodyPart(piece, for: self)
+    }
+
+    /// Parts written in order; files read in chunks off the event loop, each chunk written before
+    /// the next is read, so a slow reader holds no whole file here.
+    private func writeParts(_ parts: [ResponseBodyPart]) -> EventLoopFuture<Void> {
+        var future = eventLoop.makeSucceededVoidFuture()
+        for part in parts {
+            future = future.flatMap {
+                switch part {
+                case .buffer(let b):
+                    return self.writePiece(b)
+                case .file(let slice):
+                    return self.services.fileReader.stream(slice, eventLoop: self.eventLoop, allocator: self.allocator) {
+                        self.writePiece($0)
+                    }
+                }
+            }
+        }
+        return future
+    }
+
+    // MARK: - Failures
+
+    /// The request body failed (too large, stalled, malformed). Before the response this is the
+    /// answer (413, 408, 400); after it the response is cut (the writer closes or resets).
+    public func bodyFailed(_ error: RequestBodyError) {
+        request.body.fail(error)
+        guard !finished else { return }
+        if !responseStarted {
+            let status = error.status
+            send(.text(status, "\(status.code) \(status.reasonPhrase): \(error)\n"))
+        } else {
+            finish(error: "\(error)")
+        }
+    }
+
+    /// The connection closed or the stream was reset: the client-gone signal fires, a reader of
+    /// the body gets a failure, and the record ends with 499 unless a response had begun.
+    public func clientWentAway(_ reason: String) {
+        guard goneReason == nil else { return }
+        goneReason = reason
+        request.body.fail(.clientGone)
+        let callbacks = goneCallbacks
+        goneCallbacks = []
+        for callback in callbacks { callback(reason) }
+        if !finished {
+            if !responseStarted { status = HTTPResponseStatus(statusCode: 499) }
+            finish(error: reason)
+        }
+    }
+
+    func whenClientGone(_ callback: @escaping (String) -> Void) {
+        if let goneReason {
+            callback(goneReason)
+        } else if !finished {
+            goneCallbacks.append(callback)
+        }
+    }
+
+    // MARK: - The end
+
+    /// Closes the exchange once: the record goes to the observers and the writer moves on. A body
+    /// nobody finished reading is discarded from here on.
+    public func finish(error: String?) {
+        guard !finished else { return }
+        finished = true
+        goneCallbacks = []
+        services.requestFinished()
+        if !runtime.observers.isEmpty {
+            let record = RequestRecord(
+                request: request, route: route, status: status, bodyBytesSent: bytesSent,
+                bodyBytesReceived: request.body.receivedBytes, duration: NIODeadline.now() - request.startedAt,
+                error: error, annotations: annotations
+            )
+            for observer in runtime.observers { observer.requestFinished(record) }
+        }
+        let writer = self.writer
+        self.writer = nil
+        if !request.body.isComplete { request.body.discard() }
+        writer?.exchangeEnded(self, cleanly: error == nil)
+    }
+}

@@ -1,0 +1,47 @@
+/// Typed facts that actions add to a request's record, read by the access log, spans and
+/// metrics: the upstream that answered and its timing, the cache status, the encoding, the
+/// protocol upgraded to. A new kind is a new key type in the module that adds it; Core does not
+/// change.
+///
+/// ```swift
+/// enum CacheStatusAnnotation: RecordAnnotationKey { typealias Value = String; static let name = "cache" }
+/// context.annotate(CacheStatusAnnotation.self, "HIT")
+/// record.annotations[CacheStatusAnnotation.self]  // "HIT"
+/// ```
+public protocol RecordAnnotationKey {
+    associatedtype Value: Sendable
+    /// The field name the access log uses.
+    static var name: String { get }
+}
+
+/// A small map from annotation key types to values; empty (and allocation-free) for most requests.
+public struct RecordAnnotations: Sendable {
+    private var entries: [(key: ObjectIdentifier, name: String, value: any Sendable)] = []
+
+    public init() {}
+
+    public subscript<Key: RecordAnnotationKey>(_ key: Key.Type) -> Key.Value? {
+        get {
+            let id = ObjectIdentifier(key)
+            for entry in entries where entry.key == id { return entry.value as? Key.Value }
+            return nil
+        }
+        set {
+            let id = ObjectIdentifier(key)
+            entries.removeAll { $0.key == id }
+            if let newValue { entries.append((id, Key.name, newValue)) }
+        }
+    }
+
+    public var isEmpty: Bool { entries.isEmpty }
+
+    /// Every annotation as (name, value), in the order they were added: for generic sinks such as
+    /// the access log.
+    public var all: [(name: String, value: any Sendable)] { entries.map { ($0.name, $0.value) } }
+}
+
+/// The protocol a request switched to (`websocket`); set by the request layer on upgrades.
+public enum UpgradeAnnotation: RecordAnnotationKey {
+    public typealias Value = String
+    public static let name = "upgrade"
+}

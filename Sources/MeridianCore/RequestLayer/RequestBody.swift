@@ -1,0 +1,301 @@
+public import NIOCore
+public import NIOHTTP1
+
+/// A request's body as a pull-based stream on the connection's event loop, the same for a
+/// Content-Length body, a chunked one (with trailers) and HTTP/2 DATA frames (with trailers).
+///
+/// The reader asks for the next piece with ``read(_:)``. Pieces the protocol delivers before they
+/// are asked for wait here, up to ``highWatermark`` bytes; past that the protocol side is told to
+/// stop (HTTP/1.1 stops reading the socket, HTTP/2 stops returning WINDOW_UPDATE credit), and it
+/// is told to go on once the reader has taken them. So a slow reader never makes the server hold a
+/// whole body. A body nobody reads is drained and discarded once the response is sent (within the
+/// limits), as before there was a reader at all.
+///
+/// Confined to one event loop: every method is called on it (the protocol handler's loop), which
+/// is what makes the unchecked `Sendable` safe; `Request` is `Sendable` and carries it.
+public final class RequestBody: @unchecked Sendable {
+    /// What a read gives.
+    public enum Event {
+        /// The next piece of the body, never empty.
+        case piece(ByteBuffer)
+        /// The body is complete; trailers when the client sent any (chunked or HTTP/2).
+        case end(HTTPHeaders?)
+        /// The body cannot be read to its end: too large, stopped arriving, malformed, or the
+        /// client went away.
+        case failure(RequestBodyError)
+    }
+
+    /// What the protocol side does when the reader wants more or has taken bytes.
+    public protocol Source: AnyObject {
+        /// The reader took `bytes` (HTTP/2 returns them as stream credit).
+        func bodyConsumed(_ bytes: Int)
+        /// The queue fell below the watermark after being full: deliver more (HTTP/1.1 resumes
+        /// reading the socket).
+        func bodyWantsMore()
+        /// The first read: the body is wanted (HTTP/1.1 sends `100 Continue` if it was expected).
+        func bodyRequested()
+    }
+
+    enum State {
+        case streaming
+        case ended(HTTPHeaders?)
+        case failed(RequestBodyError)
+    }
+
+    /// A body that has already ended empty: requests without one share it.
+    public static let none = RequestBody(ended: true)
+
+    /// Bytes held for a reader that has not asked yet before the protocol is told to stop.
+    public static let highWatermark = 64 * 1024
+
+    let eventLoop: (any EventLoop)?
+    weak var source: (any Source)?
+    /// Largest body accepted: `limits.max_body_bytes`, or the route's own limit once routed.
+    public internal(set) var maxBytes: Int
+    private var state: State
+    private var queue = CircularBuffer<ByteBuffer>(initialCapacity: 4)
+    /// Bytes delivered and not yet taken by a reader.
+    public private(set) var queuedBytes = 0
+    private var waiting: ((Event) -> Void)?
+    /// Nobody will read: pieces are dropped as they come (and credited at once).
+    private(set) var discarding = false
+    /// Told the source to stop (queue full) and not yet to go on.
+    private(set) var paused = false
+    /// Bytes the client has sent so far.
+    public private(set) var receivedBytes = 0
+    /// A reader asked at least once.
+    public private(set) var hasReader = false
+
+    private init(ended: Bool) {
+        self.eventLoop = nil
+        self.maxBytes = 0
+        self.state = .ended(nil)
+    }
+
+    /// A body that will arrive on `eventLoop`, fed by `source`.
+    public init(eventLoop: any EventLoop, maxBytes: Int, source: (any Source)?) {
+        self.eventLoop = eventLoop
+        self.maxBytes = maxBytes
+        self.source = source
+        self.state = .streaming
+    }
+
+    // MARK: - Reader
+
+    /// Whether the whole body has arrived (or failed): nothing more will come from the client.
+    public var isComplete: Bool {
+        if case .streaming = state { return false }
+        return true
+    }
+
+    /// Whether the body failed (over its limit, stalled, malformed, or the client went away).
+    public var hasFailed: Bool {
+        if case .failed = state { return true }
+        return false
+    }
+
+    /// The trailers, once the body has ended with some.
+    public var trailers: HTTPHeaders? {
+        if case .ended(let t) = state { return t }
+        return nil
+    }
+
+    /// Asks for the next piece; `handler` runs on the event loop, at once when a piece is
+    /// waiting. One read at a time.
+    public func read(_ handler: @escaping (Event) -> Void) {
+        eventLoop?.preconditionInEventLoop()
+        precondition(waiting == nil, "RequestBody.read called while a read is pending")
+        if !hasReader {
+            hasReader = true
+            if case .streaming = state { source?.bodyRequested() }
+        }
+        if let piece = queue.popFirst() {
+            took(piece.readableBytes)
+            handler(.piece(piece))
+            return
+        }
+        switch state {
+        case .streaming:
+            waiting = handler
+            if paused { resume() }
+        case .ended(let trailers):
+            handler(.end(trailers))
+        case .failed(let error):
+            handler(.failure(error))
+        }
+    }
+
+    /// Reads the whole body, piece by piece, handing each to `each` and waiting for the future it
+    /// returns before asking for the next. Completes with the trailers at the end.
+    public func consume(
+        on eventLoop: any EventLoop, _ each: @escaping (ByteBuffer) -> EventLoopFuture<Void>
+    ) -> EventLoopFuture<HTTPHeaders?> {
+        let promise = eventLoop.makePromise(of: HTTPHeaders?.self)
+        consumeNext(each, promise: promise)
+        return promise.futureResult
+    }
+
+    private func consumeNext(_ each: @escaping (ByteBuffer) -> EventLoopFuture<Void>, promise: EventLoopPromise<HTTPHeaders?>) {
+        read { event in
+            switch event {
+            case .piece(let piece):
+                each(piece).whenComplete { result in
+                    switch result {
+                    case .success: self.consumeNext(each, promise: promise)
+                    case .failure(let error): promise.fail(error)
+                    }
+                }
+            case .end(let trailers):
+                promise.succeed(trailers)
+            case .failure(let error):
+                promise.fail(error)
+            }
+        }
+    }
+
+    /// Gathers the whole body into one buffer of at most `maxBytes` (a larger body fails with
+    /// ``RequestBodyError/tooLarge``).
+    public func collect(upTo maxBytes: Int, on eventLoop: any EventLoop) -> EventLoopFuture<ByteBuffer> {
+        let promise = eventLoop.makePromise(of: ByteBuffer.self)
+        var gathered = ByteBuffer()
+        func next() {
+            read { event in
+                switch event {
+                case .piece(var piece):
+                    guard gathered.readableBytes + piece.readableBytes <= maxBytes else {
+                        self.discard()
+                        promise.fail(RequestBodyError.tooLarge(limit: maxBytes))
+                        return
+                    }
+                    gathered.writeBuffer(&piece)
+                    next()
+                case .end:
+                    promise.succeed(gathered)
+                case .failure(let error):
+                    promise.fail(error)
+                }
+            }
+        }
+        next()
+        return promise.futureResult
+    }
+
+    /// Nobody will read the rest: what is queued is dropped and what comes is dropped as it comes.
+    public func discard() {
+        guard !discarding else { return }
+        discarding = true
+        let dropped = queuedBytes
+        queue.removeAll()
+        queuedBytes = 0
+        if dropped > 0 { source?.bodyConsumed(dropped) }
+        if paused { resume() }
+    }
+
+    private func took(_ bytes: Int) {
+        queuedBytes -= bytes
+        source?.bodyConsumed(bytes)
+        if paused && queuedBytes < Self.highWatermark { resume() }
+    }
+
+    private func resume() {
+        paused = false
+        source?.bodyWantsMore()
+    }
+
+    // MARK: - Protocol side
+
+    /// A piece arrived from the client. Answers false when the body is over its limit (the caller
+    /// stops delivering; the body has failed with ``RequestBodyError/tooLarge``).
+    @discardableResult
+    func append(_ piece: ByteBuffer) -> Bool {
+        guard case .streaming = state else { return true }
+        let n = piece.readableBytes
+        receivedBytes += n
+        if receivedBytes > maxBytes {
+            fail(.tooLarge(limit: maxBytes))
+            return false
+        }
+        guard n > 0 else { return true }
+        if discarding {
+            source?.bodyConsumed(n)
+            return true
+        }
+        if let handler = waiting {
+            waiting = nil
+            source?.bodyConsumed(n)
+            handler(.piece(piece))
+            return true
+        }
+        queue.append(piece)
+        queuedBytes += n
+        if queuedBytes >= Self.highWatermark { paused = true }
+        return true
+    }
+
+    /// Whether the protocol should hold further pieces back for now.
+    var wantsNoMore: Bool { paused && !discarding }
+
+    /// The body ended (END_STREAM, the last chunk, or Content-Length reached).
+    func finish(trailers: HTTPHeaders?) {
+        guard case .streaming = state else { return }
+        state = .ended(trailers)
+        if let handler = waiting {
+            waiting = nil
+            handler(.end(trailers))
+        }
+    }
+
+    /// The body cannot complete. Pieces already queued are dropped: a reader must not mistake a
+    /// cut body for a whole one.
+    func fail(_ error: RequestBodyError) {
+        guard case .streaming = state else { return }
+        state = .failed(error)
+        queue.removeAll()
+        queuedBytes = 0
+        paused = false
+        if let handler = waiting {
+            waiting = nil
+            handler(.failure(error))
+        }
+    }
+}
+
+/// Why a request body could not be read to its end.
+public struct RequestBodyError: Error, Sendable, Equatable, CustomStringConvertible {
+    enum Kind: Equatable, Sendable {
+        case tooLarge(Int)
+        case timedOut
+        case malformed(String)
+        case clientGone
+    }
+
+    let kind: Kind
+
+    /// Over `limits.max_body_bytes` (413 when the response has not begun).
+    public static func tooLarge(limit: Int) -> RequestBodyError { .init(kind: .tooLarge(limit)) }
+    /// No bytes for `timeouts.body_read` (408).
+    public static let timedOut = RequestBodyError(kind: .timedOut)
+    /// The framing was broken (400).
+    public static func malformed(_ reason: String) -> RequestBodyError { .init(kind: .malformed(reason)) }
+    /// The connection closed or the stream was reset.
+    public static let clientGone = RequestBodyError(kind: .clientGone)
+
+    /// The status a response would carry for this failure.
+    public var status: HTTPResponseStatus {
+        switch kind {
+        case .tooLarge: return .payloadTooLarge
+        case .timedOut: return .requestTimeout
+        case .malformed: return .badRequest
+        case .clientGone: return HTTPResponseStatus(statusCode: 499)
+        }
+    }
+
+    public var description: String {
+        switch kind {
+        case .tooLarge(let limit): return "request body exceeds \(limit) bytes"
+        case .timedOut: return "request body not received in time"
+        case .malformed(let reason): return reason
+        case .clientGone: return "client went away while sending the request body"
+        }
+    }
+}
