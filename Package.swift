@@ -78,6 +78,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "MeridianActions",
+            dependencies: [
+                "MeridianCore",
+                "MeridianConfig",
+                "MeridianStatic",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "MeridianTelemetry",
             dependencies: [
                 "MeridianCore",
@@ -99,6 +111,7 @@ let package = Package(
             dependencies: [
                 "MeridianCore",
                 "MeridianStatic",
+                "MeridianActions",
                 "MeridianTelemetry",
                 "MeridianConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -116,6 +129,7 @@ let package = Package(
                 "MeridianServer",
                 "MeridianCore",
                 "MeridianStatic",
+                "MeridianActions",
                 "MeridianTelemetry",
                 "MeridianConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -125,6 +139,9 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -305,6 +305,28 @@ public struct Configuration: Sendable, Equatable {
         case `static`(StaticAction)
         case redirect(RedirectAction)
         case respond(RespondAction)
+        case upload(UploadAction)
+    }
+
+    /// Streams PUT (and POST to a collection) bodies into files under `root`.
+    public struct UploadAction: Sendable, Equatable {
+        public var root: String
+        /// Remove the route's literal prefix from the path before mapping it under the root.
+        public var stripPrefix: String?
+        /// The largest body this route takes (instead of `limits.max_body_bytes`).
+        public var maxBytes: Int?
+        /// Replace an existing file (204) instead of answering 409.
+        public var overwrite: Bool
+        /// Create missing parent directories instead of answering 409.
+        public var createDirectories: Bool
+
+        public init(root: String, stripPrefix: String? = nil, maxBytes: Int? = nil, overwrite: Bool = false, createDirectories: Bool = false) {
+            self.root = root
+            self.stripPrefix = stripPrefix
+            self.maxBytes = maxBytes
+            self.overwrite = overwrite
+            self.createDirectories = createDirectories
+        }
     }
 
     public struct StaticAction: Sendable, Equatable {

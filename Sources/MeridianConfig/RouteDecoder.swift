@@ -5,7 +5,7 @@ internal import Yams
 struct RouteDecoder {
     let reader: ConfigReader
 
-    static let actions = ["static", "redirect", "respond"]
+    static let actions = ["static", "redirect", "respond", "upload"]
 
     func route(_ node: Node, _ path: String) -> Configuration.Route? {
         guard let m = reader.mapping(node, path, allowed: ["name", "match", "headers"] + Self.actions) else {
@@ -29,6 +29,7 @@ struct RouteDecoder {
         switch actionKey {
         case "static": action = staticAction(actionNode, actionPath).map { .static($0) }
         case "redirect": action = redirect(actionNode, actionPath).map { .redirect($0) }
+        case "upload": action = upload(actionNode, actionPath).map { .upload($0) }
         default: action = respond(actionNode, actionPath).map { .respond($0) }
         }
         var headers: [(String, String)] = []
@@ -201,6 +202,28 @@ struct RouteDecoder {
         if let n = m["status"], let v = reader.int(n, "\(path).status", range: 200...599) { action.status = v }
         if let n = m["headers"], let v = reader.headerPairs(n, "\(path).headers") { action.headers = v }
         if let n = m["body"], let v = reader.string(n, "\(path).body") { action.body = v }
+        return action
+    }
+
+    private func upload(_ node: Node, _ path: String) -> Configuration.UploadAction? {
+        guard let m = reader.mapping(node, path, allowed: ["root", "strip_prefix", "max_bytes", "overwrite", "create_directories"]) else {
+            return nil
+        }
+        guard let rootNode = m["root"], let root = reader.string(rootNode, "\(path).root") else {
+            reader.error(node, "\(path).root", "missing; give the directory uploads are written to, like root: /srv/uploads")
+            return nil
+        }
+        guard !root.isEmpty else {
+            reader.error(rootNode, "\(path).root", "is empty; give the directory uploads are written to")
+            return nil
+        }
+        var action = Configuration.UploadAction(root: root)
+        if let n = m["strip_prefix"], let v = reader.string(n, "\(path).strip_prefix") {
+            if v.hasPrefix("/") { action.stripPrefix = v } else { reader.error(n, "\(path).strip_prefix", "'\(v)' must start with /") }
+        }
+        if let n = m["max_bytes"], let v = reader.size(n, "\(path).max_bytes", range: 1...(1 << 50)) { action.maxBytes = v }
+        if let n = m["overwrite"], let v = reader.bool(n, "\(path).overwrite") { action.overwrite = v }
+        if let n = m["create_directories"], let v = reader.bool(n, "\(path).create_directories") { action.createDirectories = v }
         return action
     }
 }

@@ -253,8 +253,10 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         case is ChannelShouldQuiesceEvent:  // shutdown began
             drain(context: context)
         case let event as ChannelEvent where event == .inputClosed:
-            // Half-close: answer what was asked, then close.
+            // Half-close: answer what was asked, then close. A responder still waiting is told
+            // (it may be a client that gave up: the proxy abandons its upstream request).
             inputClosed = true
+            if let c = current, !c.exchange.responseStarted { c.exchange.clientClosedInput() }
             parse(context: context)
         default:
             context.fireUserInboundEventTriggered(event)

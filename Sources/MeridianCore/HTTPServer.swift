@@ -262,6 +262,9 @@ public final class HTTPServer: Sendable {
             HTTP2Setting(parameter: .initialWindowSize, value: h2.initialWindowSize),
             HTTP2Setting(parameter: .maxFrameSize, value: h2.maxFrameSize),
             HTTP2Setting(parameter: .maxHeaderListSize, value: h2.maxHeaderListSize),
+            // RFC 8441: extended CONNECT, so responders can switch a stream to another protocol
+            // (WebSocket over HTTP/2).
+            HTTP2Setting(parameter: .enableConnectProtocol, value: 1),
         ]
         connection.maximumSequentialContinuationFrames = h2.maxContinuationFrames
         // Inbound header blocks are validated by HTTP2ConnectionHandler (see malformation(_:)).

@@ -2,6 +2,7 @@ internal import Foundation
 public import Logging
 public import MeridianConfig
 public import MeridianCore
+internal import MeridianActions
 internal import MeridianStatic
 public import MeridianTelemetry
 public import NIOCore
@@ -44,7 +45,8 @@ public struct RuntimeBuilder: Sendable {
                         headers: route.match.headers,
                         responder: responder,
                         name: route.name,
-                        order: i
+                        order: i,
+                        maxBodyBytes: Self.bodyLimit(of: route.action)
                     )
                 )
             }
@@ -72,7 +74,20 @@ public struct RuntimeBuilder: Sendable {
             return RedirectResponder(a)
         case .respond(let a):
             return FixedResponder(a)
+        case .upload(let a):
+            let root = Self.absolute(a.root)
+            var isDirectory: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) || !isDirectory.boolValue {
+                logger.warning("upload root is not a directory; its routes will answer 409", metadata: ["root": "\(root)"])
+            }
+            return UploadResponder(action: a, root: root, threadPool: threadPool)
         }
+    }
+
+    /// A route's own request body limit, when its action sets one.
+    static func bodyLimit(of action: Configuration.Action) -> Int? {
+        if case .upload(let a) = action { return a.maxBytes }
+        return nil
     }
 
     /// Relative roots are taken from the working directory at load time.

@@ -43,7 +43,8 @@ extension HTTP2ConnectionHandler {
         let promise = (endStream ? endOfResponsePromise(stream, context: context) : nil) ?? context.eventLoop.makePromise()
         write(frame, promise: promise)
         flushIfNeeded(context: context, force: true)
-        return promise.futureResult.map { stream.streamingSince = endStream ? nil : .now() }
+        let bound = NIOLoopBound(stream, eventLoop: context.eventLoop)
+        return promise.futureResult.map { bound.value.streamingSince = endStream ? nil : .now() }
     }
 
     /// For the frame that ends a response sent before the request did: once that frame has gone
@@ -52,9 +53,11 @@ extension HTTP2ConnectionHandler {
     func endOfResponsePromise(_ stream: HTTP2Stream, context: ChannelHandlerContext) -> EventLoopPromise<Void>? {
         guard !stream.requestEnded, stream.tunnel == nil else { return nil }
         let promise = context.eventLoop.makePromise(of: Void.self)
-        promise.futureResult.whenSuccess { [weak self] in
-            guard let self, !stream.requestEnded else { return }
-            self.reset(stream, .noError)
+        let bound = NIOLoopBound((self, stream), eventLoop: context.eventLoop)
+        promise.futureResult.whenSuccess {
+            let (handler, stream) = bound.value
+            guard !stream.requestEnded else { return }
+            handler.reset(stream, .noError)
         }
         return promise
     }

@@ -33,6 +33,8 @@ public final class HTTPExchange: @unchecked Sendable {
     public private(set) var bytesSent = 0
     /// Why the client went away, once it has.
     public private(set) var goneReason: String?
+    /// The client closed its side (HTTP/1.1 FIN) while the response was pending.
+    public private(set) var inputClosed = false
     private var goneCallbacks: [(String) -> Void] = []
 
     public init(
@@ -80,12 +82,32 @@ public final class HTTPExchange: @unchecked Sendable {
                 case .success(let response):
                     self.send(response)
                 case .failure(let error):
-                    guard !self.responseStarted else { return }
-                    self.runtime.logger.error("responder failed", metadata: ["request.id": "\(self.request.id)", "error": "\(error)"])
-                    self.send(.text(.internalServerError, "500 Internal Server Error\n"))
+                    self.responderFailed(error)
                 }
             }
         }
+    }
+
+    /// A responder's failure: a body error answers with its own status (it usually has been
+    /// answered already); a responder that gave up after the client closed its side ends the
+    /// request as 499; anything else is a 500.
+    private func responderFailed(_ error: any Error) {
+        guard !responseStarted, !finished, goneReason == nil else { return }
+        if let bodyError = error as? RequestBodyError {
+            guard bodyError != .clientGone else { return abandon("client went away while sending the request body") }
+            send(.text(bodyError.status, "\(bodyError.status.code) \(bodyError.status.reasonPhrase): \(bodyError)\n"))
+            return
+        }
+        if inputClosed { return abandon("client closed the connection") }
+        runtime.logger.error("responder failed", metadata: ["request.id": "\(request.id)", "error": "\(error)"])
+        send(.text(.internalServerError, "500 Internal Server Error\n"))
+    }
+
+    /// Ends the request without an answer (499) and cuts the connection or stream.
+    private func abandon(_ reason: String) {
+        goneReason = reason
+        status = HTTPResponseStatus(statusCode: 499)
+        finish(error: reason)
     }
 
     // MARK: - Sending
@@ -175,7 +197,7 @@ public final class HTTPExchange: @unchecked Sendable {
     /// The request body failed (too large, stalled, malformed). Before the response this is the
     /// answer (413, 408, 400); after it the response is cut (the writer closes or resets).
     public func bodyFailed(_ error: RequestBodyError) {
-        request.body.fail(error)
+        defer { request.body.fail(error) }  // after the answer: a reader failing must not answer first
         guard !finished else { return }
         if !responseStarted {
             let status = error.status
@@ -183,6 +205,18 @@ public final class HTTPExchange: @unchecked Sendable {
         } else {
             finish(error: "\(error)")
         }
+    }
+
+    /// The client closed its side of an HTTP/1.1 connection while the response is pending. That
+    /// may be a half-close (it still reads, and is answered) or a client that gave up: the
+    /// client-gone signal fires so a responder that waits on others (the proxy) can abandon its
+    /// work, which then ends the request as 499; one that answers anyway is sent.
+    public func clientClosedInput() {
+        guard !inputClosed, goneReason == nil, !finished else { return }
+        inputClosed = true
+        let callbacks = goneCallbacks
+        goneCallbacks = []
+        for callback in callbacks { callback("client closed the connection") }
     }
 
     /// The connection closed or the stream was reset: the client-gone signal fires, a reader of
@@ -203,6 +237,8 @@ public final class HTTPExchange: @unchecked Sendable {
     func whenClientGone(_ callback: @escaping (String) -> Void) {
         if let goneReason {
             callback(goneReason)
+        } else if inputClosed {
+            callback("client closed the connection")
         } else if !finished {
             goneCallbacks.append(callback)
         }

@@ -1,4 +1,3 @@
-public import NIOCore
 public import NIOHTTP1
 
 /// An answer that switches protocols: on HTTP/1.1 a `101 Switching Protocols` with `Upgrade`

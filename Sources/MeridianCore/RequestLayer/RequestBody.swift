@@ -128,14 +128,14 @@ public final class RequestBody: @unchecked Sendable {
     /// Reads the whole body, piece by piece, handing each to `each` and waiting for the future it
     /// returns before asking for the next. Completes with the trailers at the end.
     public func consume(
-        on eventLoop: any EventLoop, _ each: @escaping (ByteBuffer) -> EventLoopFuture<Void>
+        on eventLoop: any EventLoop, _ each: @escaping @Sendable (ByteBuffer) -> EventLoopFuture<Void>
     ) -> EventLoopFuture<HTTPHeaders?> {
         let promise = eventLoop.makePromise(of: HTTPHeaders?.self)
         consumeNext(each, promise: promise)
         return promise.futureResult
     }
 
-    private func consumeNext(_ each: @escaping (ByteBuffer) -> EventLoopFuture<Void>, promise: EventLoopPromise<HTTPHeaders?>) {
+    private func consumeNext(_ each: @escaping @Sendable (ByteBuffer) -> EventLoopFuture<Void>, promise: EventLoopPromise<HTTPHeaders?>) {
         read { event in
             switch event {
             case .piece(let piece):
