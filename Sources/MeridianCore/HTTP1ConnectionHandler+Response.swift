@@ -133,6 +133,7 @@ extension HTTP1ConnectionHandler: ResponseWriter {
         guard cleanly else {
             // A body cut short: only the close tells the client it is not whole.
             closed = true
+            context.flush()
             context.close(promise: nil)
             return
         }

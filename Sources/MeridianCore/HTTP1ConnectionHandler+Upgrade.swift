@@ -37,7 +37,7 @@ extension HTTP1ConnectionHandler: RequestBody.Source {
             )
             c.decision = .close
             writeWhole(.text(.internalServerError, "500 Internal Server Error\n"), sendBody: !request.isHead, for: exchange)
-            exchange.finish(error: "upgrade to \(upgrade.protocolName) not asked for")
+            exchange.finish(error: nil)
             return
         }
         var headers = response.headers

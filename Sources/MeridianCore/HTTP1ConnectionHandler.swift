@@ -163,7 +163,9 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         guard !parsing, !parseFailed, !closed else { return }
         parsing = true
         defer { parsing = false }
-        while !closed, !parseFailed, var bytes = buffer {
+        // A body's `.end` may be due with no bytes left (the reader paused parsing right after
+        // the last piece), so an empty buffer still parses while the parser owes it.
+        while !closed, !parseFailed, var bytes = buffer ?? (parser.endIsPending ? ByteBuffer() : nil) {
             if let c = current {
                 if c.bodyComplete { break }  // answered or not, the next head waits
                 if c.body.wantsNoMore { break }  // the reader is behind: bytes wait here
@@ -256,8 +258,17 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             // Half-close: answer what was asked, then close. A responder still waiting is told
             // (it may be a client that gave up: the proxy abandons its upstream request).
             inputClosed = true
-            if let c = current, !c.exchange.responseStarted { c.exchange.clientClosedInput() }
             parse(context: context)
+            if let c = current, !c.bodyComplete {
+                // The body can never end: the client is gone, whatever it reads.
+                c.bodyComplete = true
+                c.bodyBroken = true
+                parseFailed = true
+                c.exchange.clientWentAway("client closed the connection before the request body ended")
+                closeAfterFlush(context: context)
+            } else if let c = current, !c.exchange.responseStarted {
+                c.exchange.clientClosedInput()
+            }
         default:
             context.fireUserInboundEventTriggered(event)
         }
@@ -320,6 +331,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             allocator: context.channel.allocator, writer: self, extraHeaders: listener.extraHeaders
         )
         let c = InFlight(exchange: exchange, decision: decision)
+        c.bodyComplete = !hasBody  // the parser's `.end` for it follows and is passed over
         current = c
 
         if let expect = head.headers.first(name: "expect") {

@@ -200,7 +200,7 @@ import Testing
         // The reader holds the body past body_read: the client is not to blame and gets no 408.
         let reader = GatedReader()
         var timeouts = Configuration.Timeouts()
-        timeouts.bodyRead = .milliseconds(200)
+        timeouts.bodyRead = .milliseconds(500)
         var limits = Configuration.Limits()
         limits.maxBodyBytes = 64 << 20
         try await withLayerServer([("/", reader)], limits: limits, timeouts: timeouts) { s in
@@ -208,7 +208,7 @@ import Testing
             let total = 8 << 20
             try await c.send("PUT /slow HTTP/1.1\r\nHost: a\r\nContent-Length: \(total)\r\n\r\n")
             let sender = Task { try await c.send(bytes: [UInt8](repeating: 0x62, count: total)) }
-            try await Task.sleep(for: .milliseconds(800))  // four body_read periods with the reader stopped
+            try await Task.sleep(for: .milliseconds(1500))  // three body_read periods with the reader stopped
             reader.open()
             try await sender.value
             #expect(try await c.readResponse(timeout: .seconds(20)).text == "read \(total)\n")

@@ -173,9 +173,10 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
 
     private func protocolError(on stream: HTTP2Stream, _ reason: String) {
         runtimeBox.current.logger.debug("HTTP/2 stream error", metadata: ["stream": "\(stream.id)", "reason": "\(reason)"])
-        stream.body.fail(.malformed(reason))
         reset(stream, .protocolError)
+        // Gone first, so a body reader failing cannot answer on a stream that is reset.
         stream.exchange?.clientWentAway("stream error: \(reason)")
+        stream.body.fail(.malformed(reason))
     }
 
     /// RFC 9113 §8.1.1: HEADERS that end the stream while declaring a non-zero content-length.

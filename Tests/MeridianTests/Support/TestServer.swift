@@ -57,3 +57,15 @@ struct TestServer {
         try? FileManager.default.removeItem(at: directory)
     }
 }
+
+/// Starts a server for `body` and stops it (awaited) however `body` ends.
+func withTestServer<T>(
+    _ yaml: String = "", files: [String: String] = [:], configure: ((URL) throws -> Void)? = nil,
+    _ body: (TestServer) async throws -> T
+) async throws -> T {
+    let server = try await TestServer.start(yaml, files: files, configure: configure)
+    let result: Result<T, any Error>
+    do { result = .success(try await body(server)) } catch { result = .failure(error) }
+    await server.stop()
+    return try result.get()
+}

@@ -1,0 +1,172 @@
+import Logging
+import MeridianConfig
+import NIOCore
+import NIOEmbedded
+import NIOHPACK
+import NIOHTTP1
+import NIOHTTP2
+import NIOPosix
+import Testing
+
+@testable import MeridianCore
+
+/// The request layer without sockets: `RequestBody` as a state machine on an embedded loop, and
+/// both protocol handlers in an `EmbeddedChannel` (HTTP/2 as frames in, frames out).
+@Suite struct RequestLayerEmbeddedTests {
+    let services = ConnectionServices(threadPool: NIOThreadPool(numberOfThreads: 1))
+
+    final class CountingSource: RequestBody.Source {
+        var consumed = 0
+        var wantsMore = 0
+        var requested = 0
+        func bodyConsumed(_ bytes: Int) { consumed += bytes }
+        func bodyWantsMore() { wantsMore += 1 }
+        func bodyRequested() { requested += 1 }
+    }
+
+    // MARK: - RequestBody
+
+    @Test func bodyQueuesUpToTheWatermarkThenAsksForMore() {
+        let loop = EmbeddedEventLoop()
+        let source = CountingSource()
+        let body = RequestBody(eventLoop: loop, maxBytes: 1 << 20, source: source)
+        let piece = ByteBuffer(repeating: 1, count: 16 << 10)
+        for _ in 0..<4 { #expect(body.append(piece)) }
+        #expect(body.wantsNoMore, "64 KiB queued: the protocol must stop")
+        #expect(source.consumed == 0, "nothing is credited before the reader takes it")
+        var got: [Int] = []
+        body.read { if case .piece(let p) = $0 { got.append(p.readableBytes) } }
+        #expect(got == [16 << 10] && source.requested == 1)
+        #expect(!body.wantsNoMore && source.wantsMore == 1 && source.consumed == 16 << 10)
+        body.finish(trailers: ["x-t": "1"])
+        var events: [String] = []
+        for _ in 0..<4 {
+            body.read { event in
+                switch event {
+                case .piece(let p): events.append("piece \(p.readableBytes)")
+                case .end(let t): events.append("end \(t?.first(name: "x-t") ?? "-")")
+                case .failure(let e): events.append("failure \(e)")
+                }
+            }
+        }
+        #expect(events == ["piece 16384", "piece 16384", "piece 16384", "end 1"])
+        #expect(source.consumed == 64 << 10)
+    }
+
+    @Test func bodyOverItsLimitFailsAndDropsWhatWasQueued() {
+        let loop = EmbeddedEventLoop()
+        let body = RequestBody(eventLoop: loop, maxBytes: 10, source: nil)
+        #expect(body.append(ByteBuffer(string: "12345")))
+        #expect(!body.append(ByteBuffer(string: "678901")))
+        var outcome: RequestBody.Event?
+        body.read { outcome = $0 }
+        guard case .failure(let e)? = outcome else { Issue.record("expected a failure, got \(String(describing: outcome))"); return }
+        #expect(e == .tooLarge(limit: 10) && e.status == .payloadTooLarge)
+    }
+
+    @Test func aDiscardedBodyCreditsEverythingAtOnce() {
+        let loop = EmbeddedEventLoop()
+        let source = CountingSource()
+        let body = RequestBody(eventLoop: loop, maxBytes: 1 << 20, source: source)
+        body.append(ByteBuffer(repeating: 0, count: 100))
+        body.discard()
+        #expect(source.consumed == 100)
+        body.append(ByteBuffer(repeating: 0, count: 50))
+        #expect(source.consumed == 150 && body.queuedBytes == 0)
+    }
+
+    // MARK: - HTTP/1.1 handler
+
+    func http1(_ routes: [(String, any Responder)]) throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel()
+        let box = RuntimeBox(LayerServer.runtime(routes, limits: .init(), timeouts: .init()))
+        try channel.pipeline.syncOperations.addHandler(HTTP1ConnectionHandler(runtimeBox: box, services: services, listener: ListenerContext()))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        return channel
+    }
+
+    func outbound(_ channel: EmbeddedChannel) throws -> String {
+        var text = ""
+        while let data = try channel.readOutbound(as: IOData.self) {
+            if case .byteBuffer(let b) = data { text += String(buffer: b) }
+        }
+        return text
+    }
+
+    /// The reader pauses parsing right after the body's last byte: the `.end` the parser still
+    /// owes must come when it resumes, with no bytes left to parse (a 1 GiB upload hung on this).
+    @Test func theEndOfABodyComesAfterAPauseWithNothingBuffered() throws {
+        let reader = GatedReader()
+        let channel = try http1([("/", reader)])
+        try channel.writeInbound(ByteBuffer(string: "PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 65536\r\n\r\n" + String(repeating: "a", count: 65536)))
+        #expect(try outbound(channel).isEmpty)
+        reader.open()
+        channel.embeddedEventLoop.run()
+        #expect(try outbound(channel).hasSuffix("read 65536\n"))
+        _ = try channel.finish()
+    }
+
+    // MARK: - HTTP/2 writer
+
+    func http2(_ routes: [(String, any Responder)]) throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel()
+        let box = RuntimeBox(LayerServer.runtime(routes, limits: .init(), timeouts: .init()))
+        try channel.pipeline.syncOperations.addHandler(HTTP2ConnectionHandler(runtimeBox: box, services: services, listener: ListenerContext(scheme: "http")))
+        return channel
+    }
+
+    static func request(_ path: String, method: String = "GET", endStream: Bool = true) -> HTTP2Frame {
+        let headers = HPACKHeaders([(":method", method), (":scheme", "http"), (":authority", "a"), (":path", path)])
+        return HTTP2Frame(streamID: 1, payload: .headers(.init(headers: headers, endStream: endStream)))
+    }
+
+    func frames(_ channel: EmbeddedChannel) throws -> [HTTP2Frame] {
+        var out: [HTTP2Frame] = []
+        while let f = try channel.readOutbound(as: HTTP2Frame.self) { out.append(f) }
+        return out
+    }
+
+    @Test func http2WriterSendsHeadersThenOneDataFrameWithEndStream() throws {
+        let channel = try http2([("/", FixedResponder(.init(status: 201, headers: [("X-Kind", "fixed")], body: "made")))])
+        try channel.writeInbound(Self.request("/thing"))
+        channel.pipeline.fireChannelReadComplete()
+        let out = try frames(channel)
+        #expect(out.count == 2)
+        guard case .headers(let h) = out.first?.payload, case .data(let d) = out.last?.payload, case .byteBuffer(let b) = d.data else {
+            Issue.record("expected HEADERS then DATA: \(out)")
+            return
+        }
+        #expect(h.headers.first(name: ":status") == "201" && h.headers.first(name: "x-kind") == "fixed")
+        #expect(h.headers.first(name: "content-length") == "4" && h.headers.first(name: "x-request-id") != nil)
+        #expect(!h.endStream && d.endStream && String(buffer: b) == "made")
+        _ = try channel.finish()
+    }
+
+    @Test func http2WriterStreamsABodyAndCreditsWhatTheReaderTakes() throws {
+        let channel = try http2([("/", DuplexEcho())])
+        try channel.writeInbound(Self.request("/echo", method: "POST", endStream: false))
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .data(.init(data: .byteBuffer(ByteBuffer(string: "ping"))))))
+        channel.pipeline.fireChannelReadComplete()
+        channel.embeddedEventLoop.run()
+        var out = try frames(channel)
+        let kinds = out.map { frame -> String in
+            switch frame.payload {
+            case .headers(let h): return "HEADERS \(h.headers.first(name: ":status") ?? "") end=\(h.endStream)"
+            case .data(let d): if case .byteBuffer(let b) = d.data { return "DATA \(String(buffer: b)) end=\(d.endStream)" } else { return "DATA file" }
+            case .windowUpdate(let n): return "WINDOW_UPDATE \(n)"
+            default: return "\(frame.payload)"
+            }
+        }
+        #expect(kinds == ["HEADERS 200 end=false", "DATA ping end=false", "WINDOW_UPDATE 4"])
+        try channel.writeInbound(HTTP2Frame(streamID: 1, payload: .data(.init(data: .byteBuffer(ByteBuffer(string: "!")), endStream: true))))
+        channel.pipeline.fireChannelReadComplete()
+        channel.embeddedEventLoop.run()
+        out = try frames(channel)
+        let last = out.compactMap { frame -> String? in
+            guard case .data(let d) = frame.payload, case .byteBuffer(let b) = d.data else { return nil }
+            return "\(String(buffer: b)) end=\(d.endStream)"
+        }
+        #expect(last == ["! end=false", " end=true"])
+        _ = try channel.finish()
+    }
+}
