@@ -1,6 +1,7 @@
 public import Logging
 public import MeridianConfig
 public import MeridianCore
+internal import MeridianActions
 internal import NIOCore
 public import NIOPosix
 internal import NIOConcurrencyHelpers
@@ -84,7 +85,10 @@ public final class MeridianApplication: Sendable {
         let adminServices = ConnectionServices(threadPool: threadPool)
         self.runtimeBox = RuntimeBox(try builder.build(configuration, generation: 1))
         self.adminBox = RuntimeBox(builder.buildAdmin(configuration, health: health, generation: 1))
-        self.server = HTTPServer(group: group, runtimeBox: runtimeBox, services: services, logger: logger)
+        self.server = HTTPServer(
+            group: group, runtimeBox: runtimeBox, services: services, logger: logger,
+            redirectResponder: { target in RedirectResponder(.init(to: target, status: 308)) }
+        )
         self.adminServer = HTTPServer(group: group, runtimeBox: adminBox, services: adminServices, logger: logger)
         telemetry.attach(server: server, health: health)
         self.state = NIOLockedValueBox(State(configuration: configuration))
@@ -103,7 +107,7 @@ public final class MeridianApplication: Sendable {
         telemetry.startBackgroundWork(on: group.next())
         let bound: [HTTPServer.BoundListener]
         do {
-            bound = try await server.start(config.listeners)
+            bound = try await server.start(config.listeners.map(ListenerSettings.init))
         } catch {
             await telemetry.stopBackgroundWork()
             await telemetry.shutdown()
@@ -111,7 +115,7 @@ public final class MeridianApplication: Sendable {
         }
         var admin: HTTPServer.BoundListener?
         if let address = config.admin.address {
-            let adminListener = Configuration.Listener(name: "admin", address: address, reusePort: false, backlog: 128, sendfile: true)
+            let adminListener = ListenerSettings(name: "admin", host: address.host, port: address.port, reusePort: false, backlog: 128, sendfile: true)
             do {
                 admin = try await adminServer.start([adminListener]).first
             } catch {

@@ -40,9 +40,9 @@ public struct RuntimeBuilder: Sendable {
                 }
                 routes.append(
                     Router.Route(
-                        pattern: try RoutePattern(route.match.path),
+                        pattern: try RoutePattern(RoutePattern.Source(route.match.path)),
                         methods: route.match.methods.map { HTTPMethod(rawValue: $0) },
-                        headers: route.match.headers,
+                        headers: route.match.headers.map(Router.HeaderCondition.init),
                         responder: responder,
                         name: route.name,
                         order: i,
@@ -55,7 +55,7 @@ public struct RuntimeBuilder: Sendable {
         var runtimeLogger = logger
         runtimeLogger.logLevel = Logger.Level(config.logging.level)
         return ServerRuntime(
-            router: Router(hosts: hosts), limits: config.limits, timeouts: config.timeouts,
+            router: Router(hosts: hosts), limits: ServerLimits(config.limits), timeouts: ServerTimeouts(config.timeouts),
             serverHeader: config.server.serverHeader, generation: generation, logger: runtimeLogger, observers: observers,
             tracing: telemetry?.tracing
         )
@@ -106,13 +106,13 @@ public struct RuntimeBuilder: Sendable {
             routes.append(Router.Route(pattern: .exact("/\(probe.rawValue)"), responder: ProbeResponder(registry: health, probe: probe)))
         }
         routes += telemetry?.adminRoutes() ?? []
-        var limits = config.limits
+        var limits = ServerLimits(config.limits)
         limits.maxConnections = 256
         var adminLogger = logger
         adminLogger.logLevel = Logger.Level(config.logging.level)
         return ServerRuntime(
             router: Router(hosts: [Router.VirtualHost(names: [], isDefault: true, routes: routes)]),
-            limits: limits, timeouts: config.timeouts, serverHeader: config.server.serverHeader,
+            limits: limits, timeouts: ServerTimeouts(config.timeouts), serverHeader: config.server.serverHeader,
             generation: generation, logger: adminLogger
         )
     }

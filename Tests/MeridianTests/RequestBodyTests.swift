@@ -84,7 +84,7 @@ import Testing
 
     @Test func http1StopsReadingWhileTheReaderIsBehind() async throws {
         let reader = GatedReader()
-        var limits = Configuration.Limits()
+        var limits = ServerLimits()
         limits.maxBodyBytes = 256 << 20
         try await withLayerServer([("/", reader)], limits: limits) { s in
             let c = try await RawClient.connect(port: s.port)
@@ -140,7 +140,7 @@ import Testing
     // MARK: - Limits and timeouts
 
     @Test func overTheLimitIs413OnBothProtocols() async throws {
-        var limits = Configuration.Limits()
+        var limits = ServerLimits()
         limits.maxBodyBytes = 1000
         try await withLayerServer(Self.routes, limits: limits) { s in
             // Declared: answered before the responder runs; the connection closes.
@@ -176,7 +176,7 @@ import Testing
     }
 
     @Test func aStalledBodyIs408OnBothProtocols() async throws {
-        var timeouts = Configuration.Timeouts()
+        var timeouts = ServerTimeouts()
         timeouts.bodyRead = .milliseconds(300)
         try await withLayerServer(Self.routes, timeouts: timeouts) { s in
             let a = try await RawClient.connect(port: s.port)
@@ -199,9 +199,9 @@ import Testing
     @Test func aSlowReaderIsNotTheClientsTimeout() async throws {
         // The reader holds the body past body_read: the client is not to blame and gets no 408.
         let reader = GatedReader()
-        var timeouts = Configuration.Timeouts()
+        var timeouts = ServerTimeouts()
         timeouts.bodyRead = .milliseconds(500)
-        var limits = Configuration.Limits()
+        var limits = ServerLimits()
         limits.maxBodyBytes = 64 << 20
         try await withLayerServer([("/", reader)], limits: limits, timeouts: timeouts) { s in
             let c = try await RawClient.connect(port: s.port)

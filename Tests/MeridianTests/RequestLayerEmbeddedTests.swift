@@ -1,5 +1,6 @@
 import Logging
 import MeridianConfig
+import MeridianActions
 import NIOCore
 import NIOEmbedded
 import NIOHPACK

@@ -31,7 +31,7 @@ extension HTTP2ConnectionHandler {
         let headers = responseHeaders(response, request: exchange.request, runtime: exchange.runtime)
         write(HTTP2Frame(streamID: stream.id, payload: .headers(.init(headers: headers, endStream: false))))
         flushIfNeeded(context: context, force: true)
-        stream.streamingSince = .now()
+        stream.clocks.responseProgressed(at: clock.now)
         armStallTimer(context: context)
     }
 
@@ -44,7 +44,9 @@ extension HTTP2ConnectionHandler {
         write(frame, promise: promise)
         flushIfNeeded(context: context, force: true)
         let bound = NIOLoopBound(stream, eventLoop: context.eventLoop)
-        return promise.futureResult.map { bound.value.streamingSince = endStream ? nil : .now() }
+        return promise.futureResult.map {
+            if endStream { bound.value.clocks.responseEnded() } else { bound.value.clocks.responseProgressed(at: .now) }
+        }
     }
 
     /// For the frame that ends a response sent before the request did: once that frame has gone
@@ -68,8 +70,7 @@ extension HTTP2ConnectionHandler {
     /// the client never opens.
     func handedOver(_ stream: HTTP2Stream, context: ChannelHandlerContext) {
         guard !stream.closed else { return }
-        stream.streamingSince = .now()
-        stream.handedOver = true
+        stream.clocks.responseHandedOver(at: clock.now)
         armStallTimer(context: context)
     }
 
@@ -92,7 +93,7 @@ extension HTTP2ConnectionHandler {
         headers.remove(name: "content-length")  // a 2xx to CONNECT has none (RFC 9110 §9.3.6)
         write(HTTP2Frame(streamID: stream.id, payload: .headers(.init(headers: headers, endStream: false))))
         flushIfNeeded(context: context, force: true)
-        stream.bodySince = nil
+        stream.clocks.bodyEnded()
         let tunnel = UpgradedStream(eventLoop: context.eventLoop, allocator: context.channel.allocator, transport: stream)
         stream.tunnel = tunnel
         services.streamUpgraded()

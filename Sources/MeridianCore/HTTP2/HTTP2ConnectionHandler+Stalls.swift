@@ -16,12 +16,8 @@ extension HTTP2ConnectionHandler {
     /// "writable" event reaches this handler (it then reads `isWritable` as false twice). Each
     /// such event is a transition, so bytes moved; a socket that takes nothing sends none.
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable {
-            unwritableSince = nil
-        } else {
-            unwritableSince = .now()
-            armStallTimer(context: context)
-        }
+        connectionStall.writabilityChanged(context.channel.isWritable, at: clock.now)
+        if !context.channel.isWritable { armStallTimer(context: context) }
         context.fireChannelWritabilityChanged()
     }
 
@@ -52,68 +48,45 @@ extension HTTP2ConnectionHandler {
 
     func resetStalledStreams(context: ChannelHandlerContext, send: TimeAmount, bodyRead: TimeAmount) {
         guard self.context != nil else { return }
-        let now = NIODeadline.now()
-        if unwritableSince != nil {
-            // Unwritable is not stuck: NIOHTTP2 can hand the channel far more than the high
-            // watermark in one go (every waiting stream's DATA) and a slow reader drains it for
-            // seconds without a writability change. Bytes leaving the channel's buffer between
-            // two ticks are progress.
-            let buffered = try? context.channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)
-            if let buffered, let last = bufferedAtLastTick, buffered < last { unwritableSince = now }
-            bufferedAtLastTick = buffered
-        } else {
-            bufferedAtLastTick = nil
+        let now = clock.now
+        let buffered = connectionStall.unwritableSince == nil ? nil : try? context.channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)
+        let progressed: Bool
+        var running: Bool
+        switch connectionStall.tick(at: now, send: runtimeBox.current.timeouts.send, bufferedBytes: buffered, outboundProgress: outboundProgress) {
+        case .close:
+            services.timedOut("send")
+            runtimeBox.current.logger.debug("closing an HTTP/2 connection whose client stopped reading", metadata: ["streams": "\(streams.count)"])
+            context.close(promise: nil)
+            return
+        case .checkStreams(let p, let r):
+            progressed = p
+            running = r
         }
-        if let since = unwritableSince {
-            if now - since > send {
-                services.timedOut("send")
-                runtimeBox.current.logger.debug("closing an HTTP/2 connection whose client stopped reading", metadata: ["streams": "\(streams.count)"])
-                context.close(promise: nil)
-                return
-            }
-        }
-        var running = unwritableSince != nil
-        let connectionProgressed = outboundProgress != outboundProgressAtLastTick
-        outboundProgressAtLastTick = outboundProgress
-        for (_, stream) in streams {
-            // Each request runs on the configuration it began with.
-            let timeouts = stream.exchange?.runtime.timeouts
-            let bodyRead = timeouts.map { TimeAmount($0.bodyRead) } ?? bodyRead
-            let send = timeouts.map { TimeAmount($0.send) } ?? send
-            if let since = stream.bodySince, !stream.requestEnded {
-                if stream.body.queuedBytes >= initialWindowSize {
-                    // The reader is behind and the client has no window left: the wait is ours.
-                    stream.bodySince = now
-                    running = true
-                } else if now - since > bodyRead {
-                    stream.bodySince = nil
-                    services.timedOut("body_read")
-                    if let exchange = stream.exchange, !exchange.finished {
-                        // Before the response: 408, whose end resets the stream (NO_ERROR);
-                        // after it began: the exchange ends and the stream is reset (CANCEL).
-                        exchange.bodyFailed(.timedOut)
-                    } else {
-                        stream.body.fail(.timedOut)
-                        reset(stream, .cancel)
-                    }
-                    continue
+        for (_, stream) in streams where stream.clocks.isRunning {
+            let readerBehind = stream.body.queuedBytes >= initialWindowSize
+            switch stream.clocks.check(at: now, connectionProgressed: progressed, readerBehind: readerBehind) {
+            case .idle:
+                break
+            case .running:
+                running = true
+            case .bodyTimedOut:
+                services.timedOut("body_read")
+                if let exchange = stream.exchange, !exchange.finished {
+                    // Before the response: 408, whose end resets the stream (NO_ERROR); after it
+                    // began: the exchange ends and the stream is reset (CANCEL).
+                    exchange.bodyFailed(.timedOut)
                 } else {
-                    running = true
-                }
-            }
-            if stream.handedOver && connectionProgressed && stream.streamingSince != nil { stream.streamingSince = now }
-            if let since = stream.streamingSince {
-                if now - since > send {
-                    services.timedOut("send")
+                    stream.body.fail(.timedOut)
                     reset(stream, .cancel)
-                    stream.exchange?.clientWentAway("send timed out")
-                } else {
-                    running = true
                 }
+                if stream.clocks.isRunning { running = true }
+            case .responseStalled:
+                services.timedOut("send")
+                reset(stream, .cancel)
+                stream.exchange?.clientWentAway("send timed out")
             }
         }
         flushIfNeeded(context: context, force: true)
         if running { armStallTimer(context: context) }
     }
-
 }

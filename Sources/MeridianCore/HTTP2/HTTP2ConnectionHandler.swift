@@ -36,14 +36,12 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     /// Counted in the open-connection gauge until the connection closes.
     private var counted = false
 
-    // Stall state (see HTTP2ConnectionHandler+Stalls.swift).
+    // Stall state (see HTTP2ConnectionHandler+Stalls.swift and HTTP2StallPolicy).
+    let clock = ContinuousClock()
     var stallTimer: Scheduled<Void>?
+    var connectionStall = HTTP2StallPolicy<ContinuousClock>.Connection()
+    /// Bumped whenever the connection sends DATA (see `connectionSentData`).
     var outboundProgress = 0
-    var outboundProgressAtLastTick = 0
-    /// Since when the socket has not taken our bytes (nil while it does).
-    var unwritableSince: NIODeadline?
-    /// The channel's buffered outbound bytes at the last stall tick, while unwritable.
-    var bufferedAtLastTick: Int?
 
     /// The stream receive window this connection announced (SETTINGS_INITIAL_WINDOW_SIZE).
     let initialWindowSize: Int
@@ -146,7 +144,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
             if endStream { stream.requestEnded = true }
             return
         }
-        stream.bodySince = endStream ? nil : .now()
+        if endStream { stream.clocks.bodyEnded() } else { stream.clocks.bodyProgressed(at: clock.now) }
         if !stream.body.append(bytes) {
             // Over max_body_bytes: 413 before the response, a reset after it (RFC 9113 §8.1).
             bodyOverLimit(stream)
@@ -157,12 +155,12 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
 
     private func bodyEnded(_ stream: HTTP2Stream, trailers: HTTPHeaders?) {
         stream.requestEnded = true
-        stream.bodySince = nil
+        stream.clocks.bodyEnded()
         stream.body.finish(trailers: trailers)
     }
 
     private func bodyOverLimit(_ stream: HTTP2Stream) {
-        stream.bodySince = nil
+        stream.clocks.bodyEnded()
         guard let exchange = stream.exchange else { return }
         if exchange.finished {
             reset(stream, .noError)
@@ -261,9 +259,11 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     private func start(_ stream: HTTP2Stream, _ headers: HPACKHeaders, context: ChannelHandlerContext) {
         let runtime = runtimeBox.current
         let head = Self.requestHead(headers)
+        stream.clocks.bodyRead = runtime.timeouts.bodyRead
+        stream.clocks.send = runtime.timeouts.send
         if !stream.requestEnded {
             stream.declaredLength = head.headers.first(name: "content-length").flatMap { Int($0) }
-            stream.bodySince = .now()
+            stream.clocks.bodyProgressed(at: clock.now)
             armStallTimer(context: context)
         }
         let isTunnel = head.method == .CONNECT
@@ -296,8 +296,8 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     func reset(_ stream: HTTP2Stream, _ code: HTTP2ErrorCode) {
         guard !stream.closed, !stream.resetSent, let context else { return }
         stream.resetSent = true
-        stream.streamingSince = nil
-        stream.bodySince = nil
+        stream.clocks.responseEnded()
+        stream.clocks.bodyEnded()
         write(HTTP2Frame(streamID: stream.id, payload: .rstStream(code)))
         flushIfNeeded(context: context)
     }

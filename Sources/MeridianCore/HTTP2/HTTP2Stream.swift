@@ -22,13 +22,9 @@ final class HTTP2Stream {
     var closed = false
     /// This side sent RST_STREAM.
     var resetSent = false
-    /// While a response body is on its way: when a chunk last went out, or when the whole
-    /// response was handed to NIOHTTP2 (it may wait there for flow-control window).
-    var streamingSince: NIODeadline?
-    /// The whole response is with NIOHTTP2: its progress shows only as the connection's.
-    var handedOver = false
-    /// While the request body is still arriving: when its last DATA frame came (or HEADERS).
-    var bodySince: NIODeadline?
+    /// The stall clocks of this request (see ``HTTP2StallPolicy``); its timeouts are set when the
+    /// request starts, from the configuration it runs on.
+    var clocks = HTTP2StallPolicy<ContinuousClock>.Stream(bodyRead: .seconds(30), send: .seconds(30))
     /// After an extended CONNECT was answered: the pipe the installer got.
     var tunnel: UpgradedStream?
     /// DATA of a CONNECT stream that came before the answer (its credit is held back).
@@ -69,7 +65,7 @@ extension HTTP2Stream: ResponseWriter {
     }
 
     func exchangeEnded(_ exchange: HTTPExchange, cleanly: Bool) {
-        streamingSince = handedOver ? streamingSince : nil
+        if !clocks.handedOver { clocks.responseEnded() }
         guard !cleanly, !closed else { return }
         // A response cut short: the reset tells the client it is not whole.
         connection?.reset(self, .cancel)

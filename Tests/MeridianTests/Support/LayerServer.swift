@@ -20,7 +20,7 @@ struct LayerServer {
     let port: Int
 
     static func runtime(
-        _ routes: [(String, any Responder)], limits: Configuration.Limits, timeouts: Configuration.Timeouts
+        _ routes: [(String, any Responder)], limits: ServerLimits, timeouts: ServerTimeouts
     ) -> ServerRuntime {
         ServerRuntime(
             router: Router(hosts: [.init(names: [], isDefault: true, routes: routes.map { Router.Route(pattern: .prefix($0.0), responder: $0.1) })]),
@@ -34,7 +34,7 @@ struct LayerServer {
 }
 
 func withLayerServer<T>(
-    _ routes: [(String, any Responder)], limits: Configuration.Limits = .init(), timeouts: Configuration.Timeouts = .init(),
+    _ routes: [(String, any Responder)], limits: ServerLimits = .init(), timeouts: ServerTimeouts = .init(),
     _ body: (LayerServer) async throws -> T
 ) async throws -> T {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -43,7 +43,7 @@ func withLayerServer<T>(
     let services = ConnectionServices(threadPool: pool)
     let box = RuntimeBox(LayerServer.runtime(routes, limits: limits, timeouts: timeouts))
     let server = HTTPServer(group: group, runtimeBox: box, services: services, logger: Logger(label: "layer-test"))
-    var listener = Configuration.Listener(name: "h2c", address: .init(host: "127.0.0.1", port: 0))
+    var listener = ListenerSettings(name: "h2c", host: "127.0.0.1", port: 0)
     listener.http2.h2c = true
     let result: Result<T, any Error>
     do {

@@ -1,13 +1,23 @@
-public import MeridianConfig
 public import NIOHTTP1
 
 /// Picks the virtual host and the route of a request; pure and without I/O, so the precedence
 /// rules are tested without sockets.
 public struct Router: Sendable {
+    /// A header a request must carry (with this value, when one is given) for a route to match.
+    public struct HeaderCondition: Sendable, Equatable {
+        public var name: String
+        public var value: String?
+
+        public init(name: String, value: String? = nil) {
+            self.name = name
+            self.value = value
+        }
+    }
+
     public struct Route: Sendable {
         public var pattern: RoutePattern
         public var methods: [HTTPMethod]
-        public var headers: [Configuration.HeaderCondition]
+        public var headers: [HeaderCondition]
         public var responder: any Responder
         public var name: String?
         /// The route's own request body limit (an upload route's `max_bytes`), instead of
@@ -17,7 +27,7 @@ public struct Router: Sendable {
         var order: Int
 
         public init(
-            pattern: RoutePattern, methods: [HTTPMethod] = [], headers: [Configuration.HeaderCondition] = [],
+            pattern: RoutePattern, methods: [HTTPMethod] = [], headers: [HeaderCondition] = [],
             responder: any Responder, name: String? = nil, order: Int = 0, maxBodyBytes: Int? = nil
         ) {
             self.maxBodyBytes = maxBodyBytes
@@ -86,7 +96,7 @@ public struct Router: Sendable {
             return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed)
         }
 
-        static func headersMatch(_ conditions: [Configuration.HeaderCondition], _ headers: HTTPHeaders) -> Bool {
+        static func headersMatch(_ conditions: [HeaderCondition], _ headers: HTTPHeaders) -> Bool {
             for c in conditions {
                 let values = headers[c.name]
                 if values.isEmpty { return false }

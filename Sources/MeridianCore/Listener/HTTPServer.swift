@@ -1,5 +1,4 @@
 public import Logging
-public import MeridianConfig
 internal import NIOConcurrencyHelpers
 public import NIOCore
 internal import NIOHTTP1
@@ -25,7 +24,7 @@ public final class HTTPServer: Sendable {
 
     /// Everything a listener's connections are built from, fixed when it binds.
     struct ListenerSetup: Sendable {
-        var config: Configuration.Listener
+        var config: ListenerSettings
         var context: ListenerContext
         var box: RuntimeBox
         var tls: TLSCertificateStore?
@@ -50,7 +49,15 @@ public final class HTTPServer: Sendable {
     public let acceptedConnections = ManagedAtomic<Int>(0)
     public let refusedConnections = ManagedAtomic<Int>(0)
 
-    public init(group: any EventLoopGroup, runtimeBox: RuntimeBox, services: ConnectionServices, logger: Logger) {
+    /// Answers every request of a listener with `redirect: TARGET` (the redirect action lives
+    /// outside Core); nil refuses such listeners.
+    private let redirectResponder: (@Sendable (String) -> any Responder)?
+
+    public init(
+        group: any EventLoopGroup, runtimeBox: RuntimeBox, services: ConnectionServices, logger: Logger,
+        redirectResponder: (@Sendable (String) -> any Responder)? = nil
+    ) {
+        self.redirectResponder = redirectResponder
         self.group = group
         self.runtimeBox = runtimeBox
         self.services = services
@@ -58,16 +65,16 @@ public final class HTTPServer: Sendable {
     }
 
     /// Binds every listener; on failure closes what was bound and throws.
-    public func start(_ listeners: [Configuration.Listener]) async throws -> [BoundListener] {
+    public func start(_ listeners: [ListenerSettings]) async throws -> [BoundListener] {
         var bound: [BoundListener] = []
         do {
             for listener in listeners {
                 let setup = try makeSetup(listener)
-                let address = try SocketAddress.makeAddressResolvingHost(listener.address.host, port: listener.address.port)
+                let address = try SocketAddress.makeAddressResolvingHost(listener.host, port: listener.port)
                 let loops = listener.reusePort ? Array(group.makeIterator()) : [group.next()]
-                var port = listener.address.port
+                var port = listener.port
                 for loop in loops {
-                    let target = try SocketAddress.makeAddressResolvingHost(address.ipAddress ?? listener.address.host, port: port)
+                    let target = try SocketAddress.makeAddressResolvingHost(address.ipAddress ?? listener.host, port: port)
                     let channel = try await bootstrap(setup, group: listener.reusePort ? loop : group).bind(to: target).get()
                     state.withLockedValue { $0.listeners.append(channel) }
                     if port == 0, let actual = channel.localAddress?.port { port = actual }
@@ -97,11 +104,12 @@ public final class HTTPServer: Sendable {
         return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
     }
 
-    private func makeSetup(_ listener: Configuration.Listener) throws -> ListenerSetup {
+    private func makeSetup(_ listener: ListenerSettings) throws -> ListenerSetup {
         var context = ListenerContext(name: listener.name, scheme: listener.tls == nil ? "http" : "https", canSendFile: listener.sendfile && listener.tls == nil)
         var box = runtimeBox
         if let target = listener.redirect {
-            box = RuntimeBox(Self.redirectRuntime(to: target, basedOn: runtimeBox.current))
+            guard let redirectResponder else { throw ChannelError.operationUnsupported }
+            box = RuntimeBox(Self.redirectRuntime(redirectResponder(target), basedOn: runtimeBox.current))
         }
         guard let tls = listener.tls else { return ListenerSetup(config: listener, context: context, box: box) }
         if let hsts = tls.hsts { context.extraHeaders.append(("strict-transport-security", hsts)) }
@@ -121,9 +129,9 @@ public final class HTTPServer: Sendable {
         return ListenerSetup(config: listener, context: context, box: box, tls: store, sslContext: ssl)
     }
 
-    /// The runtime of a redirect-only listener: every request is answered 308 to `target`.
-    static func redirectRuntime(to target: String, basedOn runtime: ServerRuntime) -> ServerRuntime {
-        let route = Router.Route(pattern: .prefix("/"), responder: RedirectResponder(.init(to: target, status: 308)))
+    /// The runtime of a redirect-only listener: every request goes to `responder`.
+    static func redirectRuntime(_ responder: any Responder, basedOn runtime: ServerRuntime) -> ServerRuntime {
+        let route = Router.Route(pattern: .prefix("/"), responder: responder)
         return ServerRuntime(
             router: Router(hosts: [.init(names: [], isDefault: true, routes: [route])]), limits: runtime.limits,
             timeouts: runtime.timeouts, serverHeader: runtime.serverHeader, generation: runtime.generation,

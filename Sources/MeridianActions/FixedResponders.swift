@@ -1,4 +1,5 @@
 public import MeridianConfig
+public import MeridianCore
 internal import NIOCore
 internal import NIOHTTP1
 

@@ -1,5 +1,4 @@
 public import Logging
-public import MeridianConfig
 internal import NIOConcurrencyHelpers
 public import NIOCore
 public import NIOHTTP1
@@ -8,8 +7,8 @@ public import NIOHTTP1
 /// runtime it began with until it ends, so a reload never changes a request in flight.
 public final class ServerRuntime: Sendable {
     public let router: Router
-    public let limits: Configuration.Limits
-    public let timeouts: Configuration.Timeouts
+    public let limits: ServerLimits
+    public let timeouts: ServerTimeouts
     public let serverHeader: String
     /// Counts reloads: 1 for the configuration the process started with.
     public let generation: Int
@@ -19,7 +18,7 @@ public final class ServerRuntime: Sendable {
     public let tracing: (any RequestTracing)?
 
     public init(
-        router: Router, limits: Configuration.Limits, timeouts: Configuration.Timeouts, serverHeader: String,
+        router: Router, limits: ServerLimits, timeouts: ServerTimeouts, serverHeader: String,
         generation: Int, logger: Logger, observers: [any RequestObserver] = [], tracing: (any RequestTracing)? = nil
     ) {
         self.tracing = tracing
@@ -117,40 +116,5 @@ public final class RuntimeBox: Sendable {
 
     public func replace(with runtime: ServerRuntime) {
         box.withLockedValue { $0 = runtime }
-    }
-}
-
-/// The one place every request begins and ends: tracing, metrics and access logs hook in here.
-public protocol RequestObserver: Sendable {
-    func requestStarted(_ request: Request)
-    func requestFinished(_ record: RequestRecord)
-}
-
-/// What happened to one request, handed to every ``RequestObserver`` when it ends.
-public struct RequestRecord: Sendable {
-    public var request: Request
-    /// The matched route pattern, empty when none matched.
-    public var route: String
-    public var status: HTTPResponseStatus
-    public var bodyBytesSent: Int
-    public var bodyBytesReceived: Int
-    public var duration: TimeAmount
-    /// Why the request failed, when it did (a parse error, a write error, a responder error).
-    public var error: String?
-    /// What actions added: upstream, cache status, encoding, upgrade.
-    public var annotations = RecordAnnotations()
-
-    public init(
-        request: Request, route: String, status: HTTPResponseStatus, bodyBytesSent: Int, bodyBytesReceived: Int,
-        duration: TimeAmount, error: String?, annotations: RecordAnnotations = RecordAnnotations()
-    ) {
-        self.request = request
-        self.route = route
-        self.status = status
-        self.bodyBytesSent = bodyBytesSent
-        self.bodyBytesReceived = bodyBytesReceived
-        self.duration = duration
-        self.error = error
-        self.annotations = annotations
     }
 }

@@ -1,7 +1,6 @@
 public import Atomics
 internal import Foundation
 public import Logging
-public import MeridianConfig
 internal import NIOConcurrencyHelpers
 internal import NIOCore
 public import NIOSSL
@@ -17,7 +16,7 @@ public final class TLSCertificateStore: Sendable {
     }
 
     struct Entry: Sendable {
-        var source: Configuration.TLS.Certificate
+        var source: TLSSettings.Certificate
         var names: [String]
         var chain: [NIOSSLCertificate]
         var key: NIOSSLPrivateKey
@@ -38,14 +37,14 @@ public final class TLSCertificateStore: Sendable {
 
     private let entries: NIOLockedValueBox<[Entry]>
     private let reloadLock = NIOLock()
-    let configuration: Configuration.TLS
+    let configuration: TLSSettings
     let listener: String
     public let reloads = ManagedAtomic<Int>(0)
     public let reloadFailures = ManagedAtomic<Int>(0)
     public let handshakeRejections = ManagedAtomic<Int>(0)
     public let handshakeFailures = ManagedAtomic<Int>(0)
 
-    public init(_ configuration: Configuration.TLS, listener: String) throws {
+    public init(_ configuration: TLSSettings, listener: String) throws {
         self.configuration = configuration
         self.listener = listener
         var loaded: [Entry] = []
@@ -59,7 +58,7 @@ public final class TLSCertificateStore: Sendable {
         self.entries = NIOLockedValueBox(loaded)
     }
 
-    static func stamp(_ certificate: Configuration.TLS.Certificate) throws -> FileStamp {
+    static func stamp(_ certificate: TLSSettings.Certificate) throws -> FileStamp {
         var a = stat()
         var b = stat()
         guard stat(certificate.cert, &a) == 0 else { throw LoadError(description: "cannot stat \(certificate.cert): \(String(cString: strerror(errno)))") }
@@ -67,7 +66,7 @@ public final class TLSCertificateStore: Sendable {
         return FileStamp(cert: a.st_mtim, key: b.st_mtim, certSize: Int(a.st_size), keySize: Int(b.st_size))
     }
 
-    static func load(_ certificate: Configuration.TLS.Certificate) throws -> Entry {
+    static func load(_ certificate: TLSSettings.Certificate) throws -> Entry {
         let stamp = try stamp(certificate)
         let chain: [NIOSSLCertificate]
         let key: NIOSSLPrivateKey
@@ -102,7 +101,7 @@ public final class TLSCertificateStore: Sendable {
     func select(serverName: String?) -> Entry? {
         let entries = self.entries.withLockedValue { $0 }
         guard let name = serverName.map({ $0.lowercased() }), !name.isEmpty else {
-            return configuration.unknownServerName == .reject && entries.count > 1 ? nil : entries.first
+            return configuration.rejectUnknownServerName && entries.count > 1 ? nil : entries.first
         }
         if let exact = entries.first(where: { $0.names.contains(name) }) { return exact }
         // A certificate wildcard covers exactly one label (RFC 6125 §6.4.3): a.b.example.com is
@@ -111,7 +110,7 @@ public final class TLSCertificateStore: Sendable {
             let wildcard = "*" + name[dot...]
             if let match = entries.first(where: { $0.names.contains(wildcard) }) { return match }
         }
-        return configuration.unknownServerName == .reject ? nil : entries.first
+        return configuration.rejectUnknownServerName ? nil : entries.first
     }
 
     /// Re-reads every certificate whose files changed. A file that fails to load keeps the old
@@ -154,7 +153,7 @@ public final class TLSCertificateStore: Sendable {
         var tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: first.chain.map { .certificate($0) }, privateKey: .privateKey(first.key)
         )
-        tls.minimumTLSVersion = configuration.minimumVersion == .tls13 ? .tlsv13 : .tlsv12
+        tls.minimumTLSVersion = configuration.requireTLS13 ? .tlsv13 : .tlsv12
         tls.applicationProtocols = alpn
         if let ciphers = configuration.ciphers { tls.cipherSuites = ciphers }
         if let auth = configuration.clientAuth {

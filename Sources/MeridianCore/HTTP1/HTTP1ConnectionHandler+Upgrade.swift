@@ -17,7 +17,7 @@ extension HTTP1ConnectionHandler: RequestBody.Source {
     /// The reader caught up: parse what waits in the buffer, then read the socket again.
     public func bodyWantsMore() {
         guard let context, !closed else { return }
-        lastActivity = .now()
+        timeouts.bodyPaused(false, at: clock.now)
         parse(context: context)
         resumeReading(context: context)
         updateTimer(context: context)

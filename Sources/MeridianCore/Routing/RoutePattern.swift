@@ -1,5 +1,4 @@
 internal import Foundation
-public import MeridianConfig
 
 /// A compiled path condition of a route, and its place in the precedence order.
 ///
@@ -35,7 +34,15 @@ public enum RoutePattern: Sendable {
         let expression: NSRegularExpression
     }
 
-    public init(_ path: Configuration.Match.Path) throws {
+    /// A path condition as written: which kind, and its text.
+    public enum Source: Sendable, Equatable {
+        case exact(String)
+        case pattern(String)
+        case prefix(String)
+        case regex(String)
+    }
+
+    public init(_ path: Source) throws {
         switch path {
         case .exact(let p): self = .exact(p)
         case .prefix(let p): self = .prefix(p)

@@ -1,5 +1,4 @@
 internal import Logging
-internal import MeridianConfig
 public import NIOCore
 internal import NIOHTTP1
 internal import NIOPosix
@@ -62,13 +61,12 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     var parsing = false
     var closed = false
 
-    // Timer state: one scheduled task, re-armed lazily (see `updateTimer`).
-    var headStartedAt: NIODeadline?
-    var lastActivity: NIODeadline = .now()
-    var unwritableSince: NIODeadline?
+    // Timeouts: which one runs is `timeouts`' to say; one scheduled task, re-armed lazily (see
+    // `updateTimer`).
+    let clock = ContinuousClock()
+    var timeouts: HTTP1ConnectionTimeouts<ContinuousClock>
     var timer: Scheduled<Void>?
-    var timerDeadline: NIODeadline?
-    var timeouts: Configuration.Timeouts
+    var timerDeadline: ContinuousClock.Instant?
     /// Unparsed bytes held before reading stops (a client may pipeline this much ahead).
     let maxBuffered: Int
     /// The configuration the next (or current) request runs on: read again whenever a new
@@ -89,7 +87,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         let runtime = runtimeBox.current
         self.runtime = runtime
         self.keepAlive = KeepAliveStateMachine(maxRequests: runtime.limits.maxRequestsPerConnection)
-        self.timeouts = runtime.timeouts
+        self.timeouts = HTTP1ConnectionTimeouts(limits: .init(runtime.timeouts), now: clock.now)
         self.maxBuffered = max(64 * 1024, runtime.limits.maxHeaderBytes + runtime.limits.maxRequestLine)
         self.parser = HTTP1RequestParser(limits: runtime.decoderLimits)
         self.connectionInfo.canSendFile = listener.canSendFile
@@ -126,7 +124,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         }
         connectionInfo.remoteAddress = context.channel.remoteAddress
         connectionInfo.localAddress = context.channel.localAddress
-        lastActivity = .now()
+        timeouts.received(at: clock.now)
         updateTimer(context: context)
     }
 
@@ -146,7 +144,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
-        lastActivity = .now()
+        timeouts.received(at: clock.now)
         inRead = true
         if buffer == nil || buffer!.readableBytes == 0 {
             buffer = incoming
@@ -191,7 +189,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             guard let output else { break }
             switch output {
             case .headStarted:
-                if current == nil { headStartedAt = .now() }
+                if current == nil { timeouts.headStarted(at: clock.now) }
             case .part(.head(let head)):
                 startRequest(head, context: context)
             case .part(.body(let b)):
@@ -203,6 +201,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             case .part(.end(let trailers)):
                 guard let c = current, !c.bodyComplete else { break }
                 c.bodyComplete = true
+                timeouts.bodyEnded()
                 c.body.finish(trailers: trailers)
                 if c.responseComplete { requestDone(context: context) }
             }
@@ -213,6 +212,10 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             } else if b.readerIndex > 4096 {
                 buffer!.discardReadBytes()
             }
+        }
+        if let c = current, !c.bodyComplete {
+            // Whether the body clock runs: not while the reader is behind (that wait is ours).
+            timeouts.bodyPaused(c.body.wantsNoMore, at: clock.now)
         }
         if inputClosed && current == nil && !closed {
             // Half-closed and everything asked has been answered.
@@ -239,12 +242,10 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        timeouts.writabilityChanged(context.channel.isWritable, at: clock.now)
         if context.channel.isWritable {
-            unwritableSince = nil
             parse(context: context)
             resumeReading(context: context)
-        } else {
-            unwritableSince = .now()
         }
         updateTimer(context: context)
         context.fireChannelWritabilityChanged()
@@ -294,6 +295,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     /// closes after.
     func bodyFailed(_ c: InFlight, _ error: RequestBodyError, context: ChannelHandlerContext) {
         c.bodyComplete = true
+        timeouts.bodyEnded()
         c.bodyBroken = true
         parseFailed = true
         keepAlive.forceClose()
@@ -311,13 +313,12 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         let latest = runtimeBox.current
         guard latest !== runtime else { return }
         runtime = latest
-        timeouts = latest.timeouts
+        timeouts.limits = .init(latest.timeouts)
         parser.limits = latest.decoderLimits
         keepAlive.maxRequests = latest.limits.maxRequestsPerConnection
     }
 
     func startRequest(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        headStartedAt = nil
         let decision = keepAlive.requestReceived(version: head.version, connectionHeader: head.headers["connection"])
         if connectionInfo.scheme == "https", connectionInfo.tlsVersion == nil {
             connectionInfo.tlsVersion = TLSErrorHandler.negotiatedVersion(context.pipeline)
@@ -332,6 +333,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         )
         let c = InFlight(exchange: exchange, decision: decision)
         c.bodyComplete = !hasBody  // the parser's `.end` for it follows and is passed over
+        timeouts.requestStarted(bodyExpected: hasBody, at: clock.now)
         current = c
 
         if let expect = head.headers.first(name: "expect") {
@@ -352,7 +354,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     /// The current request is fully read and answered: move on to the next one.
     func requestDone(context: ChannelHandlerContext) {
         current = nil
-        lastActivity = .now()
+        timeouts.requestDone(at: clock.now)
         refreshRuntime()
         if keepAlive.isDraining && (buffer?.readableBytes ?? 0) == 0 {
             closeAfterFlush(context: context)
@@ -389,7 +391,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         if !runtime.observers.isEmpty {
             // No request was parsed, but the access log and metrics should still show the answer
             // (as nginx logs its 400s): method and target are "-".
-            let started = headStartedAt ?? .now()
+            var started = NIODeadline.now()
+            if case .head(let since) = timeouts.phase { started = started - TimeAmount(clock.now - since) }
             let request = Request(
                 head: HTTPRequestHead(version: .http1_1, method: .RAW(value: "-"), uri: "-"), id: services.requestID(from: [:]),
                 connection: connectionInfo, startedAt: started
@@ -412,7 +415,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         // A client that never reads must not keep a closing connection forever: the pending bytes
         // get the send timeout, then the connection is closed regardless.
-        let hardClose = context.eventLoop.scheduleTask(in: TimeAmount(timeouts.send)) {
+        let hardClose = context.eventLoop.scheduleTask(in: TimeAmount(timeouts.limits.send)) {
             loopBound.value.close(promise: nil)
         }
         context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0)))).whenComplete { _ in
@@ -430,7 +433,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     func drain(context: ChannelHandlerContext) {
         keepAlive.drain()
-        if current == nil && headStartedAt == nil && (buffer?.readableBytes ?? 0) == 0 {
+        if current == nil && timeouts.phase == .idle && (buffer?.readableBytes ?? 0) == 0 {
             closeAfterFlush(context: context)
         }
     }

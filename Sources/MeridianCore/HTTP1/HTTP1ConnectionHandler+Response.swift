@@ -1,5 +1,4 @@
 internal import Logging
-internal import MeridianConfig
 public import NIOCore
 internal import NIOHTTP1
 internal import NIOPosix

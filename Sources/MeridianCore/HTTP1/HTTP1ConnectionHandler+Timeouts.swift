@@ -1,0 +1,50 @@
+internal import NIOCore
+
+/// Carrying out ``HTTP1ConnectionTimeouts``: one timer, and what each expiry does.
+extension HTTP1ConnectionHandler {
+    /// Keeps one timer armed no later than the current deadline. Deadlines that move later (the
+    /// steady state of a busy keep-alive connection) cost nothing: the timer re-checks when it fires.
+    func updateTimer(context: ChannelHandlerContext) {
+        guard !closed, let (deadline, _) = timeouts.deadline() else { return }
+        if let scheduled = timerDeadline, scheduled <= deadline { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: TimeAmount(deadline - clock.now)) {
+            let (handler, context) = loopBound.value
+            handler.timerFired(context: context)
+        }
+    }
+
+    func timerFired(context: ChannelHandlerContext) {
+        timer = nil
+        timerDeadline = nil
+        guard !closed else { return }
+        guard let kind = timeouts.expired(at: clock.now) else {
+            updateTimer(context: context)
+            return
+        }
+        services.timedOut(kind.rawValue)
+        switch kind {
+        case .idle, .send:
+            closed = true
+            context.close(promise: nil)
+        case .headerRead:
+            parseFailed = true
+            writeError(HTTPParseError(.requestTimeout, "request header not received in time"), context: context)
+        case .bodyRead:
+            if let c = current {
+                bodyFailed(c, .timedOut, context: context)
+            } else {
+                closed = true
+                context.close(promise: nil)
+            }
+        }
+    }
+}
+
+extension HTTP1ConnectionTimeouts.Limits {
+    init(_ timeouts: ServerTimeouts) {
+        self.init(headerRead: timeouts.headerRead, idle: timeouts.idle, bodyRead: timeouts.bodyRead, send: timeouts.send)
+    }
+}

@@ -1,0 +1,65 @@
+public import MeridianConfig
+public import MeridianCore
+
+/// The YAML model mapped to Core's own settings: Core never sees the file format.
+extension ServerLimits {
+    public init(_ c: Configuration.Limits) {
+        self.init(
+            maxConnections: c.maxConnections, maxRequestLine: c.maxRequestLine, maxHeaderBytes: c.maxHeaderBytes,
+            maxHeaderCount: c.maxHeaderCount, maxBodyBytes: c.maxBodyBytes, maxRequestsPerConnection: c.maxRequestsPerConnection
+        )
+    }
+}
+
+extension ServerTimeouts {
+    public init(_ c: Configuration.Timeouts) {
+        self.init(headerRead: c.headerRead, idle: c.idle, bodyRead: c.bodyRead, send: c.send)
+    }
+}
+
+extension ListenerSettings {
+    public init(_ c: Configuration.Listener) {
+        self.init(
+            name: c.name, host: c.address.host, port: c.address.port, reusePort: c.reusePort, backlog: c.backlog,
+            sendfile: c.sendfile, tls: c.tls.map(TLSSettings.init), http2: HTTP2ListenerSettings(c.http2), redirect: c.redirect
+        )
+    }
+}
+
+extension TLSSettings {
+    public init(_ c: Configuration.TLS) {
+        self.init(
+            certificates: c.certificates.map { Certificate(cert: $0.cert, key: $0.key, names: $0.names) },
+            rejectUnknownServerName: c.unknownServerName == .reject, requireTLS13: c.minimumVersion == .tls13, ciphers: c.ciphers,
+            clientAuth: c.clientAuth.map { ClientAuth(ca: $0.ca, required: $0.required) }, reloadInterval: c.reloadInterval, hsts: c.hsts
+        )
+    }
+}
+
+extension HTTP2ListenerSettings {
+    public init(_ c: Configuration.HTTP2) {
+        self.init(
+            enabled: c.enabled, h2c: c.h2c, pingInterval: c.pingInterval, pingTimeout: c.pingTimeout,
+            maxConcurrentStreams: c.maxConcurrentStreams, initialWindowSize: c.initialWindowSize, maxFrameSize: c.maxFrameSize,
+            maxHeaderListSize: c.maxHeaderListSize, maxResetsPerWindow: c.maxResetsPerWindow,
+            maxContinuationFrames: c.maxContinuationFrames, maxControlFramesPerWindow: c.maxControlFramesPerWindow
+        )
+    }
+}
+
+extension Router.HeaderCondition {
+    public init(_ c: Configuration.HeaderCondition) {
+        self.init(name: c.name, value: c.value)
+    }
+}
+
+extension RoutePattern.Source {
+    public init(_ path: Configuration.Match.Path) {
+        switch path {
+        case .exact(let p): self = .exact(p)
+        case .pattern(let p): self = .pattern(p)
+        case .prefix(let p): self = .prefix(p)
+        case .regex(let r): self = .regex(r)
+        }
+    }
+}
