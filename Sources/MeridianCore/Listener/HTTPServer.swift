@@ -283,6 +283,7 @@ public final class HTTPServer: Sendable {
         stream.streamResetFrameRateLimit.maximumCount = h2.maxResetsPerWindow
         let goaway = GoawayObserver(grace: TimeAmount(runtime.timeouts.send))
         goaway.channel = channel
+        try sync.addHandler(HTTP2HalfClosedGuard(rememberedStreams: max(256, h2.maxConcurrentStreams * 2)))
         try sync.addHandler(
             NIOHTTP2Handler(mode: .server, frameDelegate: goaway, connectionConfiguration: connection, streamConfiguration: stream)
         )
