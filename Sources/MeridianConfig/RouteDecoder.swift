@@ -218,10 +218,10 @@ struct RouteDecoder {
             return nil
         }
         var action = Configuration.UploadAction(root: root)
-        if let n = m["strip_prefix"], let v = reader.string(n, "\(path).strip_prefix") {
+        if let n = m["strip_prefix"], !reader.isNull(n), let v = reader.string(n, "\(path).strip_prefix") {
             if v.hasPrefix("/") { action.stripPrefix = v } else { reader.error(n, "\(path).strip_prefix", "'\(v)' must start with /") }
         }
-        if let n = m["max_bytes"], let v = reader.size(n, "\(path).max_bytes", range: 1...(1 << 50)) { action.maxBytes = v }
+        if let n = m["max_bytes"], !reader.isNull(n), let v = reader.size(n, "\(path).max_bytes", range: 1...(1 << 50)) { action.maxBytes = v }
         if let n = m["overwrite"], let v = reader.bool(n, "\(path).overwrite") { action.overwrite = v }
         if let n = m["create_directories"], let v = reader.bool(n, "\(path).create_directories") { action.createDirectories = v }
         return action
