@@ -103,8 +103,17 @@ public final class RequestBody: @unchecked Sendable {
     /// Asks for the next piece; `handler` runs on the event loop, at once when a piece is
     /// waiting. One read at a time.
     public func read(_ handler: @escaping (Event) -> Void) {
-        eventLoop?.preconditionInEventLoop()
-        precondition(waiting == nil, "RequestBody.read called while a read is pending")
+        guard let eventLoop else {
+            handler(.end(nil))  // `RequestBody.none`: shared, so never mutated
+            return
+        }
+        eventLoop.preconditionInEventLoop()
+        guard waiting == nil else {
+            // A reader's mistake must not take the server down: the second read fails.
+            assertionFailure("RequestBody.read called while a read is pending")
+            handler(.failure(.malformed("a second read while one was pending")))
+            return
+        }
         if !hasReader {
             hasReader = true
             if case .streaming = state { source?.bodyRequested() }
@@ -182,7 +191,7 @@ public final class RequestBody: @unchecked Sendable {
 
     /// Nobody will read the rest: what is queued is dropped and what comes is dropped as it comes.
     public func discard() {
-        guard !discarding else { return }
+        guard !discarding, eventLoop != nil else { return }
         discarding = true
         let dropped = queuedBytes
         queue.removeAll()
