@@ -116,8 +116,5 @@ import Testing
 }
 
 func get(_ port: Int, _ path: String) async throws -> TestResponse {
-    let c = try await RawClient.connect(port: port)
-    defer { Task { await c.close() } }
-    try await c.send("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n")
-    return try await c.readResponse()
+    try await RawClient.exchange(port: port, "GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n")
 }

@@ -51,15 +51,25 @@ import Testing
         return (app, bound[0].address.port!)
     }
 
+    /// Starts the application for `body` and shuts it down (awaited) however `body` ends.
+    func withApp<T>(observer: Recorder, _ body: (MeridianApplication, Int) async throws -> T) async throws -> T {
+        let (app, port) = try await start(observer: observer)
+        let result: Result<T, any Error>
+        do { result = .success(try await body(app, port)) } catch { result = .failure(error) }
+        await app.shutdown(.fast)
+        return try result.get()
+    }
+
     @Test func observersSeeEveryRequestWithItsRoutePattern() async throws {
         let recorder = Recorder()
-        let (app, port) = try await start(observer: recorder)
-        let c = try await RawClient.connect(port: port)
-        try await c.send("GET /users/42 HTTP/1.1\r\nHost: a.test\r\nX-Request-ID: r-1\r\n\r\nGET /nope HTTP/1.1\r\nHost: other\r\n\r\n")
-        #expect(try await c.readResponse().text == "user")
-        #expect(try await c.readResponse().status == 404)
-        await c.close()
-        await app.shutdown(.fast)
+        // Shut down (awaited) before the recorder is read: every request has finished by then.
+        try await withApp(observer: recorder) { _, port in
+            let c = try await RawClient.connect(port: port)
+            try await c.send("GET /users/42 HTTP/1.1\r\nHost: a.test\r\nX-Request-ID: r-1\r\n\r\nGET /nope HTTP/1.1\r\nHost: other\r\n\r\n")
+            #expect(try await c.readResponse().text == "user")
+            #expect(try await c.readResponse().status == 404)
+            await c.close()
+        }
         let (started, finished) = recorder.snapshot
         #expect(started == ["/users/42", "/nope"])
         #expect(finished.map(\.route) == ["/users/:id", "/"])
@@ -68,31 +78,31 @@ import Testing
     }
 
     @Test func redirectsExpandVariablesCapturesAndParameters() async throws {
-        let (app, port) = try await start(observer: Recorder())
-        defer { Task { await app.shutdown(.fast) } }
-        let r = try await get(port, "/old/a/b", host: "a.test")
-        #expect(r.status == 308)
-        #expect(r.header("location") == "https://a.test/new/a/b?from=/old/a/b")
-        let p = try await get(port, "/files/x/y/z.txt", host: "a.test")
-        #expect(p.status == 302 && p.header("location") == "/f/x/y/z.txt")
+        try await withApp(observer: Recorder()) { _, port in
+            let r = try await get(port, "/old/a/b", host: "a.test")
+            #expect(r.status == 308)
+            #expect(r.header("location") == "https://a.test/new/a/b?from=/old/a/b")
+            let p = try await get(port, "/files/x/y/z.txt", host: "a.test")
+            #expect(p.status == 302 && p.header("location") == "/f/x/y/z.txt")
+        }
     }
 
     @Test func probesAnswerWithChecksWhenVerbose() async throws {
-        let (app, _) = try await start(observer: Recorder())
-        defer { Task { await app.shutdown(.fast) } }
-        let admin = try #require(app.adminListener?.address.port)
-        for probe in ["livez", "readyz", "startupz"] {
-            let r = try await get(admin, "/\(probe)")
-            #expect(r.status == 200 && r.text == "ok\n")
+        try await withApp(observer: Recorder()) { app, _ in
+            let admin = try #require(app.adminListener?.address.port)
+            for probe in ["livez", "readyz", "startupz"] {
+                let r = try await get(admin, "/\(probe)")
+                #expect(r.status == 200 && r.text == "ok\n")
+            }
+            let verbose = try await get(admin, "/readyz?verbose")
+            #expect(verbose.text == "[+]ping ok\n[+]started ok\n[+]shutdown ok\nreadyz check passed\n")
+            app.health.register(.init(name: "redis", probes: [.readyz]) { "connection refused" })
+            let failing = try await get(admin, "/readyz?verbose")
+            #expect(failing.status == 503 && failing.text.contains("[-]redis failed: connection refused"))
+            #expect(try await get(admin, "/readyz?exclude=redis").status == 200)
+            #expect(try await get(admin, "/livez").status == 200)
+            #expect(try await get(admin, "/other").status == 404)
         }
-        let verbose = try await get(admin, "/readyz?verbose")
-        #expect(verbose.text == "[+]ping ok\n[+]started ok\n[+]shutdown ok\nreadyz check passed\n")
-        app.health.register(.init(name: "redis", probes: [.readyz]) { "connection refused" })
-        let failing = try await get(admin, "/readyz?verbose")
-        #expect(failing.status == 503 && failing.text.contains("[-]redis failed: connection refused"))
-        #expect(try await get(admin, "/readyz?exclude=redis").status == 200)
-        #expect(try await get(admin, "/livez").status == 200)
-        #expect(try await get(admin, "/other").status == 404)
     }
 
     @Test func handlerInEmbeddedChannelAnswersPipelinedRequestsInOrder() throws {
@@ -129,9 +139,6 @@ import Testing
     }
 
     func get(_ port: Int, _ path: String, host: String = "localhost") async throws -> TestResponse {
-        let c = try await RawClient.connect(port: port)
-        defer { Task { await c.close() } }
-        try await c.send("GET \(path) HTTP/1.1\r\nHost: \(host)\r\n\r\n")
-        return try await c.readResponse()
+        try await RawClient.exchange(port: port, "GET \(path) HTTP/1.1\r\nHost: \(host)\r\n\r\n")
     }
 }

@@ -52,16 +52,16 @@ import Testing
     @Test(arguments: vectors.indices)
     func vectorIsRejectedAndConnectionClosed(_ index: Int) async throws {
         let (name, request, status) = Self.vectors[index]
-        let server = try await TestServer.start(Self.config)
-        defer { Task { await server.stop() } }
-        let c = try await server.client()
-        // A valid request follows: it must never be answered.
-        try await c.send(request + "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n")
-        let r = try await c.readResponse()
-        #expect(r.status == status, "\(name)")
-        #expect(r.header("connection") == "close", "\(name)")
-        #expect(await c.waitForClose(), "\(name)")
-        #expect(c.pending.isEmpty, "\(name): bytes after the error response")
+        try await withTestServer(Self.config) { server in
+            let c = try await server.client()
+            // A valid request follows: it must never be answered.
+            try await c.send(request + "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n")
+            let r = try await c.readResponse()
+            #expect(r.status == status, "\(name)")
+            #expect(r.header("connection") == "close", "\(name)")
+            #expect(await c.waitForClose(), "\(name)")
+            #expect(c.pending.isEmpty, "\(name): bytes after the error response")
+        }
     }
 
     /// Errors found in a chunked body after the head was answered: the response already sent stands
@@ -79,29 +79,29 @@ import Testing
     @Test(arguments: bodyVectors.indices)
     func brokenBodyClosesWithoutReadingFurther(_ index: Int) async throws {
         let (name, request) = Self.bodyVectors[index]
-        let server = try await TestServer.start(Self.config)
-        defer { Task { await server.stop() } }
-        let c = try await server.client()
-        try await c.send(request + "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n")
-        var responses: [TestResponse] = []
-        while let r = try? await c.readResponse(timeout: .seconds(5)) { responses.append(r) }
-        #expect(responses.count == 1, "\(name)")
-        #expect(!responses.contains(where: { $0.text == "SMUGGLED" }), "\(name)")
-        #expect(await c.waitForClose(), "\(name)")
+        try await withTestServer(Self.config) { server in
+            let c = try await server.client()
+            try await c.send(request + "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n")
+            var responses: [TestResponse] = []
+            while let r = try? await c.readResponse(timeout: .seconds(5)) { responses.append(r) }
+            #expect(responses.count == 1, "\(name)")
+            #expect(!responses.contains(where: { $0.text == "SMUGGLED" }), "\(name)")
+            #expect(await c.waitForClose(), "\(name)")
+        }
     }
 
     @Test func validRequestBeforeABadOneIsAnsweredFirst() async throws {
-        let server = try await TestServer.start(Self.config)
-        defer { Task { await server.stop() } }
-        let c = try await server.client()
-        try await c.send("GET /first HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n")
-        #expect(try await c.readResponse().status == 200)
-        #expect(try await c.readResponse().status == 400)
-        #expect(await c.waitForClose())
+        try await withTestServer(Self.config) { server in
+            let c = try await server.client()
+            try await c.send("GET /first HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n")
+            #expect(try await c.readResponse().status == 200)
+            #expect(try await c.readResponse().status == 400)
+            #expect(await c.waitForClose())
+        }
     }
 
     @Test func absoluteFormTargetUsesItsAuthority() async throws {
-        let server = try await TestServer.start(
+        try await withTestServer(
             """
             hosts:
               - names: [other.test]
@@ -112,29 +112,29 @@ import Testing
                 routes:
                   - match: {prefix: /}
                     respond: {status: 200, body: default}
-            """)
-        defer { Task { await server.stop() } }
-        let c = try await server.client()
-        try await c.send("GET http://other.test/x HTTP/1.1\r\nHost: ignored.test\r\n\r\n")
-        #expect(try await c.readResponse().text == "other")
-        await c.close()
+            """) { server in
+            let c = try await server.client()
+            try await c.send("GET http://other.test/x HTTP/1.1\r\nHost: ignored.test\r\n\r\n")
+            #expect(try await c.readResponse().text == "other")
+            await c.close()
+        }
     }
 
     @Test func leadingEmptyLinesAreIgnored() async throws {
-        let server = try await TestServer.start(Self.config)
-        defer { Task { await server.stop() } }
-        let c = try await server.client()
-        try await c.send("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        #expect(try await c.readResponse().status == 200)
-        await c.close()
+        try await withTestServer(Self.config) { server in
+            let c = try await server.client()
+            try await c.send("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            #expect(try await c.readResponse().status == 200)
+            await c.close()
+        }
     }
 
     @Test func requestSentOneByteAtATimeIsServed() async throws {
-        let server = try await TestServer.start(Self.config)
-        defer { Task { await server.stop() } }
-        let c = try await server.client()
-        try await c.sendSlowly("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
-        #expect(try await c.readResponse().text == "ok")
-        await c.close()
+        try await withTestServer(Self.config) { server in
+            let c = try await server.client()
+            try await c.sendSlowly("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+            #expect(try await c.readResponse().text == "ok")
+            await c.close()
+        }
     }
 }

@@ -169,41 +169,41 @@ import Testing
     /// which must leave as a handful of records, not thirty.
     @Test func tenResponsesOfOneReadLeaveInAFewTLSRecords() async throws {
         // The file's cache entry must outlive the test (a miss is answered with a flush of its own).
-        let f = try await TLSFixture.start(
-            extra: """
-                hosts:
-                  - default: true
-                    routes: [{match: {prefix: /}, static: {root: "{{root}}", metadata_cache_validity: 1h}}]
-                """, files: ["index.html": "hi"])
-        defer { Task { await f.stop() } }
-        let relay = try await TLSRecordCounter.start(upstreamPort: f.server.port)
-        defer { Task { await relay.stop() } }
-        let c = try await RawClient.connect(port: relay.port, tls: .init(serverName: "a.test", caPath: f.certs.caPath, alpn: ["h2"]))
-        defer { Task { await c.close() } }
-        #expect(try await c.handshake() == "h2")
-        try await c.send(bytes: H2.clientStart + H2.frame(.settings, flags: H2.Flags.ack, stream: 0))
-        func settled(_ done: ([H2.Frame]) -> Bool) async throws -> [H2.Frame] {
-            for _ in 0..<200 {
-                let frames = H2.parse(c.pending)
-                if done(frames) { return frames }
-                try await Task.sleep(for: .milliseconds(10))
+        let routes = """
+            hosts:
+              - default: true
+                routes: [{match: {prefix: /}, static: {root: "{{root}}", metadata_cache_validity: 1h}}]
+            """
+        try await withTLSFixture(extra: routes, files: ["index.html": "hi"]) { f in
+            let relay = try await TLSRecordCounter.start(upstreamPort: f.server.port)
+            let c = try await RawClient.connect(port: relay.port, tls: .init(serverName: "a.test", caPath: f.certs.caPath, alpn: ["h2"]))
+            #expect(try await c.handshake() == "h2")
+            try await c.send(bytes: H2.clientStart + H2.frame(.settings, flags: H2.Flags.ack, stream: 0))
+            func settled(_ done: ([H2.Frame]) -> Bool) async throws -> [H2.Frame] {
+                for _ in 0..<200 {
+                    let frames = H2.parse(c.pending)
+                    if done(frames) { return frames }
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                return H2.parse(c.pending)
             }
-            return H2.parse(c.pending)
+            // One request first: it fills the file cache (a miss is answered from the I/O pool, each
+            // such answer with its own flush). Then quiet (a session ticket may follow the handshake):
+            // only then count.
+            try await c.send(bytes: H2.request(stream: 1))
+            _ = try await settled { $0.contains { $0.type == H2.FrameType.data.rawValue && $0.stream == 1 } }
+            try await Task.sleep(for: .milliseconds(200))
+            let before = relay.records
+            let streams = (1..<11).map { UInt32(2 * $0 + 1) }
+            try await c.send(bytes: streams.flatMap { H2.request(stream: $0) })
+            let frames = try await settled { frames in
+                streams.allSatisfy { id in frames.contains { $0.type == H2.FrameType.data.rawValue && $0.stream == id && $0.flags & H2.Flags.endStream != 0 } }
+            }
+            #expect(streams.allSatisfy { id in frames.contains { $0.type == H2.FrameType.data.rawValue && $0.stream == id && $0.payload == Array("hi".utf8) } })
+            let records = relay.records.records - before.records
+            #expect(records >= 1 && records <= 5, "10 responses took \(records) TLS records")
+            await c.close()
+            await relay.stop()
         }
-        // One request first: it fills the file cache (a miss is answered from the I/O pool, each
-        // such answer with its own flush). Then quiet (a session ticket may follow the handshake):
-        // only then count.
-        try await c.send(bytes: H2.request(stream: 1))
-        _ = try await settled { $0.contains { $0.type == H2.FrameType.data.rawValue && $0.stream == 1 } }
-        try await Task.sleep(for: .milliseconds(200))
-        let before = relay.records
-        let streams = (1..<11).map { UInt32(2 * $0 + 1) }
-        try await c.send(bytes: streams.flatMap { H2.request(stream: $0) })
-        let frames = try await settled { frames in
-            streams.allSatisfy { id in frames.contains { $0.type == H2.FrameType.data.rawValue && $0.stream == id && $0.flags & H2.Flags.endStream != 0 } }
-        }
-        #expect(streams.allSatisfy { id in frames.contains { $0.type == H2.FrameType.data.rawValue && $0.stream == id && $0.payload == Array("hi".utf8) } })
-        let records = relay.records.records - before.records
-        #expect(records >= 1 && records <= 5, "10 responses took \(records) TLS records")
     }
 }

@@ -119,6 +119,21 @@ final class RawClient: Sendable {
         return RawClient(channel: channel, inbox: inbox)
     }
 
+    /// Sends `request` on a fresh connection, reads one response, and closes the connection
+    /// (awaited) however that went.
+    static func exchange(port: Int, _ request: String, timeout: Duration = .seconds(10)) async throws -> TestResponse {
+        let c = try await connect(port: port)
+        let response: Result<TestResponse, any Error>
+        do {
+            try await c.send(request)
+            response = .success(try await c.readResponse(timeout: timeout))
+        } catch {
+            response = .failure(error)
+        }
+        await c.close()
+        return try response.get()
+    }
+
     /// Waits for the TLS handshake; the negotiated ALPN protocol. Throws when it failed.
     func handshake(timeout: Duration = .seconds(10)) async throws -> String? {
         _ = await waitUntil(timeout: timeout) { [inbox] _, _ in inbox.handshakeState.done }
@@ -148,7 +163,7 @@ final class RawClient: Sendable {
 
     func shutdownOutput() async throws { try await channel.close(mode: .output) }
     /// Stops reading from the socket (a client that no longer reads what it asked for).
-    func stopReading() async throws { try await channel.setOption(.autoRead, value: false) }
+    func stopReading() async throws { try await channel.setOption(.autoRead, value: false).get() }
     func close() async { try? await channel.close() }
 
     /// Waits until `condition` holds for the received bytes or `timeout` passes.
@@ -189,6 +204,25 @@ final class RawClient: Sendable {
     /// Reads until `count` bytes are buffered or the connection closes.
     func readBytes(atLeast count: Int, timeout: Duration = .seconds(10)) async -> [UInt8] {
         await waitUntil(timeout: timeout) { bytes, _ in bytes.count >= count }.0
+    }
+
+    /// Waits (woken by each arrival, not by polling) until `condition` holds for the bytes received
+    /// and not yet consumed, the connection closes, or `timeout` passes; those bytes.
+    func readUntil(timeout: Duration = .seconds(10), _ condition: ([UInt8]) -> Bool) async -> [UInt8] {
+        await waitUntil(timeout: timeout) { bytes, _ in condition(bytes) }.0
+    }
+}
+
+/// Checks `condition` every `interval` until it holds or `timeout` passes; whether it held. For
+/// state a test can only poll (a counter, a file, a scrape): never a fixed sleep before asserting.
+func eventually(
+    timeout: Duration = .seconds(10), every interval: Duration = .milliseconds(25), _ condition: () async throws -> Bool
+) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while true {
+        if try await condition() { return true }
+        if ContinuousClock.now >= deadline { return false }
+        try await Task.sleep(for: interval)
     }
 }
 

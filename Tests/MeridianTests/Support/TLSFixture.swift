@@ -31,3 +31,15 @@ struct TLSFixture {
         certs.remove()
     }
 }
+
+/// Starts a `TLSFixture` for `body` and stops it (awaited) however `body` ends.
+func withTLSFixture<T>(
+    http2: String = "", extra: String = "", files: [String: String] = [:],
+    _ body: (TLSFixture) async throws -> T
+) async throws -> T {
+    let fixture = try await TLSFixture.start(http2: http2, extra: extra, files: files)
+    let result: Result<T, any Error>
+    do { result = .success(try await body(fixture)) } catch { result = .failure(error) }
+    await fixture.stop()
+    return try result.get()
+}

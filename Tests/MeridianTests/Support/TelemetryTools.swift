@@ -105,12 +105,9 @@ enum MetricsParser {
 extension TestServer {
     /// One request to the admin listener.
     func admin(_ path: String, headers: [String: String] = [:]) async throws -> TestResponse {
-        let c = try await RawClient.connect(port: adminPort!)
-        defer { Task { await c.close() } }
         var req = "GET \(path) HTTP/1.1\r\nHost: localhost\r\n"
         for (k, v) in headers { req += "\(k): \(v)\r\n" }
-        try await c.send(req + "\r\n")
-        return try await c.readResponse()
+        return try await RawClient.exchange(port: adminPort!, req + "\r\n")
     }
 
     /// `/metrics` parsed by the real Prometheus parser (OpenMetrics when `openMetrics`).
