@@ -14,7 +14,7 @@ import Testing
         }
     }
 
-    func route(_ path: Configuration.Match.Path, _ name: String, methods: [String] = [], headers: [Configuration.HeaderCondition] = []) throws -> Router.Route {
+    func route(_ path: RoutePattern.Source, _ name: String, methods: [String] = [], headers: [Router.HeaderCondition] = []) throws -> Router.Route {
         Router.Route(pattern: try RoutePattern(path), methods: methods.map { HTTPMethod(rawValue: $0) }, headers: headers, responder: Named(name: name), name: name)
     }
 
