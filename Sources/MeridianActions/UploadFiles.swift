@@ -2,6 +2,7 @@
 internal import Glibc
 #endif
 internal import MeridianCore
+internal import NIOConcurrencyHelpers
 internal import NIOCore
 internal import NIOHTTP1
 
@@ -28,9 +29,10 @@ struct UploadFiles: Sendable {
         var generated: Bool
     }
 
-    /// Answered 409 Conflict.
+    /// Answered 409 Conflict (412 when `If-None-Match: *` lost a race).
     struct Conflict: Error {
         var reason: String
+        var status: HTTPResponseStatus = .conflict
     }
 
     enum Preparation: Sendable {
@@ -44,11 +46,22 @@ struct UploadFiles: Sendable {
         let path: String
         let directory: String
         let descriptor: CInt
+        /// Closed once only: a descriptor number closed twice may by then be another upload's
+        /// file or a client's socket.
+        private let open = NIOLockedValueBox(true)
 
         init(path: String, directory: String, descriptor: CInt) {
             self.path = path
             self.directory = directory
             self.descriptor = descriptor
+        }
+
+        func closeOnce() {
+            let wasOpen = open.withLockedValue { isOpen in
+                defer { isOpen = false }
+                return isOpen
+            }
+            if wasOpen { close(descriptor) }
         }
 
         func write(_ bytes: ByteBuffer, at offset: Int) throws {
@@ -112,10 +125,10 @@ struct UploadFiles: Sendable {
     /// Moves the finished file into place; answers whether it replaced one. Without `overwrite`
     /// the move is a `link` (which fails if the name appeared meanwhile, so two uploads of one
     /// name cannot both win), with it a `rename` (atomic replace).
-    func commit(_ temp: TempFile, to target: Target, overwrite: Bool) throws -> Bool {
-        defer { close(temp.descriptor) }
+    func commit(_ temp: TempFile, to target: Target, overwrite: Bool, ifNoneMatchAny: Bool) throws -> Bool {
+        temp.closeOnce()
         let final = temp.directory + "/" + target.name
-        if overwrite {
+        if overwrite && !ifNoneMatchAny {
             var st = stat()
             let existed = lstat(final, &st) == 0
             if rename(temp.path, final) != 0 {
@@ -128,7 +141,10 @@ struct UploadFiles: Sendable {
         if link(temp.path, final) != 0 {
             let code = errno
             unlink(temp.path)
-            if code == EEXIST { throw Conflict(reason: "the file was created meanwhile") }
+            if code == EEXIST {
+                // `If-None-Match: *` asked for exactly this not to happen (RFC 9110 §13.1.2).
+                throw Conflict(reason: "the file was created meanwhile", status: ifNoneMatchAny ? .preconditionFailed : .conflict)
+            }
             throw IOError(errnoCode: code, reason: "link")
         }
         unlink(temp.path)
@@ -137,7 +153,7 @@ struct UploadFiles: Sendable {
 
     /// Removes the temporary file of an upload that did not complete.
     func discard(_ temp: TempFile) {
-        close(temp.descriptor)
+        temp.closeOnce()
         unlink(temp.path)
     }
 

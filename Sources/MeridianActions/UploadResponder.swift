@@ -31,6 +31,9 @@ public struct UploadResponder: Responder {
         guard method == .PUT || method == .POST else {
             return .immediate(.text(.methodNotAllowed, "405 Method Not Allowed: upload with PUT or POST\n", headers: ["allow": "PUT, POST"]))
         }
+        if let prefix = action.stripPrefix, !request.path.hasPrefix(prefix) {
+            return .immediate(.text(.notFound, "404 Not Found\n"))
+        }
         let segments: [String]
         let trailingSlash: Bool
         switch StaticPath.resolve(request.path, stripPrefix: action.stripPrefix, allowDotfiles: false) {
@@ -72,7 +75,7 @@ public struct UploadResponder: Responder {
             case .ready(let temp):
                 return self.receive(request.body, into: temp, context: context).flatMap { () -> EventLoopFuture<Response> in
                     self.threadPool.runIfActive(eventLoop: eventLoop) {
-                        try files.commit(temp, to: target, overwrite: action.overwrite)
+                        try files.commit(temp, to: target, overwrite: action.overwrite, ifNoneMatchAny: ifNoneMatchAny)
                     }.map { replaced in
                         replaced ? Response(status: .noContent) : .text(.created, "201 Created\n", headers: ["location": createdAt])
                     }
@@ -85,7 +88,7 @@ public struct UploadResponder: Responder {
             case let e as RequestBodyError:
                 return .text(e.status, "\(e.status.code) \(e.status.reasonPhrase): \(e)\n")
             case let e as UploadFiles.Conflict:
-                return .text(.conflict, "409 Conflict: \(e.reason)\n")
+                return .text(e.status, "\(e.status.code) \(e.status.reasonPhrase): \(e.reason)\n")
             default:
                 context.logger.error("upload failed", metadata: ["request.id": "\(request.id)", "error": "\(error)"])
                 return .text(.internalServerError, "500 Internal Server Error: the upload could not be stored\n")

@@ -52,6 +52,7 @@ import Testing
         ("one DATA longer", post(length: "2", [H2.data(stream: 1, "abc", end: true)])),
         ("two DATA longer", post(length: "4", [H2.data(stream: 1, "abc"), H2.data(stream: 1, "de", end: true)])),
         ("no DATA at all", post(length: "3", [])),
+        ("trailers end it short", post(length: "5", [H2.data(stream: 1, "abc"), H2.trailers(stream: 1, [("x-t", "1")])])),
     ]
 
     /// §8.1.1: content-length that differs from the DATA sent, including the single-frame case.

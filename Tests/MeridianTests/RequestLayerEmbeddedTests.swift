@@ -76,6 +76,46 @@ import Testing
         #expect(source.consumed == 150 && body.queuedBytes == 0)
     }
 
+    @Test func aReaderStillWaitingWhenTheBodyIsDiscardedIsToldSo() {
+        let loop = EmbeddedEventLoop()
+        let body = RequestBody(eventLoop: loop, maxBytes: 1 << 20, source: nil)
+        var outcome: RequestBody.Event?
+        body.read { outcome = $0 }
+        body.discard()
+        guard case .failure(let e)? = outcome else { Issue.record("got \(String(describing: outcome))"); return }
+        #expect(e == .abandoned)
+        body.append(ByteBuffer(string: "late"))
+        body.finish(trailers: nil)
+        var later: RequestBody.Event?
+        body.read { later = $0 }
+        guard case .failure(.abandoned)? = later else { Issue.record("a cut body read as whole: \(String(describing: later))"); return }
+    }
+
+    @Test func manyTinyPiecesAreMergedAndReadInALoop() {
+        let loop = EmbeddedEventLoop()
+        let source = CountingSource()
+        let body = RequestBody(eventLoop: loop, maxBytes: 1 << 30, source: source)
+        for _ in 0..<100_000 { body.append(ByteBuffer(string: "x")) }
+        body.finish(trailers: nil)
+        #expect(body.queuedBytes == 100_000)
+        var total = 0
+        var ended = false
+        // A reader that asks again from inside its handler: served by a loop, not recursion.
+        func next() {
+            body.read { event in
+                switch event {
+                case .piece(let p):
+                    total += p.readableBytes
+                    next()
+                case .end: ended = true
+                case .failure: break
+                }
+            }
+        }
+        next()
+        #expect(total == 100_000 && ended && source.consumed == 100_000)
+    }
+
     // MARK: - HTTP/1.1 handler
 
     func http1(_ routes: [(String, any Responder)]) throws -> EmbeddedChannel {

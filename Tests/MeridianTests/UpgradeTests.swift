@@ -115,6 +115,56 @@ import Testing
         }
     }
 
+    static let connectEcho = H2.frame(
+        .headers, flags: H2.Flags.endHeaders, stream: 1,
+        H2.hpack([(":method", "CONNECT"), (":protocol", "echo"), (":scheme", "http"), (":path", "/echo"), (":authority", "a")])
+    )
+
+    @Test func anIdleTunnelIsNotAStalledResponse() async throws {
+        var timeouts = ServerTimeouts()
+        timeouts.send = .milliseconds(300)
+        timeouts.bodyRead = .milliseconds(300)
+        try await withLayerServer(Self.routes, timeouts: timeouts) { s in
+            let c = try await RawClient.connect(port: s.port)
+            try await c.send(bytes: H2.clientStart + H2.frame(.settings, flags: H2.Flags.ack, stream: 0) + Self.connectEcho + H2.data(stream: 1, "a"))
+            _ = try await collectFrames(c) { H2.dataText($0, stream: 1) == "a" }
+            try await Task.sleep(for: .seconds(1))  // quiet for three send timeouts: the subject of the test
+            try await c.send(bytes: H2.data(stream: 1, "b"))
+            let frames = try await collectFrames(c) { H2.dataText($0, stream: 1) == "ab" }
+            #expect(H2.dataText(frames, stream: 1) == "ab")
+            #expect(H2.rst(frames, stream: 1) == nil)
+            await c.close()
+        }
+    }
+
+    @Test func drainAsksAnHTTP2TunnelToCloseInItsOwnWay() async throws {
+        try await withLayerServer(Self.routes) { s in
+            let c = try await RawClient.connect(port: s.port)
+            try await c.send(bytes: H2.clientStart + H2.frame(.settings, flags: H2.Flags.ack, stream: 0) + Self.connectEcho)
+            var reader = H2HeaderReader()
+            _ = try await collectFrames(c) { (try? reader.headers($0).contains { $0.stream == 1 }) == true }
+            let drained = Task { await s.server.drain(deadline: .now() + .seconds(5)) }
+            let frames = try await collectFrames(c) { H2.dataText($0, stream: 1) == "draining" }
+            #expect(H2.dataText(frames, stream: 1) == "draining")
+            try await c.send(bytes: H2.data(stream: 1, "", end: true))
+            _ = await drained.value
+            await c.close()
+        }
+    }
+
+    @Test func theLastRequestAConnectionMayServeCanStillUpgrade() async throws {
+        var limits = ServerLimits()
+        limits.maxRequestsPerConnection = 1
+        try await withLayerServer(Self.routes, limits: limits) { s in
+            let c = try await RawClient.connect(port: s.port)
+            try await c.send(Self.upgradeRequest)
+            #expect(try await c.readResponse(head: true).status == 101)
+            try await c.send("x")
+            _ = try await c.waitFor("x")
+            await c.close()
+        }
+    }
+
     @Test func classicConnectAndProtocolWithoutConnectAreRefused() async throws {
         try await withLayerServer(Self.routes) { s in
             let c = try await RawClient.connect(port: s.port)

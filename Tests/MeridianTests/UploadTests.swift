@@ -135,6 +135,22 @@ import Testing
         }
     }
 
+    @Test func aFloodOfOneByteChunksIsStoredWhole() async throws {
+        // 200,000 one-byte chunks: queued pieces are merged and handed to the reader in a loop,
+        // not one stack frame each.
+        try await withTestServer(Self.config(), configure: Self.prepare) { s in
+            let c = try await s.client()
+            var body = ""
+            body.reserveCapacity(1_300_000)
+            for i in 0..<200_000 { body += "1\r\n\(i % 10)\r\n" }
+            try await c.send("PUT /up/chunks.txt HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" + body + "0\r\n\r\n")
+            #expect(try await c.readResponse(timeout: .seconds(60)).status == 201)
+            let stored = try Data(contentsOf: s.directory.appendingPathComponent("store/chunks.txt"))
+            #expect(stored.count == 200_000 && stored.prefix(12) == Data("012345678901".utf8))
+            await c.close()
+        }
+    }
+
     @Test func uploadsOverHTTP2() async throws {
         let listener = """
             listeners:

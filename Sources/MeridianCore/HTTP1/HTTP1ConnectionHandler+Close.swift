@@ -48,11 +48,30 @@ extension HTTP1ConnectionHandler {
         let hardClose = context.eventLoop.scheduleTask(in: TimeAmount(timeouts.limits.send)) {
             loopBound.value.close(promise: nil)
         }
-        context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0)))).whenComplete { _ in
+        // Bytes the client may still be sending (a body refused with 413, a request after a parse
+        // error): closing on unread bytes makes the kernel send RST, which can destroy the answer
+        // before the client reads it. So, as nginx's lingering close does, shut our side and
+        // read-and-drop until the client closes or `lingerTime` passes.
+        let linger = !inputClosed && (parseFailed || (buffer?.readableBytes ?? 0) > 0 || current.map { !$0.bodyComplete || $0.bodyBroken } == true)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0)))).whenComplete { result in
             hardClose.cancel()
-            loopBound.value.close(promise: nil)
+            let (handler, context) = bound.value
+            guard linger, case .success = result else {
+                context.close(promise: nil)
+                return
+            }
+            handler.lingering = true
+            handler.buffer = nil
+            context.close(mode: .output).whenFailure { _ in bound.value.1.close(promise: nil) }
+            context.eventLoop.scheduleTask(in: Self.lingerTime) { bound.value.1.close(promise: nil) }
+            context.read()
         }
     }
+
+    /// The longest a closing connection drains what the client still sends (nginx: lingering_time
+    /// 30 s and lingering_timeout 5 s; here one bound).
+    static let lingerTime = TimeAmount.seconds(5)
 
     func flushNow(context: ChannelHandlerContext) {
         if needsFlush {

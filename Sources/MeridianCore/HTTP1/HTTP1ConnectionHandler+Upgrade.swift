@@ -9,6 +9,8 @@ extension HTTP1ConnectionHandler: RequestBody.Source {
     public func bodyRequested() {
         guard let c = current, c.expectsContinue, !c.exchange.responseStarted, let context, !closed else { return }
         c.expectsContinue = false
+        timeouts.bodyPaused(c.body.wantsNoMore, at: clock.now)  // the body clock starts now
+        updateTimer(context: context)
         var buffer = context.channel.allocator.buffer(capacity: 32)
         buffer.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
         context.writeAndFlush(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
@@ -29,7 +31,7 @@ extension HTTP1ConnectionHandler: RequestBody.Source {
     public func writeUpgrade(_ response: Response, upgrade: ProtocolUpgrade, for exchange: HTTPExchange) {
         guard let c = current, c.exchange === exchange, let context, !closed else { return }
         let request = exchange.request
-        guard Self.asksToUpgrade(request.head, to: upgrade.protocolName), c.bodyComplete, !c.bodyBroken, !keepAlive.isClosing else {
+        guard Self.asksToUpgrade(request.head, to: upgrade.protocolName), c.bodyComplete, !c.bodyBroken, !keepAlive.isDraining else {
             // A switch the client did not ask for (or one while the connection must close) cannot
             // be sent; the responder made a mistake.
             exchange.runtime.logger.error(

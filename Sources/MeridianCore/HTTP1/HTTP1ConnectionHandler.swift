@@ -59,6 +59,9 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     var needsFlush = false
     var draining = false
     var parsing = false
+    var parseAgain = false
+    /// Our side is shut and what the client still sends is read and dropped (see `closeAfterFlush`).
+    var lingering = false
     var closed = false
 
     // Timeouts: which one runs is `timeouts`' to say; one scheduled task, re-armed lazily (see
@@ -143,6 +146,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if lingering { return }  // closing: what still arrives is dropped
         var incoming = unwrapInboundIn(data)
         timeouts.received(at: clock.now)
         inRead = true
@@ -158,9 +162,22 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     /// Parses buffered bytes while they belong to the request being served (its body) or while no
     /// request is in flight; stops at the head of the next pipelined request until this one is done.
     func parse(context: ChannelHandlerContext) {
-        guard !parsing, !parseFailed, !closed else { return }
+        guard !parsing else {
+            // Asked again from inside (a reader resumed while a write completed in our flush):
+            // the outer call goes round once more instead of dropping the request.
+            parseAgain = true
+            return
+        }
+        guard !parseFailed, !closed else { return }
         parsing = true
         defer { parsing = false }
+        repeat {
+            parseAgain = false
+            parseOnce(context: context)
+        } while parseAgain && !parseFailed && !closed
+    }
+
+    private func parseOnce(context: ChannelHandlerContext) {
         // A body's `.end` may be due with no bytes left (the reader paused parsing right after
         // the last piece), so an empty buffer still parses while the parser owes it.
         while !closed, !parseFailed, var bytes = buffer ?? (parser.endIsPending ? ByteBuffer() : nil) {
@@ -203,7 +220,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
                 c.bodyComplete = true
                 timeouts.bodyEnded()
                 c.body.finish(trailers: trailers)
-                if c.responseComplete { requestDone(context: context) }
+                if c.responseComplete, current === c { requestDone(context: context) }
             }
         }
         if let b = buffer {
@@ -214,8 +231,14 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             }
         }
         if let c = current, !c.bodyComplete {
-            // Whether the body clock runs: not while the reader is behind (that wait is ours).
-            timeouts.bodyPaused(c.body.wantsNoMore, at: clock.now)
+            // Whether the body clock runs: not while the reader is behind (that wait is ours),
+            // nor before a client waiting for `100 Continue` has been asked for the body.
+            timeouts.bodyPaused(c.body.wantsNoMore || c.expectsContinue, at: clock.now)
+            if inputClosed && (buffer?.readableBytes ?? 0) == 0 && !parser.endIsPending && !c.body.wantsNoMore {
+                // Everything sent has been parsed and the body is still short: it can never end.
+                bodyCutShort(c, context: context)
+                return
+            }
         }
         if inputClosed && current == nil && !closed {
             // Half-closed and everything asked has been answered.
@@ -234,6 +257,10 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     public func read(context: ChannelHandlerContext) {
+        if lingering {
+            context.read()
+            return
+        }
         if (buffer?.readableBytes ?? 0) >= maxBuffered || !context.channel.isWritable || current?.body.wantsNoMore == true {
             readPending = true
         } else {
@@ -255,19 +282,14 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         switch event {
         case is ChannelShouldQuiesceEvent:  // shutdown began
             drain(context: context)
+        case let event as ChannelEvent where event == .inputClosed && lingering:
+            context.close(promise: nil)
         case let event as ChannelEvent where event == .inputClosed:
             // Half-close: answer what was asked, then close. A responder still waiting is told
             // (it may be a client that gave up: the proxy abandons its upstream request).
             inputClosed = true
-            parse(context: context)
-            if let c = current, !c.bodyComplete {
-                // The body can never end: the client is gone, whatever it reads.
-                c.bodyComplete = true
-                c.bodyBroken = true
-                parseFailed = true
-                c.exchange.clientWentAway("client closed the connection before the request body ended")
-                closeAfterFlush(context: context)
-            } else if let c = current, !c.exchange.responseStarted {
+            parse(context: context)  // a body cut short is found there, once its bytes are parsed
+            if let c = current, c.bodyComplete, !c.exchange.responseStarted {
                 c.exchange.clientClosedInput()
             }
         default:
@@ -307,6 +329,16 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     // MARK: - Requests
+
+    /// The client closed its side before the body ended: the client is gone, whatever it reads.
+    func bodyCutShort(_ c: InFlight, context: ChannelHandlerContext) {
+        c.bodyComplete = true
+        c.bodyBroken = true
+        parseFailed = true
+        timeouts.bodyEnded()
+        c.exchange.clientWentAway("client closed the connection before the request body ended")
+        closeAfterFlush(context: context)
+    }
 
     /// The configuration for the request about to begin.
     func refreshRuntime() {
@@ -355,7 +387,6 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     func requestDone(context: ChannelHandlerContext) {
         current = nil
         timeouts.requestDone(at: clock.now)
-        refreshRuntime()
         if keepAlive.isDraining && (buffer?.readableBytes ?? 0) == 0 {
             closeAfterFlush(context: context)
             return

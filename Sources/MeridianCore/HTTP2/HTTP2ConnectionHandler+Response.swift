@@ -31,8 +31,6 @@ extension HTTP2ConnectionHandler {
         let headers = responseHeaders(response, request: exchange.request, runtime: exchange.runtime)
         write(HTTP2Frame(streamID: stream.id, payload: .headers(.init(headers: headers, endStream: false))))
         flushIfNeeded(context: context, force: true)
-        stream.clocks.responseProgressed(at: clock.now)
-        armStallTimer(context: context)
     }
 
     /// One DATA frame, flushed; the future completes when NIOHTTP2 has sent it (within the
@@ -41,11 +39,18 @@ extension HTTP2ConnectionHandler {
         guard !stream.closed, let context else { return stream.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
         let frame = HTTP2Frame(streamID: stream.id, payload: .data(.init(data: .byteBuffer(bytes), endStream: endStream)))
         let promise = (endStream ? endOfResponsePromise(stream, context: context) : nil) ?? context.eventLoop.makePromise()
+        // The send clock runs only while a write waits: an idle stream (an SSE stream between
+        // events, a quiet tunnel) is not stalled, one whose writes do not leave is.
+        if stream.pendingWrites == 0 { stream.clocks.responseProgressed(at: clock.now) }
+        stream.pendingWrites += 1
+        armStallTimer(context: context)
         write(frame, promise: promise)
         flushIfNeeded(context: context, force: true)
         let bound = NIOLoopBound(stream, eventLoop: context.eventLoop)
-        return promise.futureResult.map {
-            if endStream { bound.value.clocks.responseEnded() } else { bound.value.clocks.responseProgressed(at: .now) }
+        return promise.futureResult.always { _ in
+            let stream = bound.value
+            stream.pendingWrites -= 1
+            if stream.pendingWrites == 0 { stream.clocks.responseEnded() } else { stream.clocks.responseProgressed(at: .now) }
         }
     }
 
@@ -84,7 +89,7 @@ extension HTTP2ConnectionHandler {
                 metadata: ["request.id": "\(exchange.request.id)", "upgrade": "\(upgrade.protocolName)"]
             )
             writeWhole(.text(.internalServerError, "500 Internal Server Error\n"), sendBody: true, on: stream)
-            exchange.finish(error: "upgrade to \(upgrade.protocolName) not asked for")
+            exchange.finish(error: nil)
             return
         }
         var ok = Response(status: .ok, headers: response.headers)

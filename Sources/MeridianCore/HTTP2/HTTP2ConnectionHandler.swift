@@ -113,7 +113,17 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
             return
         }
         guard headers.endStream, let trailers = Self.trailers(headers.headers) else {
-            protocolError(on: stream, "trailers without END_STREAM or with pseudo-headers")
+            protocolError(on: stream, "trailers without END_STREAM, with pseudo-headers, or malformed")
+            return
+        }
+        if let declared = stream.declaredLength, declared != stream.bodyBytesReceived {
+            // §8.1.1: trailers end the body too; a short one is as malformed as a short DATA.
+            protocolError(on: stream, "content-length \(declared) but \(stream.bodyBytesReceived) bytes of DATA")
+            return
+        }
+        if let tunnel = stream.tunnel {
+            stream.requestEnded = true
+            tunnel.ended()
             return
         }
         bodyEnded(stream, trailers: trailers)
@@ -187,11 +197,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         inRead = false
         // Stream credit once per read, not once per DATA frame (a client sending 1-byte frames
         // gets one WINDOW_UPDATE per read, not per frame).
-        for (id, credit) in owedCredit where streams[id].map({ !$0.requestEnded }) ?? false {
-            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: credit))), promise: nil)
-            needsFlush = true
-        }
-        owedCredit.removeAll(keepingCapacity: true)
+        sendOwedCredit(context: context)
         flushIfNeeded(context: context)
         context.fireChannelReadComplete()
     }
@@ -201,19 +207,39 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     func credit(_ bytes: Int, to stream: HTTP2Stream) {
         guard bytes > 0, !stream.requestEnded, !stream.closed, let context else { return }
         owedCredit[stream.id, default: 0] += bytes
-        if !inRead {
-            for (id, credit) in owedCredit where streams[id].map({ !$0.requestEnded }) ?? false {
-                context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: credit))), promise: nil)
-            }
-            owedCredit.removeAll(keepingCapacity: true)
-            needsFlush = true
-            flushIfNeeded(context: context)
+        guard !inRead, !creditFlushScheduled else { return }  // the read's end sends it
+        // Outside a read (a reader taking queued bytes), once per loop tick: a client sending
+        // 1-byte DATA frames gets one WINDOW_UPDATE per batch, not one per frame.
+        creditFlushScheduled = true
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let handler = bound.value
+            handler.creditFlushScheduled = false
+            guard let context = handler.context, !handler.inRead else { return }
+            handler.sendOwedCredit(context: context)
+            handler.flushIfNeeded(context: context)
         }
     }
 
+    private func sendOwedCredit(context: ChannelHandlerContext) {
+        for (id, credit) in owedCredit where streams[id].map({ !$0.requestEnded }) ?? false {
+            context.write(wrapOutboundOut(HTTP2Frame(streamID: id, payload: .windowUpdate(windowSizeIncrement: credit))), promise: nil)
+            needsFlush = true
+        }
+        owedCredit.removeAll(keepingCapacity: true)
+    }
+
+    private var creditFlushScheduled = false
+
     /// Stream and window events reach this handler as calls from `HTTP2StreamEventFilter` (see
     /// there); what the connection manager passes on ends here.
-    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {}
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            // Drain: tunnels are asked to close their own way (a WebSocket close frame); the
+            // connection manager has sent GOAWAY and cuts the rest at its grace deadline.
+            for (_, stream) in streams { stream.tunnel?.shouldClose() }
+        }
+    }
 
     /// The connection's receive window is now `size`; below half its target it is topped up from
     /// NIOHTTP2's own count, which also counts DATA it drops for streams already reset (never
@@ -261,12 +287,15 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         let head = Self.requestHead(headers)
         stream.clocks.bodyRead = runtime.timeouts.bodyRead
         stream.clocks.send = runtime.timeouts.send
+        let isTunnel = head.method == .CONNECT
         if !stream.requestEnded {
             stream.declaredLength = head.headers.first(name: "content-length").flatMap { Int($0) }
-            stream.clocks.bodyProgressed(at: clock.now)
-            armStallTimer(context: context)
+            if !isTunnel {
+                // A tunnel's bytes before the answer are not a body the client owes.
+                stream.clocks.bodyProgressed(at: clock.now)
+                armStallTimer(context: context)
+            }
         }
-        let isTunnel = head.method == .CONNECT
         if !stream.requestEnded && !isTunnel {
             stream.body = RequestBody(eventLoop: context.eventLoop, maxBytes: runtime.limits.maxBodyBytes, source: stream)
         }

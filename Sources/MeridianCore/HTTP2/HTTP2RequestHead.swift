@@ -130,10 +130,19 @@ extension HTTP2ConnectionHandler {
 
 
     /// Trailers as fields (pseudo-headers are not allowed in them, RFC 9113 §8.1).
+    /// Checked as strictly as request headers (§8.2): they reach readers, and the proxy will
+    /// forward them.
     static func trailers(_ headers: HPACKHeaders) -> HTTPHeaders? {
         var fields = HTTPHeaders()
         for (name, value, _) in headers {
-            if name.utf8.first == UInt8(ascii: ":") { return nil }
+            let n = name.utf8
+            guard !n.isEmpty, n.first != UInt8(ascii: ":") else { return nil }
+            for b in n where !HTTP1RequestParser.isTokenByte(b) || (b >= 0x41 && b <= 0x5A) { return nil }
+            if isConnectionSpecific(name) || name == "te" { return nil }
+            let v = value.utf8
+            if let first = v.first, first == 0x20 || first == 0x09 { return nil }
+            if let last = v.last, last == 0x20 || last == 0x09 { return nil }
+            for b in v where b == 0 || b == 0x0A || b == 0x0D { return nil }
             fields.add(name: name, value: value)
         }
         return fields

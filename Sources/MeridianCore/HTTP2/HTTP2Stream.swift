@@ -22,9 +22,13 @@ final class HTTP2Stream {
     var closed = false
     /// This side sent RST_STREAM.
     var resetSent = false
+    /// This side sent END_STREAM on a tunnel.
+    var localEnded = false
     /// The stall clocks of this request (see ``HTTP2StallPolicy``); its timeouts are set when the
     /// request starts, from the configuration it runs on.
     var clocks = HTTP2StallPolicy<ContinuousClock>.Stream(bodyRead: .seconds(30), send: .seconds(30))
+    /// DATA writes handed to NIOHTTP2 and not yet sent.
+    var pendingWrites = 0
     /// After an extended CONNECT was answered: the pipe the installer got.
     var tunnel: UpgradedStream?
     /// DATA of a CONNECT stream that came before the answer (its credit is held back).
@@ -95,7 +99,8 @@ extension HTTP2Stream: UpgradedStream.Transport {
     }
 
     func close() {
-        guard let connection, !closed else { return }
+        guard let connection, !closed, !localEnded else { return }
+        localEnded = true
         _ = connection.writeData(ByteBuffer(), endStream: true, on: self)
     }
 

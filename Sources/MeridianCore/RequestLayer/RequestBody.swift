@@ -61,6 +61,10 @@ public final class RequestBody: @unchecked Sendable {
     private(set) var discarding = false
     /// Told the source to stop (queue full) and not yet to go on.
     private(set) var paused = false
+    /// Inside `deliver`: reads made by handlers are served by its loop.
+    private var delivering = false
+    /// The last queued buffer is one this body allocated (small pieces are merged into it).
+    private var lastIsOurs = false
     /// Bytes the client has sent so far.
     public private(set) var receivedBytes = 0
     /// A reader asked at least once.
@@ -101,7 +105,9 @@ public final class RequestBody: @unchecked Sendable {
     }
 
     /// Asks for the next piece; `handler` runs on the event loop, at once when a piece is
-    /// waiting. One read at a time.
+    /// waiting. One read at a time. A handler that reads again from inside itself does not
+    /// recurse: the next piece is handed over when it returns (a body of a million 1-byte chunks
+    /// is a loop, not a million stack frames).
     public func read(_ handler: @escaping (Event) -> Void) {
         guard let eventLoop else {
             handler(.end(nil))  // `RequestBody.none`: shared, so never mutated
@@ -114,23 +120,42 @@ public final class RequestBody: @unchecked Sendable {
             handler(.failure(.malformed("a second read while one was pending")))
             return
         }
+        waiting = handler
         if !hasReader {
             hasReader = true
             if case .streaming = state { source?.bodyRequested() }
         }
-        if let piece = queue.popFirst() {
-            took(piece.readableBytes)
-            handler(.piece(piece))
-            return
-        }
-        switch state {
-        case .streaming:
-            waiting = handler
-            if paused { resume() }
-        case .ended(let trailers):
-            handler(.end(trailers))
-        case .failed(let error):
-            handler(.failure(error))
+        if !delivering { deliver() }
+    }
+
+    /// Serves the waiting reader from the queue (or the end) until it stops asking or the queue
+    /// is empty; reads made by a handler land in `waiting` and are served by this loop.
+    private func deliver() {
+        delivering = true
+        defer { delivering = false }
+        while let handler = waiting {
+            if discarding {
+                waiting = nil
+                handler(.failure(.abandoned))
+                continue
+            }
+            if let piece = queue.popFirst() {
+                waiting = nil
+                took(piece.readableBytes)
+                handler(.piece(piece))
+                continue
+            }
+            switch state {
+            case .streaming:
+                if paused { resume() }
+                if queue.isEmpty { return }  // the reader waits for `append`
+            case .ended(let trailers):
+                waiting = nil
+                handler(.end(trailers))
+            case .failed(let error):
+                waiting = nil
+                handler(.failure(error))
+            }
         }
     }
 
@@ -148,7 +173,7 @@ public final class RequestBody: @unchecked Sendable {
         read { event in
             switch event {
             case .piece(let piece):
-                each(piece).whenComplete { result in
+                each(piece).hop(to: self.eventLoop!).whenComplete { result in
                     switch result {
                     case .success: self.consumeNext(each, promise: promise)
                     case .failure(let error): promise.fail(error)
@@ -198,6 +223,8 @@ public final class RequestBody: @unchecked Sendable {
         queuedBytes = 0
         if dropped > 0 { source?.bodyConsumed(dropped) }
         if paused { resume() }
+        // A reader still at it must not take what it read for the whole body.
+        if waiting != nil, !delivering { deliver() }
     }
 
     private func took(_ bytes: Int) {
@@ -229,17 +256,47 @@ public final class RequestBody: @unchecked Sendable {
             source?.bodyConsumed(n)
             return true
         }
-        if let handler = waiting {
+        if let handler = waiting, !delivering, queue.isEmpty {
             waiting = nil
             source?.bodyConsumed(n)
+            delivering = true
             handler(.piece(piece))
+            delivering = false
+            if waiting != nil { deliver() }
             return true
         }
-        queue.append(piece)
+        enqueue(piece)
         queuedBytes += n
         if queuedBytes >= Self.highWatermark { paused = true }
+        if waiting != nil, !delivering { deliver() }
         return true
     }
+
+    /// Queues a piece; small pieces are copied into the last queued buffer of ours, so a flood
+    /// of tiny chunks (each a slice keeping its whole read buffer alive) costs what it carries.
+    private func enqueue(_ piece: ByteBuffer) {
+        let n = piece.readableBytes
+        if n < Self.smallPiece {
+            if lastIsOurs, var last = queue.popLast() {
+                if last.readableBytes + n <= Self.mergeLimit {
+                    last.writeImmutableBuffer(piece)
+                    queue.append(last)
+                    return
+                }
+                queue.append(last)
+            }
+            var own = ByteBufferAllocator().buffer(capacity: Self.mergeLimit)
+            own.writeImmutableBuffer(piece)
+            queue.append(own)
+            lastIsOurs = true
+            return
+        }
+        queue.append(piece)
+        lastIsOurs = false
+    }
+
+    static let smallPiece = 2048
+    static let mergeLimit = 16 * 1024
 
     /// Whether the protocol should hold further pieces back for now.
     var wantsNoMore: Bool { paused && !discarding }
@@ -248,10 +305,7 @@ public final class RequestBody: @unchecked Sendable {
     func finish(trailers: HTTPHeaders?) {
         guard case .streaming = state else { return }
         state = .ended(trailers)
-        if let handler = waiting {
-            waiting = nil
-            handler(.end(trailers))
-        }
+        if waiting != nil, !delivering { deliver() }
     }
 
     /// The body cannot complete. Pieces already queued are dropped: a reader must not mistake a
@@ -262,10 +316,7 @@ public final class RequestBody: @unchecked Sendable {
         queue.removeAll()
         queuedBytes = 0
         paused = false
-        if let handler = waiting {
-            waiting = nil
-            handler(.failure(error))
-        }
+        if waiting != nil, !delivering { deliver() }
     }
 }
 
@@ -276,6 +327,7 @@ public struct RequestBodyError: Error, Sendable, Equatable, CustomStringConverti
         case timedOut
         case malformed(String)
         case clientGone
+        case abandoned
     }
 
     let kind: Kind
@@ -288,6 +340,8 @@ public struct RequestBodyError: Error, Sendable, Equatable, CustomStringConverti
     public static func malformed(_ reason: String) -> RequestBodyError { .init(kind: .malformed(reason)) }
     /// The connection closed or the stream was reset.
     public static let clientGone = RequestBodyError(kind: .clientGone)
+    /// The response ended before the reader finished: the rest of the body is being discarded.
+    public static let abandoned = RequestBodyError(kind: .abandoned)
 
     /// The status a response would carry for this failure.
     public var status: HTTPResponseStatus {
@@ -296,6 +350,7 @@ public struct RequestBodyError: Error, Sendable, Equatable, CustomStringConverti
         case .timedOut: return .requestTimeout
         case .malformed: return .badRequest
         case .clientGone: return HTTPResponseStatus(statusCode: 499)
+        case .abandoned: return .internalServerError
         }
     }
 
@@ -305,6 +360,7 @@ public struct RequestBodyError: Error, Sendable, Equatable, CustomStringConverti
         case .timedOut: return "request body not received in time"
         case .malformed(let reason): return reason
         case .clientGone: return "client went away while sending the request body"
+        case .abandoned: return "the response ended before the request body was read"
         }
     }
 }

@@ -1,7 +1,7 @@
 public import Logging
 internal import NIOConcurrencyHelpers
 public import NIOCore
-public import NIOHTTP1
+internal import NIOHTTP1
 
 /// Everything a request needs from the configuration, swapped whole on reload: a request keeps the
 /// runtime it began with until it ends, so a reload never changes a request in flight.

@@ -60,7 +60,7 @@ public final class UpgradedStream: @unchecked Sendable {
     // MARK: - Transport side
 
     func received(_ bytes: ByteBuffer) {
-        guard !isClosed else { return }
+        guard !isClosed || endPending else { return }
         guard let delegate else {
             pending.append(bytes)
             return
@@ -71,13 +71,21 @@ public final class UpgradedStream: @unchecked Sendable {
     func ended() {
         guard !isClosed else { return }
         guard delegate != nil else {
+            // No protocol yet: it hears of the end when it is installed; the pipe is closed now
+            // (so the gauge of open pipes does not wait for an installer that never comes).
             endPending = true
+            isClosed = true
+            runCloseCallbacks()
             return
         }
         isClosed = true
         let delegate = self.delegate
         self.delegate = nil
         delegate?.upgradedStreamClosed(self)
+        runCloseCallbacks()
+    }
+
+    private func runCloseCallbacks() {
         let callbacks = closeCallbacks
         closeCallbacks = []
         for callback in callbacks { callback() }
@@ -94,13 +102,14 @@ public final class UpgradedStream: @unchecked Sendable {
     }
 
     private func deliverPending() {
-        guard delegate != nil else { return }
+        guard let delegate else { return }
         let bytes = pending
         pending = []
-        for b in bytes { received(b) }
+        for b in bytes { delegate.upgradedStream(self, received: b) }
         if endPending {
             endPending = false
-            ended()
+            self.delegate = nil
+            delegate.upgradedStreamClosed(self)
         }
     }
 }
