@@ -176,39 +176,39 @@ import Testing
 
 /// `meridian validate` and `meridian version` as an operator runs them.
 @Suite struct CLITests {
-    @Test func validateAcceptsAGoodFile() throws {
+    @Test func validateAcceptsAGoodFile() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("good-\(UUID()).yaml")
         try Data("listeners: [{address: ':8080'}]\n".utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let (code, out) = try MeridianProcess.run(["validate", file.path])
+        let (code, out) = try await MeridianProcess.run(["validate", file.path])
         #expect(code == 0)
         #expect(out.contains("configuration ok"))
     }
 
-    @Test func validateListsEveryErrorWithFileLineColumn() throws {
+    @Test func validateListsEveryErrorWithFileLineColumn() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID()).yaml")
         try Data("limits:\n  max_header_count: 0\ntimeout: {}\n".utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let (code, out) = try MeridianProcess.run(["validate", file.path])
+        let (code, out) = try await MeridianProcess.run(["validate", file.path])
         #expect(code == 1)
         #expect(out.contains("\(file.path):2:21: limits.max_header_count: 0 is out of range; expected 1...10000"))
         #expect(out.contains("\(file.path):3:1: timeout: unknown key (did you mean 'timeouts'?)"))
         #expect(out.contains("2 error(s)"))
     }
 
-    @Test func validateReportsAMissingFile() throws {
-        let (code, out) = try MeridianProcess.run(["validate", "/nonexistent/meridian.yaml"])
+    @Test func validateReportsAMissingFile() async throws {
+        let (code, out) = try await MeridianProcess.run(["validate", "/nonexistent/meridian.yaml"])
         #expect(code == 1)
         #expect(out.contains("/nonexistent/meridian.yaml: cannot read the file"))
     }
 
-    @Test func versionPrints() throws {
-        let (code, out) = try MeridianProcess.run(["version"])
+    @Test func versionPrints() async throws {
+        let (code, out) = try await MeridianProcess.run(["version"])
         #expect(code == 0 && out.hasPrefix("meridian "))
     }
 
-    @Test func badFlagIsAClearError() throws {
-        let (code, out) = try MeridianProcess.run(["serve", "--listen", "nowhere"])
+    @Test func badFlagIsAClearError() async throws {
+        let (code, out) = try await MeridianProcess.run(["serve", "--listen", "nowhere"])
         #expect(code != 0)
         #expect(out.contains("--listen 'nowhere' is not an address"))
     }
@@ -231,15 +231,15 @@ import Testing
             files: ["index.html": "tls quick"])
         let port = try await m.port(of: "http")
         #expect(m.log.contains("\"tls\":\"true\""))
-        let (code, out) = try CurlTests.curl(["--http2", "--cacert", certs.caPath, "--resolve", "a.test:\(port):127.0.0.1",
+        let (code, out) = try await CurlTests.curl(["--http2", "--cacert", certs.caPath, "--resolve", "a.test:\(port):127.0.0.1",
                                               "-w", " %{http_version}", "https://a.test:\(port)/"])
         #expect(code == 0 && out == "tls quick 2")
         m.signal(SIGINT)
         #expect(await m.waitForExit() == 0)
     }
 
-    @Test func tlsFlagsGoTogether() throws {
-        let (code, out) = try MeridianProcess.run(["serve", "--tls-cert", "/x.pem"])
+    @Test func tlsFlagsGoTogether() async throws {
+        let (code, out) = try await MeridianProcess.run(["serve", "--tls-cert", "/x.pem"])
         #expect(code != 0 && out.contains("--tls-cert and --tls-key go together"))
     }
 }

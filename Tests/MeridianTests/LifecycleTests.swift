@@ -107,7 +107,7 @@ import Testing
         // both use reuse_port may share one, as nginx's do: that is how a restart overlaps.)
         let holder = try MeridianProcess(config: Self.config(body: "v").replacingOccurrences(of: "address: 127.0.0.1:0\nadmin", with: "address: 127.0.0.1:0\n    reuse_port: false\nadmin"))
         let port = try await holder.port(of: "http")
-        let (code, output) = try MeridianProcess.run(["serve", "--listen", "127.0.0.1:\(port)", "--admin", "127.0.0.1:0"], environment: ["MERIDIAN_EVENT_LOOPS": "1"])
+        let (code, output) = try await MeridianProcess.run(["serve", "--listen", "127.0.0.1:\(port)", "--admin", "127.0.0.1:0"], environment: ["MERIDIAN_EVENT_LOOPS": "1"])
         #expect(code == 1)
         #expect(output.contains("could not start"))
         holder.signal(SIGINT)

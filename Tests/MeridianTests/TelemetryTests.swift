@@ -70,7 +70,7 @@ import Testing
             let om = try await s.admin("/metrics", headers: ["Accept": "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"])
             #expect(om.header("content-type")?.hasPrefix("application/openmetrics-text") == true)
             #expect(om.text.hasSuffix("# EOF\n"))
-            let m = try MetricsParser.parse(om.text, openMetrics: true)
+            let m = try await MetricsParser.parse(om.text, openMetrics: true)
             #expect(Self.sample(m, "meridian_requests_rejected_total", ["http_response_status_code": "400"]).first?.value == 1)
             #expect(Self.sample(m, "meridian_config_reloads_total", ["result": "failure"]).first?.value == 1)
             #expect(Self.sample(m, "meridian_config_reloads_total", ["result": "success"]).first?.value == 0)
@@ -340,7 +340,7 @@ import Testing
 
     @Test func tlsHTTP2RequestsAreCountedByProtocolAndLogged() async throws {
         try await withTLSFixture(extra: "telemetry: {access_log: {path: \"{{root}}/access.log\"}}", files: ["a.txt": "hi"]) { f in
-            let (code, out) = try Subprocess.run("curl", f.curlBase + ["\(f.base)/a.txt"])
+            let (code, out) = try await Subprocess.run("curl", f.curlBase + ["\(f.base)/a.txt"])
             #expect(code == 0 && out == "hi")
             let m = try await f.server.metrics()
             #expect(Self.sample(m, "meridian_connections_total", ["protocol": "http2"]).first?.value == 1)
@@ -352,7 +352,7 @@ import Testing
         }
     }
 
-    @Test func telemetryConfigErrorsNameTheLine() throws {
+    @Test func telemetryConfigErrorsNameTheLine() async throws {
         let cases: [(String, String)] = [
             ("telemetry:\n  tracing:\n    ratio: 1.5\n", "3:12"),
             ("telemetry:\n  tracing:\n    sampler: sometimes\n", "3:14"),
@@ -364,14 +364,14 @@ import Testing
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).yaml")
             try Data(yaml.utf8).write(to: file)
             defer { try? FileManager.default.removeItem(at: file) }
-            let (code, out) = try MeridianProcess.run(["validate", file.path])
+            let (code, out) = try await MeridianProcess.run(["validate", file.path])
             #expect(code == 1, "\(yaml)")
             #expect(out.contains(":\(position)"), "\(yaml) -> \(out)")
         }
     }
 
     @Test func badOTELEnvironmentStopsStartWithAClearMessage() async throws {
-        let (code, out) = try MeridianProcess.run(
+        let (code, out) = try await MeridianProcess.run(
             ["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0"],
             environment: ["OTEL_TRACES_SAMPLER": "sometimes", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1"]
         )

@@ -70,7 +70,7 @@ import Testing
 
     @Test func curlSeesTheSwitch() async throws {
         try await withLayerServer(Self.routes) { s in
-            let (code, out) = try Subprocess.run(
+            let (code, out) = try await Subprocess.run(
                 "curl", ["-sS", "-v", "--http1.1", "--max-time", "2", "-H", "Connection: Upgrade", "-H", "Upgrade: echo", "http://127.0.0.1:\(s.port)/echo"]
             )
             // curl 7.88 switches only to h2c and WebSocket: it shows the 101 and then waits on the

@@ -161,7 +161,7 @@ import Testing
             let source = s.directory.appendingPathComponent("source.bin")
             let bytes = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
             try Data(bytes).write(to: source)
-            let (code, out) = try Subprocess.run(
+            let (code, out) = try await Subprocess.run(
                 "curl", ["-sS", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", "-T", source.path, "http://127.0.0.1:\(s.port)/up/h2.bin"]
             )
             #expect(code == 0 && out == "2 201", "\(out)")
@@ -203,7 +203,7 @@ import Testing
             return peak
         }
         let started = ContinuousClock.now
-        let (code, out) = try Subprocess.run(
+        let (code, out) = try await Subprocess.run(
             "curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-T", source.path, "http://127.0.0.1:\(port)/big.bin"], timeout: 600
         )
         let elapsed = ContinuousClock.now - started

@@ -26,8 +26,8 @@ final class MeridianProcess: @unchecked Sendable {  // mutated only by the test 
     }
 
     /// Runs `meridian args...` to completion (killed after 30 s); returns (exit code, stdout + stderr).
-    static func run(_ args: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
-        try Subprocess.run(binary, args, environment: environment, timeout: 30)
+    static func run(_ args: [String], environment: [String: String] = [:]) async throws -> (Int32, String) {
+        try await Subprocess.run(binary, args, environment: environment, timeout: 30)
     }
 
     /// `meridian serve --config <dir>/meridian.yaml` with `config` written there.

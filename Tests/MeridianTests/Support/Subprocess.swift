@@ -134,7 +134,18 @@ final class ChildProcess: @unchecked Sendable {  // `status` only under `lock`
 /// Runs a command-line tool to completion (killed after `timeout`) and returns its exit code and
 /// combined output. Every real peer the tests drive (curl, nghttp, openssl, meridian) goes through here.
 enum Subprocess {
-    static func run(_ executable: URL, _ args: [String], environment: [String: String] = [:], timeout: Double = 60) throws -> (Int32, String) {
+    /// Runs on a dispatch thread, not the test's: a child that takes seconds must not hold one of
+    /// the few cooperative threads every other test task needs (it made timing tests flaky).
+    static func run(_ executable: URL, _ args: [String], environment: [String: String] = [:], timeout: Double = 60) async throws -> (Int32, String) {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try runBlocking(executable, args, environment: environment, timeout: timeout) })
+            }
+        }
+    }
+
+    /// For synchronous set-up (certificates): blocks the calling thread.
+    static func runBlocking(_ executable: URL, _ args: [String], environment: [String: String] = [:], timeout: Double = 60) throws -> (Int32, String) {
         let child = try ChildProcess([executable.path] + args, environment: environment)
         let killer = DispatchWorkItem { [weak child] in child?.signal(SIGKILL) }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: killer)
@@ -146,7 +157,7 @@ enum Subprocess {
     }
 
     /// A tool found on PATH.
-    static func run(_ tool: String, _ args: [String], timeout: Double = 60) throws -> (Int32, String) {
-        try run(URL(fileURLWithPath: "/usr/bin/env"), [tool] + args, timeout: timeout)
+    static func run(_ tool: String, _ args: [String], timeout: Double = 60) async throws -> (Int32, String) {
+        try await run(URL(fileURLWithPath: "/usr/bin/env"), [tool] + args, timeout: timeout)
     }
 }

@@ -76,12 +76,12 @@ enum MetricsParser {
     }
 
     /// Parses `text` (OpenMetrics when `openMetrics`); throws with the parser's message when invalid.
-    static func parse(_ text: String, openMetrics: Bool) throws -> [String: (type: String, samples: [Sample])] {
+    static func parse(_ text: String, openMetrics: Bool) async throws -> [String: (type: String, samples: [Sample])] {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID().uuidString).txt")
         try Data(text.utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
         let format = openMetrics ? "openmetrics" : "text"
-        let (code, out) = try Subprocess.run(
+        let (code, out) = try await Subprocess.run(
             URL(fileURLWithPath: "/bin/sh"), ["-c", "python3 '\(TestTools.path("parse_metrics.py"))' --format \(format) < '\(file.path)'"]
         )
         guard code == 0 else { throw TestError("the \(format) parser rejected /metrics: \(out)") }
@@ -114,6 +114,6 @@ extension TestServer {
     func metrics(openMetrics: Bool = false) async throws -> [String: (type: String, samples: [MetricsParser.Sample])] {
         let r = try await admin("/metrics", headers: openMetrics ? ["Accept": "application/openmetrics-text; version=1.0.0"] : [:])
         guard r.status == 200 else { throw TestError("/metrics answered \(r.status)") }
-        return try MetricsParser.parse(r.text, openMetrics: openMetrics)
+        return try await MetricsParser.parse(r.text, openMetrics: openMetrics)
     }
 }

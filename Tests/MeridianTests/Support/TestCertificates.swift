@@ -40,7 +40,7 @@ struct TestCertificates {
 
     static func openssl(in dir: URL, _ args: [String]) throws {
         // openssl takes file names relative to the certificate directory.
-        let (code, out) = try Subprocess.run("sh", ["-c", "cd \"$0\" && exec openssl \"$@\"", dir.path] + args)
+        let (code, out) = try Subprocess.runBlocking(URL(fileURLWithPath: "/bin/sh"), ["-c", "cd \"$0\" && exec openssl \"$@\"", dir.path] + args)
         guard code == 0 else { throw TestError("openssl \(args.joined(separator: " ")) failed: \(out)") }
     }
 
