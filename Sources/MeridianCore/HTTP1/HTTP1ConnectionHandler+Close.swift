@@ -45,7 +45,7 @@ extension HTTP1ConnectionHandler {
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         // A client that never reads must not keep a closing connection forever: the pending bytes
         // get the send timeout, then the connection is closed regardless.
-        let hardClose = context.eventLoop.scheduleTask(in: TimeAmount(timeouts.limits.send)) {
+        let hardClose = context.eventLoop.scheduleTask(in: TimeAmount(runtime.timeouts.send)) {
             loopBound.value.close(promise: nil)
         }
         // Bytes the client may still be sending (a body refused with 413, a request after a parse

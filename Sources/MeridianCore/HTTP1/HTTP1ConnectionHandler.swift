@@ -68,7 +68,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     // `updateTimer`).
     let clock = ContinuousClock()
     var timeouts: HTTP1ConnectionTimeouts<ContinuousClock>
-    var timer: Scheduled<Void>?
+    var timer: NIOScheduledCallback?
     var timerDeadline: ContinuousClock.Instant?
     /// Unparsed bytes held before reading stops (a client may pipeline this much ahead).
     let maxBuffered: Int
@@ -76,7 +76,9 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     /// request head begins, so a reload applies to the next request on every open connection.
     var runtime: ServerRuntime
 
-    let listener: ListenerContext
+    /// The listener's extra response headers (the rest of its context is in `connectionInfo`;
+    /// every idle connection holds what is kept here).
+    let extraHeaders: [(String, String)]
     var context: ChannelHandlerContext?
 
     public convenience init(runtimeBox: RuntimeBox, services: ConnectionServices, canSendFile: Bool) {
@@ -84,13 +86,13 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     public init(runtimeBox: RuntimeBox, services: ConnectionServices, listener: ListenerContext) {
-        self.listener = listener
+        self.extraHeaders = listener.extraHeaders
         self.runtimeBox = runtimeBox
         self.services = services
         let runtime = runtimeBox.current
         self.runtime = runtime
         self.keepAlive = KeepAliveStateMachine(maxRequests: runtime.limits.maxRequestsPerConnection)
-        self.timeouts = HTTP1ConnectionTimeouts(limits: .init(runtime.timeouts), now: clock.now)
+        self.timeouts = HTTP1ConnectionTimeouts(now: clock.now)
         self.maxBuffered = max(64 * 1024, runtime.limits.maxHeaderBytes + runtime.limits.maxRequestLine)
         self.parser = HTTP1RequestParser(limits: runtime.decoderLimits)
         self.connectionInfo.canSendFile = listener.canSendFile
@@ -150,12 +152,21 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         var incoming = unwrapInboundIn(data)
         timeouts.received(at: clock.now)
         inRead = true
-        if buffer == nil || buffer!.readableBytes == 0 {
+        let adopted = buffer == nil || buffer!.readableBytes == 0
+        if adopted {
             buffer = incoming
         } else {
             buffer!.writeBuffer(&incoming)
         }
         parse(context: context)
+        if adopted, let rest = buffer, rest.readableBytes > 0, !(current?.body.wantsNoMore ?? false) {
+            // `incoming` is the channel's pooled receive buffer: holding it makes NIO allocate, and
+            // keep for the connection's life, a second one for the next read. Keep a copy of what
+            // is left instead (a head split across reads, or pipelined requests waiting).
+            var own = context.channel.allocator.buffer(capacity: rest.readableBytes)
+            own.writeImmutableBuffer(rest)
+            buffer = own
+        }
         updateTimer(context: context)
     }
 
@@ -345,7 +356,6 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         let latest = runtimeBox.current
         guard latest !== runtime else { return }
         runtime = latest
-        timeouts.limits = .init(latest.timeouts)
         parser.limits = latest.decoderLimits
         keepAlive.maxRequests = latest.limits.maxRequestsPerConnection
     }
@@ -361,7 +371,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         let body = hasBody ? RequestBody(eventLoop: context.eventLoop, maxBytes: runtime.limits.maxBodyBytes, source: self) : .none
         let exchange = HTTPExchange.start(
             head: head, body: body, connection: info, runtime: runtime, services: services, eventLoop: context.eventLoop,
-            allocator: context.channel.allocator, writer: self, extraHeaders: listener.extraHeaders
+            allocator: context.channel.allocator, writer: self, extraHeaders: extraHeaders
         )
         let c = InFlight(exchange: exchange, decision: decision)
         c.bodyComplete = !hasBody  // the parser's `.end` for it follows and is passed over

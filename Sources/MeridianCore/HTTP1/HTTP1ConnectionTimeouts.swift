@@ -2,7 +2,9 @@
 /// header_read while a head arrives (slowloris), body_read while a body arrives (but not while
 /// the reader is behind: that wait is the server's), none while a responder works, and send while
 /// the socket takes nothing. Pure: the handler reports events with the time and arms one timer at
-/// ``deadline()``; when it fires, ``expired(at:)`` says which timeout (if any) has passed.
+/// ``deadline(_:)``; when it fires, ``expired(at:_:)`` says which timeout (if any) has passed. The
+/// limits are passed in, not kept: every idle connection holds this state, and the limits are the
+/// runtime's.
 ///
 /// RFC 9112 §9.8 leaves these to the server; the kinds and the 408 on header and body timeouts are
 /// what nginx does (`client_header_timeout`, `client_body_timeout`, `keepalive_timeout`,
@@ -41,12 +43,10 @@ public struct HTTP1ConnectionTimeouts<C: Clock>: Sendable where C.Duration == Du
     }
 
     public private(set) var phase: Phase = .idle
-    public var limits: Limits
     private var lastActivity: C.Instant
     private var unwritableSince: C.Instant?
 
-    public init(limits: Limits, now: C.Instant) {
-        self.limits = limits
+    public init(now: C.Instant) {
         self.lastActivity = now
     }
 
@@ -92,7 +92,7 @@ public struct HTTP1ConnectionTimeouts<C: Clock>: Sendable where C.Duration == Du
     }
 
     /// The deadline of the timeout that runs now, if any.
-    public func deadline() -> (instant: C.Instant, kind: Kind)? {
+    public func deadline(_ limits: Limits) -> (instant: C.Instant, kind: Kind)? {
         if let since = unwritableSince { return (since.advanced(by: limits.send), .send) }
         switch phase {
         case .idle: return (lastActivity.advanced(by: limits.idle), .idle)
@@ -103,8 +103,8 @@ public struct HTTP1ConnectionTimeouts<C: Clock>: Sendable where C.Duration == Du
     }
 
     /// The timeout that has passed by `now`, if one has.
-    public func expired(at now: C.Instant) -> Kind? {
-        guard let (instant, kind) = deadline(), instant <= now else { return nil }
+    public func expired(at now: C.Instant, _ limits: Limits) -> Kind? {
+        guard let (instant, kind) = deadline(limits), instant <= now else { return nil }
         return kind
     }
 }

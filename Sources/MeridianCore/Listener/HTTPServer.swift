@@ -161,6 +161,18 @@ public final class HTTPServer: Sendable {
         if listener.reusePort {
             bootstrap = bootstrap.serverChannelOption(ChannelOptions.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
         }
+        if listener.tls == nil && !listener.http2.h2c {
+            // NIO keeps a channel's receive buffer for the connection's whole life, idle or not
+            // (its pooled receive allocator reuses it for the next read), and starts it at 2048
+            // bytes: 40% of an idle HTTP/1.1 connection. 512 holds a typical request head; a read
+            // that fills it grows it as before (to 64 KiB at most). Only where
+            // HTTP1ConnectionHandler reads the socket itself: it copies what it keeps of a read, so
+            // a head split across reads does not make NIO allocate and keep a second buffer. TLS
+            // and h2c keep NIO's default (NIOSSL and NIOHTTP2 may hold a read across reads).
+            bootstrap = bootstrap.childChannelOption(
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536)
+            )
+        }
         return bootstrap
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: listener.tls == nil)
