@@ -266,6 +266,21 @@ public final class AccessLog: Sendable {
                 string(error)
             }
         }
+        // What actions added (the protocol upgraded to; upstream, cache status and encoding as
+        // those actions come): each under its own name, after the configured fields.
+        if !record.annotations.isEmpty {
+            for (name, value) in record.annotations.all {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                Self.appendJSONString(name, to: &out)
+                out.append(UInt8(ascii: ":"))
+                switch value {
+                case let n as Int: number(n)
+                case let text as String: string(text)
+                default: string(String(describing: value))
+                }
+            }
+        }
         out.append(contentsOf: [UInt8(ascii: "}"), UInt8(ascii: "\n")])
     }
 

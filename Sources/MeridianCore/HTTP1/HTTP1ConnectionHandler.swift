@@ -67,6 +67,11 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     // Timeouts: which one runs is `timeouts`' to say; one scheduled task, re-armed lazily (see
     // `updateTimer`).
     let clock = ContinuousClock()
+    /// When the read being handled began: events within one read share it (a clock read costs a
+    /// system call on some virtual machines, and a request answered at once has three events).
+    var readTime: ContinuousClock.Instant
+    /// The time for an event now: the read's while in one, else the clock's.
+    var now: ContinuousClock.Instant { inRead ? readTime : clock.now }
     var timeouts: HTTP1ConnectionTimeouts<ContinuousClock>
     var timer: NIOScheduledCallback?
     var timerDeadline: ContinuousClock.Instant?
@@ -92,7 +97,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         let runtime = runtimeBox.current
         self.runtime = runtime
         self.keepAlive = KeepAliveStateMachine(maxRequests: runtime.limits.maxRequestsPerConnection)
-        self.timeouts = HTTP1ConnectionTimeouts(now: clock.now)
+        self.readTime = clock.now
+        self.timeouts = HTTP1ConnectionTimeouts(now: readTime)
         self.maxBuffered = max(64 * 1024, runtime.limits.maxHeaderBytes + runtime.limits.maxRequestLine)
         self.parser = HTTP1RequestParser(limits: runtime.decoderLimits)
         self.connectionInfo.canSendFile = listener.canSendFile
@@ -150,7 +156,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if lingering { return }  // closing: what still arrives is dropped
         var incoming = unwrapInboundIn(data)
-        timeouts.received(at: clock.now)
+        readTime = clock.now
+        timeouts.received(at: readTime)
         inRead = true
         let adopted = buffer == nil || buffer!.readableBytes == 0
         if adopted {
@@ -217,7 +224,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             guard let output else { break }
             switch output {
             case .headStarted:
-                if current == nil { timeouts.headStarted(at: clock.now) }
+                if current == nil { timeouts.headStarted(at: now) }
             case .part(.head(let head)):
                 startRequest(head, context: context)
             case .part(.body(let b)):
@@ -244,7 +251,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         if let c = current, !c.bodyComplete {
             // Whether the body clock runs: not while the reader is behind (that wait is ours),
             // nor before a client waiting for `100 Continue` has been asked for the body.
-            timeouts.bodyPaused(c.body.wantsNoMore || c.expectsContinue, at: clock.now)
+            timeouts.bodyPaused(c.body.wantsNoMore || c.expectsContinue, at: now)
             if inputClosed && (buffer?.readableBytes ?? 0) == 0 && !parser.endIsPending && !c.body.wantsNoMore {
                 // Everything sent has been parsed and the body is still short: it can never end.
                 bodyCutShort(c, context: context)
@@ -375,7 +382,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         )
         let c = InFlight(exchange: exchange, decision: decision)
         c.bodyComplete = !hasBody  // the parser's `.end` for it follows and is passed over
-        timeouts.requestStarted(bodyExpected: hasBody, at: clock.now)
+        timeouts.requestStarted(bodyExpected: hasBody, at: now)
         current = c
 
         if let expect = head.headers.first(name: "expect") {
@@ -396,7 +403,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     /// The current request is fully read and answered: move on to the next one.
     func requestDone(context: ChannelHandlerContext) {
         current = nil
-        timeouts.requestDone(at: clock.now)
+        timeouts.requestDone(at: now)
         if keepAlive.isDraining && (buffer?.readableBytes ?? 0) == 0 {
             closeAfterFlush(context: context)
             return

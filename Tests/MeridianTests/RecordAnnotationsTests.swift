@@ -1,0 +1,47 @@
+import MeridianConfig
+import MeridianCore
+import NIOCore
+import NIOHTTP1
+import Testing
+
+@testable import MeridianTelemetry
+
+/// Typed annotations an action adds to a request's record reach the access log by name, with no
+/// change to Core or the log's configuration.
+@Suite struct RecordAnnotationsTests {
+    enum CacheStatus: RecordAnnotationKey {
+        typealias Value = String
+        static let name = "cache_status"
+    }
+
+    enum UpstreamMillis: RecordAnnotationKey {
+        typealias Value = Int
+        static let name = "upstream_ms"
+    }
+
+    @Test func annotationsAreTypedAndReplaced() {
+        var a = RecordAnnotations()
+        #expect(a.isEmpty && a[CacheStatus.self] == nil)
+        a[CacheStatus.self] = "MISS"
+        a[UpstreamMillis.self] = 12
+        a[CacheStatus.self] = "HIT"
+        #expect(a[CacheStatus.self] == "HIT" && a[UpstreamMillis.self] == 12)
+        #expect(a.all.map(\.name) == ["upstream_ms", "cache_status"])
+    }
+
+    @Test func theAccessLogWritesEveryAnnotation() {
+        let log = AccessLog(Configuration.AccessLog(fields: [.status]))
+        let request = Request(head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "/x"), id: "r1", connection: ConnectionInfo(remoteAddress: nil, localAddress: nil))
+        var annotations = RecordAnnotations()
+        annotations[UpgradeAnnotation.self] = "websocket"
+        annotations[UpstreamMillis.self] = 7
+        annotations[CacheStatus.self] = "say \"hi\""
+        let record = RequestRecord(
+            request: request, route: "/x", status: .switchingProtocols, bodyBytesSent: 0, bodyBytesReceived: 0, duration: .milliseconds(1),
+            error: nil, annotations: annotations
+        )
+        var out: [UInt8] = []
+        log.format(record, into: &out)
+        #expect(String(decoding: out, as: UTF8.self) == #"{"status":101,"upgrade":"websocket","upstream_ms":7,"cache_status":"say \"hi\""}"# + "\n")
+    }
+}
