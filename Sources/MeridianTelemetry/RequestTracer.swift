@@ -135,6 +135,14 @@ final class RequestTracer<T: Tracer>: RequestTracing, Sendable {
             if record.bodyBytesReceived > 0 { a["http.request.body.size"] = record.bodyBytesReceived }
             a["http.response.body.size"] = record.bodyBytesSent
             a["meridian.request_id"] = request.id
+            // What actions added to the record, as `meridian.<name>` (the upgrade protocol now).
+            for (name, value) in record.annotations.all {
+                switch value {
+                case let n as Int: a["meridian.\(name)"] = n
+                case let text as String: a["meridian.\(name)"] = text
+                default: a["meridian.\(name)"] = String(describing: value)
+                }
+            }
             if code >= 500 {
                 a["error.type"] = String(code)
             } else if record.error != nil {

@@ -58,6 +58,10 @@ extension Telemetry {
             e.sample("meridian_connections_total", [("protocol", "http1")], s.totalHTTP1.load(ordering: .relaxed))
             e.sample("meridian_connections_total", [("protocol", "http2")], s.totalHTTP2.load(ordering: .relaxed))
             e.sample("meridian_connections_total", [("protocol", "upgraded")], s.totalUpgraded.load(ordering: .relaxed))
+            e.family("meridian_upgraded_streams_open", .gauge, "HTTP/2 streams switched to another protocol by extended CONNECT (RFC 8441).")
+            e.sample("meridian_upgraded_streams_open", [], s.openUpgradedStreams.load(ordering: .relaxed))
+            e.family("meridian_upgraded_streams", .counter, "HTTP/2 streams switched to another protocol by extended CONNECT (RFC 8441).")
+            e.sample("meridian_upgraded_streams_total", [], s.totalUpgradedStreams.load(ordering: .relaxed))
             e.family("meridian_requests_rejected", .counter, "Requests refused by the parser or a limit, by the status answered.")
             for (i, code) in ConnectionServices.rejectionStatuses.enumerated() {
                 e.sample("meridian_requests_rejected_total", [("http_response_status_code", String(code))], s.rejectedByStatus[i].load(ordering: .relaxed))

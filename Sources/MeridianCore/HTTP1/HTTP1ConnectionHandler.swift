@@ -80,6 +80,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     /// The configuration the next (or current) request runs on: read again whenever a new
     /// request head begins, so a reload applies to the next request on every open connection.
     var runtime: ServerRuntime
+    /// The `RuntimeBox.version` `runtime` was read at.
+    var runtimeVersion: Int
 
     /// The listener's extra response headers (the rest of its context is in `connectionInfo`;
     /// every idle connection holds what is kept here).
@@ -94,6 +96,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         self.extraHeaders = listener.extraHeaders
         self.runtimeBox = runtimeBox
         self.services = services
+        self.runtimeVersion = runtimeBox.version
         let runtime = runtimeBox.current
         self.runtime = runtime
         self.keepAlive = KeepAliveStateMachine(maxRequests: runtime.limits.maxRequestsPerConnection)
@@ -203,6 +206,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
                 if c.bodyComplete { break }  // answered or not, the next head waits
                 if c.body.wantsNoMore { break }  // the reader is behind: bytes wait here
             } else if parser.isIdle {
+                if bytes.readableBytes == 0 { break }  // nothing of a next request yet
                 refreshRuntime()
             }
             buffer = nil  // keep `bytes` uniquely referenced while parsing
@@ -360,6 +364,9 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     /// The configuration for the request about to begin.
     func refreshRuntime() {
+        let version = runtimeBox.version
+        guard version != runtimeVersion else { return }
+        runtimeVersion = version
         let latest = runtimeBox.current
         guard latest !== runtime else { return }
         runtime = latest

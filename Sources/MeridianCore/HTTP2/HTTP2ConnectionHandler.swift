@@ -35,6 +35,8 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     var eventLoop: (any EventLoop)? { context?.eventLoop }
     /// Counted in the open-connection gauge until the connection closes.
     private var counted = false
+    private var cachedRuntime: ServerRuntime?
+    private var cachedRuntimeVersion = 0
 
     // Stall state (see HTTP2ConnectionHandler+Stalls.swift and HTTP2StallPolicy).
     let clock = ContinuousClock()
@@ -283,7 +285,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     // MARK: - Requests
 
     private func start(_ stream: HTTP2Stream, _ headers: HPACKHeaders, context: ChannelHandlerContext) {
-        let runtime = runtimeBox.current
+        let runtime = currentRuntime()
         let head = Self.requestHead(headers)
         stream.clocks.bodyRead = runtime.timeouts.bodyRead
         stream.clocks.send = runtime.timeouts.send
@@ -311,6 +313,17 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         }
         exchange.respond()
         flushIfNeeded(context: context)
+    }
+
+    /// The runtime in force, re-read only when a reload replaced it (one atomic load per request,
+    /// not a lock shared by every event loop).
+    func currentRuntime() -> ServerRuntime {
+        let version = runtimeBox.version
+        if let cachedRuntime, version == cachedRuntimeVersion { return cachedRuntime }
+        let runtime = runtimeBox.current
+        cachedRuntime = runtime
+        cachedRuntimeVersion = version
+        return runtime
     }
 
     func write(_ frame: HTTP2Frame, promise: EventLoopPromise<Void>? = nil) {

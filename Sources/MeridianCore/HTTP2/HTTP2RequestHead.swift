@@ -41,18 +41,10 @@ extension HTTP2ConnectionHandler {
                 }
             } else {
                 seenRegular = true
-                for b in n where !HTTP1RequestParser.isTokenByte(b) || (b >= 0x41 && b <= 0x5A) {
-                    return "invalid or upper-case field name"
-                }
-                if isConnectionSpecific(name) && !(n.count == 14 && name == "content-length") {
-                    return "connection-specific field \(name)"
-                }
+                if let problem = fieldProblem(name) { return problem }
                 if n.count == 2 && name == "te" && value != "trailers" { return "te other than trailers" }
             }
-            let v = value.utf8
-            if let first = v.first, first == 0x20 || first == 0x09 { return "leading whitespace in a value" }
-            if let last = v.last, last == 0x20 || last == 0x09 { return "trailing whitespace in a value" }
-            for b in v where b == 0 || b == 0x0A || b == 0x0D { return "NUL, CR or LF in a value" }
+            if let problem = valueProblem(value) { return problem }
         }
         if !method { return "missing :method" }
         if protocolName && !isConnect { return ":protocol without CONNECT" }
@@ -135,16 +127,31 @@ extension HTTP2ConnectionHandler {
     static func trailers(_ headers: HPACKHeaders) -> HTTPHeaders? {
         var fields = HTTPHeaders()
         for (name, value, _) in headers {
-            let n = name.utf8
-            guard !n.isEmpty, n.first != UInt8(ascii: ":") else { return nil }
-            for b in n where !HTTP1RequestParser.isTokenByte(b) || (b >= 0x41 && b <= 0x5A) { return nil }
-            if isConnectionSpecific(name) || name == "te" { return nil }
-            let v = value.utf8
-            if let first = v.first, first == 0x20 || first == 0x09 { return nil }
-            if let last = v.last, last == 0x20 || last == 0x09 { return nil }
-            for b in v where b == 0 || b == 0x0A || b == 0x0D { return nil }
+            guard name.utf8.first != UInt8(ascii: ":"), fieldProblem(name) == nil, name != "te", name != "content-length",
+                valueProblem(value) == nil
+            else { return nil }
             fields.add(name: name, value: value)
         }
         return fields
+    }
+
+    /// A regular field name's problem (§8.2, §8.2.2), or nil; content-length is allowed here.
+    static func fieldProblem(_ name: String) -> String? {
+        let n = name.utf8
+        guard !n.isEmpty else { return "empty field name" }
+        for b in n where !HTTP1RequestParser.isTokenByte(b) || (b >= 0x41 && b <= 0x5A) {
+            return "invalid or upper-case field name"
+        }
+        if isConnectionSpecific(name) && !(n.count == 14 && name == "content-length") { return "connection-specific field \(name)" }
+        return nil
+    }
+
+    /// A field value's problem (§8.2.1), or nil.
+    static func valueProblem(_ value: String) -> String? {
+        let v = value.utf8
+        if let first = v.first, first == 0x20 || first == 0x09 { return "leading whitespace in a value" }
+        if let last = v.last, last == 0x20 || last == 0x09 { return "trailing whitespace in a value" }
+        for b in v where b == 0 || b == 0x0A || b == 0x0D { return "NUL, CR or LF in a value" }
+        return nil
     }
 }

@@ -1,4 +1,5 @@
 public import Logging
+internal import Atomics
 internal import NIOConcurrencyHelpers
 public import NIOCore
 internal import NIOHTTP1
@@ -105,6 +106,9 @@ public final class ServerRuntime: Sendable {
 /// The runtime currently in force; connections read it once per request.
 public final class RuntimeBox: Sendable {
     private let box: NIOLockedValueBox<ServerRuntime>
+    /// Bumped by every replace: a connection that holds the runtime of the generation it last
+    /// saw checks this number (one relaxed load) instead of taking the lock every request.
+    private let replacements = ManagedAtomic<Int>(0)
 
     public init(_ runtime: ServerRuntime) {
         self.box = NIOLockedValueBox(runtime)
@@ -114,7 +118,11 @@ public final class RuntimeBox: Sendable {
         box.withLockedValue { $0 }
     }
 
+    /// How many times the runtime was replaced.
+    public var version: Int { replacements.load(ordering: .acquiring) }
+
     public func replace(with runtime: ServerRuntime) {
         box.withLockedValue { $0 = runtime }
+        replacements.wrappingIncrement(ordering: .releasing)
     }
 }
