@@ -35,7 +35,7 @@ extension HTTP2ConnectionHandler {
     ///   writable, so resetting streams would change nothing.
     func armStallTimer(context: ChannelHandlerContext) {
         guard stallTimer == nil else { return }
-        let timeouts = runtimeBox.current.timeouts
+        let timeouts = currentRuntime().timeouts
         let send = TimeAmount(timeouts.send), bodyRead = TimeAmount(timeouts.bodyRead)
         let period = TimeAmount.nanoseconds(max(100_000_000, min(send, bodyRead).nanoseconds / 4))
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -52,7 +52,7 @@ extension HTTP2ConnectionHandler {
         let buffered = connectionStall.unwritableSince == nil ? nil : try? context.channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)
         let progressed: Bool
         var running: Bool
-        switch connectionStall.tick(at: now, send: runtimeBox.current.timeouts.send, bufferedBytes: buffered, outboundProgress: outboundProgress) {
+        switch connectionStall.tick(at: now, send: currentRuntime().timeouts.send, bufferedBytes: buffered, outboundProgress: outboundProgress) {
         case .close:
             services.timedOut("send")
             runtimeBox.current.logger.debug("closing an HTTP/2 connection whose client stopped reading", metadata: ["streams": "\(streams.count)"])
