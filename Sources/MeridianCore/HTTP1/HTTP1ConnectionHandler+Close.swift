@@ -7,7 +7,7 @@ extension HTTP1ConnectionHandler {
     /// Answers a request that could not be parsed, then closes: its framing cannot be trusted.
     func writeError(_ error: HTTPParseError, context: ChannelHandlerContext) {
         keepAlive.forceClose()
-        let runtime = runtimeBox.current
+        refreshRuntime()  // a head that failed to parse may be the first after a reload
         runtime.logger.debug("bad request", metadata: ["status": "\(error.status.code)", "reason": "\(error.reason)"])
         var head = context.channel.allocator.buffer(capacity: 256)
         let response = Response.text(error.status, "\(error.status.code) \(error.status.reasonPhrase): \(error.reason)\n")

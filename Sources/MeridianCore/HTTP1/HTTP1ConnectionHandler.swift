@@ -79,9 +79,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     let maxBuffered: Int
     /// The configuration the next (or current) request runs on: read again whenever a new
     /// request head begins, so a reload applies to the next request on every open connection.
-    var runtime: ServerRuntime
-    /// The `RuntimeBox.version` `runtime` was read at.
-    var runtimeVersion: Int
+    var snapshot: RuntimeSnapshot
+    var runtime: ServerRuntime { snapshot.runtime }
 
     /// The listener's extra response headers (the rest of its context is in `connectionInfo`;
     /// every idle connection holds what is kept here).
@@ -96,9 +95,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         self.extraHeaders = listener.extraHeaders
         self.runtimeBox = runtimeBox
         self.services = services
-        self.runtimeVersion = runtimeBox.version
-        let runtime = runtimeBox.current
-        self.runtime = runtime
+        self.snapshot = RuntimeSnapshot(runtimeBox)
+        let runtime = snapshot.runtime
         self.keepAlive = KeepAliveStateMachine(maxRequests: runtime.limits.maxRequestsPerConnection)
         self.readTime = clock.now
         self.timeouts = HTTP1ConnectionTimeouts(now: readTime)
@@ -364,14 +362,9 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     /// The configuration for the request about to begin.
     func refreshRuntime() {
-        let version = runtimeBox.version
-        guard version != runtimeVersion else { return }
-        runtimeVersion = version
-        let latest = runtimeBox.current
-        guard latest !== runtime else { return }
-        runtime = latest
-        parser.limits = latest.decoderLimits
-        keepAlive.maxRequests = latest.limits.maxRequestsPerConnection
+        guard snapshot.refresh(from: runtimeBox) else { return }
+        parser.limits = runtime.decoderLimits
+        keepAlive.maxRequests = runtime.limits.maxRequestsPerConnection
     }
 
     func startRequest(_ head: HTTPRequestHead, context: ChannelHandlerContext) {

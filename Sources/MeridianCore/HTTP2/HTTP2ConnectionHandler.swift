@@ -35,8 +35,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     var eventLoop: (any EventLoop)? { context?.eventLoop }
     /// Counted in the open-connection gauge until the connection closes.
     private var counted = false
-    private var cachedRuntime: ServerRuntime?
-    private var cachedRuntimeVersion = 0
+    private var snapshot: RuntimeSnapshot
 
     // Stall state (see HTTP2ConnectionHandler+Stalls.swift and HTTP2StallPolicy).
     let clock = ContinuousClock()
@@ -50,6 +49,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
 
     public init(runtimeBox: RuntimeBox, services: ConnectionServices, listener: ListenerContext, initialWindowSize: Int = 65535) {
         self.initialWindowSize = initialWindowSize
+        self.snapshot = RuntimeSnapshot(runtimeBox)
         self.runtimeBox = runtimeBox
         self.services = services
         self.listener = listener
@@ -315,15 +315,10 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         flushIfNeeded(context: context)
     }
 
-    /// The runtime in force, re-read only when a reload replaced it (one atomic load per request,
-    /// not a lock shared by every event loop).
+    /// The runtime in force (see ``RuntimeSnapshot``).
     func currentRuntime() -> ServerRuntime {
-        let version = runtimeBox.version
-        if let cachedRuntime, version == cachedRuntimeVersion { return cachedRuntime }
-        let runtime = runtimeBox.current
-        cachedRuntime = runtime
-        cachedRuntimeVersion = version
-        return runtime
+        _ = snapshot.refresh(from: runtimeBox)
+        return snapshot.runtime
     }
 
     func write(_ frame: HTTP2Frame, promise: EventLoopPromise<Void>? = nil) {
