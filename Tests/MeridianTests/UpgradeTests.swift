@@ -56,6 +56,26 @@ import Testing
         }
     }
 
+    @Test func aSwitchNobodyAskedForIsA500OnBothProtocols() async throws {
+        try await withLayerServer([("/", AlwaysSwitch())]) { s in
+            let c = try await RawClient.connect(port: s.port)
+            try await c.send("GET /x HTTP/1.1\r\nHost: a\r\n\r\n")
+            #expect(try await c.readResponse().status == 500)
+            // Asked for another protocol than the one answered: refused too.
+            try await c.send("GET /x HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n")
+            #expect(try await c.readResponse().status == 500)
+            await c.close()
+
+            let h = try await RawClient.connect(port: s.port)
+            try await h.send(bytes: H2.clientStart + H2.frame(.settings, flags: H2.Flags.ack, stream: 0) + H2.request(stream: 1, path: "/x"))
+            let frames = try await collectFrames(h) { $0.contains { $0.type == H2.FrameType.headers.rawValue && $0.stream == 1 } }
+            var reader = H2HeaderReader()
+            #expect(try reader.headers(frames).first { $0.stream == 1 }?.fields.first { $0.0 == ":status" }?.1 == "500")
+            #expect(s.services.totalUpgraded.load(ordering: .relaxed) == 0 && s.services.totalUpgradedStreams.load(ordering: .relaxed) == 0)
+            await h.close()
+        }
+    }
+
     @Test func drainAsksTheProtocolToCloseInItsOwnWay() async throws {
         try await withLayerServer(Self.routes) { s in
             let c = try await RawClient.connect(port: s.port)

@@ -31,15 +31,10 @@ extension HTTP1ConnectionHandler: RequestBody.Source {
     public func writeUpgrade(_ response: Response, upgrade: ProtocolUpgrade, for exchange: HTTPExchange) {
         guard let c = current, c.exchange === exchange, let context, !closed else { return }
         let request = exchange.request
-        guard Self.asksToUpgrade(request.head, to: upgrade.protocolName), c.bodyComplete, !c.bodyBroken, !keepAlive.isDraining else {
-            // A switch the client did not ask for (or one while the connection must close) cannot
-            // be sent; the responder made a mistake.
-            exchange.runtime.logger.error(
-                "responder answered with an upgrade the request did not ask for", metadata: ["request.id": "\(request.id)", "upgrade": "\(upgrade.protocolName)"]
-            )
+        guard c.bodyComplete, !c.bodyBroken, !keepAlive.isDraining else {
+            // The bytes after the request are not yet (or no longer) the new protocol's.
             c.decision = .close
-            writeWhole(.text(.internalServerError, "500 Internal Server Error\n"), sendBody: !request.isHead, for: exchange)
-            exchange.finish(error: nil)
+            exchange.refuseUpgrade(upgrade, "the connection cannot switch now (body unread, broken, or draining)")
             return
         }
         var headers = response.headers
@@ -71,18 +66,5 @@ extension HTTP1ConnectionHandler: RequestBody.Source {
         upgrade.install(stream)
         if inputClosed { stream.ended() }
         context.channel.read()
-    }
-
-    /// `Connection: upgrade` and `Upgrade` naming `name`, on HTTP/1.1 (RFC 9110 §7.8).
-    static func asksToUpgrade(_ head: HTTPRequestHead, to name: String) -> Bool {
-        guard head.version.major == 1, head.version.minor >= 1 else { return false }
-        func tokens(_ field: String) -> [String] {
-            head.headers[field].flatMap { $0.split(separator: ",") }.map { $0.trimmingOWS() }
-        }
-        guard tokens("connection").contains(where: { $0.lowercasedASCIIEquals("upgrade") }) else { return false }
-        return tokens("upgrade").contains { token in
-            let protocolName = token.split(separator: "/", maxSplits: 1).first.map(String.init) ?? token
-            return protocolName.lowercased() == name.lowercased()
-        }
     }
 }

@@ -83,15 +83,6 @@ extension HTTP2ConnectionHandler {
     /// the installer's pipe. DATA that came before the answer is its first read.
     func writeUpgrade(_ response: Response, upgrade: ProtocolUpgrade, on stream: HTTP2Stream) {
         guard let exchange = stream.exchange, !stream.closed, let context else { return }
-        guard exchange.request.upgradeProtocol?.lowercased() == upgrade.protocolName.lowercased() else {
-            exchange.runtime.logger.error(
-                "responder answered with an upgrade the request did not ask for",
-                metadata: ["request.id": "\(exchange.request.id)", "upgrade": "\(upgrade.protocolName)"]
-            )
-            writeWhole(.text(.internalServerError, "500 Internal Server Error\n"), sendBody: true, on: stream)
-            exchange.finish(error: nil)
-            return
-        }
         var ok = Response(status: .ok, headers: response.headers)
         ok.headers.remove(name: "upgrade")
         var headers = responseHeaders(ok, request: exchange.request, runtime: exchange.runtime)

@@ -43,8 +43,6 @@ final class HTTP2Stream {
         self.connection = connection
     }
 
-    var responded: Bool { exchange?.responseStarted ?? false }
-    var finished: Bool { exchange?.finished ?? true }
 }
 
 extension HTTP2Stream: ResponseWriter {

@@ -116,6 +116,11 @@ public final class HTTPExchange: @unchecked Sendable {
     /// dropped.
     public func send(_ response: Response) {
         guard !responseStarted, !finished, goneReason == nil, let writer else { return }
+        if let upgrade = response.upgrade, !request.asksToSwitch(to: upgrade.protocolName) {
+            // A switch the client did not ask for cannot be sent (RFC 9110 §7.8, RFC 8441 §4):
+            // the responder made a mistake.
+            return refuseUpgrade(upgrade, "the request did not ask for it")
+        }
         responseStarted = true
         status = response.status
         if let upgrade = response.upgrade {
@@ -193,6 +198,17 @@ public final class HTTPExchange: @unchecked Sendable {
     }
 
     // MARK: - Failures
+
+    /// A switch that cannot happen (not asked for, or the connection cannot switch now) is a 500.
+    func refuseUpgrade(_ upgrade: ProtocolUpgrade, _ why: String) {
+        runtime.logger.error(
+            "responder answered with an upgrade that cannot be sent",
+            metadata: ["request.id": "\(request.id)", "upgrade": "\(upgrade.protocolName)", "reason": "\(why)"]
+        )
+        annotations[UpgradeAnnotation.self] = nil
+        responseStarted = false
+        send(.text(.internalServerError, "500 Internal Server Error\n"))
+    }
 
     /// The request body failed (too large, stalled, malformed). Before the response this is the
     /// answer (413, 408, 400); after it the response is cut (the writer closes or resets).

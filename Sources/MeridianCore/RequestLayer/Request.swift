@@ -34,16 +34,26 @@ public final class Request: Sendable {
 
     /// The protocol the client asks to switch to: the `Upgrade` token of an HTTP/1.1 request with
     /// `Connection: upgrade`, or the `:protocol` of an HTTP/2 extended CONNECT (RFC 8441).
-    public var upgradeProtocol: String? {
+    public var upgradeProtocol: String? { upgradeProtocols.first }
+
+    /// Whether the client asked to switch to `name` (any of its `Upgrade` tokens, case aside).
+    public func asksToSwitch(to name: String) -> Bool {
+        upgradeProtocols.contains { $0.lowercased() == name.lowercased() }
+    }
+
+    /// Every protocol offered: the `Upgrade` tokens (version suffix dropped) of an HTTP/1.1
+    /// request with `Connection: upgrade` (RFC 9110 §7.8), or the `:protocol` of an extended CONNECT.
+    private var upgradeProtocols: [String] {
         if head.version.major == 2 {
-            return head.method == .CONNECT ? head.headers.first(name: ":protocol") : nil
+            return head.method == .CONNECT ? head.headers[":protocol"] : []
         }
-        guard head.version.minor >= 1, head.headers.contains(name: "upgrade") else { return nil }
+        guard head.version.minor >= 1, head.headers.contains(name: "upgrade") else { return [] }
         let connection = head.headers["connection"].flatMap { $0.split(separator: ",") }
-        guard connection.contains(where: { $0.trimmingOWS().lowercasedASCIIEquals("upgrade") }) else { return nil }
-        guard let first = head.headers["upgrade"].flatMap({ $0.split(separator: ",") }).first else { return nil }
-        let token = first.trimmingOWS()
-        return String(token.split(separator: "/", maxSplits: 1).first ?? Substring(token))
+        guard connection.contains(where: { $0.trimmingOWS().lowercasedASCIIEquals("upgrade") }) else { return [] }
+        return head.headers["upgrade"].flatMap { $0.split(separator: ",") }.map { token in
+            let t = token.trimmingOWS()
+            return String(t.split(separator: "/", maxSplits: 1).first ?? Substring(t))
+        }
     }
 
     public init(

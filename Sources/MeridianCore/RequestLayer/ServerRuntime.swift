@@ -1,7 +1,7 @@
 public import Logging
 internal import Atomics
 internal import NIOConcurrencyHelpers
-public import NIOCore
+internal import NIOCore
 internal import NIOHTTP1
 
 /// Everything a request needs from the configuration, swapped whole on reload: a request keeps the
@@ -42,10 +42,6 @@ public final class ServerRuntime: Sendable {
     }
 
     /// Routes a request: normalises its path, picks the host and route, runs the route's chain.
-    public func respond(to request: Request, on eventLoop: any EventLoop, allocator: ByteBufferAllocator) -> (ResponseFuture, String) {
-        respond(to: request, eventLoop: eventLoop, allocator: allocator, clientGone: .never)
-    }
-
     func respond(to request: Request, exchange: HTTPExchange) -> (ResponseFuture, String) {
         respond(to: request, eventLoop: exchange.eventLoop, allocator: exchange.allocator, clientGone: ClientGoneSignal(exchange: exchange))
     }

@@ -138,3 +138,10 @@ final class EchoProtocol: UpgradedStream.Delegate {
         stream.write(ByteBuffer(string: "draining")).whenComplete { _ in stream.close() }
     }
 }
+
+/// Always answers with a switch to `echo`, asked for or not: the request layer must refuse it.
+struct AlwaysSwitch: Responder {
+    func respond(to request: Request, context: RequestContext) -> ResponseFuture {
+        .immediate(.switchingProtocols(ProtocolUpgrade(protocolName: "echo") { stream in stream.delegate = EchoProtocol() }))
+    }
+}
