@@ -88,6 +88,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "MeridianProxy",
+            dependencies: [
+                "MeridianCore",
+                "MeridianConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "MeridianTelemetry",
             dependencies: [
                 "MeridianCore",
@@ -111,6 +125,7 @@ let package = Package(
                 "MeridianCore",
                 "MeridianStatic",
                 "MeridianActions",
+                "MeridianProxy",
                 "MeridianTelemetry",
                 "MeridianConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -128,6 +143,7 @@ let package = Package(
             name: "MeridianTests",
             dependencies: [
                 "MeridianServer",
+                "MeridianProxy",
                 "MeridianCore",
                 "MeridianStatic",
                 "MeridianActions",

@@ -20,12 +20,12 @@ public struct ProbeResponder: Responder {
             if kv.first == "verbose" { verbose = true }
             if kv.first == "exclude", kv.count == 2 { excluded.insert(String(kv[1])) }
         }
-        let results = registry.evaluate(probe, excluding: excluded)
+        let results = registry.evaluateWithDetail(probe, excluding: excluded)
         let healthy = results.allSatisfy { $0.failure == nil }
         var body = ""
         if verbose {
             for r in results {
-                body += r.failure.map { "[-]\(r.name) failed: \($0)\n" } ?? "[+]\(r.name) ok\n"
+                body += r.failure.map { "[-]\(r.name) failed: \($0)\n" } ?? "[+]\(r.name) ok\(r.detail.map { ": \($0)" } ?? "")\n"
             }
             body += healthy ? "\(probe.rawValue) check passed\n" : "\(probe.rawValue) check failed\n"
         } else {

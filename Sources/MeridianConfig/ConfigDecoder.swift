@@ -8,7 +8,7 @@ struct ConfigDecoder {
         guard
             let top = reader.mapping(
                 root, "",
-                allowed: ["listeners", "admin", "server", "limits", "timeouts", "lifecycle", "logging", "telemetry", "defaults", "hosts"]
+                allowed: ["listeners", "admin", "server", "limits", "timeouts", "lifecycle", "logging", "telemetry", "defaults", "hosts", "upstreams"]
             )
         else { return }
         if let node = top["listeners"] { config.listeners = listeners(node) }
@@ -20,7 +20,8 @@ struct ConfigDecoder {
         if let node = top["logging"] { config.logging = logging(node) }
         if let node = top["telemetry"] { config.telemetry = TelemetryDecoder(reader: reader).telemetry(node) }
         if let node = top["defaults"] { config.defaults = defaults(node) }
-        if let node = top["hosts"] { config.hosts = hosts(node) }
+        if let node = top["upstreams"] { config.upstreams = UpstreamDecoder(reader: reader).upstreams(node) }
+        if let node = top["hosts"] { config.hosts = hosts(node, upstreamNames: Set(config.upstreams.map(\.name))) }
     }
 
     private func listeners(_ node: Node) -> [Configuration.Listener] {
@@ -65,7 +66,16 @@ struct ConfigDecoder {
 
     private func server(_ node: Node) -> Configuration.Server {
         var server = Configuration.Server()
-        guard let m = reader.mapping(node, "server", allowed: ["event_loops", "server_header"]) else { return server }
+        guard let m = reader.mapping(node, "server", allowed: ["event_loops", "server_header", "trusted_proxies"]) else { return server }
+        if let n = m["trusted_proxies"], let v = reader.strings(n, "server.trusted_proxies") {
+            for (i, text) in v.enumerated() {
+                if IPNetwork(parsing: text) == nil {
+                    reader.error(n, "server.trusted_proxies[\(i)]", "'\(text)' is not an address or CIDR; expected like 10.0.0.0/8 or fd00::/8")
+                } else {
+                    server.trustedProxies.append(text)
+                }
+            }
+        }
         if let n = m["event_loops"], let v = reader.int(n, "server.event_loops", range: 0...256) { server.eventLoops = v }
         if let n = m["server_header"], let v = reader.string(n, "server.server_header") {
             if HeaderSyntax.isValidValue(v) {
@@ -157,7 +167,7 @@ struct ConfigDecoder {
         return d
     }
 
-    private func hosts(_ node: Node) -> [Configuration.Host] {
+    private func hosts(_ node: Node, upstreamNames: Set<String>) -> [Configuration.Host] {
         guard let items = reader.sequence(node, "hosts") else { return [] }
         var result: [Configuration.Host] = []
         for (i, item) in items.enumerated() {
@@ -173,7 +183,7 @@ struct ConfigDecoder {
             if let n = m["default"], let v = reader.bool(n, "\(path).default") { host.isDefault = v }
             if let n = m["routes"], let routeNodes = reader.sequence(n, "\(path).routes") {
                 for (j, routeNode) in routeNodes.enumerated() {
-                    if let route = RouteDecoder(reader: reader).route(routeNode, "\(path).routes[\(j)]") {
+                    if let route = RouteDecoder(reader: reader, upstreamNames: upstreamNames).route(routeNode, "\(path).routes[\(j)]") {
                         host.routes.append(route)
                     }
                 }

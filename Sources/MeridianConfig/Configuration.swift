@@ -13,6 +13,7 @@ public struct Configuration: Sendable, Equatable {
     public var telemetry: Telemetry
     public var defaults: Defaults
     public var hosts: [Host]
+    public var upstreams: [Upstream]
 
     public init(
         listeners: [Listener] = [Listener()],
@@ -24,8 +25,10 @@ public struct Configuration: Sendable, Equatable {
         logging: Logging = Logging(),
         telemetry: Telemetry = Telemetry(),
         defaults: Defaults = Defaults(),
-        hosts: [Host] = [Host.catchAll]
+        hosts: [Host] = [Host.catchAll],
+        upstreams: [Upstream] = []
     ) {
+        self.upstreams = upstreams
         self.listeners = listeners
         self.admin = admin
         self.server = server
@@ -123,9 +126,13 @@ public struct Configuration: Sendable, Equatable {
         public var eventLoops: Int
         /// The `Server` response header; empty sends none.
         public var serverHeader: String
-        public init(eventLoops: Int = 0, serverHeader: String = "meridian") {
+        /// Peers (CIDRs) whose `X-Forwarded-For` and `Forwarded` headers are believed and extended;
+        /// from anyone else they are replaced.
+        public var trustedProxies: [String]
+        public init(eventLoops: Int = 0, serverHeader: String = "meridian", trustedProxies: [String] = []) {
             self.eventLoops = eventLoops
             self.serverHeader = serverHeader
+            self.trustedProxies = trustedProxies
         }
     }
 
@@ -283,11 +290,14 @@ public struct Configuration: Sendable, Equatable {
         public var methods: [String]
         /// Header conditions: the header must be present, and equal the value when one is given.
         public var headers: [HeaderCondition]
+        /// Query parameter conditions.
+        public var query: [QueryCondition]
 
-        public init(path: Path, methods: [String] = [], headers: [HeaderCondition] = []) {
+        public init(path: Path, methods: [String] = [], headers: [HeaderCondition] = [], query: [QueryCondition] = []) {
             self.path = path
             self.methods = methods
             self.headers = headers
+            self.query = query
         }
     }
 
@@ -301,11 +311,27 @@ public struct Configuration: Sendable, Equatable {
         }
     }
 
+    /// A query parameter that must be present, equal a value, or match a regular expression.
+    public struct QueryCondition: Sendable, Equatable {
+        public enum Test: Sendable, Equatable {
+            case present
+            case equals(String)
+            case regex(String)
+        }
+        public var name: String
+        public var test: Test
+        public init(name: String, test: Test) {
+            self.name = name
+            self.test = test
+        }
+    }
+
     public enum Action: Sendable, Equatable {
         case `static`(StaticAction)
         case redirect(RedirectAction)
         case respond(RespondAction)
         case upload(UploadAction)
+        case proxy(ProxyAction)
     }
 
     /// Streams PUT (and POST to a collection) bodies into files under `root`.

@@ -4,8 +4,10 @@ internal import Yams
 /// Decodes one route: its match conditions, its single action and its extra response headers.
 struct RouteDecoder {
     let reader: ConfigReader
+    /// The clusters `proxy` may name.
+    var upstreamNames: Set<String> = []
 
-    static let actions = ["static", "redirect", "respond", "upload"]
+    static let actions = ["static", "redirect", "respond", "upload", "proxy"]
 
     func route(_ node: Node, _ path: String) -> Configuration.Route? {
         guard let m = reader.mapping(node, path, allowed: ["name", "match", "headers"] + Self.actions) else {
@@ -30,6 +32,7 @@ struct RouteDecoder {
         case "static": action = staticAction(actionNode, actionPath).map { .static($0) }
         case "redirect": action = redirect(actionNode, actionPath).map { .redirect($0) }
         case "upload": action = upload(actionNode, actionPath).map { .upload($0) }
+        case "proxy": action = proxy(actionNode, actionPath).map { .proxy($0) }
         default: action = respond(actionNode, actionPath).map { .respond($0) }
         }
         var headers: [(String, String)] = []
@@ -39,7 +42,7 @@ struct RouteDecoder {
     }
 
     private func match(_ node: Node, _ path: String) -> Configuration.Match? {
-        guard let m = reader.mapping(node, path, allowed: ["path", "prefix", "regex", "methods", "headers"]) else {
+        guard let m = reader.mapping(node, path, allowed: ["path", "prefix", "regex", "methods", "headers", "query"]) else {
             return nil
         }
         let kinds = ["path", "prefix", "regex"].filter { m[$0] != nil }
@@ -95,7 +98,9 @@ struct RouteDecoder {
                 headers.append(.init(name: name.lowercased(), value: value))
             }
         }
-        return Configuration.Match(path: pathMatch, methods: methods, headers: headers)
+        var query: [Configuration.QueryCondition] = []
+        if let n = m["query"] { query = queryConditions(n, "\(path).query") }
+        return Configuration.Match(path: pathMatch, methods: methods, headers: headers, query: query)
     }
 
     /// `:name` segments need a name; `*` may only be the whole last segment.

@@ -63,3 +63,13 @@ extension RoutePattern.Source {
         }
     }
 }
+
+extension Router.QueryCondition {
+    public init(_ c: Configuration.QueryCondition) throws {
+        switch c.test {
+        case .present: self.init(name: c.name, test: .present)
+        case .equals(let v): self.init(name: c.name, test: .equals(v))
+        case .regex(let r): self = try .regex(c.name, r)
+        }
+    }
+}

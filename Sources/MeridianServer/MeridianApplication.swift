@@ -33,6 +33,8 @@ public final class MeridianApplication: Sendable {
         var listeners: [HTTPServer.BoundListener] = []
         var admin: HTTPServer.BoundListener?
         var shutdownStarted = false
+        /// Re-resolves upstream DNS names.
+        var resolver: Task<Void, Never>?
     }
 
     public let configPath: String?
@@ -91,6 +93,8 @@ public final class MeridianApplication: Sendable {
         )
         self.adminServer = HTTPServer(group: group, runtimeBox: adminBox, services: adminServices, logger: logger)
         telemetry.attach(server: server, health: health)
+        let upstreams = builder.upstreams
+        health.register(HealthRegistry.Check(name: "upstreams", probes: [.readyz], detail: { upstreams.readinessDetail() }) { nil })
         self.state = NIOLockedValueBox(State(configuration: configuration))
     }
 
@@ -125,9 +129,12 @@ public final class MeridianApplication: Sendable {
                 throw error
             }
         }
+        let upstreams = builder.upstreams
+        let (threadPool, logger) = (self.threadPool, self.logger)
         state.withLockedValue {
             $0.listeners = bound
             $0.admin = admin
+            $0.resolver = Task { await upstreams.runResolver(threadPool: threadPool, logger: logger) }
         }
         health.markStarted()
         logger.info("meridian started", metadata: ["version": "\(MeridianVersion.string)", "config.generation": "1"])
@@ -213,6 +220,9 @@ public final class MeridianApplication: Sendable {
         let finished = await server.drain(deadline: .now() + TimeAmount(timeout))
         await adminServer.stopAccepting()
         await adminServer.drain(deadline: .now() + .milliseconds(200))
+        let resolver = state.withLockedValue { $0.resolver }
+        resolver?.cancel()
+        await resolver?.value
         await telemetry.stopBackgroundWork()
         // The access log is flushed; spans of the last requests get a few seconds to go out.
         await telemetry.shutdown(spanDeadline: mode == .graceful ? .seconds(5) : .seconds(1))

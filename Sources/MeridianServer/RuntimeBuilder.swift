@@ -3,6 +3,7 @@ public import Logging
 public import MeridianConfig
 public import MeridianCore
 internal import MeridianActions
+public import MeridianProxy
 internal import MeridianStatic
 public import MeridianTelemetry
 public import NIOCore
@@ -17,11 +18,14 @@ public struct RuntimeBuilder: Sendable {
     let logger: Logger
     let observers: [any RequestObserver]
     let telemetry: Telemetry?
+    /// The upstream clusters, kept across reloads.
+    public let upstreams: UpstreamRegistry
 
     public init(
         group: any EventLoopGroup, threadPool: NIOThreadPool, logger: Logger, observers: [any RequestObserver] = [],
         telemetry: Telemetry? = nil
     ) {
+        self.upstreams = UpstreamRegistry(group: group)
         self.group = group
         self.threadPool = threadPool
         self.logger = logger
@@ -29,12 +33,16 @@ public struct RuntimeBuilder: Sendable {
         self.telemetry = telemetry
     }
 
+    /// Builds the runtime for `config`. Upstream clusters whose settings did not change are reused;
+    /// the ones the new runtime drops retire when it is built (the caller swaps it in at once).
     public func build(_ config: Configuration, generation: Int) throws -> ServerRuntime {
+        let clusters = upstreams.prepare(config.upstreams)
+        let trusted = config.server.trustedProxies.compactMap { IPNetwork(parsing: $0) }
         var hosts: [Router.VirtualHost] = []
         for host in config.hosts {
             var routes: [Router.Route] = []
             for (i, route) in host.routes.enumerated() {
-                var responder = try makeResponder(route.action, config: config)
+                var responder = try makeResponder(route.action, config: config, clusters: clusters, trusted: trusted)
                 if !route.headers.isEmpty {
                     responder = MiddlewareChain([ResponseHeadersMiddleware(route.headers)], responder: responder)
                 }
@@ -43,6 +51,7 @@ public struct RuntimeBuilder: Sendable {
                         pattern: try RoutePattern(RoutePattern.Source(route.match.path)),
                         methods: route.match.methods.map { HTTPMethod(rawValue: $0) },
                         headers: route.match.headers.map(Router.HeaderCondition.init),
+                        query: try route.match.query.map(Router.QueryCondition.init),
                         responder: responder,
                         name: route.name,
                         order: i,
@@ -54,6 +63,7 @@ public struct RuntimeBuilder: Sendable {
         }
         var runtimeLogger = logger
         runtimeLogger.logLevel = Logger.Level(config.logging.level)
+        upstreams.commit(clusters)
         return ServerRuntime(
             router: Router(hosts: hosts), limits: ServerLimits(config.limits), timeouts: ServerTimeouts(config.timeouts),
             serverHeader: config.server.serverHeader, generation: generation, logger: runtimeLogger, observers: observers,
@@ -61,7 +71,9 @@ public struct RuntimeBuilder: Sendable {
         )
     }
 
-    private func makeResponder(_ action: Configuration.Action, config: Configuration) throws -> any Responder {
+    private func makeResponder(
+        _ action: Configuration.Action, config: Configuration, clusters: [String: UpstreamCluster], trusted: [IPNetwork]
+    ) throws -> any Responder {
         switch action {
         case .static(let a):
             let root = Self.absolute(a.root ?? config.defaults.root)
@@ -81,13 +93,19 @@ public struct RuntimeBuilder: Sendable {
                 logger.warning("upload root is not a directory; its routes will answer 409", metadata: ["root": "\(root)"])
             }
             return UploadResponder(action: a, root: root, threadPool: threadPool)
+        case .proxy(let a):
+            guard let cluster = clusters[a.upstream] else { throw UnknownUpstream(name: a.upstream) }
+            return try ProxyResponder(a, cluster: cluster, trustedProxies: trusted, viaName: config.server.serverHeader)
         }
     }
 
     /// A route's own request body limit, when its action sets one.
     static func bodyLimit(of action: Configuration.Action) -> Int? {
-        if case .upload(let a) = action { return a.maxBytes }
-        return nil
+        switch action {
+        case .upload(let a): return a.maxBytes
+        case .proxy(let a): return a.maxBodyBytes
+        default: return nil
+        }
     }
 
     /// Relative roots are taken from the working directory at load time.
@@ -130,4 +148,10 @@ extension Logger.Level {
         case .critical: self = .critical
         }
     }
+}
+
+/// A proxy route names a cluster the configuration does not define (validation catches this first).
+struct UnknownUpstream: Error, CustomStringConvertible {
+    var name: String
+    var description: String { "upstream '\(name)' is not defined" }
 }

@@ -95,7 +95,7 @@ import Testing
                 #expect(r.status == 200 && r.text == "ok\n")
             }
             let verbose = try await get(admin, "/readyz?verbose")
-            #expect(verbose.text == "[+]ping ok\n[+]started ok\n[+]shutdown ok\nreadyz check passed\n")
+            #expect(verbose.text == "[+]ping ok\n[+]started ok\n[+]shutdown ok\n[+]upstreams ok\nreadyz check passed\n")
             app.health.register(.init(name: "redis", probes: [.readyz]) { "connection refused" })
             let failing = try await get(admin, "/readyz?verbose")
             #expect(failing.status == 503 && failing.text.contains("[-]redis failed: connection refused"))

@@ -52,8 +52,8 @@ extension HTTP1ConnectionHandler: ResponseWriter {
         var chunked = false
         if response.body.isStream {
             // Only for HEAD: the head a GET would have had.
-            contentLength = nil
-            chunked = response.statusAllowsBody && c.exchange.request.version.minor >= 1
+            contentLength = response.statusAllowsBody ? response.body.declaredLength : nil
+            chunked = contentLength == nil && response.statusAllowsBody && c.exchange.request.version.minor >= 1
         }
         let inline = sendBody ? min(response.body.length, 16384) : 0
         var head = head(response, c, contentLength: contentLength, chunked: chunked, bodyCapacity: inline, context: context)
@@ -93,8 +93,10 @@ extension HTTP1ConnectionHandler: ResponseWriter {
         var contentLength: Int? = response.body.length
         if response.body.isStream {
             // Unknown length: chunked on HTTP/1.1; HTTP/1.0 reads to the close.
-            contentLength = nil
-            if c.exchange.request.version.minor >= 1 {
+            contentLength = response.body.declaredLength
+            if contentLength != nil {
+                // Declared by the producer (a proxied Content-Length): sent as is.
+            } else if c.exchange.request.version.minor >= 1 {
                 c.chunked = true
             } else {
                 c.decision = .close

@@ -102,7 +102,7 @@ extension HTTP2ConnectionHandler {
         if !runtime.serverHeader.isEmpty { out.add(name: "server", value: runtime.serverHeader) }
         out.add(name: "x-request-id", value: request.id, indexing: .nonIndexable)
         for (name, value) in listener.extraHeaders { out.replaceOrAdd(name: name.lowercased(), value: value) }
-        if response.statusAllowsBody && !response.body.isStream { out.add(name: "content-length", value: String(response.body.length)) }
+        if response.statusAllowsBody, let length = response.body.declaredLength { out.add(name: "content-length", value: String(length)) }
         return out
     }
 

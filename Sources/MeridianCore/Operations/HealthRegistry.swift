@@ -14,10 +14,16 @@ public final class HealthRegistry: Sendable {
         public var probes: Set<Probe>
         /// nil when healthy, otherwise why not.
         public var evaluate: @Sendable () -> String?
+        /// What `?verbose` adds after `ok` (a passing check that still has something to say, such
+        /// as how many endpoints of each upstream cluster are healthy).
+        public var detail: (@Sendable () -> String?)?
 
-        public init(name: String, probes: Set<Probe>, evaluate: @escaping @Sendable () -> String?) {
+        public init(
+            name: String, probes: Set<Probe>, detail: (@Sendable () -> String?)? = nil, evaluate: @escaping @Sendable () -> String?
+        ) {
             self.name = name
             self.probes = probes
+            self.detail = detail
             self.evaluate = evaluate
         }
     }
@@ -50,8 +56,16 @@ public final class HealthRegistry: Sendable {
 
     /// Runs a probe's checks, honouring `exclude=name` as Kubernetes does.
     public func evaluate(_ probe: Probe, excluding: Set<String> = []) -> [(name: String, failure: String?)] {
+        evaluateWithDetail(probe, excluding: excluding).map { ($0.name, $0.failure) }
+    }
+
+    /// The same, with each passing check's detail for `?verbose`.
+    public func evaluateWithDetail(_ probe: Probe, excluding: Set<String> = []) -> [(name: String, failure: String?, detail: String?)] {
         let checks = state.withLockedValue { $0.checks }.filter { $0.probes.contains(probe) && !excluding.contains($0.name) }
-        return checks.map { ($0.name, $0.evaluate()) }
+        return checks.map { check in
+            let failure = check.evaluate()
+            return (check.name, failure, failure == nil ? check.detail?() : nil)
+        }
     }
 }
 

@@ -156,9 +156,15 @@ public final class HTTPExchange: @unchecked Sendable {
         case .empty, .buffer:
             produced = eventLoop.makeSucceededVoidFuture()
         }
+        let declared = response.body.declaredLength
         produced.flatMap { () -> EventLoopFuture<Void> in
             guard let writer = self.writer, self.goneReason == nil else {
                 return self.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
+            }
+            if let declared, declared != self.bytesSent {
+                // The client was promised `declared` bytes: a body of any other length must not
+                // look whole (the writer closes the connection or resets the stream).
+                return self.eventLoop.makeFailedFuture(DeclaredLengthMismatch(declared: declared, sent: self.bytesSent))
             }
             return writer.writeBodyEnd(for: self)
         }.whenComplete { result in
@@ -282,4 +288,11 @@ public final class HTTPExchange: @unchecked Sendable {
         if !request.body.isComplete { request.body.discard() }
         writer?.exchangeEnded(self, cleanly: error == nil)
     }
+}
+
+/// A streamed body that ended at another length than it declared.
+struct DeclaredLengthMismatch: Error, CustomStringConvertible {
+    var declared: Int
+    var sent: Int
+    var description: String { "body ended after \(sent) of its declared \(declared) bytes" }
 }

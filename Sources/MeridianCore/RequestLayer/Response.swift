@@ -50,6 +50,12 @@ public enum ResponseBody: Sendable {
         }
     }
 
+    /// The length a client is told: known for every body but a stream that declares none.
+    public var declaredLength: Int? {
+        if case .stream(let s) = self { return s.length }
+        return length
+    }
+
     public var isStream: Bool {
         if case .stream = self { return true }
         return false
@@ -63,8 +69,12 @@ public enum ResponseBody: Sendable {
 public struct BodyStream: Sendable {
     public typealias Write = @Sendable (ByteBuffer) -> EventLoopFuture<Void>
     public let produce: @Sendable (_ eventLoop: any EventLoop, _ write: @escaping Write) -> EventLoopFuture<Void>
+    /// The length, when the producer knows it (a proxied response with `Content-Length`): the
+    /// client is told it instead of chunked framing, and a producer that ends short fails.
+    public let length: Int?
 
-    public init(produce: @escaping @Sendable (_ eventLoop: any EventLoop, _ write: @escaping Write) -> EventLoopFuture<Void>) {
+    public init(length: Int? = nil, produce: @escaping @Sendable (_ eventLoop: any EventLoop, _ write: @escaping Write) -> EventLoopFuture<Void>) {
+        self.length = length
         self.produce = produce
     }
 }

@@ -77,7 +77,7 @@ public final class ServerRuntime: Sendable {
         }
         let path = request.path
         let host = router.host(for: request.host)
-        switch host.match(path: path, method: request.method, headers: request.headers) {
+        switch host.match(path: path, method: request.method, headers: request.headers, query: request.query) {
         case .found(let route, let parameters, let captures):
             if let refused = applyBodyLimit(route.maxBodyBytes ?? limits.maxBodyBytes, to: request) { return (.immediate(refused), route) }
             let context = RequestContext(

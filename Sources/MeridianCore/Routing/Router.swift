@@ -18,6 +18,7 @@ public struct Router: Sendable {
         public var pattern: RoutePattern
         public var methods: [HTTPMethod]
         public var headers: [HeaderCondition]
+        public var query: [QueryCondition]
         public var responder: any Responder
         public var name: String?
         /// The route's own request body limit (an upload route's `max_bytes`), instead of
@@ -27,9 +28,10 @@ public struct Router: Sendable {
         var order: Int
 
         public init(
-            pattern: RoutePattern, methods: [HTTPMethod] = [], headers: [HeaderCondition] = [],
+            pattern: RoutePattern, methods: [HTTPMethod] = [], headers: [HeaderCondition] = [], query: [QueryCondition] = [],
             responder: any Responder, name: String? = nil, order: Int = 0, maxBodyBytes: Int? = nil
         ) {
+            self.query = query
             self.maxBodyBytes = maxBodyBytes
             self.pattern = pattern
             self.methods = methods
@@ -39,7 +41,7 @@ public struct Router: Sendable {
             self.order = order
         }
 
-        var conditionCount: Int { (methods.isEmpty ? 0 : 1) + headers.count }
+        var conditionCount: Int { (methods.isEmpty ? 0 : 1) + headers.count + query.count }
     }
 
     public struct VirtualHost: Sendable {
@@ -72,12 +74,13 @@ public struct Router: Sendable {
             }
         }
 
-        /// The first route whose path, method and headers all match.
-        public func match(path: Substring, method: HTTPMethod, headers: HTTPHeaders) -> RouteMatch {
+        /// The first route whose path, method, headers and query all match.
+        public func match(path: Substring, method: HTTPMethod, headers: HTTPHeaders, query: Substring? = nil) -> RouteMatch {
             var allowed: [HTTPMethod] = []
             func consider(_ route: Route) -> RouteMatch? {
                 guard let m = route.pattern.match(path) else { return nil }
                 guard Self.headersMatch(route.headers, headers) else { return nil }
+                guard route.query.allSatisfy({ $0.matches(query) }) else { return nil }
                 if !route.methods.isEmpty && !route.methods.contains(method)
                     && !(method == .HEAD && route.methods.contains(.GET))
                 {

@@ -1,0 +1,215 @@
+internal import Foundation
+internal import MeridianConfig
+internal import MeridianCore
+internal import NIOCore
+internal import NIOHTTP1
+
+/// Builds the request head that goes upstream and filters the response head that comes back:
+/// hop-by-hop fields out (RFC 9110 §7.6.1, including those `Connection` names), `X-Forwarded-*`
+/// and `Forwarded` (RFC 7239) believed only from trusted proxies, `Via` (RFC 9110 §7.6.3), the
+/// route's path rewrite, Host rule and header rules.
+struct RequestRewriter: Sendable {
+    let stripPrefix: String?
+    let rewrite: (regex: CompiledRegex, template: String)?
+    let host: Configuration.ProxyAction.HostHeader
+    let requestRules: Configuration.ProxyAction.HeaderRules
+    let responseRules: Configuration.ProxyAction.HeaderRules
+    let trustedProxies: [IPNetwork]
+    /// This hop's name in `Via`.
+    let viaName: String
+
+    init(_ action: Configuration.ProxyAction, trustedProxies: [IPNetwork], viaName: String) throws {
+        self.stripPrefix = action.stripPrefix
+        if let r = action.rewrite {
+            self.rewrite = (CompiledRegex(expression: try NSRegularExpression(pattern: r.regex)), r.to)
+        } else {
+            self.rewrite = nil
+        }
+        self.host = action.host
+        self.requestRules = action.requestHeaders
+        self.responseRules = action.responseHeaders
+        self.trustedProxies = trustedProxies
+        self.viaName = viaName
+    }
+
+    /// The upstream request's target: the client's own when no rewrite applies (as nginx passes
+    /// it with a URI-less `proxy_pass`), else the normalised path rewritten, with the query.
+    func target(for request: Request) -> String {
+        guard stripPrefix != nil || rewrite != nil else {
+            return request.head.uri.hasPrefix("/") ? request.head.uri : String(request.path) + (request.query.map { "?\($0)" } ?? "")
+        }
+        var path = String(request.path)
+        if let prefix = stripPrefix, path.hasPrefix(prefix) {
+            path = String(path.dropFirst(prefix.count))
+            if !path.hasPrefix("/") { path = "/" + path }
+        }
+        if let (regex, template) = rewrite {
+            let range = NSRange(path.startIndex..., in: path)
+            if let m = regex.expression.firstMatch(in: path, range: range) {
+                var out = ""
+                var i = template.startIndex
+                while i < template.endIndex {
+                    let c = template[i]
+                    let next = template.index(after: i)
+                    if c == "$", next < template.endIndex, let d = template[next].wholeNumberValue, d < m.numberOfRanges {
+                        if let r = Range(m.range(at: d), in: path) { out += path[r] }
+                        i = template.index(after: next)
+                    } else {
+                        out.append(c)
+                        i = next
+                    }
+                }
+                path = out
+            }
+        }
+        if let q = request.query { path += "?" + q }
+        return path
+    }
+
+    /// The head sent upstream. `endpoint` is the `host:port` of the endpoint (for `host: upstream`).
+    func upstreamHead(for request: Request, endpoint: String, traceparent: String?) -> HTTPRequestHead {
+        let incoming = request.headers
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(incoming.count + 6)
+        let named = Self.connectionNamed(incoming)
+        let clientHost = incoming.first(name: "host") ?? request.host
+        for (name, value) in incoming {
+            if name.utf8.first == UInt8(ascii: ":") { continue }  // HTTP/2 pseudo-fields kept by the request layer
+            if Self.isHopByHop(name) || (!named.isEmpty && named.contains(name.lowercased())) { continue }
+            switch name.lowercased() {
+            case "host", "expect", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", "via", "traceparent",
+                "tracestate":
+                continue
+            default: headers.add(name: name, value: value)
+            }
+        }
+        switch host {
+        case .pass: headers.add(name: "host", value: clientHost)
+        case .upstream: headers.add(name: "host", value: endpoint)
+        case .fixed(let h): headers.add(name: "host", value: h)
+        }
+        let peer = request.connection.remoteAddress
+        let trusted = peer.map(isTrusted) ?? false
+        let peerIP = peer?.ipAddress ?? "unknown"
+        let priorXFF = trusted ? incoming[canonicalForm: "x-forwarded-for"].map(String.init) : []
+        headers.add(name: "x-forwarded-for", value: (priorXFF + [peerIP]).joined(separator: ", "))
+        let proto = (trusted ? incoming.first(name: "x-forwarded-proto") : nil) ?? request.connection.scheme
+        headers.add(name: "x-forwarded-proto", value: proto)
+        headers.add(name: "x-forwarded-host", value: (trusted ? incoming.first(name: "x-forwarded-host") : nil) ?? clientHost)
+        var forwarded = trusted ? incoming["forwarded"] : []
+        forwarded.append(
+            "for=\(Self.forwardedNode(peer));proto=\(request.connection.scheme);host=\(Self.quotedIfNeeded(clientHost))"
+        )
+        headers.add(name: "forwarded", value: forwarded.joined(separator: ", "))
+        var via = incoming["via"]
+        via.append("\(request.connection.protocolVersion) \(viaName)")
+        headers.add(name: "via", value: via.joined(separator: ", "))
+        if let traceparent {
+            headers.add(name: "traceparent", value: traceparent)
+            if let state = incoming.first(name: "tracestate") { headers.add(name: "tracestate", value: state) }
+        }
+        apply(requestRules, to: &headers)
+        frame(request, &headers)
+        return HTTPRequestHead(version: .http1_1, method: request.method, uri: target(for: request), headers: headers)
+    }
+
+    /// Content-Length when the client gave one, chunked when a body of unknown length follows,
+    /// `content-length: 0` for a bodiless POST (so NIO's encoder does not announce chunked).
+    private func frame(_ request: Request, _ headers: inout HTTPHeaders) {
+        headers.remove(name: "content-length")
+        headers.remove(name: "transfer-encoding")
+        if let length = request.headers.first(name: "content-length") {
+            headers.add(name: "content-length", value: length)
+        } else if request.body.isComplete && request.body.receivedBytes == 0 && !request.body.hasFailed {
+            if [.POST, .PUT, .PATCH].contains(request.method) { headers.add(name: "content-length", value: "0") }
+        } else {
+            headers.add(name: "transfer-encoding", value: "chunked")
+        }
+    }
+
+    /// The response head the client gets: hop-by-hop fields out, and the fields the request layer
+    /// writes itself (framing, Date, Server, the request id), then the route's rules.
+    func responseHeaders(_ upstream: HTTPHeaders) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(upstream.count)
+        let named = Self.connectionNamed(upstream)
+        for (name, value) in upstream {
+            if Self.isHopByHop(name) || (!named.isEmpty && named.contains(name.lowercased())) { continue }
+            switch name.lowercased() {
+            case "content-length", "date", "server", "x-request-id": continue
+            default: headers.add(name: name, value: value)
+            }
+        }
+        apply(responseRules, to: &headers)
+        return headers
+    }
+
+    private func apply(_ rules: Configuration.ProxyAction.HeaderRules, to headers: inout HTTPHeaders) {
+        guard !rules.isEmpty else { return }
+        for name in rules.remove { headers.remove(name: name) }
+        for (name, value) in rules.set { headers.replaceOrAdd(name: name, value: value) }
+        for (name, value) in rules.add { headers.add(name: name, value: value) }
+    }
+
+    func isTrusted(_ address: SocketAddress) -> Bool {
+        guard !trustedProxies.isEmpty, let bytes = Self.bytes(of: address) else { return false }
+        return trustedProxies.contains { $0.contains(bytes) }
+    }
+
+    static func bytes(of address: SocketAddress) -> [UInt8]? {
+        switch address {
+        case .v4(let a):
+            let v = UInt32(bigEndian: a.address.sin_addr.s_addr)
+            return [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)]
+        case .v6(let a):
+            var addr = a.address.sin6_addr
+            return withUnsafeBytes(of: &addr) { Array($0) }
+        default:
+            return nil
+        }
+    }
+
+    /// RFC 7239 §6: IPv6 in brackets and quotes; an unknown peer is `unknown`.
+    static func forwardedNode(_ address: SocketAddress?) -> String {
+        guard let ip = address?.ipAddress else { return "unknown" }
+        return ip.contains(":") ? "\"[\(ip)]\"" : ip
+    }
+
+    static func quotedIfNeeded(_ value: String) -> String {
+        value.utf8.allSatisfy { HeaderSyntax.isTokenByte($0) } ? value : "\"\(value.replacingOccurrences(of: "\"", with: "\\\""))\""
+    }
+
+    /// RFC 9110 §7.6.1 and the older hop-by-hop fields proxies still remove.
+    static func isHopByHop(_ name: String) -> Bool {
+        switch name.utf8.count {
+        case 2: return name.lowercased() == "te"
+        case 7: return name.lowercased() == "upgrade" || name.lowercased() == "trailer"
+        case 10: return name.lowercased() == "connection" || name.lowercased() == "keep-alive"
+        case 16: return name.lowercased() == "proxy-connection"
+        case 17: return name.lowercased() == "transfer-encoding"
+        case 18: return name.lowercased() == "proxy-authenticate"
+        case 19: return name.lowercased() == "proxy-authorization"
+        default: return false
+        }
+    }
+
+    /// The field names listed in `Connection`, lower-cased (`close` and `keep-alive` are options,
+    /// harmless to include).
+    static func connectionNamed(_ headers: HTTPHeaders) -> Set<String> {
+        let values = headers["connection"]
+        guard !values.isEmpty else { return [] }
+        var names: Set<String> = []
+        for v in values {
+            for token in v.split(separator: ",") {
+                let t = token.trimmingCharacters(in: .whitespaces).lowercased()
+                if !t.isEmpty { names.insert(t) }
+            }
+        }
+        return names
+    }
+}
+
+/// `NSRegularExpression` is documented thread-safe for matching; it is not marked `Sendable`.
+struct CompiledRegex: @unchecked Sendable {
+    let expression: NSRegularExpression
+}

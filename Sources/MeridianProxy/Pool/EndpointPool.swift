@@ -1,0 +1,183 @@
+internal import Atomics
+internal import MeridianConfig
+internal import NIOCore
+internal import NIOHTTP1
+internal import NIOPosix
+
+/// Keep-alive connections to one endpoint on one event loop (Envoy keeps one pool per worker so
+/// the proxy path takes no lock): idle ones reused newest first (warm, and the oldest age out),
+/// at most `max_connections` open, waiters served in order when one frees up, idle ones closed
+/// after `idle_timeout`, and none lent past `max_requests_per_connection`. Confined to its loop
+/// (its callbacks are futures and tasks of that loop): hence the unchecked `Sendable`.
+final class EndpointPool: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    let endpoint: Int
+    private let settings: Configuration.Upstream.Pool
+    private let connectTimeout: Duration
+    /// Where to connect; DNS re-resolution replaces it (connections open keep their address).
+    var address: SocketAddress?
+    private var idle: [UpstreamConnection] = []
+    /// Connections open or being opened (idle and lent included).
+    private(set) var open = 0
+    private var waiters = CircularBuffer<Waiter>()
+    private(set) var lent = 0
+
+    struct Waiter {
+        let promise: EventLoopPromise<UpstreamConnection>
+        let timer: Scheduled<Void>
+    }
+
+    let stats: EndpointStats
+
+    init(
+        eventLoop: any EventLoop, endpoint: Int, address: SocketAddress?, settings: Configuration.Upstream.Pool, connectTimeout: Duration,
+        stats: EndpointStats
+    ) {
+        self.stats = stats
+        self.eventLoop = eventLoop
+        self.endpoint = endpoint
+        self.address = address
+        self.settings = settings
+        self.connectTimeout = connectTimeout
+    }
+
+    var idleCount: Int { idle.count }
+    var waiting: Int { waiters.count }
+
+    /// A connection to lend: an idle one, a new one, or the next to free up (failing after the
+    /// connect timeout). `reused` tells whether it had served before: a failure on a reused
+    /// connection before any response byte may be the upstream's idle close racing our request.
+    func acquire() -> EventLoopFuture<(UpstreamConnection, reused: Bool)> {
+        while let connection = idle.popLast() {
+            stats.idleConnections.wrappingDecrement(ordering: .relaxed)
+            connection.idleTimer?.cancel()
+            connection.idleTimer = nil
+            if connection.isActive {
+                lent += 1
+                return eventLoop.makeSucceededFuture((connection, true))
+            }
+        }
+        if open < settings.maxConnections {
+            return connect().map { ($0, false) }
+        }
+        let promise = eventLoop.makePromise(of: UpstreamConnection.self)
+        let timer = eventLoop.scheduleTask(in: TimeAmount(connectTimeout)) { [weak self] in
+            guard let self else { return }
+            if let i = self.waiters.firstIndex(where: { $0.promise.futureResult === promise.futureResult }) {
+                self.waiters.remove(at: i)
+            }
+            promise.fail(ProxyFailure(.connectTimeout, "no connection to the endpoint freed up within \(self.connectTimeout)"))
+        }
+        waiters.append(Waiter(promise: promise, timer: timer))
+        return promise.futureResult.map { ($0, true) }
+    }
+
+    /// Takes a lent connection back: idle for the next request, to a waiter, or closed.
+    func release(_ connection: UpstreamConnection) {
+        lent -= 1
+        guard connection.reusable, connection.isActive, connection.requestsSent < settings.maxRequestsPerConnection else {
+            connection.close()
+            return
+        }
+        if let waiter = waiters.popFirst() {
+            waiter.timer.cancel()
+            lent += 1
+            waiter.promise.succeed(connection)
+            return
+        }
+        guard idle.count < settings.maxIdle else {
+            connection.close()
+            return
+        }
+        let timeout = TimeAmount(settings.idleTimeout)
+        connection.idleTimer = eventLoop.scheduleTask(in: timeout) { [weak self, weak connection] in
+            guard let self, let connection else { return }
+            if let i = self.idle.firstIndex(where: { $0 === connection }) {
+                self.idle.remove(at: i)
+                self.stats.idleConnections.wrappingDecrement(ordering: .relaxed)
+            }
+            connection.close()
+        }
+        idle.append(connection)
+        stats.idleConnections.wrappingIncrement(ordering: .relaxed)
+    }
+
+    /// Closes idle connections (a reload dropped the cluster, or the endpoint's address changed).
+    func closeIdle() {
+        let connections = idle
+        idle = []
+        stats.idleConnections.wrappingDecrement(by: connections.count, ordering: .relaxed)
+        for c in connections {
+            c.idleTimer?.cancel()
+            c.close()
+        }
+    }
+
+    private func connect() -> EventLoopFuture<UpstreamConnection> {
+        guard let address else {
+            return eventLoop.makeFailedFuture(ProxyFailure(.connectFailure, "the endpoint's name did not resolve"))
+        }
+        open += 1
+        let handler = NIOLoopBound(UpstreamConnectionHandler(eventLoop: eventLoop), eventLoop: eventLoop)
+        let endpoint = self.endpoint
+        return ClientBootstrap(group: eventLoop)
+            .connectTimeout(TimeAmount(connectTimeout))
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    var limits = NIOHTTPDecoderLimitConfiguration()
+                    limits.maxHeaderListSize = Self.maxResponseHead
+                    limits.maxHeaderFieldSize = Self.maxResponseHead
+                    limits.maxHeaderFieldCount = 200
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
+                        leftOverBytesStrategy: .forwardBytes, decoderLimitConfiguration: limits
+                    )
+                    try channel.pipeline.syncOperations.addHandler(handler.value)
+                }
+            }
+            .connect(to: address)
+            .flatMapErrorThrowing { error in
+                self.open -= 1
+                self.serveWaiterAfterClose()
+                if let e = error as? ChannelError, case .connectTimeout = e {
+                    throw ProxyFailure(.connectTimeout, "connecting to \(address) took longer than \(self.connectTimeout)")
+                }
+                throw ProxyFailure(.connectFailure, "connecting to \(address): \(error)")
+            }
+            .map { channel in
+                let connection = UpstreamConnection(channel: channel, endpoint: endpoint, handler: handler.value)
+                handler.value.onClose = { [weak self, weak connection] in
+                    guard let self else { return }
+                    self.open -= 1
+                    self.stats.openConnections.wrappingDecrement(ordering: .relaxed)
+                    if let connection, let i = self.idle.firstIndex(where: { $0 === connection }) {
+                        self.idle.remove(at: i)
+                        self.stats.idleConnections.wrappingDecrement(ordering: .relaxed)
+                        connection.idleTimer?.cancel()
+                    }
+                    self.serveWaiterAfterClose()
+                }
+                self.lent += 1
+                self.stats.openConnections.wrappingIncrement(ordering: .relaxed)
+                return connection
+            }
+    }
+
+    /// A slot freed: the first waiter gets a new connection.
+    private func serveWaiterAfterClose() {
+        guard open < settings.maxConnections, let waiter = waiters.popFirst() else { return }
+        waiter.timer.cancel()
+        connect().cascade(to: waiter.promise)
+    }
+
+    /// The largest response head taken from an upstream; larger is a 502.
+    static let maxResponseHead = 64 * 1024
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

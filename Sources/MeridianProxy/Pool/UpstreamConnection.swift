@@ -1,0 +1,169 @@
+internal import NIOCore
+internal import NIOHTTP1
+
+/// What hears an upstream response, part by part: the exchange the connection is lent to.
+protocol UpstreamResponseDelegate: AnyObject {
+    func upstreamHead(_ head: HTTPResponseHead)
+    func upstreamBody(_ bytes: ByteBuffer)
+    func upstreamEnd()
+    /// The connection closed, reset, or sent something that is not HTTP before the response ended.
+    func upstreamFailed(_ failure: ProxyFailure)
+}
+
+/// One keep-alive HTTP/1.1 connection to an endpoint: NIO's request encoder and response decoder
+/// on a channel of the downstream connection's event loop, so a proxied request never changes
+/// threads. One request at a time. Confined to its event loop (every use is on it), which is what
+/// makes the unchecked `Sendable` safe: futures of its loop carry it.
+final class UpstreamConnection: @unchecked Sendable {
+    let channel: any Channel
+    let endpoint: Int
+    let handler: UpstreamConnectionHandler
+    /// Requests sent on it, for `max_requests_per_connection`.
+    var requestsSent = 0
+    /// Set while idle in the pool: closes it after the pool's idle timeout.
+    var idleTimer: Scheduled<Void>?
+    /// The upstream said `Connection: close`, a response ended early, or the request was cut: not
+    /// to be lent again.
+    var reusable = true
+
+    init(channel: any Channel, endpoint: Int, handler: UpstreamConnectionHandler) {
+        self.channel = channel
+        self.endpoint = endpoint
+        self.handler = handler
+    }
+
+    var isActive: Bool { channel.isActive && !handler.closed }
+
+    /// Queues a request head (flushed with the body or the end); the delegate hears the response.
+    func send(_ head: HTTPRequestHead, delegate: any UpstreamResponseDelegate) {
+        requestsSent += 1
+        handler.delegate = delegate
+        handler.write(.head(head))
+    }
+
+    /// Sends a piece of the request body; the future completes once it has been written.
+    func sendBody(_ bytes: ByteBuffer) -> EventLoopFuture<Void> {
+        handler.writeAndFlush(.body(.byteBuffer(bytes)))
+    }
+
+    func sendEnd(_ trailers: HTTPHeaders?) -> EventLoopFuture<Void> {
+        handler.writeAndFlush(.end(trailers))
+    }
+
+    /// Stops (false) or resumes reading the response: the downstream's backpressure.
+    func setReading(_ on: Bool) { handler.setReading(on) }
+
+    func close() {
+        reusable = false
+        handler.delegate = nil
+        handler.closeNow()
+    }
+}
+
+/// The channel end of an ``UpstreamConnection``: forwards response parts to the exchange,
+/// holds reads while the exchange is behind, and reports the connection's end to the pool.
+final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    /// The exchange the connection is lent to; nil while idle.
+    var delegate: (any UpstreamResponseDelegate)?
+    /// Runs once when the channel has closed (the pool forgets the connection).
+    var onClose: (() -> Void)?
+    private(set) var closed = false
+    private var context: ChannelHandlerContext?
+    private var reading = true
+    private var readPending = false
+    let eventLoop: any EventLoop
+
+    init(eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    /// Writes and flushes a part; the future completes once it has been written.
+    func writeAndFlush(_ part: HTTPClientRequestPart) -> EventLoopFuture<Void> {
+        guard let context, !closed else { return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+        return context.writeAndFlush(wrapOutboundOut(part))
+    }
+
+    /// Queues a part without flushing.
+    func write(_ part: HTTPClientRequestPart) {
+        guard let context, !closed else { return }
+        context.write(wrapOutboundOut(part), promise: nil)
+    }
+
+    func setReading(_ on: Bool) {
+        guard reading != on else { return }
+        reading = on
+        if on, readPending, let context {
+            readPending = false
+            context.read()
+        }
+    }
+
+    func closeNow() {
+        guard !closed, let context else { return }
+        context.close(promise: nil)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if reading { context.read() } else { readPending = true }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        guard let delegate else {
+            // Bytes on an idle connection: the upstream is not keeping to HTTP/1.1 keep-alive;
+            // the connection cannot be trusted with another request.
+            context.close(promise: nil)
+            return
+        }
+        switch part {
+        case .head(let head):
+            delegate.upstreamHead(head)
+        case .body(let bytes):
+            delegate.upstreamBody(bytes)
+        case .end:
+            self.delegate = nil
+            delegate.upstreamEnd()
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let failure: ProxyFailure
+        if error is HTTPParserError || error is ByteToMessageDecoderError {
+            failure = ProxyFailure(.invalidResponse, "\(error)")
+        } else {
+            failure = ProxyFailure(.reset, "\(error)")
+        }
+        fail(failure)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closed = true
+        fail(ProxyFailure(.reset, "the upstream closed the connection"))
+        let onClose = self.onClose
+        self.onClose = nil
+        onClose?()
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            fail(ProxyFailure(.reset, "the upstream closed its side"))
+            context.close(promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func fail(_ failure: ProxyFailure) {
+        guard let delegate else { return }
+        self.delegate = nil
+        delegate.upstreamFailed(failure)
+    }
+}

@@ -1,0 +1,191 @@
+internal import Foundation
+internal import MeridianCore
+internal import NIOCore
+internal import NIOHTTP1
+
+/// The response's way back: the head checked for a retry, then the body streamed to the client as
+/// it arrives (server-sent events and gRPC are not held back), reading paused while more than
+/// ``highWater`` bytes wait for the client.
+extension ProxyExchange: UpstreamResponseDelegate {
+    static let highWater = 256 * 1024
+    static let lowWater = 64 * 1024
+
+    func upstreamHead(_ head: HTTPResponseHead) {
+        guard !finished, responseHead == nil else { return }
+        let code = Int(head.status.code)
+        if code < 200 { return }  // 100 Continue and other interim answers are ours to give, not theirs
+        timer?.cancel()
+        context.annotate(UpstreamResponseAnnotation.self, Self.milliseconds(since: headSentAt))
+        headLatency = .nanoseconds((NIODeadline.now() - headSentAt).nanoseconds)
+        lastStatus = head.status.code
+        if code >= 500 {
+            let decision = route.retryPolicy.decide(
+                method: request.method.rawValue, failure: .status(code), requestSent: true, bodyReplayable: bodyReplayable,
+                attempt: tried.count
+            )
+            if case .retry = decision {
+                record(.serverError)
+                balancerFinished(error: nil)
+                if let c = connection {
+                    connection = nil
+                    c.close()
+                    loop.pools[c.endpoint].release(c)
+                }
+                failureCode = "status_\(code)"
+                if retry(after: .status(code)) { return }
+                // No budget: the 5xx itself cannot be passed on (its connection is gone).
+                finish(with: Self.errorResponse(.badGateway, "retry budget exhausted"), code: "retry_budget_exhausted")
+                return
+            }
+        }
+        responseHead = head
+        record(code >= 500 ? .serverError : .success)
+        if let c = connection {
+            if !head.isKeepAlive || (hasBody && !body.ended) { c.reusable = false }
+        }
+        var response = Response(status: head.status, headers: route.rewriter.responseHeaders(head.headers))
+        let length = Self.contentLength(head.headers)
+        if code == 204 || code == 304 {
+            response.body = .empty
+        } else {
+            let bound = NIOLoopBound(self, eventLoop: eventLoop)
+            response.body = .stream(BodyStream(length: length) { _, write in bound.value.attach(write) })
+        }
+        lastResponseActivity = .now()
+        armIdleTimer()
+        failureCode = nil
+        annotate()
+        responded = true
+        promise.succeed(response)
+    }
+
+    /// The request layer is ready for the body: pieces that came first go now.
+    func attach(_ write: @escaping BodyStream.Write) -> EventLoopFuture<Void> {
+        let promise = eventLoop.makePromise(of: Void.self)
+        if finished && !responseEnded {
+            promise.fail(ChannelError.ioOnClosedChannel)
+            return promise.futureResult
+        }
+        sink = write
+        produced = promise
+        while let piece = pendingPieces.popFirst() { forward(piece) }
+        if responseEnded {
+            produced = nil
+            promise.succeed(())
+        }
+        return promise.futureResult
+    }
+
+    func upstreamBody(_ bytes: ByteBuffer) {
+        guard !finished || responseHead != nil else { return }
+        lastResponseActivity = .now()
+        if sink != nil {
+            forward(bytes)
+        } else {
+            pendingPieces.append(bytes)
+            if pendingPieces.reduce(0, { $0 + $1.readableBytes }) > Self.highWater { connection?.setReading(false) }
+        }
+    }
+
+    private func forward(_ bytes: ByteBuffer) {
+        guard let sink else { return }
+        let n = bytes.readableBytes
+        unacknowledged += n
+        if unacknowledged > Self.highWater { connection?.setReading(false) }
+        sink(bytes).whenComplete { [self] result in
+            unacknowledged -= n
+            if case .success = result, unacknowledged <= Self.lowWater { connection?.setReading(true) }
+        }
+    }
+
+    func upstreamEnd() {
+        guard responseHead != nil else {
+            // An end without a head cannot happen with NIO's decoder; treat it as a reset.
+            tryFailed(ProxyFailure(.reset, "the response ended before its head"))
+            return
+        }
+        responseEnded = true
+        timer?.cancel()
+        if let c = connection {
+            connection = nil
+            if hasBody && !body.ended { c.reusable = false }
+            loop.pools[c.endpoint].release(c)
+        }
+        if let produced, pendingPieces.isEmpty {
+            self.produced = nil
+            produced.succeed(())
+        }
+        end()
+    }
+
+    func upstreamFailed(_ failure: ProxyFailure) {
+        guard responseHead != nil else {
+            tryFailed(failure)
+            return
+        }
+        abortResponse(failure)
+    }
+
+    /// The response broke after its head went to the client: the client's response is cut (the
+    /// request layer closes the connection or resets the stream), never passed off as whole.
+    func abortResponse(_ failure: ProxyFailure) {
+        guard !finished || produced != nil else { return }
+        failureCode = failure.code
+        annotate()
+        route.logger(context).warning(
+            "upstream response cut", metadata: ["request.id": "\(request.id)", "cluster": "\(route.cluster.name)", "reason": "\(failure)"]
+        )
+        if let c = connection {
+            connection = nil
+            c.close()
+            loop.pools[c.endpoint].release(c)
+        }
+        timer?.cancel()
+        if let produced {
+            self.produced = nil
+            produced.fail(failure)
+        }
+        end()
+    }
+
+    /// A timeout or the total deadline hit: before the head it is a 504, after it a cut response.
+    func fail(_ failure: ProxyFailure, retry: Bool) {
+        guard !finished else { return }
+        if responseHead == nil {
+            if let c = connection {
+                connection = nil
+                c.close()
+                loop.pools[c.endpoint].release(c)
+            }
+            record(.gatewayFailure)
+            finish(with: Self.errorResponse(failure.status, failure.code), code: failure.code)
+        } else {
+            abortResponse(failure)
+        }
+    }
+
+    /// No response byte for `idle` while the client keeps up: the upstream stalled.
+    func armIdleTimer() {
+        timer?.cancel()
+        let idle = route.cluster.config.timeouts.idle
+        let due = lastResponseActivity + TimeAmount(idle)
+        timer = eventLoop.scheduleTask(deadline: due) { [self] in
+            guard !responseEnded, !finished else { return }
+            let quiet = NIODeadline.now() - lastResponseActivity
+            if quiet >= TimeAmount(idle) && unacknowledged <= Self.highWater {
+                abortResponse(ProxyFailure(.idleTimeout, "no response bytes for \(idle)"))
+            } else {
+                if unacknowledged > Self.highWater { lastResponseActivity = .now() }
+                armIdleTimer()
+            }
+        }
+    }
+
+    /// A single valid Content-Length, or nil (chunked, or read to close).
+    static func contentLength(_ headers: HTTPHeaders) -> Int? {
+        if headers.contains(name: "transfer-encoding") { return nil }
+        let values = headers["content-length"]
+        guard let first = values.first, let n = Int(first.trimmingCharacters(in: .whitespaces)), n >= 0 else { return nil }
+        return n
+    }
+}

@@ -1,0 +1,369 @@
+internal import Logging
+internal import MeridianCore
+internal import NIOCore
+internal import NIOHTTP1
+
+/// One proxied request, on the downstream connection's event loop from start to end: picks an
+/// endpoint, borrows a pooled connection, sends the head and streams the body (keeping a replay
+/// copy while it is small), waits for the response head within the timeouts, retries when that is
+/// safe and the budget allows, and streams the response back with backpressure. Every outcome goes
+/// to the cluster's breaker and outlier detector. Confined to its event loop: every callback it
+/// registers runs there (futures of that loop), which is what makes the unchecked `Sendable` safe.
+final class ProxyExchange: @unchecked Sendable {
+    let request: Request
+    let context: RequestContext
+    let route: ProxyResponder
+    let loop: ClusterLoop
+    let eventLoop: any EventLoop
+    let promise: EventLoopPromise<Response>
+    let hash: UInt64?
+
+    // The try in progress.
+    var tried: [Int] = []
+    var connection: UpstreamConnection?
+    var endpoint = -1
+    var probe = false
+    /// Whether the try's breaker or outlier outcome has been reported.
+    var outcomeRecorded = true
+    /// Whether any of this try's request reached the connection.
+    var requestSent = false
+    var reusedConnection = false
+    var tryStarted = NIODeadline.now()
+    var headSentAt = NIODeadline.now()
+    var timer: Scheduled<Void>?
+    var totalTimer: Scheduled<Void>?
+    var retriesStarted = 0
+    /// The status of the try's response head, for the observer.
+    var lastStatus: UInt?
+    /// The balancer was told this try started and not yet that it finished.
+    var balancerOpen = false
+    /// Time to the response head of the try that answered, for the balancer's latency view.
+    var headLatency: Duration?
+    /// The observer's token of the try in progress (its CLIENT span).
+    var attemptToken: UpstreamAttemptToken?
+
+    // The request body.
+    var body = BodyPump()
+
+    // The response.
+    var responded = false
+    var responseHead: HTTPResponseHead?
+    var sink: BodyStream.Write?
+    var produced: EventLoopPromise<Void>?
+    var pendingPieces = CircularBuffer<ByteBuffer>()
+    var unacknowledged = 0
+    var responseEnded = false
+    var lastResponseActivity = NIODeadline.now()
+
+    var finished = false
+    var failureCode: String?
+
+    init(request: Request, context: RequestContext, route: ProxyResponder, loop: ClusterLoop, hash: UInt64?) {
+        self.request = request
+        self.context = context
+        self.route = route
+        self.loop = loop
+        self.eventLoop = context.eventLoop
+        self.promise = context.eventLoop.makePromise(of: Response.self)
+        self.hash = hash
+    }
+
+    var health: ClusterHealth { loop.health }
+
+    func start() -> EventLoopFuture<Response> {
+        let admitted = health.state.withLockedValue { s -> Bool in
+            guard s.active < health.maxActive else { return false }
+            s.active += 1
+            s.budget.requestStarted()
+            return true
+        }
+        guard admitted else {
+            finished = true
+            failureCode = "overloaded"
+            annotate()
+            return eventLoop.makeSucceededFuture(
+                Self.errorResponse(.serviceUnavailable, "cluster \(route.cluster.name) is at its max_active of \(health.maxActive)")
+            )
+        }
+        context.clientGone.whenGone { [self] reason in clientGone(reason) }
+        if let total = route.cluster.config.timeouts.total {
+            totalTimer = eventLoop.scheduleTask(in: TimeAmount(total)) { [self] in
+                fail(ProxyFailure(.totalTimeout, "the exchange took longer than \(total)"), retry: false)
+            }
+        }
+        nextTry()
+        return promise.futureResult
+    }
+
+    // MARK: - Tries
+
+    func nextTry() {
+        guard !finished else { return }
+        switch loop.pick(hash: hash, excluding: tried, at: .now) {
+        case .noHealthyEndpoint:
+            let why = tried.isEmpty ? "no healthy endpoint in cluster \(route.cluster.name)" : "no other healthy endpoint to retry on"
+            finish(with: Self.errorResponse(.serviceUnavailable, why), code: tried.isEmpty ? "no_healthy_upstream" : failureCode)
+            return
+        case .breakersOpen(let wait):
+            var response = Self.errorResponse(.serviceUnavailable, "circuit breaker open")
+            let seconds = max(1, Int((Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18).rounded(.up)))
+            response.headers.add(name: "retry-after", value: String(seconds))
+            finish(with: response, code: tried.isEmpty ? "breaker_open" : failureCode)
+            return
+        case .endpoint(let i, let probe):
+            tried.append(i)
+            endpoint = i
+            self.probe = probe
+            loop.balancer.started(i)
+            loop.stats[i].activeRequests.wrappingIncrement(ordering: .relaxed)
+            balancerOpen = true
+            headLatency = nil
+        }
+        if let observer = route.observer {
+            let endpoint = route.cluster.config.endpoints[self.endpoint]
+            attemptToken = observer.tryStarted(
+                UpstreamAttempt(
+                    cluster: route.cluster.name, endpoint: route.cluster.endpointKeys[self.endpoint], serverAddress: endpoint.host,
+                    serverPort: endpoint.port, resendCount: tried.count - 1, method: request.method.rawValue,
+                    target: route.rewriter.target(for: request), trace: request.trace, route: context.route
+                )
+            )
+        }
+        outcomeRecorded = false
+        requestSent = false
+        tryStarted = .now()
+        armTryTimer()
+        let pool = loop.pools[endpoint]
+        pool.acquire().whenComplete { [self] result in
+            switch result {
+            case .failure(let error):
+                let failure = error as? ProxyFailure ?? ProxyFailure(.connectFailure, "\(error)")
+                tryFailed(failure)
+            case .success(let (connection, reused)):
+                guard !finished else {
+                    loop.pools[connection.endpoint].release(connection)
+                    return
+                }
+                self.connection = connection
+                reusedConnection = reused
+                connected()
+            }
+        }
+    }
+
+    private func connected() {
+        guard let connection else { return }
+        context.annotate(UpstreamConnectAnnotation.self, Self.milliseconds(since: tryStarted))
+        let head = route.rewriter.upstreamHead(
+            for: request, endpoint: route.cluster.endpointKeys[endpoint],
+            traceparent: attemptToken?.traceparent ?? request.trace?.traceparent()
+        )
+        headSentAt = .now()
+        requestSent = true
+        connection.send(head, delegate: self)
+        startSendingBody()
+    }
+
+    /// The per-try timeout (from the try's start to its response head) or, until the request has
+    /// been sent, the connect timeout is the pool's; first_byte starts once the request is sent.
+    func armTryTimer() {
+        timer?.cancel()
+        guard let perTry = route.retryPolicy.perTryTimeout else { return }
+        timer = eventLoop.scheduleTask(in: TimeAmount(perTry)) { [self] in
+            guard responseHead == nil else { return }
+            connection?.close()
+            tryFailed(ProxyFailure(.firstByteTimeout, "no response within the per-try timeout of \(perTry)"))
+        }
+    }
+
+    func requestFullySent() {
+        guard responseHead == nil else { return }
+        let firstByte = route.cluster.config.timeouts.firstByte
+        if let perTry = route.retryPolicy.perTryTimeout, perTry <= firstByte { return }
+        timer?.cancel()
+        timer = eventLoop.scheduleTask(in: TimeAmount(firstByte)) { [self] in
+            guard responseHead == nil else { return }
+            connection?.close()
+            tryFailed(ProxyFailure(.firstByteTimeout, "no response within first_byte of \(firstByte)"))
+        }
+    }
+
+    /// A try ended without a usable response: report it, then retry or answer.
+    func tryFailed(_ failure: ProxyFailure) {
+        guard !finished, responseHead == nil else { return }
+        timer?.cancel()
+        if let c = connection {
+            connection = nil
+            c.close()
+            loop.pools[c.endpoint].release(c)
+        }
+        record(failure.kind == .invalidResponse ? .serverError : .gatewayFailure)
+        lastStatus = nil
+        balancerFinished(error: failure.code)
+        let kind: RetryPolicy.TryFailure
+        switch failure.kind {
+        case .connectFailure: kind = .connectFailure
+        case .connectTimeout: kind = requestSent ? .timeout : .connectFailure
+        case .firstByteTimeout, .idleTimeout, .totalTimeout: kind = .timeout
+        case .reset, .invalidResponse: kind = .reset
+        }
+        failureCode = failure.code
+        route.logger(context).warning(
+            "upstream try failed",
+            metadata: [
+                "request.id": "\(request.id)", "cluster": "\(route.cluster.name)", "endpoint": "\(route.cluster.endpointKeys[endpoint])",
+                "reason": "\(failure)",
+            ]
+        )
+        if failure.kind != .totalTimeout, retry(after: kind) { return }
+        finish(with: Self.errorResponse(failure.status, failure.code), code: failure.code)
+    }
+
+    /// Starts the next try when the policy, the body and the budget allow it.
+    func retry(after failure: RetryPolicy.TryFailure) -> Bool {
+        let decision = route.retryPolicy.decide(
+            method: request.method.rawValue, failure: failure, requestSent: requestSent && failure != .connectFailure,
+            bodyReplayable: body.replayable, attempt: tried.count
+        )
+        guard case .retry = decision else { return false }
+        let allowed = health.state.withLockedValue { $0.budget.retryStarted() }
+        guard allowed else {
+            route.logger(context).notice("retry budget exhausted", metadata: ["cluster": "\(route.cluster.name)"])
+            route.observer?.event(.retryBudgetExhausted(cluster: route.cluster.name))
+            return false
+        }
+        route.observer?.event(.retry(cluster: route.cluster.name))
+        retriesStarted += 1
+        nextTry()
+        return true
+    }
+
+    // MARK: - Outcomes
+
+    /// Tells the breaker and the outlier detector how the try went (once per try).
+    func record(_ result: OutlierDetector<ContinuousClock>.Result) {
+        guard !outcomeRecorded, endpoint >= 0 else { return }
+        outcomeRecorded = true
+        let now = ContinuousClock.now
+        let (transition, ejection) = health.state.withLockedValue { s in
+            var transition: CircuitBreaker<ContinuousClock>.Transition?
+            if s.breakersEnabled {
+                transition = s.breakers[endpoint].record(result == .success ? .success : .failure, probe: probe, at: now)
+            }
+            let ejection = s.outliersEnabled ? s.outliers.record(endpoint, result, at: now) : nil
+            return (transition, ejection)
+        }
+        let logger = route.logger(context)
+        let key = route.cluster.endpointKeys[endpoint]
+        if let transition {
+            route.observer?.event(.breaker(cluster: route.cluster.name, endpoint: key, from: transition.from.rawValue, to: transition.to.rawValue))
+            logger.warning(
+                "circuit breaker \(transition.from.rawValue) -> \(transition.to.rawValue)",
+                metadata: ["cluster": "\(route.cluster.name)", "endpoint": "\(key)", "reason": "\(transition.reason)"]
+            )
+        }
+        if let ejection {
+            route.observer?.event(.ejected(cluster: route.cluster.name, endpoint: key))
+            logger.warning(
+                "upstream endpoint ejected",
+                metadata: ["cluster": "\(route.cluster.name)", "endpoint": "\(key)", "reason": "\(ejection.reason)", "count": "\(ejection.count)"]
+            )
+        }
+    }
+
+    /// Tells the balancer the try is over (least_request counts it out, p2c_ewma learns its latency),
+    /// and the observer how it ended.
+    func balancerFinished(error: String? = nil) {
+        guard balancerOpen else { return }
+        balancerOpen = false
+        loop.balancer.finished(endpoint, latency: headLatency, now: Self.origin.duration(to: .now))
+        loop.stats[endpoint].activeRequests.wrappingDecrement(ordering: .relaxed)
+        if let token = attemptToken, let observer = route.observer {
+            attemptToken = nil
+            observer.tryFinished(token, status: lastStatus.map { Int($0) }, error: error ?? failureCode)
+        }
+    }
+
+    /// The origin of the monotonic time the balancers see.
+    static let origin = ContinuousClock.now
+
+    /// The try was abandoned without an outcome (the client left): a probe's slot is freed.
+    func abandonOutcome() {
+        guard !outcomeRecorded, endpoint >= 0 else { return }
+        outcomeRecorded = true
+        guard probe else { return }
+        health.state.withLockedValue { $0.breakers[endpoint].probeAbandoned() }
+    }
+
+    // MARK: - Ending
+
+    /// Answers with `response` (an error the proxy makes itself) when nothing was answered yet.
+    func finish(with response: Response, code: String?) {
+        guard !finished else { return }
+        failureCode = code
+        if !responded {
+            responded = true
+            promise.succeed(response)
+        }
+        end()
+    }
+
+    /// The exchange is over: counters back, timers off, the record annotated.
+    func end() {
+        guard !finished else { return }
+        finished = true
+        timer?.cancel()
+        totalTimer?.cancel()
+        balancerFinished()
+        let retries = retriesStarted
+        health.state.withLockedValue { s in
+            s.active -= 1
+            s.budget.requestFinished()
+            for _ in 0..<retries { s.budget.retryFinished() }
+        }
+        annotate()
+    }
+
+    func annotate() {
+        context.annotate(UpstreamClusterAnnotation.self, route.cluster.name)
+        if endpoint >= 0 { context.annotate(UpstreamAddressAnnotation.self, route.cluster.endpointKeys[endpoint]) }
+        if let status = responseHead?.status.code { context.annotate(UpstreamStatusAnnotation.self, Int(status)) }
+        if !tried.isEmpty { context.annotate(UpstreamTriesAnnotation.self, tried.count) }
+        if let failureCode { context.annotate(UpstreamErrorAnnotation.self, failureCode) }
+    }
+
+    func clientGone(_ reason: String) {
+        guard !finished else { return }
+        if let c = connection {
+            connection = nil
+            if !responseEnded {
+                c.close()
+                abandonOutcome()
+            }
+            loop.pools[c.endpoint].release(c)
+        } else {
+            abandonOutcome()
+        }
+        produced?.fail(ChannelError.ioOnClosedChannel)
+        produced = nil
+        if !responded {
+            responded = true
+            promise.fail(ClientGoneError(reason: reason))
+        }
+        end()
+    }
+
+    static func errorResponse(_ status: HTTPResponseStatus, _ reason: String) -> Response {
+        Response.text(status, "\(status.code) \(status.reasonPhrase)\n")
+    }
+
+    static func milliseconds(since start: NIODeadline) -> Double {
+        Double((NIODeadline.now() - start).nanoseconds) / 1e6
+    }
+}
+
+/// The client went away before the upstream answered.
+struct ClientGoneError: Error, CustomStringConvertible {
+    var reason: String
+    var description: String { "client gone: \(reason)" }
+}

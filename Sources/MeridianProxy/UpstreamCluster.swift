@@ -1,0 +1,195 @@
+public import Logging
+public import MeridianConfig
+public import NIOCore
+internal import NIOConcurrencyHelpers
+internal import NIOPosix
+
+/// A named cluster of upstream endpoints as one instance runs it: the endpoints and their
+/// addresses, one ``ClusterLoop`` per event loop (balancer and connection pools, no locks), and the
+/// instance-wide ``ClusterHealth``. It outlives reloads that leave its configuration unchanged, so
+/// pools stay warm and breakers keep what they learned.
+public final class UpstreamCluster: Sendable {
+    public let name: String
+    let config: Configuration.Upstream
+    let health: ClusterHealth
+    let endpointKeys: [String]
+    let stats: [EndpointStats]
+    private let loops: [ObjectIdentifier: ClusterLoop]
+    private let retired = NIOLockedValueBox(false)
+
+    /// Resolves the endpoints (names through the system resolver: call it off the event loops)
+    /// and makes each loop's balancer and pools.
+    public init(_ config: Configuration.Upstream, group: any EventLoopGroup) {
+        self.name = config.name
+        self.config = config
+        self.endpointKeys = config.endpoints.map { Configuration.Address(host: $0.host, port: $0.port).description }
+        let addresses = config.endpoints.map { Self.resolve($0) }
+        let stats = config.endpoints.map { _ in EndpointStats() }
+        self.stats = stats
+        self.health = ClusterHealth(config, endpointCount: config.endpoints.count)
+        var loops: [ObjectIdentifier: ClusterLoop] = [:]
+        let endpoints = zip(endpointKeys, config.endpoints).map { BalancerEndpoint(key: $0, weight: $1.weight) }
+        let policy = Self.policy(config.balancing)
+        // Hash tables are immutable: one per cluster, shared by the loops' balancers.
+        var ring: HashRing?
+        var maglev: MaglevTable?
+        switch policy {
+        case .ringHash: ring = HashRing(endpoints: endpoints)
+        case .maglev: maglev = MaglevTable(endpoints: endpoints)
+        default: break
+        }
+        for eventLoop in group.makeIterator() {
+            let seed = SplitMix64(seed: UInt64.random(in: .min ... .max))
+            let balancer: any LoadBalancer
+            if let ring {
+                balancer = RingHashBalancer(ring: ring, random: seed)
+            } else if let maglev {
+                balancer = MaglevBalancer(table: maglev, random: seed)
+            } else {
+                balancer = LoadBalancers.make(policy, endpoints: endpoints, random: seed)
+            }
+            loops[ObjectIdentifier(eventLoop)] = ClusterLoop(
+                eventLoop: eventLoop, config: config, health: health, addresses: addresses, balancer: balancer, stats: stats
+            )
+        }
+        self.loops = loops
+    }
+
+    /// The cluster's state on `eventLoop`; nil only for a loop outside the server's group.
+    func loop(for eventLoop: any EventLoop) -> ClusterLoop? {
+        loops[ObjectIdentifier(eventLoop)]
+    }
+
+    /// How many endpoints could take a request now, for `/readyz?verbose` and the status page.
+    public var healthSummary: (usable: Int, healthy: Int, total: Int) { health.counts() }
+
+    /// A reload replaced this cluster: idle connections close now, lent ones when they come back.
+    public func retire() {
+        retired.withLockedValue { $0 = true }
+        for loop in loops.values {
+            loop.eventLoop.execute { loop.retire() }
+        }
+    }
+
+    /// Resolves the DNS names again and hands changed addresses to every loop (new connections use
+    /// them; open ones finish what they carry). Blocking: run it on a thread pool.
+    public func reresolve(logger: Logger) {
+        guard !retired.withLockedValue({ $0 }) else { return }
+        for (i, endpoint) in config.endpoints.enumerated() where IPNetwork.parseAddress(Substring(endpoint.host)) == nil {
+            let address = Self.resolve(endpoint)
+            if address == nil {
+                logger.warning("upstream endpoint did not resolve", metadata: ["cluster": "\(name)", "endpoint": "\(endpointKeys[i])"])
+                continue
+            }
+            for loop in loops.values {
+                loop.eventLoop.execute { loop.update(endpoint: i, address: address) }
+            }
+        }
+    }
+
+    var hasNames: Bool { config.endpoints.contains { IPNetwork.parseAddress(Substring($0.host)) == nil } }
+
+    static func resolve(_ endpoint: Configuration.Upstream.Endpoint) -> SocketAddress? {
+        if let a = try? SocketAddress(ipAddress: endpoint.host, port: endpoint.port) { return a }
+        return try? SocketAddress.makeAddressResolvingHost(endpoint.host, port: endpoint.port)
+    }
+
+    static func policy(_ b: Configuration.Upstream.Balancing) -> BalancingPolicy {
+        let source: HashSource
+        switch b.hashOn {
+        case .header(let h): source = .header(h)
+        case .cookie(let c): source = .cookie(c)
+        case .clientIP, nil: source = .clientIP
+        }
+        switch b.policy {
+        case "least_request": return .leastRequest
+        case "p2c_ewma": return .p2cEWMA
+        case "random": return .random
+        case "ring_hash": return .ringHash(source)
+        case "maglev": return .maglev(source)
+        default: return .roundRobin
+        }
+    }
+}
+
+/// A cluster on one event loop: its balancer and one pool per endpoint. Only that loop touches it,
+/// which is what makes the unchecked `Sendable` safe (it is reached through the cluster's
+/// dictionary from any thread, but used only after a check that the caller is on its loop).
+final class ClusterLoop: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    let health: ClusterHealth
+    let balancer: any LoadBalancer
+    let stats: [EndpointStats]
+    private(set) var pools: [EndpointPool]
+    private(set) var retired = false
+
+    init(
+        eventLoop: any EventLoop, config: Configuration.Upstream, health: ClusterHealth, addresses: [SocketAddress?],
+        balancer: any LoadBalancer, stats: [EndpointStats]
+    ) {
+        self.eventLoop = eventLoop
+        self.health = health
+        self.balancer = balancer
+        self.stats = stats
+        self.pools = addresses.enumerated().map { i, address in
+            EndpointPool(
+                eventLoop: eventLoop, endpoint: i, address: address, settings: config.pool, connectTimeout: config.timeouts.connect,
+                stats: stats[i]
+            )
+        }
+    }
+
+    func update(endpoint: Int, address: SocketAddress?) {
+        let pool = pools[endpoint]
+        guard pool.address != address else { return }
+        pool.address = address
+        pool.closeIdle()
+    }
+
+    func retire() {
+        retired = true
+        for pool in pools { pool.closeIdle() }
+    }
+
+    enum Pick: Equatable {
+        case endpoint(Int, probe: Bool)
+        /// Every endpoint fails its checks or is ejected (or was tried already).
+        case noHealthyEndpoint
+        /// The usable endpoints' breakers are open: the shortest wait.
+        case breakersOpen(retryAfter: Duration)
+    }
+
+    /// Chooses an endpoint for a try: the balancer's pick among usable endpoints not yet tried,
+    /// admitted by its breaker (an endpoint whose breaker refuses is passed over).
+    func pick(hash: UInt64?, excluding tried: [Int], at now: ContinuousClock.Instant) -> Pick {
+        health.state.withLockedValue { s in
+            var refused: [Int] = []
+            var retryAfter: Duration?
+            while true {
+                let choice = balancer.pick(hash: hash) { i in
+                    !tried.contains(i) && !refused.contains(i) && s.isUsable(i, at: now)
+                }
+                guard let i = choice else { break }
+                guard s.breakersEnabled else { return .endpoint(i, probe: false) }
+                switch s.breakers[i].admit(at: now) {
+                case .allowed: return .endpoint(i, probe: false)
+                case .probe: return .endpoint(i, probe: true)
+                case .rejected(let wait):
+                    refused.append(i)
+                    retryAfter = min(retryAfter ?? wait, wait)
+                }
+            }
+            if let retryAfter { return .breakersOpen(retryAfter: retryAfter) }
+            // Nothing usable: say why, for the 503 (open breakers give a Retry-After).
+            var shortest: Duration?
+            for i in 0..<health.endpointCount where !tried.contains(i) && s.checks.isHealthy(i) {
+                if s.outliersEnabled, s.outliers.isEjected(i, at: now) { continue }
+                if s.breakersEnabled, case .rejected(let wait) = s.breakers[i].peek(at: now) {
+                    shortest = min(shortest ?? wait, wait)
+                }
+            }
+            if let shortest { return .breakersOpen(retryAfter: shortest) }
+            return .noHealthyEndpoint
+        }
+    }
+}

@@ -1,0 +1,73 @@
+public import Logging
+public import MeridianConfig
+public import NIOCore
+internal import NIOConcurrencyHelpers
+public import NIOPosix
+
+/// Every upstream cluster of the running configuration. A reload keeps a cluster whose settings
+/// did not change (warm pools, what its breakers learned) and retires the others once the new
+/// runtime is in place. Also re-resolves DNS names on each cluster's interval, off the loops.
+public final class UpstreamRegistry: Sendable {
+    let group: any EventLoopGroup
+    private let current = NIOLockedValueBox<[String: UpstreamCluster]>([:])
+
+    public init(group: any EventLoopGroup) {
+        self.group = group
+    }
+
+    /// The clusters for `upstreams`: the running ones reused where the settings are equal, new
+    /// ones made (and resolved) otherwise. Nothing changes until ``commit(_:)``.
+    public func prepare(_ upstreams: [Configuration.Upstream]) -> [String: UpstreamCluster] {
+        let running = current.withLockedValue { $0 }
+        var result: [String: UpstreamCluster] = [:]
+        for upstream in upstreams {
+            if let existing = running[upstream.name], existing.config == upstream {
+                result[upstream.name] = existing
+            } else {
+                result[upstream.name] = UpstreamCluster(upstream, group: group)
+            }
+        }
+        return result
+    }
+
+    /// The runtime built from `clusters` is in place: the clusters it no longer uses retire.
+    public func commit(_ clusters: [String: UpstreamCluster]) {
+        let old = current.withLockedValue { current in
+            defer { current = clusters }
+            return current
+        }
+        for (name, cluster) in old where clusters[name] !== cluster { cluster.retire() }
+    }
+
+    public var clusters: [UpstreamCluster] {
+        current.withLockedValue { Array($0.values) }.sorted { $0.name < $1.name }
+    }
+
+    /// `api 2/3 healthy, auth 1/1 healthy`: the readiness detail. Readiness itself does not fail on
+    /// an upstream's health: an instance that takes traffic answers 503 for a dead cluster and
+    /// serves its other routes, where failing readiness would take every route out with it.
+    public func readinessDetail() -> String? {
+        let clusters = self.clusters
+        guard !clusters.isEmpty else { return nil }
+        return clusters.map { c in
+            let h = c.healthSummary
+            return "\(c.name) \(h.usable)/\(h.total) usable"
+        }.joined(separator: ", ")
+    }
+
+    /// Re-resolves DNS names until cancelled, each cluster on its own interval (on the thread pool:
+    /// getaddrinfo blocks).
+    public func runResolver(threadPool: NIOThreadPool, logger: Logger) async {
+        var last: [ObjectIdentifier: ContinuousClock.Instant] = [:]
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            let now = ContinuousClock.now
+            for cluster in clusters where cluster.hasNames {
+                let id = ObjectIdentifier(cluster)
+                if let at = last[id], at.duration(to: now) < cluster.config.resolveInterval { continue }
+                last[id] = now
+                _ = try? await threadPool.runIfActive { cluster.reresolve(logger: logger) }
+            }
+        }
+    }
+}
