@@ -16,12 +16,15 @@ public final class UpstreamCluster: Sendable {
     let stats: [EndpointStats]
     private let loops: [ObjectIdentifier: ClusterLoop]
     private let retired = NIOLockedValueBox(false)
+    private let checker = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    let group: any EventLoopGroup
 
     /// Resolves the endpoints (names through the system resolver: call it off the event loops)
     /// and makes each loop's balancer and pools.
     public init(_ config: Configuration.Upstream, group: any EventLoopGroup) {
         self.name = config.name
         self.config = config
+        self.group = group
         self.endpointKeys = config.endpoints.map { Configuration.Address(host: $0.host, port: $0.port).description }
         let addresses = config.endpoints.map { Self.resolve($0) }
         let stats = config.endpoints.map { _ in EndpointStats() }
@@ -66,6 +69,7 @@ public final class UpstreamCluster: Sendable {
     /// A reload replaced this cluster: idle connections close now, lent ones when they come back.
     public func retire() {
         retired.withLockedValue { $0 = true }
+        stopHealthChecks()
         for loop in loops.values {
             loop.eventLoop.execute { loop.retire() }
         }
@@ -85,6 +89,20 @@ public final class UpstreamCluster: Sendable {
                 loop.eventLoop.execute { loop.update(endpoint: i, address: address) }
             }
         }
+    }
+
+    /// Starts the active health checks, when the cluster has them (once).
+    func startHealthChecks(logger: Logger) {
+        guard let settings = config.healthCheck else { return }
+        checker.withLockedValue { task in
+            guard task == nil, !retired.withLockedValue({ $0 }) else { return }
+            let checker = HealthChecker(cluster: self, settings: settings, group: group, logger: logger)
+            task = Task { await checker.run() }
+        }
+    }
+
+    func stopHealthChecks() {
+        checker.withLockedValue { $0 }?.cancel()
     }
 
     var hasNames: Bool { config.endpoints.contains { IPNetwork.parseAddress(Substring($0.host)) == nil } }

@@ -9,10 +9,12 @@ public import NIOPosix
 /// runtime is in place. Also re-resolves DNS names on each cluster's interval, off the loops.
 public final class UpstreamRegistry: Sendable {
     let group: any EventLoopGroup
+    let logger: Logger
     private let current = NIOLockedValueBox<[String: UpstreamCluster]>([:])
 
-    public init(group: any EventLoopGroup) {
+    public init(group: any EventLoopGroup, logger: Logger) {
         self.group = group
+        self.logger = logger
     }
 
     /// The clusters for `upstreams`: the running ones reused where the settings are equal, new
@@ -37,6 +39,12 @@ public final class UpstreamRegistry: Sendable {
             return current
         }
         for (name, cluster) in old where clusters[name] !== cluster { cluster.retire() }
+        for cluster in clusters.values { cluster.startHealthChecks(logger: logger) }
+    }
+
+    /// Stops the health checks (the instance is shutting down).
+    public func shutdown() {
+        for cluster in clusters { cluster.stopHealthChecks() }
     }
 
     public var clusters: [UpstreamCluster] {

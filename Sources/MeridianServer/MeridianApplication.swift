@@ -223,6 +223,7 @@ public final class MeridianApplication: Sendable {
         let resolver = state.withLockedValue { $0.resolver }
         resolver?.cancel()
         await resolver?.value
+        builder.upstreams.shutdown()
         await telemetry.stopBackgroundWork()
         // The access log is flushed; spans of the last requests get a few seconds to go out.
         await telemetry.shutdown(spanDeadline: mode == .graceful ? .seconds(5) : .seconds(1))

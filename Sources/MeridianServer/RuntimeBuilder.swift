@@ -25,7 +25,7 @@ public struct RuntimeBuilder: Sendable {
         group: any EventLoopGroup, threadPool: NIOThreadPool, logger: Logger, observers: [any RequestObserver] = [],
         telemetry: Telemetry? = nil
     ) {
-        self.upstreams = UpstreamRegistry(group: group)
+        self.upstreams = UpstreamRegistry(group: group, logger: logger)
         self.group = group
         self.threadPool = threadPool
         self.logger = logger

@@ -26,6 +26,9 @@ final class TestUpstream: @unchecked Sendable {
     let channel: any Channel
     let group: any EventLoopGroup
     let stats = NIOLockedValueBox(Stats())
+    /// When set, every request is answered with this status (a failing endpoint); `0` resets the
+    /// connection instead.
+    let failure = NIOLockedValueBox<Int?>(nil)
 
     struct Stats {
         var requests = 0
@@ -126,6 +129,15 @@ final class TestUpstream: @unchecked Sendable {
         }
 
         func respond(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+            if let status = upstream.failure.withLockedValue({ $0 }) {
+                if status == 0 {
+                    context.close(promise: nil)
+                    return
+                }
+                let body = "\(upstream.name) \(status)"
+                write("HTTP/1.1 \(status) X\r\nx-upstream: \(upstream.name)\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)", context)
+                return
+            }
             let parts = head.uri.split(separator: "?")[0].split(separator: "/").map(String.init)
             let name = upstream.name
             let close = head.headers["connection"].contains { $0.lowercased() == "close" }
