@@ -277,9 +277,39 @@ struct TestResponse: Sendable {
             r.body = Array(bytes[bodyStart..<(bodyStart + cl)])
             return (r, bodyStart + cl)
         }
+        if response.header("transfer-encoding")?.lowercased() == "chunked" {
+            guard let (body, consumed) = dechunk(bytes, from: bodyStart) else { return nil }
+            var r = response
+            r.body = body
+            return (r, consumed)
+        }
         guard closed else { return nil }
         var r = response
         r.body = Array(bytes[bodyStart...])
         return (r, bytes.count)
+    }
+
+    /// A chunked body from `start`: its bytes and where it ended; nil while incomplete.
+    static func dechunk(_ bytes: [UInt8], from start: Int) -> ([UInt8], Int)? {
+        var body: [UInt8] = []
+        var i = start
+        while true {
+            guard let lineEnd = (i..<max(i, bytes.count - 1)).first(where: { bytes[$0] == 13 && bytes[$0 + 1] == 10 }) else { return nil }
+            let sizeText = String(decoding: bytes[i..<lineEnd], as: UTF8.self).split(separator: ";").first ?? ""
+            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else { return nil }
+            i = lineEnd + 2
+            if size == 0 {
+                // Trailers, then the empty line.
+                while true {
+                    guard let end = (i..<max(i, bytes.count - 1)).first(where: { bytes[$0] == 13 && bytes[$0 + 1] == 10 }) else { return nil }
+                    let empty = end == i
+                    i = end + 2
+                    if empty { return (body, i) }
+                }
+            }
+            guard bytes.count >= i + size + 2 else { return nil }
+            body.append(contentsOf: bytes[i..<(i + size)])
+            i += size + 2
+        }
     }
 }

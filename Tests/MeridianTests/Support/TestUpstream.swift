@@ -84,6 +84,11 @@ final class TestUpstream: @unchecked Sendable {
             upstream.stats.withLockedValue { $0.closedConnections += 1 }
         }
 
+        /// The proxy went away (EOF): close, as servers do.
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if case ChannelEvent.inputClosed = event { context.close(promise: nil) }
+        }
+
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
             case .head(let h):
@@ -203,8 +208,10 @@ final class TestUpstream: @unchecked Sendable {
             if chunked { buffer.writeString(String(n, radix: 16) + "\r\n") }
             buffer.writeRepeatingByte(UInt8(ascii: "x"), count: n)
             if chunked { buffer.writeString("\r\n") }
+            // Next turn of the loop, not inline: a write that completes at once would otherwise
+            // recurse once per chunk.
             context.writeAndFlush(NIOAny(buffer)).whenSuccess {
-                self.streamBytes(remaining: remaining - n, chunked: chunked, context: bound)
+                bound.value.eventLoop.execute { self.streamBytes(remaining: remaining - n, chunked: chunked, context: bound) }
             }
         }
     }
