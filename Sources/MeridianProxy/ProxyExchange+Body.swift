@@ -18,7 +18,7 @@ struct BodyPump {
 }
 
 extension ProxyExchange {
-    var hasBody: Bool { request.body !== RequestBody.none }
+    var hasBody: Bool { request.body !== RequestBody.none && request.upgradeProtocol == nil }
 
     /// Whether the body can go again in full: none, or all of it read and kept.
     var bodyReplayable: Bool { !hasBody || (body.replayable && body.ended) }

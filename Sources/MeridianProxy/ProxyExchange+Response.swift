@@ -13,6 +13,7 @@ extension ProxyExchange: UpstreamResponseDelegate {
     func upstreamHead(_ head: HTTPResponseHead) {
         guard !finished, responseHead == nil else { return }
         let code = Int(head.status.code)
+        if code == 101 { return switchingHead(head) }
         if code < 200 { return }  // 100 Continue and other interim answers are ours to give, not theirs
         timer?.cancel()
         context.annotate(UpstreamResponseAnnotation.self, Self.milliseconds(since: headSentAt))

@@ -109,8 +109,24 @@ struct RequestRewriter: Sendable {
             if let state = incoming.first(name: "tracestate") { headers.add(name: "tracestate", value: state) }
         }
         apply(requestRules, to: &headers)
-        frame(request, &headers)
-        return HTTPRequestHead(version: .http1_1, method: request.method, uri: target(for: request), headers: headers)
+        var method = request.method
+        if let upgrade = request.upgradeProtocol {
+            headers.add(name: "connection", value: "upgrade")
+            headers.add(name: "upgrade", value: upgrade)
+            if request.version.major == 2 {
+                // RFC 8441 → RFC 6455: the HTTP/1.1 handshake is a GET with a key of its own.
+                method = .GET
+                if upgrade.lowercased() == "websocket" {
+                    if !headers.contains(name: "sec-websocket-key") { headers.add(name: "sec-websocket-key", value: Self.webSocketKey()) }
+                    if !headers.contains(name: "sec-websocket-version") { headers.add(name: "sec-websocket-version", value: "13") }
+                }
+            }
+            headers.remove(name: "content-length")
+            headers.remove(name: "transfer-encoding")
+        } else {
+            frame(request, &headers)
+        }
+        return HTTPRequestHead(version: .http1_1, method: method, uri: target(for: request), headers: headers)
     }
 
     /// Content-Length when the client gave one, chunked when a body of unknown length follows,
@@ -177,6 +193,13 @@ struct RequestRewriter: Sendable {
 
     static func quotedIfNeeded(_ value: String) -> String {
         value.utf8.allSatisfy { HeaderSyntax.isTokenByte($0) } ? value : "\"\(value.replacingOccurrences(of: "\"", with: "\\\""))\""
+    }
+
+    /// 16 random bytes in base64 (RFC 6455 §4.1).
+    static func webSocketKey() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return Data(bytes).base64EncodedString()
     }
 
     /// RFC 9110 §7.6.1 and the older hop-by-hop fields proxies still remove.

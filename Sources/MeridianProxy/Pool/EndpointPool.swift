@@ -102,6 +102,13 @@ final class EndpointPool: @unchecked Sendable {
         stats.idleConnections.wrappingIncrement(ordering: .relaxed)
     }
 
+    /// A lent connection leaves the pool for good (it became an upgrade tunnel); it still counts as
+    /// open until it closes.
+    func detach(_ connection: UpstreamConnection) {
+        lent -= 1
+        connection.reusable = false
+    }
+
     /// Closes idle connections (a reload dropped the cluster, or the endpoint's address changed).
     func closeIdle() {
         let connections = idle
@@ -130,8 +137,11 @@ final class EndpointPool: @unchecked Sendable {
                     limits.maxHeaderListSize = Self.maxResponseHead
                     limits.maxHeaderFieldSize = Self.maxResponseHead
                     limits.maxHeaderFieldCount = 200
+                    // No outbound header validation: what goes upstream is the client's head, already
+                    // checked by Meridian's parser, plus validated configuration (one handler less
+                    // per request, and none in the way once a connection becomes a tunnel).
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(
-                        leftOverBytesStrategy: .forwardBytes, decoderLimitConfiguration: limits
+                        leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false, decoderLimitConfiguration: limits
                     )
                     try channel.pipeline.syncOperations.addHandler(handler.value)
                 }

@@ -6,6 +6,8 @@ protocol UpstreamResponseDelegate: AnyObject {
     func upstreamHead(_ head: HTTPResponseHead)
     func upstreamBody(_ bytes: ByteBuffer)
     func upstreamEnd()
+    /// A `101` ended: the connection now carries another protocol (the HTTP handlers can go).
+    func upstreamSwitched()
     /// The connection closed, reset, or sent something that is not HTTP before the response ended.
     func upstreamFailed(_ failure: ProxyFailure)
 }
@@ -75,6 +77,8 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
     private var context: ChannelHandlerContext?
     private var reading = true
     private var readPending = false
+    /// The response head was a 101: its end means the switch.
+    private var switching = false
     let eventLoop: any EventLoop
 
     init(eventLoop: any EventLoop) {
@@ -124,12 +128,13 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
         }
         switch part {
         case .head(let head):
+            switching = head.status == .switchingProtocols
             delegate.upstreamHead(head)
         case .body(let bytes):
             delegate.upstreamBody(bytes)
         case .end:
             self.delegate = nil
-            delegate.upstreamEnd()
+            if switching { delegate.upstreamSwitched() } else { delegate.upstreamEnd() }
         }
     }
 
