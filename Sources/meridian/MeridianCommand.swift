@@ -9,7 +9,7 @@ struct MeridianCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meridian",
         abstract: "A clustered, observability-first web platform.",
-        subcommands: [Serve.self, Validate.self, Version.self],
+        subcommands: [Serve.self, Proxy.self, Validate.self, Version.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -73,6 +73,60 @@ struct Serve: AsyncParsableCommand {
             let app = try MeridianApplication(
                 configuration: configuration, configPath: config, overrides: overrides, environment: environment, logger: logger
             )
+            try await app.run()
+        } catch {
+            logger.critical("meridian could not start", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Proxy: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "A reverse proxy with no configuration file: listen on --from, send every request to the --to upstreams.",
+        discussion: "Example: meridian proxy --from :8080 --to http://127.0.0.1:9000 --to http://127.0.0.1:9001"
+    )
+
+    @Option(help: "Listen on HOST:PORT (:PORT for every interface).")
+    var from: String
+
+    @Option(help: "An upstream, http://HOST:PORT; repeat for more (round robin, passive health, safe retries).")
+    var to: [String] = []
+
+    @Option(help: "Admin listener (probes, /metrics, /status) on HOST:PORT.")
+    var admin: String?
+
+    @Option(help: "TLS certificate chain (PEM) for the listener; with --tls-key. HTTP/2 is offered by ALPN.")
+    var tlsCert: String?
+
+    @Option(help: "TLS private key (PEM) for --tls-cert.")
+    var tlsKey: String?
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let configuration: Configuration
+        do {
+            configuration = try QuickProxy.configuration(from: from, to: to, environment: environment)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        var overrides = CommandLineOverrides()
+        if let admin {
+            guard let address = Configuration.Address(parsing: admin) else {
+                throw ValidationError("--admin '\(admin)' is not an address; expected HOST:PORT like 127.0.0.1:9901")
+            }
+            overrides.admin = address
+        }
+        switch (tlsCert, tlsKey) {
+        case (let cert?, let key?): overrides.tlsCertificate = .init(cert: cert, key: key)
+        case (nil, nil): break
+        default: throw ValidationError("--tls-cert and --tls-key go together; give both PEM files")
+        }
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, format: .json) }
+        var logger = Logger(label: "meridian")
+        logger.logLevel = Logger.Level(configuration.logging.level)
+        do {
+            let app = try MeridianApplication(configuration: configuration, overrides: overrides, environment: environment, logger: logger)
             try await app.run()
         } catch {
             logger.critical("meridian could not start", metadata: ["error": "\(error)"])
