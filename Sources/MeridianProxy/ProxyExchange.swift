@@ -20,6 +20,8 @@ final class ProxyExchange: @unchecked Sendable {
 
     // The try in progress.
     var tried: [Int] = []
+    /// Numbers the tries: a connection that arrives for a try already given up is handed back.
+    var attemptID = 0
     var connection: UpstreamConnection?
     var endpoint = -1
     var probe = false
@@ -81,9 +83,9 @@ final class ProxyExchange: @unchecked Sendable {
             finished = true
             failureCode = "overloaded"
             annotate()
-            return eventLoop.makeSucceededFuture(
-                Self.errorResponse(.serviceUnavailable, "cluster \(route.cluster.name) is at its max_active of \(health.maxActive)")
-            )
+            responded = true
+            promise.succeed(Self.errorResponse(.serviceUnavailable, "max_active"))
+            return promise.futureResult
         }
         context.clientGone.whenGone { [self] reason in clientGone(reason) }
         if let total = route.cluster.config.timeouts.total {
@@ -132,15 +134,34 @@ final class ProxyExchange: @unchecked Sendable {
         outcomeRecorded = false
         requestSent = false
         tryStarted = .now()
-        armTryTimer()
+        attemptID += 1
+        let id = attemptID
         let pool = loop.pools[endpoint]
+        // Every connection to the endpoint busy: the request waits for one, within max_pending.
+        let queued = pool.wouldQueue
+        if queued {
+            let admitted = health.state.withLockedValue { s -> Bool in
+                guard s.pending < health.maxPending else { return false }
+                s.pending += 1
+                return true
+            }
+            guard admitted else {
+                abandonOutcome()  // the endpoint did nothing wrong
+                failureCode = "overloaded"
+                finish(with: Self.errorResponse(.serviceUnavailable, "max_pending"), code: "overloaded")
+                return
+            }
+        }
+        armTryTimer()
         pool.acquire().whenComplete { [self] result in
+            if queued { health.state.withLockedValue { $0.pending -= 1 } }
             switch result {
             case .failure(let error):
+                guard id == attemptID else { return }
                 let failure = error as? ProxyFailure ?? ProxyFailure(.connectFailure, "\(error)")
                 tryFailed(failure)
             case .success(let (connection, reused)):
-                guard !finished else {
+                guard !finished, id == attemptID, responseHead == nil else {
                     loop.pools[connection.endpoint].release(connection)
                     return
                 }

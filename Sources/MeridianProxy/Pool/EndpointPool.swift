@@ -42,6 +42,8 @@ final class EndpointPool: @unchecked Sendable {
     }
 
     var idleCount: Int { idle.count }
+    /// Whether ``acquire()`` would wait for a connection to free up.
+    var wouldQueue: Bool { idle.isEmpty && open >= settings.maxConnections }
     var waiting: Int { waiters.count }
 
     /// A connection to lend: an idle one, a new one, or the next to free up (failing after the
