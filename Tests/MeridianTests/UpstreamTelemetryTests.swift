@@ -4,7 +4,8 @@ import MeridianCore
 import Testing
 
 /// The proxy's telemetry against real upstreams, a real OTLP receiver and the real Prometheus
-/// parsers: CLIENT spans under the SERVER span and the per-endpoint metrics.
+/// parsers: CLIENT spans under the SERVER span, the per-endpoint metrics and the status page's
+/// upstreams table.
 @Suite struct UpstreamTelemetryTests {
     static func sample(_ m: [String: (type: String, samples: [MetricsParser.Sample])], _ name: String, _ labels: [String: String] = [:]) -> [MetricsParser.Sample] {
         TelemetryTests.sample(m, name, labels)
@@ -165,7 +166,7 @@ import Testing
         }
     }
 
-    @Test func perEndpointMetricsParseInBothFormats() async throws {
+    @Test func perEndpointMetricsParseInBothFormatsAndFeedTheStatusPage() async throws {
         let dead = try await Self.deadAddresses(2)
         try await withUpstreams(2) { ups in
             let yaml = """
@@ -253,6 +254,30 @@ import Testing
                     #expect(Self.value(m, "meridian_upstream_retries_total", ["cluster": "budget"]) == 0)
                     #expect(Self.value(m, "meridian_upstream_request_duration_seconds_count", ["cluster": "spare", "endpoint": ups[1].address]) == 0)
                 }
+
+                // The status page's upstreams table: every configured endpoint, with its tries.
+                var rows: [[String: Any]] = []
+                _ = try await eventually(every: .milliseconds(100)) {
+                    let r = try await s.admin("/status.json")
+                    let doc = (try? JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]) ?? [:]
+                    rows = doc["upstreams"] as? [[String: Any]] ?? []
+                    return rows.contains { $0["cluster"] as? String == "api" && $0["requests"] as? Int == 5 }
+                }
+                #expect(rows.count == 7)
+                let api = try #require(rows.first { $0["cluster"] as? String == "api" })
+                #expect(api["endpoint"] as? String == ups[0].address)
+                #expect(api["healthy"] as? Bool == true && api["ejected"] as? Bool == false)
+                #expect(api["breaker"] as? String == "closed")
+                #expect(api["active"] as? Int == 0)
+                #expect(api["errors"] as? Int == 1)
+                let pool = try #require(api["connections"] as? [String: Int])
+                #expect(pool["idle"] ?? 0 >= 1 && pool["active"] == 0)
+                #expect((api["latency_ms"] as? [String: Any])?["p99"] is Double)
+                #expect(rows.contains { $0["cluster"] as? String == "flaky" && $0["breaker"] as? String == "open" && $0["errors"] as? Int == 2 })
+                #expect(rows.contains { $0["cluster"] as? String == "eject" && $0["ejected"] as? Bool == true })
+                #expect(rows.contains { $0["cluster"] as? String == "spare" && $0["requests"] as? Int == 0 })
+                let page = try await s.admin("/status")
+                #expect(page.text.contains("data-ejected") && page.text.contains(">Conns<"))
             }
         }
     }
