@@ -4,8 +4,8 @@ import MeridianCore
 import Testing
 
 /// The proxy's telemetry against real upstreams, a real OTLP receiver and the real Prometheus
-/// parsers: CLIENT spans under the SERVER span, the per-endpoint metrics and the status page's
-/// upstreams table.
+/// parsers: CLIENT spans under the SERVER span, the per-endpoint metrics, the status page's
+/// upstreams table and the access log's upstream fields.
 @Suite struct UpstreamTelemetryTests {
     static func sample(_ m: [String: (type: String, samples: [MetricsParser.Sample])], _ name: String, _ labels: [String: String] = [:]) -> [MetricsParser.Sample] {
         TelemetryTests.sample(m, name, labels)
@@ -278,6 +278,45 @@ import Testing
                 #expect(rows.contains { $0["cluster"] as? String == "spare" && $0["requests"] as? Int == 0 })
                 let page = try await s.admin("/status")
                 #expect(page.text.contains("data-ejected") && page.text.contains(">Conns<"))
+            }
+        }
+    }
+
+    @Test func accessLogLinesCarryTheUpstreamFields() async throws {
+        let dead = try await Self.deadAddresses(1)
+        try await withUpstreams(1) { ups in
+            let clusters = """
+                upstreams:
+                  - name: api
+                    endpoints: [\(ups[0].address)]
+                  - name: gone
+                    endpoints: [\(dead[0])]
+                    retries: {max: 0}
+                hosts:
+                  - default: true
+                    routes:
+                      - match: {prefix: /gone/}
+                        proxy: gone
+                      - match: {prefix: /}
+                        proxy: api
+                """
+            try await withTestServer(clusters + "\ntelemetry: {access_log: {path: \"{{root}}/access.log\"}}\n") { s in
+                #expect(try await s.get("/echo").status == 200)
+                #expect(try await s.get("/gone/x").status == 502)
+                let lines = try await TelemetryTests.waitForLines(s.directory.appendingPathComponent("access.log"), count: 2)
+                let ok = try #require(lines.first { $0["status"] as? Int == 200 })
+                #expect(ok["upstream_addr"] as? String == ups[0].address)
+                #expect(ok["upstream_status"] as? Int == 200)
+                #expect(ok["upstream_tries"] as? Int == 1)
+                #expect(ok["upstream_cluster"] as? String == "api")
+                #expect((ok["upstream_connect_ms"] as? Double ?? -1) >= 0, "a number, not a string")
+                #expect((ok["upstream_response_ms"] as? Double ?? -1) >= 0)
+                #expect(ok["upstream_error"] == nil)
+                let failed = try #require(lines.first { $0["status"] as? Int == 502 })
+                #expect(failed["upstream_error"] as? String == "connect_failure")
+                #expect(failed["upstream_addr"] as? String == dead[0])
+                #expect(failed["upstream_tries"] as? Int == 1)
+                #expect(failed["upstream_status"] == nil)
             }
         }
     }
