@@ -106,6 +106,7 @@ let package = Package(
             dependencies: [
                 "MeridianCore",
                 "MeridianConfig",
+                "MeridianProxy",
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Instrumentation", package: "swift-distributed-tracing"),

@@ -5,11 +5,11 @@ not the JSON, then run it). Standard library only.
     python3 dashboards/build.py           # rewrite dashboards/*.json
     python3 dashboards/build.py --check   # exit 1 if a JSON file is not what this script makes
 
-Adding a row (e.g. proxy upstreams, caches, breakers, Redis when those metrics exist): write a
+Adding a row (e.g. caches, Redis when those metrics exist): write a
 function that returns Row(title, [panels...]) and add it to OVERVIEW_ROWS. Layout (gridPos), panel
 ids and the datasource on every panel and target are filled in by build(); every expr should go
 through sel() so that it honours the $job / $instance (and, for per-route metrics, $route)
-variables.
+variables; the upstream and breaker metrics go through usel(), which adds $cluster.
 """
 import json
 import sys
@@ -334,8 +334,113 @@ def telemetry_row():
     ])
 
 
-OVERVIEW_ROWS = [traffic_row, errors_row, latency_row, connections_row, instances_row,
-                 config_row, telemetry_row]
+UP_DURATION = "meridian_upstream_request_duration_seconds"
+UP_REQUESTS = "meridian_upstream_requests_total"
+
+
+def usel(*extra):
+    """sel() plus the $cluster variable, for the per-cluster (upstream, breaker) metrics."""
+    return sel('cluster=~"$cluster"', *extra)
+
+
+def _up_rate(metric, by, *extra):
+    return f"sum by ({by}) (rate({metric}{usel(*extra)}[{RI}]))"
+
+
+def _up_quantile(q, by="cluster"):
+    return (f"histogram_quantile({q}, sum by ({by}, le) (rate({UP_DURATION}_bucket"
+            f"{usel()}[{RI}])))")
+
+
+def upstreams_row():
+    failed = _up_rate(UP_REQUESTS, "cluster", 'status_class=~"5xx|error"')
+    every = _up_rate(UP_REQUESTS, "cluster")
+    return Row("Upstreams", [
+        timeseries("Upstream tries/s by status class",
+                   targets((_up_rate(UP_REQUESTS, "status_class"), "{{status_class}}")),
+                   unit="reqps", stack=True,
+                   desc="Tries at upstream endpoints (a retried request counts once per try), by "
+                        "the status class of the upstream's answer; `error` = no answer "
+                        "(connect failure, timeout, reset, invalid response).",
+                   overrides=[_color("error", "purple"), _color("5xx", "red"),
+                              _color("4xx", "orange"), _color("3xx", "blue"),
+                              _color("2xx", "green")]),
+        timeseries("Upstream tries/s by endpoint",
+                   targets((_up_rate(UP_REQUESTS, "cluster, endpoint"), "{{cluster}} {{endpoint}}")),
+                   unit="reqps", desc="How the balancer spreads tries over each cluster's endpoints."),
+        timeseries("Upstream failure ratio by cluster",
+                   targets((f"({failed} or on (cluster) ({every} * 0)) / {every}", "{{cluster}}")),
+                   unit="percentunit",
+                   desc="Share of tries answered 5xx or not at all, per cluster."),
+        timeseries("Upstream latency p50 / p99 by cluster",
+                   targets((_up_quantile(0.5), "p50 {{cluster}}"),
+                           (_up_quantile(0.99), "p99 {{cluster}}"), exemplar=True),
+                   unit="s", w=12, h=9,
+                   desc="Duration of tries, from picking the endpoint to the end of the response. "
+                        "Diamonds are exemplars: the CLIENT span of a sampled try."),
+        timeseries("Upstream latency p99 by endpoint",
+                   targets((_up_quantile(0.99, by="cluster, endpoint"), "{{cluster}} {{endpoint}}"),
+                           exemplar=True),
+                   unit="s", w=12, h=9, desc="A slow endpoint stands out from its cluster here."),
+        timeseries("Active upstream requests by endpoint",
+                   targets((f"sum by (cluster, endpoint) (meridian_upstream_active_requests{usel()})",
+                            "{{cluster}} {{endpoint}}")),
+                   desc="Tries in flight right now (what least_request balances on)."),
+        timeseries("Pooled upstream connections by state",
+                   targets((f"sum by (cluster, state) (meridian_upstream_connections{usel()})",
+                            "{{cluster}} {{state}}")), stack=True,
+                   desc="Connections kept to the upstreams: `active` carry a request, `idle` wait in "
+                        "the pool for the next one."),
+        timeseries("Healthy and ejected endpoints by cluster",
+                   targets((f"sum by (cluster) (meridian_upstream_healthy{usel()})",
+                            "healthy {{cluster}}"),
+                           (f"sum by (cluster) (meridian_upstream_ejected{usel()})",
+                            "ejected {{cluster}}"),
+                           (f"count by (cluster) (meridian_upstream_healthy{usel()})",
+                            "configured {{cluster}}")),
+                   desc="Healthy = passing active health checks (all, without checks); ejected = "
+                        "kept out by passive outlier detection."),
+    ])
+
+
+def resilience_row():
+    local = usel('scope="local"')
+    return Row("Circuit breakers & retries", [
+        timeseries("Breaker states by cluster",
+                   targets((f"sum by (cluster, state) (meridian_breaker_state{local})",
+                            "{{cluster}} {{state}}")), stack=True,
+                   desc="Endpoints per breaker state (scope local: this instance's breaker). "
+                        "Anything but `closed` means requests are being refused or probed.",
+                   overrides=[_color("open", "red"), _color("half_open", "orange")]),
+        timeseries("Breaker transitions by state entered",
+                   targets((f"sum by (cluster, endpoint, to) (increase(meridian_breaker_transitions_total"
+                            f"{usel()}[{RI}]))", "{{cluster}} {{endpoint}} -> {{to}}")),
+                   bars=True, legend_calcs=("sum",),
+                   overrides=[_color("open", "red")],
+                   desc="Each bar is a breaker changing state on an endpoint."),
+        timeseries("Ejections by endpoint",
+                   targets((f"sum by (cluster, endpoint) (increase(meridian_upstream_ejections_total"
+                            f"{usel()}[{RI}]))", "{{cluster}} {{endpoint}}")),
+                   bars=True, legend_calcs=("sum",),
+                   desc="Endpoints taken out by passive outlier detection (consecutive 5xx or "
+                        "gateway failures)."),
+        timeseries("Retries/s by cluster",
+                   targets((_up_rate("meridian_upstream_retries_total", "cluster"), "retries {{cluster}}"),
+                           (_up_rate("meridian_upstream_retry_budget_exhausted_total", "cluster"),
+                            "budget exhausted {{cluster}}")),
+                   unit="ops", w=12,
+                   desc="Retries started on another endpoint, and retries refused because the "
+                        "cluster's retry budget was spent (the failure went to the client)."),
+        timeseries("Retry share of tries by cluster",
+                   targets((f"{_up_rate('meridian_upstream_retries_total', 'cluster')} / "
+                            f"{_up_rate(UP_REQUESTS, 'cluster')}", "{{cluster}}")),
+                   unit="percentunit", w=12,
+                   desc="Retries per try: what the retry budget (budget_percent) caps."),
+    ])
+
+
+OVERVIEW_ROWS = [traffic_row, errors_row, latency_row, upstreams_row, resilience_row,
+                 connections_row, instances_row, config_row, telemetry_row]
 
 
 def variables():
@@ -357,6 +462,8 @@ def variables():
         query_var("route", "Route",
                   f'label_values({DURATION}_count{{job=~"$job", instance=~"$instance"}}, '
                   f'http_route)'),
+        query_var("cluster", "Upstream cluster",
+                  f'label_values({UP_REQUESTS}{{job=~"$job", instance=~"$instance"}}, cluster)'),
     ]
 
 
@@ -398,7 +505,8 @@ def build(uid, title, rows, tags, description):
 DASHBOARDS = {
     "meridian-overview.json": lambda: build(
         "meridian-overview", "Meridian overview", OVERVIEW_ROWS, ["meridian"],
-        "Traffic, errors, latency, connections, instances, config and telemetry health of "
+        "Traffic, errors, latency, upstreams, circuit breakers and retries, connections, "
+        "instances, config and telemetry health of "
         "Meridian. Generated by dashboards/build.py."),
 }
 

@@ -74,6 +74,13 @@ rows=$(grep -o '<tr[^>]* data-route="[^"]*"' <<<"$dom" | wc -l)
 ((rows >= 1)) || fail "routes table (data-testid=\"routes-table\") has no route rows"
 note "    routes table: $rows row(s):$(grep -o ' data-route="[^"]*"' <<<"$dom" | sed 's/ data-route=/ /' | head -n 5 | tr -d '\n')"
 
+# Every endpoint of the configured upstream clusters has its row (none configured: none expected).
+want=$(curl -fsS "$base/status.json" | python3 -c 'import json, sys; print(len(json.load(sys.stdin).get("upstreams") or []))') \
+  || fail "cannot read $base/status.json"
+urows=$(grep -o '<tr[^>]* data-endpoint="[^"]*"' <<<"$dom" | wc -l)
+((urows == want)) || fail "upstreams table (data-testid=\"upstreams-table\") has $urows row(s), /status.json lists $want endpoint(s)"
+note "    upstreams table: $urows row(s):$(grep -o '<tr[^>]* data-endpoint="[^"]*"[^>]*data-breaker="[^"]*"' <<<"$dom" | sed -E 's/.*data-endpoint="([^"]*)".*data-cluster="([^"]*)".*data-healthy="([^"]*)".*data-ejected="([^"]*)".*data-breaker="([^"]*)"/ \2 \1 healthy=\3 ejected=\4 breaker=\5;/' | head -n 5 | tr -d '\n')"
+
 # (b) Screenshot.
 note "(b) screenshot of $url at 1280x1100 -> $out"
 mkdir -p "$(dirname "$out")"

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # End-to-end telemetry check against the real binary, run by scripts/test.sh after the Swift tests:
 # starts an OTLP receiver (Tests/tools/otlp_receiver.py) and `meridian serve` on random loopback
-# ports, puts it under load, then
+# ports, with an upstream cluster (a second `meridian serve` with static files and tracing of its
+# own, plus an endpoint where nothing listens: retries, ejections, breaker transitions) behind a
+# proxy route, puts it under load, then
 #   1. the status page in headless Chromium renders live data (scripts/status-page-check.sh) and
 #      its screenshot is written to $STATUS_PNG (default: a temp file; docs/status.png to refresh it),
 #   2. every Grafana panel query returns data from a real Prometheus scraping it
 #      (scripts/dashboards-check.sh),
-#   3. spans reached the receiver, and the access log survives rotation with SIGUSR1.
+#   3. spans reached the receiver (SERVER -> CLIENT -> the upstream's SERVER, one trace), and the
+#      access log survives rotation with SIGUSR1.
 # Usage: scripts/telemetry-check.sh [MERIDIAN_BINARY]   (default .build/debug/meridian)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,9 +28,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-read -r port admin < <(python3 -c '
+# port, admin: the instance checked; backend: its upstream; dead: an endpoint where nothing listens.
+read -r port admin backend dead < <(python3 -c '
 import socket
-s = [socket.socket() for _ in range(2)]
+s = [socket.socket() for _ in range(4)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*(x.getsockname()[1] for x in s))')
 
@@ -39,15 +43,38 @@ otlp=$(awk '/^PORT /{print $2}' "$tmp/receiver.out")
 
 mkdir -p "$tmp/public"
 echo "hello" >"$tmp/public/index.html"
+cat >"$tmp/backend.yaml" <<EOF
+listeners: [{name: http, address: "127.0.0.1:$backend"}]
+admin: {enabled: false}
+telemetry:
+  service_name: backend
+  tracing: {endpoint: "http://127.0.0.1:$otlp/v1/traces", batch_delay: 200ms}
+  access_log: {enabled: false}
+hosts:
+  - default: true
+    routes:
+      - match: {path: /fail}
+        respond: {status: 503, body: "backend down\n"}
+      - match: {prefix: /}
+        static: {root: "$tmp/public"}
+EOF
+"$bin" serve --config "$tmp/backend.yaml" >"$tmp/backend.log" 2>&1 &
+pids+=($!)
 cat >"$tmp/meridian.yaml" <<EOF
 listeners: [{name: http, address: "127.0.0.1:$port"}]
 admin: {address: "127.0.0.1:$admin"}
 telemetry:
   tracing: {endpoint: "http://127.0.0.1:$otlp/v1/traces", ratio: 0.2, batch_delay: 200ms}
   access_log: {path: "$tmp/access.log"}
+upstreams:
+  - name: backend
+    endpoints: ["127.0.0.1:$backend", "127.0.0.1:$dead"]
+    outlier_detection: {consecutive_gateway_failures: 3, base_ejection: 2s}
 hosts:
   - default: true
     routes:
+      - match: {prefix: /proxy/}
+        proxy: {upstream: backend, strip_prefix: /proxy}
       - match: {path: /api/:id}
         respond: {status: 200, body: "api\n"}
       - match: {path: /fail}
@@ -60,13 +87,16 @@ mpid=$!
 pids+=($mpid)
 for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$admin/readyz" && break; sleep 0.1; done
 curl -sf -o /dev/null "http://127.0.0.1:$admin/readyz" || fail "meridian did not become ready: $(tail -5 "$tmp/meridian.log")"
+for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$backend/" && break; sleep 0.1; done
+curl -sf -o /dev/null "http://127.0.0.1:$port/proxy/" || fail "the proxy route does not reach the backend: $(tail -5 "$tmp/backend.log")"
 
 # Load for the whole check: a mix of routes and statuses, a few connections.
 load() {
   local end=$((SECONDS + 60))
   while ((SECONDS < end)); do
     curl -s -o /dev/null "http://127.0.0.1:$port/" "http://127.0.0.1:$port/api/$RANDOM" \
-      "http://127.0.0.1:$port/fail" "http://127.0.0.1:$port/missing" || true
+      "http://127.0.0.1:$port/fail" "http://127.0.0.1:$port/missing" \
+      "http://127.0.0.1:$port/proxy/" "http://127.0.0.1:$port/proxy/fail" "http://127.0.0.1:$port/proxy/missing" >/dev/null || true
   done
 }
 for _ in 1 2 3; do load & pids+=($!); done
@@ -78,6 +108,25 @@ scripts/dashboards-check.sh "127.0.0.1:$admin"
 spans=$(wc -l <"$tmp/spans.jsonl")
 ((spans > 0)) || fail "no spans reached the OTLP receiver"
 grep -q '"kind": "SERVER"' "$tmp/spans.jsonl" || fail "no SERVER span among $spans spans"
+# A proxied request is one trace across both instances: SERVER (meridian) -> CLIENT (meridian, a
+# try) -> SERVER (backend, continuing the traceparent the try sent).
+python3 - "$tmp/spans.jsonl" <<'PY' || fail "no proxied trace SERVER -> CLIENT -> upstream SERVER among $spans spans"
+import json, sys
+spans = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+by_id = {(s["trace_id"], s["span_id"]): s for s in spans}
+chains = 0
+for up in spans:
+    if up["kind"] != "SERVER" or up["resource"].get("service.name") != "backend":
+        continue
+    client = by_id.get((up["trace_id"], up["parent_span_id"]))
+    if not client or client["kind"] != "CLIENT" or client["resource"].get("service.name") != "meridian":
+        continue
+    server = by_id.get((client["trace_id"], client["parent_span_id"]))
+    if server and server["kind"] == "SERVER" and server["resource"].get("service.name") == "meridian":
+        chains += 1
+print(f"telemetry-check: {chains} proxied trace(s) SERVER -> CLIENT -> upstream SERVER")
+sys.exit(0 if chains else 1)
+PY
 note "$spans spans received"
 
 mv "$tmp/access.log" "$tmp/access.log.1"

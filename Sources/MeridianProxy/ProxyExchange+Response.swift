@@ -112,11 +112,10 @@ extension ProxyExchange: UpstreamResponseDelegate {
             if hasBody && !body.ended { c.reusable = false }
             loop.pools[c.endpoint].release(c)
         }
-        if let produced, pendingPieces.isEmpty {
-            self.produced = nil
-            produced.succeed(())
-        }
-        end()
+        let done = pendingPieces.isEmpty ? produced : nil
+        if done != nil { produced = nil }
+        end()  // before the response completes (and its record is taken)
+        done?.succeed(())
     }
 
     func upstreamFailed(_ failure: ProxyFailure) {

@@ -322,11 +322,13 @@ final class ProxyExchange: @unchecked Sendable {
     func finish(with response: Response, code: String?) {
         guard !finished else { return }
         failureCode = code
+        // The record is taken when the response completes, which succeeding the promise may do at
+        // once: what goes into it (annotations, the try's end) comes first.
+        end()
         if !responded {
             responded = true
             promise.succeed(response)
         }
-        end()
     }
 
     /// The exchange is over: counters back, timers off, the record annotated.

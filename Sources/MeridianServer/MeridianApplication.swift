@@ -93,6 +93,7 @@ public final class MeridianApplication: Sendable {
         )
         self.adminServer = HTTPServer(group: group, runtimeBox: adminBox, services: adminServices, logger: logger)
         telemetry.attach(server: server, health: health)
+        telemetry.attach(upstreams: builder.upstreams)
         let upstreams = builder.upstreams
         health.register(HealthRegistry.Check(name: "upstreams", probes: [.readyz], detail: { upstreams.readinessDetail() }) { nil })
         self.state = NIOLockedValueBox(State(configuration: configuration))

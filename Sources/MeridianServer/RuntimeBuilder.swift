@@ -95,7 +95,7 @@ public struct RuntimeBuilder: Sendable {
             return UploadResponder(action: a, root: root, threadPool: threadPool)
         case .proxy(let a):
             guard let cluster = clusters[a.upstream] else { throw UnknownUpstream(name: a.upstream) }
-            return try ProxyResponder(a, cluster: cluster, trustedProxies: trusted, viaName: config.server.serverHeader)
+            return try ProxyResponder(a, cluster: cluster, trustedProxies: trusted, viaName: config.server.serverHeader, observer: telemetry?.upstreamObserver)
         }
     }
 

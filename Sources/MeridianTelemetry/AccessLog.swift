@@ -182,6 +182,21 @@ public final class AccessLog: Sendable {
         func number(_ value: Int) {
             out.append(contentsOf: String(value).utf8)
         }
+        func annotation(_ name: String, _ value: any Sendable) {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            Self.appendJSONString(name, to: &out)
+            out.append(UInt8(ascii: ":"))
+            switch value {
+            case let n as Int: number(n)
+            case let x as Double where x.isFinite:
+                // Three decimals, as duration_ms (the proxy's upstream_*_ms are milliseconds too).
+                let micros = Int((x * 1000).rounded())
+                out.append(contentsOf: "\(micros < 0 ? "-" : "")\(abs(micros) / 1000).\(Self.threeDigits(abs(micros) % 1000))".utf8)
+            case let text as String: string(text)
+            default: string(String(describing: value))
+            }
+        }
         for field in fields {
             switch field {
             case .timestamp:
@@ -241,7 +256,9 @@ public final class AccessLog: Sendable {
                 let micros = record.duration.nanoseconds / 1000
                 out.append(contentsOf: "\(micros / 1000).\(Self.threeDigits(Int(micros % 1000)))".utf8)
             case .upstream, .cache:
-                continue  // no proxy or cache yet: the fields appear with those actions
+                // The proxy's record annotations (upstream_addr, upstream_status, ...) are written by
+                // their names after the fields, as every annotation is; the cache's will be too.
+                continue
             case .protocol:
                 key("protocol")
                 string(request.connection.protocolVersion == "2" ? "HTTP/2" : "HTTP/" + request.connection.protocolVersion)
@@ -266,20 +283,11 @@ public final class AccessLog: Sendable {
                 string(error)
             }
         }
-        // What actions added (the protocol upgraded to; upstream, cache status and encoding as
-        // those actions come): each under its own name, after the configured fields.
+        // What actions added (the protocol upgraded to, the proxy's upstream_* fields; cache
+        // status and encoding as those actions come): each under its own name, after the
+        // configured fields.
         if !record.annotations.isEmpty {
-            for (name, value) in record.annotations.all {
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
-                Self.appendJSONString(name, to: &out)
-                out.append(UInt8(ascii: ":"))
-                switch value {
-                case let n as Int: number(n)
-                case let text as String: string(text)
-                default: string(String(describing: value))
-                }
-            }
+            for (name, value) in record.annotations.all { annotation(name, value) }
         }
         out.append(contentsOf: [UInt8(ascii: "}"), UInt8(ascii: "\n")])
     }

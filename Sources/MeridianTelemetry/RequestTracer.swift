@@ -1,6 +1,7 @@
 public import Atomics
 internal import Instrumentation
 internal import MeridianCore
+internal import NIOConcurrencyHelpers
 internal import NIOCore
 internal import NIOHTTP1
 internal import Tracing
@@ -35,16 +36,22 @@ final class RequestTracer<T: Tracer>: RequestTracing, Sendable {
     }
 
     /// A sampled request's span until it is recorded: when and under which parent it began.
-    final class PendingSpan: Sendable {
+    final class PendingSpan: SpanStartedEarly {
         let startNanos: UInt64
         let parent: TraceContext.Parent?
         let traceState: String?
+        /// The SERVER span when an upstream try needed its ids before the request ended (a CLIENT
+        /// span's parent must be the SERVER span's real id, and swift-otel picks ids when a span
+        /// starts); `recorded` once ``RequestTracer/record(_:endNanos:)`` took it.
+        let early = NIOLockedValueBox<(span: T.Span?, recorded: Bool)>((nil, false))
 
         init(startNanos: UInt64, parent: TraceContext.Parent?, traceState: String?) {
             self.startNanos = startNanos
             self.parent = parent
             self.traceState = traceState
         }
+
+        var startedEarly: Bool { early.withLockedValue { $0.span != nil } }
     }
 
     func begin(_ head: HTTPRequestHead, connection: ConnectionInfo) -> TraceContext {
@@ -86,23 +93,24 @@ final class RequestTracer<T: Tracer>: RequestTracing, Sendable {
         let request = record.request
         let head = request.head
         let connection = request.connection
-        var context = ServiceContext.topLevel
-        if let parent = pending.parent {
-            // The tracer sees only a canonical traceparent rebuilt from what was parsed and a
-            // validated tracestate, never the request's headers (its extractor logs the whole
-            // carrier when it dislikes a value).
-            let canonical = TraceContext(
-                traceIDHigh: parent.traceIDHigh, traceIDLow: parent.traceIDLow, spanID: parent.spanID, sampled: parent.sampled
-            ).traceparent()
-            tracer.extract(ParentCarrier(traceparent: canonical, tracestate: pending.traceState), into: &context, using: ParentExtractor())
-        }
         // An unknown method names the span `HTTP` (semantic conventions: `_OTHER` is for the attribute).
         let known = SpanAttributes.method(head.method)
         let method = known == "_OTHER" ? "HTTP" : known
         let name = record.route.isEmpty ? method : method + " " + record.route
-        let span = tracer.startSpan(
-            name, context: context, ofKind: .server, at: DefaultTracerClock.Instant(nanosecondsSinceEpoch: pending.startNanos)
-        )
+        let early = pending.early.withLockedValue { e -> T.Span? in
+            e.recorded = true
+            return e.span
+        }
+        let span: T.Span
+        if let early {
+            span = early
+            span.operationName = name
+        } else {
+            span = tracer.startSpan(
+                name, context: parentContext(pending), ofKind: .server,
+                at: DefaultTracerClock.Instant(nanosecondsSinceEpoch: pending.startNanos)
+            )
+        }
         let code = Int(record.status.code)
         span.updateAttributes { a in
             a["http.request.method"] = known
@@ -135,10 +143,11 @@ final class RequestTracer<T: Tracer>: RequestTracing, Sendable {
             if record.bodyBytesReceived > 0 { a["http.request.body.size"] = record.bodyBytesReceived }
             a["http.response.body.size"] = record.bodyBytesSent
             a["meridian.request_id"] = request.id
-            // What actions added to the record, as `meridian.<name>` (the upgrade protocol now).
+            // What actions added to the record, as `meridian.<name>` (the upgrade protocol, the proxy's upstream_*).
             for (name, value) in record.annotations.all {
                 switch value {
                 case let n as Int: a["meridian.\(name)"] = n
+                case let x as Double: a["meridian.\(name)"] = x
                 case let text as String: a["meridian.\(name)"] = text
                 default: a["meridian.\(name)"] = String(describing: value)
                 }
@@ -156,6 +165,22 @@ final class RequestTracer<T: Tracer>: RequestTracing, Sendable {
         span.end(at: DefaultTracerClock.Instant(nanosecondsSinceEpoch: max(endNanos, pending.startNanos)))
         guard let ids = injected.traceparent.flatMap({ TraceContext.parse(traceparent: $0) }) else { return nil }
         return (ids.traceIDHigh, ids.traceIDLow, ids.spanID)
+    }
+
+    /// The context a sampled request's SERVER span starts in: the caller's, when it sent a
+    /// `traceparent`.
+    func parentContext(_ pending: PendingSpan) -> ServiceContext {
+        var context = ServiceContext.topLevel
+        if let parent = pending.parent {
+            // The tracer sees only a canonical traceparent rebuilt from what was parsed and a
+            // validated tracestate, never the request's headers (its extractor logs the whole
+            // carrier when it dislikes a value).
+            let canonical = TraceContext(
+                traceIDHigh: parent.traceIDHigh, traceIDLow: parent.traceIDLow, spanID: parent.spanID, sampled: parent.sampled
+            ).traceparent()
+            tracer.extract(ParentCarrier(traceparent: canonical, tracestate: pending.traceState), into: &context, using: ParentExtractor())
+        }
+        return context
     }
 
     /// The query with the values of the parameters the semantic conventions name as sensitive

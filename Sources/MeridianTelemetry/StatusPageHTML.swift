@@ -143,7 +143,7 @@ dl.kv dt{color:var(--mut)}dl.kv dd{margin:0;text-align:right;font-weight:600}
 <div class="card">
 <h2>Upstreams <span data-testid="upstreams-count"></span></h2>
 <div class="tw"><table data-testid="upstreams-table">
-<thead><tr><th class="wide">Cluster</th><th>Endpoint</th><th>Health</th><th class="wide">Breaker</th><th class="n opt">Requests</th><th class="n">Errors</th><th class="n opt">p50</th><th class="n">p99</th></tr></thead>
+<thead><tr><th class="wide">Cluster</th><th>Endpoint</th><th>Health</th><th class="wide">Breaker</th><th class="n">Active</th><th class="n opt" title="pooled connections: idle / active">Conns</th><th class="n">Req/s</th><th class="n">Errors</th><th class="n opt">p50</th><th class="n">p99</th></tr></thead>
 <tbody data-testid="upstreams-body"></tbody>
 </table></div>
 </div>
@@ -311,7 +311,7 @@ function table(id, rows, empty, row) {
   tb.replaceChildren();
   if (!rows.length) {
     const tr = el("tr");
-    tr.append(el("td", "empty", empty, { colspan: 8, "data-testid": id + "-empty" }));
+    tr.append(el("td", "empty", empty, { colspan: 10, "data-testid": id + "-empty" }));
     tb.append(tr);
   }
   for (const r of rows) tb.append(row(r));
@@ -332,19 +332,24 @@ function routes(d) {
 function upstreams(d) {
   const us = Array.isArray(d.upstreams) ? d.upstreams.slice() : [];
   us.sort((a, b) => String(a.cluster).localeCompare(String(b.cluster)) || String(a.endpoint).localeCompare(String(b.endpoint)));
-  const down = us.filter(u => u.healthy === false).length;
-  set("upstreams-count", us.length ? `${us.length} endpoint${us.length === 1 ? "" : "s"} \u00b7 ${down ? down + " unhealthy" : "all healthy"}` : "", undefined, down ? "bad" : "");
+  const down = us.filter(u => u.healthy === false || u.ejected === true).length;
+  set("upstreams-count", us.length ? `${us.length} endpoint${us.length === 1 ? "" : "s"} \u00b7 ${down ? down + " unhealthy or ejected" : "all healthy"}` : "", undefined, down ? "bad" : "");
   table("upstreams", us, "no upstreams configured", u => {
     const l = u.latency_ms || {}, br = String(u.breaker ?? ""), b = br.toLowerCase().replace(/[_ ]/g, "-"), cl = String(u.cluster ?? D);
     const bc = "badge " + ({ closed: "ok", open: "bad", "half-open": "warn" }[b] || "");
     const hc = u.healthy === true ? ["ok dot", "healthy"] : u.healthy === false ? ["bad dot", "unhealthy"] : ["", "unknown"];
-    const tr = el("tr", u.healthy === false ? "down" : null, null, { "data-endpoint": String(u.endpoint), "data-cluster": cl, "data-healthy": String(u.healthy), "data-breaker": br });
+    const out = u.healthy === false || u.ejected === true, cn = u.connections || {};
+    const tr = el("tr", out ? "down" : null, null, { "data-endpoint": String(u.endpoint), "data-cluster": cl, "data-healthy": String(u.healthy), "data-ejected": String(u.ejected), "data-breaker": br });
     const ep = td(String(u.endpoint ?? D), "mono"), h = el("td"), bt = el("td", "wide"), nb = el("div", "nar");
     ep.append(el("div", "nar", cl)); // narrow screens: cluster under the endpoint, breaker under health
     nb.append(el("span", bc, "breaker " + (br || D)));
-    h.append(el("span", "badge " + hc[0], hc[1]), nb);
+    h.append(el("span", "badge " + hc[0], hc[1]));
+    if (u.ejected === true) h.append(" ", el("span", "badge bad", "ejected"));
+    h.append(nb);
     bt.append(el("span", bc, br || D));
-    tr.append(td(cl, "mono wide"), ep, h, bt, num(u.requests, "opt"), errCell(u.errors, u.requests), td(ms(l.p50), "n opt"), td(ms(l.p99), "n"));
+    const conns = td(`${isn(cn.idle) ? cnt(cn.idle) : D} / ${isn(cn.active) ? cnt(cn.active) : D}`, "n opt", "idle / active pooled connections");
+    tr.append(td(cl, "mono wide"), ep, h, bt, num(u.active), conns, td(rate(u.per_second), "n", exact(u.requests) + " requests"),
+      errCell(u.errors, u.requests), td(ms(l.p50), "n opt"), td(ms(l.p99), "n"));
     return tr;
   });
 }

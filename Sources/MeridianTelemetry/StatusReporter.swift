@@ -19,6 +19,8 @@ final class StatusReporter: Sendable {
         var total = RouteTick()
         var classes: [UInt64] = [0, 0, 0, 0, 0]
         var routes: [String: RouteTick] = [:]
+        /// By cluster and endpoint; errors are 5xx and tries without a response.
+        var upstreams: [UpstreamMetrics.Key: RouteTick] = [:]
     }
 
     /// Seconds the headline rate and percentiles cover.
@@ -51,6 +53,7 @@ final class StatusReporter: Sendable {
             let cls = min(max(key.status / 100, 1), 5) - 1
             tick.classes[cls] += series.count
         }
+        tick.upstreams = Self.upstreamTick(telemetry.upstreamMetrics)
         ticks.withLockedValue {
             $0.append(tick)
             if $0.count > Self.historyLength + 1 { $0.removeFirst($0.count - Self.historyLength - 1) }
@@ -118,6 +121,7 @@ final class StatusReporter: Sendable {
                 )
             }.sorted { ($0.per_second, $0.requests) > ($1.per_second, $1.requests) }
         }
+        doc.upstreams = Self.upstreamRows(src.upstreams?.snapshots() ?? [], latest: latest, base: base, rate: rate, latency: latency)
         doc.requests.window_seconds = Int(seconds.rounded())
         if all.count > 1 {
             for i in 1..<all.count {
@@ -251,8 +255,25 @@ struct StatusDocument: Codable {
         var lines = 0
         var dropped = 0
     }
-    /// Placeholder for features not built yet: encodes as an empty list.
-    struct Upstream: Codable {}
+    /// One endpoint of a configured cluster: its state now, and its tries (total, and over the
+    /// window).
+    struct Upstream: Codable {
+        struct Pool: Codable {
+            var idle: Int
+            var active: Int
+        }
+        var cluster: String
+        var endpoint: String
+        var healthy: Bool
+        var ejected: Bool
+        var breaker: String
+        var active: Int
+        var connections: Pool
+        var requests: UInt64
+        var per_second: Double
+        var errors: UInt64
+        var latency_ms: Latency
+    }
 
     var instance: Instance
     var requests = Requests()

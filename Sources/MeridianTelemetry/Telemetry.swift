@@ -3,6 +3,7 @@ public import Foundation
 public import Logging
 public import MeridianConfig
 public import MeridianCore
+public import MeridianProxy
 internal import NIOConcurrencyHelpers
 internal import NIOCore
 internal import OTel
@@ -24,6 +25,10 @@ public final class Telemetry: Sendable {
     /// What the tracing setup resolved, for logs and the status page.
     public let tracingSummary: TracingSummary
     public let observer: TelemetryObserver
+    /// Per cluster and endpoint: what the proxy's tries and events add up to.
+    public let upstreamMetrics = UpstreamMetrics()
+    /// What the proxy routes report their tries and events to (CLIENT spans, upstream metrics).
+    public let upstreamObserver: UpstreamTelemetry
     public let instanceID: String
     public let hostName: String
     public let version: String
@@ -59,6 +64,7 @@ public final class Telemetry: Sendable {
     struct Sources {
         var server: HTTPServer?
         var health: HealthRegistry?
+        var upstreams: UpstreamRegistry?
     }
 
     public init(
@@ -78,6 +84,7 @@ public final class Telemetry: Sendable {
             enabled: resolved.enabled, endpoint: resolved.endpoint, sampler: resolved.samplerName, ratio: resolved.sampler.ratio
         )
         var recordSpan: (@Sendable (RequestRecord, UInt64) -> (traceIDHigh: UInt64, traceIDLow: UInt64, spanID: UInt64)?)?
+        var clientSpans: (any UpstreamSpanRecording)?
         if resolved.enabled {
             var otel = OTel.Configuration.default
             otel.serviceName = config.serviceName
@@ -110,6 +117,7 @@ public final class Telemetry: Sendable {
             let tracer = RequestTracer(tracer: backend.factory, sampler: resolved.sampler, counters: tracingCounters)
             self.tracing = tracer
             recordSpan = { tracer.record($0, endNanos: $1) }
+            clientSpans = tracer
             self.otelGroup = ServiceGroup(configuration: .init(services: [backend.service], logger: diagnostics))
         } else {
             self.tracing = nil
@@ -119,6 +127,10 @@ public final class Telemetry: Sendable {
             metrics: config.metrics.enabled || config.status.enabled ? requestMetrics : nil,
             exemplars: config.metrics.exemplars, recordSpan: recordSpan, accessLog: accessLog, counters: tracingCounters,
             maxPending: 4 * config.tracing.maxQueue
+        )
+        self.upstreamObserver = UpstreamTelemetry(
+            metrics: config.metrics.enabled || config.status.enabled ? upstreamMetrics : nil, exemplars: config.metrics.exemplars,
+            spans: clientSpans
         )
     }
 
@@ -184,6 +196,11 @@ public final class Telemetry: Sendable {
             $0.server = server
             $0.health = health
         }
+    }
+
+    /// The upstream clusters scrapes and the status page read (their health, breakers, pools).
+    public func attach(upstreams: UpstreamRegistry) {
+        sources.withLockedValue { $0.upstreams = upstreams }
     }
 
     public func configReloaded(success: Bool, generation: Int) {

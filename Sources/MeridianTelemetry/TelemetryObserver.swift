@@ -65,7 +65,13 @@ public final class TelemetryObserver: RequestObserver {
             }
             switch queued {
             case true?: return
-            case false?: counters.droppedQueueFull.wrappingIncrement(ordering: .relaxed)  // logged with its provisional ids
+            case false?:
+                // A span an upstream try started is recorded anyway: dropping it would leave it open.
+                if let early = trace.span as? any SpanStartedEarly, early.startedEarly {
+                    complete(record, ids: recordSpan?(record, entry.endNanos), endedAt: now)
+                    return
+                }
+                counters.droppedQueueFull.wrappingIncrement(ordering: .relaxed)  // logged with its provisional ids
             case nil:
                 complete(record, ids: recordSpan?(record, entry.endNanos), endedAt: now)
                 return
