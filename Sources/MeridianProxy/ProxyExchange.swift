@@ -112,7 +112,14 @@ final class ProxyExchange: @unchecked Sendable {
             response.headers.add(name: "retry-after", value: String(seconds))
             finish(with: response, code: tried.isEmpty ? "breaker_open" : failureCode)
             return
-        case .endpoint(let i, let probe):
+        case .endpoint(let i, let probe, let halfOpened):
+            if halfOpened {
+                let key = route.cluster.endpointKeys[i]
+                route.observer?.event(.breaker(cluster: route.cluster.name, endpoint: key, from: "open", to: "half_open"))
+                route.logger(context).notice(
+                    "circuit breaker open -> half_open", metadata: ["cluster": "\(route.cluster.name)", "endpoint": "\(key)"]
+                )
+            }
             tried.append(i)
             endpoint = i
             self.probe = probe

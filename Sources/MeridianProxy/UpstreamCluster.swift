@@ -170,7 +170,8 @@ final class ClusterLoop: @unchecked Sendable {
     }
 
     enum Pick: Equatable {
-        case endpoint(Int, probe: Bool)
+        /// `halfOpened`: this pick turned the endpoint's open breaker half-open (its period is over).
+        case endpoint(Int, probe: Bool, halfOpened: Bool = false)
         /// Every endpoint fails its checks or is ejected (or was tried already).
         case noHealthyEndpoint
         /// The usable endpoints' breakers are open: the shortest wait.
@@ -189,9 +190,10 @@ final class ClusterLoop: @unchecked Sendable {
                 }
                 guard let i = choice else { break }
                 guard s.breakersEnabled else { return .endpoint(i, probe: false) }
+                let before = s.breakers[i].state
                 switch s.breakers[i].admit(at: now) {
                 case .allowed: return .endpoint(i, probe: false)
-                case .probe: return .endpoint(i, probe: true)
+                case .probe: return .endpoint(i, probe: true, halfOpened: before == .open)
                 case .rejected(let wait):
                     refused.append(i)
                     retryAfter = min(retryAfter ?? wait, wait)

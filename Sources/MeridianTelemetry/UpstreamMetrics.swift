@@ -1,4 +1,4 @@
-public import Atomics
+internal import Atomics
 internal import NIOConcurrencyHelpers
 internal import NIOPosix
 

@@ -35,7 +35,7 @@ import Testing
         try await withUpstreams(1) { ups in
             try await withTestServer(Self.yaml(ups)) { server in
                 let c = try await server.client()
-                try await c.send("GET /sse/5/150 HTTP/1.1\r\nHost: x\r\n\r\n")
+                try await c.send("GET /sse/5/300 HTTP/1.1\r\nHost: x\r\n\r\n")
                 var delays: [Double] = []
                 for i in 0..<5 {
                     let bytes = await c.readUntil(timeout: .seconds(5)) { String(decoding: $0, as: UTF8.self).contains("event \(i) at") }
@@ -46,7 +46,11 @@ import Testing
                     delays.append(arrived - sentAt)
                 }
                 await c.close()
-                #expect(delays.allSatisfy { $0 < 100 }, "each event within a few ms of the upstream sending it: \(delays) ms")
+                print("SSE through the proxy, ms from the upstream's write to the client's read: \(delays.map { Int($0) })")
+                // Each event is with the client before the upstream writes the next (300 ms later):
+                // nothing is held back for a buffer to fill. (Alone on an idle machine the delays are
+                // a few ms; the bound leaves room for a loaded CI machine running tests in parallel.)
+                #expect(delays.allSatisfy { $0 < 250 }, "each event reaches the client before the next is sent: \(delays) ms")
             }
         }
     }
