@@ -27,7 +27,7 @@ extension RouteDecoder {
         if let n = m["strip_prefix"], !reader.isNull(n), let v = reader.string(n, "\(path).strip_prefix") {
             if v.hasPrefix("/") { action.stripPrefix = v } else { reader.error(n, "\(path).strip_prefix", "'\(v)' must start with /") }
         }
-        if let n = m["rewrite"], let r = reader.mapping(n, "\(path).rewrite", allowed: ["regex", "to"]) {
+        if let n = m["rewrite"], !reader.isNull(n), let r = reader.mapping(n, "\(path).rewrite", allowed: ["regex", "to"]) {
             if let rn = r["regex"], let regex = reader.string(rn, "\(path).rewrite.regex"), let tn = r["to"],
                 let to = reader.string(tn, "\(path).rewrite.to")
             {

@@ -79,10 +79,7 @@ extension ProxyExchange {
                     loop.pools[c.endpoint].release(c)
                 }
                 abandonOutcome()
-                if !responded {
-                    responded = true
-                    promise.fail(error)
-                }
+                answer(failure: error)
                 produced?.fail(error)
                 produced = nil
                 end()

@@ -1,4 +1,3 @@
-internal import Foundation
 internal import MeridianCore
 internal import NIOCore
 internal import NIOHTTP1
@@ -46,18 +45,37 @@ extension ProxyExchange: UpstreamResponseDelegate {
         }
         var response = Response(status: head.status, headers: route.rewriter.responseHeaders(head.headers))
         let length = Self.contentLength(head.headers)
-        if code == 204 || code == 304 {
-            response.body = .empty
-        } else {
-            let bound = NIOLoopBound(self, eventLoop: eventLoop)
-            response.body = .stream(BodyStream(length: length) { _, write in bound.value.attach(write) })
-        }
         lastResponseActivity = .now()
         armIdleTimer()
         failureCode = nil
         annotate()
-        responded = true
-        promise.succeed(response)
+        if code == 204 || code == 304 {
+            response.body = .empty
+        } else if let length, length <= Self.smallBody, !request.isHead {
+            // A small body of known length is gathered and sent with its head in one write (one
+            // syscall and one wake-up of the client instead of two), as nginx's proxy buffers do.
+            // Streams (SSE, chunked, gRPC) and large bodies go out as they arrive.
+            gathered = context.allocator.buffer(capacity: length)
+            gatheredResponse = response
+            if length == 0 { finishGathering() }
+            return
+        } else {
+            let bound = NIOLoopBound(self, eventLoop: eventLoop)
+            response.body = .stream(BodyStream(length: length) { _, write in bound.value.attach(write) })
+        }
+        answer(response)
+    }
+
+    /// Bodies up to this size (with a Content-Length) are sent with their head in one write.
+    static let smallBody = 64 * 1024
+
+    /// The whole small body is here: the answer goes in one piece.
+    func finishGathering() {
+        guard var response = gatheredResponse, let body = gathered else { return }
+        gatheredResponse = nil
+        gathered = nil
+        response.body = .buffer(body)
+        answer(response)
     }
 
     /// The request layer is ready for the body: pieces that came first go now.
@@ -80,6 +98,11 @@ extension ProxyExchange: UpstreamResponseDelegate {
     func upstreamBody(_ bytes: ByteBuffer) {
         guard !finished || responseHead != nil else { return }
         lastResponseActivity = .now()
+        if gathered != nil {
+            var bytes = bytes
+            gathered!.writeBuffer(&bytes)
+            return
+        }
         if sink != nil {
             forward(bytes)
         } else {
@@ -112,6 +135,11 @@ extension ProxyExchange: UpstreamResponseDelegate {
             if hasBody && !body.ended { c.reusable = false }
             loop.pools[c.endpoint].release(c)
         }
+        if gatheredResponse != nil {
+            end()  // before the answer: answering may complete the record at once
+            finishGathering()
+            return
+        }
         let done = pendingPieces.isEmpty ? produced : nil
         if done != nil { produced = nil }
         end()  // before the response completes (and its record is taken)
@@ -131,6 +159,21 @@ extension ProxyExchange: UpstreamResponseDelegate {
     func abortResponse(_ failure: ProxyFailure) {
         guard !finished || produced != nil else { return }
         failureCode = failure.code
+        if gatheredResponse != nil {
+            // The client has seen nothing yet: a small body cut short is a 502 (504 on a stall).
+            gatheredResponse = nil
+            gathered = nil
+            if let c = connection {
+                connection = nil
+                c.close()
+                loop.pools[c.endpoint].release(c)
+            }
+            route.logger(context).warning(
+                "upstream response cut", metadata: ["request.id": "\(request.id)", "cluster": "\(route.cluster.name)", "reason": "\(failure)"]
+            )
+            finish(with: Self.errorResponse(failure.status, failure.code), code: failure.code)
+            return
+        }
         annotate()
         route.logger(context).warning(
             "upstream response cut", metadata: ["request.id": "\(request.id)", "cluster": "\(route.cluster.name)", "reason": "\(failure)"]
@@ -184,8 +227,18 @@ extension ProxyExchange: UpstreamResponseDelegate {
     /// A single valid Content-Length, or nil (chunked, or read to close).
     static func contentLength(_ headers: HTTPHeaders) -> Int? {
         if headers.contains(name: "transfer-encoding") { return nil }
-        let values = headers["content-length"]
-        guard let first = values.first, let n = Int(first.trimmingCharacters(in: .whitespaces)), n >= 0 else { return nil }
-        return n
+        guard let value = headers.first(name: "content-length") else { return nil }
+        var n = 0
+        var digits = 0
+        for b in value.utf8 {
+            if b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") { continue }
+            guard b >= UInt8(ascii: "0"), b <= UInt8(ascii: "9") else { return nil }
+            let (m, o1) = n.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(Int(b - UInt8(ascii: "0")))
+            guard !o1, !o2 else { return nil }
+            n = a
+            digits += 1
+        }
+        return digits > 0 ? n : nil
     }
 }

@@ -55,8 +55,7 @@ extension ProxyExchange {
                     return
                 }
                 annotate()
-                responded = true
-                promise.succeed(.switchingProtocols(upgrade, headers: headers))
+                answer(.switchingProtocols(upgrade, headers: headers))
                 end()
             }
         }

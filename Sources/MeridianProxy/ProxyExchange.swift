@@ -15,7 +15,9 @@ final class ProxyExchange: @unchecked Sendable {
     let route: ProxyResponder
     let loop: ClusterLoop
     let eventLoop: any EventLoop
-    let promise: EventLoopPromise<Response>
+    /// The answer to the request layer. Dropped once completed: the future keeps the response, whose
+    /// body stream refers back to this exchange, and a kept promise would make that a cycle.
+    private var promise: EventLoopPromise<Response>?
     let hash: UInt64?
 
     // The try in progress.
@@ -56,6 +58,9 @@ final class ProxyExchange: @unchecked Sendable {
     var unacknowledged = 0
     var responseEnded = false
     var lastResponseActivity = NIODeadline.now()
+    /// A small body being gathered to go with its head in one write, and that head.
+    var gathered: ByteBuffer?
+    var gatheredResponse: Response?
 
     var finished = false
     var failureCode: String?
@@ -73,6 +78,7 @@ final class ProxyExchange: @unchecked Sendable {
     var health: ClusterHealth { loop.health }
 
     func start() -> EventLoopFuture<Response> {
+        let future = promise!.futureResult  // not kept: see `promise`
         let admitted = health.state.withLockedValue { s -> Bool in
             guard s.active < health.maxActive else { return false }
             s.active += 1
@@ -83,9 +89,8 @@ final class ProxyExchange: @unchecked Sendable {
             finished = true
             failureCode = "overloaded"
             annotate()
-            responded = true
-            promise.succeed(Self.errorResponse(.serviceUnavailable, "max_active"))
-            return promise.futureResult
+            answer(Self.errorResponse(.serviceUnavailable, "max_active"))
+            return future
         }
         context.clientGone.whenGone { [self] reason in clientGone(reason) }
         if let total = route.cluster.config.timeouts.total {
@@ -94,7 +99,7 @@ final class ProxyExchange: @unchecked Sendable {
             }
         }
         nextTry()
-        return promise.futureResult
+        return future
     }
 
     // MARK: - Tries
@@ -160,6 +165,12 @@ final class ProxyExchange: @unchecked Sendable {
             }
         }
         armTryTimer()
+        if !queued, let connection = pool.takeIdle() {
+            self.connection = connection
+            reusedConnection = true
+            connected()
+            return
+        }
         pool.acquire().whenComplete { [self] result in
             if queued { health.state.withLockedValue { $0.pending -= 1 } }
             switch result {
@@ -332,10 +343,7 @@ final class ProxyExchange: @unchecked Sendable {
         // The record is taken when the response completes, which succeeding the promise may do at
         // once: what goes into it (annotations, the try's end) comes first.
         end()
-        if !responded {
-            responded = true
-            promise.succeed(response)
-        }
+        answer(response)
     }
 
     /// The exchange is over: counters back, timers off, the record annotated.
@@ -376,11 +384,23 @@ final class ProxyExchange: @unchecked Sendable {
         }
         produced?.fail(ChannelError.ioOnClosedChannel)
         produced = nil
-        if !responded {
-            responded = true
-            promise.fail(ClientGoneError(reason: reason))
-        }
+        answer(failure: ClientGoneError(reason: reason))
         end()
+    }
+
+    /// Completes the request layer's future once (later calls do nothing) and lets go of it.
+    func answer(_ response: Response) {
+        guard let promise else { return }
+        self.promise = nil
+        responded = true
+        promise.succeed(response)
+    }
+
+    func answer(failure: any Error) {
+        guard let promise else { return }
+        self.promise = nil
+        responded = true
+        promise.fail(failure)
     }
 
     static func errorResponse(_ status: HTTPResponseStatus, _ reason: String) -> Response {

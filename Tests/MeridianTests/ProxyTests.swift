@@ -140,7 +140,7 @@ import Testing
     @Test func invalidUpstreamResponsesAre502NeverPassedOn() async throws {
         try await withUpstreams(1) { ups in
             try await withTestServer(Self.config(ups, cluster: "retries: {max: 0}")) { server in
-                for path in ["/malformed/both", "/malformed/garbage", "/malformed/huge-head", "/reset", "/close-early"] {
+                for path in ["/malformed/both", "/malformed/garbage", "/malformed/huge-head", "/reset", "/close-early", "/cut"] {
                     let r = try await server.get(path)
                     #expect(r.status == 502, "\(path)")
                     #expect(!r.text.contains("hello"), "\(path)")

@@ -75,8 +75,9 @@ struct RequestRewriter: Sendable {
         let clientHost = incoming.first(name: "host") ?? request.host
         for (name, value) in incoming {
             if name.utf8.first == UInt8(ascii: ":") { continue }  // HTTP/2 pseudo-fields kept by the request layer
-            if Self.isHopByHop(name) || (!named.isEmpty && named.contains(name.lowercased())) { continue }
-            switch name.lowercased() {
+            let lower = Self.lower(name)
+            if Self.isHopByHop(lower) || (!named.isEmpty && named.contains(lower)) { continue }
+            switch lower {
             case "host", "expect", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded", "via", "traceparent",
                 "tracestate":
                 continue
@@ -150,8 +151,9 @@ struct RequestRewriter: Sendable {
         headers.reserveCapacity(upstream.count)
         let named = Self.connectionNamed(upstream)
         for (name, value) in upstream {
-            if Self.isHopByHop(name) || (!named.isEmpty && named.contains(name.lowercased())) { continue }
-            switch name.lowercased() {
+            let lower = Self.lower(name)
+            if Self.isHopByHop(lower) || (!named.isEmpty && named.contains(lower)) { continue }
+            switch lower {
             case "content-length", "date", "server", "x-request-id": continue
             default: headers.add(name: name, value: value)
             }
@@ -202,18 +204,23 @@ struct RequestRewriter: Sendable {
         return Data(bytes).base64EncodedString()
     }
 
-    /// RFC 9110 §7.6.1 and the older hop-by-hop fields proxies still remove.
-    static func isHopByHop(_ name: String) -> Bool {
-        switch name.utf8.count {
-        case 2: return name.lowercased() == "te"
-        case 7: return name.lowercased() == "upgrade" || name.lowercased() == "trailer"
-        case 10: return name.lowercased() == "connection" || name.lowercased() == "keep-alive"
-        case 16: return name.lowercased() == "proxy-connection"
-        case 17: return name.lowercased() == "transfer-encoding"
-        case 18: return name.lowercased() == "proxy-authenticate"
-        case 19: return name.lowercased() == "proxy-authorization"
+    /// RFC 9110 §7.6.1 and the older hop-by-hop fields proxies still remove. `lower` is lower-case.
+    static func isHopByHop(_ lower: String) -> Bool {
+        switch lower.utf8.count {
+        case 2: return lower == "te"
+        case 7: return lower == "upgrade" || lower == "trailer"
+        case 10: return lower == "connection" || lower == "keep-alive"
+        case 16: return lower == "proxy-connection"
+        case 17: return lower == "transfer-encoding"
+        case 18: return lower == "proxy-authenticate"
+        case 19: return lower == "proxy-authorization"
         default: return false
         }
+    }
+
+    /// The name in lower case, without allocating when it is already (as HTTP/2 and most servers send).
+    static func lower(_ name: String) -> String {
+        name.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) ? name.lowercased() : name
     }
 
     /// The field names listed in `Connection`, lower-cased (`close` and `keep-alive` are options,

@@ -50,15 +50,7 @@ final class EndpointPool: @unchecked Sendable {
     /// connect timeout). `reused` tells whether it had served before: a failure on a reused
     /// connection before any response byte may be the upstream's idle close racing our request.
     func acquire() -> EventLoopFuture<(UpstreamConnection, reused: Bool)> {
-        while let connection = idle.popLast() {
-            stats.idleConnections.wrappingDecrement(ordering: .relaxed)
-            connection.idleTimer?.cancel()
-            connection.idleTimer = nil
-            if connection.isActive {
-                lent += 1
-                return eventLoop.makeSucceededFuture((connection, true))
-            }
-        }
+        if let connection = takeIdle() { return eventLoop.makeSucceededFuture((connection, true)) }
         if open < settings.maxConnections {
             return connect().map { ($0, false) }
         }
@@ -72,6 +64,20 @@ final class EndpointPool: @unchecked Sendable {
         }
         waiters.append(Waiter(promise: promise, timer: timer))
         return promise.futureResult.map { ($0, true) }
+    }
+
+    /// An idle connection, lent at once (no future: the common case of a warm pool).
+    func takeIdle() -> UpstreamConnection? {
+        while let connection = idle.popLast() {
+            stats.idleConnections.wrappingDecrement(ordering: .relaxed)
+            connection.idleTimer?.cancel()
+            connection.idleTimer = nil
+            if connection.isActive {
+                lent += 1
+                return connection
+            }
+        }
+        return nil
     }
 
     /// Takes a lent connection back: idle for the next request, to a waiter, or closed.
