@@ -188,15 +188,13 @@ import Testing
         try await withUpstreams(1) { ups in
             for cluster in ["max_active: 1", "pool: {max_connections: 1}\nmax_pending: 0"] {
                 try await withTestServer(Self.yaml(ups, cluster)) { server in
-                    let slow = try await server.client()
-                    try await slow.send("GET /slow/800 HTTP/1.1\r\nHost: x\r\n\r\n")
-                    #expect(try await eventually { ups[0].stats.withLockedValue { $0.paths.last } == "/slow/800" })
-                    let started = ContinuousClock.now
+                    // A request that never gets an answer holds the one slot for as long as it lives.
+                    let held = try await server.client()
+                    try await held.send("GET /never HTTP/1.1\r\nHost: x\r\n\r\n")
+                    #expect(try await eventually { ups[0].stats.withLockedValue { $0.paths.last } == "/never" })
                     let refused = try await server.get("/")
                     #expect(refused.status == 503, "\(cluster)")
-                    #expect(started.duration(to: .now) < .milliseconds(500), "refused at once, not after the slow one")
-                    #expect(try await slow.readResponse().status == 200)
-                    await slow.close()
+                    await held.close()
                 }
             }
         }
