@@ -106,7 +106,14 @@ final class ProxyExchange: @unchecked Sendable {
 
     func nextTry() {
         guard !finished else { return }
-        switch loop.pick(hash: hash, excluding: tried, at: .now) {
+        let now = ContinuousClock.now
+        var pick = loop.pick(hash: hash, excluding: tried, at: now)
+        if pick == .noHealthyEndpoint, !tried.isEmpty {
+            // No other endpoint: the retry may go to one already tried, on a new connection (a
+            // one-endpoint cluster, or a pooled connection the upstream had just closed).
+            pick = loop.pick(hash: hash, excluding: [], at: now)
+        }
+        switch pick {
         case .noHealthyEndpoint:
             let why = tried.isEmpty ? "no healthy endpoint in cluster \(route.cluster.name)" : "no other healthy endpoint to retry on"
             finish(with: Self.errorResponse(.serviceUnavailable, why), code: tried.isEmpty ? "no_healthy_upstream" : failureCode)

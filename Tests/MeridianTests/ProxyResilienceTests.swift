@@ -199,4 +199,20 @@ import Testing
             }
         }
     }
+
+    @Test func aOneEndpointClusterRetriesOnANewConnectionToIt() async throws {
+        try await withUpstreams(1) { ups in
+            let cluster = """
+                outlier_detection: {enabled: false}
+                circuit_breaker: {enabled: false}
+                """
+            try await withTestServer(Self.yaml(ups, cluster)) { server in
+                ups[0].failure.withLockedValue { $0 = 0 }
+                let r = try await server.get("/")
+                #expect(r.status == 502)
+                #expect(ups[0].requests == 3, "the first try and two retries, each on a new connection")
+                #expect(ups[0].connections == 3)
+            }
+        }
+    }
 }
