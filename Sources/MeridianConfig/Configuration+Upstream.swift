@@ -14,6 +14,8 @@ extension Configuration {
         public var circuitBreaker: CircuitBreaker
         public var outlierDetection: OutlierDetection
         public var healthCheck: HealthCheck?
+        /// TLS to the endpoints; nil for plaintext.
+        public var tls: UpstreamTLS?
         /// Requests in flight to the cluster (per instance) before new ones answer 503 at once.
         public var maxActive: Int
         /// Requests waiting for a connection (per instance) before new ones answer 503 at once.
@@ -37,6 +39,27 @@ extension Configuration {
             self.healthCheck = healthCheck
             self.maxActive = maxActive
             self.maxPending = maxPending
+        }
+
+        /// TLS on connections to the endpoints (and the health checks).
+        public struct UpstreamTLS: Sendable, Equatable {
+            /// The SNI name and the name the certificate must carry; nil uses the endpoint's host
+            /// when it is a DNS name (an IP address sends no SNI and is checked as an IP SAN).
+            public var serverName: String?
+            /// PEM file of the CAs to trust; nil trusts the system's roots.
+            public var ca: String?
+            /// Client certificate chain and key (PEM) for upstreams that ask for one (mTLS).
+            public var certificate: String?
+            public var key: String?
+            /// Check the certificate chain and name. Off only for tests and trusted networks.
+            public var verify: Bool
+            public init(serverName: String? = nil, ca: String? = nil, certificate: String? = nil, key: String? = nil, verify: Bool = true) {
+                self.serverName = serverName
+                self.ca = ca
+                self.certificate = certificate
+                self.key = key
+                self.verify = verify
+            }
         }
 
         public struct Endpoint: Sendable, Equatable {

@@ -6,17 +6,27 @@ public enum QuickProxy {
         public let description: String
     }
 
-    /// `from`: the listen address. `to`: `http://host:port` or `host:port`, at least one.
+    /// `from`: the listen address. `to`: `http://host:port`, `https://host[:port]` (TLS, verified
+    /// against the system's roots) or `host:port`, at least one, all with one scheme.
     public static func configuration(from: String, to: [String], environment: [String: String] = [:]) throws(Failure) -> Configuration {
         guard let listen = Configuration.Address(parsing: from) else {
             throw Failure(description: "--from '\(from)' is not an address; expected HOST:PORT like 0.0.0.0:8080 or :8080")
         }
         guard !to.isEmpty else { throw Failure(description: "give at least one --to URL, like --to http://127.0.0.1:9000") }
         var endpoints: [Configuration.Upstream.Endpoint] = []
+        let secure = to.map { $0.hasPrefix("https://") }
+        guard Set(secure).count == 1 else {
+            throw Failure(description: "mix of http:// and https:// upstreams; give one scheme for every --to")
+        }
         for url in to { endpoints.append(try endpoint(url)) }
+        if secure[0], let ip = endpoints.first(where: { IPNetwork.parseAddress(Substring($0.host)) != nil }) {
+            throw Failure(description: "--to https://\(ip.host):…: an IP address cannot be verified by name; use the name its certificate carries")
+        }
         var config = (try? ConfigLoader.defaults(environment: environment)) ?? Configuration()
         config.listeners = [Configuration.Listener(name: "proxy", address: listen)]
-        config.upstreams = [Configuration.Upstream(name: "backend", endpoints: endpoints)]
+        var upstream = Configuration.Upstream(name: "backend", endpoints: endpoints)
+        if secure[0] { upstream.tls = .init() }  // system roots, SNI and verification by the host name
+        config.upstreams = [upstream]
         config.hosts = [
             Configuration.Host(
                 names: [], isDefault: true,
@@ -28,17 +38,20 @@ public enum QuickProxy {
 
     static func endpoint(_ url: String) throws(Failure) -> Configuration.Upstream.Endpoint {
         var rest = Substring(url)
+        var defaultPort = 80
         if rest.hasPrefix("https://") {
-            throw Failure(description: "--to '\(url)': TLS to upstreams is not supported yet; use an http:// upstream")
+            rest = rest.dropFirst(8)
+            defaultPort = 443
+        } else if rest.hasPrefix("http://") {
+            rest = rest.dropFirst(7)
         }
-        if rest.hasPrefix("http://") { rest = rest.dropFirst(7) }
         if let slash = rest.firstIndex(of: "/") {
             guard rest[slash...] == "/" else {
                 throw Failure(description: "--to '\(url)': a path is not supported; give scheme, host and port only")
             }
             rest = rest[..<slash]
         }
-        let withPort = rest.contains(":") && !rest.hasSuffix("]") ? String(rest) : "\(rest):80"
+        let withPort = rest.contains(":") && !rest.hasSuffix("]") ? String(rest) : "\(rest):\(defaultPort)"
         guard let address = Configuration.Address(parsing: withPort), address.port > 0, UpstreamDecoder.isValidHost(address.host),
             !withPort.hasPrefix(":")
         else {

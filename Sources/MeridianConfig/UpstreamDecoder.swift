@@ -1,3 +1,4 @@
+internal import Foundation
 internal import Yams
 
 /// Decodes `upstreams:`, the clusters that `proxy` routes send requests to.
@@ -23,7 +24,7 @@ struct UpstreamDecoder {
     private func upstream(_ node: Node, _ path: String) -> Configuration.Upstream? {
         let keys = [
             "name", "endpoints", "balancing", "resolve_interval", "pool", "timeouts", "retries", "circuit_breaker",
-            "outlier_detection", "health_check", "max_active", "max_pending",
+            "outlier_detection", "health_check", "max_active", "max_pending", "tls",
         ]
         guard let m = reader.mapping(node, path, allowed: keys) else { return nil }
         guard let nameNode = m["name"], let name = reader.string(nameNode, "\(path).name"), !name.isEmpty else {
@@ -50,6 +51,15 @@ struct UpstreamDecoder {
         if let n = m["circuit_breaker"] { u.circuitBreaker = breaker(n, "\(path).circuit_breaker") }
         if let n = m["outlier_detection"] { u.outlierDetection = outliers(n, "\(path).outlier_detection") }
         if let n = m["health_check"] { u.healthCheck = healthCheck(n, "\(path).health_check") }
+        if let n = m["tls"], !reader.isNull(n) {
+            u.tls = tls(n, "\(path).tls")
+            if let t = u.tls, t.verify, t.serverName == nil, let ip = u.endpoints.first(where: { IPNetwork.parseAddress(Substring($0.host)) != nil }) {
+                reader.error(
+                    n, "\(path).tls.server_name",
+                    "endpoint \(ip.host) is an IP address: give the name its certificate carries (server_name: api.internal), or verify: false"
+                )
+            }
+        }
         if let n = m["max_active"], let v = reader.int(n, "\(path).max_active", range: 1...10_000_000) { u.maxActive = v }
         if let n = m["max_pending"], let v = reader.int(n, "\(path).max_pending", range: 0...10_000_000) { u.maxPending = v }
         return u
@@ -146,6 +156,27 @@ struct UpstreamDecoder {
             return .cookie(v)
         }
         return nil
+    }
+
+    /// `tls: {server_name, ca, certificate, key, verify}`; `tls: true` (or `{}`) for the defaults.
+    private func tls(_ node: Node, _ path: String) -> Configuration.Upstream.UpstreamTLS? {
+        if case .scalar = node, let on = reader.bool(node, path) { return on ? .init() : nil }
+        guard let m = reader.mapping(node, path, allowed: ["server_name", "ca", "certificate", "key", "verify"]) else { return nil }
+        var t = Configuration.Upstream.UpstreamTLS()
+        if let n = m["server_name"], let v = reader.string(n, "\(path).server_name") {
+            if Self.isValidHost(v) { t.serverName = v } else { reader.error(n, "\(path).server_name", "'\(v)' is not a host name") }
+        }
+        for (key, set) in [("ca", { (v: String) in t.ca = v }), ("certificate", { t.certificate = $0 }), ("key", { t.key = $0 })] {
+            guard let n = m[key], let v = reader.string(n, "\(path).\(key)") else { continue }
+            if FileManager.default.isReadableFile(atPath: v) { set(v) } else {
+                reader.error(n, "\(path).\(key)", "cannot read '\(v)'; check the path and its permissions")
+            }
+        }
+        if (m["certificate"] == nil) != (m["key"] == nil) {
+            reader.error(node, path, "certificate and key go together; give both PEM files for a client certificate")
+        }
+        if let n = m["verify"], let v = reader.bool(n, "\(path).verify") { t.verify = v }
+        return t
     }
 
     private func pool(_ node: Node, _ path: String) -> Configuration.Upstream.Pool {

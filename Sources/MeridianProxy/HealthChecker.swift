@@ -53,10 +53,12 @@ struct HealthChecker: Sendable {
         let path = settings.path
         let timeout = TimeAmount(settings.timeout)
         let timer = eventLoop.scheduleTask(in: timeout) { promise.succeed(nil) }
+        let tls = cluster.tls
         ClientBootstrap(group: eventLoop)
             .connectTimeout(timeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.handler(for: i)) }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(StatusCatcher(promise: promise))
                 }

@@ -18,10 +18,14 @@ public final class UpstreamCluster: Sendable {
     private let retired = NIOLockedValueBox(false)
     private let checker = NIOLockedValueBox<Task<Void, Never>?>(nil)
     let group: any EventLoopGroup
+    /// TLS to the endpoints, when the cluster has it.
+    let tls: UpstreamTLSContext?
 
     /// Resolves the endpoints (names through the system resolver: call it off the event loops)
     /// and makes each loop's balancer and pools.
-    public init(_ config: Configuration.Upstream, group: any EventLoopGroup) {
+    public init(_ config: Configuration.Upstream, group: any EventLoopGroup) throws {
+        let tls = try config.tls.map { try UpstreamTLSContext($0, endpoints: config.endpoints) }
+        self.tls = tls
         self.name = config.name
         self.config = config
         self.group = group
@@ -52,7 +56,7 @@ public final class UpstreamCluster: Sendable {
                 balancer = LoadBalancers.make(policy, endpoints: endpoints, random: seed)
             }
             loops[ObjectIdentifier(eventLoop)] = ClusterLoop(
-                eventLoop: eventLoop, config: config, health: health, addresses: addresses, balancer: balancer, stats: stats
+                eventLoop: eventLoop, config: config, health: health, addresses: addresses, balancer: balancer, stats: stats, tls: tls
             )
         }
         self.loops = loops
@@ -143,7 +147,7 @@ final class ClusterLoop: @unchecked Sendable {
 
     init(
         eventLoop: any EventLoop, config: Configuration.Upstream, health: ClusterHealth, addresses: [SocketAddress?],
-        balancer: any LoadBalancer, stats: [EndpointStats]
+        balancer: any LoadBalancer, stats: [EndpointStats], tls: UpstreamTLSContext?
     ) {
         self.eventLoop = eventLoop
         self.health = health
@@ -152,7 +156,7 @@ final class ClusterLoop: @unchecked Sendable {
         self.pools = addresses.enumerated().map { i, address in
             EndpointPool(
                 eventLoop: eventLoop, endpoint: i, address: address, settings: config.pool, connectTimeout: config.timeouts.connect,
-                stats: stats[i]
+                stats: stats[i], tls: tls
             )
         }
     }

@@ -19,14 +19,14 @@ public final class UpstreamRegistry: Sendable {
 
     /// The clusters for `upstreams`: the running ones reused where the settings are equal, new
     /// ones made (and resolved) otherwise. Nothing changes until ``commit(_:)``.
-    public func prepare(_ upstreams: [Configuration.Upstream]) -> [String: UpstreamCluster] {
+    public func prepare(_ upstreams: [Configuration.Upstream]) throws -> [String: UpstreamCluster] {
         let running = current.withLockedValue { $0 }
         var result: [String: UpstreamCluster] = [:]
         for upstream in upstreams {
             if let existing = running[upstream.name], existing.config == upstream {
                 result[upstream.name] = existing
             } else {
-                result[upstream.name] = UpstreamCluster(upstream, group: group)
+                result[upstream.name] = try UpstreamCluster(upstream, group: group)
             }
         }
         return result

@@ -36,7 +36,7 @@ public struct RuntimeBuilder: Sendable {
     /// Builds the runtime for `config`. Upstream clusters whose settings did not change are reused;
     /// the ones the new runtime drops retire when it is built (the caller swaps it in at once).
     public func build(_ config: Configuration, generation: Int) throws -> ServerRuntime {
-        let clusters = upstreams.prepare(config.upstreams)
+        let clusters = try upstreams.prepare(config.upstreams)
         let trusted = config.server.trustedProxies.compactMap { IPNetwork(parsing: $0) }
         var hosts: [Router.VirtualHost] = []
         for host in config.hosts {

@@ -90,7 +90,7 @@ struct Proxy: AsyncParsableCommand {
     @Option(help: "Listen on HOST:PORT (:PORT for every interface).")
     var from: String
 
-    @Option(help: "An upstream, http://HOST:PORT; repeat for more (round robin, passive health, safe retries).")
+    @Option(help: "An upstream, http://HOST:PORT or https://HOST[:PORT] (verified with the system roots); repeat for more.")
     var to: [String] = []
 
     @Option(help: "Admin listener (probes, /metrics, /status) on HOST:PORT.")

@@ -114,7 +114,10 @@ import Testing
         #expect(c.listeners.first?.address.description == "0.0.0.0:8080")
         #expect(c.upstreams.first?.endpoints.map(\.port) == [9000, 9001])
         #expect(throws: QuickProxy.Failure.self) { try QuickProxy.configuration(from: "nowhere", to: ["http://a:1"]) }
-        #expect(throws: QuickProxy.Failure.self) { try QuickProxy.configuration(from: ":1", to: ["https://a:1"]) }
+        let secure = try QuickProxy.configuration(from: ":1", to: ["https://api.internal"])
+        #expect(secure.upstreams.first?.tls != nil && secure.upstreams.first?.endpoints.first?.port == 443)
+        #expect(throws: QuickProxy.Failure.self) { try QuickProxy.configuration(from: ":1", to: ["https://a:1", "http://b:1"]) }
+        #expect(throws: QuickProxy.Failure.self) { try QuickProxy.configuration(from: ":1", to: ["https://10.0.0.1"]) }
         #expect(throws: QuickProxy.Failure.self) { try QuickProxy.configuration(from: ":1", to: ["http://a:1/path"]) }
         #expect(throws: QuickProxy.Failure.self) { try QuickProxy.configuration(from: ":1", to: []) }
     }
@@ -135,8 +138,8 @@ import Testing
             m.signal(SIGINT)
             #expect(await m.waitForExit() == 0)
         }
-        let (code, out) = try await MeridianProcess.run(["proxy", "--from", ":1", "--to", "https://x:1"])
+        let (code, out) = try await MeridianProcess.run(["proxy", "--from", ":1", "--to", "https://10.0.0.1:1"])
         #expect(code != 0)
-        #expect(out.contains("TLS to upstreams is not supported yet"))
+        #expect(out.contains("cannot be verified by name"))
     }
 }

@@ -28,12 +28,14 @@ final class EndpointPool: @unchecked Sendable {
     }
 
     let stats: EndpointStats
+    let tls: UpstreamTLSContext?
 
     init(
         eventLoop: any EventLoop, endpoint: Int, address: SocketAddress?, settings: Configuration.Upstream.Pool, connectTimeout: Duration,
-        stats: EndpointStats
+        stats: EndpointStats, tls: UpstreamTLSContext?
     ) {
         self.stats = stats
+        self.tls = tls
         self.eventLoop = eventLoop
         self.endpoint = endpoint
         self.address = address
@@ -135,6 +137,7 @@ final class EndpointPool: @unchecked Sendable {
         open += 1
         let handler = NIOLoopBound(UpstreamConnectionHandler(eventLoop: eventLoop), eventLoop: eventLoop)
         let endpoint = self.endpoint
+        let tls = self.tls
         return ClientBootstrap(group: eventLoop)
             .connectTimeout(TimeAmount(connectTimeout))
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -145,6 +148,7 @@ final class EndpointPool: @unchecked Sendable {
                     limits.maxHeaderListSize = Self.maxResponseHead
                     limits.maxHeaderFieldSize = Self.maxResponseHead
                     limits.maxHeaderFieldCount = 200
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.handler(for: endpoint)) }
                     // No outbound header validation: what goes upstream is the client's head, already
                     // checked by Meridian's parser, plus validated configuration (one handler less
                     // per request, and none in the way once a connection becomes a tunnel).

@@ -1,5 +1,6 @@
 internal import NIOCore
 internal import NIOHTTP1
+internal import NIOSSL
 
 /// What hears an upstream response, part by part: the exchange the connection is lent to.
 protocol UpstreamResponseDelegate: AnyObject {
@@ -142,6 +143,9 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
         let failure: ProxyFailure
         if error is HTTPParserError || error is ByteToMessageDecoderError {
             failure = ProxyFailure(.invalidResponse, "\(error)")
+        } else if error is NIOSSLError || error is BoringSSLError {
+            // The handshake (or the certificate check) failed: nothing reached the upstream.
+            failure = ProxyFailure(.connectFailure, "TLS: \(error)")
         } else {
             failure = ProxyFailure(.reset, "\(error)")
         }
