@@ -4,7 +4,7 @@
 # end to end (status page in headless Chromium, Grafana queries against Prometheus).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-scripts/ensure-packages.sh curl:curl python3:python3 openssl:openssl nghttp:nghttp2-client
+scripts/ensure-packages.sh curl:curl python3:python3 openssl:openssl nghttp:nghttp2-client nghttpd:nghttp2-server
 # The OTLP receiver and the metrics parser the tests drive use the official OpenTelemetry protobuf
 # definitions and prometheus_client's parsers, in a virtualenv of their own.
 venv=.build/test-venv

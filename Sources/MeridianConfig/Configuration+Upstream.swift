@@ -16,6 +16,9 @@ extension Configuration {
         public var healthCheck: HealthCheck?
         /// TLS to the endpoints; nil for plaintext.
         public var tls: UpstreamTLS?
+        /// `http1` (keep-alive pools) or `http2` (one multiplexed connection per event loop and
+        /// endpoint: ALPN h2 over TLS, prior knowledge in plaintext; trailers pass, so gRPC works).
+        public var httpProtocol: String = "http1"
         /// Requests in flight to the cluster (per instance) before new ones answer 503 at once.
         public var maxActive: Int
         /// Requests waiting for a connection (per instance) before new ones answer 503 at once.

@@ -24,7 +24,7 @@ struct UpstreamDecoder {
     private func upstream(_ node: Node, _ path: String) -> Configuration.Upstream? {
         let keys = [
             "name", "endpoints", "balancing", "resolve_interval", "pool", "timeouts", "retries", "circuit_breaker",
-            "outlier_detection", "health_check", "max_active", "max_pending", "tls",
+            "outlier_detection", "health_check", "max_active", "max_pending", "tls", "protocol",
         ]
         guard let m = reader.mapping(node, path, allowed: keys) else { return nil }
         guard let nameNode = m["name"], let name = reader.string(nameNode, "\(path).name"), !name.isEmpty else {
@@ -51,6 +51,11 @@ struct UpstreamDecoder {
         if let n = m["circuit_breaker"] { u.circuitBreaker = breaker(n, "\(path).circuit_breaker") }
         if let n = m["outlier_detection"] { u.outlierDetection = outliers(n, "\(path).outlier_detection") }
         if let n = m["health_check"] { u.healthCheck = healthCheck(n, "\(path).health_check") }
+        if let n = m["protocol"], let v = reader.string(n, "\(path).protocol") {
+            if ["http1", "http2"].contains(v) { u.httpProtocol = v } else {
+                reader.error(n, "\(path).protocol", "'\(v)' is not an upstream protocol; expected http1 or http2")
+            }
+        }
         if let n = m["tls"], !reader.isNull(n) {
             u.tls = tls(n, "\(path).tls")
             if let t = u.tls, t.verify, t.serverName == nil, let ip = u.endpoints.first(where: { IPNetwork.parseAddress(Substring($0.host)) != nil }) {

@@ -51,7 +51,8 @@ extension ProxyExchange: UpstreamResponseDelegate {
         annotate()
         if code == 204 || code == 304 {
             response.body = .empty
-        } else if let length, length <= Self.smallBody, !request.isHead {
+        } else if let length, length <= Self.smallBody, !request.isHead, connection?.isStream == false {
+            // (Not from an HTTP/2 upstream: trailers may follow the body there.)
             // A small body of known length is gathered and sent with its head in one write (one
             // syscall and one wake-up of the client instead of two), as nginx's proxy buffers do.
             // Streams (SSE, chunked, gRPC) and large bodies go out as they arrive.
@@ -61,7 +62,9 @@ extension ProxyExchange: UpstreamResponseDelegate {
             return
         } else {
             let bound = NIOLoopBound(self, eventLoop: eventLoop)
-            response.body = .stream(BodyStream(length: length) { _, write in bound.value.attach(write) })
+            response.body = .stream(
+                BodyStream(length: length, trailers: { bound.value.responseTrailers }) { _, write in bound.value.attach(write) }
+            )
         }
         answer(response)
     }
@@ -122,7 +125,8 @@ extension ProxyExchange: UpstreamResponseDelegate {
         }
     }
 
-    func upstreamEnd() {
+    func upstreamEnd(trailers: HTTPHeaders?) {
+        responseTrailers = trailers
         guard responseHead != nil else {
             // An end without a head cannot happen with NIO's decoder; treat it as a reset.
             tryFailed(ProxyFailure(.reset, "the response ended before its head"))

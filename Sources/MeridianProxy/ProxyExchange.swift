@@ -61,6 +61,8 @@ final class ProxyExchange: @unchecked Sendable {
     /// A small body being gathered to go with its head in one write, and that head.
     var gathered: ByteBuffer?
     var gatheredResponse: Response?
+    /// The upstream's trailer fields, passed on after the body (gRPC status).
+    var responseTrailers: HTTPHeaders?
 
     var finished = false
     var failureCode: String?

@@ -24,7 +24,7 @@ public final class UpstreamCluster: Sendable {
     /// Resolves the endpoints (names through the system resolver: call it off the event loops)
     /// and makes each loop's balancer and pools.
     public init(_ config: Configuration.Upstream, group: any EventLoopGroup) throws {
-        let tls = try config.tls.map { try UpstreamTLSContext($0, endpoints: config.endpoints) }
+        let tls = try config.tls.map { try UpstreamTLSContext($0, endpoints: config.endpoints, http2: config.httpProtocol == "http2") }
         self.tls = tls
         self.name = config.name
         self.config = config
@@ -156,7 +156,7 @@ final class ClusterLoop: @unchecked Sendable {
         self.pools = addresses.enumerated().map { i, address in
             EndpointPool(
                 eventLoop: eventLoop, endpoint: i, address: address, settings: config.pool, connectTimeout: config.timeouts.connect,
-                stats: stats[i], tls: tls
+                stats: stats[i], tls: tls, http2: config.httpProtocol == "http2"
             )
         }
     }

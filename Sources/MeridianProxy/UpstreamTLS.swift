@@ -10,10 +10,10 @@ struct UpstreamTLSContext: Sendable {
     /// The SNI and verification name for each endpoint (nil: an IP with verification off).
     let serverNames: [String?]
 
-    init(_ tls: Configuration.Upstream.UpstreamTLS, endpoints: [Configuration.Upstream.Endpoint]) throws {
+    init(_ tls: Configuration.Upstream.UpstreamTLS, endpoints: [Configuration.Upstream.Endpoint], http2: Bool = false) throws {
         var config = TLSConfiguration.makeClientConfiguration()
         config.minimumTLSVersion = .tlsv12
-        config.applicationProtocols = ["http/1.1"]
+        config.applicationProtocols = http2 ? ["h2"] : ["http/1.1"]
         if let ca = tls.ca { config.trustRoots = .file(ca) }
         if let certificate = tls.certificate, let key = tls.key {
             config.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }

@@ -68,6 +68,12 @@ import Testing
                 #expect(chunked.header("transfer-encoding") == "chunked")
                 #expect(chunked.header("content-length") == nil)
                 #expect(chunked.body.count == 100_000)
+                // Trailers of a chunked upstream body follow it, to HTTP/1.1 (chunked) and HTTP/2 clients.
+                let base = "http://127.0.0.1:\(server.port)"
+                let (_, raw) = try await Subprocess.run("curl", ["-sS", "--raw", "--http1.1", "\(base)/trailers"])
+                #expect(raw.hasSuffix("hello\r\n0\r\nx-checksum: abc\r\n\r\n"), "\(raw)")
+                let (_, h2) = try await Subprocess.run("nghttp", ["-v", "\(base)/trailers"])
+                #expect(h2.contains("x-checksum: abc"), "\(h2.suffix(600))")
                 let head = try await server.get("/bytes/4242", method: "HEAD")
                 #expect(head.status == 200 && head.header("content-length") == "4242" && head.body.isEmpty)
             }

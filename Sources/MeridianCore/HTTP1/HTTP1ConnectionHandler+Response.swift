@@ -1,6 +1,6 @@
 internal import Logging
 public import NIOCore
-internal import NIOHTTP1
+public import NIOHTTP1
 internal import NIOPosix
 
 /// Writing a response: the head and small bodies in one buffer, sendfile under TCP_CORK, or file
@@ -117,11 +117,24 @@ extension HTTP1ConnectionHandler: ResponseWriter {
         return context.writeAndFlush(wrapOutboundOut(.byteBuffer(framed)))
     }
 
-    public func writeBodyEnd(for exchange: HTTPExchange) -> EventLoopFuture<Void> {
+    public func writeBodyEnd(trailers: HTTPHeaders?, for exchange: HTTPExchange) -> EventLoopFuture<Void> {
         guard let c = inFlight(exchange), let context else { return exchange.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
         guard c.chunked else { return context.eventLoop.makeSucceededVoidFuture() }
         var last = context.channel.allocator.buffer(capacity: 5)
-        last.writeStaticString("0\r\n\r\n")
+        last.writeStaticString("0\r\n")
+        for (name, value) in trailers ?? [:] {
+            // Framing and connection fields never belong in a trailer section (RFC 9110 §6.5.1).
+            if name.lowercasedASCIIEquals("content-length") || name.lowercasedASCIIEquals("transfer-encoding")
+                || name.lowercasedASCIIEquals("connection")
+            {
+                continue
+            }
+            last.writeString(name)
+            last.writeStaticString(": ")
+            last.writeString(value)
+            last.writeStaticString("\r\n")
+        }
+        last.writeStaticString("\r\n")
         return context.writeAndFlush(wrapOutboundOut(.byteBuffer(last)))
     }
 

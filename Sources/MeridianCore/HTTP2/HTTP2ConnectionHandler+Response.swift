@@ -54,6 +54,22 @@ extension HTTP2ConnectionHandler {
         }
     }
 
+    /// Trailer fields in a HEADERS frame that ends the stream (RFC 9113 §8.1), lower-cased and
+    /// without connection-specific fields; gRPC's `grpc-status` travels this way.
+    func writeTrailers(_ trailers: HTTPHeaders, on stream: HTTP2Stream) -> EventLoopFuture<Void> {
+        guard !stream.closed, let context else { return stream.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+        var fields = HPACKHeaders()
+        for (name, value) in trailers {
+            let lower = name.lowercased()
+            if Self.isConnectionSpecific(lower) || lower.hasPrefix(":") { continue }
+            fields.add(name: lower, value: value)
+        }
+        let promise = endOfResponsePromise(stream, context: context) ?? context.eventLoop.makePromise()
+        write(HTTP2Frame(streamID: stream.id, payload: .headers(.init(headers: fields, endStream: true))), promise: promise)
+        flushIfNeeded(context: context, force: true)
+        return promise.futureResult
+    }
+
     /// For the frame that ends a response sent before the request did: once that frame has gone
     /// out (a reset any earlier would discard response data still waiting for window), reset the
     /// stream with NO_ERROR so the client stops sending a body nobody reads (RFC 9113 §8.1).

@@ -61,8 +61,9 @@ extension HTTP2Stream: ResponseWriter {
         return connection.writeData(piece, endStream: false, on: self)
     }
 
-    func writeBodyEnd(for exchange: HTTPExchange) -> EventLoopFuture<Void> {
+    func writeBodyEnd(trailers: HTTPHeaders?, for exchange: HTTPExchange) -> EventLoopFuture<Void> {
         guard let connection, !closed else { return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+        if let trailers, !trailers.isEmpty { return connection.writeTrailers(trailers, on: self) }
         return connection.writeData(ByteBuffer(), endStream: true, on: self)
     }
 

@@ -157,6 +157,8 @@ public final class HTTPExchange: @unchecked Sendable {
             produced = eventLoop.makeSucceededVoidFuture()
         }
         let declared = response.body.declaredLength
+        var trailers: (@Sendable () -> HTTPHeaders?)?
+        if case .stream(let body) = response.body { trailers = body.trailers }
         produced.flatMap { () -> EventLoopFuture<Void> in
             guard let writer = self.writer, self.goneReason == nil else {
                 return self.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
@@ -166,7 +168,7 @@ public final class HTTPExchange: @unchecked Sendable {
                 // look whole (the writer closes the connection or resets the stream).
                 return self.eventLoop.makeFailedFuture(DeclaredLengthMismatch(declared: declared, sent: self.bytesSent))
             }
-            return writer.writeBodyEnd(for: self)
+            return writer.writeBodyEnd(trailers: trailers?(), for: self)
         }.whenComplete { result in
             switch result {
             case .success: self.finish(error: nil)

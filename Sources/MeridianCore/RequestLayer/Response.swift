@@ -72,9 +72,15 @@ public struct BodyStream: Sendable {
     /// The length, when the producer knows it (a proxied response with `Content-Length`): the
     /// client is told it instead of chunked framing, and a producer that ends short fails.
     public let length: Int?
+    /// Read once the body has ended: trailer fields to send after it (a proxied gRPC status).
+    public let trailers: (@Sendable () -> HTTPHeaders?)?
 
-    public init(length: Int? = nil, produce: @escaping @Sendable (_ eventLoop: any EventLoop, _ write: @escaping Write) -> EventLoopFuture<Void>) {
+    public init(
+        length: Int? = nil, trailers: (@Sendable () -> HTTPHeaders?)? = nil,
+        produce: @escaping @Sendable (_ eventLoop: any EventLoop, _ write: @escaping Write) -> EventLoopFuture<Void>
+    ) {
         self.length = length
+        self.trailers = trailers
         self.produce = produce
     }
 }

@@ -1,4 +1,5 @@
 public import NIOCore
+public import NIOHTTP1
 
 /// What the request layer needs from a protocol to answer one request: HTTP/1.1 writes bytes
 /// (heads pre-encoded, sendfile under TCP_CORK, chunked framing), HTTP/2 writes frames (HPACK,
@@ -20,8 +21,10 @@ public protocol ResponseWriter: AnyObject {
     /// left (the producer's backpressure) and fails when it never will.
     func writeBodyPart(_ piece: ByteBuffer, for exchange: HTTPExchange) -> EventLoopFuture<Void>
 
-    /// Ends a streamed body (the last chunk, or DATA with END_STREAM).
-    func writeBodyEnd(for exchange: HTTPExchange) -> EventLoopFuture<Void>
+    /// Ends a streamed body (the last chunk, or DATA with END_STREAM), with trailer fields when the
+    /// producer has some (gRPC's status, say): the chunked trailer section on HTTP/1.1 (dropped when
+    /// the body was not chunked, RFC 9112 §7.1.2), a HEADERS frame ending the stream on HTTP/2.
+    func writeBodyEnd(trailers: HTTPHeaders?, for exchange: HTTPExchange) -> EventLoopFuture<Void>
 
     /// The exchange is over: its response is queued in full (`cleanly`), or it failed part-way
     /// (the writer must close the connection or reset the stream: the client cannot tell a cut

@@ -2,6 +2,7 @@ internal import Atomics
 internal import MeridianConfig
 internal import NIOCore
 internal import NIOHTTP1
+internal import NIOHTTP2
 internal import NIOPosix
 
 /// Keep-alive connections to one endpoint on one event loop (Envoy keeps one pool per worker so
@@ -29,13 +30,18 @@ final class EndpointPool: @unchecked Sendable {
 
     let stats: EndpointStats
     let tls: UpstreamTLSContext?
+    /// HTTP/2 to the endpoint: one multiplexed connection, a stream per request.
+    let http2: Bool
+    private var session: (channel: any Channel, multiplexer: NIOHTTP2Handler.StreamMultiplexer)?
+    private var sessionPending: EventLoopFuture<NIOHTTP2Handler.StreamMultiplexer>?
 
     init(
         eventLoop: any EventLoop, endpoint: Int, address: SocketAddress?, settings: Configuration.Upstream.Pool, connectTimeout: Duration,
-        stats: EndpointStats, tls: UpstreamTLSContext?
+        stats: EndpointStats, tls: UpstreamTLSContext?, http2: Bool = false
     ) {
         self.stats = stats
         self.tls = tls
+        self.http2 = http2
         self.eventLoop = eventLoop
         self.endpoint = endpoint
         self.address = address
@@ -45,13 +51,14 @@ final class EndpointPool: @unchecked Sendable {
 
     var idleCount: Int { idle.count }
     /// Whether ``acquire()`` would wait for a connection to free up.
-    var wouldQueue: Bool { idle.isEmpty && open >= settings.maxConnections }
+    var wouldQueue: Bool { !http2 && idle.isEmpty && open >= settings.maxConnections }
     var waiting: Int { waiters.count }
 
     /// A connection to lend: an idle one, a new one, or the next to free up (failing after the
     /// connect timeout). `reused` tells whether it had served before: a failure on a reused
     /// connection before any response byte may be the upstream's idle close racing our request.
     func acquire() -> EventLoopFuture<(UpstreamConnection, reused: Bool)> {
+        if http2 { return openStream() }
         if let connection = takeIdle() { return eventLoop.makeSucceededFuture((connection, true)) }
         if open < settings.maxConnections {
             return connect().map { ($0, false) }
@@ -70,6 +77,7 @@ final class EndpointPool: @unchecked Sendable {
 
     /// An idle connection, lent at once (no future: the common case of a warm pool).
     func takeIdle() -> UpstreamConnection? {
+        guard !http2 else { return nil }
         while let connection = idle.popLast() {
             stats.idleConnections.wrappingDecrement(ordering: .relaxed)
             connection.idleTimer?.cancel()
@@ -85,6 +93,11 @@ final class EndpointPool: @unchecked Sendable {
     /// Takes a lent connection back: idle for the next request, to a waiter, or closed.
     func release(_ connection: UpstreamConnection) {
         lent -= 1
+        if connection.isStream {
+            // A stream is used once; one cut short is reset (closing the stream channel does).
+            if !connection.reusable { connection.close() }
+            return
+        }
         guard connection.reusable, connection.isActive, connection.requestsSent < settings.maxRequestsPerConnection else {
             connection.close()
             return
@@ -121,6 +134,10 @@ final class EndpointPool: @unchecked Sendable {
 
     /// Closes idle connections (a reload dropped the cluster, or the endpoint's address changed).
     func closeIdle() {
+        if let session, lent == 0 {
+            self.session = nil
+            session.channel.close(promise: nil)
+        }
         let connections = idle
         idle = []
         stats.idleConnections.wrappingDecrement(by: connections.count, ordering: .relaxed)
@@ -191,6 +208,83 @@ final class EndpointPool: @unchecked Sendable {
         guard open < settings.maxConnections, let waiter = waiters.popFirst() else { return }
         waiter.timer.cancel()
         connect().cascade(to: waiter.promise)
+    }
+
+    /// A new stream on the endpoint's HTTP/2 connection (made first when there is none): NIOHTTP2's
+    /// HTTP/1 client codec on it, so the exchange speaks the same parts as over HTTP/1.1, with
+    /// trailers both ways.
+    private func openStream() -> EventLoopFuture<(UpstreamConnection, reused: Bool)> {
+        let reused = session != nil
+        let endpoint = self.endpoint
+        let scheme: HTTP2FramePayloadToHTTP1ClientCodec.HTTPProtocol = tls == nil ? .http : .https
+        return multiplexer().flatMap { multiplexer in
+            let handler = NIOLoopBound(UpstreamConnectionHandler(eventLoop: self.eventLoop), eventLoop: self.eventLoop)
+            return multiplexer.createStreamChannel { stream in
+                stream.eventLoop.makeCompletedFuture {
+                    try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: scheme))
+                    try stream.pipeline.syncOperations.addHandler(handler.value)
+                }
+            }
+            .flatMapErrorThrowing { error in throw ProxyFailure(.connectFailure, "opening a stream: \(error)") }
+            .map { stream in
+                let connection = UpstreamConnection(channel: stream, endpoint: endpoint, handler: handler.value)
+                connection.isStream = true
+                self.lent += 1
+                return (connection, reused)
+            }
+        }
+    }
+
+    /// The endpoint's HTTP/2 connection, connecting when there is none (requests that come while it
+    /// connects wait for the same one).
+    private func multiplexer() -> EventLoopFuture<NIOHTTP2Handler.StreamMultiplexer> {
+        if let session, session.channel.isActive { return eventLoop.makeSucceededFuture(session.multiplexer) }
+        if let sessionPending { return sessionPending }
+        guard let address else {
+            return eventLoop.makeFailedFuture(ProxyFailure(.connectFailure, "the endpoint's name did not resolve"))
+        }
+        open += 1
+        let endpoint = self.endpoint
+        let tls = self.tls
+        let box = NIOLoopBound(MultiplexerBox(), eventLoop: eventLoop)
+        let pending = ClientBootstrap(group: eventLoop)
+            .connectTimeout(TimeAmount(connectTimeout))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try tls.handler(for: endpoint)) }
+                    box.value.multiplexer = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+                        mode: .client, connectionConfiguration: .init(), streamConfiguration: .init()
+                    ) { stream in stream.close() }  // servers do not open streams (no push)
+                }
+            }
+            .connect(to: address)
+            .flatMapErrorThrowing { error in
+                self.open -= 1
+                self.sessionPending = nil
+                if let e = error as? ChannelError, case .connectTimeout = e {
+                    throw ProxyFailure(.connectTimeout, "connecting to \(address) took longer than \(self.connectTimeout)")
+                }
+                throw ProxyFailure(.connectFailure, "connecting to \(address): \(error)")
+            }
+            .flatMapThrowing { channel -> NIOHTTP2Handler.StreamMultiplexer in
+                guard let multiplexer = box.value.multiplexer else { throw ProxyFailure(.connectFailure, "no HTTP/2 multiplexer") }
+                self.sessionPending = nil
+                self.session = (channel, multiplexer)
+                self.stats.openConnections.wrappingIncrement(ordering: .relaxed)
+                channel.closeFuture.whenComplete { _ in
+                    self.open -= 1
+                    self.stats.openConnections.wrappingDecrement(ordering: .relaxed)
+                    if self.session?.channel === channel { self.session = nil }
+                }
+                return multiplexer
+            }
+        sessionPending = pending
+        return pending
+    }
+
+    final class MultiplexerBox {
+        var multiplexer: NIOHTTP2Handler.StreamMultiplexer?
     }
 
     /// The largest response head taken from an upstream; larger is a 502.

@@ -6,7 +6,8 @@ internal import NIOSSL
 protocol UpstreamResponseDelegate: AnyObject {
     func upstreamHead(_ head: HTTPResponseHead)
     func upstreamBody(_ bytes: ByteBuffer)
-    func upstreamEnd()
+    /// The response ended; `trailers` when the upstream sent some (chunked, or HTTP/2).
+    func upstreamEnd(trailers: HTTPHeaders?)
     /// A `101` ended: the connection now carries another protocol (the HTTP handlers can go).
     func upstreamSwitched()
     /// The connection closed, reset, or sent something that is not HTTP before the response ended.
@@ -28,6 +29,8 @@ final class UpstreamConnection: @unchecked Sendable {
     /// The upstream said `Connection: close`, a response ended early, or the request was cut: not
     /// to be lent again.
     var reusable = true
+    /// An HTTP/2 stream of a multiplexed connection: used once, never pooled.
+    var isStream = false
 
     init(channel: any Channel, endpoint: Int, handler: UpstreamConnectionHandler) {
         self.channel = channel
@@ -133,9 +136,9 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
             delegate.upstreamHead(head)
         case .body(let bytes):
             delegate.upstreamBody(bytes)
-        case .end:
+        case .end(let trailers):
             self.delegate = nil
-            if switching { delegate.upstreamSwitched() } else { delegate.upstreamEnd() }
+            if switching { delegate.upstreamSwitched() } else { delegate.upstreamEnd(trailers: trailers) }
         }
     }
 

@@ -21,6 +21,7 @@ import NIOPosix
 /// - `/sse/N/MS`: N server-sent events, MS milliseconds apart, chunked.
 /// - `/bytes/N`: N bytes of body (Content-Length), written as the socket takes them.
 /// - `/chunked/N`: N bytes, chunked, in 16 KiB chunks.
+/// - `/trailers`: a chunked body `hello` with the trailer `x-checksum: abc`.
 final class TestUpstream: @unchecked Sendable {
     let name: String
     let channel: any Channel
@@ -162,6 +163,8 @@ final class TestUpstream: @unchecked Sendable {
                 }
             case "never":
                 break
+            case "trailers":
+                write("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nx-checksum: abc\r\n\r\n", context)
             case "malformed":
                 switch parts[1] {
                 case "both": write("HTTP/1.1 200 OK\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", context)
