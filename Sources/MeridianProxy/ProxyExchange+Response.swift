@@ -14,7 +14,6 @@ extension ProxyExchange: UpstreamResponseDelegate {
         let code = Int(head.status.code)
         if code == 101 { return switchingHead(head) }
         if code < 200 { return }  // 100 Continue and other interim answers are ours to give, not theirs
-        timer?.cancel()
         context.annotate(UpstreamResponseAnnotation.self, Self.milliseconds(since: headSentAt))
         headLatency = .nanoseconds((NIODeadline.now() - headSentAt).nanoseconds)
         lastStatus = head.status.code
@@ -24,6 +23,7 @@ extension ProxyExchange: UpstreamResponseDelegate {
                 attempt: tried.count
             )
             if case .retry = decision {
+                timer?.cancel()
                 record(.serverError)
                 balancerFinished(error: nil)
                 if let c = connection {
@@ -46,20 +46,23 @@ extension ProxyExchange: UpstreamResponseDelegate {
         var response = Response(status: head.status, headers: route.rewriter.responseHeaders(head.headers))
         let length = Self.contentLength(head.headers)
         lastResponseActivity = .now()
-        armIdleTimer()
         failureCode = nil
         annotate()
-        if code == 204 || code == 304 {
-            response.body = .empty
-        } else if let length, length <= Self.smallBody, !request.isHead, connection?.isStream == false {
+        if let length, length <= Self.smallBody, !request.isHead, connection?.isStream == false, code != 204, code != 304 {
             // (Not from an HTTP/2 upstream: trailers may follow the body there.)
             // A small body of known length is gathered and sent with its head in one write (one
             // syscall and one wake-up of the client instead of two), as nginx's proxy buffers do.
             // Streams (SSE, chunked, gRPC) and large bodies go out as they arrive.
+            // The first-byte timer keeps running and guards the rest of this small body (usually in
+            // the same read as the head): no second timer per request.
             gathered = context.allocator.buffer(capacity: length)
             gatheredResponse = response
             if length == 0 { finishGathering() }
             return
+        }
+        armIdleTimer()
+        if code == 204 || code == 304 {
+            response.body = .empty
         } else {
             let bound = NIOLoopBound(self, eventLoop: eventLoop)
             response.body = .stream(

@@ -28,8 +28,9 @@ extension ProxyExchange {
         loop.pools[connection.endpoint].detach(connection)
         let tunnel = UpstreamTunnel(idle: TimeAmount(route.cluster.config.timeouts.idle))
         let bound = NIOLoopBound(tunnel, eventLoop: eventLoop)
-        var headers = route.rewriter.responseHeaders(head.headers)
-        if request.version.major == 2 { headers.remove(name: "sec-websocket-accept") }  // RFC 8441 §5: no key, no accept
+        var switchHeaders = route.rewriter.responseHeaders(head.headers)
+        if request.version.major == 2 { switchHeaders.remove(name: "sec-websocket-accept") }  // RFC 8441 §5: no key, no accept
+        let headers = switchHeaders
         let upgrade = ProtocolUpgrade(protocolName: request.upgradeProtocol ?? "websocket") { stream in
             bound.value.attach(stream)
         }
@@ -39,7 +40,7 @@ extension ProxyExchange {
             let ops = connection.channel.pipeline.syncOperations
             let decoderGone = eventLoop.makePromise(of: Void.self)
             do {
-                try ops.addHandler(tunnel)
+                try ops.addHandler(bound.value)
                 ops.removeHandler(connection.handler, promise: nil)
                 try ops.removeHandler(ops.handler(type: HTTPRequestEncoder.self), promise: nil)
                 try ops.removeHandler(ops.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self), promise: decoderGone)

@@ -218,7 +218,10 @@ final class ProxyExchange: @unchecked Sendable {
         timer?.cancel()
         guard let perTry = route.retryPolicy.perTryTimeout else { return }
         timer = eventLoop.scheduleTask(in: TimeAmount(perTry)) { [self] in
-            guard responseHead == nil else { return }
+            guard responseHead == nil else {
+                if gatheredResponse != nil { abortResponse(ProxyFailure(.idleTimeout, "the response body stalled")) }
+                return
+            }
             connection?.close()
             tryFailed(ProxyFailure(.firstByteTimeout, "no response within the per-try timeout of \(perTry)"))
         }
@@ -230,7 +233,11 @@ final class ProxyExchange: @unchecked Sendable {
         if let perTry = route.retryPolicy.perTryTimeout, perTry <= firstByte { return }
         timer?.cancel()
         timer = eventLoop.scheduleTask(in: TimeAmount(firstByte)) { [self] in
-            guard responseHead == nil else { return }
+            guard responseHead == nil else {
+                // A small body being gathered stalled (see upstreamHead).
+                if gatheredResponse != nil { abortResponse(ProxyFailure(.idleTimeout, "the response body stalled")) }
+                return
+            }
             connection?.close()
             tryFailed(ProxyFailure(.firstByteTimeout, "no response within first_byte of \(firstByte)"))
         }

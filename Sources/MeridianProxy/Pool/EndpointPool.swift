@@ -80,8 +80,6 @@ final class EndpointPool: @unchecked Sendable {
         guard !http2 else { return nil }
         while let connection = idle.popLast() {
             stats.idleConnections.wrappingDecrement(ordering: .relaxed)
-            connection.idleTimer?.cancel()
-            connection.idleTimer = nil
             if connection.isActive {
                 lent += 1
                 return connection
@@ -112,17 +110,32 @@ final class EndpointPool: @unchecked Sendable {
             connection.close()
             return
         }
-        let timeout = TimeAmount(settings.idleTimeout)
-        connection.idleTimer = eventLoop.scheduleTask(in: timeout) { [weak self, weak connection] in
-            guard let self, let connection else { return }
-            if let i = self.idle.firstIndex(where: { $0 === connection }) {
-                self.idle.remove(at: i)
-                self.stats.idleConnections.wrappingDecrement(ordering: .relaxed)
-            }
-            connection.close()
-        }
+        connection.idleSince = .now()
         idle.append(connection)
         stats.idleConnections.wrappingIncrement(ordering: .relaxed)
+        armSweep()
+    }
+
+    /// One timer per pool, not one per idle connection: a request no longer schedules and cancels
+    /// a timer each time it borrows and returns a connection. Idle connections close between one
+    /// and one and a half idle timeouts after they went idle (nginx checks keepalive_timeout alike).
+    private var sweep: Scheduled<Void>?
+
+    private func armSweep() {
+        guard sweep == nil, !idle.isEmpty else { return }
+        let timeout = TimeAmount(settings.idleTimeout)
+        sweep = eventLoop.scheduleTask(in: .nanoseconds(timeout.nanoseconds / 2)) { [weak self] in
+            guard let self else { return }
+            self.sweep = nil
+            let now = NIODeadline.now()
+            // The oldest are first (connections are reused newest first).
+            while let oldest = self.idle.first, now - oldest.idleSince >= timeout {
+                self.idle.removeFirst()
+                self.stats.idleConnections.wrappingDecrement(ordering: .relaxed)
+                oldest.close()
+            }
+            self.armSweep()
+        }
     }
 
     /// A lent connection leaves the pool for good (it became an upgrade tunnel); it still counts as
@@ -141,10 +154,7 @@ final class EndpointPool: @unchecked Sendable {
         let connections = idle
         idle = []
         stats.idleConnections.wrappingDecrement(by: connections.count, ordering: .relaxed)
-        for c in connections {
-            c.idleTimer?.cancel()
-            c.close()
-        }
+        for c in connections { c.close() }
     }
 
     private func connect() -> EventLoopFuture<UpstreamConnection> {
@@ -193,7 +203,6 @@ final class EndpointPool: @unchecked Sendable {
                     if let connection, let i = self.idle.firstIndex(where: { $0 === connection }) {
                         self.idle.remove(at: i)
                         self.stats.idleConnections.wrappingDecrement(ordering: .relaxed)
-                        connection.idleTimer?.cancel()
                     }
                     self.serveWaiterAfterClose()
                 }

@@ -24,8 +24,8 @@ final class UpstreamConnection: @unchecked Sendable {
     let handler: UpstreamConnectionHandler
     /// Requests sent on it, for `max_requests_per_connection`.
     var requestsSent = 0
-    /// Set while idle in the pool: closes it after the pool's idle timeout.
-    var idleTimer: Scheduled<Void>?
+    /// When it went idle in the pool (the pool's sweep closes it after the idle timeout).
+    var idleSince = NIODeadline.now()
     /// The upstream said `Connection: close`, a response ended early, or the request was cut: not
     /// to be lent again.
     var reusable = true
