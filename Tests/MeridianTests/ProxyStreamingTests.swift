@@ -83,7 +83,9 @@ import Testing
     /// Meridian runs as its own process here, so its peak RSS is the proxy's alone (the upstream and
     /// curl live elsewhere). `MERIDIAN_LARGE_TESTS=1` passes 1 GiB each way.
     @Test func largeBodiesStreamBothWaysWithFlatMemory() async throws {
-        let size = ProcessInfo.processInfo.environment["MERIDIAN_LARGE_TESTS"] == "1" ? 1 << 30 : 128 << 20
+        // 32 MiB inside the parallel suite (two busy cores for longer would starve its timing
+        // tests); scripts/test.sh runs the 1 GiB version alone afterwards.
+        let size = ProcessInfo.processInfo.environment["MERIDIAN_LARGE_TESTS"] == "1" ? 1 << 30 : 32 << 20
         try await withUpstreams(1) { ups in
             let m = try MeridianProcess(config: """
                 listeners: [{name: http, address: 127.0.0.1:0}]
@@ -110,7 +112,7 @@ import Testing
             #expect(echo.contains("body-bytes: \(size)\n"), "\(echo.suffix(200))")
             let peak = Self.memory("VmHWM", pid: pid)
             print("proxy streaming \(size >> 20) MiB each way: RSS \(before >> 20) MiB before, peak \(peak >> 20) MiB; download \(download)")
-            #expect(peak - before < 32 << 20, "memory stays flat: peak \(peak >> 20) MiB from \(before >> 20) MiB for \(size >> 20) MiB each way")
+            #expect(peak - before < min(32 << 20, size / 2), "memory stays flat: peak \(peak >> 20) MiB from \(before >> 20) MiB for \(size >> 20) MiB each way")
             m.signal(SIGTERM)
             _ = await m.waitForExit()
         }
@@ -159,7 +161,7 @@ import Testing
     }
 
     /// Every exchange is freed: a cycle through the response future once kept each one (~4.6 KB a
-    /// request) alive forever.
+    /// request, 4.6 MB here) alive forever.
     @Test func manyRequestsLeaveNoMemoryBehind() async throws {
         try await withUpstreams(1) { ups in
             let m = try MeridianProcess(config: """
@@ -180,10 +182,10 @@ import Testing
             }
             try await run(300)
             let before = Self.memory("VmRSS", pid: pid)
-            try await run(2000)
+            try await run(1000)
             let after = Self.memory("VmRSS", pid: pid)
             await c.close()
-            #expect(after - before < 4 << 20, "2000 proxied requests grew RSS from \(before >> 10) to \(after >> 10) KiB")
+            #expect(after - before < 3 << 20, "1000 proxied requests grew RSS from \(before >> 10) to \(after >> 10) KiB")
             m.signal(SIGTERM)
             _ = await m.waitForExit()
         }
