@@ -70,20 +70,4 @@ final class ClusterHealth: Sendable {
             ((0..<endpointCount).filter { s.isUsable($0, at: now) }.count, s.checks.healthyCount, endpointCount)
         }
     }
-
-    struct EndpointView: Sendable {
-        var healthy: Bool
-        var ejected: Bool
-        var breaker: String
-    }
-
-    func view(at now: Clock.Instant = .now) -> [EndpointView] {
-        state.withLockedValue { s in
-            (0..<endpointCount).map { i in
-                EndpointView(
-                    healthy: s.checks.isHealthy(i), ejected: s.outliers.isEjected(i, at: now), breaker: s.breakers[i].state.rawValue
-                )
-            }
-        }
-    }
 }

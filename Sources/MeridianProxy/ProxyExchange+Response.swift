@@ -175,14 +175,14 @@ extension ProxyExchange: UpstreamResponseDelegate {
                 c.close()
                 loop.pools[c.endpoint].release(c)
             }
-            route.logger(context).warning(
+            context.logger.warning(
                 "upstream response cut", metadata: ["request.id": "\(request.id)", "cluster": "\(route.cluster.name)", "reason": "\(failure)"]
             )
             finish(with: Self.errorResponse(failure.status, failure.code), code: failure.code)
             return
         }
         annotate()
-        route.logger(context).warning(
+        context.logger.warning(
             "upstream response cut", metadata: ["request.id": "\(request.id)", "cluster": "\(route.cluster.name)", "reason": "\(failure)"]
         )
         if let c = connection {
@@ -199,7 +199,7 @@ extension ProxyExchange: UpstreamResponseDelegate {
     }
 
     /// A timeout or the total deadline hit: before the head it is a 504, after it a cut response.
-    func fail(_ failure: ProxyFailure, retry: Bool) {
+    func fail(_ failure: ProxyFailure) {
         guard !finished else { return }
         if responseHead == nil {
             if let c = connection {

@@ -31,7 +31,6 @@ final class ProxyExchange: @unchecked Sendable {
     var outcomeRecorded = true
     /// Whether any of this try's request reached the connection.
     var requestSent = false
-    var reusedConnection = false
     var tryStarted = NIODeadline.now()
     var headSentAt = NIODeadline.now()
     var timer: Scheduled<Void>?
@@ -97,7 +96,7 @@ final class ProxyExchange: @unchecked Sendable {
         context.clientGone.whenGone { [self] reason in clientGone(reason) }
         if let total = route.cluster.config.timeouts.total {
             totalTimer = eventLoop.scheduleTask(in: TimeAmount(total)) { [self] in
-                fail(ProxyFailure(.totalTimeout, "the exchange took longer than \(total)"), retry: false)
+                fail(ProxyFailure(.totalTimeout, "the exchange took longer than \(total)"))
             }
         }
         nextTry()
@@ -130,7 +129,7 @@ final class ProxyExchange: @unchecked Sendable {
             if halfOpened {
                 let key = route.cluster.endpointKeys[i]
                 route.observer?.event(.breaker(cluster: route.cluster.name, endpoint: key, from: "open", to: "half_open"))
-                route.logger(context).notice(
+                context.logger.notice(
                     "circuit breaker open -> half_open", metadata: ["cluster": "\(route.cluster.name)", "endpoint": "\(key)"]
                 )
             }
@@ -176,7 +175,6 @@ final class ProxyExchange: @unchecked Sendable {
         armTryTimer()
         if !queued, let connection = pool.takeIdle() {
             self.connection = connection
-            reusedConnection = true
             connected()
             return
         }
@@ -187,13 +185,12 @@ final class ProxyExchange: @unchecked Sendable {
                 guard id == attemptID else { return }
                 let failure = error as? ProxyFailure ?? ProxyFailure(.connectFailure, "\(error)")
                 tryFailed(failure)
-            case .success(let (connection, reused)):
+            case .success(let connection):
                 guard !finished, id == attemptID, responseHead == nil else {
                     loop.pools[connection.endpoint].release(connection)
                     return
                 }
                 self.connection = connection
-                reusedConnection = reused
                 connected()
             }
         }
@@ -263,7 +260,7 @@ final class ProxyExchange: @unchecked Sendable {
         case .reset, .invalidResponse: kind = .reset
         }
         failureCode = failure.code
-        route.logger(context).warning(
+        context.logger.warning(
             "upstream try failed",
             metadata: [
                 "request.id": "\(request.id)", "cluster": "\(route.cluster.name)", "endpoint": "\(route.cluster.endpointKeys[endpoint])",
@@ -283,7 +280,7 @@ final class ProxyExchange: @unchecked Sendable {
         guard case .retry = decision else { return false }
         let allowed = health.state.withLockedValue { $0.budget.retryStarted() }
         guard allowed else {
-            route.logger(context).notice("retry budget exhausted", metadata: ["cluster": "\(route.cluster.name)"])
+            context.logger.notice("retry budget exhausted", metadata: ["cluster": "\(route.cluster.name)"])
             route.observer?.event(.retryBudgetExhausted(cluster: route.cluster.name))
             return false
         }
@@ -308,7 +305,7 @@ final class ProxyExchange: @unchecked Sendable {
             let ejection = s.outliersEnabled ? s.outliers.record(endpoint, result, at: now) : nil
             return (transition, ejection)
         }
-        let logger = route.logger(context)
+        let logger = context.logger
         let key = route.cluster.endpointKeys[endpoint]
         if let transition {
             route.observer?.event(.breaker(cluster: route.cluster.name, endpoint: key, from: transition.from.rawValue, to: transition.to.rawValue))

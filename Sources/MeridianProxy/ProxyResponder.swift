@@ -38,8 +38,6 @@ public struct ProxyResponder: Responder {
         return .eventually(exchange.start())
     }
 
-    func logger(_ context: RequestContext) -> Logger { context.logger }
-
     /// The key hashing policies hash: the client address, a header, or a cookie; nil when absent
     /// (the balancer then picks by weight at random).
     func hashKey(_ request: Request) -> UInt64? {

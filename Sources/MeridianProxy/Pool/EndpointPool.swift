@@ -49,20 +49,15 @@ final class EndpointPool: @unchecked Sendable {
         self.connectTimeout = connectTimeout
     }
 
-    var idleCount: Int { idle.count }
     /// Whether ``acquire()`` would wait for a connection to free up.
     var wouldQueue: Bool { !http2 && idle.isEmpty && open >= settings.maxConnections }
-    var waiting: Int { waiters.count }
 
     /// A connection to lend: an idle one, a new one, or the next to free up (failing after the
-    /// connect timeout). `reused` tells whether it had served before: a failure on a reused
-    /// connection before any response byte may be the upstream's idle close racing our request.
-    func acquire() -> EventLoopFuture<(UpstreamConnection, reused: Bool)> {
+    /// connect timeout).
+    func acquire() -> EventLoopFuture<UpstreamConnection> {
         if http2 { return openStream() }
-        if let connection = takeIdle() { return eventLoop.makeSucceededFuture((connection, true)) }
-        if open < settings.maxConnections {
-            return connect().map { ($0, false) }
-        }
+        if let connection = takeIdle() { return eventLoop.makeSucceededFuture(connection) }
+        if open < settings.maxConnections { return connect() }
         let promise = eventLoop.makePromise(of: UpstreamConnection.self)
         let timer = eventLoop.scheduleTask(in: TimeAmount(connectTimeout)) { [weak self] in
             guard let self else { return }
@@ -72,7 +67,7 @@ final class EndpointPool: @unchecked Sendable {
             promise.fail(ProxyFailure(.connectTimeout, "no connection to the endpoint freed up within \(self.connectTimeout)"))
         }
         waiters.append(Waiter(promise: promise, timer: timer))
-        return promise.futureResult.map { ($0, true) }
+        return promise.futureResult
     }
 
     /// An idle connection, lent at once (no future: the common case of a warm pool).
@@ -222,8 +217,7 @@ final class EndpointPool: @unchecked Sendable {
     /// A new stream on the endpoint's HTTP/2 connection (made first when there is none): NIOHTTP2's
     /// HTTP/1 client codec on it, so the exchange speaks the same parts as over HTTP/1.1, with
     /// trailers both ways.
-    private func openStream() -> EventLoopFuture<(UpstreamConnection, reused: Bool)> {
-        let reused = session != nil
+    private func openStream() -> EventLoopFuture<UpstreamConnection> {
         let endpoint = self.endpoint
         let scheme: HTTP2FramePayloadToHTTP1ClientCodec.HTTPProtocol = tls == nil ? .http : .https
         return multiplexer().flatMap { multiplexer in
@@ -239,7 +233,7 @@ final class EndpointPool: @unchecked Sendable {
                 let connection = UpstreamConnection(channel: stream, endpoint: endpoint, handler: handler.value)
                 connection.isStream = true
                 self.lent += 1
-                return (connection, reused)
+                return connection
             }
         }
     }
