@@ -122,18 +122,7 @@ extension HTTP1ConnectionHandler: ResponseWriter {
         guard c.chunked else { return context.eventLoop.makeSucceededVoidFuture() }
         var last = context.channel.allocator.buffer(capacity: 5)
         last.writeStaticString("0\r\n")
-        for (name, value) in trailers ?? [:] {
-            // Framing and connection fields never belong in a trailer section (RFC 9110 §6.5.1).
-            if name.lowercasedASCIIEquals("content-length") || name.lowercasedASCIIEquals("transfer-encoding")
-                || name.lowercasedASCIIEquals("connection")
-            {
-                continue
-            }
-            last.writeString(name)
-            last.writeStaticString(": ")
-            last.writeString(value)
-            last.writeStaticString("\r\n")
-        }
+        if let trailers { HTTP1ResponseHead.writeFields(trailers, into: &last) }
         last.writeStaticString("\r\n")
         return context.writeAndFlush(wrapOutboundOut(.byteBuffer(last)))
     }

@@ -36,18 +36,7 @@ enum HTTP1ResponseHead {
             buffer.writeString(requestID)
             buffer.writeStaticString("\r\n")
         }
-        for (name, value) in headers {
-            // Framing is Meridian's to decide, never a responder's.
-            if name.lowercasedASCIIEquals("content-length") || name.lowercasedASCIIEquals("transfer-encoding")
-                || name.lowercasedASCIIEquals("connection")
-            {
-                continue
-            }
-            buffer.writeString(name)
-            buffer.writeStaticString(": ")
-            buffer.writeString(value)
-            buffer.writeStaticString("\r\n")
-        }
+        writeFields(headers, into: &buffer)
         if let contentLength {
             buffer.writeStaticString("content-length: ")
             buffer.writeString(String(contentLength))
@@ -62,6 +51,22 @@ enum HTTP1ResponseHead {
         case .upgrade: buffer.writeStaticString("connection: upgrade\r\n")
         }
         buffer.writeStaticString("\r\n")
+    }
+
+    /// `name: value` lines, leaving out the framing and connection fields: those are Meridian's to
+    /// decide, never a responder's (in a head) nor an upstream's (in a trailer section).
+    static func writeFields(_ fields: HTTPHeaders, into buffer: inout ByteBuffer) {
+        for (name, value) in fields {
+            if name.lowercasedASCIIEquals("content-length") || name.lowercasedASCIIEquals("transfer-encoding")
+                || name.lowercasedASCIIEquals("connection")
+            {
+                continue
+            }
+            buffer.writeString(name)
+            buffer.writeStaticString(": ")
+            buffer.writeString(value)
+            buffer.writeStaticString("\r\n")
+        }
     }
 
     private static let statusLines: [UInt: String] = {

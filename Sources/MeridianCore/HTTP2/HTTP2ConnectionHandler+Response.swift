@@ -54,16 +54,13 @@ extension HTTP2ConnectionHandler {
         }
     }
 
-    /// Trailer fields in a HEADERS frame that ends the stream (RFC 9113 §8.1), lower-cased and
-    /// without connection-specific fields; gRPC's `grpc-status` travels this way.
+    /// Trailer fields in a HEADERS frame that ends the stream (RFC 9113 §8.1), lower-cased (the
+    /// request layer has already taken out what no trailer section may carry); gRPC's
+    /// `grpc-status` travels this way.
     func writeTrailers(_ trailers: HTTPHeaders, on stream: HTTP2Stream) -> EventLoopFuture<Void> {
         guard !stream.closed, let context else { return stream.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
         var fields = HPACKHeaders()
-        for (name, value) in trailers {
-            let lower = name.lowercased()
-            if Self.isConnectionSpecific(lower) || lower.hasPrefix(":") { continue }
-            fields.add(name: lower, value: value)
-        }
+        for (name, value) in trailers { fields.add(name: name.lowercased(), value: value) }
         let promise = endOfResponsePromise(stream, context: context) ?? context.eventLoop.makePromise()
         write(HTTP2Frame(streamID: stream.id, payload: .headers(.init(headers: fields, endStream: true))), promise: promise)
         flushIfNeeded(context: context, force: true)

@@ -157,8 +157,8 @@ public final class HTTPExchange: @unchecked Sendable {
             produced = eventLoop.makeSucceededVoidFuture()
         }
         let declared = response.body.declaredLength
-        var trailers: (@Sendable () -> HTTPHeaders?)?
-        if case .stream(let body) = response.body { trailers = body.trailers }
+        let trailers: (@Sendable () -> HTTPHeaders?)?
+        if case .stream(let body) = response.body { trailers = body.trailers } else { trailers = nil }
         produced.flatMap { () -> EventLoopFuture<Void> in
             guard let writer = self.writer, self.goneReason == nil else {
                 return self.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
@@ -168,7 +168,7 @@ public final class HTTPExchange: @unchecked Sendable {
                 // look whole (the writer closes the connection or resets the stream).
                 return self.eventLoop.makeFailedFuture(DeclaredLengthMismatch(declared: declared, sent: self.bytesSent))
             }
-            return writer.writeBodyEnd(trailers: trailers?(), for: self)
+            return writer.writeBodyEnd(trailers: trailers?().flatMap(Self.permittedTrailers), for: self)
         }.whenComplete { result in
             switch result {
             case .success: self.finish(error: nil)
@@ -289,6 +289,27 @@ public final class HTTPExchange: @unchecked Sendable {
         self.writer = nil
         if !request.body.isComplete { request.body.discard() }
         writer?.exchangeEnded(self, cleanly: error == nil)
+    }
+}
+
+extension HTTPExchange {
+    /// What may go in a trailer section, decided once for both protocols: no framing, routing or
+    /// connection-specific fields and no pseudo-fields (RFC 9110 §6.5.1, RFC 9113 §8.1); nil when
+    /// nothing is left.
+    static func permittedTrailers(_ fields: HTTPHeaders) -> HTTPHeaders? {
+        var kept = HTTPHeaders()
+        for (name, value) in fields {
+            let lower = name.lowercased()
+            switch lower {
+            case "content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection", "upgrade", "te", "trailer",
+                "host":
+                continue
+            default:
+                if lower.hasPrefix(":") { continue }
+                kept.add(name: name, value: value)
+            }
+        }
+        return kept.isEmpty ? nil : kept
     }
 }
 

@@ -6,8 +6,9 @@ internal import NIOCore
 /// ``UpgradedStream`` (an HTTP/1.1 connection, or an RFC 8441 stream of an HTTP/2 one) until
 /// either side closes or nothing moves for the idle timeout. Backpressure both ways: the upstream
 /// is not read while the client has not taken what was sent, and the client pipe is paused while
-/// the upstream socket is full. Confined to the connection's event loop.
-final class UpstreamTunnel: ChannelDuplexHandler, UpgradedStream.Delegate {
+/// the upstream socket is full. Confined to the connection's event loop: its callbacks are
+/// futures and tasks of that loop, which is what makes the unchecked `Sendable` safe.
+final class UpstreamTunnel: ChannelDuplexHandler, UpgradedStream.Delegate, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
