@@ -45,8 +45,7 @@ struct HealthChecker: Sendable {
 
     /// The status of one check, or nil when the endpoint did not answer in time (or at all).
     func check(endpoint i: Int) async -> Int? {
-        let endpoint = cluster.config.endpoints[i]
-        guard let address = UpstreamCluster.resolve(endpoint) else { return nil }
+        guard let address = cluster.addresses.withLockedValue({ $0[i] }) else { return nil }
         let eventLoop = group.next()
         let promise = eventLoop.makePromise(of: Int?.self)
         let host = settings.host ?? cluster.endpointKeys[i]

@@ -19,6 +19,8 @@ final class ProxyExchange: @unchecked Sendable {
     /// body stream refers back to this exchange, and a kept promise would make that a cycle.
     private var promise: EventLoopPromise<Response>?
     let hash: UInt64?
+    /// The target sent upstream (path rewritten, query kept): the same for every try.
+    private(set) lazy var target = route.rewriter.target(for: request)
 
     // The try in progress.
     var tried: [Int] = []
@@ -147,7 +149,7 @@ final class ProxyExchange: @unchecked Sendable {
                 UpstreamAttempt(
                     cluster: route.cluster.name, endpoint: route.cluster.endpointKeys[self.endpoint], serverAddress: endpoint.host,
                     serverPort: endpoint.port, resendCount: tried.count - 1, method: request.method.rawValue,
-                    target: route.rewriter.target(for: request), trace: request.trace, route: context.route
+                    target: target, trace: request.trace, route: context.route
                 )
             )
         }
@@ -200,7 +202,7 @@ final class ProxyExchange: @unchecked Sendable {
         guard let connection else { return }
         context.annotate(UpstreamConnectAnnotation.self, Self.milliseconds(since: tryStarted))
         let head = route.rewriter.upstreamHead(
-            for: request, endpoint: route.cluster.endpointKeys[endpoint],
+            for: request, target: target, endpoint: route.cluster.endpointKeys[endpoint],
             traceparent: attemptToken?.traceparent ?? request.trace?.traceparent()
         )
         headSentAt = .now()
@@ -214,29 +216,27 @@ final class ProxyExchange: @unchecked Sendable {
     func armTryTimer() {
         timer?.cancel()
         guard let perTry = route.retryPolicy.perTryTimeout else { return }
-        timer = eventLoop.scheduleTask(in: TimeAmount(perTry)) { [self] in
-            guard responseHead == nil else {
-                if gatheredResponse != nil { abortResponse(ProxyFailure(.idleTimeout, "the response body stalled")) }
-                return
-            }
-            connection?.close()
-            tryFailed(ProxyFailure(.firstByteTimeout, "no response within the per-try timeout of \(perTry)"))
-        }
+        armHeadTimer(perTry, "no response within the per-try timeout of \(perTry)")
     }
 
     func requestFullySent() {
         guard responseHead == nil else { return }
         let firstByte = route.cluster.config.timeouts.firstByte
         if let perTry = route.retryPolicy.perTryTimeout, perTry <= firstByte { return }
+        armHeadTimer(firstByte, "no response within first_byte of \(firstByte)")
+    }
+
+    /// A timer for the response head; it also guards a small body being gathered after it (see
+    /// upstreamHead), so such a response needs no second timer.
+    private func armHeadTimer(_ after: Duration, _ reason: String) {
         timer?.cancel()
-        timer = eventLoop.scheduleTask(in: TimeAmount(firstByte)) { [self] in
+        timer = eventLoop.scheduleTask(in: TimeAmount(after)) { [self] in
             guard responseHead == nil else {
-                // A small body being gathered stalled (see upstreamHead).
                 if gatheredResponse != nil { abortResponse(ProxyFailure(.idleTimeout, "the response body stalled")) }
                 return
             }
             connection?.close()
-            tryFailed(ProxyFailure(.firstByteTimeout, "no response within first_byte of \(firstByte)"))
+            tryFailed(ProxyFailure(.firstByteTimeout, reason))
         }
     }
 

@@ -20,6 +20,11 @@ public final class UpstreamCluster: Sendable {
     let group: any EventLoopGroup
     /// TLS to the endpoints, when the cluster has it.
     let tls: UpstreamTLSContext?
+    /// The endpoints' current addresses (the loops' pools hold their own copies): for the health
+    /// checks, which must not resolve names themselves.
+    let addresses: NIOLockedValueBox<[SocketAddress?]>
+    /// Some endpoint is a DNS name (the resolver has work here).
+    let hasNames: Bool
 
     /// Resolves the endpoints (names through the system resolver: call it off the event loops)
     /// and makes each loop's balancer and pools.
@@ -31,6 +36,8 @@ public final class UpstreamCluster: Sendable {
         self.group = group
         self.endpointKeys = config.endpoints.map { Configuration.Address(host: $0.host, port: $0.port).description }
         let addresses = config.endpoints.map { Self.resolve($0) }
+        self.addresses = NIOLockedValueBox(addresses)
+        self.hasNames = config.endpoints.contains { IPNetwork.parseAddress(Substring($0.host)) == nil }
         let stats = config.endpoints.map { _ in EndpointStats() }
         self.stats = stats
         self.health = ClusterHealth(config, endpointCount: config.endpoints.count)
@@ -89,6 +96,7 @@ public final class UpstreamCluster: Sendable {
                 logger.warning("upstream endpoint did not resolve", metadata: ["cluster": "\(name)", "endpoint": "\(endpointKeys[i])"])
                 continue
             }
+            addresses.withLockedValue { $0[i] = address }
             for loop in loops.values {
                 loop.eventLoop.execute { loop.update(endpoint: i, address: address) }
             }
@@ -109,7 +117,6 @@ public final class UpstreamCluster: Sendable {
         checker.withLockedValue { $0 }?.cancel()
     }
 
-    var hasNames: Bool { config.endpoints.contains { IPNetwork.parseAddress(Substring($0.host)) == nil } }
 
     static func resolve(_ endpoint: Configuration.Upstream.Endpoint) -> SocketAddress? {
         if let a = try? SocketAddress(ipAddress: endpoint.host, port: endpoint.port) { return a }

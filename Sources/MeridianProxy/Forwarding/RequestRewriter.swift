@@ -67,7 +67,8 @@ struct RequestRewriter: Sendable {
     }
 
     /// The head sent upstream. `endpoint` is the `host:port` of the endpoint (for `host: upstream`).
-    func upstreamHead(for request: Request, endpoint: String, traceparent: String?) -> HTTPRequestHead {
+    /// `target` is ``target(for:)`` of this request, worked out once per exchange.
+    func upstreamHead(for request: Request, target: String, endpoint: String, traceparent: String?) -> HTTPRequestHead {
         let incoming = request.headers
         var headers = HTTPHeaders()
         headers.reserveCapacity(incoming.count + 6)
@@ -127,7 +128,7 @@ struct RequestRewriter: Sendable {
         } else {
             frame(request, &headers)
         }
-        return HTTPRequestHead(version: .http1_1, method: method, uri: target(for: request), headers: headers)
+        return HTTPRequestHead(version: .http1_1, method: method, uri: target, headers: headers)
     }
 
     /// Content-Length when the client gave one, chunked when a body of unknown length follows,
