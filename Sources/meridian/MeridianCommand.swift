@@ -45,17 +45,7 @@ struct Serve: AsyncParsableCommand {
             }
             overrides.listen = address
         }
-        if let admin {
-            guard let address = Configuration.Address(parsing: admin) else {
-                throw ValidationError("--admin '\(admin)' is not an address; expected HOST:PORT like 127.0.0.1:9901")
-            }
-            overrides.admin = address
-        }
-        switch (tlsCert, tlsKey) {
-        case (let cert?, let key?): overrides.tlsCertificate = .init(cert: cert, key: key)
-        case (nil, nil): break
-        default: throw ValidationError("--tls-cert and --tls-key go together; give both PEM files")
-        }
+        try applyAdminAndTLS(admin: admin, tlsCert: tlsCert, tlsKey: tlsKey, to: &overrides)
         let environment = ProcessInfo.processInfo.environment
         let configuration: Configuration
         do {
@@ -65,19 +55,7 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write(Data("meridian: configuration is not valid:\n\(error)\n".utf8))
             throw ExitCode(1)
         }
-        let format: JSONLogHandler.Format = configuration.logging.format == .json ? .json : .text
-        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, format: format) }
-        var logger = Logger(label: "meridian")
-        logger.logLevel = Logger.Level(configuration.logging.level)
-        do {
-            let app = try MeridianApplication(
-                configuration: configuration, configPath: config, overrides: overrides, environment: environment, logger: logger
-            )
-            try await app.run()
-        } catch {
-            logger.critical("meridian could not start", metadata: ["error": "\(error)"])
-            throw ExitCode(1)
-        }
+        try await runApplication(configuration, configPath: config, overrides: overrides, environment: environment)
     }
 }
 
@@ -111,27 +89,42 @@ struct Proxy: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         var overrides = CommandLineOverrides()
-        if let admin {
-            guard let address = Configuration.Address(parsing: admin) else {
-                throw ValidationError("--admin '\(admin)' is not an address; expected HOST:PORT like 127.0.0.1:9901")
-            }
-            overrides.admin = address
+        try applyAdminAndTLS(admin: admin, tlsCert: tlsCert, tlsKey: tlsKey, to: &overrides)
+        try await runApplication(configuration, configPath: nil, overrides: overrides, environment: environment)
+    }
+}
+
+/// `--admin` and `--tls-cert`/`--tls-key`, as `serve` and `proxy` both take them.
+func applyAdminAndTLS(admin: String?, tlsCert: String?, tlsKey: String?, to overrides: inout CommandLineOverrides) throws {
+    if let admin {
+        guard let address = Configuration.Address(parsing: admin) else {
+            throw ValidationError("--admin '\(admin)' is not an address; expected HOST:PORT like 127.0.0.1:9901")
         }
-        switch (tlsCert, tlsKey) {
-        case (let cert?, let key?): overrides.tlsCertificate = .init(cert: cert, key: key)
-        case (nil, nil): break
-        default: throw ValidationError("--tls-cert and --tls-key go together; give both PEM files")
-        }
-        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, format: .json) }
-        var logger = Logger(label: "meridian")
-        logger.logLevel = Logger.Level(configuration.logging.level)
-        do {
-            let app = try MeridianApplication(configuration: configuration, overrides: overrides, environment: environment, logger: logger)
-            try await app.run()
-        } catch {
-            logger.critical("meridian could not start", metadata: ["error": "\(error)"])
-            throw ExitCode(1)
-        }
+        overrides.admin = address
+    }
+    switch (tlsCert, tlsKey) {
+    case (let cert?, let key?): overrides.tlsCertificate = .init(cert: cert, key: key)
+    case (nil, nil): break
+    default: throw ValidationError("--tls-cert and --tls-key go together; give both PEM files")
+    }
+}
+
+/// Logging as the configuration says, then the instance, until a signal ends it.
+func runApplication(
+    _ configuration: Configuration, configPath: String?, overrides: CommandLineOverrides, environment: [String: String]
+) async throws {
+    let format: JSONLogHandler.Format = configuration.logging.format == .json ? .json : .text
+    LoggingSystem.bootstrap { label in JSONLogHandler(label: label, format: format) }
+    var logger = Logger(label: "meridian")
+    logger.logLevel = Logger.Level(configuration.logging.level)
+    do {
+        let app = try MeridianApplication(
+            configuration: configuration, configPath: configPath, overrides: overrides, environment: environment, logger: logger
+        )
+        try await app.run()
+    } catch {
+        logger.critical("meridian could not start", metadata: ["error": "\(error)"])
+        throw ExitCode(1)
     }
 }
 
