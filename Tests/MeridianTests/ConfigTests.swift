@@ -7,14 +7,7 @@ import Testing
         try ConfigLoader.parse(yaml: yaml, source: "test.yaml")
     }
 
-    func errors(_ yaml: String) -> [String] {
-        do {
-            _ = try parse(yaml)
-            return []
-        } catch {
-            return error.diagnostics.map(\.description)
-        }
-    }
+    func errors(_ yaml: String) -> [String] { configErrors(yaml) }
 
     @Test func emptyFileGivesSafeDefaults() throws {
         let c = try parse("")

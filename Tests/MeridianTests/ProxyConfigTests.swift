@@ -5,14 +5,7 @@ import Testing
 /// The `upstreams:` section, the `proxy` action and `query` conditions: what they decode to, and an
 /// error with file:line and what to change for each mistake; `meridian proxy` from the command line.
 @Suite struct ProxyConfigTests {
-    func errors(_ yaml: String) -> [String] {
-        do {
-            _ = try ConfigLoader.parse(yaml: yaml, source: "test.yaml")
-            return []
-        } catch {
-            return error.diagnostics.map(\.description)
-        }
-    }
+    func errors(_ yaml: String) -> [String] { configErrors(yaml) }
 
     @Test func aFullUpstreamDecodes() throws {
         let c = try ConfigLoader.parse(

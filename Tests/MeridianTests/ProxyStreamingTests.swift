@@ -22,6 +22,17 @@ import Testing
         """
     }
 
+    /// The real binary proxying to `upstream`, one event loop, so its memory is the proxy's alone.
+    static func proxyProcess(to upstream: TestUpstream) throws -> MeridianProcess {
+        try MeridianProcess(config: """
+            listeners: [{name: http, address: 127.0.0.1:0}]
+            admin: {enabled: false}
+            server: {event_loops: 1}
+            upstreams: [{name: api, endpoints: [\(upstream.address)]}]
+            hosts: [{default: true, routes: [{match: {prefix: /}, proxy: {upstream: api, max_body_bytes: 2GiB}}]}]
+            """)
+    }
+
     /// VmRSS or VmHWM (peak) of a process, in bytes.
     static func memory(_ field: String, pid: Int32) -> Int {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
@@ -87,13 +98,7 @@ import Testing
         // tests); scripts/test.sh runs the 1 GiB version alone afterwards.
         let size = ProcessInfo.processInfo.environment["MERIDIAN_LARGE_TESTS"] == "1" ? 1 << 30 : 32 << 20
         try await withUpstreams(1) { ups in
-            let m = try MeridianProcess(config: """
-                listeners: [{name: http, address: 127.0.0.1:0}]
-                admin: {enabled: false}
-                server: {event_loops: 1}
-                upstreams: [{name: api, endpoints: [\(ups[0].address)]}]
-                hosts: [{default: true, routes: [{match: {prefix: /}, proxy: {upstream: api, max_body_bytes: 2GiB}}]}]
-                """)
+            let m = try Self.proxyProcess(to: ups[0])
             let base = "http://127.0.0.1:\(try await m.port(of: "http"))"
             let pid = m.process.processIdentifier
             _ = try await Subprocess.run("curl", ["-sS", "-o", "/dev/null", "\(base)/bytes/1000000"])
@@ -164,13 +169,7 @@ import Testing
     /// request, 4.6 MB here) alive forever.
     @Test func manyRequestsLeaveNoMemoryBehind() async throws {
         try await withUpstreams(1) { ups in
-            let m = try MeridianProcess(config: """
-                listeners: [{name: http, address: 127.0.0.1:0}]
-                admin: {enabled: false}
-                server: {event_loops: 1}
-                upstreams: [{name: api, endpoints: [\(ups[0].address)]}]
-                hosts: [{default: true, routes: [{match: {prefix: /}, proxy: api}]}]
-                """)
+            let m = try Self.proxyProcess(to: ups[0])
             let port = try await m.port(of: "http")
             let pid = m.process.processIdentifier
             let c = try await RawClient.connect(port: port)

@@ -94,14 +94,7 @@ import Testing
     }
 
     @Test func tlsMistakesAreConfigErrors() {
-        func errors(_ yaml: String) -> String {
-            do {
-                _ = try ConfigLoader.parse(yaml: yaml, source: "t.yaml")
-                return ""
-            } catch {
-                return error.diagnostics.map(\.description).joined(separator: "\n")
-            }
-        }
+        func errors(_ yaml: String) -> String { configErrors(yaml).joined(separator: "\n") }
         let ip = errors("upstreams: [{name: a, endpoints: [10.0.0.1:443], tls: true}]")
         #expect(ip.contains("is an IP address: give the name its certificate carries"))
         let unreadable = errors("upstreams: [{name: a, endpoints: [a.internal:443], tls: {ca: /nonexistent/ca.pem}}]")

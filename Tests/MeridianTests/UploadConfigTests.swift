@@ -3,14 +3,7 @@ import Testing
 
 /// The `upload` action in YAML: every key decodes, and each mistake says where and what to do.
 @Suite struct UploadConfigTests {
-    func errors(_ yaml: String) -> [String] {
-        do {
-            _ = try ConfigLoader.parse(yaml: yaml, source: "test.yaml")
-            return []
-        } catch {
-            return error.diagnostics.map(\.description)
-        }
-    }
+    func errors(_ yaml: String) -> [String] { configErrors(yaml) }
 
     @Test func everyKeyDecodes() throws {
         let c = try ConfigLoader.parse(
