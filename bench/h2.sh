@@ -96,8 +96,6 @@ if want meridian; then
 fi
 
 # --- 6. runs ------------------------------------------------------------------
-to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-  m = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : 0; printf "%.2f", n * m }'; }
 ticks() { awk '{ print $14 + $15 }' "/proc/${PID[$1]}/stat" 2>/dev/null || echo 0; }  # utime+stime
 now() { date +%s.%N; }; HZ=$(getconf CLK_TCK)
 declare -A R ALL  # R[test:server] = value; tests: h2 lat h2cpu hs hscpu hsus rs; ALL[server] = h2 req/s of each round

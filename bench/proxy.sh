@@ -201,16 +201,6 @@ EOF
 fi
 
 # --- 8. runs ------------------------------------------------------------------------
-to_mbs() { # 1.63GB / 512.34MB / 10.00KB / 123.00B (optionally .../s) -> MB/s (MiB-based, as wrk prints)
-  awk -v v="${1%/s}" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-    m = (u == "GB") ? 1024 : (u == "MB") ? 1 : (u == "KB") ? 1/1024 : (u == "TB") ? 1048576 : 1/1048576
-    printf "%.2f", n * m }'
-}
-to_ms() { # 850.00us / 5.02ms / 1.20s / 2.00m -> ms
-  awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-    m = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : (u == "h") ? 3600000 : 0
-    printf "%.2f", n * m }'
-}
 ticks() { awk '{ print $14 + $15 }' "/proc/${PID[$1]}/stat" 2>/dev/null || echo 0; }  # utime+stime, all threads
 core1() { awk '$1 == "cpu1" { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 accepts() { curl -s "http://127.0.0.1:$STATUS_PORT/" | awk 'NR == 3 { print $1 }'; }

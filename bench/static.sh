@@ -94,16 +94,6 @@ if want meridian; then
 fi
 
 # --- 8. run wrk ---------------------------------------------------------------
-to_mbs() { # 1.63GB / 512.34MB / 10.00KB / 123.00B -> MB/s (MiB-based, as wrk prints)
-  awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-    m = (u == "GB") ? 1024 : (u == "MB") ? 1 : (u == "KB") ? 1/1024 : (u == "TB") ? 1048576 : 1/1048576
-    printf "%.2f", n * m }'
-}
-to_ms() { # 850.00us / 5.02ms / 1.20s / 2.00m -> ms
-  awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-    m = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : (u == "h") ? 3600000 : 0
-    printf "%.2f", n * m }'
-}
 declare -A RPS MBS P99
 WARN=()
 run_wrk() {
