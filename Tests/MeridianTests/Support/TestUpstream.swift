@@ -21,6 +21,7 @@ import NIOPosix
 /// - `/sse/N/MS`: N server-sent events, MS milliseconds apart, chunked.
 /// - `/bytes/N`: N bytes of body (Content-Length), written as the socket takes them.
 /// - `/chunked/N`: N bytes, chunked, in 16 KiB chunks.
+/// - `/stall`: declares 100,000 bytes, sends 10, then nothing (keeps the connection).
 /// - `/trailers`: a chunked body `hello` with the trailer `x-checksum: abc`.
 final class TestUpstream: @unchecked Sendable {
     let name: String
@@ -163,6 +164,8 @@ final class TestUpstream: @unchecked Sendable {
                 }
             case "never":
                 break
+            case "stall":
+                write("HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n0123456789", context)
             case "trailers":
                 write("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nx-checksum: abc\r\n\r\n", context)
             case "malformed":
