@@ -103,6 +103,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Debian's libhiredis-dev. No pkgConfig: its .pc adds a flag SwiftPM refuses.
+        .systemLibrary(name: "CHiredis"),
+        .target(
+            name: "MeridianRedis",
+            dependencies: [
+                "CHiredis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "MeridianTelemetry",
             dependencies: [
@@ -152,6 +166,7 @@ let package = Package(
                 "MeridianActions",
                 "MeridianTelemetry",
                 "MeridianConfig",
+                "MeridianRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the given commands need, only when a command is missing.
-# Usage: scripts/ensure-packages.sh COMMAND:PACKAGE ...
+# Installs the Debian packages the given commands (or files) need, only when one is missing.
+# Usage: scripts/ensure-packages.sh COMMAND:PACKAGE ... (an absolute path instead of a command
+# name checks that the file exists: a library's header, e.g. /usr/include/hiredis/hiredis.h)
 set -euo pipefail
 missing=()
 for pair in "$@"; do
   cmd=${pair%%:*}
   pkg=${pair#*:}
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  if [[ $cmd == /* ]]; then
+    [[ -e $cmd ]] || missing+=("$pkg")
+  else
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  fi
 done
 ((${#missing[@]})) || exit 0
 echo "installing: ${missing[*]}" >&2

@@ -4,7 +4,8 @@
 # end to end (status page in headless Chromium, Grafana queries against Prometheus).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-scripts/ensure-packages.sh curl:curl python3:python3 openssl:openssl nghttp:nghttp2-client nghttpd:nghttp2-server
+scripts/ensure-packages.sh curl:curl python3:python3 openssl:openssl nghttp:nghttp2-client nghttpd:nghttp2-server \
+  redis-server:redis-server redis-cli:redis-tools /usr/include/hiredis/hiredis.h:libhiredis-dev
 # The OTLP receiver and the metrics parser the tests drive use the official OpenTelemetry protobuf
 # definitions and prometheus_client's parsers, in a virtualenv of their own.
 venv=.build/test-venv

@@ -201,12 +201,3 @@ import Testing
         }
     }
 }
-
-/// Polls `condition` until it holds (or fails the test after `timeout`).
-func waitUntil(timeout: Duration = .seconds(5), _ condition: () -> Bool) async throws {
-    let end = ContinuousClock.now + timeout
-    while !condition() {
-        guard ContinuousClock.now < end else { throw TestError("condition not met in time") }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-}

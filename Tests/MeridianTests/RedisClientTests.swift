@@ -1,0 +1,202 @@
+import Foundation
+import Logging
+@testable import MeridianRedis
+import NIOCore
+import NIOPosix
+import Testing
+
+/// The Redis client against a real `redis-server` (and a real three-master Redis Cluster).
+@Suite(.serialized)
+struct RedisClientTests {
+    static let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+
+    static func client(
+        _ port: Int, start: Bool = true, _ configure: (inout RedisSettings) -> Void = { _ in }
+    ) async throws -> RedisClient {
+        var settings = RedisSettings(topology: .standalone(RedisNode(host: "127.0.0.1", port: port)))
+        settings.backoffBase = .milliseconds(20)
+        settings.backoffMax = .milliseconds(300)
+        configure(&settings)
+        let client = try RedisClient(settings: settings, group: group, logger: Logger(label: "redis-test"))
+        if start { try await client.start() }
+        return client
+    }
+
+    @Test func everyReplyTypeIsParsed() async throws {
+        let server = try await RedisServer()
+        let client = try await Self.client(server.port)
+        defer { Task { await client.shutdown() } }
+        #expect(try await client.send(["SET", "k", "v"]).get() == .simple("OK"))
+        #expect(try await client.send(["GET", "k"]).get().string == "v")
+        #expect(try await client.send(["GET", "missing"]).get() == .null)
+        #expect(try await client.send(["INCRBY", "n", 41]).get() == .integer(41))
+        let error = try await client.send(["INCR", "k"]).get()
+        guard case .error(let message) = error else { Issue.record("expected an error reply, got \(error)"); return }
+        #expect(message.hasPrefix("ERR value is not an integer"))
+        // Binary-safe: CR, LF and NUL inside a value.
+        let binary = ByteBuffer(bytes: [0, 13, 10, 255, 36, 42, 0])
+        _ = try await client.send(["SET", "bin", .bytes(binary)]).get()
+        #expect(try await client.send(["GET", "bin"]).get() == .bulk(binary))
+        // Nested arrays, nil inside an array, an empty array, integers and errors inside arrays (from Lua).
+        let nested = try await client.send(["EVAL", "return {1, {2, {3, 'x', false}}, {}, redis.error_reply('E nope')}", 0]).get()
+        #expect(nested == .array([.integer(1), .array([.integer(2), .array([.integer(3), .bulk(ByteBuffer(string: "x")), .null])]), .array([]), .error("E nope")]))
+        #expect(try await client.send(["EVAL", "return nil", 0]).get() == .null)
+        let big = String(repeating: "x", count: 300_000)
+        _ = try await client.send(["SET", "big", .string(big)]).get()
+        #expect(try await client.send(["GET", "big"]).get().string == big)
+    }
+
+    @Test func tenThousandPipelinedCommandsAreAnsweredInOrder() async throws {
+        let server = try await RedisServer()
+        let client = try await Self.client(server.port)
+        defer { Task { await client.shutdown() } }
+        let loop = Self.group.next()
+        let replies = try await loop.flatSubmit {
+            // All 10,000 are written in one tick before any reply can arrive: they are in flight together.
+            let futures = (0..<10_000).map { _ in client.send(["INCR", "counter"], on: loop) }
+            return EventLoopFuture.whenAllSucceed(futures, on: loop)
+        }.get()
+        #expect(replies == (1...10_000).map { RedisValue.integer(Int64($0)) })
+        #expect(try await server.cli("GET", "counter") == "10000")
+    }
+
+    @Test func aKilledServerFailsCommandsAtOnceAndTheClientReconnects() async throws {
+        let server = try await RedisServer()
+        let client = try await Self.client(server.port)
+        defer { Task { await client.shutdown() } }
+        #expect(try await client.send(["PING"]).get() == .simple("PONG"))
+        #expect(client.status.degraded == false)
+        server.stop()
+        // The loss is noticed, and from then on commands do not wait for a timeout.
+        try await waitUntil { client.status.degraded }
+        let started = ContinuousClock.now
+        await #expect(throws: RedisError.self) { try await client.send(["PING"], timeout: .seconds(2)).get() }
+        #expect(ContinuousClock.now - started < .milliseconds(100))
+        #expect(client.status.reason?.contains("127.0.0.1:\(server.port)") == true)
+        try await server.start()
+        try await waitUntil(timeout: .seconds(5)) { !client.status.degraded }
+        #expect(try await client.send(["PING"]).get() == .simple("PONG"))
+    }
+
+    @Test func pubSubResubscribesAfterTheServerComesBack() async throws {
+        let server = try await RedisServer()
+        let client = try await Self.client(server.port)
+        defer { Task { await client.shutdown() } }
+        let received = Received()
+        client.subscribe("meridian:test") { _, message in received.add(String(buffer: message)) }
+        try await waitUntil { await client.subscribedChannels().contains("meridian:test") }
+        try await server.cli("PUBLISH", "meridian:test", "one")
+        try await waitUntil { received.all == ["one"] }
+        server.stop()
+        try await server.start()
+        try await waitUntil(timeout: .seconds(5)) { await client.subscribedChannels().contains("meridian:test") }
+        try await server.cli("PUBLISH", "meridian:test", "two")
+        // And the client's own PUBLISH reaches its own subscription.
+        _ = try await client.publish("meridian:test", "three").get()
+        try await waitUntil { received.all == ["one", "two", "three"] }
+    }
+
+    @Test func scriptsRunByHashAndAreReloadedAfterAFlush() async throws {
+        let server = try await RedisServer()
+        let client = try await Self.client(server.port)
+        defer { Task { await client.shutdown() } }
+        let script = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+        #expect(try await server.cli("SCRIPT", "LOAD", script.source) == script.sha1)
+        #expect(try await client.run(script, keys: ["s"], arguments: [2]).get() == .integer(2))
+        try await server.cli("SCRIPT", "FLUSH")
+        #expect(try await client.run(script, keys: ["s"], arguments: [3]).get() == .integer(5))
+        #expect(try await server.cli("SCRIPT", "EXISTS", script.sha1) == "1")
+        #expect(SHA1.hex(Array("abc".utf8)) == "a9993e364706816aba3e25717850c26c9cd0d89d")
+        #expect(SHA1.hex([]) == "da39a3ee5e6b4b0d3255bfef95601890afd80709")
+    }
+
+    @Test func aWrongPasswordIsAClearStartupError() async throws {
+        let server = try await RedisServer(arguments: ["--requirepass", "s3cret"])
+        let wrong = try await Self.client(server.port, start: false) { $0.password = "nope" }
+        do {
+            try await wrong.start()
+            Issue.record("start() should have failed")
+        } catch let error as RedisError {
+            guard case .handshake(let message) = error else { Issue.record("\(error)"); return }
+            #expect(message.contains("AUTH") && (message.contains("WRONGPASS") || message.contains("invalid")))
+        }
+        await wrong.shutdown()
+        // ACL user and SELECT.
+        try await server.cli("-a", "s3cret", "--no-auth-warning", "ACL", "SETUSER", "meridian", "on", ">pw", "~*", "+@all")
+        let right = try await Self.client(server.port) {
+            $0.username = "meridian"
+            $0.password = "pw"
+            $0.database = 3
+            $0.clientName = "meridian-test"
+        }
+        _ = try await right.send(["SET", "in3", "yes"]).get()
+        #expect(try await server.cli("-a", "s3cret", "--no-auth-warning", "-n", "3", "GET", "in3") == "yes")
+        #expect(try await server.cli("-a", "s3cret", "--no-auth-warning", "CLIENT", "LIST").contains("name=meridian-test"))
+        await right.shutdown()
+    }
+
+    @Test func aSlowCommandTimesOutAndTheConnectionCarriesOn() async throws {
+        let server = try await RedisServer(arguments: ["--enable-debug-command", "yes"])
+        let client = try await Self.client(server.port)
+        defer { Task { await client.shutdown() } }
+        let loop = Self.group.next()
+        let slow = client.send(["DEBUG", "SLEEP", "0.3"], timeout: .seconds(2), on: loop)
+        let started = ContinuousClock.now
+        await #expect(throws: RedisError.timeout) { try await client.send(["PING"], timeout: .milliseconds(50), on: loop).get() }
+        #expect(ContinuousClock.now - started < .milliseconds(250))
+        #expect(try await slow.get() == .simple("OK"))
+        // The late PONG was matched to the timed-out command and dropped: the next reply is the next command's.
+        #expect(try await client.send(["ECHO", "after"], on: loop).get().string == "after")
+    }
+
+    @Test func unreachableAtStartIsDegradedNotFatal() async throws {
+        let server = try await RedisServer()
+        server.stop()
+        let client = try await Self.client(server.port)
+        defer { Task { await client.shutdown() } }
+        #expect(client.status.degraded)
+        try await server.start()
+        try await waitUntil(timeout: .seconds(5)) { !client.status.degraded }
+        #expect(try await client.send(["PING"]).get() == .simple("PONG"))
+    }
+
+    @Test func clusterRoutesByKeyAndFollowsAskAndMovedDuringASlotMigration() async throws {
+        let cluster = try await RedisClusterFixture()
+        var settings = RedisSettings(topology: .cluster(cluster.ports.map { RedisNode(host: "127.0.0.1", port: $0) }))
+        settings.backoffBase = .milliseconds(20)
+        let client = try RedisClient(settings: settings, group: Self.group, logger: Logger(label: "redis-cluster-test"))
+        try await client.start()
+        defer { Task { await client.shutdown() } }
+        for key in ["foo", "{user1000}.following", "user1000", "a{}b", "{}x", "x{y", "ключ", "{a}{b}"] {
+            #expect(try await cluster.nodes[0].cli("CLUSTER", "KEYSLOT", key) == String(RedisHashSlot.slot(of: key)), "\(key)")
+        }
+        #expect(RedisHashSlot.slot(of: "{user1000}.following") == RedisHashSlot.slot(of: "user1000"))
+        for i in 0..<200 { _ = try await client.send(["SET", .string("key\(i)"), .string("v\(i)")], key: "key\(i)").get() }
+        for i in 0..<200 { #expect(try await client.send(["GET", .string("key\(i)")], key: "key\(i)").get().string == "v\(i)") }
+        // Every node got some of them: the client routed by slot, not all to one node.
+        for node in cluster.nodes { #expect(Int(try await node.cli("DBSIZE")) ?? 0 > 20) }
+        // Scripts with keys that share a hash tag run on the tag's node.
+        let script = RedisScript("redis.call('SET', KEYS[1], ARGV[1]); redis.call('SET', KEYS[2], ARGV[1]); return redis.call('GET', KEYS[2])")
+        #expect(try await client.run(script, keys: ["{br:api}:a", "{br:api}:b"], arguments: ["z"]).get().string == "z")
+
+        // Migrate the slot of "{m}key" to another node, by hand, as redis-cli --cluster reshard does.
+        let key = "{m}key"
+        let slot = RedisHashSlot.slot(of: key)
+        _ = try await client.send(["SET", .string(key), "before"], key: key).get()
+        let source = try await cluster.owner(of: slot)
+        let target = cluster.nodes.first { $0.port != source.port }!
+        let sourceID = try await cluster.id(of: source)
+        let targetID = try await cluster.id(of: target)
+        try await target.cli("CLUSTER", "SETSLOT", "\(slot)", "IMPORTING", sourceID)
+        try await source.cli("CLUSTER", "SETSLOT", "\(slot)", "MIGRATING", targetID)
+        try await source.cli("MIGRATE", "127.0.0.1", "\(target.port)", "", "0", "5000", "KEYS", key)
+        // The key has moved but the slot has not: the source answers ASK, and the client asks the target.
+        #expect(try await client.send(["GET", .string(key)], key: key).get().string == "before")
+        for node in cluster.nodes { try await node.cli("CLUSTER", "SETSLOT", "\(slot)", "NODE", targetID) }
+        // Now the source answers MOVED, and the client follows and remembers.
+        _ = try await client.send(["SET", .string(key), "after"], key: key).get()
+        #expect(try await target.cli("GET", key) == "after")
+        #expect(try await client.send(["GET", .string(key)], key: key).get().string == "after")
+    }
+}
+
