@@ -25,7 +25,9 @@ public struct ProbeResponder: Responder {
         var body = ""
         if verbose {
             for r in results {
-                body += r.failure.map { "[-]\(r.name) failed: \($0)\n" } ?? "[+]\(r.name) ok\(r.detail.map { ": \($0)" } ?? "")\n"
+                // A passing check that works in a reduced way says so in its own word (`[+]redis degraded: ...`).
+                let passing = r.detail.map { $0.hasPrefix("degraded") ? " \($0)" : " ok: \($0)" } ?? " ok"
+                body += r.failure.map { "[-]\(r.name) failed: \($0)\n" } ?? "[+]\(r.name)\(passing)\n"
             }
             body += healthy ? "\(probe.rawValue) check passed\n" : "\(probe.rawValue) check failed\n"
         } else {

@@ -8,7 +8,7 @@ struct ConfigDecoder {
         guard
             let top = reader.mapping(
                 root, "",
-                allowed: ["listeners", "admin", "server", "limits", "timeouts", "lifecycle", "logging", "telemetry", "defaults", "hosts", "upstreams"]
+                allowed: ["listeners", "admin", "server", "limits", "timeouts", "lifecycle", "logging", "telemetry", "defaults", "hosts", "upstreams", "redis"]
             )
         else { return }
         if let node = top["listeners"] { config.listeners = listeners(node) }
@@ -20,6 +20,7 @@ struct ConfigDecoder {
         if let node = top["logging"] { config.logging = logging(node) }
         if let node = top["telemetry"] { config.telemetry = TelemetryDecoder(reader: reader).telemetry(node) }
         if let node = top["defaults"] { config.defaults = defaults(node) }
+        if let node = top["redis"], !reader.isNull(node) { config.redis = RedisDecoder(reader: reader).redis(node) }
         if let node = top["upstreams"] { config.upstreams = UpstreamDecoder(reader: reader).upstreams(node) }
         if let node = top["hosts"] { config.hosts = hosts(node, upstreamNames: Set(config.upstreams.map(\.name))) }
     }

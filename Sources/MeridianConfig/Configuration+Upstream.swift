@@ -157,10 +157,20 @@ extension Configuration {
             public var openFor: Duration
             public var maxOpenFor: Duration
             public var maxProbes: Int
+            /// Share outcomes and transitions with the other instances through Redis (when `redis:` is configured).
+            public var shared: Bool
+            /// The cluster-wide open needs failures reported by at least this many instances...
+            public var minReportingInstances: Int
+            /// ...or by at least this share of the live instances (0 = the count alone decides).
+            public var minReportingShare: Double
             public init(
                 enabled: Bool = true, failureRatio: Double = 0.5, minimumRequests: Int = 20, window: Duration = .seconds(10),
-                openFor: Duration = .seconds(5), maxOpenFor: Duration = .seconds(60), maxProbes: Int = 3
+                openFor: Duration = .seconds(5), maxOpenFor: Duration = .seconds(60), maxProbes: Int = 3, shared: Bool = true,
+                minReportingInstances: Int = 2, minReportingShare: Double = 0
             ) {
+                self.shared = shared
+                self.minReportingInstances = minReportingInstances
+                self.minReportingShare = minReportingShare
                 self.enabled = enabled
                 self.failureRatio = failureRatio
                 self.minimumRequests = minimumRequests

@@ -14,6 +14,8 @@ public struct Configuration: Sendable, Equatable {
     public var defaults: Defaults
     public var hosts: [Host]
     public var upstreams: [Upstream]
+    /// Where instances share state; nil = everything local.
+    public var redis: Redis? = nil
 
     public init(
         listeners: [Listener] = [Listener()],
@@ -260,8 +262,10 @@ public struct Configuration: Sendable, Equatable {
         public var action: Action
         /// Response headers added to every answer of this route.
         public var headers: [(String, String)]
+        public var rateLimit: RateLimit?
 
-        public init(name: String? = nil, match: Match, action: Action, headers: [(String, String)] = []) {
+        public init(name: String? = nil, match: Match, action: Action, headers: [(String, String)] = [], rateLimit: RateLimit? = nil) {
+            self.rateLimit = rateLimit
             self.name = name
             self.match = match
             self.action = action
@@ -269,7 +273,7 @@ public struct Configuration: Sendable, Equatable {
         }
 
         public static func == (lhs: Route, rhs: Route) -> Bool {
-            lhs.name == rhs.name && lhs.match == rhs.match && lhs.action == rhs.action
+            lhs.name == rhs.name && lhs.match == rhs.match && lhs.action == rhs.action && lhs.rateLimit == rhs.rateLimit
                 && lhs.headers.elementsEqual(rhs.headers, by: { $0 == $1 })
         }
     }

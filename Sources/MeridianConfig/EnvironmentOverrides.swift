@@ -12,6 +12,7 @@ public enum EnvironmentOverrides {
         ("MERIDIAN_DRAIN_DELAY", "lifecycle.drain_delay"),
         ("MERIDIAN_SHUTDOWN_TIMEOUT", "lifecycle.shutdown_timeout"),
         ("MERIDIAN_ACCESS_LOG", "telemetry.access_log (off, stdout, stderr or a file path)"),
+        ("MERIDIAN_REDIS_URL", "redis.url (redis://[user:password@]host:port[/db], rediss:// for TLS, or off)"),
     ]
 
     public static func apply(_ environment: [String: String], to config: inout Configuration) throws(ConfigError) {
@@ -37,6 +38,27 @@ public enum EnvironmentOverrides {
                 config.admin.address = address
             } else {
                 fail("MERIDIAN_ADMIN", "'\(v)' is not an address; expected HOST:PORT like 127.0.0.1:9901, or off")
+            }
+        }
+        if let v = environment["MERIDIAN_REDIS_URL"] {
+            if v == "off" || v.isEmpty {
+                config.redis = nil
+            } else {
+                switch Configuration.Redis.parse(url: v) {
+                case .success(let parsed):
+                    // The address and credentials come from the URL; timeouts, pool and prefix stay as configured.
+                    var redis = config.redis ?? parsed
+                    redis.nodes = parsed.nodes
+                    redis.cluster = false
+                    redis.username = parsed.username
+                    redis.password = parsed.password
+                    redis.database = parsed.database
+                    if parsed.tls != nil, redis.tls == nil { redis.tls = parsed.tls }
+                    if parsed.tls == nil { redis.tls = nil }
+                    config.redis = redis
+                case .failure(let e):
+                    fail("MERIDIAN_REDIS_URL", e.message)
+                }
             }
         }
         if let v = environment["MERIDIAN_ROOT"] {

@@ -10,7 +10,7 @@ struct RouteDecoder {
     static let actions = ["static", "redirect", "respond", "upload", "proxy"]
 
     func route(_ node: Node, _ path: String) -> Configuration.Route? {
-        guard let m = reader.mapping(node, path, allowed: ["name", "match", "headers"] + Self.actions) else {
+        guard let m = reader.mapping(node, path, allowed: ["name", "match", "headers", "rate_limit"] + Self.actions) else {
             return nil
         }
         var name: String?
@@ -38,7 +38,9 @@ struct RouteDecoder {
         var headers: [(String, String)] = []
         if let n = m["headers"] { headers = reader.headerPairs(n, "\(path).headers") ?? [] }
         guard let match, let action else { return nil }
-        return Configuration.Route(name: name, match: match, action: action, headers: headers)
+        var rateLimit: Configuration.RateLimit?
+        if let n = m["rate_limit"], !reader.isNull(n) { rateLimit = self.rateLimit(n, "\(path).rate_limit", route: name, match: match) }
+        return Configuration.Route(name: name, match: match, action: action, headers: headers, rateLimit: rateLimit)
     }
 
     private func match(_ node: Node, _ path: String) -> Configuration.Match? {
@@ -230,5 +232,53 @@ struct RouteDecoder {
         if let n = m["overwrite"], let v = reader.bool(n, "\(path).overwrite") { action.overwrite = v }
         if let n = m["create_directories"], let v = reader.bool(n, "\(path).create_directories") { action.createDirectories = v }
         return action
+    }
+
+    private func rateLimit(_ node: Node, _ path: String, route: String?, match: Configuration.Match) -> Configuration.RateLimit? {
+        let keys = ["name", "rate", "per", "burst", "key", "scope", "mode", "batch"]
+        guard let m = reader.mapping(node, path, allowed: keys) else { return nil }
+        guard let rateNode = m["rate"] else {
+            reader.error(node, "\(path).rate", "missing; give the requests allowed per period, like rate: 100 (with per: 1s)")
+            return nil
+        }
+        guard let rate = reader.int(rateNode, "\(path).rate", range: 1...100_000_000) else { return nil }
+        var name = route ?? "route"
+        if let n = m["name"], let v = reader.string(n, "\(path).name") {
+            if v.isEmpty || v.utf8.contains(where: { $0 < 0x20 || $0 > 0x7E }) {
+                reader.error(n, "\(path).name", "'\(v)' cannot name a policy; use printable ASCII, like api-default")
+            } else {
+                name = v
+            }
+        }
+        var limit = Configuration.RateLimit(name: name, rate: rate)
+        if let n = m["per"], let v = reader.duration(n, "\(path).per", range: .milliseconds(1)...(.seconds(86400))) { limit.per = v }
+        if let n = m["burst"], let v = reader.int(n, "\(path).burst", range: 1...100_000_000) { limit.burst = v }
+        if let n = m["scope"], let v = reader.choice(n, "\(path).scope", as: Configuration.RateLimit.Scope.self) { limit.scope = v }
+        if let n = m["mode"], let v = reader.choice(n, "\(path).mode", as: Configuration.RateLimit.Mode.self) {
+            limit.mode = v
+            if limit.scope == .local { reader.error(n, "\(path).mode", "applies to scope: global only; remove mode or set scope: global") }
+        }
+        if let n = m["batch"], let v = reader.int(n, "\(path).batch", range: 1...100_000) {
+            limit.batch = v
+            if v > limit.burst { reader.error(n, "\(path).batch", "\(v) is larger than burst \(limit.burst); a lease cannot hold more than the bucket") }
+        }
+        if let n = m["key"], let text = reader.string(n, "\(path).key") {
+            let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+            switch (parts.first, parts.count) {
+            case ("client_ip", 1): limit.key = .clientIP
+            case ("route", 1): limit.key = .route
+            case ("header", 2) where !parts[1].isEmpty: limit.key = .header(parts[1].lowercased())
+            case ("cookie", 2) where !parts[1].isEmpty: limit.key = .cookie(parts[1])
+            case ("param", 2) where !parts[1].isEmpty:
+                if case .pattern(let pattern) = match.path, pattern.split(separator: "/").contains(Substring(":" + parts[1])) {
+                    limit.key = .parameter(parts[1])
+                } else {
+                    reader.error(n, "\(path).key", "the route's path has no :\(parts[1]) parameter; match a path like /tenants/:\(parts[1])/*")
+                }
+            default:
+                reader.error(n, "\(path).key", "'\(text)' is not a limit key; expected client_ip, route, header:NAME, cookie:NAME or param:NAME")
+            }
+        }
+        return limit
     }
 }

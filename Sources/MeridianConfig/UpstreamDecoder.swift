@@ -57,7 +57,7 @@ struct UpstreamDecoder {
             }
         }
         if let n = m["tls"], !reader.isNull(n) {
-            u.tls = tls(n, "\(path).tls")
+            u.tls = tlsSettings(n, "\(path).tls")
             if let t = u.tls, t.verify, t.serverName == nil, let ip = u.endpoints.first(where: { IPNetwork.parseAddress(Substring($0.host)) != nil }) {
                 reader.error(
                     n, "\(path).tls.server_name",
@@ -164,7 +164,7 @@ struct UpstreamDecoder {
     }
 
     /// `tls: {server_name, ca, certificate, key, verify}`; `tls: true` (or `{}`) for the defaults.
-    private func tls(_ node: Node, _ path: String) -> Configuration.Upstream.UpstreamTLS? {
+    func tlsSettings(_ node: Node, _ path: String) -> Configuration.Upstream.UpstreamTLS? {
         if case .scalar = node, let on = reader.bool(node, path) { return on ? .init() : nil }
         guard let m = reader.mapping(node, path, allowed: ["server_name", "ca", "certificate", "key", "verify"]) else { return nil }
         var t = Configuration.Upstream.UpstreamTLS()
@@ -234,7 +234,10 @@ struct UpstreamDecoder {
 
     private func breaker(_ node: Node, _ path: String) -> Configuration.Upstream.CircuitBreaker {
         var b = Configuration.Upstream.CircuitBreaker()
-        let keys = ["enabled", "failure_ratio", "minimum_requests", "window", "open_for", "max_open_for", "max_probes"]
+        let keys = [
+            "enabled", "failure_ratio", "minimum_requests", "window", "open_for", "max_open_for", "max_probes", "shared",
+            "min_reporting_instances", "min_reporting_share",
+        ]
         guard let m = reader.mapping(node, path, allowed: keys) else { return b }
         if let n = m["enabled"], let v = reader.bool(n, "\(path).enabled") { b.enabled = v }
         if let n = m["failure_ratio"], let text = reader.string(n, "\(path).failure_ratio") {
@@ -248,6 +251,15 @@ struct UpstreamDecoder {
         if let n = m["open_for"], let v = reader.duration(n, "\(path).open_for", range: range) { b.openFor = v }
         if let n = m["max_open_for"], let v = reader.duration(n, "\(path).max_open_for", range: range) { b.maxOpenFor = v }
         if let n = m["max_probes"], let v = reader.int(n, "\(path).max_probes", range: 1...1000) { b.maxProbes = v }
+        if let n = m["shared"], let v = reader.bool(n, "\(path).shared") { b.shared = v }
+        if let n = m["min_reporting_instances"], let v = reader.int(n, "\(path).min_reporting_instances", range: 1...10_000) {
+            b.minReportingInstances = v
+        }
+        if let n = m["min_reporting_share"], let text = reader.string(n, "\(path).min_reporting_share") {
+            if let v = Double(text), v >= 0, v <= 1 { b.minReportingShare = v } else {
+                reader.error(n, "\(path).min_reporting_share", "'\(text)' is not a share; expected a number from 0 to 1, like 0.5 for half the instances")
+            }
+        }
         if b.maxOpenFor < b.openFor {
             reader.error(node, "\(path).max_open_for", "is shorter than open_for; make it at least \(b.openFor)")
         }

@@ -18,6 +18,12 @@ final class ClusterHealth: Sendable {
         var pending = 0
         var breakersEnabled: Bool
         var outliersEnabled: Bool
+        /// Per endpoint: the cluster-wide breaker as last heard through Redis.
+        var shared: [SharedBreakerState]
+        /// Per endpoint: the local breaker is open because the cluster opened it (its probes need tokens).
+        var sharedOpened: [Bool]
+        /// Per endpoint: cluster-wide probe tokens this instance holds.
+        var probePermits: [Int]
 
         /// Whether a request may be sent to `endpoint` now: healthy by the active checks, not
         /// ejected, and its breaker would admit (closed, or open with its period over).
@@ -56,7 +62,10 @@ final class ClusterHealth: Sendable {
                 checks: HealthCheckState(endpointCount: endpointCount, checks),
                 budget: RetryBudget(budget),
                 breakersEnabled: b.enabled,
-                outliersEnabled: o.enabled
+                outliersEnabled: o.enabled,
+                shared: Array(repeating: .closed, count: endpointCount),
+                sharedOpened: Array(repeating: false, count: endpointCount),
+                probePermits: Array(repeating: 0, count: endpointCount)
             )
         )
         self.endpointCount = endpointCount

@@ -297,13 +297,21 @@ final class ProxyExchange: @unchecked Sendable {
         guard !outcomeRecorded, endpoint >= 0 else { return }
         outcomeRecorded = true
         let now = ContinuousClock.now
-        let (transition, ejection) = health.state.withLockedValue { s in
+        let endpoint = self.endpoint
+        let (transition, ejection, shared) = health.state.withLockedValue { s in
             var transition: CircuitBreaker<ContinuousClock>.Transition?
+            let shared = s.sharedOpened[endpoint]
             if s.breakersEnabled {
                 transition = s.breakers[endpoint].record(result == .success ? .success : .failure, probe: probe, at: now)
+                if transition?.to == .closed { s.sharedOpened[endpoint] = false }
             }
             let ejection = s.outliersEnabled ? s.outliers.record(endpoint, result, at: now) : nil
-            return (transition, ejection)
+            return (transition, ejection, shared)
+        }
+        if let sharing = loop.sharing, let cluster = loop.cluster {
+            let id = SharedBreakerID(cluster: cluster, endpoint: endpoint)
+            sharing.record(id, failed: result != .success, on: eventLoop)
+            if probe, shared, sharing.isActive { sharing.probeResult(id, success: result == .success) }
         }
         let logger = context.logger
         let key = route.cluster.endpointKeys[endpoint]

@@ -10,9 +10,9 @@ internal import NIOPosix
 /// pools stay warm and breakers keep what they learned.
 public final class UpstreamCluster: Sendable {
     public let name: String
-    let config: Configuration.Upstream
+    public let config: Configuration.Upstream
     let health: ClusterHealth
-    let endpointKeys: [String]
+    public let endpointKeys: [String]
     let stats: [EndpointStats]
     private let loops: [ObjectIdentifier: ClusterLoop]
     private let retired = NIOLockedValueBox(false)
@@ -25,10 +25,20 @@ public final class UpstreamCluster: Sendable {
     let addresses: NIOLockedValueBox<[SocketAddress?]>
     /// Some endpoint is a DNS name (the resolver has work here).
     let hasNames: Bool
+    /// The other instances' breakers, through Redis; nil when breakers are local.
+    let sharing: (any BreakerSharing)?
+    let observer: (any UpstreamObserver)?
+    let logger: Logger
 
     /// Resolves the endpoints (names through the system resolver: call it off the event loops)
     /// and makes each loop's balancer and pools.
-    public init(_ config: Configuration.Upstream, group: any EventLoopGroup) throws {
+    public init(
+        _ config: Configuration.Upstream, group: any EventLoopGroup, logger: Logger = Logger(label: "meridian.upstream"),
+        observer: (any UpstreamObserver)? = nil, sharing: (any BreakerSharing)? = nil
+    ) throws {
+        self.sharing = sharing
+        self.observer = observer
+        self.logger = logger
         let tls = try config.tls.map { try UpstreamTLSContext($0, endpoints: config.endpoints, http2: config.httpProtocol == "http2") }
         self.tls = tls
         self.name = config.name
@@ -67,6 +77,10 @@ public final class UpstreamCluster: Sendable {
             )
         }
         self.loops = loops
+        for loop in loops.values {
+            loop.cluster = self
+            loop.sharing = sharing
+        }
     }
 
     /// The cluster's state on `eventLoop`; nil only for a loop outside the server's group.
@@ -151,6 +165,9 @@ final class ClusterLoop: @unchecked Sendable {
     let stats: [EndpointStats]
     private(set) var pools: [EndpointPool]
     private(set) var retired = false
+    /// Set once by the cluster that owns this loop, before any request (weak: the cluster owns the loops).
+    weak var cluster: UpstreamCluster?
+    var sharing: (any BreakerSharing)?
 
     init(
         eventLoop: any EventLoop, config: Configuration.Upstream, health: ClusterHealth, addresses: [SocketAddress?],
@@ -192,7 +209,10 @@ final class ClusterLoop: @unchecked Sendable {
     /// Chooses an endpoint for a try: the balancer's pick among usable endpoints not yet tried,
     /// admitted by its breaker (an endpoint whose breaker refuses is passed over).
     func pick(hash: UInt64?, excluding tried: [Int], at now: ContinuousClock.Instant) -> Pick {
-        health.state.withLockedValue { s in
+        let sharing = self.sharing
+        let sharedRules = sharing?.isActive == true
+        var wantProbe: [Int] = []
+        let pick: Pick = health.state.withLockedValue { s in
             var refused: [Int] = []
             var retryAfter: Duration?
             while true {
@@ -204,7 +224,21 @@ final class ClusterLoop: @unchecked Sendable {
                 let before = s.breakers[i].state
                 switch s.breakers[i].admit(at: now) {
                 case .allowed: return .endpoint(i, probe: false)
-                case .probe: return .endpoint(i, probe: true, halfOpened: before == .open)
+                case .probe:
+                    // A breaker the cluster opened probes with the cluster's tokens: a recovering upstream sees
+                    // max_probes requests from all the instances together, not from each.
+                    if sharedRules, s.sharedOpened[i] {
+                        guard s.probePermits[i] > 0 else {
+                            s.breakers[i].probeAbandoned()
+                            wantProbe.append(i)
+                            refused.append(i)
+                            let wait = s.breakers[i].configuration.probeRetryAfter
+                            retryAfter = min(retryAfter ?? wait, wait)
+                            continue
+                        }
+                        s.probePermits[i] -= 1
+                    }
+                    return .endpoint(i, probe: true, halfOpened: before == .open)
                 case .rejected(let wait):
                     refused.append(i)
                     retryAfter = min(retryAfter ?? wait, wait)
@@ -222,5 +256,9 @@ final class ClusterLoop: @unchecked Sendable {
             if let shortest { return .breakersOpen(retryAfter: shortest) }
             return .noHealthyEndpoint
         }
+        if let sharing, let cluster {
+            for i in wantProbe { sharing.requestProbe(SharedBreakerID(cluster: cluster, endpoint: i)) }
+        }
+        return pick
     }
 }

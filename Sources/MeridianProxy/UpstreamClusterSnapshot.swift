@@ -19,6 +19,8 @@ public struct UpstreamClusterSnapshot: Sendable {
         public var ejected: Bool
         /// `closed`, `open` or `half_open`.
         public var breaker: String
+        /// The cluster-wide breaker as last heard through Redis; nil when the cluster's breakers are not shared.
+        public var sharedBreaker: String?
         public var activeRequests: Int
         public var openConnections: Int
         public var idleConnections: Int
@@ -37,14 +39,17 @@ extension UpstreamCluster {
         let (views, active, exhausted) = health.state.withLockedValue { s in
             (
                 (0..<health.endpointCount).map { i in
-                    (s.checks.isHealthy(i), s.outliersEnabled && s.outliers.isEjected(i, at: now), s.breakers[i].state.rawValue)
+                    (
+                        s.checks.isHealthy(i), s.outliersEnabled && s.outliers.isEjected(i, at: now), s.breakers[i].state.rawValue,
+                        s.shared[i].name(at: now)
+                    )
                 },
                 s.active, s.budget.exhaustedCount
             )
         }
         let endpoints = views.enumerated().map { i, v in
             UpstreamClusterSnapshot.Endpoint(
-                key: endpointKeys[i], healthy: v.0, ejected: v.1, breaker: v.2,
+                key: endpointKeys[i], healthy: v.0, ejected: v.1, breaker: v.2, sharedBreaker: sharing == nil ? nil : v.3,
                 activeRequests: stats[i].activeRequests.load(ordering: .relaxed),
                 openConnections: stats[i].openConnections.load(ordering: .relaxed),
                 idleConnections: stats[i].idleConnections.load(ordering: .relaxed)

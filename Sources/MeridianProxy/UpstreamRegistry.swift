@@ -11,10 +11,24 @@ public final class UpstreamRegistry: Sendable {
     let group: any EventLoopGroup
     let logger: Logger
     private let current = NIOLockedValueBox<[String: UpstreamCluster]>([:])
+    let observer: (any UpstreamObserver)?
+    private let sharing = NIOLockedValueBox<(any BreakerSharing)?>(nil)
 
-    public init(group: any EventLoopGroup, logger: Logger) {
+    public init(group: any EventLoopGroup, logger: Logger, observer: (any UpstreamObserver)? = nil) {
         self.group = group
         self.logger = logger
+        self.observer = observer
+    }
+
+    /// Shares the breakers of clusters made from now on (and of the running ones, which are remade) with the other
+    /// instances. Call it before the first runtime is built.
+    public func enableSharing(_ sharing: any BreakerSharing) {
+        self.sharing.withLockedValue { $0 = sharing }
+    }
+
+    /// The running cluster called `name`.
+    public func cluster(named name: String) -> UpstreamCluster? {
+        current.withLockedValue { $0[name] }
     }
 
     /// The clusters for `upstreams`: the running ones reused where the settings are equal, new
@@ -26,7 +40,8 @@ public final class UpstreamRegistry: Sendable {
             if let existing = running[upstream.name], existing.config == upstream {
                 result[upstream.name] = existing
             } else {
-                result[upstream.name] = try UpstreamCluster(upstream, group: group)
+                let sharing = upstream.circuitBreaker.shared && upstream.circuitBreaker.enabled ? self.sharing.withLockedValue { $0 } : nil
+                result[upstream.name] = try UpstreamCluster(upstream, group: group, logger: logger, observer: observer, sharing: sharing)
             }
         }
         return result

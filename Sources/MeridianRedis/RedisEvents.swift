@@ -28,6 +28,7 @@ final class RedisEvents: Sendable {
         var status = RedisStatus(degraded: false, reason: nil, since: .now)
         var started = false
         var closed = false
+        var listeners: [@Sendable (RedisStatus) -> Void] = []
     }
 
     private let state = NIOLockedValueBox(State())
@@ -59,6 +60,10 @@ final class RedisEvents: Sendable {
         report(change)
     }
 
+    func addListener(_ listener: @escaping @Sendable (RedisStatus) -> Void) {
+        state.withLockedValue { $0.listeners.append(listener) }
+    }
+
     /// Marks the end of start-up: from now on changes are logged (start-up logs its own summary).
     func startupFinished() -> RedisStatus {
         state.withLockedValue { s in
@@ -74,6 +79,7 @@ final class RedisEvents: Sendable {
             logger.notice("redis connected: shared state resumes")
         }
         observer?.redisStateChanged(degraded: status.degraded, reason: status.reason)
+        for listener in state.withLockedValue({ $0.listeners }) { listener(status) }
     }
 
     /// The client is shutting down: links closing are not news.

@@ -7,6 +7,8 @@ public import NIOPosix
 internal import NIOConcurrencyHelpers
 public import MeridianTelemetry
 internal import ServiceLifecycle
+public import MeridianProxy
+internal import MeridianCluster
 internal import UnixSignals
 
 /// One Meridian instance: event loops, listeners, the admin listener, reload and shutdown.
@@ -50,6 +52,8 @@ public final class MeridianApplication: Sendable {
     public let server: HTTPServer
     let adminServer: HTTPServer
     public let telemetry: Telemetry
+    /// Redis and what the instances share through it; nil without `redis:`.
+    public let shared: SharedState?
     private let state: NIOLockedValueBox<State>
     /// Serialises reloads: each reads the file, builds and swaps as one step.
     private let reloadLock = NIOLock()
@@ -79,8 +83,21 @@ public final class MeridianApplication: Sendable {
             throw error
         }
         self.telemetry = telemetry
+        let upstreams = UpstreamRegistry(group: group, logger: logger, observer: telemetry.upstreamObserver)
+        var shared: SharedState?
+        if let redis = configuration.redis {
+            do {
+                shared = try SharedState(redis, group: group, registry: upstreams, logger: logger, observer: telemetry.redisObserver)
+            } catch {
+                try? group.syncShutdownGracefully()
+                try? threadPool.syncShutdownGracefully()
+                throw error
+            }
+        }
+        self.shared = shared
         self.builder = RuntimeBuilder(
-            group: group, threadPool: threadPool, logger: logger, observers: [telemetry.observer] + observers, telemetry: telemetry
+            group: group, threadPool: threadPool, logger: logger, observers: [telemetry.observer] + observers, telemetry: telemetry,
+            upstreams: upstreams, globalLimits: shared?.limits
         )
         // The admin listener counts its own connections and requests: scrapes and probes are not traffic.
         let services = ConnectionServices(threadPool: threadPool)
@@ -94,8 +111,13 @@ public final class MeridianApplication: Sendable {
         self.adminServer = HTTPServer(group: group, runtimeBox: adminBox, services: adminServices, logger: logger)
         telemetry.attach(server: server, health: health)
         telemetry.attach(upstreams: builder.upstreams)
-        let upstreams = builder.upstreams
+        telemetry.attach(rateLimits: builder.rateLimitStats)
         health.register(HealthRegistry.Check(name: "upstreams", probes: [.readyz], detail: { upstreams.readinessDetail() }) { nil })
+        if let shared {
+            telemetry.attach(redis: { shared.client.status.degraded })
+            // Redis down is a degraded mode, not a failure: readiness stays green and says so.
+            health.register(HealthRegistry.Check(name: "redis", probes: [.readyz], detail: { shared.readinessDetail() }) { nil })
+        }
         self.state = NIOLockedValueBox(State(configuration: configuration))
     }
 
@@ -109,6 +131,15 @@ public final class MeridianApplication: Sendable {
     public func start() async throws -> [HTTPServer.BoundListener] {
         let config = configuration
         try telemetry.start()
+        if let shared {
+            do {
+                try await shared.start()
+            } catch {
+                await shared.shutdown()
+                await telemetry.shutdown()
+                throw error
+            }
+        }
         telemetry.startBackgroundWork(on: group.next())
         let bound: [HTTPServer.BoundListener]
         do {
@@ -225,6 +256,7 @@ public final class MeridianApplication: Sendable {
         resolver?.cancel()
         await resolver?.value
         builder.upstreams.shutdown()
+        await shared?.shutdown()
         await telemetry.stopBackgroundWork()
         // The access log is flushed; spans of the last requests get a few seconds to go out.
         await telemetry.shutdown(spanDeadline: mode == .graceful ? .seconds(5) : .seconds(1))

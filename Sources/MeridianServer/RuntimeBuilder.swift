@@ -3,6 +3,7 @@ public import Logging
 public import MeridianConfig
 public import MeridianCore
 internal import MeridianActions
+public import MeridianCluster
 public import MeridianProxy
 internal import MeridianStatic
 public import MeridianTelemetry
@@ -20,12 +21,18 @@ public struct RuntimeBuilder: Sendable {
     let telemetry: Telemetry?
     /// The upstream clusters, kept across reloads.
     public let upstreams: UpstreamRegistry
+    /// Global rate limits through Redis; nil without `redis:` (global limits then count locally).
+    let globalLimits: GlobalRateLimits?
+    public let rateLimitStats: RateLimitStats
 
     public init(
         group: any EventLoopGroup, threadPool: NIOThreadPool, logger: Logger, observers: [any RequestObserver] = [],
-        telemetry: Telemetry? = nil
+        telemetry: Telemetry? = nil, upstreams: UpstreamRegistry? = nil, globalLimits: GlobalRateLimits? = nil,
+        rateLimitStats: RateLimitStats = RateLimitStats()
     ) {
-        self.upstreams = UpstreamRegistry(group: group, logger: logger)
+        self.upstreams = upstreams ?? UpstreamRegistry(group: group, logger: logger, observer: telemetry?.upstreamObserver)
+        self.globalLimits = globalLimits
+        self.rateLimitStats = rateLimitStats
         self.group = group
         self.threadPool = threadPool
         self.logger = logger
@@ -43,9 +50,18 @@ public struct RuntimeBuilder: Sendable {
             var routes: [Router.Route] = []
             for (i, route) in host.routes.enumerated() {
                 var responder = try makeResponder(route.action, config: config, clusters: clusters, trusted: trusted)
-                if !route.headers.isEmpty {
-                    responder = MiddlewareChain([ResponseHeadersMiddleware(route.headers)], responder: responder)
+                var middleware: [any Middleware] = []
+                if let limit = route.rateLimit {
+                    if limit.scope == .global, globalLimits == nil, generation == 1 {
+                        logger.warning(
+                            "rate limit with scope global but no redis section: it counts on this instance alone",
+                            metadata: ["policy": "\(limit.name)"]
+                        )
+                    }
+                    middleware.append(RateLimitMiddleware(limit, trustedProxies: trusted, global: globalLimits, stats: rateLimitStats))
                 }
+                if !route.headers.isEmpty { middleware.append(ResponseHeadersMiddleware(route.headers)) }
+                if !middleware.isEmpty { responder = MiddlewareChain(middleware, responder: responder) }
                 routes.append(
                     Router.Route(
                         pattern: try RoutePattern(RoutePattern.Source(route.match.path)),

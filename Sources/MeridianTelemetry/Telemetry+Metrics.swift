@@ -87,6 +87,7 @@ extension Telemetry {
             e.sample("meridian_tls_certificate_reloads_total", [("result", "failure")], stores.reduce(0) { $0 + $1.reloadFailures.load(ordering: .relaxed) })
         }
         renderUpstreamMetrics(&e)
+        renderSharedMetrics(&e)
         let reload = configGeneration
         e.family("meridian_config_reloads", .counter, "Configuration reloads, by result (a failure keeps the running configuration).")
         e.sample("meridian_config_reloads_total", [("result", "success")], reloadsSucceeded.load(ordering: .relaxed))

@@ -90,11 +90,16 @@ extension Telemetry {
         each { _, ep, l in e.sample("meridian_upstream_ejected", l, ep.ejected ? 1 : 0) }
         e.family(
             "meridian_breaker_state", .gauge,
-            "1 for the circuit breaker's current state, 0 for the others (scope local: this instance's breaker).")
+            "1 for the circuit breaker's current state, 0 for the others (scope local: this instance's breaker; shared: the cluster-wide breaker in Redis, as this instance last heard it).")
         each { _, ep, l in
             for state in UpstreamMetrics.breakerStates {
                 e.sample(
                     "meridian_breaker_state", l + [("scope", "local"), ("state", state)], ep.breaker == state ? 1 : 0)
+            }
+            if let shared = ep.sharedBreaker {
+                for state in UpstreamMetrics.breakerStates {
+                    e.sample("meridian_breaker_state", l + [("scope", "shared"), ("state", state)], shared == state ? 1 : 0)
+                }
             }
         }
     }

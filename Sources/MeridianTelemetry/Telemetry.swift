@@ -4,6 +4,8 @@ public import Logging
 public import MeridianConfig
 public import MeridianCore
 public import MeridianProxy
+public import MeridianCluster
+public import MeridianRedis
 internal import NIOConcurrencyHelpers
 internal import NIOCore
 internal import OTel
@@ -29,6 +31,9 @@ public final class Telemetry: Sendable {
     public let upstreamMetrics = UpstreamMetrics()
     /// What the proxy routes report their tries and events to (CLIENT spans, upstream metrics).
     public let upstreamObserver: UpstreamTelemetry
+    /// What the Redis client reports to (round trips, reconnects, degraded mode).
+    public let redisMetrics = RedisTelemetry()
+    public var redisObserver: any RedisObserver { redisMetrics }
     public let instanceID: String
     public let hostName: String
     public let version: String
@@ -65,6 +70,9 @@ public final class Telemetry: Sendable {
         var server: HTTPServer?
         var health: HealthRegistry?
         var upstreams: UpstreamRegistry?
+        var rateLimits: RateLimitStats?
+        /// Whether Redis is unreachable now; nil without `redis:`.
+        var redisDegraded: (@Sendable () -> Bool)?
     }
 
     public init(
@@ -201,6 +209,16 @@ public final class Telemetry: Sendable {
     /// The upstream clusters scrapes and the status page read (their health, breakers, pools).
     public func attach(upstreams: UpstreamRegistry) {
         sources.withLockedValue { $0.upstreams = upstreams }
+    }
+
+    /// The rate limits' counters.
+    public func attach(rateLimits: RateLimitStats) {
+        sources.withLockedValue { $0.rateLimits = rateLimits }
+    }
+
+    /// Redis's state, when `redis:` is configured.
+    public func attach(redis degraded: @escaping @Sendable () -> Bool) {
+        sources.withLockedValue { $0.redisDegraded = degraded }
     }
 
     public func configReloaded(success: Bool, generation: Int) {

@@ -11,6 +11,8 @@ struct ManualClock: Clock {
     var minimumResolution: Duration { .nanoseconds(1) }
 
     mutating func advance(by duration: Duration) { now = now.advanced(by: duration) }
+    /// Time going backwards, as a wall clock stepped by NTP would; the limiters must not trust it.
+    mutating func rewind(by duration: Duration) { now = now.advanced(by: .zero - duration) }
 
     func sleep(until deadline: Instant, tolerance: Duration?) async throws {
         throw CancellationError()  // nothing here sleeps: tests move the clock themselves

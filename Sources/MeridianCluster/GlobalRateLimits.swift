@@ -1,0 +1,224 @@
+internal import Atomics
+public import Logging
+public import MeridianConfig
+public import MeridianRedis
+internal import NIOConcurrencyHelpers
+public import NIOCore
+
+/// Global rate limits: the same bucket counted by every instance, in Redis.
+///
+/// - `exact`: one ``RedisScripts/gcraScript`` call per request, pipelined on the event loop's connection, bounded by
+///   the request budget (`redis.timeouts.request`).
+/// - `batched`: tokens leased from Redis in small batches (``LeaseLedger``), spent locally, refilled in the
+///   background and given back after the lease TTL; overshoot at most `instances × batch` per window.
+///
+/// Redis down (or slower than the budget): the request gets the local answer at the instance's share of the limit —
+/// rate and burst divided by the live instances last seen — so the cluster as a whole stays near the limit, and no
+/// request fails or waits because of Redis. Redis back: the global bucket takes over afresh (what was counted
+/// locally during the outage is not replayed into it).
+public final class GlobalRateLimits: Sendable {
+    let client: RedisClient
+    let membership: ClusterMembership
+    let prefix: String
+    let requestBudget: Duration
+    let logger: Logger
+    let group: any EventLoopGroup
+    private let active = ManagedAtomic<Bool>(true)
+    private let limiters = NIOLockedValueBox<[GlobalLimiter]>([])
+    private let sweeper = NIOLockedValueBox<RepeatedTask?>(nil)
+    static let gcra = RedisScript(RedisScripts.gcraScript)
+    static let lease = RedisScript(RedisScripts.leaseScript)
+    static let giveBack = RedisScript(RedisScripts.returnScript)
+
+    public init(client: RedisClient, membership: ClusterMembership, group: any EventLoopGroup, keyPrefix: String, requestBudget: Duration, logger: Logger) {
+        self.client = client
+        self.membership = membership
+        self.prefix = keyPrefix
+        self.requestBudget = requestBudget
+        self.logger = logger
+        self.group = group
+        active.store(!client.status.degraded, ordering: .relaxed)
+    }
+
+    public func start() {
+        active.store(!client.status.degraded, ordering: .relaxed)
+        client.onStatusChange { [weak self] status in self?.active.store(!status.degraded, ordering: .relaxed) }
+        let task = group.next().scheduleRepeatedTask(initialDelay: .milliseconds(500), delay: .milliseconds(500)) { [weak self] _ in
+            self?.sweep()
+        }
+        sweeper.withLockedValue { $0 = task }
+    }
+
+    public func stop() {
+        sweeper.withLockedValue { $0 }?.cancel()
+    }
+
+    var isActive: Bool { active.load(ordering: .relaxed) }
+
+    /// The limiter of one route's policy (a reload makes new ones; the old ones' leases run out).
+    func limiter(for config: Configuration.RateLimit, quota: RateLimitQuota, stats: RateLimitStats) -> GlobalLimiter {
+        let limiter = GlobalLimiter(owner: self, config: config, quota: quota, stats: stats)
+        limiters.withLockedValue { list in
+            list.removeAll { $0.config.name == config.name }
+            list.append(limiter)
+        }
+        return limiter
+    }
+
+    /// Gives back the tokens leases no longer need (every 500 ms).
+    private func sweep() {
+        for limiter in limiters.withLockedValue({ $0 }) { limiter.returnExpired() }
+    }
+}
+
+/// One policy's global limiter.
+final class GlobalLimiter: Sendable {
+    enum Answer {
+        case now(RateLimitDecision)
+        case later(EventLoopFuture<RateLimitDecision>)
+    }
+
+    unowned let owner: GlobalRateLimits
+    let config: Configuration.RateLimit
+    let quota: RateLimitQuota
+    private let ledger: NIOLockedValueBox<LeaseLedger<ContinuousClock>>
+    /// The local answer while Redis is down: the instance's share of the limit, remade when the share changes.
+    private let fallback: NIOLockedValueBox<(instances: Int, limiter: LocalLimiter)>
+    private let global: RateLimitStats.Counters
+    private let degraded: RateLimitStats.Counters
+    /// `remaining` of the latest lease reply, for the `RateLimit` field of batched answers.
+    private let lastRemaining = ManagedAtomic<Int>(0)
+
+    init(owner: GlobalRateLimits, config: Configuration.RateLimit, quota: RateLimitQuota, stats: RateLimitStats) {
+        self.owner = owner
+        self.config = config
+        self.quota = quota
+        let batch = min(config.batch, quota.burst)
+        self.ledger = NIOLockedValueBox(LeaseLedger(.init(batch: batch, lowWater: batch / 4, leaseTTL: .seconds(1))))
+        self.fallback = NIOLockedValueBox((1, LocalLimiter(quota: quota)))
+        self.global = stats.counters(policy: config.name, scope: "global")
+        self.degraded = stats.counters(policy: config.name, scope: "fallback")
+    }
+
+    func redisKey(_ key: String) -> String {
+        "\(owner.prefix):{rl:\(config.name):\(key)}"
+    }
+
+    func take(key: String, on eventLoop: any EventLoop) -> Answer {
+        guard owner.isActive else { return .now(local(key)) }
+        switch config.mode {
+        case .exact: return exact(key, on: eventLoop)
+        case .batched: return batched(key, on: eventLoop)
+        }
+    }
+
+    // MARK: - Exact
+
+    private func exact(_ key: String, on eventLoop: any EventLoop) -> Answer {
+        let args = RedisScripts.arguments(quota, 1).map { RedisArgument.string($0) }
+        let reply = owner.client.run(GlobalRateLimits.gcra, keys: [redisKey(key)], arguments: args, timeout: owner.requestBudget, on: eventLoop)
+        let quota = self.quota
+        return .later(
+            reply.map { [self] value -> RateLimitDecision in
+                guard let numbers = value.array?.compactMap({ $0.int.map(Int.init) }), let d = RedisScripts.decision(gcraReply: numbers, quota: quota)
+                else { return local(key) }
+                count(d, global)
+                return d
+            }.recover { [self] _ in local(key) }
+        )
+    }
+
+    // MARK: - Batched
+
+    private func batched(_ key: String, on eventLoop: any EventLoop) -> Answer {
+        let now = ContinuousClock.now
+        let decision = ledger.withLockedValue { $0.take(key: key, at: now) }
+        switch decision {
+        case .allowed(let inHand):
+            return .now(count(allowed(inHand), global))
+        case .allowedAndRefill(let inHand, let want):
+            _ = lease(key, want: want, on: eventLoop)
+            return .now(count(allowed(inHand), global))
+        case .refused(let retryAfter):
+            return .now(count(refused(retryAfter), global))
+        case .waitingForLease:
+            // Another request of this key is fetching the lease: this one is answered by the local share rather
+            // than queued (cold keys are rare; their first requests cost no wait).
+            return .now(local(key))
+        case .mustLease(let want):
+            return .later(
+                lease(key, want: want, on: eventLoop).map { [self] ok in
+                    guard ok else { return local(key) }
+                    let again = ledger.withLockedValue { $0.take(key: key, at: .now) }
+                    switch again {
+                    case .allowed(let inHand), .allowedAndRefill(let inHand, _): return count(allowed(inHand), global)
+                    case .refused(let retryAfter): return count(refused(retryAfter), global)
+                    case .mustLease, .waitingForLease: return local(key)
+                    }
+                }
+            )
+        }
+    }
+
+    /// Leases `want` tokens; the future says whether Redis answered.
+    private func lease(_ key: String, want: Int, on eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
+        let args = RedisScripts.arguments(quota, want).map { RedisArgument.string($0) }
+        return owner.client.run(GlobalRateLimits.lease, keys: [redisKey(key)], arguments: args, timeout: owner.requestBudget, on: eventLoop)
+            .map { [self] value -> Bool in
+                guard let numbers = value.array?.compactMap({ $0.int.map(Int.init) }), let reply = RedisScripts.LeaseReply(numbers) else {
+                    ledger.withLockedValue { $0.leaseFailed(key: key, at: .now) }
+                    return false
+                }
+                lastRemaining.store(reply.remaining, ordering: .relaxed)
+                ledger.withLockedValue { $0.granted(key: key, tokens: reply.granted, retryAfter: reply.retryAfter, at: .now) }
+                return true
+            }.recover { [self] _ in
+                ledger.withLockedValue { $0.leaseFailed(key: key, at: .now) }
+                return false
+            }
+    }
+
+    func returnExpired() {
+        let unused = ledger.withLockedValue { $0.expired(at: .now) }
+        guard owner.isActive else { return }
+        for u in unused where u.tokens > 0 {
+            let args = RedisScripts.arguments(quota, u.tokens).map { RedisArgument.string($0) }
+            _ = owner.client.run(GlobalRateLimits.giveBack, keys: [redisKey(u.key)], arguments: args)
+        }
+    }
+
+    private func allowed(_ inHand: Int) -> RateLimitDecision {
+        let remaining = min(quota.burst, inHand + lastRemaining.load(ordering: .relaxed))
+        return RateLimitDecision(
+            allowed: true, limit: quota.burst, remaining: remaining, retryAfter: nil, reset: quota.emissionInterval * (quota.burst - remaining),
+            nextRefill: remaining < quota.burst ? quota.emissionInterval : nil
+        )
+    }
+
+    private func refused(_ retryAfter: Duration) -> RateLimitDecision {
+        RateLimitDecision(allowed: false, limit: quota.burst, remaining: 0, retryAfter: retryAfter, reset: quota.refillTime, nextRefill: retryAfter)
+    }
+
+    // MARK: - Degraded
+
+    /// The local answer at this instance's share: rate and burst divided by the live instances last seen.
+    private func local(_ key: String) -> RateLimitDecision {
+        let instances = max(1, owner.membership.liveInstances)
+        let limiter = fallback.withLockedValue { f -> LocalLimiter in
+            if f.instances != instances {
+                let share = RateLimitQuota(
+                    rate: max(1, config.rate / instances), per: config.per, burst: max(1, config.burst / instances)
+                )
+                f = (instances, LocalLimiter(quota: share))
+            }
+            return f.limiter
+        }
+        return count(limiter.take(key: key), degraded)
+    }
+
+    @discardableResult
+    private func count(_ d: RateLimitDecision, _ counters: RateLimitStats.Counters) -> RateLimitDecision {
+        (d.allowed ? counters.allowed : counters.limited).wrappingIncrement(ordering: .relaxed)
+        return d
+    }
+}

@@ -1,0 +1,162 @@
+public import MeridianConfig
+public import MeridianCore
+internal import NIOConcurrencyHelpers
+public import NIOCore
+public import NIOHTTP1
+
+/// `rate_limit:` on a route: a token bucket per key, answered locally (a bounded table per route) or across the
+/// cluster (``GlobalRateLimits``). An allowed request carries `RateLimit-Policy` and `RateLimit` (the IETF httpapi
+/// draft fields); a refused one gets 429 with those and `Retry-After`, and never reaches the route's action.
+public struct RateLimitMiddleware: Middleware {
+    let config: Configuration.RateLimit
+    let quota: RateLimitQuota
+    let policy: RateLimitHeaders.Policy
+    let key: KeyExtractor
+    let local: LocalLimiter?
+    let global: GlobalLimiter?
+    let localCounters: RateLimitStats.Counters
+
+    /// `global` nil with `scope: global` (no Redis configured) counts locally, as a one-instance cluster would.
+    public init(_ config: Configuration.RateLimit, trustedProxies: [IPNetwork], global limits: GlobalRateLimits?, stats: RateLimitStats) {
+        self.config = config
+        let quota = RateLimitQuota(rate: config.rate, per: config.per, burst: config.burst)
+        self.quota = quota
+        self.policy = RateLimitHeaders.Policy(name: config.name, quota: quota)
+        self.key = KeyExtractor(config.key, trustedProxies: trustedProxies)
+        self.localCounters = stats.counters(policy: config.name, scope: "local")
+        if config.scope == .global, let limits {
+            self.global = limits.limiter(for: config, quota: quota, stats: stats)
+            self.local = nil
+        } else {
+            self.global = nil
+            self.local = LocalLimiter(quota: quota)
+        }
+    }
+
+    public func respond(to request: Request, context: RequestContext, next: any Responder) -> ResponseFuture {
+        let key = self.key.key(for: request, context: context)
+        if let local {
+            let decision = local.take(key: key)
+            (decision.allowed ? localCounters.allowed : localCounters.limited).wrappingIncrement(ordering: .relaxed)
+            return answer(decision, request: request, context: context, next: next)
+        }
+        guard let global else { return next.respond(to: request, context: context) }
+        switch global.take(key: key, on: context.eventLoop) {
+        case .now(let decision):
+            return answer(decision, request: request, context: context, next: next)
+        case .later(let future):
+            let policy = self.policy
+            return .eventually(
+                future.flatMap { decision in
+                    switch Self.answer(decision, policy: policy, request: request, context: context, next: next) {
+                    case .immediate(let r): return context.eventLoop.makeSucceededFuture(r)
+                    case .eventually(let f): return f
+                    }
+                }
+            )
+        }
+    }
+
+    private func answer(_ decision: RateLimitDecision, request: Request, context: RequestContext, next: any Responder) -> ResponseFuture {
+        Self.answer(decision, policy: policy, request: request, context: context, next: next)
+    }
+
+    static func answer(
+        _ decision: RateLimitDecision, policy: RateLimitHeaders.Policy, request: Request, context: RequestContext, next: any Responder
+    ) -> ResponseFuture {
+        let fields = RateLimitHeaders.fields(for: decision, policy: policy)
+        guard decision.allowed else {
+            var headers = HTTPHeaders(fields.map { ($0.name, $0.value) })
+            headers.add(name: "cache-control", value: "no-store")
+            context.annotate(RateLimitedAnnotation.self, policy.name)
+            return .immediate(.text(.tooManyRequests, "rate limit exceeded (\(policy.name))\n", headers: headers))
+        }
+        return next.respond(to: request, context: context).map { response in
+            var response = response
+            for field in fields { response.headers.replaceOrAdd(name: field.name, value: field.value) }
+            return response
+        }
+    }
+}
+
+/// The access log's `ratelimit` field: the policy that refused the request.
+public enum RateLimitedAnnotation: RecordAnnotationKey {
+    public typealias Value = String
+    public static let name = "ratelimit"
+}
+
+/// One route's local limit: its buckets in a few lock-striped tables, so requests of different keys on different
+/// event loops rarely wait for each other.
+final class LocalLimiter: Sendable {
+    private let shards: [NIOLockedValueBox<RateLimitTable<ContinuousClock>>]
+
+    init(quota: RateLimitQuota, maxKeys: Int = 100_000, shards: Int = 8) {
+        self.shards = (0..<shards).map { _ in NIOLockedValueBox(RateLimitTable(quota, maxKeys: max(1, maxKeys / shards))) }
+    }
+
+    func take(key: String) -> RateLimitDecision {
+        let shard = shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
+        let now = ContinuousClock.now
+        return shard.withLockedValue { $0.take(key: key, at: now) }
+    }
+}
+
+/// Where a limit's key comes from.
+struct KeyExtractor: Sendable {
+    let source: Configuration.RateLimit.Key
+    let trustedProxies: [IPNetwork]
+
+    init(_ source: Configuration.RateLimit.Key, trustedProxies: [IPNetwork]) {
+        self.source = source
+        self.trustedProxies = trustedProxies
+    }
+
+    /// The bucket's key; a request without the header, cookie or parameter shares the bucket of the empty key
+    /// (so leaving the header out is not a way around the limit).
+    func key(for request: Request, context: RequestContext) -> String {
+        switch source {
+        case .route:
+            return ""
+        case .header(let name):
+            return request.headers.first(name: name) ?? ""
+        case .cookie(let name):
+            for header in request.headers[canonicalForm: "cookie"] {
+                for pair in header.split(separator: ";") {
+                    let trimmed = pair.drop { $0 == " " }
+                    if trimmed.hasPrefix(name + "=") { return String(trimmed.dropFirst(name.count + 1)) }
+                }
+            }
+            return ""
+        case .parameter(let name):
+            return context.parameter(name).map(String.init) ?? ""
+        case .clientIP:
+            return clientIP(request)
+        }
+    }
+
+    /// The peer's address; behind trusted proxies, the nearest address in `X-Forwarded-For` that is not one of them
+    /// (the rightmost untrusted hop: what a client cannot forge).
+    func clientIP(_ request: Request) -> String {
+        guard let peer = request.connection.remoteAddress else { return "" }
+        let peerText = peer.ipAddress ?? ""
+        guard !trustedProxies.isEmpty, let bytes = IPNetwork.parseAddress(Substring(peerText)),
+            trustedProxies.contains(where: { $0.contains(bytes) })
+        else { return peerText }
+        let hops = request.headers[canonicalForm: "x-forwarded-for"].flatMap { $0.split(separator: ",") }
+        for hop in hops.reversed() {
+            let address = hop.trimmingSpaces
+            guard let b = IPNetwork.parseAddress(address) else { return String(address) }
+            if !trustedProxies.contains(where: { $0.contains(b) }) { return String(address) }
+        }
+        return peerText
+    }
+}
+
+extension Substring {
+    fileprivate var trimmingSpaces: Substring {
+        var s = self
+        while s.first == " " || s.first == "\t" { s = s.dropFirst() }
+        while s.last == " " || s.last == "\t" { s = s.dropLast() }
+        return s
+    }
+}

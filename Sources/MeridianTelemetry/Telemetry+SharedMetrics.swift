@@ -1,0 +1,46 @@
+internal import Atomics
+internal import MeridianCluster
+
+extension Telemetry {
+    /// Redis health and the rate limits in `/metrics` (the Redis families only when `redis:` is configured).
+    func renderSharedMetrics(_ e: inout Exposition) {
+        let sources = attached
+        if let isDegraded = sources.redisDegraded {
+            let r = redisMetrics
+            e.family("meridian_redis_degraded", .gauge, "1 while Redis is unreachable and shared state falls back to local.")
+            e.sample("meridian_redis_degraded", [], isDegraded() ? 1 : 0)
+            e.family("meridian_redis_degraded_transitions", .counter, "Times the instance lost Redis and went degraded.")
+            e.sample("meridian_redis_degraded_transitions_total", [], r.degradedTransitions.load(ordering: .relaxed))
+            e.family("meridian_redis_commands", .counter, "Redis commands by result (ok, error reply, timeout, unavailable, closed).")
+            for (i, result) in RedisTelemetry.results.enumerated() {
+                e.sample("meridian_redis_commands_total", [("result", result)], r.commands[i].load(ordering: .relaxed))
+            }
+            let name = "meridian_redis_command_duration_seconds"
+            e.family(name, .histogram, "Round-trip time of Redis commands that got an answer.", unit: "seconds")
+            var cumulative = 0
+            var count = 0
+            for (i, b) in r.buckets.enumerated() {
+                cumulative += b.load(ordering: .relaxed)
+                let le = i < RequestMetrics.bounds.count ? Exposition.format(RequestMetrics.bounds[i]) : "+Inf"
+                e.sample(name + "_bucket", [("le", le)], cumulative)
+                count = cumulative
+            }
+            e.sample(name + "_count", [], count)
+            e.sample(name + "_sum", [], Double(r.sumNanoseconds.load(ordering: .relaxed)) / 1e9)
+            e.family("meridian_redis_reconnects", .counter, "Connections to Redis made again after one was lost.")
+            e.sample("meridian_redis_reconnects_total", [], r.reconnects.load(ordering: .relaxed))
+            e.family("meridian_redis_pubsub_messages", .counter, "Pub/sub messages received, by channel.")
+            for (channel, n) in r.messages.withLockedValue({ $0 }).sorted(by: { $0.key < $1.key }) {
+                e.sample("meridian_redis_pubsub_messages_total", [("channel", channel)], n)
+            }
+        }
+        if let stats = sources.rateLimits {
+            e.family(
+                "meridian_ratelimit_requests", .counter,
+                "Requests under a rate limit, by policy, result (allowed, limited) and scope (local, global, fallback: the local share while Redis is down).")
+            for s in stats.samples() {
+                e.sample("meridian_ratelimit_requests_total", [("policy", s.policy), ("scope", s.scope), ("result", s.result)], s.count)
+            }
+        }
+    }
+}
