@@ -81,7 +81,14 @@ final class GlobalLimiter: Sendable {
     unowned let owner: GlobalRateLimits
     let config: Configuration.RateLimit
     let quota: RateLimitQuota
-    private let ledger: NIOLockedValueBox<LeaseLedger<ContinuousClock>>
+    /// The ledger and the requests waiting for a key's lease in flight, under one lock: a request that finds the
+    /// lease in flight and the lease's answer cannot pass each other.
+    private let state: NIOLockedValueBox<BatchState>
+
+    struct BatchState {
+        var ledger: LeaseLedger<ContinuousClock>
+        var waiters: [String: [(promise: EventLoopPromise<RateLimitDecision>, eventLoop: any EventLoop)]] = [:]
+    }
     /// The local answer while Redis is down: the instance's share of the limit, remade when the share changes.
     private let fallback: NIOLockedValueBox<(instances: Int, limiter: LocalLimiter)>
     private let global: RateLimitStats.Counters
@@ -94,7 +101,7 @@ final class GlobalLimiter: Sendable {
         self.config = config
         self.quota = quota
         let batch = min(config.batch, quota.burst)
-        self.ledger = NIOLockedValueBox(LeaseLedger(.init(batch: batch, lowWater: batch / 4, leaseTTL: .seconds(1))))
+        self.state = NIOLockedValueBox(BatchState(ledger: LeaseLedger(.init(batch: batch, lowWater: batch / 4, leaseTTL: .seconds(1)))))
         self.fallback = NIOLockedValueBox((1, LocalLimiter(quota: quota)))
         self.global = stats.counters(policy: config.name, scope: "global")
         self.degraded = stats.counters(policy: config.name, scope: "fallback")
@@ -130,9 +137,19 @@ final class GlobalLimiter: Sendable {
 
     // MARK: - Batched
 
-    private func batched(_ key: String, on eventLoop: any EventLoop) -> Answer {
+    private func batched(_ key: String, on eventLoop: any EventLoop, depth: Int = 0) -> Answer {
         let now = ContinuousClock.now
-        let decision = ledger.withLockedValue { $0.take(key: key, at: now) }
+        var waiter: EventLoopPromise<RateLimitDecision>?
+        let decision = state.withLockedValue { s -> LeaseDecision in
+            let d = s.ledger.take(key: key, at: now)
+            guard d == .waitingForLease, depth < 4 else { return d }
+            // Another request of this key is fetching a lease: wait for its answer rather than guess.
+            let promise = eventLoop.makePromise(of: RateLimitDecision.self)
+            s.waiters[key, default: []].append((promise, eventLoop))
+            waiter = promise
+            return d
+        }
+        if let waiter { return .later(waiter.futureResult) }
         switch decision {
         case .allowed(let inHand):
             return .now(count(allowed(inHand), global))
@@ -142,44 +159,58 @@ final class GlobalLimiter: Sendable {
         case .refused(let retryAfter):
             return .now(count(refused(retryAfter), global))
         case .waitingForLease:
-            // Another request of this key is fetching the lease: this one is answered by the local share rather
-            // than queued (cold keys are rare; their first requests cost no wait).
             return .now(local(key))
         case .mustLease(let want):
             return .later(
-                lease(key, want: want, on: eventLoop).map { [self] ok in
-                    guard ok else { return local(key) }
-                    let again = ledger.withLockedValue { $0.take(key: key, at: .now) }
-                    switch again {
-                    case .allowed(let inHand), .allowedAndRefill(let inHand, _): return count(allowed(inHand), global)
-                    case .refused(let retryAfter): return count(refused(retryAfter), global)
-                    case .mustLease, .waitingForLease: return local(key)
-                    }
+                lease(key, want: want, on: eventLoop).flatMap { [self] ok in
+                    guard ok else { return eventLoop.makeSucceededFuture(local(key)) }
+                    return future(batched(key, on: eventLoop, depth: depth + 1), on: eventLoop)
                 }
             )
         }
     }
 
-    /// Leases `want` tokens; the future says whether Redis answered.
+    private func future(_ answer: Answer, on eventLoop: any EventLoop) -> EventLoopFuture<RateLimitDecision> {
+        switch answer {
+        case .now(let d): return eventLoop.makeSucceededFuture(d)
+        case .later(let f): return f
+        }
+    }
+
+    /// Leases `want` tokens; the future says whether Redis answered. The requests that waited for this lease are
+    /// answered once it is in the ledger (the local share when Redis did not answer).
     private func lease(_ key: String, want: Int, on eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
         let args = RedisScripts.arguments(quota, want).map { RedisArgument.string($0) }
         return owner.client.run(GlobalRateLimits.lease, keys: [redisKey(key)], arguments: args, timeout: owner.requestBudget, on: eventLoop)
             .map { [self] value -> Bool in
                 guard let numbers = value.array?.compactMap({ $0.int.map(Int.init) }), let reply = RedisScripts.LeaseReply(numbers) else {
-                    ledger.withLockedValue { $0.leaseFailed(key: key, at: .now) }
+                    settle(key, ok: false) { $0.leaseFailed(key: key, at: .now) }
                     return false
                 }
                 lastRemaining.store(reply.remaining, ordering: .relaxed)
-                ledger.withLockedValue { $0.granted(key: key, tokens: reply.granted, retryAfter: reply.retryAfter, at: .now) }
+                settle(key, ok: true) { $0.granted(key: key, tokens: reply.granted, retryAfter: reply.retryAfter, at: .now) }
                 return true
             }.recover { [self] _ in
-                ledger.withLockedValue { $0.leaseFailed(key: key, at: .now) }
+                settle(key, ok: false) { $0.leaseFailed(key: key, at: .now) }
                 return false
             }
     }
 
+    private func settle(_ key: String, ok: Bool, _ update: (inout LeaseLedger<ContinuousClock>) -> Void) {
+        let waiting = state.withLockedValue { s in
+            update(&s.ledger)
+            return s.waiters.removeValue(forKey: key) ?? []
+        }
+        for w in waiting {
+            w.eventLoop.execute { [self] in
+                guard ok else { return w.promise.succeed(local(key)) }
+                future(batched(key, on: w.eventLoop, depth: 1), on: w.eventLoop).cascade(to: w.promise)
+            }
+        }
+    }
+
     func returnExpired() {
-        let unused = ledger.withLockedValue { $0.expired(at: .now) }
+        let unused = state.withLockedValue { $0.ledger.expired(at: .now) }
         guard owner.isActive else { return }
         for u in unused where u.tokens > 0 {
             let args = RedisScripts.arguments(quota, u.tokens).map { RedisArgument.string($0) }
