@@ -1,6 +1,7 @@
 internal import Atomics
 public import Logging
 public import MeridianConfig
+public import MeridianCore
 public import MeridianRedis
 internal import NIOConcurrencyHelpers
 public import NIOCore
@@ -23,6 +24,7 @@ public final class GlobalRateLimits: Sendable {
     let requestBudget: Duration
     let logger: Logger
     let group: any EventLoopGroup
+    let tracing: (any RedisCallTracing)?
     private let active = ManagedAtomic<Bool>(true)
     private let limiters = NIOLockedValueBox<[GlobalLimiter]>([])
     private let sweeper = NIOLockedValueBox<RepeatedTask?>(nil)
@@ -30,7 +32,11 @@ public final class GlobalRateLimits: Sendable {
     static let lease = RedisScript(RedisScripts.leaseScript)
     static let giveBack = RedisScript(RedisScripts.returnScript)
 
-    public init(client: RedisClient, membership: ClusterMembership, group: any EventLoopGroup, keyPrefix: String, requestBudget: Duration, logger: Logger) {
+    public init(
+        client: RedisClient, membership: ClusterMembership, group: any EventLoopGroup, keyPrefix: String, requestBudget: Duration, logger: Logger,
+        tracing: (any RedisCallTracing)? = nil
+    ) {
+        self.tracing = tracing
         self.client = client
         self.membership = membership
         self.prefix = keyPrefix
@@ -54,6 +60,12 @@ public final class GlobalRateLimits: Sendable {
     }
 
     var isActive: Bool { active.load(ordering: .relaxed) }
+
+    /// The first configured node, for spans' `server.address` (a cluster's calls go to the key's node).
+    var firstNode: (host: String, port: Int) {
+        let node = client.settings.seeds[0]
+        return (node.host, node.port)
+    }
 
     /// The limiter of one route's policy (a reload makes new ones; the old ones' leases run out).
     func limiter(for config: Configuration.RateLimit, quota: RateLimitQuota, stats: RateLimitStats) -> GlobalLimiter {
@@ -111,12 +123,21 @@ final class GlobalLimiter: Sendable {
         "\(owner.prefix):{rl:\(config.name):\(key)}"
     }
 
-    func take(key: String, on eventLoop: any EventLoop) -> Answer {
+    func take(key: String, on eventLoop: any EventLoop, trace: TraceContext? = nil) -> Answer {
         guard owner.isActive else { return .now(local(key)) }
+        let answer: Answer
         switch config.mode {
-        case .exact: return exact(key, on: eventLoop)
-        case .batched: return batched(key, on: eventLoop)
+        case .exact: answer = exact(key, on: eventLoop)
+        case .batched: answer = batched(key, on: eventLoop)
         }
+        // The request waits on Redis only when the answer is not at hand: that wait gets a CLIENT span.
+        guard case .later(let future) = answer, let tracing = owner.tracing,
+            let finish = tracing.startRedisSpan(
+                trace: trace, operation: "EVALSHA", server: owner.firstNode, policy: config.name
+            )
+        else { return answer }
+        future.whenComplete { _ in finish(nil) }
+        return answer
     }
 
     // MARK: - Exact

@@ -41,7 +41,7 @@ public struct RateLimitMiddleware: Middleware {
             return answer(decision, request: request, context: context, next: next)
         }
         guard let global else { return next.respond(to: request, context: context) }
-        switch global.take(key: key, on: context.eventLoop) {
+        switch global.take(key: key, on: context.eventLoop, trace: request.trace) {
         case .now(let decision):
             return answer(decision, request: request, context: context, next: next)
         case .later(let future):

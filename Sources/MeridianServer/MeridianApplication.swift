@@ -87,7 +87,9 @@ public final class MeridianApplication: Sendable {
         var shared: SharedState?
         if let redis = configuration.redis {
             do {
-                shared = try SharedState(redis, group: group, registry: upstreams, logger: logger, observer: telemetry.redisObserver)
+                shared = try SharedState(
+                    redis, group: group, registry: upstreams, logger: logger, observer: telemetry.redisObserver, tracing: telemetry.redisTracing
+                )
             } catch {
                 try? group.syncShutdownGracefully()
                 try? threadPool.syncShutdownGracefully()

@@ -19,7 +19,8 @@ public final class SharedState: Sendable {
     private let heartbeat = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
     public init(
-        _ config: Configuration.Redis, group: any EventLoopGroup, registry: UpstreamRegistry, logger: Logger, observer: (any RedisObserver)?
+        _ config: Configuration.Redis, group: any EventLoopGroup, registry: UpstreamRegistry, logger: Logger, observer: (any RedisObserver)?,
+        tracing: (any RedisCallTracing)? = nil
     ) throws {
         self.config = config
         let instanceID = "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(String(UInt32.random(in: .min ... .max), radix: 36))"
@@ -49,7 +50,9 @@ public final class SharedState: Sendable {
         self.breakers = SharedBreakers(
             client: client, registry: registry, membership: membership, group: group, keyPrefix: config.keyPrefix, logger: logger
         )
-        self.limits = GlobalRateLimits(client: client, membership: membership, group: group, keyPrefix: config.keyPrefix, requestBudget: config.requestBudget, logger: logger)
+        self.limits = GlobalRateLimits(client: client, membership: membership, group: group, keyPrefix: config.keyPrefix, requestBudget: config.requestBudget, logger: logger,
+            tracing: tracing
+        )
         registry.enableSharing(breakers)
     }
 

@@ -1,5 +1,6 @@
 internal import MeridianCore
 internal import MeridianProxy
+internal import MeridianCluster
 internal import Tracing
 
 /// A sampled request's span that may have been started before the request ended (by an upstream
@@ -101,6 +102,31 @@ extension RequestTracer: UpstreamSpanRecording {
         switch method {
         case "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH": return method
         default: return "_OTHER"
+        }
+    }
+}
+
+extension RequestTracer: RedisCallTracing {
+    /// A CLIENT span for a Redis call the request waits on, with the database semantic conventions
+    /// (`db.system.name`, `db.operation.name`) and the policy it was for.
+    func startRedisSpan(
+        trace: TraceContext?, operation: String, server: (host: String, port: Int), policy: String
+    ) -> (@Sendable (_ error: String?) -> Void)? {
+        guard let trace, trace.sampled, let pending = trace.span as? PendingSpan, let parent = serverSpan(pending) else { return nil }
+        let span = tracer.startSpan(operation, context: parent.context, ofKind: .client, at: DefaultTracerClock.now)
+        span.updateAttributes { a in
+            a["db.system.name"] = "redis"
+            a["db.operation.name"] = operation
+            a["server.address"] = server.host
+            a["server.port"] = server.port
+            a["meridian.ratelimit.policy"] = policy
+        }
+        return { error in
+            if let error {
+                span.updateAttributes { $0["error.type"] = error }
+                span.setStatus(SpanStatus(code: .error, message: error))
+            }
+            span.end(at: DefaultTracerClock.now)
         }
     }
 }

@@ -81,7 +81,7 @@ dl.kv dt{color:var(--mut)}dl.kv dd{margin:0;text-align:right;font-weight:600}
 <div class="wrap">
 <header>
 <div>
-<h1><span class="brand">Meridian</span><span data-testid="host">—</span><span class="badge" data-testid="readiness">—</span></h1>
+<h1><span class="brand">Meridian</span><span data-testid="host">—</span><span class="badge" data-testid="readiness">—</span><span class="badge" data-testid="redis"></span></h1>
 <div class="meta">
 <span>id <b class="mono" data-testid="instance-id">—</b></span>
 <span>version <b data-testid="version">—</b></span>
@@ -241,6 +241,8 @@ function header(d) {
   set("config-loaded", isn(loaded) ? `${clock(loaded)} (${dur((now - loaded) / 1000)} ago)` : D, i.config_loaded_at || "");
   const r = i.draining ? ["draining", "warn"] : i.ready ? ["ready", "ok"] : ["not ready", "bad"];
   set("readiness", r[0], undefined, `badge dot ${r[1]}`);
+  const rd = i.redis == null ? ["", ""] : i.redis === "connected" ? ["redis connected", "ok"] : ["redis degraded", "warn"];
+  set("redis", rd[0], undefined, rd[0] ? `badge dot ${rd[1]}` : "");
   document.title = (i.host ? i.host + " \u00b7 " : "") + "Meridian status";
 }
 
@@ -347,6 +349,11 @@ function upstreams(d) {
     if (u.ejected === true) h.append(" ", el("span", "badge bad", "ejected"));
     h.append(nb);
     bt.append(el("span", bc, br || D));
+    if (u.breaker_shared != null) {
+      const sb = String(u.breaker_shared), sc = "badge " + ({ closed: "ok", open: "bad", "half-open": "warn" }[sb.replace(/_/g, "-")] || "");
+      bt.append(" ", el("span", sc, "cluster " + sb));
+      tr.setAttribute("data-breaker-shared", sb);
+    }
     const conns = td(`${isn(cn.idle) ? cnt(cn.idle) : D} / ${isn(cn.active) ? cnt(cn.active) : D}`, "n opt", "idle / active pooled connections");
     tr.append(td(cl, "mono wide"), ep, h, bt, num(u.active), conns, td(rate(u.per_second), "n", exact(u.requests) + " requests"),
       errCell(u.errors, u.requests), td(ms(l.p50), "n opt"), td(ms(l.p99), "n"));

@@ -27,7 +27,7 @@ extension StatusReporter {
                 let then = base?.upstreams[key] ?? RouteTick()
                 return StatusDocument.Upstream(
                     cluster: c.name, endpoint: ep.key, healthy: ep.healthy, ejected: ep.ejected, breaker: ep.breaker,
-                    active: ep.activeRequests,
+                    breaker_shared: ep.sharedBreaker, active: ep.activeRequests,
                     connections: .init(
                         idle: ep.idleConnections, active: max(0, ep.openConnections - ep.idleConnections)),
                     requests: now.count, per_second: rate(now.count, then.count), errors: now.errors,

@@ -73,7 +73,7 @@ final class StatusReporter: Sendable {
                 id: t.instanceID, host: t.hostName, version: t.version, started_at: Self.iso(t.startedAt),
                 uptime_seconds: (now.timeIntervalSince(t.startedAt) * 10).rounded() / 10, config_generation: reload.generation,
                 config_loaded_at: Self.iso(reload.at), ready: !(src.health?.isShuttingDown ?? false), draining: src.health?.isShuttingDown ?? false,
-                service_name: t.config.serviceName
+                service_name: t.config.serviceName, redis: src.redisDegraded.map { $0() ? "degraded" : "connected" }
             )
         )
         let latest = all.last
@@ -190,6 +190,8 @@ struct StatusDocument: Codable {
         var ready: Bool
         var draining: Bool
         var service_name: String
+        /// `connected` or `degraded`; nil (JSON null) without `redis:`.
+        var redis: String?
     }
     struct Latency: Codable {
         var p50: Double?
@@ -267,6 +269,8 @@ struct StatusDocument: Codable {
         var healthy: Bool
         var ejected: Bool
         var breaker: String
+        /// The cluster-wide breaker, as this instance last heard it through Redis; nil when not shared.
+        var breaker_shared: String?
         var active: Int
         var connections: Pool
         var requests: UInt64

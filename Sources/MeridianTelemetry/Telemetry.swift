@@ -34,6 +34,8 @@ public final class Telemetry: Sendable {
     /// What the Redis client reports to (round trips, reconnects, degraded mode).
     public let redisMetrics = RedisTelemetry()
     public var redisObserver: any RedisObserver { redisMetrics }
+    /// CLIENT spans for the Redis calls requests wait on; nil when tracing is off.
+    public let redisTracing: (any RedisCallTracing)?
     public let instanceID: String
     public let hostName: String
     public let version: String
@@ -93,6 +95,7 @@ public final class Telemetry: Sendable {
         )
         var recordSpan: (@Sendable (RequestRecord, UInt64) -> (traceIDHigh: UInt64, traceIDLow: UInt64, spanID: UInt64)?)?
         var clientSpans: (any UpstreamSpanRecording)?
+        var redisSpans: (any RedisCallTracing)?
         if resolved.enabled {
             var otel = OTel.Configuration.default
             otel.serviceName = config.serviceName
@@ -123,6 +126,7 @@ public final class Telemetry: Sendable {
             TracingSetup.pinTracerSampler()
             let backend = try OTel.makeTracingBackend(configuration: otel)
             let tracer = RequestTracer(tracer: backend.factory, sampler: resolved.sampler, counters: tracingCounters)
+            redisSpans = tracer
             self.tracing = tracer
             recordSpan = { tracer.record($0, endNanos: $1) }
             clientSpans = tracer
@@ -136,6 +140,7 @@ public final class Telemetry: Sendable {
             exemplars: config.metrics.exemplars, recordSpan: recordSpan, accessLog: accessLog, counters: tracingCounters,
             maxPending: 4 * config.tracing.maxQueue
         )
+        self.redisTracing = redisSpans
         self.upstreamObserver = UpstreamTelemetry(
             metrics: config.metrics.enabled || config.status.enabled ? upstreamMetrics : nil, exemplars: config.metrics.exemplars,
             spans: clientSpans

@@ -141,3 +141,37 @@ struct RateLimitTests {
         }
     }
 }
+
+/// The Redis call a request waits on is a CLIENT span under its SERVER span; background calls are none.
+@Suite struct RedisSpanTests {
+    @Test func anExactGlobalLimitsCallIsAClientSpanOfTheRequest() async throws {
+        let receiver = try OTLPReceiver()
+        defer { receiver.stop() }
+        let redis = try await RedisServer()
+        let yaml = """
+            telemetry:
+              tracing: {endpoint: "\(receiver.endpoint)", batch_delay: 100ms, ratio: 1}
+            redis: {url: "redis://127.0.0.1:\(redis.port)", timeouts: {request: 200ms}}
+            hosts:
+              - default: true
+                routes:
+                  - name: api
+                    match: {prefix: /}
+                    rate_limit: {rate: 100, scope: global, mode: exact}
+                    respond: {status: 200, body: "ok"}
+            """
+        try await withTestServer(yaml) { s in
+            let trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+            #expect(try await s.get("/", headers: ["traceparent": "00-\(trace)-00f067aa0ba902b7-01"]).status == 200)
+            let client = try await receiver.waitForSpan { ($0["kind"] as? String) == "CLIENT" && ($0["trace_id"] as? String) == trace }
+            #expect(client["name"] as? String == "EVALSHA")
+            let a = try #require(client["attributes"] as? [String: Any])
+            #expect(a["db.system.name"] as? String == "redis")
+            #expect(a["server.port"] as? Int == redis.port)
+            #expect(a["meridian.ratelimit.policy"] as? String == "api")
+            let serverID = try #require(client["parent_span_id"] as? String)
+            let server = try await receiver.waitForSpan { ($0["span_id"] as? String) == serverID }
+            #expect(server["kind"] as? String == "SERVER")
+        }
+    }
+}
