@@ -79,7 +79,8 @@ final class RedisConnection: @unchecked Sendable {
         }
         if settings.database != 0 { steps.append(["SELECT", RedisArgument(settings.database)]) }
         if let name = settings.clientName { steps.append(["CLIENT", "SETNAME", .string(name)]) }
-        guard !steps.isEmpty else { return channel.eventLoop.makeSucceededVoidFuture() }
+        // At least one round trip: the connection is ready only once TLS (if any) is up and the server answers.
+        if steps.isEmpty { steps.append(["PING"]) }
         let replies = steps.map { send($0, deadline: deadline) }
         return EventLoopFuture.whenAllSucceed(replies, on: channel.eventLoop).flatMapThrowing { values in
             for (step, value) in zip(steps, values) {
@@ -254,7 +255,8 @@ final class RedisConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        failAll(error is RedisError ? error : RedisError.connectionClosed)
+        // A TLS failure (an unknown CA, a wrong name) says what it is: that goes into the degraded reason.
+        failAll(error is RedisError ? error : RedisError.unavailable("\(error)"))
         context.close(promise: nil)
     }
 }

@@ -3,6 +3,7 @@ import Logging
 @testable import MeridianRedis
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Testing
 
 /// The Redis client against a real `redis-server` (and a real three-master Redis Cluster).
@@ -198,5 +199,34 @@ struct RedisClientTests {
         #expect(try await target.cli("GET", key) == "after")
         #expect(try await client.send(["GET", .string(key)], key: key).get().string == "after")
     }
-}
 
+    @Test func tlsToRedisVerifiesTheServersCertificate() async throws {
+        let certs = try TestCertificates()
+        defer { certs.remove() }
+        let server = try certs.issue("redis", dnsNames: ["redis.test"])
+        let tlsPort = Int.random(in: 20000...59000)
+        let redis = try await RedisServer(arguments: [
+            "--tls-port", "\(tlsPort)", "--tls-cert-file", server.cert, "--tls-key-file", server.key, "--tls-ca-cert-file", certs.caPath,
+            "--tls-auth-clients", "no",
+        ])
+        _ = redis
+        var trusted = TLSConfiguration.makeClientConfiguration()
+        trusted.trustRoots = .file(certs.caPath)
+        let client = try await Self.client(tlsPort) {
+            $0.tls = trusted
+            $0.tlsServerName = "redis.test"
+        }
+        #expect(try await client.send(["PING"]).get() == .simple("PONG"))
+        #expect(!client.status.degraded)
+        await client.shutdown()
+        // The system's roots do not know the test CA: no connection, degraded, and the reason says why.
+        let untrusted = try await Self.client(tlsPort) {
+            $0.tls = .makeClientConfiguration()
+            $0.tlsServerName = "redis.test"
+        }
+        #expect(untrusted.status.degraded)
+        #expect(untrusted.status.reason?.contains("handshake") == true, "\(untrusted.status.reason ?? "")")
+        await #expect(throws: RedisError.self) { try await untrusted.send(["PING"]).get() }
+        await untrusted.shutdown()
+    }
+}
