@@ -439,7 +439,52 @@ def resilience_row():
     ])
 
 
-OVERVIEW_ROWS = [traffic_row, errors_row, latency_row, upstreams_row, resilience_row,
+def shared_state_row():
+    shared = usel('scope="shared"')
+    return Row("Shared state: breakers, rate limits, Redis", [
+        timeseries("Shared breaker states by cluster",
+                   targets((f"max by (cluster, endpoint, state) (meridian_breaker_state{shared}) == 1",
+                            "{{cluster}} {{endpoint}} {{state}}")),
+                   desc="The cluster-wide breaker of each endpoint as each instance last heard it through "
+                        "Redis (scope shared). It opens on failures from at least min_reporting_instances "
+                        "instances; a lone instance's trouble opens only its local breaker.",
+                   overrides=[_color("open", "red"), _color("half_open", "orange")]),
+        timeseries("Rate-limited requests/s by policy",
+                   targets((f"sum by (policy, scope, result) (rate(meridian_ratelimit_requests_total{sel()}[{RI}]))",
+                            "{{policy}} {{scope}} {{result}}")),
+                   unit="reqps", stack=True,
+                   overrides=[_color("limited", "red")],
+                   desc="Requests under a rate limit: allowed or limited (429), answered locally, "
+                        "globally (Redis), or by the local share while Redis is down (fallback)."),
+        timeseries("Redis degraded",
+                   targets((f"max by (instance) (meridian_redis_degraded{sel()})", "{{instance}}")),
+                   desc="1 while an instance cannot reach Redis: every shared feature is local then "
+                        "(breakers, limits at the per-instance share). Requests are still served."),
+        timeseries("Redis commands/s by result",
+                   targets((f"sum by (result) (rate(meridian_redis_commands_total{sel()}[{RI}]))", "{{result}}")),
+                   unit="ops", stack=True,
+                   overrides=[_color("timeout", "orange"), _color("unavailable", "red")],
+                   desc="ok, error (an error reply), timeout (past its deadline), unavailable (no "
+                        "connection: answered locally at once), closed."),
+        timeseries("Redis round trip p50 / p99",
+                   targets((f"histogram_quantile(0.5, sum by (le) (rate(meridian_redis_command_duration_seconds_bucket{sel()}[{RI}])))",
+                            "p50"),
+                           (f"histogram_quantile(0.99, sum by (le) (rate(meridian_redis_command_duration_seconds_bucket{sel()}[{RI}])))",
+                            "p99")),
+                   unit="s",
+                   desc="Round-trip time of Redis commands that got an answer (pipelined: includes the "
+                        "wait behind earlier commands on the connection)."),
+        timeseries("Redis reconnects and pub/sub messages",
+                   targets((f"sum by (instance) (increase(meridian_redis_reconnects_total{sel()}[{RI}]))",
+                            "reconnects {{instance}}"),
+                           (f"sum by (channel) (rate(meridian_redis_pubsub_messages_total{sel()}[{RI}]))",
+                            "messages/s {{channel}}")),
+                   desc="Connections made again after a loss, and breaker transitions (and other "
+                        "fan-out) received on pub/sub."),
+    ])
+
+
+OVERVIEW_ROWS = [traffic_row, errors_row, latency_row, upstreams_row, resilience_row, shared_state_row,
                  connections_row, instances_row, config_row, telemetry_row]
 
 

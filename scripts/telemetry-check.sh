@@ -7,7 +7,7 @@
 #   1. the status page in headless Chromium renders live data (scripts/status-page-check.sh) and
 #      its screenshot is written to $STATUS_PNG (default: a temp file; docs/status.png to refresh it),
 #   2. every Grafana panel query returns data from a real Prometheus scraping it
-#      (scripts/dashboards-check.sh),
+#      (scripts/dashboards-check.sh) — with Redis behind the shared breakers and a global limit,
 #   3. spans reached the receiver (SERVER -> CLIENT -> the upstream's SERVER, one trace), and the
 #      access log survives rotation with SIGUSR1.
 # Usage: scripts/telemetry-check.sh [MERIDIAN_BINARY]   (default .build/debug/meridian)
@@ -28,10 +28,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# port, admin: the instance checked; backend: its upstream; dead: an endpoint where nothing listens.
-read -r port admin backend dead < <(python3 -c '
+# port, admin: the instance checked; backend: its upstream; dead: an endpoint where nothing listens;
+# redis: the Redis its shared breakers and global limit use.
+read -r port admin backend dead redis < <(python3 -c '
 import socket
-s = [socket.socket() for _ in range(4)]
+s = [socket.socket() for _ in range(5)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*(x.getsockname()[1] for x in s))')
 
@@ -40,6 +41,10 @@ pids+=($!)
 for _ in $(seq 50); do grep -q '^PORT ' "$tmp/receiver.out" 2>/dev/null && break; sleep 0.1; done
 otlp=$(awk '/^PORT /{print $2}' "$tmp/receiver.out")
 [[ -n $otlp ]] || fail "the OTLP receiver did not start: $(cat "$tmp/receiver.err")"
+
+redis-server --port "$redis" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" >"$tmp/redis.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do redis-cli -p "$redis" PING 2>/dev/null | grep -q PONG && break; sleep 0.1; done
 
 mkdir -p "$tmp/public"
 echo "hello" >"$tmp/public/index.html"
@@ -66,13 +71,19 @@ admin: {address: "127.0.0.1:$admin"}
 telemetry:
   tracing: {endpoint: "http://127.0.0.1:$otlp/v1/traces", ratio: 0.2, batch_delay: 200ms}
   access_log: {path: "$tmp/access.log"}
+redis: {url: "redis://127.0.0.1:$redis"}
 upstreams:
   - name: backend
     endpoints: ["127.0.0.1:$backend", "127.0.0.1:$dead"]
     outlier_detection: {consecutive_gateway_failures: 3, base_ejection: 2s}
+    # One instance here: let it alone open the shared breaker, so the shared families have data.
+    circuit_breaker: {minimum_requests: 5, min_reporting_instances: 1}
 hosts:
   - default: true
     routes:
+      - match: {path: /limited}
+        rate_limit: {name: limited, rate: 5, per: 1s, key: route, scope: global}
+        respond: {status: 200, body: "ok\n"}
       - match: {prefix: /proxy/}
         proxy: {upstream: backend, strip_prefix: /proxy}
       - match: {path: /api/:id}
@@ -96,7 +107,8 @@ load() {
   while ((SECONDS < end)); do
     curl -s -o /dev/null "http://127.0.0.1:$port/" "http://127.0.0.1:$port/api/$RANDOM" \
       "http://127.0.0.1:$port/fail" "http://127.0.0.1:$port/missing" \
-      "http://127.0.0.1:$port/proxy/" "http://127.0.0.1:$port/proxy/fail" "http://127.0.0.1:$port/proxy/missing" >/dev/null || true
+      "http://127.0.0.1:$port/proxy/" "http://127.0.0.1:$port/proxy/fail" "http://127.0.0.1:$port/proxy/missing" \
+      "http://127.0.0.1:$port/limited" >/dev/null || true
   done
 }
 for _ in 1 2 3; do load & pids+=($!); done

@@ -81,9 +81,10 @@ final class RedisConnection: @unchecked Sendable {
         if let name = settings.clientName { steps.append(["CLIENT", "SETNAME", .string(name)]) }
         // At least one round trip: the connection is ready only once TLS (if any) is up and the server answers.
         if steps.isEmpty { steps.append(["PING"]) }
-        let replies = steps.map { send($0, deadline: deadline) }
+        let commands = steps
+        let replies = commands.map { send($0, deadline: deadline) }
         return EventLoopFuture.whenAllSucceed(replies, on: channel.eventLoop).flatMapThrowing { values in
-            for (step, value) in zip(steps, values) {
+            for (step, value) in zip(commands, values) {
                 if case .error(let message) = value {
                     let command: String
                     if case .string(let c) = step[0] { command = c } else { command = "?" }
