@@ -54,7 +54,7 @@ struct RedisClientTests {
         let loop = Self.group.next()
         let replies = try await loop.flatSubmit {
             // All 10,000 are written in one tick before any reply can arrive: they are in flight together.
-            let futures = (0..<10_000).map { _ in client.send(["INCR", "counter"], on: loop) }
+            let futures = (0..<10_000).map { _ in client.send(["INCR", "counter"], timeout: .seconds(30), on: loop) }
             return EventLoopFuture.whenAllSucceed(futures, on: loop)
         }.get()
         #expect(replies == (1...10_000).map { RedisValue.integer(Int64($0)) })
