@@ -88,7 +88,13 @@ final class RedisConnection: @unchecked Sendable {
                 if case .error(let message) = value {
                     let command: String
                     if case .string(let c) = step[0] { command = c } else { command = "?" }
-                    throw RedisError.handshake("\(command): \(message)")
+                    let hint: String
+                    switch command {
+                    case "AUTH": hint = "; check redis.username and redis.password (or the credentials in redis.url / MERIDIAN_REDIS_URL)"
+                    case "SELECT": hint = "; check redis.database"
+                    default: hint = ""
+                    }
+                    throw RedisError.handshake("\(command): \(message)\(hint)")
                 }
             }
         }

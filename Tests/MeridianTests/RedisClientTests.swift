@@ -230,3 +230,37 @@ struct RedisClientTests {
         await untrusted.shutdown()
     }
 }
+
+/// What the real binary does with Redis at start.
+@Suite struct RedisStartupTests {
+    @Test func aWrongRedisPasswordStopsTheStartWithTheReason() async throws {
+        let redis = try await RedisServer(arguments: ["--requirepass", "s3cret"])
+        let m = try MeridianProcess(config: """
+            listeners: [{name: http, address: "127.0.0.1:0"}]
+            admin: {address: "127.0.0.1:0"}
+            redis: {url: "redis://:wrong@127.0.0.1:\(redis.port)"}
+            """)
+        #expect(await m.waitForExit(timeout: .seconds(20)) == 1)
+        #expect(m.log.contains("meridian could not start"))
+        #expect(m.log.contains("AUTH: WRONGPASS"))
+        #expect(m.log.contains("check redis.username and redis.password"))
+    }
+
+    @Test func anUnreachableRedisStartsDegradedAndReady() async throws {
+        let redis = try await RedisServer()
+        redis.stop()
+        let m = try MeridianProcess(config: """
+            listeners: [{name: http, address: "127.0.0.1:0"}]
+            admin: {address: "127.0.0.1:0"}
+            logging: {level: info}
+            redis: {url: "redis://127.0.0.1:\(redis.port)"}
+            """)
+        let admin = try await m.port(of: "admin")
+        try await m.waitForLog("redis degraded")
+        let ready = try await RawClient.exchange(port: admin, "GET /readyz?verbose HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(ready.status == 200)
+        #expect(ready.text.contains("[+]redis degraded: 127.0.0.1:\(redis.port): connection refused"), "\(ready.text)")
+        m.signal(SIGTERM)
+        _ = await m.waitForExit()
+    }
+}
