@@ -48,7 +48,8 @@ public final class GlobalRateLimits: Sendable {
 
     public func start() {
         active.store(!client.status.degraded, ordering: .relaxed)
-        client.onStatusChange { [weak self] status in self?.active.store(!status.degraded, ordering: .relaxed) }
+        let client = self.client
+        client.onStatusChange { [weak self] _ in self?.active.store(!client.status.degraded, ordering: .relaxed) }
         let task = group.next().scheduleRepeatedTask(initialDelay: .milliseconds(500), delay: .milliseconds(500)) { [weak self] _ in
             self?.sweep()
         }
@@ -67,14 +68,17 @@ public final class GlobalRateLimits: Sendable {
         return (node.host, node.port)
     }
 
-    /// The limiter of one route's policy (a reload makes new ones; the old ones' leases run out).
+    /// The limiter of a policy. Routes that name the same policy (same name and quota, as validation requires)
+    /// share one limiter and one bucket; a reload that keeps a policy keeps its limiter (and its leases).
     func limiter(for config: Configuration.RateLimit, quota: RateLimitQuota, stats: RateLimitStats) -> GlobalLimiter {
-        let limiter = GlobalLimiter(owner: self, config: config, quota: quota, stats: stats)
         limiters.withLockedValue { list in
+            if let existing = list.first(where: { $0.config == config }) { return existing }
+            let limiter = GlobalLimiter(owner: self, config: config, quota: quota, stats: stats)
+            // A changed policy of the same name replaces the old limiter; its unreturned tokens just expire in Redis.
             list.removeAll { $0.config.name == config.name }
             list.append(limiter)
+            return limiter
         }
-        return limiter
     }
 
     /// Gives back the tokens leases no longer need (every 500 ms).
@@ -105,6 +109,8 @@ final class GlobalLimiter: Sendable {
     private let fallback: NIOLockedValueBox<(instances: Int, limiter: LocalLimiter)>
     private let global: RateLimitStats.Counters
     private let degraded: RateLimitStats.Counters
+    /// The GCRA script's arguments for one request (the same for every request of the policy).
+    private let exactArguments: [RedisArgument]
     /// `remaining` of the latest lease reply, for the `RateLimit` field of batched answers.
     private let lastRemaining = ManagedAtomic<Int>(0)
 
@@ -115,6 +121,7 @@ final class GlobalLimiter: Sendable {
         let batch = min(config.batch, quota.burst)
         self.state = NIOLockedValueBox(BatchState(ledger: LeaseLedger(.init(batch: batch, lowWater: batch / 4, leaseTTL: .seconds(1)))))
         self.fallback = NIOLockedValueBox((1, LocalLimiter(quota: quota)))
+        self.exactArguments = RedisScripts.arguments(quota, 1).map { RedisArgument.string($0) }
         self.global = stats.counters(policy: config.name, scope: "global")
         self.degraded = stats.counters(policy: config.name, scope: "fallback")
     }
@@ -143,8 +150,9 @@ final class GlobalLimiter: Sendable {
     // MARK: - Exact
 
     private func exact(_ key: String, on eventLoop: any EventLoop) -> Answer {
-        let args = RedisScripts.arguments(quota, 1).map { RedisArgument.string($0) }
-        let reply = owner.client.run(GlobalRateLimits.gcra, keys: [redisKey(key)], arguments: args, timeout: owner.requestBudget, on: eventLoop)
+        let reply = owner.client.run(
+            GlobalRateLimits.gcra, keys: [redisKey(key)], arguments: exactArguments, timeout: owner.requestBudget, on: eventLoop
+        )
         let quota = self.quota
         return .later(
             reply.map { [self] value -> RateLimitDecision in
@@ -163,7 +171,7 @@ final class GlobalLimiter: Sendable {
         var waiter: EventLoopPromise<RateLimitDecision>?
         let decision = state.withLockedValue { s -> LeaseDecision in
             let d = s.ledger.take(key: key, at: now)
-            guard d == .waitingForLease, depth < 4 else { return d }
+            guard d == .waitingForLease, depth == 0 else { return d }
             // Another request of this key is fetching a lease: wait for its answer rather than guess.
             let promise = eventLoop.makePromise(of: RateLimitDecision.self)
             s.waiters[key, default: []].append((promise, eventLoop))
@@ -180,6 +188,12 @@ final class GlobalLimiter: Sendable {
         case .refused(let retryAfter):
             return .now(count(refused(retryAfter), global))
         case .waitingForLease:
+            return .now(local(key))
+        case .mustLease where depth > 0:
+            // Waited once already (a lease that granted nothing without a refusal): no second round trip. The
+            // ledger marked a lease in flight for this answer; none is sent, so unmark it, or the key would wait
+            // for it forever.
+            state.withLockedValue { $0.ledger.leaseFailed(key: key, at: .now) }
             return .now(local(key))
         case .mustLease(let want):
             return .later(

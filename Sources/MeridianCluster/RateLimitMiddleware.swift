@@ -1,4 +1,5 @@
 public import MeridianConfig
+internal import MeridianRedis
 public import MeridianCore
 internal import NIOConcurrencyHelpers
 public import NIOCore
@@ -34,7 +35,7 @@ public struct RateLimitMiddleware: Middleware {
     }
 
     public func respond(to request: Request, context: RequestContext, next: any Responder) -> ResponseFuture {
-        let key = self.key.key(for: request, context: context)
+        let key = KeyExtractor.bounded(self.key.key(for: request, context: context))
         if let local {
             let decision = local.take(key: key)
             (decision.allowed ? localCounters.allowed : localCounters.limited).wrappingIncrement(ordering: .relaxed)
@@ -109,6 +110,12 @@ struct KeyExtractor: Sendable {
     init(_ source: Configuration.RateLimit.Key, trustedProxies: [IPNetwork]) {
         self.source = source
         self.trustedProxies = trustedProxies
+    }
+
+    /// Keys longer than 64 bytes (a header or cookie value can be 32 KiB) are replaced by their SHA-1: a
+    /// client cannot make the table, the ledger or Redis's key names hold kilobytes per key.
+    static func bounded(_ key: String) -> String {
+        key.utf8.count <= 64 ? key : "sha1:" + RedisScript.sha1Hex(key)
     }
 
     /// The bucket's key; a request without the header, cookie or parameter shares the bucket of the empty key

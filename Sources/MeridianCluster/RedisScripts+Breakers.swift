@@ -6,7 +6,8 @@ extension RedisScripts {
     /// 4 probe tokens, 5 probe successes — one hash tag, one slot.
     /// ARGV: 1 instance, 2 successes, 3 failures, 4 bucket ms, 5 buckets, 6 minimum requests, 7 failure ratio,
     /// 8 minimum reporting instances, 9 minimum reporting share (0 = off), 10 live instances, 11 open base ms,
-    /// 12 open max ms, 13 backoff reset ms, 14 channel, 15 cluster, 16 endpoint.
+    /// 12 open max ms, 13 backoff reset ms, 14 channel, 15 cluster, 16 endpoint, 17 failures that make an instance a
+    /// reporter.
     /// Returns `{0, reporters}` (closed), `{1, pttl}` (already open), or `{2, period}` (opened now and published).
     ///
     /// The quorum rule: the window's failure ratio over all instances' outcomes must reach the threshold over at
@@ -44,11 +45,13 @@ extension RedisScripts {
             fail = fail + tonumber(all[i + 1])
           elseif kind == 'r' and colon then
             local who = string.sub(rest, colon + 1)
-            if not seen[who] then
-              seen[who] = true
-              reporters = reporters + 1
-            end
+            seen[who] = (seen[who] or 0) + tonumber(all[i + 1])
           end
+        end
+        -- An instance reports the trouble when it saw at least ARGV[17] failures in the window: one stray 502
+        -- does not make an instance a witness.
+        for _, n in pairs(seen) do
+          if n >= tonumber(ARGV[17]) then reporters = reporters + 1 end
         end
         local total = succ + fail
         if total == 0 or total < tonumber(ARGV[6]) or fail / total < tonumber(ARGV[7]) then return {0, reporters} end
@@ -80,8 +83,12 @@ extension RedisScripts {
 
     /// A probe's verdict. KEYS: 1 state, 2 probe tokens, 3 probe successes, 4 backoff, 5 window.
     /// ARGV: 1 success (1/0), 2 successes to close, 3 open base ms, 4 open max ms, 5 backoff reset ms, 6 channel,
-    /// 7 cluster, 8 endpoint. Returns 2 (closed and published), 1 (counted), 0 (reopened and published).
+    /// 7 cluster, 8 endpoint. Returns 2 (closed and published), 1 (counted, or stale: the breaker is open again),
+    /// 0 (reopened and published).
     public static let breakerProbeResultScript = #"""
+        -- A verdict that arrives after the cluster reopened the breaker (another probe failed first) is stale:
+        -- it must neither close the breaker in the middle of its open period nor double the period again.
+        if redis.call('EXISTS', KEYS[1]) == 1 then return 1 end
         if ARGV[1] == '1' then
           local n = redis.call('INCR', KEYS[3])
           redis.call('PEXPIRE', KEYS[3], 60000)

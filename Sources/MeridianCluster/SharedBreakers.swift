@@ -49,7 +49,11 @@ public final class SharedBreakers: BreakerSharing {
     /// Subscribes to the transitions channel and follows Redis's state.
     public func start() {
         client.subscribe(channel) { [weak self] _, message in self?.received(String(buffer: message)) }
-        client.onStatusChange { [weak self] status in self?.active.store(!status.degraded, ordering: .relaxed) }
+        // The client's state now, not the value handed over: two changes reported from two loops may arrive
+        // out of order.
+        let client = self.client
+        client.onStatusChange { [weak self] _ in self?.active.store(!client.status.degraded, ordering: .relaxed) }
+        active.store(!client.status.degraded, ordering: .relaxed)
     }
 
     public var isActive: Bool { active.load(ordering: .relaxed) }
@@ -72,11 +76,20 @@ public final class SharedBreakers: BreakerSharing {
                 RedisArgument(b.minimumRequests), .string(String(b.failureRatio)), RedisArgument(b.minReportingInstances),
                 .string(String(b.minReportingShare)), RedisArgument(membership.liveInstances), RedisArgument(Self.milliseconds(b.openFor)),
                 RedisArgument(Self.milliseconds(b.maxOpenFor)), RedisArgument(Self.milliseconds(b.window) * 6), .string(channel),
-                .string(id.clusterName), .string(id.endpointKey),
+                .string(id.clusterName), .string(id.endpointKey), RedisArgument(Self.reporterFailures(b.minimumRequests)),
             ]
             client.run(Self.record, keys: [keys.window, keys.state, keys.backoff, keys.probes, keys.successes], arguments: args, on: eventLoop)
-                .whenFailure { [logger] error in
-                    logger.debug("breaker outcomes not shared", metadata: ["endpoint": "\(id.endpointKey)", "error": "\(error)"])
+                .whenComplete { [logger] result in
+                    switch result {
+                    case .success(let value):
+                        // `{1, pttl}`: the cluster's breaker is open. An instance that missed the message (it
+                        // started later, or its pub/sub connection was down) learns it here.
+                        if let reply = value.array, reply.count == 2, reply[0].int == 1, let pttl = reply[1].int, pttl > 0 {
+                            id.cluster.applyShared(endpoint: id.endpoint, to: .open, openFor: .milliseconds(pttl), reason: "open across the cluster")
+                        }
+                    case .failure(let error):
+                        logger.debug("breaker outcomes not shared", metadata: ["endpoint": "\(id.endpointKey)", "error": "\(error)"])
+                    }
                 }
         }
     }
@@ -88,6 +101,8 @@ public final class SharedBreakers: BreakerSharing {
         // One request per endpoint at a time, and not more often than every 100 ms while the answer is no.
         let go = probesInFlight.withLockedValue { inFlight in
             if let at = inFlight[id], now < at { return false }
+            // Forget answers long past (they would keep retired clusters alive after a reload).
+            if inFlight.count > 64 { inFlight = inFlight.filter { $0.value > now } }
             inFlight[id] = now.advanced(by: .seconds(5))
             return true
         }
@@ -138,6 +153,12 @@ public final class SharedBreakers: BreakerSharing {
     func keys(_ id: SharedBreakerID) -> Keys {
         let base = "\(prefix):{br:\(id.clusterName):\(id.endpointKey)}"
         return Keys(window: base + ":w", state: base + ":st", backoff: base + ":bk", probes: base + ":pt", successes: base + ":ps")
+    }
+
+    /// Failures in the window that make an instance one of the quorum's reporters: a tenth of the breaker's
+    /// minimum, at least one (20 → 2).
+    static func reporterFailures(_ minimumRequests: Int) -> Int {
+        max(1, minimumRequests / 10)
     }
 
     static func milliseconds(_ d: Duration) -> Int {

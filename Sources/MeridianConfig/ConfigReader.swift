@@ -3,6 +3,9 @@ internal import Yams
 /// Walks a composed YAML node tree, collecting every problem with its line and column
 /// instead of stopping at the first one, so `meridian validate` can list them all.
 final class ConfigReader {
+    /// Rate-limit policies seen so far, by name: routes may share a policy (one bucket) only with the same quota.
+    var rateLimitPolicies: [String: Configuration.RateLimit] = [:]
+
     let source: String
     private(set) var diagnostics: [ConfigDiagnostic] = []
 

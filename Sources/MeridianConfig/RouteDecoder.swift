@@ -242,7 +242,8 @@ struct RouteDecoder {
             return nil
         }
         guard let rate = reader.int(rateNode, "\(path).rate", range: 1...100_000_000) else { return nil }
-        var name = route ?? "route"
+        // Unnamed: the route's path condition, so two unnamed routes do not share a bucket by accident.
+        var name = route ?? Self.describe(match.path)
         if let n = m["name"], let v = reader.string(n, "\(path).name") {
             if v.isEmpty || v.utf8.contains(where: { $0 < 0x20 || $0 > 0x7E }) {
                 reader.error(n, "\(path).name", "'\(v)' cannot name a policy; use printable ASCII, like api-default")
@@ -279,6 +280,21 @@ struct RouteDecoder {
                 reader.error(n, "\(path).key", "'\(text)' is not a limit key; expected client_ip, route, header:NAME, cookie:NAME or param:NAME")
             }
         }
+        if let other = reader.rateLimitPolicies[limit.name], other != limit {
+            reader.error(
+                m["name"] ?? node, "\(path).name",
+                "'\(limit.name)' names another route's rate limit with other settings; routes share a policy (one bucket) only with the same settings: give this one its own name"
+            )
+        } else {
+            reader.rateLimitPolicies[limit.name] = limit
+        }
         return limit
+    }
+
+    static func describe(_ path: Configuration.Match.Path) -> String {
+        switch path {
+        case .exact(let p), .pattern(let p), .prefix(let p): return p
+        case .regex(let r): return "~" + r
+        }
     }
 }

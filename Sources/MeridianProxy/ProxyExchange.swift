@@ -300,7 +300,9 @@ final class ProxyExchange: @unchecked Sendable {
         let endpoint = self.endpoint
         let (transition, ejection, shared) = health.state.withLockedValue { s in
             var transition: CircuitBreaker<ContinuousClock>.Transition?
-            let shared = s.sharedOpened[endpoint]
+            // A probe's verdict counts across the cluster only while its breaker is still half-open here (one that
+            // reopened meanwhile dropped it, and so does the cluster).
+            let shared = s.sharedOpened[endpoint] && s.breakers[endpoint].state == .halfOpen
             if s.breakersEnabled {
                 transition = s.breakers[endpoint].record(result == .success ? .success : .failure, probe: probe, at: now)
                 if transition?.to == .closed { s.sharedOpened[endpoint] = false }
@@ -352,7 +354,12 @@ final class ProxyExchange: @unchecked Sendable {
         guard !outcomeRecorded, endpoint >= 0 else { return }
         outcomeRecorded = true
         guard probe else { return }
-        health.state.withLockedValue { $0.breakers[endpoint].probeAbandoned() }
+        let endpoint = self.endpoint
+        health.state.withLockedValue { s in
+            s.breakers[endpoint].probeAbandoned()
+            // A cluster-wide token taken for this probe goes back to this instance's hand for the next one.
+            if s.sharedOpened[endpoint], s.breakers[endpoint].state == .halfOpen { s.probePermits[endpoint] += 1 }
+        }
     }
 
     // MARK: - Ending

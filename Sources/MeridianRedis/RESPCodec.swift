@@ -1,5 +1,5 @@
 internal import CHiredis
-public import NIOCore
+internal import NIOCore
 
 /// RESP through hiredis: `redisFormatCommandArgv` writes a command, a `redisReader` parses replies.
 /// A reader belongs to one connection and its event loop.

@@ -104,13 +104,20 @@ public final class RedisClient: Sendable {
     ) -> EventLoopFuture<RedisValue> {
         let command: [RedisArgument] = ["EVALSHA", .string(script.sha1), RedisArgument(keys.count)] + keys.map { .string($0) } + arguments
         let key = keys.first
+        // One deadline for the whole call, however many round trips the NOSCRIPT path takes.
+        let deadline = ContinuousClock.now + (timeout ?? settings.commandTimeout)
+        let remaining: @Sendable () -> Duration? = {
+            let left = ContinuousClock.now.duration(to: deadline)
+            return left > .zero ? left : nil
+        }
         return send(command, key: key, timeout: timeout, on: eventLoop).flatMap { value in
-            guard case .error(let message) = value, message.hasPrefix("NOSCRIPT") else {
-                return self.eventLoopFor(eventLoop).makeSucceededFuture(value)
-            }
-            return self.send(["SCRIPT", "LOAD", .string(script.source)], key: key, timeout: timeout, on: eventLoop).flatMap { loaded in
-                if case .error = loaded { return self.eventLoopFor(eventLoop).makeSucceededFuture(loaded) }
-                return self.send(command, key: key, timeout: timeout, on: eventLoop)
+            let loop = self.eventLoopFor(eventLoop)
+            guard case .error(let message) = value, message.hasPrefix("NOSCRIPT") else { return loop.makeSucceededFuture(value) }
+            guard let left = remaining() else { return loop.makeFailedFuture(RedisError.timeout) }
+            return self.send(["SCRIPT", "LOAD", .string(script.source)], key: key, timeout: left, on: eventLoop).flatMap { loaded in
+                if case .error = loaded { return loop.makeSucceededFuture(loaded) }
+                guard let left = remaining() else { return loop.makeFailedFuture(RedisError.timeout) }
+                return self.send(command, key: key, timeout: left, on: eventLoop)
             }
         }
     }
@@ -165,7 +172,7 @@ public final class RedisClient: Sendable {
         }
         guard settings.isCluster else { return reply }
         return reply.flatMap { value in
-            guard case .error(let message) = value, let redirect = RedisRedirect(message) else {
+            guard case .error(let message) = value, let redirect = RedisRedirect(message, answeredBy: node) else {
                 return loop.eventLoop.makeSucceededFuture(value)
             }
             guard redirects < Self.maxRedirects else {
@@ -201,6 +208,10 @@ public final class RedisClient: Sendable {
             }.get()
             if let reply, let map = RedisSlotMap(clusterSlots: reply, answeredBy: node), !map.isEmpty {
                 slots.withLockedValue { $0 = map }
+                // Links to nodes that left (a failed-over master, a removed node) would retry forever and keep
+                // the client degraded: close them.
+                let keep = Set(map.nodes + settings.seeds)
+                for l in loops.values { l.eventLoop.execute { l.retain(only: keep) } }
                 return
             }
         }
@@ -252,6 +263,14 @@ final class RedisLoop: @unchecked Sendable {
     func close() {
         for links in nodes.values {
             for link in links { link.close() }
+        }
+    }
+
+    /// Closes and forgets the links to nodes not in `keep`.
+    func retain(only keep: Set<RedisNode>) {
+        for (node, links) in nodes where !keep.contains(node) {
+            for link in links { link.close() }
+            nodes[node] = nil
         }
     }
 }

@@ -35,9 +35,10 @@ final class RedisConnection: @unchecked Sendable {
         return send(arguments, deadline: deadline)
     }
 
-    /// Sends a command whose replies arrive as pushes (SUBSCRIBE and friends on a pub/sub connection).
-    func sendWithoutReply(_ arguments: [RedisArgument]) {
-        handler.enqueueWithoutReply(arguments)
+    /// SUBSCRIBE: its confirmations (one per channel) or its refusal (one error, e.g. NOPERM for an ACL user
+    /// without channel rights) arrive as pushes, in order with the other commands' replies.
+    func subscribe(_ channels: [String]) {
+        handler.enqueueSubscribe(channels)
     }
 
     func close() { handler.closeNow() }
@@ -86,6 +87,10 @@ final class RedisConnection: @unchecked Sendable {
         return EventLoopFuture.whenAllSucceed(replies, on: channel.eventLoop).flatMapThrowing { values in
             for (step, value) in zip(commands, values) {
                 if case .error(let message) = value {
+                    // Only a refusal of the credentials or the database is a configuration mistake that stops a
+                    // start; anything else (maxclients, LOADING) is Redis being unavailable for now.
+                    let fatal = ["WRONGPASS", "NOAUTH", "NOPERM", "ERR invalid password", "ERR AUTH", "ERR DB index", "ERR invalid DB index"]
+                    guard fatal.contains(where: { message.hasPrefix($0) }) else { throw RedisError.unavailable(message) }
                     let command: String
                     if case .string(let c) = step[0] { command = c } else { command = "?" }
                     let hint: String
@@ -110,6 +115,8 @@ final class RedisConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     private struct Pending {
         var promise: EventLoopPromise<RedisValue>?
         var deadline: NIODeadline
+        /// A SUBSCRIBE: the confirmations still to come (its replies go to the push handler).
+        var subscriptions = 0
     }
 
     let eventLoop: any EventLoop
@@ -146,9 +153,10 @@ final class RedisConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         armTimer(for: deadline)
     }
 
-    func enqueueWithoutReply(_ arguments: [RedisArgument]) {
-        guard !closed, context != nil else { return }
-        write(arguments)
+    func enqueueSubscribe(_ channels: [String]) {
+        guard !closed, context != nil, !channels.isEmpty else { return }
+        write(["SUBSCRIBE"] + channels.map { .string($0) })
+        pending.append(Pending(promise: nil, deadline: .distantFuture, subscriptions: channels.count))
     }
 
     private func write(_ arguments: [RedisArgument]) {
@@ -179,6 +187,19 @@ final class RedisConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func deliver(_ value: RedisValue) {
+        if let push, let head = pending.first, head.subscriptions > 0 {
+            // A SUBSCRIBE's answer: one confirmation per channel, or one refusal for the whole command.
+            if case .error = value {
+                pending.removeFirst()
+                push(value)
+                return
+            }
+            if case .array(let items) = value, items.first?.string == "subscribe" {
+                if head.subscriptions == 1 { pending.removeFirst() } else { pending[pending.startIndex].subscriptions -= 1 }
+                push(value)
+                return
+            }
+        }
         if let push, Self.isPush(value) {
             push(value)
             return
@@ -205,7 +226,10 @@ final class RedisConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     // MARK: - Deadlines
 
-    private func armTimer(for deadline: NIODeadline) {
+    private func armTimer(for requested: NIODeadline) {
+        // At most one scan per millisecond: during a stall with thousands of commands waiting, one timer per
+        // distinct deadline would make the scans quadratic.
+        let deadline = max(requested, .now() + .milliseconds(1))
         if let current = timerDeadline, current <= deadline { return }
         timer?.cancel()
         timerDeadline = deadline

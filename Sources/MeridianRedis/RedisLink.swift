@@ -27,6 +27,7 @@ final class RedisLink: @unchecked Sendable {
     private var backoff: ReconnectBackoff
     private var random = SystemRandomNumberGenerator()
     private var everConnected = false
+    private var connectedAt: NIODeadline?
 
     init(node: RedisNode, eventLoop: any EventLoop, settings: RedisSettings, tls: NIOSSLContext?, events: RedisEvents) {
         self.node = node
@@ -67,16 +68,24 @@ final class RedisLink: @unchecked Sendable {
     /// Runs `body` on a ready connection, or fails at once when there is none: while connecting the command waits
     /// for the attempt (bounded by the connect timeout and its own deadline).
     func withConnection(
-        deadline: NIODeadline, _ body: @escaping (RedisConnection) -> EventLoopFuture<RedisValue>
+        deadline: NIODeadline, _ body: @escaping @Sendable (RedisConnection) -> EventLoopFuture<RedisValue>
     ) -> EventLoopFuture<RedisValue> {
         switch state {
         case .ready(let c):
             return body(c)
         case .connecting(let f):
             let promise = eventLoop.makePromise(of: RedisValue.self)
-            let timeout = eventLoop.scheduleTask(deadline: deadline) { promise.fail(RedisError.timeout) }
+            // Both closures run on this loop: the flag needs no lock.
+            final class Flag: @unchecked Sendable { var timedOut = false }
+            let flag = Flag()
+            let timeout = eventLoop.scheduleTask(deadline: deadline) {
+                flag.timedOut = true
+                promise.fail(RedisError.timeout)
+            }
             f.whenComplete { result in
                 timeout.cancel()
+                // The caller has its answer already: a command sent now (a lease, say) would be lost.
+                guard !flag.timedOut else { return }
                 switch result {
                 case .success(let c): body(c).cascade(to: promise)
                 case .failure(let e): promise.fail(RedisError.unavailable("\(e)"))
@@ -108,7 +117,7 @@ final class RedisLink: @unchecked Sendable {
             switch result {
             case .success(let c):
                 state = .ready(c)
-                backoff.reset()
+                connectedAt = .now()
                 if everConnected { events.reconnected(node) }
                 everConnected = true
                 events.set(ObjectIdentifier(self), problem: nil)
@@ -123,6 +132,9 @@ final class RedisLink: @unchecked Sendable {
     /// The connection went away: try again after the backoff.
     private func lost() {
         guard case .ready(let c) = state, !c.isActive else { return }
+        // Only a connection that lasted earns a fresh backoff: a server that drops us at once (maxclients, a
+        // proxy in front with nothing behind) must not make every loop reconnect at full speed.
+        if let connectedAt, NIODeadline.now() - connectedAt >= .seconds(5) { backoff.reset() }
         scheduleRetry(reason: "\(node): connection lost")
     }
 

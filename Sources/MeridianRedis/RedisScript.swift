@@ -9,6 +9,11 @@ public struct RedisScript: Sendable, Hashable {
         self.source = source
         self.sha1 = SHA1.hex(Array(source.utf8))
     }
+
+    /// The SHA-1 of `text` in hex (for callers that need a short stable name for a long value).
+    public static func sha1Hex(_ text: String) -> String {
+        SHA1.hex(Array(text.utf8))
+    }
 }
 
 /// SHA-1 (FIPS 180-4), for script hashes only (Redis names scripts by it; nothing here relies on its strength).

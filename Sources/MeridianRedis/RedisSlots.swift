@@ -78,7 +78,9 @@ struct RedisRedirect: Equatable {
     var slot: Int
     var node: RedisNode
 
-    init?(_ message: String) {
+    /// `answeredBy`: the node that sent it, for a redirect with an empty host (`MOVED 3999 :6381`, which Redis 7
+    /// sends when it does not know its own address): the same host.
+    init?(_ message: String, answeredBy: RedisNode? = nil) {
         let parts = message.split(separator: " ")
         guard parts.count == 3, let slot = Int(parts[1]) else { return nil }
         switch parts[0] {
@@ -89,6 +91,10 @@ struct RedisRedirect: Equatable {
         guard let colon = parts[2].lastIndex(of: ":"), let port = Int(parts[2][parts[2].index(after: colon)...]) else { return nil }
         var host = String(parts[2][..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host.isEmpty || host == "?" {
+            guard let answeredBy else { return nil }
+            host = answeredBy.host
+        }
         self.slot = slot
         self.node = RedisNode(host: host, port: port)
     }

@@ -1,5 +1,5 @@
 internal import NIOConcurrencyHelpers
-public import NIOCore
+internal import NIOCore
 internal import NIOSSL
 
 /// The dedicated pub/sub connection: one per instance, on one event loop. It subscribes to every channel a handler
@@ -24,6 +24,11 @@ final class RedisSubscriber: @unchecked Sendable {  // mutable state is confined
     private var everConnected = false
     /// Subscriptions the server confirmed on the current connection (for tests and the status page).
     private(set) var confirmed: Set<String> = []
+    private var pinger: RepeatedTask?
+    private var connectedAt: NIODeadline?
+    private var keepBackoff = false
+    /// Redis's refusal of SUBSCRIBE, while it stands.
+    private var refused: String?
 
     init(eventLoop: any EventLoop, nodes: [RedisNode], settings: RedisSettings, tls: NIOSSLContext?, events: RedisEvents) {
         self.eventLoop = eventLoop
@@ -38,7 +43,7 @@ final class RedisSubscriber: @unchecked Sendable {  // mutable state is confined
         eventLoop.execute { [self] in
             let isNew = handlers[channel] == nil
             handlers[channel, default: []].append(handler)
-            if isNew, let connection { connection.sendWithoutReply(["SUBSCRIBE", .string(channel)]) }
+            if isNew, let connection { connection.subscribe([channel]) }
             if connection == nil, !connecting, !closed { connect() }
         }
     }
@@ -66,12 +71,16 @@ final class RedisSubscriber: @unchecked Sendable {  // mutable state is confined
                 guard !closed else { return c.close() }
                 connection = c
                 confirmed = []
-                backoff.reset()
+                if !keepBackoff { backoff.reset() }
+                keepBackoff = false
                 if everConnected { events.reconnected(node) }
                 everConnected = true
                 events.set(ObjectIdentifier(self), problem: nil)
+                connectedAt = .now()
+                refused = nil
                 let channels = handlers.keys.sorted()
-                if !channels.isEmpty { c.sendWithoutReply(["SUBSCRIBE"] + channels.map { .string($0) }) }
+                if !channels.isEmpty { c.subscribe(channels) }
+                startPings(on: c)
             case .failure(let error):
                 retry(reason: "pub/sub \(node): \(RedisLink.describe(error))")
             }
@@ -79,6 +88,10 @@ final class RedisSubscriber: @unchecked Sendable {  // mutable state is confined
     }
 
     private func received(_ value: RedisValue) {
+        if case .error(let message) = value {
+            subscribeRefused(message)
+            return
+        }
         guard case .array(let items) = value, let kind = items.first?.string else { return }
         switch kind {
         case "message" where items.count == 3:
@@ -87,8 +100,37 @@ final class RedisSubscriber: @unchecked Sendable {  // mutable state is confined
             for handler in handlers[channel] ?? [] { handler(channel, payload) }
         case "subscribe":
             if let channel = items[1].string { confirmed.insert(channel) }
+            if refused == nil { events.set(ObjectIdentifier(self), problem: nil) }
         default:
             break
+        }
+    }
+
+    /// Redis refused SUBSCRIBE (an ACL user without rights to the channels): shared state cannot hear
+    /// transitions, so the instance stays degraded (local) and asks again every 10 s; no reconnect storm.
+    private func subscribeRefused(_ message: String) {
+        guard refused == nil else { return }
+        refused = message
+        events.logger.error(
+            "redis refused SUBSCRIBE; give the ACL user the channel rights (e.g. &meridian:*) or allchannels",
+            metadata: ["error": "\(message)"]
+        )
+        events.set(ObjectIdentifier(self), problem: "pub/sub refused: \(message)")
+        eventLoop.scheduleTask(in: .seconds(10)) { [self] in
+            guard let connection, connection.isActive, refused != nil else { return }
+            refused = nil
+            connection.subscribe(handlers.keys.sorted().filter { !confirmed.contains($0) })
+        }
+    }
+
+    /// A PING every second: a pub/sub connection otherwise sends nothing, and a dead peer that sent no reset
+    /// (a vanished host, a load balancer dropping an idle flow) would go unnoticed for hours. An unanswered PING
+    /// closes the connection after `deadAfter`, and the subscriber reconnects and resubscribes.
+    private func startPings(on c: RedisConnection) {
+        pinger?.cancel()
+        pinger = eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [weak c] task in
+            guard let c, c.isActive else { return task.cancel() }
+            _ = c.send(["PING"], deadline: .now() + .seconds(1))
         }
     }
 
@@ -96,6 +138,11 @@ final class RedisSubscriber: @unchecked Sendable {  // mutable state is confined
         guard let connection, !connection.isActive else { return }
         self.connection = nil
         confirmed = []
+        pinger?.cancel()
+        pinger = nil
+        // A connection that did not last resets nothing: a server that drops us at once must not make us
+        // reconnect at full speed.
+        if let connectedAt, NIODeadline.now() - connectedAt < .seconds(5) { keepBackoff = true }
         retry(reason: "pub/sub \(connection.node): connection lost")
     }
 
@@ -112,6 +159,7 @@ final class RedisSubscriber: @unchecked Sendable {  // mutable state is confined
     func close() {
         eventLoop.execute { [self] in
             closed = true
+            pinger?.cancel()
             events.set(ObjectIdentifier(self), problem: nil)
             connection?.close()
             connection = nil

@@ -127,5 +127,27 @@ import Testing
             #expect(errors.count == 1 && errors[0].contains(expected) && errors[0].hasPrefix("test.yaml:6:"), "\(limit) -> \(errors)")
         }
         #expect(configErrors(Self.limited("{rate: 5, key: \"param:tenant\"}", path: "/t/:tenant/x")).isEmpty)
+        // Two routes may share a policy (one bucket) only with the same settings.
+        let twice = """
+            hosts:
+              - default: true
+                routes:
+                  - match: {prefix: /a/}
+                    rate_limit: {name: shared, rate: 5}
+                    respond: {status: 200}
+                  - match: {prefix: /b/}
+                    rate_limit: {name: shared, rate: 5}
+                    respond: {status: 200}
+                  - match: {prefix: /c/}
+                    rate_limit: {name: shared, rate: 6}
+                    respond: {status: 200}
+                  - match: {prefix: /d/}
+                    rate_limit: {rate: 6}
+                    respond: {status: 200}
+            """
+        let errors = configErrors(twice)
+        #expect(errors.count == 1 && errors[0].hasPrefix("test.yaml:11:") && errors[0].contains("'shared' names another route's rate limit"), "\(errors)")
+        let unnamed = try? ConfigLoader.parse(yaml: twice.replacingOccurrences(of: "name: shared, rate: 6", with: "name: other, rate: 6"), source: "t.yaml")
+        #expect(unnamed?.hosts[0].routes[3].rateLimit?.name == "/d/")
     }
 }

@@ -87,7 +87,7 @@ struct RedisDegradedTests {
             // And the global limit is answered by Redis again, not by the local share.
             func answered(_ scope: String) async throws -> Int {
                 let metrics = try await RawClient.exchange(port: admin[0], "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").text
-                let prefix = "meridian_ratelimit_requests_total{policy=\"route\",scope=\"\(scope)\",result=\"allowed\"} "
+                let prefix = "meridian_ratelimit_requests_total{policy=\"/\",scope=\"\(scope)\",result=\"allowed\"} "
                 return metrics.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count)) } ?? 0
             }
             let (global, fallback) = (try await answered("global"), try await answered("fallback"))
