@@ -7,7 +7,7 @@ import NIOCore
 import NIOPosix
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `meridian bench-redis`: the Redis client's pipelined throughput, for `bench/redis.sh` to set beside
@@ -54,10 +54,12 @@ struct BenchRedis: AsyncParsableCommand {
 
     func validate() throws {
         guard requests > 0, pipeline > 0, connections > 0, loops > 0, connectionsPerLoop > 0, valueSize >= 0 else {
-            throw ValidationError("--requests, --pipeline, --connections, --loops and --connections-per-loop must be positive")
+            throw ValidationError(
+                "--requests, --pipeline, --connections, --loops and --connections-per-loop must be positive")
         }
         guard connections >= loops else {
-            throw ValidationError("--connections (\(connections)) must be at least --loops (\(loops)): each loop needs a caller")
+            throw ValidationError(
+                "--connections (\(connections)) must be at least --loops (\(loops)): each loop needs a caller")
         }
     }
 
@@ -67,7 +69,8 @@ struct BenchRedis: AsyncParsableCommand {
         case .success(let r): parsed = r
         case .failure(let e): throw ValidationError("--url: \(e.message)")
         }
-        var settings = RedisSettings(topology: .standalone(RedisNode(host: parsed.nodes[0].host, port: parsed.nodes[0].port)))
+        var settings = RedisSettings(
+            topology: .standalone(RedisNode(host: parsed.nodes[0].host, port: parsed.nodes[0].port)))
         settings.username = parsed.username
         settings.password = parsed.password
         settings.database = parsed.database
@@ -82,7 +85,9 @@ struct BenchRedis: AsyncParsableCommand {
         let client = try RedisClient(settings: settings, group: group, logger: logger)
         do {
             try await client.start()
-            guard !client.status.degraded else { throw ValidationError("cannot reach Redis at \(url)") }
+            guard !client.status.degraded else {
+                throw Self.failure("cannot reach Redis at \(url); start redis-server or fix --url")
+            }
             let result = try await measure(client, group: group)
             print(result)
         } catch {
@@ -100,8 +105,9 @@ struct BenchRedis: AsyncParsableCommand {
         let value = ByteBuffer(repeating: UInt8(ascii: "x"), count: valueSize)
         // GET reads the value a SET would have written, so both move the same bytes.
         let stored = try await client.send(["SET", .string(key), .bytes(value)]).get()
-        if case .error(let message) = stored { throw ValidationError("SET \(key) failed: \(message)") }
-        let arguments: [RedisArgument] = command == .get ? ["GET", .string(key)] : ["SET", .string(key), .bytes(value)]
+        if case .error(let message) = stored { throw Self.failure("SET \(key) failed: \(message)") }
+        let arguments: [RedisArgument] =
+            command == .get ? ["GET", .string(key)] : ["SET", .string(key), .bytes(value)]
 
         let eventLoops = Array(group.makeIterator())
         var loads: [RedisLoad] = []
@@ -111,7 +117,10 @@ struct BenchRedis: AsyncParsableCommand {
             let callers = connections / loops + (i < connections % loops ? 1 : 0)
             let quota = i == eventLoops.count - 1 ? requests - assigned : requests * callers / connections
             assigned += quota
-            loads.append(RedisLoad(client: client, eventLoop: eventLoop, arguments: arguments, key: key, quota: quota, window: callers * pipeline))
+            loads.append(
+                RedisLoad(
+                    client: client, eventLoop: eventLoop, arguments: arguments, key: key, quota: quota,
+                    window: callers * pipeline))
         }
         let cpuBefore = Self.cpuSeconds()
         let started = ContinuousClock.now
@@ -128,14 +137,23 @@ struct BenchRedis: AsyncParsableCommand {
             errors += e
             firstError = firstError ?? first
         }
-        let fields: [(String, String)] = [
-            ("command", "\"\(command.rawValue)\""), ("requests", "\(requests)"), ("pipeline", "\(pipeline)"),
-            ("connections", "\(connections)"), ("loops", "\(loops)"), ("connections_per_loop", "\(connectionsPerLoop)"),
-            ("value_size", "\(valueSize)"), ("seconds", String(format: "%.3f", seconds)),
-            ("rps", String(format: "%.0f", Double(requests) / seconds)), ("cpu_seconds", String(format: "%.3f", cpu)),
-            ("cpu_us_per_request", String(format: "%.3f", cpu * 1e6 / Double(requests))), ("errors", "\(errors)"),
-        ] + (firstError.map { [("first_error", "\"\($0.replacingOccurrences(of: "\"", with: "'"))\"")] } ?? [])
+        let fields: [(String, String)] =
+            [
+                ("command", "\"\(command.rawValue)\""), ("requests", "\(requests)"), ("pipeline", "\(pipeline)"),
+                ("connections", "\(connections)"), ("loops", "\(loops)"),
+                ("connections_per_loop", "\(connectionsPerLoop)"),
+                ("value_size", "\(valueSize)"), ("seconds", String(format: "%.3f", seconds)),
+                ("rps", String(format: "%.0f", Double(requests) / seconds)),
+                ("cpu_seconds", String(format: "%.3f", cpu)),
+                ("cpu_us_per_request", String(format: "%.3f", cpu * 1e6 / Double(requests))), ("errors", "\(errors)"),
+            ] + (firstError.map { [("first_error", "\"\($0.replacingOccurrences(of: "\"", with: "'"))\"")] } ?? [])
         return "{" + fields.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}"
+    }
+
+    /// A run-time failure: the message on stderr and exit status 1 (a ValidationError would print the usage too).
+    private static func failure(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data("meridian bench-redis: \(message)\n".utf8))
+        return ExitCode(1)
     }
 
     /// User + system CPU of the whole process (every event loop thread).
@@ -164,7 +182,9 @@ final class RedisLoad: @unchecked Sendable {
     private(set) var errors = 0
     private(set) var firstError: String?
 
-    init(client: RedisClient, eventLoop: any EventLoop, arguments: [RedisArgument], key: String, quota: Int, window: Int) {
+    init(
+        client: RedisClient, eventLoop: any EventLoop, arguments: [RedisArgument], key: String, quota: Int, window: Int
+    ) {
         self.client = client
         self.eventLoop = eventLoop
         self.arguments = arguments
