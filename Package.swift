@@ -35,6 +35,9 @@ let package = Package(
             dependencies: [
                 "MeridianServer",
                 "MeridianConfig",
+                "MeridianRedis",  // bench-redis
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
