@@ -103,7 +103,7 @@ final class GlobalLimiter: Sendable {
 
     struct BatchState {
         var ledger: LeaseLedger<ContinuousClock>
-        var waiters: [String: [(promise: EventLoopPromise<RateLimitDecision>, eventLoop: any EventLoop)]] = [:]
+        var waiters: [String: [(promise: EventLoopPromise<RateLimitDecision>, eventLoop: any EventLoop, depth: Int)]] = [:]
     }
     /// The local answer while Redis is down: the instance's share of the limit, remade when the share changes.
     private let fallback: NIOLockedValueBox<(instances: Int, limiter: LocalLimiter)>
@@ -171,10 +171,10 @@ final class GlobalLimiter: Sendable {
         var waiter: EventLoopPromise<RateLimitDecision>?
         let decision = state.withLockedValue { s -> LeaseDecision in
             let d = s.ledger.take(key: key, at: now)
-            guard d == .waitingForLease, depth == 0 else { return d }
+            guard d == .waitingForLease, depth < 3 else { return d }
             // Another request of this key is fetching a lease: wait for its answer rather than guess.
             let promise = eventLoop.makePromise(of: RateLimitDecision.self)
-            s.waiters[key, default: []].append((promise, eventLoop))
+            s.waiters[key, default: []].append((promise, eventLoop, depth))
             waiter = promise
             return d
         }
@@ -188,13 +188,15 @@ final class GlobalLimiter: Sendable {
         case .refused(let retryAfter):
             return .now(count(refused(retryAfter), global))
         case .waitingForLease:
-            return .now(local(key))
+            // Waited for three leases and the tokens went to the requests ahead: the global bucket is what is
+            // short, not Redis. Refused, as the bucket would (the local share is for Redis being unreachable).
+            return .now(count(refused(quota.emissionInterval), global))
         case .mustLease where depth > 0:
-            // Waited once already (a lease that granted nothing without a refusal): no second round trip. The
-            // ledger marked a lease in flight for this answer; none is sent, so unmark it, or the key would wait
-            // for it forever.
+            // The lease just answered granted nothing without a refusal (the bucket had a fraction of a token):
+            // no second round trip. The ledger marked a lease in flight for this answer and none is sent, so
+            // unmark it, or the key would wait for it forever.
             state.withLockedValue { $0.ledger.leaseFailed(key: key, at: .now) }
-            return .now(local(key))
+            return .now(count(refused(quota.emissionInterval), global))
         case .mustLease(let want):
             return .later(
                 lease(key, want: want, on: eventLoop).flatMap { [self] ok in
@@ -239,7 +241,7 @@ final class GlobalLimiter: Sendable {
         for w in waiting {
             w.eventLoop.execute { [self] in
                 guard ok else { return w.promise.succeed(local(key)) }
-                future(batched(key, on: w.eventLoop, depth: 1), on: w.eventLoop).cascade(to: w.promise)
+                future(batched(key, on: w.eventLoop, depth: w.depth + 1), on: w.eventLoop).cascade(to: w.promise)
             }
         }
     }

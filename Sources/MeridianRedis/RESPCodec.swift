@@ -6,38 +6,41 @@ internal import NIOCore
 enum RESPEncoder {
     /// Appends `arguments` as one RESP command (an array of bulk strings) to `buffer`.
     static func encode(_ arguments: [RedisArgument], into buffer: inout ByteBuffer) {
-        // hiredis takes an array of pointers and lengths: lay the arguments end to end in one
-        // contiguous block so every pointer stays valid for the call.
-        let total = arguments.reduce(0) { $0 + $1.utf8Count }
-        var storage = [UInt8]()
-        storage.reserveCapacity(total)
-        var lengths = [Int]()
-        lengths.reserveCapacity(arguments.count)
-        for argument in arguments {
-            switch argument {
-            case .string(let s): storage.append(contentsOf: s.utf8)
-            case .bytes(let b): storage.append(contentsOf: b.readableBytesView)
-            }
-            lengths.append(argument.utf8Count)
-        }
-        storage.withUnsafeBufferPointer { bytes in
-            let base = UnsafeRawPointer(bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!)
-            var offset = 0
-            var pointers = [UnsafePointer<CChar>?]()
-            pointers.reserveCapacity(arguments.count)
-            for length in lengths {
-                pointers.append((base + offset).assumingMemoryBound(to: CChar.self))
-                offset += length
-            }
-            var target: UnsafeMutablePointer<CChar>?
-            let written = pointers.withUnsafeMutableBufferPointer { argv in
-                lengths.withUnsafeBufferPointer { argvlen in
-                    redisFormatCommandArgv(&target, Int32(arguments.count), argv.baseAddress, argvlen.baseAddress)
+        // hiredis takes an array of pointers and lengths: lay the arguments end to end in one block so every
+        // pointer stays valid for the call. All three arrays live on the stack for the call (no heap allocation
+        // per command on the Swift side; hiredis allocates the formatted command once).
+        var total = 0
+        for argument in arguments { total += argument.utf8Count }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(total, 1)) { storage in
+            withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: arguments.count) { pointers in
+                withUnsafeTemporaryAllocation(of: Int.self, capacity: arguments.count) { lengths in
+                    var offset = 0
+                    for (i, argument) in arguments.enumerated() {
+                        let start = storage.baseAddress! + offset
+                        let count: Int
+                        switch argument {
+                        case .string(var s):
+                            count = s.withUTF8 { utf8 in
+                                if let base = utf8.baseAddress { UnsafeMutableRawPointer(start).copyMemory(from: base, byteCount: utf8.count) }
+                                return utf8.count
+                            }
+                        case .bytes(let b):
+                            count = b.withUnsafeReadableBytes { raw in
+                                if let base = raw.baseAddress { UnsafeMutableRawPointer(start).copyMemory(from: base, byteCount: raw.count) }
+                                return raw.count
+                            }
+                        }
+                        pointers[i] = UnsafeRawPointer(start).assumingMemoryBound(to: CChar.self)
+                        lengths[i] = count
+                        offset += count
+                    }
+                    var target: UnsafeMutablePointer<CChar>?
+                    let written = redisFormatCommandArgv(&target, Int32(arguments.count), pointers.baseAddress, lengths.baseAddress)
+                    guard written > 0, let target else { preconditionFailure("redisFormatCommandArgv failed (out of memory)") }
+                    buffer.writeBytes(UnsafeRawBufferPointer(start: target, count: Int(written)))
+                    redisFreeCommand(target)
                 }
             }
-            guard written > 0, let target else { preconditionFailure("redisFormatCommandArgv failed (out of memory)") }
-            buffer.writeBytes(UnsafeRawBufferPointer(start: target, count: Int(written)))
-            redisFreeCommand(target)
         }
     }
 }

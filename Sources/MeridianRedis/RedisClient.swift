@@ -235,6 +235,7 @@ final class RedisLoop: @unchecked Sendable {
     private let tls: NIOSSLContext?
     private let events: RedisEvents
     private var nodes: [RedisNode: [RedisLink]] = [:]
+    private var last: (node: RedisNode, links: [RedisLink])?
     private var turn = 0
 
     init(eventLoop: any EventLoop, settings: RedisSettings, tls: NIOSSLContext?, events: RedisEvents) {
@@ -254,13 +255,22 @@ final class RedisLoop: @unchecked Sendable {
     }
 
     func link(for node: RedisNode) -> RedisLink {
+        // Most commands go to the node of the last one (always, standalone): an equality check instead of
+        // hashing the host name per command (6% of a pipelined GET's CPU in bench/redis.sh's profile).
+        if let last, last.node == node {
+            if last.links.count == 1 { return last.links[0] }
+            turn &+= 1
+            return last.links[turn % last.links.count]
+        }
         let links = links(for: node)
+        last = (node, links)
         if links.count == 1 { return links[0] }
         turn &+= 1
         return links[turn % links.count]
     }
 
     func close() {
+        last = nil
         for links in nodes.values {
             for link in links { link.close() }
         }
@@ -272,5 +282,6 @@ final class RedisLoop: @unchecked Sendable {
             for link in links { link.close() }
             nodes[node] = nil
         }
+        if let last, !keep.contains(last.node) { self.last = nil }
     }
 }
