@@ -77,3 +77,39 @@ to_ms() { # 850.00us / 5.02ms / 1.20s / 2.00m -> ms
     m = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : (u == "h") ? 3600000 : 0
     printf "%.2f", n * m }'
 }
+
+# ensure_tools: installs the Debian packages `pkgs` when a command of `need` (arrays set by the caller) is missing.
+ensure_tools() {
+  local missing=() t
+  for t in "${need[@]}"; do command -v "$t" >/dev/null || missing+=("$t"); done
+  ((${#missing[@]})) || return 0
+  log "missing: ${missing[*]}; installing (waits for any running apt/dpkg)"
+  local SUDO=()
+  ((EUID == 0)) || SUDO=(sudo)
+  apt_install() {
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y "${pkgs[@]}"
+  }
+  apt_install || { "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=900 update && apt_install; } \
+    || die "could not install tools"
+  for t in "${need[@]}"; do command -v "$t" >/dev/null || die "$t still missing after install"; done
+}
+
+# nginx_upstream_prelude DIR: the start of a one-worker nginx.conf that serves files from memory (sendfile,
+# open_file_cache, long keep-alive), with its logs, pid and temp paths in DIR, up to inside `http {`; the
+# caller prints its server lines and the closing brace.
+nginx_upstream_prelude() {
+  local d=$1
+  cat <<EOF
+daemon off; master_process off; worker_processes 1;
+error_log $d/error.log; pid $d/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  keepalive_requests 1000000; keepalive_timeout 300s;
+  open_file_cache max=1000 inactive=600s; open_file_cache_valid 600s;
+  default_type application/octet-stream;
+  client_body_temp_path $d/client_body; proxy_temp_path $d/proxy;
+  fastcgi_temp_path $d/fastcgi; uwsgi_temp_path $d/uwsgi; scgi_temp_path $d/scgi;
+EOF
+}

@@ -40,18 +40,7 @@ export PATH="$PATH:/usr/sbin:/sbin"
 need=(nginx wrk taskset curl python3) pkgs=(nginx-light wrk util-linux curl python3)
 want haproxy && need+=(haproxy) pkgs+=(haproxy)
 ((H2)) && need+=(h2load openssl) pkgs+=(nghttp2-client openssl)
-missing=()
-for t in "${need[@]}"; do command -v "$t" >/dev/null || missing+=("$t"); done
-if ((${#missing[@]})); then
-  log "missing: ${missing[*]}; installing (waits for any running apt/dpkg)"
-  SUDO=(); ((EUID == 0)) || SUDO=(sudo)
-  apt_install() {
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y "${pkgs[@]}"
-  }
-  apt_install || { "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=900 update && apt_install; } \
-    || die "could not install tools"
-  for t in "${need[@]}"; do command -v "$t" >/dev/null || die "$t still missing after install"; done
-fi
+ensure_tools
 
 # --- 2. meridian binary -----------------------------------------------------
 if want meridian; then meridian_binary "$BUILD"; fi
@@ -92,22 +81,14 @@ start() {  # start NAME LOG CMD...: run CMD on core 0, wait until it proxies /1k
 }
 
 # --- 4. upstream: nginx serving the files from memory (page cache + open_file_cache, sendfile) --
-cat >"$TMP/upstream/nginx.conf" <<EOF
-daemon off; master_process off; worker_processes 1;
-error_log $TMP/upstream/error.log; pid $TMP/upstream/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on; tcp_nopush on; tcp_nodelay on;
-  keepalive_requests 1000000; keepalive_timeout 300s;
-  open_file_cache max=1000 inactive=600s; open_file_cache_valid 600s;
-  default_type application/octet-stream;
-  client_body_temp_path $TMP/upstream/client_body; proxy_temp_path $TMP/upstream/proxy;
-  fastcgi_temp_path $TMP/upstream/fastcgi; uwsgi_temp_path $TMP/upstream/uwsgi; scgi_temp_path $TMP/upstream/scgi;
+{
+  nginx_upstream_prelude "$TMP/upstream"
+  cat <<EOF
   server { listen 127.0.0.1:$UP_PORT reuseport; root $TMP/files; }
   server { listen 127.0.0.1:$STATUS_PORT; location / { stub_status; } }
 }
 EOF
+} >"$TMP/upstream/nginx.conf"
 nginx -t -q -e "$TMP/upstream/error.log" -c "$TMP/upstream/nginx.conf" -p "$TMP/upstream" || die "upstream nginx config test failed"
 taskset -c "$UP_CORE" nginx -e "$TMP/upstream/error.log" -c "$TMP/upstream/nginx.conf" -p "$TMP/upstream" \
   >"$TMP/upstream/nginx.out" 2>&1 &

@@ -10,20 +10,17 @@
 # Env:   REQUESTS=1000000 PIPELINE=16 CLIENTS=50 VALUE_SIZE=100 LOOPS="1 2" COMMANDS="set get" ROUNDS=1
 #        MERIDIAN_BIN=path
 #
-# Results, 2026-12-01, Intel(R) Xeon(R) Processor (KVM, 2 vCPUs, model 207; shared with another engineer's builds
-# and tests, so req/s varies up to 2x between rounds; client CPU per request is the steady figure), redis 7.0.15:
-#   MERIDIAN_BIN=/tmp/meridian-bench ROUNDS=3 bench/redis.sh   (1M requests, -P 16, -c 50, -d 100; medians;
-#   the binary: this branch's release build at 1bc5291)
+# Results, 2026-12-01, Intel(R) Xeon(R) Processor (KVM, 2 vCPUs, model 207), redis 7.0.15, quiet machine:
+#   ROUNDS=3 bench/redis.sh   (1M requests, -P 16, -c 50, -d 100; medians of 3)
 #   | command | redis-benchmark req/s | meridian 1 loop req/s | ratio | meridian 2 loops req/s | ratio |
-#   | SET     |  613121               | 402885                | 0.66  | 388937                 | 0.63  |
-#   | GET     |  958773               | 566876                | 0.59  | 556742                 | 0.58  |
-#   client CPU per request: redis-benchmark 0.59 us (SET and GET), meridian 1.57 us (1 loop), 1.59-1.61 us (2 loops)
-#   Quick pass, REQUESTS=200000 ROUNDS=1: SET 680272 vs 431075 (0.63), GET 606061 vs 412877 (0.68).
-# Meridian's client is CPU-bound on its one core (redis-server stays at 20-35% of its core): 2.7x the CPU of
-# redis-benchmark per command. perf (GET, 1 loop): ~30% retain/release, RESPEncoder.encode 12% (three Swift arrays
-# plus a hiredis malloc and sprintf per command), RedisLoop.link(for:) 6% (a Dictionary<RedisNode, ...> lookup
-# hashing the host string per command), promise/future allocation and generic metadata ~10%, syscalls ~4%.
-# A second event loop on the same core adds nothing (one core is the limit either way).
+#   | SET     | 1253133               | 812702                | 0.65  | 793034                 | 0.63  |
+#   | GET     | 1497006               | 726587                | 0.49  | 697785                 | 0.47  |
+#   client CPU per request: redis-benchmark 0.56 us, meridian 1.21-1.36 us (redis-server at 35-60% of its core:
+#   the client is the limit). Before caching the last node's link and laying the encoder's arguments out on the
+#   stack, meridian was at 1.44-1.50 us (0.67M req/s).
+# Where the rest goes (perf, GET, 1 loop, before those two changes): ~30% retain/release, the encoder 12% (hiredis
+# mallocs each formatted command and formats lengths with sprintf), promise/future allocation and generic
+# metadata ~10%, syscalls ~4%. A second event loop on the same core adds nothing (one core is the limit).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -48,18 +45,7 @@ for c in $COMMANDS; do [[ $c == get || $c == set ]] || die "COMMANDS takes get a
 # --- 1. tools and binary ------------------------------------------------------------
 export PATH="$PATH:/usr/sbin:/sbin"
 need=(redis-server redis-benchmark redis-cli taskset) pkgs=(redis-server redis-tools util-linux)
-missing=()
-for t in "${need[@]}"; do command -v "$t" >/dev/null || missing+=("$t"); done
-if ((${#missing[@]})); then
-  log "missing: ${missing[*]}; installing (waits for any running apt/dpkg)"
-  SUDO=(); ((EUID == 0)) || SUDO=(sudo)
-  apt_install() {
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y "${pkgs[@]}"
-  }
-  apt_install || { "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=900 update && apt_install; } \
-    || die "could not install tools"
-  for t in "${need[@]}"; do command -v "$t" >/dev/null || die "$t still missing after install"; done
-fi
+ensure_tools
 [[ -x /usr/bin/time ]] || die "/usr/bin/time (GNU time) is missing: apt-get install time"
 meridian_binary "$BUILD"
 "$BIN" bench-redis --help >/dev/null 2>&1 || die "$BIN has no bench-redis subcommand (build this branch)"

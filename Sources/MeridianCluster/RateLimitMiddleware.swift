@@ -11,7 +11,7 @@ public import NIOHTTP1
 public struct RateLimitMiddleware: Middleware {
     let config: Configuration.RateLimit
     let quota: RateLimitQuota
-    let policy: RateLimitHeaders.Policy
+    let policy: RateLimitHeaders.Prepared
     let key: KeyExtractor
     let local: LocalLimiter?
     let global: GlobalLimiter?
@@ -22,7 +22,7 @@ public struct RateLimitMiddleware: Middleware {
         self.config = config
         let quota = RateLimitQuota(rate: config.rate, per: config.per, burst: config.burst)
         self.quota = quota
-        self.policy = RateLimitHeaders.Policy(name: config.name, quota: quota)
+        self.policy = RateLimitHeaders.Prepared(RateLimitHeaders.Policy(name: config.name, quota: quota))
         self.key = KeyExtractor(config.key, trustedProxies: trustedProxies)
         self.localCounters = stats.counters(policy: config.name, scope: "local")
         if config.scope == .global, let limits {
@@ -63,18 +63,18 @@ public struct RateLimitMiddleware: Middleware {
     }
 
     static func answer(
-        _ decision: RateLimitDecision, policy: RateLimitHeaders.Policy, request: Request, context: RequestContext, next: any Responder
+        _ decision: RateLimitDecision, policy: RateLimitHeaders.Prepared, request: Request, context: RequestContext, next: any Responder
     ) -> ResponseFuture {
-        let fields = RateLimitHeaders.fields(for: decision, policy: policy)
+        let fields = policy.fields(for: decision)
         guard decision.allowed else {
             var headers = HTTPHeaders(fields.map { ($0.name, $0.value) })
             headers.add(name: "cache-control", value: "no-store")
-            context.annotate(RateLimitedAnnotation.self, policy.name)
-            return .immediate(.text(.tooManyRequests, "rate limit exceeded (\(policy.name))\n", headers: headers))
+            context.annotate(RateLimitedAnnotation.self, policy.policy.name)
+            return .immediate(.text(.tooManyRequests, "rate limit exceeded (\(policy.policy.name))\n", headers: headers))
         }
         return next.respond(to: request, context: context).map { response in
             var response = response
-            for field in fields { response.headers.replaceOrAdd(name: field.name, value: field.value) }
+            for field in fields { response.headers.add(name: field.name, value: field.value) }
             return response
         }
     }

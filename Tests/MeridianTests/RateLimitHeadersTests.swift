@@ -93,3 +93,21 @@ import Testing
         }
     }
 }
+
+@Suite struct PreparedRateLimitHeadersTests {
+    @Test func preparedFieldsEqualTheOnesMadeFromScratch() {
+        let policy = RateLimitHeaders.Policy(name: "a \"b\"", quota: RateLimitQuota(rate: 10, per: .seconds(60), burst: 5))
+        let prepared = RateLimitHeaders.Prepared(policy)
+        let decisions = [
+            RateLimitDecision(allowed: true, limit: 5, remaining: 4, retryAfter: nil, reset: .seconds(12), nextRefill: .milliseconds(5500)),
+            RateLimitDecision(allowed: true, limit: 5, remaining: 5, retryAfter: nil, reset: .zero, nextRefill: nil),
+            RateLimitDecision(allowed: false, limit: 5, remaining: 0, retryAfter: .milliseconds(2100), reset: .seconds(30), nextRefill: .milliseconds(2100)),
+            RateLimitDecision(allowed: false, limit: 5, remaining: 0, retryAfter: nil, reset: .seconds(30), nextRefill: .seconds(6)),
+        ]
+        for d in decisions {
+            let a = prepared.fields(for: d).map { "\($0.name): \($0.value)" }
+            let b = RateLimitHeaders.fields(for: d, policy: policy).map { "\($0.name): \($0.value)" }
+            #expect(a == b)
+        }
+    }
+}

@@ -93,6 +93,31 @@ public enum RateLimitHeaders {
         return fields
     }
 
+    /// The fields of one policy with the constant parts made once: `RateLimit-Policy` never changes, and
+    /// `RateLimit` differs only in its numbers (a middleware answers every request with them).
+    public struct Prepared: Sendable {
+        public let policy: Policy
+        public let policyValue: String
+        private let rateLimitPrefix: String
+
+        public init(_ policy: Policy) {
+            self.policy = policy
+            self.policyValue = RateLimitHeaders.policyValue(policy)
+            self.rateLimitPrefix = sfString(policy.name) + ";r="
+        }
+
+        /// What ``RateLimitHeaders/fields(for:policy:)`` gives, with the constant parts reused.
+        public func fields(for decision: RateLimitDecision) -> [(name: String, value: String)] {
+            var limit = rateLimitPrefix + String(clamped(decision.remaining))
+            if let reset = decision.nextRefill { limit += ";t=" + String(seconds(roundingUp: reset)) }
+            var fields = [(name: policyFieldName, value: policyValue), (name: rateLimitFieldName, value: limit)]
+            if !decision.allowed, let retryAfter = decision.retryAfter {
+                fields.append((name: retryAfterFieldName, value: retryAfterValue(retryAfter)))
+            }
+            return fields
+        }
+    }
+
     /// `value` as an sf-string (RFC 9651 §3.3.3): quoted, with `"` and `\` escaped; characters an sf-string cannot
     /// hold (controls, DEL, anything outside ASCII) become `?`. Check names with ``isValidPolicyName(_:)`` when the
     /// configuration is loaded, so that this replacement never happens in practice.
@@ -127,7 +152,7 @@ public enum RateLimitHeaders {
         return Int(seconds) + (attoseconds > 0 ? 1 : 0)
     }
 
-    private static func clamped(_ value: Int) -> Int {
+    static func clamped(_ value: Int) -> Int {
         min(max(0, value), maxInteger)
     }
 }
