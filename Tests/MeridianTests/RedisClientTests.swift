@@ -92,7 +92,9 @@ struct RedisClientTests {
         try await server.start()
         try await waitUntil(timeout: .seconds(5)) { await client.subscribedChannels().contains("meridian:test") }
         try await server.cli("PUBLISH", "meridian:test", "two")
-        // And the client's own PUBLISH reaches its own subscription.
+        // And the client's own PUBLISH reaches its own subscription (once its command links are back too: the
+        // pub/sub connection may come back first).
+        try await waitUntil(timeout: .seconds(5)) { !client.status.degraded }
         _ = try await client.publish("meridian:test", "three").get()
         try await waitUntil { received.all == ["one", "two", "three"] }
     }
