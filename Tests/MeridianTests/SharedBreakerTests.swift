@@ -113,12 +113,18 @@ struct SharedBreakerTests {
                 // The upstream recovers, slowly: each probe stays in flight for 800 ms. Once the open period is
                 // over every instance wants to probe; alone, each would have up to max_probes (3) in flight.
                 ups[0].failure.withLockedValue { $0 = nil }
-                try await Task.sleep(for: .milliseconds(1300))
+                try await Task.sleep(for: .milliseconds(1100))
+                // Requests at every instance every 30 ms until the first probe reaches the upstream (tokens come
+                // from Redis, so the first asks of each instance are refused), then 300 ms more.
                 let before = ups[0].requests
                 var tasks: [Task<Void, Never>] = []
-                for _ in 0..<12 {
+                var firstProbe: ContinuousClock.Instant?
+                let give = ContinuousClock.now + .seconds(5)
+                while ContinuousClock.now < give {
                     for server in s { tasks.append(Task { _ = try? await server.get("/slow/800") }) }
                     try await Task.sleep(for: .milliseconds(30))
+                    if firstProbe == nil, ups[0].requests > before { firstProbe = .now }
+                    if let firstProbe, ContinuousClock.now - firstProbe > .milliseconds(300) { break }
                 }
                 let probes = ups[0].requests - before
                 print("probes in flight across three instances: \(probes)")
