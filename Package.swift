@@ -136,6 +136,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Debian's zlib1g-dev (deflate with a gzip wrapper) and libbrotli-dev.
+        .systemLibrary(name: "CZlib"),
+        .systemLibrary(name: "CBrotli"),
+        .target(
+            name: "MeridianCompression",
+            dependencies: [
+                "CZlib",
+                "CBrotli",
+                "MeridianCore",
+                "MeridianConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "MeridianTelemetry",
             dependencies: [
@@ -144,6 +162,7 @@ let package = Package(
                 "MeridianProxy",
                 "MeridianRedis",
                 "MeridianCluster",
+                "MeridianCompression",
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Instrumentation", package: "swift-distributed-tracing"),
@@ -168,6 +187,7 @@ let package = Package(
                 "MeridianConfig",
                 "MeridianRedis",
                 "MeridianCluster",
+                "MeridianCompression",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -192,6 +212,9 @@ let package = Package(
                 "MeridianConfig",
                 "MeridianRedis",
                 "MeridianCluster",
+                "MeridianCompression",
+                "CZlib",
+                "CBrotli",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -9,6 +9,7 @@
 # req/s). Debug builds, and so the whole test suite, keep the checks: a violation still fails there.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-# hiredis (Debian's libhiredis-dev) encodes and parses RESP for the Redis client.
-scripts/ensure-packages.sh /usr/include/hiredis/hiredis.h:libhiredis-dev
+# hiredis (Debian's libhiredis-dev) encodes and parses RESP for the Redis client; zlib and brotli compress.
+scripts/ensure-packages.sh /usr/include/hiredis/hiredis.h:libhiredis-dev /usr/include/zlib.h:zlib1g-dev \
+  /usr/include/brotli/encode.h:libbrotli-dev
 exec swift build -c release --product meridian -Xswiftc -enforce-exclusivity=unchecked "$@"

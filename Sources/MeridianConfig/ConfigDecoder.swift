@@ -8,7 +8,7 @@ struct ConfigDecoder {
         guard
             let top = reader.mapping(
                 root, "",
-                allowed: ["listeners", "admin", "server", "limits", "timeouts", "lifecycle", "logging", "telemetry", "defaults", "hosts", "upstreams", "redis"]
+                allowed: ["listeners", "admin", "server", "limits", "timeouts", "lifecycle", "logging", "telemetry", "defaults", "hosts", "upstreams", "redis", "compression"]
             )
         else { return }
         if let node = top["listeners"] { config.listeners = listeners(node) }
@@ -22,6 +22,10 @@ struct ConfigDecoder {
         if let node = top["defaults"] { config.defaults = defaults(node) }
         if let node = top["redis"], !reader.isNull(node) { config.redis = RedisDecoder(reader: reader).redis(node) }
         if let node = top["upstreams"] { config.upstreams = UpstreamDecoder(reader: reader).upstreams(node) }
+        if let node = top["compression"] {
+            config.compression = CompressionDecoder(reader: reader).compression(node, "compression", base: Configuration.Compression(enabled: true))
+            reader.compressionDefault = config.compression
+        }
         if let node = top["hosts"] { config.hosts = hosts(node, upstreamNames: Set(config.upstreams.map(\.name))) }
     }
 

@@ -5,6 +5,8 @@ internal import Yams
 final class ConfigReader {
     /// Rate-limit policies seen so far, by name: routes may share a policy (one bucket) only with the same quota.
     var rateLimitPolicies: [String: Configuration.RateLimit] = [:]
+    /// The top-level `compression:`, the base a route's own section starts from.
+    var compressionDefault = Configuration.Compression()
 
     let source: String
     private(set) var diagnostics: [ConfigDiagnostic] = []

@@ -16,6 +16,8 @@ public struct Configuration: Sendable, Equatable {
     public var upstreams: [Upstream]
     /// Where instances share state; nil = everything local.
     public var redis: Redis? = nil
+    /// Compression for every route (a route's own `compression:` replaces it).
+    public var compression = Compression()
 
     public init(
         listeners: [Listener] = [Listener()],
@@ -263,9 +265,15 @@ public struct Configuration: Sendable, Equatable {
         /// Response headers added to every answer of this route.
         public var headers: [(String, String)]
         public var rateLimit: RateLimit?
+        /// The route's compression (the top-level `compression:` when it says nothing of its own).
+        public var compression: Compression?
 
-        public init(name: String? = nil, match: Match, action: Action, headers: [(String, String)] = [], rateLimit: RateLimit? = nil) {
+        public init(
+            name: String? = nil, match: Match, action: Action, headers: [(String, String)] = [], rateLimit: RateLimit? = nil,
+            compression: Compression? = nil
+        ) {
             self.rateLimit = rateLimit
+            self.compression = compression
             self.name = name
             self.match = match
             self.action = action
@@ -274,6 +282,7 @@ public struct Configuration: Sendable, Equatable {
 
         public static func == (lhs: Route, rhs: Route) -> Bool {
             lhs.name == rhs.name && lhs.match == rhs.match && lhs.action == rhs.action && lhs.rateLimit == rhs.rateLimit
+                && lhs.compression == rhs.compression
                 && lhs.headers.elementsEqual(rhs.headers, by: { $0 == $1 })
         }
     }

@@ -10,7 +10,7 @@ struct RouteDecoder {
     static let actions = ["static", "redirect", "respond", "upload", "proxy"]
 
     func route(_ node: Node, _ path: String) -> Configuration.Route? {
-        guard let m = reader.mapping(node, path, allowed: ["name", "match", "headers", "rate_limit"] + Self.actions) else {
+        guard let m = reader.mapping(node, path, allowed: ["name", "match", "headers", "rate_limit", "compression"] + Self.actions) else {
             return nil
         }
         var name: String?
@@ -40,7 +40,13 @@ struct RouteDecoder {
         guard let match, let action else { return nil }
         var rateLimit: Configuration.RateLimit?
         if let n = m["rate_limit"], !reader.isNull(n) { rateLimit = self.rateLimit(n, "\(path).rate_limit", route: name, match: match) }
-        return Configuration.Route(name: name, match: match, action: action, headers: headers, rateLimit: rateLimit)
+        var compression: Configuration.Compression?
+        if let n = m["compression"] {
+            var base = reader.compressionDefault
+            base.enabled = true
+            compression = CompressionDecoder(reader: reader).compression(n, "\(path).compression", base: base)
+        }
+        return Configuration.Route(name: name, match: match, action: action, headers: headers, rateLimit: rateLimit, compression: compression)
     }
 
     private func match(_ node: Node, _ path: String) -> Configuration.Match? {

@@ -114,6 +114,7 @@ public final class MeridianApplication: Sendable {
         telemetry.attach(server: server, health: health)
         telemetry.attach(upstreams: builder.upstreams)
         telemetry.attach(rateLimits: builder.rateLimitStats)
+        telemetry.attach(compression: builder.compressionStats, cache: builder.compressionCache)
         health.register(HealthRegistry.Check(name: "upstreams", probes: [.readyz], detail: { upstreams.readinessDetail() }) { nil })
         if let shared {
             telemetry.attach(redis: { shared.client.status.degraded })

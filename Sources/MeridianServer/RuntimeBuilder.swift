@@ -4,6 +4,7 @@ public import MeridianConfig
 public import MeridianCore
 internal import MeridianActions
 public import MeridianCluster
+public import MeridianCompression
 public import MeridianProxy
 internal import MeridianStatic
 public import MeridianTelemetry
@@ -24,6 +25,9 @@ public struct RuntimeBuilder: Sendable {
     /// Global rate limits through Redis; nil without `redis:` (global limits then count locally).
     let globalLimits: GlobalRateLimits?
     public let rateLimitStats: RateLimitStats
+    /// Compressed variants of static files, and what compression did (one of each per process).
+    public let compressionCache = VariantCache()
+    public let compressionStats = CompressionStats()
 
     public init(
         group: any EventLoopGroup, threadPool: NIOThreadPool, logger: Logger, observers: [any RequestObserver] = [],
@@ -59,6 +63,10 @@ public struct RuntimeBuilder: Sendable {
                         )
                     }
                     middleware.append(RateLimitMiddleware(limit, trustedProxies: trusted, global: globalLimits, stats: rateLimitStats))
+                }
+                let compression = route.compression ?? config.compression
+                if compression.enabled {
+                    middleware.append(CompressionMiddleware(compression, threadPool: threadPool, cache: compressionCache, stats: compressionStats))
                 }
                 if !route.headers.isEmpty { middleware.append(ResponseHeadersMiddleware(route.headers)) }
                 if !middleware.isEmpty { responder = MiddlewareChain(middleware, responder: responder) }

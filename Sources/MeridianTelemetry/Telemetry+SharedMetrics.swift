@@ -1,5 +1,6 @@
 internal import Atomics
 internal import MeridianCluster
+internal import MeridianCompression
 
 extension Telemetry {
     /// Redis health and the rate limits in `/metrics` (the Redis families only when `redis:` is configured).
@@ -33,6 +34,24 @@ extension Telemetry {
             for (channel, n) in r.messages.withLockedValue({ $0 }).sorted(by: { $0.key < $1.key }) {
                 e.sample("meridian_redis_pubsub_messages_total", [("channel", channel)], n)
             }
+        }
+        if let (stats, cache) = sources.compression {
+            let codings: [(String, CompressionStats.Counters)] = [("br", stats.brotli), ("gzip", stats.gzip)]
+            e.family("meridian_compression_responses", .counter, "Responses compressed on the fly, by encoding.")
+            for (name, c) in codings { e.sample("meridian_compression_responses_total", [("encoding", name)], c.responses.load(ordering: .relaxed)) }
+            e.family("meridian_compression_bytes", .counter, "Body bytes into and out of the compressors, by encoding.", unit: "bytes")
+            for (name, c) in codings {
+                e.sample("meridian_compression_bytes_total", [("encoding", name), ("direction", "in")], c.bytesIn.load(ordering: .relaxed))
+                e.sample("meridian_compression_bytes_total", [("encoding", name), ("direction", "out")], c.bytesOut.load(ordering: .relaxed))
+            }
+            e.family("meridian_compression_seconds", .counter, "Time spent compressing, by encoding.", unit: "seconds")
+            for (name, c) in codings {
+                e.sample("meridian_compression_seconds_total", [("encoding", name)], Double(c.nanoseconds.load(ordering: .relaxed)) / 1e9)
+            }
+            e.family("meridian_compression_cache_hits", .counter, "Static files answered from the cache of compressed variants.")
+            for (name, c) in codings { e.sample("meridian_compression_cache_hits_total", [("encoding", name)], c.cacheHits.load(ordering: .relaxed)) }
+            e.family("meridian_compression_cache_bytes", .gauge, "Bytes held by the cache of compressed variants.", unit: "bytes")
+            e.sample("meridian_compression_cache_bytes", [], cache.usage.bytes)
         }
         if let stats = sources.rateLimits {
             e.family(

@@ -6,6 +6,7 @@ public import MeridianCore
 public import MeridianProxy
 public import MeridianCluster
 public import MeridianRedis
+public import MeridianCompression
 internal import NIOConcurrencyHelpers
 internal import NIOCore
 internal import OTel
@@ -73,6 +74,7 @@ public final class Telemetry: Sendable {
         var health: HealthRegistry?
         var upstreams: UpstreamRegistry?
         var rateLimits: RateLimitStats?
+        var compression: (stats: CompressionStats, cache: VariantCache)?
         /// Whether Redis is unreachable now; nil without `redis:`.
         var redisDegraded: (@Sendable () -> Bool)?
     }
@@ -219,6 +221,11 @@ public final class Telemetry: Sendable {
     /// The rate limits' counters.
     public func attach(rateLimits: RateLimitStats) {
         sources.withLockedValue { $0.rateLimits = rateLimits }
+    }
+
+    /// What on-the-fly compression did.
+    public func attach(compression stats: CompressionStats, cache: VariantCache) {
+        sources.withLockedValue { $0.compression = (stats, cache) }
     }
 
     /// Redis's state, when `redis:` is configured.
