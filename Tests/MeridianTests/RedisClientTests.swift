@@ -206,7 +206,7 @@ struct RedisClientTests {
         let certs = try TestCertificates()
         defer { certs.remove() }
         let server = try certs.issue("redis", dnsNames: ["redis.test"])
-        let tlsPort = Int.random(in: 20000...59000)
+        let tlsPort = try freeLoopbackPort()
         let redis = try await RedisServer(arguments: [
             "--tls-port", "\(tlsPort)", "--tls-cert-file", server.cert, "--tls-key-file", server.key, "--tls-ca-cert-file", certs.caPath,
             "--tls-auth-clients", "no",

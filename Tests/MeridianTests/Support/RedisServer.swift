@@ -120,3 +120,21 @@ final class RedisClusterFixture: @unchecked Sendable {
         try await node.cli("CLUSTER", "MYID")
     }
 }
+
+/// A loopback port nothing listens on now (bound to port 0, then released): for a second port of a server that
+/// takes its ports on the command line.
+func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw TestError("socket: \(errno)") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    guard bound == 0 else { throw TestError("bind: \(errno)") }
+    let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    guard named == 0 else { throw TestError("getsockname: \(errno)") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
