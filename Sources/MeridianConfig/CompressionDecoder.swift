@@ -26,7 +26,7 @@ struct CompressionDecoder {
         }
         if let n = m["gzip_level"], let v = reader.int(n, "\(path).gzip_level", range: 1...9) { c.gzipLevel = v }
         if let n = m["brotli_level"], let v = reader.int(n, "\(path).brotli_level", range: 0...11) { c.brotliLevel = v }
-        if let n = m["min_length"], let v = reader.int(n, "\(path).min_length", range: 0...1_000_000_000) { c.minLength = v }
+        if let n = m["min_length"], let v = reader.size(n, "\(path).min_length", range: 0...1_000_000_000) { c.minLength = v }
         if let n = m["types"], let v = reader.strings(n, "\(path).types") {
             let bad = v.first { t in
                 let parts = t.split(separator: "/", omittingEmptySubsequences: false)

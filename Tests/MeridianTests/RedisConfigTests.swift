@@ -150,4 +150,43 @@ import Testing
         let unnamed = try? ConfigLoader.parse(yaml: twice.replacingOccurrences(of: "name: shared, rate: 6", with: "name: other, rate: 6"), source: "t.yaml")
         #expect(unnamed?.hosts[0].routes[3].rateLimit?.name == "/d/")
     }
+
+    @Test func compressionDecodesAtTheTopAndPerRoute() throws {
+        let c = try ConfigLoader.parse(
+            yaml: """
+                compression: {encodings: [gzip], gzip_level: 4, min_length: 1k}
+                hosts:
+                  - default: true
+                    routes:
+                      - match: {prefix: /a/}
+                        compression: {brotli_level: 4, encodings: [br, gzip]}
+                        respond: {status: 200}
+                      - match: {prefix: /b/}
+                        compression: off
+                        respond: {status: 200}
+                      - match: {prefix: /}
+                        respond: {status: 200}
+                """, source: "t.yaml")
+        #expect(c.compression.enabled && c.compression.encodings == ["gzip"] && c.compression.gzipLevel == 4 && c.compression.minLength == 1024)
+        let routes = c.hosts[0].routes
+        #expect(routes[0].compression?.encodings == ["br", "gzip"] && routes[0].compression?.gzipLevel == 4 && routes[0].compression?.brotliLevel == 4)
+        #expect(routes[1].compression?.enabled == false)
+        #expect(routes[2].compression == nil)
+        #expect(try ConfigLoader.parse(yaml: Self.route, source: "t.yaml").compression.enabled == false)
+    }
+
+    @Test func compressionMistakesAreClearErrors() {
+        let cases: [(String, String)] = [
+            ("compression: {encodings: [deflate]}", "'deflate' is not an encoding here; expected any of: br, gzip"),
+            ("compression: {encodings: []}", "is empty"),
+            ("compression: {gzip_level: 0}", "compression.gzip_level"),
+            ("compression: {brotli_level: 12}", "compression.brotli_level"),
+            ("compression: {types: [texthtml]}", "'texthtml' is not a media type"),
+            ("compression: {level: 5}", "level"),
+        ]
+        for (yaml, expected) in cases {
+            let errors = configErrors(yaml + "\n" + Self.route)
+            #expect(errors.count == 1 && errors[0].contains(expected) && errors[0].hasPrefix("test.yaml:1:"), "\(yaml) -> \(errors)")
+        }
+    }
 }
