@@ -19,7 +19,8 @@ public import NIOPosix
 public struct CompressionMiddleware: Middleware {
     let policy: CompressionPolicy
     let threadPool: NIOThreadPool
-    let cache: VariantCache
+    /// Nil when the route keeps no variants (`cache: false`).
+    let cache: VariantCache?
     let stats: CompressionStats
     static let inlineLimit = 32 * 1024
     static let pieceSize = 16 * 1024
@@ -35,7 +36,7 @@ public struct CompressionMiddleware: Middleware {
         }
         self.policy = CompressionPolicy(c)
         self.threadPool = threadPool
-        self.cache = cache
+        self.cache = config.cache ? cache : nil
         self.stats = stats
     }
 
@@ -87,14 +88,14 @@ public struct CompressionMiddleware: Middleware {
         case .file(let file):
             let etag = response.headers.first(name: "etag") ?? ""
             let key = VariantCache.Key(path: path, etag: etag, length: file.length, coding: coding)
-            if !etag.isEmpty, let cached = cache.get(key) {
+            if !etag.isEmpty, let cached = cache?.get(key) {
                 counters.cacheHits.wrappingIncrement(ordering: .relaxed)
                 out.body = .buffer(cached)
                 out.headers.replaceOrAdd(name: "content-length", value: String(cached.readableBytes))
                 return out
             }
             out.body = .stream(
-                Self.file(file, coding: coding, policy: policy, counters: counters, threadPool: threadPool, keep: etag.isEmpty ? nil : (cache, key))
+                Self.file(file, coding: coding, policy: policy, counters: counters, threadPool: threadPool, keep: etag.isEmpty ? nil : cache.map { ($0, key) })
             )
             return out
         case .stream(let inner):

@@ -12,9 +12,10 @@ struct CompressionDecoder {
             c.enabled = on
             return c
         }
-        let keys = ["enabled", "encodings", "gzip_level", "brotli_level", "min_length", "types"]
+        let keys = ["enabled", "encodings", "gzip_level", "brotli_level", "min_length", "types", "cache"]
         guard let m = reader.mapping(node, path, allowed: keys) else { return c }
         if let n = m["enabled"], let v = reader.bool(n, "\(path).enabled") { c.enabled = v }
+        if let n = m["cache"], let v = reader.bool(n, "\(path).cache") { c.cache = v }
         if let n = m["encodings"], let v = reader.strings(n, "\(path).encodings") {
             let known = ["br", "gzip"]
             let wrong = v.filter { !known.contains($0) }

@@ -14,6 +14,8 @@ extension Configuration {
         public var minLength: Int
         /// Media types compressed (`text/*` matches every text type; parameters are ignored).
         public var types: [String]
+        /// Keep static files' compressed variants (compress a hot file once); false compresses per request.
+        public var cache: Bool = true
 
         public static let defaultTypes = [
             "text/*", "application/json", "application/*+json", "application/javascript", "application/x-javascript",
