@@ -139,7 +139,8 @@ public struct CompressionMiddleware: Middleware {
         }
     }
 
-    /// A file read 16 KiB at a time off the loop and compressed on it; the whole variant is kept when it is small
+    /// A file read 16 KiB at a time off the loop (the thread pool) and compressed on it piece by piece (each piece a
+    /// fraction of a millisecond at the default levels); the whole variant is kept when it is small
     /// enough for the cache.
     static func file(
         _ file: FileSlice, coding: ContentCoding, policy: CompressionPolicy, counters: CompressionStats.Counters, threadPool: NIOThreadPool,
@@ -155,7 +156,7 @@ public struct CompressionMiddleware: Middleware {
             let done = eventLoop.makePromise(of: Void.self)
             let owner = file.owner
             func step() {
-                let count = min(pieceSize * 4, file.length - offset)
+                let count = min(pieceSize, file.length - offset)
                 let at = file.offset + offset
                 threadPool.runIfActive(eventLoop: eventLoop) { () throws -> ByteBuffer in
                     var piece = allocator.buffer(capacity: count)
