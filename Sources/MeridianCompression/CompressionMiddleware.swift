@@ -110,96 +110,32 @@ public struct CompressionMiddleware: Middleware {
     /// A long buffer, 16 KiB at a time: the loop serves others between pieces.
     static func pieces(of buffer: ByteBuffer, coding: ContentCoding, policy: CompressionPolicy, counters: CompressionStats.Counters) -> BodyStream {
         BodyStream { eventLoop, write in
-            guard var compressor = policy.configuration.makeCompressor(for: coding, expectedLength: buffer.readableBytes) else {
+            guard let compressor = policy.configuration.makeCompressor(for: coding, expectedLength: buffer.readableBytes) else {
                 return write(buffer)
             }
-            let allocator = ByteBufferAllocator()
-            var rest = buffer
-            let done = eventLoop.makePromise(of: Void.self)
-            func step() {
-                let started = NIODeadline.now()
-                let piece = rest.readSlice(length: min(pieceSize, rest.readableBytes)) ?? ByteBuffer()
-                var output = compressor.compress(piece, allocator: allocator)
-                if rest.readableBytes == 0 {
-                    var end = compressor.finish(allocator: allocator)
-                    output.writeBuffer(&end)
-                }
-                counters.record(in: piece.readableBytes, out: output.readableBytes, since: started)
-                let last = rest.readableBytes == 0
-                write(output).whenComplete { result in
-                    switch result {
-                    case .failure(let error): done.fail(error)
-                    case .success where last: done.succeed()
-                    case .success: step()
-                    }
-                }
-            }
-            step()
-            return done.futureResult
+            let pump = CompressionPump(eventLoop: eventLoop, compressor: compressor, write: write, counters: counters, keep: nil)
+            pump.feed(buffer, last: true) {}
+            return pump.done.futureResult
         }
     }
 
-    /// A file read 16 KiB at a time off the loop (the thread pool) and compressed on it piece by piece (each piece a
-    /// fraction of a millisecond at the default levels); the whole variant is kept when it is small
-    /// enough for the cache.
+    /// A file read off the loop (the thread pool; up to 1 MiB per read, so a typical file is one hop) and compressed
+    /// on it 16 KiB at a time (each piece a fraction of a millisecond at the default levels); the whole variant is
+    /// kept when it is small enough for the cache.
     static func file(
         _ file: FileSlice, coding: ContentCoding, policy: CompressionPolicy, counters: CompressionStats.Counters, threadPool: NIOThreadPool,
         keep: (VariantCache, VariantCache.Key)?
     ) -> BodyStream {
         BodyStream { eventLoop, write in
-            guard var compressor = policy.configuration.makeCompressor(for: coding, expectedLength: file.length) else {
+            guard let compressor = policy.configuration.makeCompressor(for: coding, expectedLength: file.length) else {
                 return eventLoop.makeFailedFuture(CompressionFailure.noCompressor)
             }
-            let allocator = ByteBufferAllocator()
-            var offset = 0
-            var kept: ByteBuffer? = keep.flatMap { $0.0.accepts(length: file.length) ? allocator.buffer(capacity: file.length / 3) : nil }
-            let done = eventLoop.makePromise(of: Void.self)
-            let owner = file.owner
-            func step() {
-                let count = min(pieceSize, file.length - offset)
-                let at = file.offset + offset
-                threadPool.runIfActive(eventLoop: eventLoop) { () throws -> ByteBuffer in
-                    var piece = allocator.buffer(capacity: count)
-                    let read = try piece.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
-                        try FileReader.pread(file.descriptor, into: UnsafeMutableRawBufferPointer(rebasing: raw.prefix(count)), at: at)
-                    }
-                    guard read == count else { throw CompressionFailure.shortRead }
-                    return piece
-                }.whenComplete { result in
-                    _ = owner
-                    switch result {
-                    case .failure(let error): done.fail(error)
-                    case .success(let piece):
-                        let started = NIODeadline.now()
-                        offset += count
-                        var output = compressor.compress(piece, allocator: allocator)
-                        if offset >= file.length {
-                            var end = compressor.finish(allocator: allocator)
-                            output.writeBuffer(&end)
-                        }
-                        counters.record(in: count, out: output.readableBytes, since: started)
-                        kept?.writeImmutableBuffer(output)
-                        let last = offset >= file.length
-                        write(output).whenComplete { written in
-                            switch written {
-                            case .failure(let error): done.fail(error)
-                            case .success where last:
-                                if let keep, let kept { keep.0.put(keep.1, kept) }
-                                done.succeed()
-                            case .success: step()
-                            }
-                        }
-                    }
-                }
-            }
-            if file.length == 0 {
-                var end = compressor.finish(allocator: allocator)
-                var out = allocator.buffer(capacity: end.readableBytes)
-                out.writeBuffer(&end)
-                return write(out)
-            }
-            step()
-            return done.futureResult
+            let pump = CompressionPump(
+                eventLoop: eventLoop, compressor: compressor, write: write, counters: counters,
+                keep: keep.flatMap { $0.0.accepts(length: file.length) ? $0 : nil }
+            )
+            pump.readFile(file, from: 0, threadPool: threadPool)
+            return pump.done.futureResult
         }
     }
 
@@ -246,4 +182,90 @@ enum CompressionFailure: Error {
 public enum EncodingAnnotation: RecordAnnotationKey {
     public typealias Value = String
     public static let name = "encoding"
+}
+
+/// Feeds bodies through one compressor 16 KiB at a time, writing each piece's output and going on when the write
+/// completes (the client's reading paces the work; the loop serves others in between). Confined to the response's
+/// event loop: every call is made on it, which is what makes the unchecked `Sendable` safe.
+final class CompressionPump: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    let done: EventLoopPromise<Void>
+    private var compressor: any StreamingCompressor
+    private let write: BodyStream.Write
+    private let counters: CompressionStats.Counters
+    private let allocator = ByteBufferAllocator()
+    /// Where the whole compressed variant goes, for the cache.
+    private let keep: (VariantCache, VariantCache.Key)?
+    private var kept: ByteBuffer?
+    static let readSize = 1 << 20
+
+    init(
+        eventLoop: any EventLoop, compressor: any StreamingCompressor, write: @escaping BodyStream.Write, counters: CompressionStats.Counters,
+        keep: (VariantCache, VariantCache.Key)?
+    ) {
+        self.eventLoop = eventLoop
+        self.done = eventLoop.makePromise(of: Void.self)
+        self.compressor = compressor
+        self.write = write
+        self.counters = counters
+        self.keep = keep
+        if keep != nil { kept = ByteBufferAllocator().buffer(capacity: 4096) }
+    }
+
+    /// Compresses `input` piece by piece; `last`: the body ends with it. `then` runs once it has all been written
+    /// (not when the body ended: `done` completes then).
+    func feed(_ input: ByteBuffer, last: Bool, then: @escaping @Sendable () -> Void) {
+        var rest = input
+        let started = NIODeadline.now()
+        let piece = rest.readSlice(length: min(CompressionMiddleware.pieceSize, rest.readableBytes)) ?? ByteBuffer()
+        var output = compressor.compress(piece, allocator: allocator)
+        let end = last && rest.readableBytes == 0
+        if end {
+            var tail = compressor.finish(allocator: allocator)
+            output.writeBuffer(&tail)
+        }
+        counters.record(in: piece.readableBytes, out: output.readableBytes, since: started)
+        kept?.writeImmutableBuffer(output)
+        let remaining = rest
+        write(output).hop(to: eventLoop).whenComplete { [self] result in
+            switch result {
+            case .failure(let error):
+                done.fail(error)
+            case .success where end:
+                if let keep, let kept { keep.0.put(keep.1, kept) }
+                done.succeed()
+            case .success where remaining.readableBytes == 0:
+                then()
+            case .success:
+                feed(remaining, last: last, then: then)
+            }
+        }
+    }
+
+    /// Reads `file` from `offset` on the thread pool and feeds it, read after read.
+    func readFile(_ file: FileSlice, from offset: Int, threadPool: NIOThreadPool) {
+        let count = min(Self.readSize, file.length - offset)
+        guard count > 0 else {
+            feed(ByteBuffer(), last: true) {}
+            return
+        }
+        let at = file.offset + offset
+        let allocator = self.allocator
+        threadPool.runIfActive(eventLoop: eventLoop) { () throws -> ByteBuffer in
+            var piece = allocator.buffer(capacity: count)
+            let read = try piece.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
+                try FileReader.pread(file.descriptor, into: UnsafeMutableRawBufferPointer(rebasing: raw.prefix(count)), at: at)
+            }
+            guard read == count else { throw CompressionFailure.shortRead }
+            return piece
+        }.whenComplete { [self] result in
+            _ = file.owner  // the descriptor stays open until the last read
+            switch result {
+            case .failure(let error): done.fail(error)
+            case .success(let piece):
+                let last = offset + count >= file.length
+                feed(piece, last: last) { [self] in readFile(file, from: offset + count, threadPool: threadPool) }
+            }
+        }
+    }
 }
