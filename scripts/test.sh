@@ -19,10 +19,11 @@ fi
 swift build --build-tests "$@"
 swift test --skip-build "$@"
 # The 1 GiB upload, the 1 GiB each way through the proxy, Redis killed under h2load and the global
-# limit's accuracy under load keep both cores busy for seconds: after the suite, one group at a time
-# (swift test runs suites side by side), so none can starve the timing tests or each other.
+# limit's accuracy under load keep both cores busy for seconds, and the SSE timing tests need a quiet
+# machine: after the suite, one group at a time (swift test runs suites side by side).
 for group in 'UploadTests/aOneGibibyteUploadKeepsMemoryFlat|ProxyStreamingTests/largeBodiesStreamBothWaysWithFlatMemory' \
-  'RedisDegradedTests' 'GlobalLimitAccuracyTests'; do
+  'RedisDegradedTests' 'GlobalLimitAccuracyTests' \
+  'ProxyStreamingTests/serverSentEventsArriveAsTheUpstreamSendsThem|CompressionTests/serverSentEventsThroughGzipArriveOneByOne'; do
   MERIDIAN_LARGE_TESTS=1 swift test --skip-build --filter "$group" "$@"
 done
 scripts/telemetry-check.sh

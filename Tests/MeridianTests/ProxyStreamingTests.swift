@@ -42,7 +42,10 @@ import Testing
         return 0
     }
 
-    @Test func serverSentEventsArriveAsTheUpstreamSendsThem() async throws {
+    /// Timing: runs after the suite, alone (`MERIDIAN_LARGE_TESTS=1`, as scripts/test.sh does): with every suite
+    /// starting at once on two cores, the first event was once 433 ms late.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["MERIDIAN_LARGE_TESTS"] == "1"))
+    func serverSentEventsArriveAsTheUpstreamSendsThem() async throws {
         try await withUpstreams(1) { ups in
             try await withTestServer(Self.yaml(ups)) { server in
                 let c = try await server.client()
@@ -60,8 +63,7 @@ import Testing
                 let delays = zip(arrivals, sent).map { Int($0 - $1) }
                 print("SSE through the proxy, ms from the upstream's write to the client's read: \(delays)")
                 // Each event is with the client before the upstream writes the next: nothing is held
-                // back waiting for more bytes. (Alone on an idle machine the delays are 0–1 ms; the
-                // check is by order, so a loaded machine running the suite in parallel cannot fail it.)
+                // back waiting for more bytes. (Alone on an idle machine the delays are 0–1 ms.)
                 for i in 0..<4 {
                     #expect(arrivals[i] < sent[i + 1], "event \(i) arrived after event \(i + 1) was sent: delays \(delays) ms")
                 }
