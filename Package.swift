@@ -112,6 +112,7 @@ let package = Package(
             name: "MeridianRedis",
             dependencies: [
                 "CHiredis",
+                .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -25,7 +25,6 @@ public final class GlobalRateLimits: Sendable {
     let logger: Logger
     let group: any EventLoopGroup
     let tracing: (any RedisCallTracing)?
-    private let active = ManagedAtomic<Bool>(true)
     private let limiters = NIOLockedValueBox<[GlobalLimiter]>([])
     private let sweeper = NIOLockedValueBox<RepeatedTask?>(nil)
     static let gcra = RedisScript(RedisScripts.gcraScript)
@@ -43,13 +42,9 @@ public final class GlobalRateLimits: Sendable {
         self.requestBudget = requestBudget
         self.logger = logger
         self.group = group
-        active.store(!client.status.degraded, ordering: .relaxed)
     }
 
     public func start() {
-        active.store(!client.status.degraded, ordering: .relaxed)
-        let client = self.client
-        client.onStatusChange { [weak self] _ in self?.active.store(!client.status.degraded, ordering: .relaxed) }
         let task = group.next().scheduleRepeatedTask(initialDelay: .milliseconds(500), delay: .milliseconds(500)) { [weak self] _ in
             self?.sweep()
         }
@@ -60,7 +55,7 @@ public final class GlobalRateLimits: Sendable {
         sweeper.withLockedValue { $0 }?.cancel()
     }
 
-    var isActive: Bool { active.load(ordering: .relaxed) }
+    var isActive: Bool { !client.isDegraded }
 
     /// The first configured node, for spans' `server.address` (a cluster's calls go to the key's node).
     var firstNode: (host: String, port: Int) {

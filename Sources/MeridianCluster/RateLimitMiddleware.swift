@@ -1,5 +1,6 @@
 public import MeridianConfig
 internal import MeridianRedis
+internal import MeridianProxy
 public import MeridianCore
 internal import NIOConcurrencyHelpers
 public import NIOCore
@@ -145,17 +146,13 @@ struct KeyExtractor: Sendable {
     /// (the rightmost untrusted hop: what a client cannot forge).
     func clientIP(_ request: Request) -> String {
         guard let peer = request.connection.remoteAddress else { return "" }
-        let peerText = peer.ipAddress ?? ""
-        guard !trustedProxies.isEmpty, let bytes = IPNetwork.parseAddress(Substring(peerText)),
-            trustedProxies.contains(where: { $0.contains(bytes) })
-        else { return peerText }
+        guard trustedProxies.trusts(peer) else { return peer.ipAddress ?? "" }
         let hops = request.headers[canonicalForm: "x-forwarded-for"].flatMap { $0.split(separator: ",") }
         for hop in hops.reversed() {
             let address = hop.trimmingSpaces
-            guard let b = IPNetwork.parseAddress(address) else { return String(address) }
-            if !trustedProxies.contains(where: { $0.contains(b) }) { return String(address) }
+            guard let b = IPNetwork.parseAddress(address), trustedProxies.trusts(bytes: b) else { return String(address) }
         }
-        return peerText
+        return peer.ipAddress ?? ""
     }
 }
 

@@ -25,7 +25,6 @@ public final class SharedBreakers: BreakerSharing {
     let prefix: String
     let channel: String
     let logger: Logger
-    private let active = ManagedAtomic<Bool>(true)
     private let batches: [ObjectIdentifier: OutcomeBatch]
     private let probesInFlight = NIOLockedValueBox<[SharedBreakerID: ContinuousClock.Instant]>([:])
     static let record = RedisScript(RedisScripts.breakerRecordScript)
@@ -42,21 +41,15 @@ public final class SharedBreakers: BreakerSharing {
         var batches: [ObjectIdentifier: OutcomeBatch] = [:]
         for loop in group.makeIterator() { batches[ObjectIdentifier(loop)] = OutcomeBatch(eventLoop: loop) }
         self.batches = batches
-        active.store(!client.status.degraded, ordering: .relaxed)
         for batch in batches.values { batch.owner = self }
     }
 
-    /// Subscribes to the transitions channel and follows Redis's state.
+    /// Subscribes to the transitions channel.
     public func start() {
         client.subscribe(channel) { [weak self] _, message in self?.received(String(buffer: message)) }
-        // The client's state now, not the value handed over: two changes reported from two loops may arrive
-        // out of order.
-        let client = self.client
-        client.onStatusChange { [weak self] _ in self?.active.store(!client.status.degraded, ordering: .relaxed) }
-        active.store(!client.status.degraded, ordering: .relaxed)
     }
 
-    public var isActive: Bool { active.load(ordering: .relaxed) }
+    public var isActive: Bool { !client.isDegraded }
 
     // MARK: - Outcomes
 

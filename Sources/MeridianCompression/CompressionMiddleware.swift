@@ -64,6 +64,8 @@ public struct CompressionMiddleware: Middleware {
         }
         let decision = policy.decide(status: status, headers: headers, bodyLength: length, acceptEncoding: accept, requestHasRange: hasRange)
         if decision.coding != nil, decision.coding != .identity, response.statusAllowsBody { stats.counters(decision.coding!).responses.wrappingIncrement(ordering: .relaxed) }
+        // Most answers are left as they are (no Vary to add): they keep their headers, not a rebuilt copy.
+        guard decision.coding.map({ $0 != .identity }) == true || decision.variesByAcceptEncoding else { return response }
         decision.apply(to: &headers, status: status)
         var out = response
         out.headers = HTTPHeaders(headers.map { ($0.name, $0.value) })

@@ -92,18 +92,8 @@ extension UpstreamCluster {
         health.state.withLockedValue { $0.probePermits[endpoint] += count }
     }
 
-    /// The endpoint's breaker state across the cluster, as last heard (`closed` without sharing).
-    public func sharedState(endpoint: Int, at now: ContinuousClock.Instant = .now) -> String {
-        health.state.withLockedValue { $0.shared[endpoint].name(at: now) }
-    }
-
     /// The index of the endpoint configured as `key` (`host:port`).
     public func endpointIndex(of key: String) -> Int? {
         endpointKeys.firstIndex(of: key)
-    }
-
-    /// The local breaker's state now (for tests and the status page).
-    public func localBreakerState(endpoint: Int) -> String {
-        health.state.withLockedValue { $0.breakers[endpoint].state.rawValue }
     }
 }

@@ -39,10 +39,8 @@ public final class RedisClient: Sendable {
     /// Whether Redis is reachable now.
     public var status: RedisStatus { events.status }
 
-    /// Calls `listener` on every change between connected and degraded (after start-up).
-    public func onStatusChange(_ listener: @escaping @Sendable (RedisStatus) -> Void) {
-        events.addListener(listener)
-    }
+    /// Whether Redis is unreachable now: ``status``'s `degraded` without a lock, for the request path.
+    public var isDegraded: Bool { events.isDegraded }
 
     /// Connects every event loop (and, for a cluster, reads the slot map). A refused handshake (wrong password, an
     /// ACL user without the rights, a bad database number) is a configuration mistake and throws; an unreachable

@@ -1,3 +1,4 @@
+internal import Atomics
 public import Logging
 internal import NIOConcurrencyHelpers
 
@@ -28,10 +29,11 @@ final class RedisEvents: Sendable {
         var status = RedisStatus(degraded: false, reason: nil, since: .now)
         var started = false
         var closed = false
-        var listeners: [@Sendable (RedisStatus) -> Void] = []
     }
 
     private let state = NIOLockedValueBox(State())
+    /// `status.degraded`, readable without the lock (requests ask it).
+    private let degradedNow = ManagedAtomic<Bool>(false)
     let observer: (any RedisObserver)?
     let logger: Logger
 
@@ -41,6 +43,8 @@ final class RedisEvents: Sendable {
     }
 
     var status: RedisStatus { state.withLockedValue { $0.status } }
+
+    var isDegraded: Bool { degradedNow.load(ordering: .relaxed) }
 
     /// A link or the subscriber is up (`problem` nil) or down.
     func set(_ id: ObjectIdentifier, problem: String?) {
@@ -54,15 +58,13 @@ final class RedisEvents: Sendable {
                 return nil
             }
             s.status = RedisStatus(degraded: degraded, reason: reason, since: .now)
+            degradedNow.store(degraded, ordering: .relaxed)
             return s.started ? s.status : nil
         }
         guard let change else { return }
         report(change)
     }
 
-    func addListener(_ listener: @escaping @Sendable (RedisStatus) -> Void) {
-        state.withLockedValue { $0.listeners.append(listener) }
-    }
 
     /// Marks the end of start-up: from now on changes are logged (start-up logs its own summary).
     func startupFinished() -> RedisStatus {
@@ -79,7 +81,6 @@ final class RedisEvents: Sendable {
             logger.notice("redis connected: shared state resumes")
         }
         observer?.redisStateChanged(degraded: status.degraded, reason: status.reason)
-        for listener in state.withLockedValue({ $0.listeners }) { listener(status) }
     }
 
     /// The client is shutting down: links closing are not news.

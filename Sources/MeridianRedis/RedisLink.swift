@@ -38,20 +38,6 @@ final class RedisLink: @unchecked Sendable {
         self.backoff = ReconnectBackoff(base: settings.backoffBase, max: settings.backoffMax)
     }
 
-    var isReady: Bool {
-        if case .ready = state { return true }
-        return false
-    }
-
-    /// Why there is no connection now, when there is none.
-    var problem: String? {
-        switch state {
-        case .backoff(_, let reason): return reason
-        case .closed: return "closed"
-        default: return nil
-        }
-    }
-
     /// Connects now if idle; the future says whether the first attempt worked.
     @discardableResult
     func start() -> EventLoopFuture<RedisConnection> {

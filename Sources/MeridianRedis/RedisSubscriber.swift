@@ -48,10 +48,6 @@ final class RedisSubscriber: @unchecked Sendable {  // mutable state is confined
         }
     }
 
-    var isConnected: EventLoopFuture<Bool> {
-        eventLoop.submit { self.connection?.isActive == true }
-    }
-
     var confirmedChannels: EventLoopFuture<Set<String>> {
         eventLoop.submit { self.confirmed }
     }

@@ -40,6 +40,15 @@ struct SharedBreakerTests {
         return try result.get()
     }
 
+    /// Failures through A and B (the upstream failing) until C's breaker is open: a cluster-wide open.
+    static func openThroughAAndB(_ s: [TestServer]) async throws {
+        for _ in 0..<6 {
+            _ = try await s[0].get("/")
+            _ = try await s[1].get("/")
+        }
+        try await waitUntil(timeout: .seconds(2)) { breakerOpen(try await s[2].get("/")) }
+    }
+
     static func breakerOpen(_ r: TestResponse) -> Bool { r.status == 503 && r.header("retry-after") != nil }
 
     @Test func failuresSeenThroughTwoInstancesOpenTheBreakerOnTheThirdWithinASecond() async throws {
@@ -105,11 +114,7 @@ struct SharedBreakerTests {
         try await withUpstreams(1) { ups in
             ups[0].failure.withLockedValue { $0 = 500 }
             try await Self.withInstances(3, redis: redis, upstream: ups[0], openFor: "1s") { s in
-                for _ in 0..<6 {
-                    _ = try await s[0].get("/")
-                    _ = try await s[1].get("/")
-                }
-                try await waitUntil(timeout: .seconds(2)) { Self.breakerOpen(try await s[2].get("/")) }
+                try await Self.openThroughAAndB(s)
                 // The upstream recovers, slowly: each probe stays in flight for 800 ms. Once the open period is
                 // over every instance wants to probe; alone, each would have up to max_probes (3) in flight.
                 ups[0].failure.withLockedValue { $0 = nil }
@@ -139,11 +144,7 @@ struct SharedBreakerTests {
         try await withUpstreams(1) { ups in
             ups[0].failure.withLockedValue { $0 = 500 }
             try await Self.withInstances(3, redis: redis, upstream: ups[0], openFor: "1s") { s in
-                for _ in 0..<6 {
-                    _ = try await s[0].get("/")
-                    _ = try await s[1].get("/")
-                }
-                try await waitUntil(timeout: .seconds(2)) { Self.breakerOpen(try await s[2].get("/")) }
+                try await Self.openThroughAAndB(s)
                 ups[0].failure.withLockedValue { $0 = nil }
                 // After the period, probes from any instances succeed and the cluster closes the breaker.
                 try await waitUntil(timeout: .seconds(5)) {

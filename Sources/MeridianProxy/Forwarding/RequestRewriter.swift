@@ -1,7 +1,7 @@
 internal import Foundation
-internal import MeridianConfig
+public import MeridianConfig
 internal import MeridianCore
-internal import NIOCore
+public import NIOCore
 internal import NIOHTTP1
 
 /// Builds the request head that goes upstream and filters the response head that comes back:
@@ -171,21 +171,7 @@ struct RequestRewriter: Sendable {
     }
 
     func isTrusted(_ address: SocketAddress) -> Bool {
-        guard !trustedProxies.isEmpty, let bytes = Self.bytes(of: address) else { return false }
-        return trustedProxies.contains { $0.contains(bytes) }
-    }
-
-    static func bytes(of address: SocketAddress) -> [UInt8]? {
-        switch address {
-        case .v4(let a):
-            let v = UInt32(bigEndian: a.address.sin_addr.s_addr)
-            return [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)]
-        case .v6(let a):
-            var addr = a.address.sin6_addr
-            return withUnsafeBytes(of: &addr) { Array($0) }
-        default:
-            return nil
-        }
+        trustedProxies.trusts(address)
     }
 
     /// RFC 7239 §6: IPv6 in brackets and quotes; an unknown peer is `unknown`.
@@ -246,4 +232,31 @@ struct RequestRewriter: Sendable {
 /// `NSRegularExpression` is documented thread-safe for matching; it is not marked `Sendable`.
 struct CompiledRegex: @unchecked Sendable {
     let expression: NSRegularExpression
+}
+
+extension Array where Element == IPNetwork {
+    /// Whether `address` is in one of these networks (`server.trusted_proxies`): the one check of a peer's trust,
+    /// for the proxy's `X-Forwarded-*` and for rate limits keyed by client address.
+    public func trusts(_ address: SocketAddress) -> Bool {
+        guard !isEmpty, let bytes = Self.bytes(of: address) else { return false }
+        return trusts(bytes: bytes)
+    }
+
+    /// The same for an address already parsed (`IPNetwork.parseAddress`).
+    public func trusts(bytes: [UInt8]) -> Bool {
+        contains { $0.contains(bytes) }
+    }
+
+    static func bytes(of address: SocketAddress) -> [UInt8]? {
+        switch address {
+        case .v4(let a):
+            let v = UInt32(bigEndian: a.address.sin_addr.s_addr)
+            return [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)]
+        case .v6(let a):
+            var addr = a.address.sin6_addr
+            return Swift.withUnsafeBytes(of: &addr) { [UInt8]($0) }
+        default:
+            return nil
+        }
+    }
 }
