@@ -32,11 +32,13 @@ public final class ClusterMembership: Sendable {
         if let n = reply?.int, n > 0 { live.store(Int(n), ordering: .relaxed) }
     }
 
-    /// Beats every second until cancelled, then leaves the set (a drained instance stops counting at once).
+    /// Beats every second until cancelled (the first a second from now: start-up beats once itself, so the live
+    /// count is known before the first request), then leaves the set (a drained instance stops counting at once).
     public func run() async {
         while !Task.isCancelled {
-            await beat()
             try? await Task.sleep(for: Self.interval)
+            if Task.isCancelled { break }
+            await beat()
         }
         _ = try? await client.send(["ZREM", .string(key), .string(instanceID)], key: key).get()
     }

@@ -22,11 +22,14 @@ extension RedisScripts {
     ///   (after this request when allowed); `retry_after_us` 0 when allowed, the wait until `cost` tokens exist
     ///   when refused, and -1 when `cost > burst` (never); `reset_us` the time until the bucket is full.
     /// - Writes the new TAT with `PX` = `reset_us` in ms, rounded up, when allowed; a refusal writes nothing.
-    public static let gcraScript = #"""
+    /// The start both bucket scripts share: the arguments, Redis's clock in µs, and the bucket's debt (how far its
+    /// theoretical arrival time is ahead of now, clamped to a drained bucket: a clock stepped back cannot make a
+    /// bucket emptier than empty). `count` is `ARGV[3]`: the cost or the tokens wanted.
+    static let bucketPrelude = #"""
         if redis.replicate_commands then redis.replicate_commands() end
         local interval = tonumber(ARGV[1])
         local burst = tonumber(ARGV[2])
-        local cost = tonumber(ARGV[3])
+        local count = tonumber(ARGV[3])
         local clock = redis.call('TIME')
         local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
         local capacity = burst * interval
@@ -34,6 +37,11 @@ extension RedisScripts {
         if tat < now then tat = now end
         if tat > now + capacity then tat = now + capacity end
         local debt = tat - now
+
+        """#
+
+    public static let gcraScript = bucketPrelude + #"""
+        local cost = count
         if cost > burst then
           return {0, math.floor((capacity - debt) / interval), -1, debt}
         end
@@ -56,18 +64,8 @@ extension RedisScripts {
     ///   left after the grant; `retry_after_us` when nothing was granted (and something was wanted) the wait until
     ///   one token exists, else 0; `reset_us` the time until the bucket is full.
     /// - Writes the new TAT with `PX` as ``gcraScript`` does, when it grants anything.
-    public static let leaseScript = #"""
-        if redis.replicate_commands then redis.replicate_commands() end
-        local interval = tonumber(ARGV[1])
-        local burst = tonumber(ARGV[2])
-        local want = tonumber(ARGV[3])
-        local clock = redis.call('TIME')
-        local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-        local capacity = burst * interval
-        local tat = tonumber(redis.call('GET', KEYS[1])) or now
-        if tat < now then tat = now end
-        if tat > now + capacity then tat = now + capacity end
-        local debt = tat - now
+    public static let leaseScript = bucketPrelude + #"""
+        local want = count
         local available = math.floor((capacity - debt) / interval)
         local granted = math.max(0, math.min(want, available))
         local owed = debt + granted * interval
