@@ -142,6 +142,21 @@ import Testing
         }
     }
 
+    @Test func theAccessLogNamesTheEncodingAndNoTransformIsHonoured() async throws {
+        let body = Self.text.replacingOccurrences(of: "\n", with: "\\n")
+        let yaml = Self.yaml()
+            + "\n      - match: {path: /kept}\n        headers: {Cache-Control: no-transform}\n"
+            + "        respond: {status: 200, headers: {Content-Type: text/plain}, body: \"\(body)\"}\n"
+            + "telemetry: {access_log: {path: \"{{root}}/access.log\"}}\n"
+        try await withTestServer(yaml) { s in
+            #expect(try await s.get("/text", headers: ["Accept-Encoding": "br"]).header("content-encoding") == "br")
+            #expect(try await s.get("/kept", headers: ["Accept-Encoding": "br"]).header("content-encoding") == nil)
+            let lines = try await TelemetryTests.waitForLines(s.directory.appendingPathComponent("access.log"), count: 2)
+            #expect(lines[0]["encoding"] as? String == "br", "\(lines[0])")
+            #expect(lines[1]["encoding"] == nil)
+        }
+    }
+
     @Test func aProxiedResponseAlreadyCompressedUpstreamIsNotCompressedAgain() async throws {
         try await withTestServer(Self.yaml()) { upstream in
             let yaml = """

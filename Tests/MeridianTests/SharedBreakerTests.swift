@@ -83,6 +83,12 @@ struct SharedBreakerTests {
                 let metrics = try await RawClient.exchange(port: s[2].adminPort!, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
                 #expect(metrics.text.contains("meridian_breaker_state{cluster=\"api\",endpoint=\"\(ups[0].address)\",scope=\"shared\",state=\"open\"} 1"))
                 #expect(metrics.text.contains("meridian_breaker_state{cluster=\"api\",endpoint=\"\(ups[0].address)\",scope=\"local\",state=\"open\"} 1"))
+                // And /status.json (what the status page draws): the local and the cluster-wide breaker, and Redis.
+                let status = try await s[2].admin("/status.json")
+                let doc = try #require(try JSONSerialization.jsonObject(with: Data(status.body)) as? [String: Any])
+                let row = try #require((doc["upstreams"] as? [[String: Any]])?.first)
+                #expect(row["breaker"] as? String == "open" && row["breaker_shared"] as? String == "open")
+                #expect((doc["instance"] as? [String: Any])?["redis"] as? String == "connected")
             }
         }
     }
