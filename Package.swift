@@ -36,6 +36,7 @@ let package = Package(
                 "MeridianServer",
                 "MeridianConfig",
                 "MeridianRedis",  // bench-redis
+                "MeridianCache",  // bench-cache-eviction
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -156,6 +157,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "MeridianCache",
+            dependencies: [
+                "MeridianCore",
+                "MeridianConfig",
+                "MeridianProxy",
+                "MeridianRedis",
+                "MeridianStatic",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "MeridianTelemetry",
             dependencies: [
                 "MeridianCore",
@@ -164,6 +181,7 @@ let package = Package(
                 "MeridianRedis",
                 "MeridianCluster",
                 "MeridianCompression",
+                "MeridianCache",
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Instrumentation", package: "swift-distributed-tracing"),
@@ -189,6 +207,7 @@ let package = Package(
                 "MeridianRedis",
                 "MeridianCluster",
                 "MeridianCompression",
+                "MeridianCache",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -214,6 +233,7 @@ let package = Package(
                 "MeridianRedis",
                 "MeridianCluster",
                 "MeridianCompression",
+                "MeridianCache",
                 "CZlib",
                 "CBrotli",
                 .product(name: "NIOCore", package: "swift-nio"),

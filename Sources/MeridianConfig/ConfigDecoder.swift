@@ -8,7 +8,7 @@ struct ConfigDecoder {
         guard
             let top = reader.mapping(
                 root, "",
-                allowed: ["listeners", "admin", "server", "limits", "timeouts", "lifecycle", "logging", "telemetry", "defaults", "hosts", "upstreams", "redis", "compression"]
+                allowed: ["listeners", "admin", "server", "limits", "timeouts", "lifecycle", "logging", "telemetry", "defaults", "hosts", "upstreams", "redis", "compression", "cache"]
             )
         else { return }
         if let node = top["listeners"] { config.listeners = listeners(node) }
@@ -26,6 +26,7 @@ struct ConfigDecoder {
             config.compression = CompressionDecoder(reader: reader).compression(node, "compression", base: Configuration.Compression(enabled: true))
             reader.compressionDefault = config.compression
         }
+        if let node = top["cache"], !reader.isNull(node) { config.cache = CacheDecoder(reader: reader).stores(node) }
         if let node = top["hosts"] { config.hosts = hosts(node, upstreamNames: Set(config.upstreams.map(\.name))) }
     }
 

@@ -18,6 +18,8 @@ public struct Configuration: Sendable, Equatable {
     public var redis: Redis? = nil
     /// Compression for every route (a route's own `compression:` replaces it).
     public var compression = Compression()
+    /// The HTTP cache's stores (routes opt in with their own `cache:`).
+    public var cache = CacheStores()
 
     public init(
         listeners: [Listener] = [Listener()],
@@ -267,11 +269,14 @@ public struct Configuration: Sendable, Equatable {
         public var rateLimit: RateLimit?
         /// The route's compression (the top-level `compression:` when it says nothing of its own).
         public var compression: Compression?
+        /// HTTP caching of the route's responses (proxy routes only).
+        public var cache: Cache?
 
         public init(
             name: String? = nil, match: Match, action: Action, headers: [(String, String)] = [], rateLimit: RateLimit? = nil,
-            compression: Compression? = nil
+            compression: Compression? = nil, cache: Cache? = nil
         ) {
+            self.cache = cache
             self.rateLimit = rateLimit
             self.compression = compression
             self.name = name
@@ -282,7 +287,7 @@ public struct Configuration: Sendable, Equatable {
 
         public static func == (lhs: Route, rhs: Route) -> Bool {
             lhs.name == rhs.name && lhs.match == rhs.match && lhs.action == rhs.action && lhs.rateLimit == rhs.rateLimit
-                && lhs.compression == rhs.compression
+                && lhs.compression == rhs.compression && lhs.cache == rhs.cache
                 && lhs.headers.elementsEqual(rhs.headers, by: { $0 == $1 })
         }
     }

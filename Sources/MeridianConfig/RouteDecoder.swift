@@ -10,7 +10,7 @@ struct RouteDecoder {
     static let actions = ["static", "redirect", "respond", "upload", "proxy"]
 
     func route(_ node: Node, _ path: String) -> Configuration.Route? {
-        guard let m = reader.mapping(node, path, allowed: ["name", "match", "headers", "rate_limit", "compression"] + Self.actions) else {
+        guard let m = reader.mapping(node, path, allowed: ["name", "match", "headers", "rate_limit", "compression", "cache"] + Self.actions) else {
             return nil
         }
         var name: String?
@@ -46,7 +46,17 @@ struct RouteDecoder {
             base.enabled = true
             compression = CompressionDecoder(reader: reader).compression(n, "\(path).compression", base: base)
         }
-        return Configuration.Route(name: name, match: match, action: action, headers: headers, rateLimit: rateLimit, compression: compression)
+        var cache: Configuration.Cache?
+        if let n = m["cache"], !reader.isNull(n) {
+            if actionKey == "proxy" {
+                cache = CacheDecoder(reader: reader).route(n, "\(path).cache")
+            } else {
+                reader.error(n, "\(path).cache", "caches proxied responses only; remove it, or make the route a proxy route")
+            }
+        }
+        return Configuration.Route(
+            name: name, match: match, action: action, headers: headers, rateLimit: rateLimit, compression: compression, cache: cache
+        )
     }
 
     private func match(_ node: Node, _ path: String) -> Configuration.Match? {

@@ -9,6 +9,7 @@ public import MeridianTelemetry
 internal import ServiceLifecycle
 public import MeridianProxy
 internal import MeridianCluster
+public import MeridianCache
 internal import UnixSignals
 
 /// One Meridian instance: event loops, listeners, the admin listener, reload and shutdown.
@@ -62,7 +63,8 @@ public final class MeridianApplication: Sendable {
 
     public init(
         configuration: Configuration, configPath: String? = nil, overrides: CommandLineOverrides = .init(),
-        environment: [String: String] = [:], logger: Logger, observers: [any RequestObserver] = []
+        environment: [String: String] = [:], logger: Logger, observers: [any RequestObserver] = [],
+        cacheClock: (@Sendable () -> Double)? = nil
     ) throws {
         var configuration = configuration
         overrides.apply(to: &configuration)
@@ -97,9 +99,13 @@ public final class MeridianApplication: Sendable {
             }
         }
         self.shared = shared
+        let httpCache = HTTPCache(
+            config: configuration.cache, redis: shared?.client, keyPrefix: configuration.redis?.keyPrefix ?? "meridian",
+            requestBudget: configuration.cache.l2Timeout, logger: logger, clock: cacheClock ?? HTTPCache.wallClock
+        )
         self.builder = RuntimeBuilder(
             group: group, threadPool: threadPool, logger: logger, observers: [telemetry.observer] + observers, telemetry: telemetry,
-            upstreams: upstreams, globalLimits: shared?.limits
+            upstreams: upstreams, globalLimits: shared?.limits, httpCache: httpCache
         )
         // The admin listener counts its own connections and requests: scrapes and probes are not traffic.
         let services = ConnectionServices(threadPool: threadPool)
@@ -115,6 +121,7 @@ public final class MeridianApplication: Sendable {
         telemetry.attach(upstreams: builder.upstreams)
         telemetry.attach(rateLimits: builder.rateLimitStats)
         telemetry.attach(compression: builder.compressionStats, cache: builder.compressionCache)
+        telemetry.attach(cache: builder.httpCache.stats)
         health.register(HealthRegistry.Check(name: "upstreams", probes: [.readyz], detail: { upstreams.readinessDetail() }) { nil })
         if let shared {
             telemetry.attach(redis: { shared.client.status.degraded })
@@ -125,6 +132,8 @@ public final class MeridianApplication: Sendable {
     }
 
     public var configuration: Configuration { state.withLockedValue { $0.configuration } }
+    /// What the HTTP cache did (tests and the status page read it).
+    public var cacheStats: CacheStats { builder.httpCache.stats }
     public var generation: Int { state.withLockedValue { $0.generation } }
     public var listeners: [HTTPServer.BoundListener] { state.withLockedValue { $0.listeners } }
     public var adminListener: HTTPServer.BoundListener? { state.withLockedValue { $0.admin } }
@@ -144,6 +153,7 @@ public final class MeridianApplication: Sendable {
             }
         }
         telemetry.startBackgroundWork(on: group.next())
+        builder.httpCache.start(on: group.next())
         let bound: [HTTPServer.BoundListener]
         do {
             bound = try await server.start(config.listeners.map(ListenerSettings.init))
@@ -259,6 +269,7 @@ public final class MeridianApplication: Sendable {
         resolver?.cancel()
         await resolver?.value
         builder.upstreams.shutdown()
+        builder.httpCache.shutdown()
         await shared?.shutdown()
         await telemetry.stopBackgroundWork()
         // The access log is flushed; spans of the last requests get a few seconds to go out.

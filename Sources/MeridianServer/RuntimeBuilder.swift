@@ -5,6 +5,7 @@ public import MeridianCore
 internal import MeridianActions
 public import MeridianCluster
 public import MeridianCompression
+public import MeridianCache
 public import MeridianProxy
 internal import MeridianStatic
 public import MeridianTelemetry
@@ -28,12 +29,15 @@ public struct RuntimeBuilder: Sendable {
     /// Compressed variants of static files, and what compression did (one of each per process).
     public let compressionCache = VariantCache()
     public let compressionStats = CompressionStats()
+    /// The HTTP cache (its stores are made once, from the first configuration's `cache:`).
+    public let httpCache: HTTPCache
 
     public init(
         group: any EventLoopGroup, threadPool: NIOThreadPool, logger: Logger, observers: [any RequestObserver] = [],
         telemetry: Telemetry? = nil, upstreams: UpstreamRegistry? = nil, globalLimits: GlobalRateLimits? = nil,
-        rateLimitStats: RateLimitStats = RateLimitStats()
+        rateLimitStats: RateLimitStats = RateLimitStats(), httpCache: HTTPCache? = nil
     ) {
+        self.httpCache = httpCache ?? HTTPCache(config: .init(), redis: nil, logger: logger)
         self.upstreams = upstreams ?? UpstreamRegistry(group: group, logger: logger, observer: telemetry?.upstreamObserver)
         self.globalLimits = globalLimits
         self.rateLimitStats = rateLimitStats
@@ -64,11 +68,15 @@ public struct RuntimeBuilder: Sendable {
                     }
                     middleware.append(RateLimitMiddleware(limit, trustedProxies: trusted, global: globalLimits, stats: rateLimitStats))
                 }
+                // With a cache, the route's own headers go outside it (a reload changes them at once, not as entries
+                // expire) and compression inside it (the cache keeps each encoding as a variant, per Vary).
+                if route.cache != nil, !route.headers.isEmpty { middleware.append(ResponseHeadersMiddleware(route.headers)) }
+                if let rules = route.cache { middleware.append(CacheMiddleware(rules, cache: httpCache, route: route.label)) }
                 let compression = route.compression ?? config.compression
                 if compression.enabled {
                     middleware.append(CompressionMiddleware(compression, threadPool: threadPool, cache: compressionCache, stats: compressionStats))
                 }
-                if !route.headers.isEmpty { middleware.append(ResponseHeadersMiddleware(route.headers)) }
+                if route.cache == nil, !route.headers.isEmpty { middleware.append(ResponseHeadersMiddleware(route.headers)) }
                 if !middleware.isEmpty { responder = MiddlewareChain(middleware, responder: responder) }
                 routes.append(
                     Router.Route(
@@ -148,6 +156,7 @@ public struct RuntimeBuilder: Sendable {
             routes.append(Router.Route(pattern: .exact("/\(probe.rawValue)"), responder: ProbeResponder(registry: health, probe: probe)))
         }
         routes += telemetry?.adminRoutes() ?? []
+        routes.append(Router.Route(pattern: .exact("/cache/purge"), responder: CachePurgeResponder(cache: httpCache)))
         var limits = ServerLimits(config.limits)
         limits.maxConnections = 256
         var adminLogger = logger

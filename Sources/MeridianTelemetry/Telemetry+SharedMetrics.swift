@@ -1,6 +1,7 @@
 internal import Atomics
 internal import MeridianCluster
 internal import MeridianCompression
+internal import MeridianCache
 
 extension Telemetry {
     /// Redis health and the rate limits in `/metrics` (the Redis families only when `redis:` is configured).
@@ -53,6 +54,7 @@ extension Telemetry {
             e.family("meridian_compression_cache_bytes", .gauge, "Bytes held by the cache of compressed variants.", unit: "bytes")
             e.sample("meridian_compression_cache_bytes", [], cache.usage.bytes)
         }
+        if let cache = sources.cache { renderCacheMetrics(cache, &e) }
         if let stats = sources.rateLimits {
             e.family(
                 "meridian_ratelimit_requests", .counter,
@@ -61,5 +63,49 @@ extension Telemetry {
                 e.sample("meridian_ratelimit_requests_total", [("policy", s.policy), ("scope", s.scope), ("result", s.result)], s.count)
             }
         }
+    }
+}
+
+extension Telemetry {
+    /// The HTTP cache: lookups per route, tier and result; the L1 store's size; L2 stores; coalescing; purges.
+    func renderCacheMetrics(_ c: CacheStats, _ e: inout Exposition) {
+        e.family(
+            "meridian_cache_lookups", .counter,
+            "Cache lookups by route, tier (l1, l2) and result (hit, stale, miss, revalidated, pass, bypass, error).")
+        for route in c.routes {
+            for tier in [CacheTier.l1, .l2] {
+                for result in CacheStats.Result.allCases {
+                    let n = route.lookups(tier, result)
+                    if n > 0 || result == .hit || result == .miss {
+                        e.sample("meridian_cache_lookups_total", [("route", route.route), ("tier", tier == .l1 ? "l1" : "l2"), ("result", result.rawValue)], n)
+                    }
+                }
+            }
+        }
+        e.family("meridian_cache_l1_bytes", .gauge, "Bytes held by the in-process cache (bodies, fields, bookkeeping).", unit: "bytes")
+        e.sample("meridian_cache_l1_bytes", [], c.l1Bytes)
+        e.family("meridian_cache_l1_limit_bytes", .gauge, "The in-process cache's bound (cache.memory).", unit: "bytes")
+        e.sample("meridian_cache_l1_limit_bytes", [], c.l1Limit)
+        e.family("meridian_cache_l1_entries", .gauge, "Entries in the in-process cache.")
+        e.sample("meridian_cache_l1_entries", [], c.l1Entries)
+        e.family("meridian_cache_l1_evictions", .counter, "Entries the in-process cache evicted to stay within its bounds.")
+        e.sample("meridian_cache_l1_evictions_total", [], c.l1Evictions)
+        e.family("meridian_cache_l2_stores", .counter, "Entries written to Redis.")
+        e.sample("meridian_cache_l2_stores_total", [], c.l2Stores.value)
+        e.family("meridian_cache_l2_stored_bytes", .counter, "Body bytes written to Redis.", unit: "bytes")
+        e.sample("meridian_cache_l2_stored_bytes_total", [], c.l2BytesStored.value)
+        e.family("meridian_cache_collapsed_requests", .counter, "Requests that waited for another request's fill instead of going to the origin.")
+        e.sample("meridian_cache_collapsed_requests_total", [], c.collapsed.value)
+        e.family("meridian_cache_lock_waits", .counter, "Waits for another instance's fill lock, by outcome (waited, timeout).")
+        e.sample("meridian_cache_lock_waits_total", [("outcome", "waited")], c.lockWaits.value)
+        e.sample("meridian_cache_lock_waits_total", [("outcome", "timeout")], c.lockTimeouts.value)
+        e.family("meridian_cache_background_refreshes", .counter, "Stale entries refreshed in the background (stale-while-revalidate).")
+        e.sample("meridian_cache_background_refreshes_total", [], c.backgroundRefreshes.value)
+        e.family("meridian_cache_purges", .counter, "Purge rules applied on this instance (from it or from another).")
+        e.sample("meridian_cache_purges_total", [], c.purges.value)
+        e.family("meridian_cache_purged_entries", .counter, "In-process entries dropped by purges.")
+        e.sample("meridian_cache_purged_entries_total", [], c.purgedEntries.value)
+        e.family("meridian_cache_too_large", .counter, "Responses not stored because they were longer than cache.max_body.")
+        e.sample("meridian_cache_too_large_total", [], c.tooLarge.value)
     }
 }

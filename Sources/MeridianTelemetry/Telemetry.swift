@@ -7,6 +7,7 @@ public import MeridianProxy
 public import MeridianCluster
 public import MeridianRedis
 public import MeridianCompression
+public import MeridianCache
 internal import NIOConcurrencyHelpers
 internal import NIOCore
 internal import OTel
@@ -75,6 +76,7 @@ public final class Telemetry: Sendable {
         var upstreams: UpstreamRegistry?
         var rateLimits: RateLimitStats?
         var compression: (stats: CompressionStats, cache: VariantCache)?
+        var cache: CacheStats?
         /// Whether Redis is unreachable now; nil without `redis:`.
         var redisDegraded: (@Sendable () -> Bool)?
     }
@@ -226,6 +228,11 @@ public final class Telemetry: Sendable {
     /// What on-the-fly compression did.
     public func attach(compression stats: CompressionStats, cache: VariantCache) {
         sources.withLockedValue { $0.compression = (stats, cache) }
+    }
+
+    /// What the HTTP cache did.
+    public func attach(cache: CacheStats) {
+        sources.withLockedValue { $0.cache = cache }
     }
 
     /// Redis's state, when `redis:` is configured.

@@ -11,7 +11,9 @@ struct TestServer {
     let directory: URL
 
     /// `yaml` may use `{{root}}` for a fresh temporary directory (also `directory`).
-    static func start(_ yaml: String = "", files: [String: String] = [:], configure: ((URL) throws -> Void)? = nil) async throws -> TestServer {
+    static func start(
+        _ yaml: String = "", files: [String: String] = [:], configure: ((URL) throws -> Void)? = nil, cacheClock: (@Sendable () -> Double)? = nil
+    ) async throws -> TestServer {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         for (path, content) in files {
@@ -34,7 +36,7 @@ struct TestServer {
         if !text.contains("access_log") { config.telemetry.accessLog.enabled = false }
         var logger = Logger(label: "test")
         logger.logLevel = .critical
-        let app = try MeridianApplication(configuration: config, configPath: configFile.path, logger: logger)
+        let app = try MeridianApplication(configuration: config, configPath: configFile.path, logger: logger, cacheClock: cacheClock)
         let bound = try await app.start()
         return TestServer(app: app, port: bound[0].address.port!, adminPort: app.adminListener?.address.port, directory: dir)
     }

@@ -1,0 +1,136 @@
+internal import MeridianCore
+internal import NIOCore
+internal import NIOHTTP1
+
+/// Coalescing: one origin request per key per instance (``FillCoordinator``), and per cluster (the Redis lock).
+extension CacheExchange {
+    func coalesce() -> EventLoopFuture<Response> {
+        if CacheControl(request.headers).onlyIfCached {
+            return loop.makeSucceededFuture(CacheAnswer.gatewayTimeout(statuses: statuses))
+        }
+        guard rules.coalesce, !request.isHead else { return fetch(stale: nil) }
+        let wait = TimeAmount.nanoseconds(max(0, Int64(deadline.uptimeNanoseconds) - Int64(NIODeadline.now().uptimeNanoseconds)))
+        switch cache.fills.join(variantKey, on: loop, wait: wait) {
+        case .leader:
+            leading = variantKey
+            return lockThenFetch()
+        case .follower(let done):
+            collapsed = true
+            cache.stats.collapsed.add()
+            return done.flatMap { [self] in afterWaiting() }
+        }
+    }
+
+    /// The fill this request waited for is done (or the wait ran out): look in L1 again; else to the origin, alone.
+    private func afterWaiting() -> EventLoopFuture<Response> {
+        let now = cache.clock()
+        var slot = cache.memory.get(primary.primary, now: now)
+        if case .vary(let fields)? = slot {
+            varyFields = fields
+            variantKey = primary.variant(fields: fields, requestHeaders: request.headers)
+            slot = cache.memory.get(variantKey, now: now)
+        }
+        if case .entry(let entry)? = slot {
+            let action = CacheLookup.evaluate(entry: entry.metadata, requestHeaders: request.headers, now: now)
+            if action == .fresh { return loop.makeSucceededFuture(serveHit(entry, now: now)) }
+        }
+        return fetch(stale: nil)
+    }
+
+    /// The local leader asks the cluster: the lock's holder goes to the origin; the others wait for its announcement.
+    private func lockThenFetch() -> EventLoopFuture<Response> {
+        guard let l2 = cache.l2, l2.isAvailable, let keys = l2Keys() else { return fetch(stale: nil) }
+        let token = "\(cache.instanceID)-\(UInt64.random(in: .min ... .max))"
+        return l2.tryLock(keys, token: token, ttl: cache.config.lockTTL, on: loop)
+            .map { Optional($0) }
+            .recover { _ in nil }
+            .hop(to: loop)
+            .flatMap { [self] acquired -> EventLoopFuture<Response> in
+                switch acquired {
+                case true?:
+                    hold(keys, token: token)
+                    return fetch(stale: nil)
+                case false?:
+                    guard NIODeadline.now() < deadline else {
+                        cache.stats.lockTimeouts.add()
+                        return fetch(stale: nil)
+                    }
+                    cache.stats.lockWaits.add()
+                    collapsed = true
+                    return waitForCluster(keys)
+                case nil:
+                    return fetch(stale: nil)
+                }
+            }
+    }
+
+    /// Keeps the lock alive while the fill goes on: a holder that dies lets it expire within the lock's TTL.
+    private func hold(_ keys: L2Store.Keys, token: String) {
+        lock = (keys, token)
+        guard let l2 = cache.l2 else { return }
+        let ttl = cache.config.lockTTL
+        let every = TimeAmount.nanoseconds(ttl.nanosecondsClamped / 3)
+        let loop = self.loop
+        renewal = loop.scheduleRepeatedTask(initialDelay: every, delay: every) { _ in
+            l2.renew(keys, token: token, ttl: ttl, on: loop)
+        }
+    }
+
+    /// Waits for the holder's announcement, polling the lock every 100 ms (an announcement lost with a pub/sub
+    /// reconnect, or a holder that died, shows as a lock that is gone); then looks in L2 again.
+    private func waitForCluster(_ keys: L2Store.Keys) -> EventLoopFuture<Response> {
+        guard let l2 = cache.l2 else { return fetch(stale: nil) }
+        let woken = loop.makePromise(of: Void.self)
+        let loop = self.loop
+        l2.onFill(keys.lock) { loop.execute { woken.succeed() } }
+        let poll = loop.scheduleRepeatedAsyncTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
+            l2.isLocked(keys, on: loop).map { locked in if !locked { woken.succeed() } }.recover { _ in woken.succeed() }
+        }
+        let timeout = loop.scheduleTask(deadline: deadline) { woken.succeed() }
+        return woken.futureResult.flatMap { [self] in
+            poll.cancel()
+            timeout.cancel()
+            return lookupAfterWait()
+        }
+    }
+
+    private func lookupAfterWait() -> EventLoopFuture<Response> {
+        guard let l2 = cache.l2, let keys = l2Keys() else { return fetch(stale: nil) }
+        let now = cache.clock()
+        return l2.lookup(keys, variantKey: variantKey, now: now, readVary: true, wantBody: true, on: loop)
+            .hop(to: loop)
+            .flatMap { [self] result -> EventLoopFuture<Response> in
+                switch result {
+                case .entry(let metadata, let storedAt, let body?):
+                    let entry = CachedEntry(metadata: metadata, body: body, storedAt: storedAt, tier: .l2)
+                    keepInL1(entry)
+                    if CacheLookup.evaluate(entry: metadata, requestHeaders: request.headers, now: now) == .fresh {
+                        middleware.counters.lookup(.l2, .hit)
+                        finishFill(releaseLock: false)  // the local waiters find it in L1 now
+                        return loop.makeSucceededFuture(serveHit(entry, now: now))
+                    }
+                    return fetch(stale: nil)
+                case .vary(let fields) where varyFields == nil:
+                    varyFields = fields
+                    variantKey = primary.variant(fields: fields, requestHeaders: request.headers)
+                    return lookupAfterWait()
+                default:
+                    // Nothing stored: the holder died or its response was not storable. Take the lock or go alone.
+                    return NIODeadline.now() < deadline ? lockThenFetch() : fetch(stale: nil)
+                }
+            }
+            .flatMapError { [self] _ in fetch(stale: nil) }
+    }
+
+    /// This request's part in coalescing is over: release the lock (if no store did), wake the local waiters.
+    func finishFill(releaseLock: Bool = true) {
+        renewal?.cancel()
+        renewal = nil
+        if releaseLock, let lock, let l2 = cache.l2 { l2.release(lock.keys, token: lock.token, on: loop) }
+        lock = nil
+        if let leading {
+            self.leading = nil
+            cache.fills.finish(leading)
+        }
+    }
+}

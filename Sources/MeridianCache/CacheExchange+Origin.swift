@@ -1,0 +1,334 @@
+internal import MeridianCore
+internal import NIOCore
+internal import NIOHTTP1
+
+/// Going to the origin: the request sent, what comes back stored (streaming to the client while it is kept),
+/// revalidation by 304, stale-if-error, and background refreshes.
+extension CacheExchange {
+    /// The request the origin gets: the client's, without its own validators and Range when the answer will be
+    /// stored (the cache wants the whole representation and answers those itself), plus the cache's validators.
+    func originRequest(conditional: HTTPHeaders?) -> Request {
+        var head = request.head
+        if !request.isHead {
+            for name in ["if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range", "range"] {
+                head.headers.remove(name: name)
+            }
+        }
+        if let conditional { for (name, value) in conditional { head.headers.replaceOrAdd(name: name, value: value) } }
+        return Request(head: head, id: request.id, connection: request.connection, startedAt: request.startedAt, trace: request.trace, body: request.body)
+    }
+
+    static func future(_ response: ResponseFuture, on loop: any EventLoop) -> EventLoopFuture<Response> {
+        switch response {
+        case .immediate(let r): return loop.makeSucceededFuture(r)
+        case .eventually(let f): return f.hop(to: loop)
+        }
+    }
+
+    /// Asks the origin whether a stale entry is still good (If-None-Match / If-Modified-Since, RFC 9111 §4.3.1).
+    func revalidate(_ entry: CachedEntry, conditional: HTTPHeaders, hasBody: Bool) -> EventLoopFuture<Response> {
+        forwarding(.stale, tier: entry.tier)
+        return fetch(stale: (entry, hasBody), conditional: conditional)
+    }
+
+    func fetch(stale: (entry: CachedEntry, hasBody: Bool)?, conditional: HTTPHeaders? = nil) -> EventLoopFuture<Response> {
+        let requestTime = cache.clock()
+        let origin = originRequest(conditional: conditional)
+        return Self.future(next.respond(to: origin, context: context), on: loop)
+            .flatMap { [self] response in answered(response, stale: stale, requestTime: requestTime) }
+            .flatMapError { [self] error in
+                if let stale, let answer = staleOnError(stale.entry, hasBody: stale.hasBody, status: 502) { return answer }
+                finishFill()
+                return loop.makeFailedFuture(error)
+            }
+    }
+
+    private func answered(
+        _ response: Response, stale: (entry: CachedEntry, hasBody: Bool)?, requestTime: Double
+    ) -> EventLoopFuture<Response> {
+        let responseTime = cache.clock()
+        let code = Int(response.status.code)
+        l1Status.forwardStatus = code
+        if l2Status != nil { l2Status?.forwardStatus = code }
+        if let stale, code == 304, !request.isHead {
+            return refreshed(stale.entry, hasBody: stale.hasBody, by: response, requestTime: requestTime, responseTime: responseTime)
+        }
+        if let stale, CacheLookup.isError(status: code), let answer = staleOnError(stale.entry, hasBody: stale.hasBody, status: code) {
+            return answer
+        }
+        guard response.upgrade == nil, !request.isHead, !CacheControl(request.headers).noStore else {
+            finishFill()
+            return loop.makeSucceededFuture(annotated(response, stored: false, detail: nil))
+        }
+        let decision = middleware.policy.decide(
+            method: .GET, requestHeaders: request.headers, status: code, responseHeaders: response.headers,
+            requestTime: requestTime, responseTime: responseTime
+        )
+        guard case .store(let metadata) = decision else {
+            if case .doNotStore(let reason) = decision {
+                if !CacheLookup.isError(status: code) { markPass() }
+                middleware.counters.lookup(.l1, .pass)
+                finishFill()
+                context.annotate(CacheAnnotation.self, "pass")
+                return loop.makeSucceededFuture(annotated(response, stored: false, detail: reason.text))
+            }
+            finishFill()
+            return loop.makeSucceededFuture(response)
+        }
+        if let length = response.body.declaredLength, length > cache.config.maxBody {
+            return tooLarge(response)
+        }
+        context.annotate(CacheAnnotation.self, stale == nil ? (collapsed ? "collapsed" : "miss") : "stale-refetch")
+        switch response.body {
+        case .empty:
+            store(metadata, body: ByteBuffer())
+            return loop.makeSucceededFuture(annotated(response, stored: true, detail: nil))
+        case .buffer(let body):
+            let entry = store(metadata, body: body)
+            if request.headers.contains(name: "range"), let entry {
+                return loop.makeSucceededFuture(CacheAnswer.serve(entry, request: request, now: responseTime, statuses: storedStatuses()))
+            }
+            return loop.makeSucceededFuture(annotated(response, stored: true, detail: nil))
+        case .stream(let stream):
+            if request.headers.contains(name: "range") {
+                // The whole body first, then the range of it (the origin was asked for all of it).
+                return collect(stream, limit: cache.config.maxBody).flatMap { [self] body in
+                    guard let body, let entry = store(metadata, body: body) else {
+                        markPass()
+                        finishFill()
+                        var whole = response
+                        if let body { whole.body = .buffer(body) } else { whole.status = .badGateway; whole.body = .empty }
+                        return loop.makeSucceededFuture(annotated(whole, stored: false, detail: nil))
+                    }
+                    return loop.makeSucceededFuture(CacheAnswer.serve(entry, request: request, now: cache.clock(), statuses: storedStatuses()))
+                }
+            }
+            var out = annotated(response, stored: true, detail: nil)
+            out.body = .stream(teeing(stream, metadata: metadata))
+            return loop.makeSucceededFuture(out)
+        case .file, .parts:
+            finishFill()
+            return loop.makeSucceededFuture(annotated(response, stored: false, detail: nil))
+        }
+    }
+
+    private func storedStatuses() -> [CacheStatus] {
+        l1Status.stored = true
+        if l2Status != nil { l2Status?.stored = true }
+        return statuses
+    }
+
+    /// Adds Cache-Status to a response from the origin.
+    func annotated(_ response: Response, stored: Bool, detail: String?) -> Response {
+        if stored {
+            l1Status.stored = true
+            if l2Status != nil, cache.l2?.isAvailable == true { l2Status?.stored = true }
+        }
+        if let detail { l1Status.detail = l1Status.detail ?? detail }
+        l1Status.collapsed = collapsed
+        var out = response
+        out.headers.add(name: "cache-status", value: CacheStatus.join(statuses))
+        return out
+    }
+
+    private func markPass() {
+        cache.memory.put(primary.primary, .pass, cost: 64, expiresAt: cache.clock() + HTTPCache.passDuration)
+    }
+
+    private func tooLarge(_ response: Response) -> EventLoopFuture<Response> {
+        cache.stats.tooLarge.add()
+        markPass()
+        finishFill()
+        return loop.makeSucceededFuture(annotated(response, stored: false, detail: "too-large"))
+    }
+
+    /// RFC 9111 §4.3.4: a 304 refreshes the stored headers and freshness; the stored body is sent.
+    private func refreshed(
+        _ entry: CachedEntry, hasBody: Bool, by response: Response, requestTime: Double, responseTime: Double
+    ) -> EventLoopFuture<Response> {
+        let metadata = entry.metadata.freshened(
+            with: response.headers, requestTime: requestTime, responseTime: responseTime, policy: middleware.policy
+        )
+        return body(of: entry, hasBody: hasBody).flatMap { [self] body in
+            guard let body else { return fetch(stale: nil) }
+            middleware.counters.lookup(entry.tier, .revalidated)
+            context.annotate(CacheAnnotation.self, "revalidated")
+            let stored = store(metadata, body: body) ?? CachedEntry(metadata: metadata, body: body, storedAt: responseTime, tier: .l1)
+            return loop.makeSucceededFuture(CacheAnswer.serve(stored, request: request, now: cache.clock(), statuses: storedStatuses()))
+        }
+    }
+
+    /// RFC 5861 §4: the origin failed; a stale entry within its stale-if-error window is better than the error.
+    private func staleOnError(_ entry: CachedEntry, hasBody: Bool, status: Int) -> EventLoopFuture<Response>? {
+        guard rules.staleIfError, CacheLookup.mayServeStaleOnError(entry: entry.metadata, requestHeaders: request.headers, now: cache.clock())
+        else { return nil }
+        finishFill()
+        return body(of: entry, hasBody: hasBody).flatMapThrowing { [self] body in
+            guard let body else { throw L2Failure("stale entry's body is gone") }
+            middleware.counters.lookup(entry.tier, .stale)
+            l1Status.forwardStatus = status
+            l1Status.detail = "stale-if-error"
+            context.annotate(CacheAnnotation.self, "stale-if-error")
+            let served = CachedEntry(metadata: entry.metadata, body: body, storedAt: entry.storedAt, tier: entry.tier)
+            return CacheAnswer.serve(served, request: request, now: cache.clock(), statuses: statuses)
+        }
+    }
+
+    private func body(of entry: CachedEntry, hasBody: Bool) -> EventLoopFuture<ByteBuffer?> {
+        if hasBody { return loop.makeSucceededFuture(entry.body) }
+        guard let l2 = cache.l2 else { return loop.makeSucceededFuture(nil) }
+        let keys = l2.keys(primary: primary.primary, variant: varyFields == nil ? nil : variantKey)
+        return l2.body(keys, on: loop).hop(to: loop).recover { _ in nil }
+    }
+
+    // MARK: Storing
+
+    /// Keeps the entry in L1 and (when it fits and Redis is there) L2, unless a purge that arrived during the fill
+    /// covers it. Ends this request's part in coalescing.
+    @discardableResult
+    func store(_ metadata: CacheEntryMetadata, body: ByteBuffer) -> CachedEntry? {
+        let now = cache.clock()
+        let url = purgeURL(ofPrimary: primary.primary)
+        guard !cache.bans.coversSince(banGeneration, url: url, tags: metadata.tags) else {
+            finishFill()
+            return nil
+        }
+        let fields = metadata.varyFields
+        let key = fields.isEmpty ? primary.primary : primary.variant(fields: fields, requestHeaders: request.headers)
+        let entry = CachedEntry(metadata: metadata, body: body, storedAt: now, tier: .l1)
+        let retention = metadata.retention(keep: CacheMiddleware.seconds(cache.config.keep))
+        let expires = metadata.responseTime + retention
+        if !fields.isEmpty { cache.memory.put(primary.primary, .vary(fields), cost: 128, expiresAt: expires) }
+        cache.memory.put(key, .entry(entry), cost: entry.cost, expiresAt: expires)
+        guard let l2 = cache.l2, l2.isAvailable, body.readableBytes <= cache.config.l2MaxBody else {
+            finishFill()
+            return entry
+        }
+        var keys = l2.keys(primary: primary.primary, variant: fields.isEmpty ? nil : key)
+        if let lock { keys.lock = lock.keys.lock }
+        let freshUntil = metadata.responseTime + metadata.freshnessLifetime - metadata.correctedInitialAge
+        let usable = freshUntil + (rules.staleWhileRevalidate ? Double(metadata.control.staleWhileRevalidate ?? 0) : 0)
+        let ttl = min(retention, CacheMiddleware.seconds(cache.config.l2MaxTTL))
+        let token = lock?.token
+        let stats = cache.stats
+        let size = body.readableBytes
+        l2.store(
+            metadata, body: body, keys: keys, variantKey: key, varyFields: fields, usableUntil: usable, timeToLive: ttl,
+            lockToken: token, on: loop
+        ).whenComplete { result in
+            if case .success = result {
+                stats.l2Stores.add()
+                stats.l2BytesStored.add(size)
+            }
+        }
+        // The store script released the lock and announced the fill.
+        finishFill(releaseLock: false)
+        return entry
+    }
+
+    /// The body goes to the client as it arrives and is kept on the side; at its end the entry is stored. A body
+    /// that grows past `max_body` stops being kept (and the URL is passed for a while). A client that leaves does not
+    /// stop the fill: the rest is read for the cache and the waiters, then the client's failure is reported.
+    private func teeing(_ inner: BodyStream, metadata: CacheEntryMetadata) -> BodyStream {
+        let limit = cache.config.maxBody
+        final class State: @unchecked Sendable {  // confined to the loop, as the producer's writes are
+            var kept: ByteBuffer?
+            var clientError: (any Error)?
+            init(_ kept: ByteBuffer?) { self.kept = kept }
+        }
+        return BodyStream(length: inner.length, trailers: inner.trailers) { [self] eventLoop, write in
+            let state = State(context.allocator.buffer(capacity: min(inner.length ?? 16384, limit)))
+            return inner.produce(eventLoop) { piece in
+                if state.kept != nil {
+                    if state.kept!.readableBytes + piece.readableBytes > limit {
+                        state.kept = nil
+                        self.tooLargeMidway()
+                    } else {
+                        var p = piece
+                        state.kept!.writeBuffer(&p)
+                    }
+                }
+                if state.clientError != nil { return eventLoop.makeSucceededVoidFuture() }
+                return write(piece).flatMapError { error in
+                    state.clientError = error
+                    return state.kept != nil ? eventLoop.makeSucceededVoidFuture() : eventLoop.makeFailedFuture(error)
+                }
+            }.flatMap { [self] () -> EventLoopFuture<Void> in
+                if let body = state.kept, inner.trailers?() == nil || inner.trailers?()?.isEmpty == true {
+                    store(metadata, body: body)
+                } else {
+                    finishFill()
+                }
+                if let error = state.clientError { return eventLoop.makeFailedFuture(error) }
+                return eventLoop.makeSucceededVoidFuture()
+            }.flatMapErrorThrowing { [self] error in
+                finishFill()
+                throw error
+            }
+        }
+    }
+
+    private func tooLargeMidway() {
+        cache.stats.tooLarge.add()
+        markPass()
+        finishFill()
+    }
+
+    /// Reads a whole streamed body (bounded): for a Range request's miss and for background refreshes.
+    func collect(_ stream: BodyStream, limit: Int) -> EventLoopFuture<ByteBuffer?> {
+        final class Sink: @unchecked Sendable {  // confined to the loop
+            var buffer: ByteBuffer? = ByteBuffer()
+        }
+        let sink = Sink()
+        let loop = self.loop
+        return stream.produce(loop) { piece in
+            if sink.buffer != nil {
+                if sink.buffer!.readableBytes + piece.readableBytes > limit { sink.buffer = nil } else {
+                    var p = piece
+                    sink.buffer!.writeBuffer(&p)
+                }
+            }
+            return loop.makeSucceededVoidFuture()
+        }.map { sink.buffer }.recover { _ in nil }
+    }
+
+    // MARK: Background refresh
+
+    /// RFC 5861 §3: the stale entry was served; one request refreshes it (one per instance through the coordinator,
+    /// one per cluster through the lock). The client does not wait for it.
+    func refreshInBackground(_ entry: CachedEntry) {
+        let key = "refresh \(variantKey)"
+        guard cache.fills.tryLead(key) else { return }
+        cache.stats.backgroundRefreshes.add()
+        let refresher = CacheExchange(
+            middleware, request: request,
+            context: RequestContext(eventLoop: loop, allocator: context.allocator, logger: context.logger, route: context.route),
+            next: next, primary: primary
+        )
+        refresher.varyFields = varyFields
+        refresher.variantKey = variantKey
+        refresher.leading = key
+        let go = { [refresher] in
+            _ = refresher.fetch(stale: (entry, true), conditional: Self.validators(of: entry.metadata)).flatMap { response -> EventLoopFuture<Void> in
+                guard case .stream(let s) = response.body else { return refresher.loop.makeSucceededVoidFuture() }
+                return s.produce(refresher.loop) { _ in refresher.loop.makeSucceededVoidFuture() }
+            }.always { _ in refresher.finishFill() }
+        }
+        guard let l2 = cache.l2, l2.isAvailable, let keys = refresher.l2Keys() else {
+            go()
+            return
+        }
+        let token = "\(cache.instanceID)-\(UInt64.random(in: .min ... .max))"
+        let refreshKeys = L2Store.Keys(entry: keys.entry, vary: keys.vary, lock: keys.entry + ":refresh", plainEntry: keys.plainEntry)
+        l2.tryLock(refreshKeys, token: token, ttl: cache.config.lockTTL, on: loop).hop(to: loop).whenComplete { result in
+            if case .success(true) = result {
+                refresher.lock = (refreshKeys, token)
+                go()
+            } else if case .failure = result {
+                go()
+            } else {
+                refresher.finishFill()
+            }
+        }
+    }
+}

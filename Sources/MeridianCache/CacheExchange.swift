@@ -1,0 +1,219 @@
+public import MeridianCore
+internal import MeridianConfig
+internal import NIOCore
+internal import NIOHTTP1
+
+/// One request the cache could not answer from a fresh L1 entry: it looks in L2, waits for another request's fill
+/// (here or on another instance), revalidates a stale entry, or goes to the origin and stores what comes back.
+///
+/// Confined to the request's event loop: every method runs on it (futures are hopped back before they touch state),
+/// which is what makes the unchecked `Sendable` safe.
+final class CacheExchange: @unchecked Sendable {
+    let middleware: CacheMiddleware
+    let request: Request
+    let context: RequestContext
+    let next: any Responder
+    let primary: CacheKey
+    var variantKey: String
+    var varyFields: [String]?
+    var l1Status = CacheStatus(cache: CacheTier.l1.rawValue)
+    var l2Status: CacheStatus?
+    /// The key of the local fill this request leads (its waiters look again when it is done).
+    var leading: String?
+    /// The cluster fill lock this request holds.
+    var lock: (keys: L2Store.Keys, token: String)?
+    var renewal: RepeatedTask?
+    /// Waited for another request's fill.
+    var collapsed = false
+    /// Give up waiting for other fills at this time, and go to the origin.
+    var deadline: NIODeadline
+    let banGeneration: Int
+
+    var loop: any EventLoop { context.eventLoop }
+    var cache: HTTPCache { middleware.cache }
+    var rules: MeridianConfigCache { middleware.rules }
+
+    init(_ middleware: CacheMiddleware, request: Request, context: RequestContext, next: any Responder, primary: CacheKey) {
+        self.middleware = middleware
+        self.request = request
+        self.context = context
+        self.next = next
+        self.primary = primary
+        self.variantKey = primary.primary
+        self.deadline = .now() + .nanoseconds(middleware.cache.config.lockWait.nanosecondsClamped)
+        self.banGeneration = middleware.cache.bans.generation
+    }
+
+    var statuses: [CacheStatus] { middleware.statusMembers(l2: l2Status, l1: l1Status) }
+
+    // MARK: Found an entry that is not simply fresh
+
+    /// An L1 entry that needs more than a lookup: stale (serve while revalidating, or revalidate), or the request
+    /// asks for validation.
+    func found(_ entry: CachedEntry) -> ResponseFuture {
+        let action = CacheLookup.evaluate(
+            entry: entry.metadata, requestHeaders: request.headers, now: cache.clock(), serveStaleWhileRevalidate: rules.staleWhileRevalidate
+        )
+        return .eventually(handle(entry, action: action, hasBody: true))
+    }
+
+    func handle(_ entry: CachedEntry, action: CacheLookup.Action, hasBody: Bool) -> EventLoopFuture<Response> {
+        let now = cache.clock()
+        let tier = entry.tier
+        switch action {
+        case .fresh where hasBody:
+            middleware.counters.lookup(tier, .hit)
+            return loop.makeSucceededFuture(serveHit(entry, now: now))
+        case .staleWhileRevalidate where hasBody:
+            middleware.counters.lookup(tier, .stale)
+            var status = CacheStatus(cache: tier.rawValue)
+            status.hit = true
+            status.ttl = ttl(entry, now: now)
+            status.detail = "stale-while-revalidate"
+            setStatus(status, tier: tier)
+            context.annotate(CacheAnnotation.self, "stale-\(tier == .l1 ? "l1" : "l2")")
+            refreshInBackground(entry)
+            return loop.makeSucceededFuture(CacheAnswer.serve(entry, request: request, now: now, statuses: statuses))
+        case .fresh, .staleWhileRevalidate:
+            // Servable, but L2 sent no body (its clock judged it stale): validate it rather than fetch the body.
+            return revalidate(entry, conditional: Self.validators(of: entry.metadata), hasBody: false)
+        case .revalidate(let conditional):
+            return revalidate(entry, conditional: conditional, hasBody: hasBody)
+        case .mustForward:
+            middleware.counters.lookup(tier, .miss)
+            forwarding(.stale, tier: tier)
+            return fetch(stale: (entry, hasBody))
+        case .unsatisfiableOnlyIfCached:
+            return loop.makeSucceededFuture(CacheAnswer.gatewayTimeout(statuses: statuses))
+        }
+    }
+
+    func serveHit(_ entry: CachedEntry, now: Double) -> Response {
+        var status = CacheStatus(cache: entry.tier.rawValue)
+        status.hit = true
+        status.ttl = ttl(entry, now: now)
+        status.collapsed = collapsed
+        setStatus(status, tier: entry.tier)
+        if entry.tier == .l2 {
+            l1Status.forward = l1Status.forward ?? (varyFields == nil ? .uriMiss : .varyMiss)
+            l1Status.stored = true
+        }
+        context.annotate(CacheAnnotation.self, collapsed ? "collapsed" : (entry.tier == .l1 ? "hit-l1" : "hit-l2"))
+        return CacheAnswer.serve(entry, request: request, now: now, statuses: statuses)
+    }
+
+    func ttl(_ entry: CachedEntry, now: Double) -> Int {
+        Int((entry.metadata.freshnessLifetime - entry.metadata.currentAge(now: now)).rounded(.down))
+    }
+
+    func setStatus(_ status: CacheStatus, tier: CacheTier) {
+        if tier == .l1 { l1Status = status } else { l2Status = status }
+    }
+
+    /// Marks the lookup as forwarded (for the tiers that were asked).
+    func forwarding(_ reason: CacheStatus.Forward, tier: CacheTier? = nil) {
+        if tier != .l2 || l1Status.forward == nil { l1Status.forward = l1Status.forward ?? reason }
+        if cache.hasL2, tier == .l2 || l2Status != nil { l2Status = l2Status ?? CacheStatus(cache: CacheTier.l2.rawValue); l2Status?.forward = reason }
+    }
+
+    static func validators(of metadata: CacheEntryMetadata) -> HTTPHeaders {
+        var h = HTTPHeaders()
+        if let etag = metadata.etag { h.add(name: "if-none-match", value: etag) }
+        if let lm = metadata.lastModified { h.add(name: "if-modified-since", value: lm) }
+        return h
+    }
+
+    // MARK: Not in L1
+
+    func missInL1() -> ResponseFuture {
+        l1Status.forward = varyFields == nil ? .uriMiss : .varyMiss
+        middleware.counters.lookup(.l1, .miss)
+        guard let l2 = cache.l2 else { return .eventually(coalesce()) }
+        guard l2.isAvailable else {
+            middleware.counters.lookup(.l2, .error)
+            var s = CacheStatus(cache: CacheTier.l2.rawValue)
+            s.forward = l1Status.forward
+            s.detail = "unavailable"
+            l2Status = s
+            return .eventually(coalesce())
+        }
+        return .eventually(lookupL2(readVary: varyFields == nil))
+    }
+
+    /// A URL whose last response could not be stored: straight to the origin, no waiting behind others.
+    func pass() -> ResponseFuture {
+        middleware.counters.lookup(.l1, .pass)
+        l1Status.forward = .uriMiss
+        context.annotate(CacheAnnotation.self, "pass")
+        return .eventually(fetch(stale: nil))
+    }
+
+    func l2Keys() -> L2Store.Keys? {
+        cache.l2?.keys(primary: primary.primary, variant: varyFields == nil ? nil : variantKey)
+    }
+
+    func lookupL2(readVary: Bool) -> EventLoopFuture<Response> {
+        guard let l2 = cache.l2, let keys = l2Keys() else { return coalesce() }
+        let now = cache.clock()
+        return l2.lookup(keys, variantKey: variantKey, now: now, readVary: readVary, wantBody: !request.isHead || true, on: loop)
+            .hop(to: loop)
+            .flatMap { [self] result -> EventLoopFuture<Response> in
+                switch result {
+                case .vary(let fields):
+                    varyFields = fields
+                    variantKey = primary.variant(fields: fields, requestHeaders: request.headers)
+                    cache.memory.put(primary.primary, .vary(fields), cost: 128, expiresAt: now + 60)
+                    return lookupL2(readVary: false)
+                case .entry(let metadata, let storedAt, let body):
+                    let url = purgeURL(ofPrimary: primary.primary)
+                    if cache.bans.covers(url: url, tags: metadata.tags, storedAt: storedAt) { return l2Missed() }
+                    let entry = CachedEntry(metadata: metadata, body: body ?? ByteBuffer(), storedAt: storedAt, tier: .l2)
+                    if body != nil { keepInL1(entry) }
+                    let action = CacheLookup.evaluate(
+                        entry: metadata, requestHeaders: request.headers, now: cache.clock(),
+                        serveStaleWhileRevalidate: rules.staleWhileRevalidate
+                    )
+                    return handle(entry, action: action, hasBody: body != nil)
+                case .miss:
+                    return l2Missed()
+                }
+            }
+            .flatMapError { [self] error in
+                middleware.counters.lookup(.l2, .error)
+                var s = CacheStatus(cache: CacheTier.l2.rawValue)
+                s.forward = l1Status.forward
+                s.detail = "unavailable"
+                l2Status = s
+                return coalesce()
+            }
+    }
+
+    private func l2Missed() -> EventLoopFuture<Response> {
+        middleware.counters.lookup(.l2, .miss)
+        var s = CacheStatus(cache: CacheTier.l2.rawValue)
+        s.forward = varyFields == nil ? .uriMiss : .varyMiss
+        l2Status = s
+        return coalesce()
+    }
+
+    /// An entry from L2 goes into L1 too, until it is useless even stale.
+    func keepInL1(_ entry: CachedEntry) {
+        let m = entry.metadata
+        let l1 = entry.moved(to: .l1)
+        let expires = m.responseTime + m.retention(keep: CacheMiddleware.seconds(cache.config.keep))
+        if !m.varyFields.isEmpty {
+            cache.memory.put(primary.primary, .vary(m.varyFields), cost: 128, expiresAt: expires)
+        }
+        cache.memory.put(variantKey, .entry(l1), cost: l1.cost, expiresAt: expires)
+    }
+}
+
+typealias MeridianConfigCache = MeridianConfig.Configuration.Cache
+
+extension Duration {
+    var nanosecondsClamped: Int64 {
+        let c = components
+        let (s, overflow) = c.seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : s + c.attoseconds / 1_000_000_000
+    }
+}

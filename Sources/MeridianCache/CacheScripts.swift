@@ -1,0 +1,75 @@
+/// The cache's Lua scripts. The keys of one cached URL share a hash tag (`{<hash of the primary key>}`), so each
+/// script runs on one slot of a Redis Cluster. Entries are hashes: `m` the metadata (``CacheEntryMetadata/encoded()``),
+/// `b` the body, `k` the variant key in full (a hash collision is noticed, not served), `t` when Redis stored it (ms),
+/// `u` until when (ms, the instances' clock) it may be served without asking the origin — so a lookup fetches the
+/// body only when it will be sent, and a HEAD or a revalidation reads the metadata alone.
+enum CacheScripts {
+    /// KEYS: 1 entry, 2 the URL's vary marker. ARGV: 1 now (ms), 2 `1` to read the vary marker when there is no entry,
+    /// 3 `1` to want the body whenever the entry is servable.
+    /// Returns nil, `{'V', fields}`, or `{'E', meta, key, stored, body?}`.
+    static let lookup = #"""
+        local r = redis.call('HMGET', KEYS[1], 'm', 'k', 't', 'u')
+        if not r[1] then
+          if ARGV[2] == '1' then
+            local v = redis.call('GET', KEYS[2])
+            if v then return {'V', v} end
+          end
+          return false
+        end
+        if ARGV[3] == '1' and tonumber(r[4]) >= tonumber(ARGV[1]) then
+          return {'E', r[1], r[2], r[3], redis.call('HGET', KEYS[1], 'b')}
+        end
+        return {'E', r[1], r[2], r[3]}
+        """#
+
+    /// Stores an entry, keeps the URL's vary marker in step, releases the fill lock if this fill holds it and
+    /// tells the waiting instances.
+    /// KEYS: 1 entry, 2 vary marker, 3 fill lock, 4 the URL's entry without variants.
+    /// ARGV: 1 meta, 2 body, 3 variant key, 4 usable until (ms), 5 time to live (ms), 6 vary fields (`` none),
+    /// 7 lock token (`` none), 8 channel, 9 message.
+    /// Returns Redis's time (ms) of the store.
+    static let store = #"""
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local ttl = tonumber(ARGV[5])
+        redis.call('HSET', KEYS[1], 'm', ARGV[1], 'b', ARGV[2], 'k', ARGV[3], 't', now, 'u', ARGV[4])
+        redis.call('PEXPIRE', KEYS[1], ttl)
+        if ARGV[6] ~= '' then
+          local left = redis.call('PTTL', KEYS[2])
+          redis.call('SET', KEYS[2], ARGV[6], 'PX', math.max(ttl, left))
+          redis.call('DEL', KEYS[4])
+        else
+          redis.call('DEL', KEYS[2])
+        end
+        if ARGV[7] ~= '' and redis.call('GET', KEYS[3]) == ARGV[7] then redis.call('DEL', KEYS[3]) end
+        redis.call('PUBLISH', ARGV[8], ARGV[9])
+        return now
+        """#
+
+    /// KEYS: 1 lock. ARGV: 1 token, 2 channel, 3 message. Releases the lock if held by `token` and tells the waiters.
+    static let release = #"""
+        if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+        redis.call('PUBLISH', ARGV[2], ARGV[3])
+        return 1
+        """#
+
+    /// KEYS: 1 lock. ARGV: 1 token, 2 time to live (ms). Extends the lock while its holder's fill goes on.
+    static let renew = #"""
+        if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+        return 0
+        """#
+
+    /// Records a purge rule with Redis's time, forgets rules past the retention, and publishes it.
+    /// KEYS: 1 the rules (sorted set by time). ARGV: 1 kind, 2 value, 3 id, 4 channel, 5 retention (ms).
+    /// Returns the rule as stored (JSON).
+    static let purge = #"""
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local rule = cjson.encode({k = ARGV[1], v = ARGV[2], id = ARGV[3], t = now})
+        redis.call('ZADD', KEYS[1], now, rule)
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[5]))
+        redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
+        redis.call('PUBLISH', ARGV[4], rule)
+        return rule
+        """#
+}

@@ -1,0 +1,142 @@
+internal import Foundation
+public import Logging
+public import MeridianConfig
+public import MeridianRedis
+internal import NIOConcurrencyHelpers
+public import NIOCore
+
+/// The HTTP cache of one process: the L1 store every event loop shares, the Redis tier (when `redis:` is configured and
+/// `cache.l2` is on), request coalescing, purge rules, and what it all counts. One per process, kept across reloads;
+/// each cached route has a ``CacheMiddleware`` that uses it with the route's own rules.
+public final class HTTPCache: Sendable {
+    public let config: Configuration.CacheStores
+    let memory: MemoryStore<L1Slot>
+    let l2: L2Store?
+    let fills = FillCoordinator()
+    let bans = PurgeBans()
+    public let stats: CacheStats
+    let logger: Logger
+    /// Seconds since the epoch. Tests drive their own.
+    let clock: @Sendable () -> Double
+    /// Prefixes this instance's lock tokens (a token names its holder in `redis-cli`).
+    let instanceID: String
+    private let tasks = NIOLockedValueBox<[RepeatedTask]>([])
+    private let lastBanSync = NIOLockedValueBox<Double>(0)
+
+    /// How long a URL whose response could not be stored skips coalescing (Varnish's hit-for-miss lasts 120 s).
+    static let passDuration: Double = 60
+
+    public init(
+        config: Configuration.CacheStores, redis: RedisClient?, keyPrefix: String = "meridian", requestBudget: Duration = .milliseconds(50),
+        logger: Logger, clock: @escaping @Sendable () -> Double = HTTPCache.wallClock
+    ) {
+        self.config = config
+        self.memory = MemoryStore(maxBytes: config.memory, maxEntries: max(1, config.maxEntries))
+        self.l2 = config.l2 ? redis.map { L2Store(client: $0, prefix: keyPrefix, budget: requestBudget) } : nil
+        self.logger = logger
+        self.clock = clock
+        self.stats = CacheStats(memory: memory, limit: config.memory)
+        self.instanceID = "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+    }
+
+    /// Whether entries go to Redis too (L2 configured); whether Redis is up right now is ``L2Store/isAvailable``.
+    public var hasL2: Bool { l2 != nil }
+
+    public static let wallClock: @Sendable () -> Double = {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+
+    /// Subscribes to fill and purge announcements and reads the purge rules recorded so far; then, every second,
+    /// the rules a subscriber may have missed (a reconnect loses what was published meanwhile).
+    public func start(on loop: any EventLoop) {
+        guard let l2 else { return }
+        l2.client.subscribe(l2.fillChannel) { [weak self] _, message in self?.l2?.fillAnnounced(String(buffer: message)) }
+        l2.client.subscribe(l2.purgeChannel) { [weak self] _, message in
+            guard let self, let ban = PurgeBan(json: String(buffer: message)) else { return }
+            self.apply([ban])
+        }
+        let task = loop.scheduleRepeatedAsyncTask(initialDelay: .zero, delay: .seconds(1)) { [weak self] _ in
+            guard let self else { return loop.makeSucceededVoidFuture() }
+            return self.syncBans(on: loop)
+        }
+        tasks.withLockedValue { $0.append(task) }
+    }
+
+    public func shutdown() {
+        let all = tasks.withLockedValue { t in
+            defer { t = [] }
+            return t
+        }
+        for task in all { task.cancel() }
+    }
+
+    private func syncBans(on loop: any EventLoop) -> EventLoopFuture<Void> {
+        guard let l2, l2.isAvailable else { return loop.makeSucceededVoidFuture() }
+        let now = clock()
+        let since = lastBanSync.withLockedValue { $0 }
+        let from = since > 0 ? since : now - retention
+        return l2.bans(since: from, on: loop).map { [self] bans in
+            apply(bans)
+            if let newest = bans.map(\.time).max() { lastBanSync.withLockedValue { $0 = max($0, newest) } }
+            if since == 0 { lastBanSync.withLockedValue { $0 = max($0, from) } }
+            self.bans.prune(before: now - retention)
+        }.recover { _ in }
+    }
+
+    /// How long purge rules are kept: as long as any L2 entry can live.
+    var retention: Double { Double(config.l2MaxTTL.components.seconds) + 60 }
+
+    /// Carries out purge rules that are new here: drops the L1 entries they cover at once (L2 copies are checked
+    /// against the rules when found).
+    func apply(_ new: [PurgeBan]) {
+        let added = bans.add(new)
+        guard !added.isEmpty else { return }
+        let removed = memory.removeAll { key, slot in
+            let url = purgeURL(ofPrimary: Self.primary(ofSlotKey: key))
+            switch slot {
+            case .entry(let entry): return added.contains { $0.matches(url: url, tags: entry.metadata.tags) }
+            case .vary, .pass: return added.contains { $0.kind != .tag && $0.matches(url: url, tags: []) }
+            }
+        }
+        stats.purgedEntries.add(removed)
+        stats.purges.add(added.count)
+    }
+
+    /// The primary key a slot key belongs to (a variant key is the primary key, `\u{1F}`, and the variant's fields).
+    static func primary(ofSlotKey key: String) -> String {
+        guard let sep = key.utf8.firstIndex(of: 0x1F) else { return key }
+        return String(key[..<sep])
+    }
+
+    // MARK: Purging
+
+    /// Purges by URL (`https://host/path?query`), URL prefix or tag, across the cluster when Redis is there: the rule
+    /// is recorded and published (every instance drops its L1 copies on receipt), else on this instance alone.
+    public func purge(_ kind: PurgeBan.Kind, _ value: String, on loop: any EventLoop) -> EventLoopFuture<PurgeOutcome> {
+        let local = { [self] () -> PurgeOutcome in
+            let ban = PurgeBan(kind: kind, value: value, time: clock(), id: UUID().uuidString)
+            let before = stats.purgedEntries.value
+            apply([ban])
+            return PurgeOutcome(scope: "instance", removedHere: stats.purgedEntries.value - before)
+        }
+        guard let l2, l2.isAvailable else { return loop.makeSucceededFuture(local()) }
+        if kind == .url { l2.delete(primary: "GET \(value)", on: loop) }
+        return l2.purge(kind: kind, value: value, retention: retention, on: loop).map { [self] ban in
+            let before = stats.purgedEntries.value
+            apply([ban])
+            return PurgeOutcome(scope: "cluster", removedHere: stats.purgedEntries.value - before)
+        }.recover { [self] error in
+            logger.warning("cache purge through Redis failed; purged this instance only", metadata: ["error": "\(error)"])
+            return local()
+        }
+    }
+}
+
+public struct PurgeOutcome: Sendable {
+    /// `cluster` (recorded in Redis and published) or `instance` (Redis absent or down).
+    public var scope: String
+    /// L1 entries this instance dropped.
+    public var removedHere: Int
+}

@@ -1,0 +1,185 @@
+internal import Foundation
+internal import Logging
+internal import MeridianRedis
+internal import NIOConcurrencyHelpers
+public import NIOCore
+
+/// The shared tier: entries in Redis (see ``CacheScripts`` for the layout), the cluster-wide fill lock, and the
+/// channels on which fills and purges are announced. Every call has the request budget as its deadline: a slow or
+/// absent Redis costs a request a few milliseconds at most, then the cache goes on as if L2 had missed.
+final class L2Store: Sendable {
+    let client: RedisClient
+    let prefix: String
+    let budget: Duration
+    let fillChannel: String
+    let purgeChannel: String
+    let bansKey: String
+    private let lookupScript = RedisScript(CacheScripts.lookup)
+    private let storeScript = RedisScript(CacheScripts.store)
+    private let releaseScript = RedisScript(CacheScripts.release)
+    private let renewScript = RedisScript(CacheScripts.renew)
+    private let purgeScript = RedisScript(CacheScripts.purge)
+    /// Requests waiting for a fill announcement, by lock key.
+    private let waiters = NIOLockedValueBox<[String: [@Sendable () -> Void]]>([:])
+
+    init(client: RedisClient, prefix: String, budget: Duration) {
+        self.client = client
+        self.prefix = prefix
+        self.budget = budget
+        self.fillChannel = "\(prefix):cache:fill"
+        self.purgeChannel = "\(prefix):cache:purge"
+        self.bansKey = "\(prefix):cache:bans"
+    }
+
+    var isAvailable: Bool { !client.isDegraded }
+
+    /// The Redis keys of one variant of a URL.
+    struct Keys: Sendable {
+        var entry: String
+        var vary: String
+        var lock: String
+        var plainEntry: String
+    }
+
+    func keys(primary: String, variant: String?) -> Keys {
+        let tag = "\(prefix):c:{\(Self.hash(primary))}"
+        let entry = variant.map { "\(tag):\(Self.hash($0))" } ?? "\(tag):0"
+        return Keys(entry: entry, vary: "\(tag):vary", lock: "\(entry):lock", plainEntry: "\(tag):0")
+    }
+
+    enum Lookup: Sendable {
+        case miss
+        case vary([String])
+        /// `body` is nil when the entry was not servable without the origin (the caller fetches it if it needs it).
+        case entry(CacheEntryMetadata, storedAt: Double, body: ByteBuffer?)
+    }
+
+    func lookup(_ keys: Keys, variantKey: String, now: Double, readVary: Bool, wantBody: Bool, on loop: any EventLoop) -> EventLoopFuture<Lookup> {
+        let arguments: [RedisArgument] = [.string(String(Int64(now * 1000))), readVary ? "1" : "0", wantBody ? "1" : "0"]
+        return client.run(lookupScript, keys: [keys.entry, keys.vary], arguments: arguments, timeout: budget, on: loop)
+            .flatMapThrowing { value in
+                guard let items = value.array, let kind = items.first?.string else {
+                    if case .error(let message) = value { throw L2Failure(message) }
+                    return .miss
+                }
+                if kind == "V" {
+                    let fields = items.count > 1 ? (items[1].string ?? "").split(separator: ",").map(String.init) : []
+                    return .vary(fields)
+                }
+                guard items.count >= 4, case .bulk(let meta) = items[1], items[2].string == variantKey,
+                    let metadata = CacheEntryMetadata(decoding: Array(meta.readableBytesView)),
+                    let stored = items[3].int
+                else { return .miss }
+                var body: ByteBuffer?
+                if items.count >= 5 {
+                    switch items[4] {
+                    case .bulk(let b): body = b
+                    case .null: return .miss
+                    default: body = ByteBuffer()
+                    }
+                }
+                return .entry(metadata, storedAt: Double(stored) / 1000, body: body)
+            }
+    }
+
+    /// The body alone (a stale entry turned out to be needed: revalidated by a 304, or served on an error).
+    func body(_ keys: Keys, on loop: any EventLoop) -> EventLoopFuture<ByteBuffer?> {
+        client.send(["HGET", .string(keys.entry), "b"], key: keys.entry, timeout: budget, on: loop).map { value in
+            if case .bulk(let b) = value { return b }
+            return nil
+        }
+    }
+
+    /// Stores the entry; returns Redis's time of the store (seconds).
+    func store(
+        _ metadata: CacheEntryMetadata, body: ByteBuffer, keys: Keys, variantKey: String, varyFields: [String], usableUntil: Double,
+        timeToLive: Double, lockToken: String?, on loop: any EventLoop
+    ) -> EventLoopFuture<Double> {
+        let arguments: [RedisArgument] = [
+            .bytes(ByteBuffer(bytes: metadata.encoded())), .bytes(body), .string(variantKey), .string(String(Int64(usableUntil * 1000))),
+            .string(String(max(1000, Int64(timeToLive * 1000)))), .string(varyFields.joined(separator: ",")),
+            .string(lockToken ?? ""), .string(fillChannel), .string(keys.lock),
+        ]
+        let keyList = [keys.entry, keys.vary, keys.lock, keys.plainEntry]
+        return client.run(storeScript, keys: keyList, arguments: arguments, on: loop).flatMapThrowing { value in
+            guard let ms = value.int else { throw L2Failure("store: \(value)") }
+            return Double(ms) / 1000
+        }
+    }
+
+    // MARK: The fill lock
+
+    /// `SET NX PX`: true when this request is the one that goes to the origin for the cluster.
+    func tryLock(_ keys: Keys, token: String, ttl: Duration, on loop: any EventLoop) -> EventLoopFuture<Bool> {
+        let ms = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
+        return client.send(["SET", .string(keys.lock), .string(token), "NX", "PX", .string(String(ms))], key: keys.lock, timeout: budget, on: loop)
+            .map { $0 == .simple("OK") }
+    }
+
+    func renew(_ keys: Keys, token: String, ttl: Duration, on loop: any EventLoop) {
+        let ms = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
+        _ = client.run(renewScript, keys: [keys.lock], arguments: [.string(token), .string(String(ms))], on: loop)
+    }
+
+    /// Gives the lock up without an entry (the response was not storable, or the fill failed): the waiters go on.
+    func release(_ keys: Keys, token: String, on loop: any EventLoop) {
+        _ = client.run(releaseScript, keys: [keys.lock], arguments: [.string(token), .string(fillChannel), .string(keys.lock)], on: loop)
+    }
+
+    /// Whether someone still holds the lock (a waiter polls it: a holder that died lets it expire).
+    func isLocked(_ keys: Keys, on loop: any EventLoop) -> EventLoopFuture<Bool> {
+        client.send(["EXISTS", .string(keys.lock)], key: keys.lock, timeout: budget, on: loop).map { $0.int == 1 }
+    }
+
+    /// Calls `wake` (once) when a fill of `lock` is announced.
+    func onFill(_ lock: String, _ wake: @escaping @Sendable () -> Void) {
+        waiters.withLockedValue { $0[lock, default: []].append(wake) }
+    }
+
+    func fillAnnounced(_ lock: String) {
+        let woken = waiters.withLockedValue { $0.removeValue(forKey: lock) } ?? []
+        for wake in woken { wake() }
+    }
+
+    // MARK: Purges
+
+    func purge(kind: PurgeBan.Kind, value: String, retention: Double, on loop: any EventLoop) -> EventLoopFuture<PurgeBan> {
+        let id = UUID().uuidString
+        let arguments: [RedisArgument] = [
+            .string(kind.rawValue), .string(value), .string(id), .string(purgeChannel), .string(String(Int64(retention * 1000))),
+        ]
+        return client.run(purgeScript, keys: [bansKey], arguments: arguments, on: loop).flatMapThrowing { value in
+            guard let text = value.string, let ban = PurgeBan(json: text) else { throw L2Failure("purge: \(value)") }
+            return ban
+        }
+    }
+
+    /// The rules recorded after `since` (seconds), oldest first.
+    func bans(since: Double, on loop: any EventLoop) -> EventLoopFuture<[PurgeBan]> {
+        client.send(["ZRANGEBYSCORE", .string(bansKey), .string("(" + String(Int64(since * 1000))), "+inf"], key: bansKey, on: loop).map { value in
+            (value.array ?? []).compactMap { $0.string.flatMap(PurgeBan.init(json:)) }
+        }
+    }
+
+    /// Deletes a URL's plain entry and vary marker at once (an exact purge; its variants fall to the rule).
+    func delete(primary: String, on loop: any EventLoop) {
+        let k = keys(primary: primary, variant: nil)
+        _ = client.send(["DEL", .string(k.plainEntry), .string(k.vary)], key: k.plainEntry, on: loop)
+    }
+
+    /// FNV-1a, 64 bits, as 16 hex digits: short keys; the full key is stored beside the entry and compared.
+    static func hash(_ text: String) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            h ^= UInt64(byte)
+            h = h &* 0x100_0000_01b3
+        }
+        let hex = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+struct L2Failure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

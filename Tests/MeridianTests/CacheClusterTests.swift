@@ -1,0 +1,226 @@
+import Foundation
+import NIOConcurrencyHelpers
+import Testing
+
+/// The cache across instances that share one real `redis-server`: L2 hits, one origin request per cluster for a cold
+/// key, a lock holder that dies, purges reaching every instance, Redis lost under load.
+@Suite(.serialized)
+struct CacheClusterTests {
+    static func yaml(redis: Int, origin: ScriptedOrigin, prefix: String, stores: String = "") -> String {
+        """
+        server: {event_loops: 2}
+        redis: {url: "redis://127.0.0.1:\(redis)", key_prefix: "\(prefix)"}
+        cache: {lock_ttl: 500ms, lock_wait: 10s\(stores.isEmpty ? "" : ", " + stores)}
+        upstreams:
+          - name: origin
+            endpoints: [\(origin.address)]
+            retries: {max: 0}
+            outlier_detection: {enabled: false}
+            circuit_breaker: {enabled: false}
+        hosts:
+          - default: true
+            routes:
+              - match: {prefix: /}
+                proxy: origin
+                cache: on
+        """
+    }
+
+    static func withInstances<T>(
+        _ count: Int, redis: RedisServer, origin: ScriptedOrigin, stores: String = "", prefix: String? = nil,
+        _ body: ([TestServer]) async throws -> T
+    ) async throws -> T {
+        let config = yaml(redis: redis.port, origin: origin, prefix: prefix ?? "c\(UUID().uuidString.prefix(8))", stores: stores)
+        var servers: [TestServer] = []
+        let result: Result<T, any Error>
+        do {
+            for _ in 0..<count { servers.append(try await TestServer.start(config)) }
+            result = .success(try await body(servers))
+        } catch {
+            result = .failure(error)
+        }
+        for s in servers { await s.stop() }
+        return try result.get()
+    }
+
+    static func hit(_ r: TestResponse) -> Bool { r.header("cache-status")?.contains("hit") == true }
+
+    @Test func anEntryStoredByOneInstanceIsAnL2HitOnAnother() async throws {
+        let redis = try await RedisServer()
+        try await withOrigin({ _ in .init(headers: [("cache-control", "max-age=60"), ("etag", "\"1\"")], body: "shared") }) { origin in
+            try await Self.withInstances(2, redis: redis, origin: origin) { s in
+                let first = try await s[0].get("/shared")
+                #expect(first.header("cache-status") == "meridian-l2; fwd=uri-miss; fwd-status=200; stored, meridian-l1; fwd=uri-miss; fwd-status=200; stored")
+                try await waitUntil { try await redis.cli("DBSIZE") != "0" }
+                let second = try await s[1].get("/shared")
+                #expect(second.text == "shared")
+                #expect(second.header("cache-status")?.hasPrefix("meridian-l2; hit; ttl=") == true, "\(second.header("cache-status") ?? "")")
+                #expect(second.header("cache-status")?.hasSuffix("meridian-l1; fwd=uri-miss; stored") == true)
+                let third = try await s[1].get("/shared")
+                #expect(third.header("cache-status")?.hasPrefix("meridian-l1; hit") == true)
+                // A HEAD and a conditional from L2 as well.
+                let head = try await s[0].get("/shared", method: "HEAD")
+                #expect(head.header("content-length") == "6")
+                #expect(origin.requests == 1)
+            }
+        }
+    }
+
+    @Test func varyVariantsAreSharedThroughL2() async throws {
+        let redis = try await RedisServer()
+        try await withOrigin({ seen in
+            .init(headers: [("cache-control", "max-age=60"), ("vary", "accept-language")], body: seen.header("accept-language") ?? "-")
+        }) { origin in
+            try await Self.withInstances(2, redis: redis, origin: origin) { s in
+                _ = try await s[0].get("/v", headers: ["Accept-Language": "en"])
+                _ = try await s[0].get("/v", headers: ["Accept-Language": "fr"])
+                let en = try await s[1].get("/v", headers: ["Accept-Language": "en"])
+                let fr = try await s[1].get("/v", headers: ["Accept-Language": "fr"])
+                #expect(en.text == "en")
+                #expect(fr.text == "fr")
+                #expect(Self.hit(en) && Self.hit(fr))
+                #expect(origin.requests == 2)
+            }
+        }
+    }
+
+    /// 999 concurrent misses for one cold key, a third on each of three instances: the origin sees one request.
+    @Test func aColdKeyReachesTheOriginOncePerCluster() async throws {
+        let redis = try await RedisServer()
+        try await withOrigin({ _ in .init(headers: [("cache-control", "max-age=60")], body: "once", delay: 500) }) { origin in
+            try await Self.withInstances(3, redis: redis, origin: origin) { s in
+                let results = try await withThrowingTaskGroup(of: TestResponse.self) { group in
+                    for i in 0..<999 { group.addTask { try await s[i % 3].get("/cold") } }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(results.filter { $0.status == 200 && $0.text == "once" }.count == 999)
+                #expect(origin.requests == 1)
+            }
+        }
+    }
+
+    /// The instance holding the fill lock is killed (SIGKILL) mid-fill: the lock expires, another instance takes it
+    /// and fills, and every waiting request gets its answer.
+    @Test func waitersRecoverThroughTheOriginWhenTheLockHolderDies() async throws {
+        let redis = try await RedisServer()
+        let calls = NIOLockedValueBox(0)
+        try await withOrigin({ _ in
+            let n = calls.withLockedValue { $0 += 1; return $0 }
+            return .init(headers: [("cache-control", "max-age=60")], body: "filled", delay: n == 1 ? 30_000 : 200)
+        }) { origin in
+            let prefix = "k\(UUID().uuidString.prefix(8))"
+            var config = Self.yaml(redis: redis.port, origin: origin, prefix: prefix)
+            config = config.replacingOccurrences(of: "server: {event_loops: 2}", with: "server: {event_loops: 2}\nlisteners: [{name: http, address: 127.0.0.1:0}]\nadmin: {address: 127.0.0.1:0}\nlogging: {level: info}")
+            let holder = try MeridianProcess(config: config)
+            let holderPort = try await holder.port(of: "http")
+            let holderRequest = Task { try? await RawClient.connect(port: holderPort).getting("/dying") }
+            try await waitUntil { origin.requests == 1 }  // the holder has the lock and is at the origin
+            try await Self.withInstances(2, redis: redis, origin: origin, prefix: prefix) { s in
+                let waiting = Task {
+                    try await withThrowingTaskGroup(of: TestResponse.self) { group in
+                        for i in 0..<20 { group.addTask { try await s[i % 2].get("/dying") } }
+                        return try await group.reduce(into: []) { $0.append($1) }
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(200))
+                #expect(origin.requests == 1, "the others did not wait for the holder")
+                holder.signal(SIGKILL)
+                _ = await holder.waitForExit()
+                let results = try await waiting.value
+                #expect(results.allSatisfy { $0.status == 200 && $0.text == "filled" })
+                #expect(origin.requests == 2)
+            }
+            holderRequest.cancel()
+        }
+    }
+
+    /// A purge through A's admin API empties B's and C's L1 within 100 ms.
+    @Test func aPurgeOnOneInstanceReachesEveryInstanceWithin100ms() async throws {
+        let redis = try await RedisServer()
+        try await withOrigin({ _ in .init(headers: [("cache-control", "max-age=600"), ("surrogate-key", "product-42")], body: "p") }) { origin in
+            try await Self.withInstances(3, redis: redis, origin: origin) { s in
+                for kind in ["tag", "url", "prefix"] {
+                    let path = "/\(kind)/item"
+                    for server in s { _ = try await server.get(path) }
+                    for server in s { #expect(Self.hit(try await server.get(path))) }
+                    let value = kind == "tag" ? "product-42" : kind == "url" ? "http://localhost\(path)" : "http://localhost/\(kind)/"
+                    let json = "{\"\(kind)\": \"\(value)\"}"
+                    let admin = try await RawClient.connect(port: s[0].adminPort!)
+                    try await admin.send("POST /cache/purge HTTP/1.1\r\nHost: x\r\ncontent-length: \(json.utf8.count)\r\n\r\n\(json)")
+                    let answer = try await admin.readResponse()
+                    await admin.close()
+                    let purged = ContinuousClock.now
+                    #expect(answer.text.contains("\"scope\":\"cluster\""), "\(answer.text)")
+                    for server in s[1...] {
+                        try await waitUntil(timeout: .milliseconds(100)) {
+                            try await server.get(path, headers: ["Cache-Control": "only-if-cached"]).status == 504
+                        }
+                    }
+                    print("purge by \(kind) reached B and C in \(ContinuousClock.now - purged)")
+                }
+            }
+        }
+    }
+
+    /// Redis stops under load: every request is still answered (L1 and the origin), and Cache-Status says L2 is
+    /// unavailable; when Redis returns, L2 is used again.
+    @Test func redisLostUnderLoadFailsNoRequest() async throws {
+        let redis = try await RedisServer()
+        try await withOrigin({ seen in .init(headers: [("cache-control", "max-age=60")], body: seen.uri) }) { origin in
+            try await Self.withInstances(2, redis: redis, origin: origin) { s in
+                let failures = NIOLockedValueBox(0)
+                let load = Task {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        for worker in 0..<8 {
+                            group.addTask {
+                                for i in 0..<150 {
+                                    let path = "/k\((worker * 7 + i) % 40)"
+                                    let r = try await s[worker % 2].get(path)
+                                    if r.status != 200 || r.text != path { failures.withLockedValue { $0 += 1 } }
+                                }
+                            }
+                        }
+                        try await group.waitForAll()
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(300))
+                redis.stop()
+                try await load.value
+                #expect(failures.withLockedValue { $0 } == 0)
+                try await waitUntil { try await s[0].get("/new").header("cache-status")?.contains("detail=unavailable") == true }
+                try await redis.start()
+                try await waitUntil(timeout: .seconds(10)) {
+                    try await s[0].get("/back\(UUID().uuidString.prefix(4))").header("cache-status")?.contains("meridian-l2; fwd=uri-miss") == true
+                }
+            }
+        }
+    }
+
+    /// L1 holds its byte bound whatever the load.
+    @Test func theL1ByteBoundHoldsUnderLoad() async throws {
+        let redis = try await RedisServer()
+        let body = String(repeating: "z", count: 4096)
+        try await withOrigin({ _ in .init(headers: [("cache-control", "max-age=600")], body: body) }) { origin in
+            try await Self.withInstances(1, redis: redis, origin: origin, stores: "memory: 256KiB, l2: false") { s in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for worker in 0..<4 {
+                        group.addTask { for i in 0..<100 { _ = try await s[0].get("/b\(worker)-\(i)") } }
+                    }
+                    try await group.waitForAll()
+                }
+                let stats = s[0].app.cacheStats
+                #expect(stats.l1Bytes <= 256 * 1024)
+                #expect(stats.l1Evictions > 0)
+                #expect(stats.l1Entries < 400)
+            }
+        }
+    }
+}
+
+extension RawClient {
+    /// One GET on this connection.
+    func getting(_ path: String) async throws -> TestResponse {
+        try await send("GET \(path) HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        return try await readResponse()
+    }
+}
