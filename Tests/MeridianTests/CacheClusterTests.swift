@@ -28,13 +28,13 @@ struct CacheClusterTests {
 
     static func withInstances<T>(
         _ count: Int, redis: RedisServer, origin: ScriptedOrigin, stores: String = "", prefix: String? = nil,
-        _ body: ([TestServer]) async throws -> T
+        clock: CacheTests.TestClock? = nil, _ body: ([TestServer]) async throws -> T
     ) async throws -> T {
         let config = yaml(redis: redis.port, origin: origin, prefix: prefix ?? "c\(UUID().uuidString.prefix(8))", stores: stores)
         var servers: [TestServer] = []
         let result: Result<T, any Error>
         do {
-            for _ in 0..<count { servers.append(try await TestServer.start(config)) }
+            for _ in 0..<count { servers.append(try await TestServer.start(config, cacheClock: clock?.reader)) }
             result = .success(try await body(servers))
         } catch {
             result = .failure(error)
@@ -79,6 +79,31 @@ struct CacheClusterTests {
                 #expect(en.text == "en")
                 #expect(fr.text == "fr")
                 #expect(Self.hit(en) && Self.hit(fr))
+                #expect(origin.requests == 2)
+            }
+        }
+    }
+
+    /// Both instances hold the entry and serve it stale at once: one background refresh for the cluster.
+    @Test func staleWhileRevalidateRefreshesOncePerCluster() async throws {
+        let redis = try await RedisServer()
+        let clock = CacheTests.TestClock()
+        let version = NIOLockedValueBox(1)
+        try await withOrigin({ _ in
+            .init(headers: [("cache-control", "max-age=10, stale-while-revalidate=60")], body: "v\(version.withLockedValue { $0 })", delay: 200)
+        }) { origin in
+            try await Self.withInstances(2, redis: redis, origin: origin, clock: clock) { s in
+                _ = try await s[0].get("/swr")
+                #expect(Self.hit(try await s[1].get("/swr")))
+                version.withLockedValue { $0 = 2 }
+                clock.advance(20)
+                let stale = try await withThrowingTaskGroup(of: TestResponse.self) { group in
+                    for i in 0..<20 { group.addTask { try await s[i % 2].get("/swr") } }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(stale.allSatisfy { $0.text == "v1" })
+                try await waitUntil { origin.requests == 2 }
+                try await Task.sleep(for: .milliseconds(400))  // a second refresh would have reached the origin by now
                 #expect(origin.requests == 2)
             }
         }

@@ -63,9 +63,9 @@ struct TestServer {
 /// Starts a server for `body` and stops it (awaited) however `body` ends.
 func withTestServer<T>(
     _ yaml: String = "", files: [String: String] = [:], configure: ((URL) throws -> Void)? = nil,
-    _ body: (TestServer) async throws -> T
+    cacheClock: (@Sendable () -> Double)? = nil, _ body: (TestServer) async throws -> T
 ) async throws -> T {
-    let server = try await TestServer.start(yaml, files: files, configure: configure)
+    let server = try await TestServer.start(yaml, files: files, configure: configure, cacheClock: cacheClock)
     let result: Result<T, any Error>
     do { result = .success(try await body(server)) } catch { result = .failure(error) }
     await server.stop()
