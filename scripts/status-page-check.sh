@@ -81,6 +81,15 @@ urows=$(grep -o '<tr[^>]* data-endpoint="[^"]*"' <<<"$dom" | wc -l)
 ((urows == want)) || fail "upstreams table (data-testid=\"upstreams-table\") has $urows row(s), /status.json lists $want endpoint(s)"
 note "    upstreams table: $urows row(s):$(grep -o '<tr[^>]* data-endpoint="[^"]*"[^>]*data-breaker="[^"]*"' <<<"$dom" | sed -E 's/.*data-endpoint="([^"]*)".*data-cluster="([^"]*)".*data-healthy="([^"]*)".*data-ejected="([^"]*)".*data-breaker="([^"]*)"/ \2 \1 healthy=\3 ejected=\4 breaker=\5;/' | head -n 5 | tr -d '\n')"
 
+# Every cached route has its row in the cache card (no cached route: the card says so).
+cwant=$(curl -fsS "$base/status.json" | python3 -c 'import json, sys; c = json.load(sys.stdin).get("cache"); print(len(c["routes"]) if c else 0)') \
+  || fail "cannot read $base/status.json"
+crows=$(grep -o '<tr[^>]* data-cache-route="[^"]*"' <<<"$dom" | wc -l)
+((crows == cwant)) || fail "cache card (data-testid=\"cache-routes\") has $crows row(s), /status.json lists $cwant cached route(s)"
+if ((cwant > 0)); then
+  note "    cache: L1 hit ratio $(text_of cache-l1), $crows cached route(s)"
+fi
+
 # (b) Screenshot.
 note "(b) screenshot of $url at 1280x1100 -> $out"
 mkdir -p "$(dirname "$out")"

@@ -86,6 +86,9 @@ hosts:
         respond: {status: 200, body: "ok\n"}
       - match: {prefix: /proxy/}
         proxy: {upstream: backend, strip_prefix: /proxy}
+      - match: {prefix: /cached/}
+        proxy: {upstream: backend, strip_prefix: /cached}
+        cache: {default_ttl: 2s}
       - match: {path: /api/:id}
         respond: {status: 200, body: "api\n"}
       - match: {path: /fail}
@@ -108,7 +111,7 @@ load() {
     curl -s -o /dev/null "http://127.0.0.1:$port/" "http://127.0.0.1:$port/api/$RANDOM" \
       "http://127.0.0.1:$port/fail" "http://127.0.0.1:$port/missing" \
       "http://127.0.0.1:$port/proxy/" "http://127.0.0.1:$port/proxy/fail" "http://127.0.0.1:$port/proxy/missing" \
-      "http://127.0.0.1:$port/limited" >/dev/null || true
+      "http://127.0.0.1:$port/limited" "http://127.0.0.1:$port/cached/" "http://127.0.0.1:$port/cached/fail" >/dev/null || true
   done
 }
 for _ in 1 2 3; do load & pids+=($!); done

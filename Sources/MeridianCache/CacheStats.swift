@@ -76,9 +76,12 @@ public final class CacheStats: Sendable {
     public var l1Entries: Int { memory.count }
     public var l1Evictions: Int { memory.evictions }
     public let l1Limit: Int
+    /// Whether entries also go to Redis.
+    public let hasL2: Bool
 
-    init(memory: MemoryStore<L1Slot>, limit: Int) {
+    init(memory: MemoryStore<L1Slot>, limit: Int, hasL2: Bool) {
         self.memory = memory
         self.l1Limit = limit
+        self.hasL2 = hasL2
     }
 }

@@ -35,7 +35,7 @@ public final class HTTPCache: Sendable {
         self.l2 = config.l2 ? redis.map { L2Store(client: $0, prefix: keyPrefix, budget: requestBudget) } : nil
         self.logger = logger
         self.clock = clock
-        self.stats = CacheStats(memory: memory, limit: config.memory)
+        self.stats = CacheStats(memory: memory, limit: config.memory, hasL2: config.l2 && redis != nil)
         self.instanceID = "\(ProcessInfo.processInfo.hostName)-\(getpid())"
     }
 

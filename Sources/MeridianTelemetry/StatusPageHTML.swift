@@ -389,8 +389,26 @@ const cache = d => card("cache", d.cache, "cache not configured", (b, c) => {
     hd.append(el("span", "lbl", name + " hit ratio"), el("span", "mid", r == null ? D : pct(r), { "data-testid": "cache-" + k }));
     box.append(hd);
     split(box, [[hits, "s2"], [miss, "s1"]]);
-    box.append(el("div", "sub", `${cnt(hits)} hits \u00b7 ${cnt(miss)} misses`));
+    let sub = `${cnt(hits)} hits \u00b7 ${cnt(miss)} misses`;
+    if (isn(v.stale) && v.stale > 0) sub += ` \u00b7 ${cnt(v.stale)} stale`;
+    if (isn(v.errors) && v.errors > 0) sub += ` \u00b7 ${cnt(v.errors)} errors`;
+    if (isn(v.bytes) && isn(v.limit_bytes)) sub += ` \u00b7 ${bytes(v.bytes)} of ${bytes(v.limit_bytes)}`;
+    box.append(el("div", "sub", sub));
   }
+  const rs = Array.isArray(c.routes) ? c.routes : [];
+  if (rs.length) {
+    const t = el("table", null, null, { "data-testid": "cache-routes" }), head = el("tr");
+    for (const h of ["route", "lookups", "L1 hits", "L2 hits", "hit ratio"]) head.append(el("th", null, h));
+    t.append(head);
+    for (const r of rs) {
+      const tr = el("tr", null, null, { "data-cache-route": String(r.route) });
+      tr.append(el("td", null, String(r.route)), el("td", "num", cnt(r.lookups)), el("td", "num", cnt(r.l1_hits)),
+        el("td", "num", cnt(r.l2_hits)), el("td", "num", isn(r.hit_ratio) ? pct(r.hit_ratio) : D));
+      t.append(tr);
+    }
+    b.append(t);
+  }
+  b.append(el("div", "sub", `${cnt(c.collapsed)} collapsed \u00b7 ${cnt(c.evictions)} evicted \u00b7 ${cnt(c.purges)} purges`));
 });
 const connections = d => card("connections", d.connections, "not available", (b, c) => {
   const hd = el("div"), lg = el("div", "legend"), h1 = el("span"), h2 = el("span");

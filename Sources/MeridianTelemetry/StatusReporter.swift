@@ -121,6 +121,7 @@ final class StatusReporter: Sendable {
                 )
             }.sorted { ($0.per_second, $0.requests) > ($1.per_second, $1.requests) }
         }
+        doc.cache = Self.cacheSection(src.cache)
         doc.upstreams = Self.upstreamRows(src.upstreams?.snapshots() ?? [], latest: latest, base: base, rate: rate, latency: latency)
         doc.requests.window_seconds = Int(seconds.rounded())
         if all.count > 1 {
@@ -283,8 +284,33 @@ struct StatusDocument: Codable {
     var requests = Requests()
     var routes: [Route] = []
     var upstreams: [Upstream] = []
-    /// nil until a cache exists: encodes as JSON null.
-    var cache: [String: Double]? = nil
+    /// The HTTP cache: each tier's lookups and the cached routes; nil (JSON null) when no route caches.
+    struct Cache: Codable {
+        struct Tier: Codable {
+            var hits: Int
+            var misses: Int
+            var hit_ratio: Double?
+            var stale: Int
+            var errors: Int
+            var bytes: Int?
+            var limit_bytes: Int?
+            var entries: Int?
+        }
+        struct Route: Codable {
+            var route: String
+            var l1_hits: Int
+            var l2_hits: Int
+            var lookups: Int
+            var hit_ratio: Double?
+        }
+        var l1: Tier
+        var l2: Tier?
+        var routes: [Route]
+        var collapsed: Int
+        var purges: Int
+        var evictions: Int
+    }
+    var cache: Cache? = nil
     var connections = Connections()
     var tls = TLS()
     var tracing = Tracing()
@@ -300,7 +326,7 @@ struct StatusDocument: Codable {
         try c.encode(requests, forKey: .requests)
         try c.encode(routes, forKey: .routes)
         try c.encode(upstreams, forKey: .upstreams)
-        try c.encodeNil(forKey: .cache)
+        if let cache { try c.encode(cache, forKey: .cache) } else { try c.encodeNil(forKey: .cache) }
         try c.encode(connections, forKey: .connections)
         try c.encode(tls, forKey: .tls)
         try c.encode(tracing, forKey: .tracing)

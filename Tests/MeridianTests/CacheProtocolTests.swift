@@ -101,4 +101,24 @@ struct CacheProtocolTests {
             #expect(metrics.contains("meridian_cache_l1_entries 1"))
         }
     }
+
+    /// `/status.json`'s cache section (the status page's cache card reads it).
+    @Test func theStatusDocumentHasTheCacheCard() async throws {
+        try await CacheTests.withCache(CacheTests.reply("max-age=60")) { _, server, _ in
+            _ = try await server.get("/st")
+            _ = try await server.get("/st")
+            _ = try await server.get("/st")
+            let admin = try await RawClient.connect(port: server.adminPort!)
+            try await admin.send("GET /status.json HTTP/1.1\r\nHost: x\r\n\r\n")
+            let text = try await admin.readResponse().text
+            await admin.close()
+            let doc = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+            let cache = try #require(doc["cache"] as? [String: Any], "\(text)")
+            let l1 = try #require(cache["l1"] as? [String: Any])
+            #expect(l1["hits"] as? Int == 2 && l1["misses"] as? Int == 1)
+            #expect(cache["l2"] is NSNull || cache["l2"] == nil)
+            let routes = try #require(cache["routes"] as? [[String: Any]])
+            #expect(routes.first?["route"] as? String == "/" && routes.first?["l1_hits"] as? Int == 2)
+        }
+    }
 }
