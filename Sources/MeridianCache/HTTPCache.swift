@@ -93,11 +93,20 @@ public final class HTTPCache: Sendable {
     func apply(_ new: [PurgeBan]) {
         let added = bans.add(new)
         guard !added.isEmpty else { return }
-        let removed = memory.removeAll { key, slot in
-            let url = purgeURL(ofPrimary: Self.primary(ofSlotKey: key))
-            switch slot {
-            case .entry(let entry): return added.contains { $0.matches(url: url, tags: entry.metadata.tags) }
-            case .vary, .pass: return added.contains { $0.kind != .tag && $0.matches(url: url, tags: []) }
+        var removed = 0
+        let broad = added.filter { $0.kind != .url }
+        for ban in added where ban.kind == .url {
+            // A URL's entries (its plain entry or vary marker, and its variants) share one shard.
+            let primary = "GET " + ban.value
+            removed += memory.removeAll(inGroupOf: primary) { key, _ in Self.primary(ofSlotKey: key) == primary }
+        }
+        if !broad.isEmpty {
+            removed += memory.removeAll { key, slot in
+                let url = purgeURL(ofPrimary: Self.primary(ofSlotKey: key))
+                switch slot {
+                case .entry(let entry): return broad.contains { $0.matches(url: url, tags: entry.metadata.tags) }
+                case .vary, .pass: return broad.contains { $0.kind == .prefix && $0.matches(url: url, tags: []) }
+                }
             }
         }
         stats.purgedEntries.add(removed)

@@ -14,4 +14,11 @@ import Testing
         let everyKeyFound = (0..<1000).allSatisfy { (i: Int) in table[HashedKey("k\(i)")] == i }
         #expect(everyKeyFound)
     }
+
+    @Test func aKeysGroupIsItsTextBeforeTheUnitSeparator() {
+        let primary = "GET https://example.com/a"
+        #expect(HashedKey(primary).groupHash == HashedKey(primary).hash)
+        #expect(HashedKey(primary + "\u{1F}accept-encoding=gzip").groupHash == HashedKey(primary).hash)
+        #expect(HashedKey(primary + "\u{1F}accept-encoding=gzip").hash != HashedKey(primary).hash)
+    }
 }

@@ -178,4 +178,19 @@ import Testing
         #expect(store.isConsistent)
         #expect(store.count > 0 && store.evictions > 0 && store.expirations > 0)
     }
+
+    /// A URL's entries share a shard, so removing them visits that shard alone.
+    @Test func removeAllInGroupOfRemovesOnlyThatGroupsPickedEntries() {
+        let store = MemoryStore<Int>(maxBytes: 1 << 20, maxEntries: 1000, shards: 16)
+        let url = "GET https://example.com/a"
+        store.put(url, 0, cost: 10, expiresAt: 100)
+        for v in 1...5 { store.put(url + "\u{1F}v=\(v)", v, cost: 10, expiresAt: 100) }
+        for i in 0..<50 { store.put("GET https://example.com/other\(i)", i, cost: 10, expiresAt: 100) }
+        let removed = store.removeAll(inGroupOf: url) { key, _ in key.hasPrefix(url) }
+        #expect(removed == 6)
+        #expect(store.count == 50)
+        #expect(store.get(url + "\u{1F}v=3", now: 0) == nil)
+        #expect(store.get("GET https://example.com/other7", now: 0) == 7)
+        #expect(store.isConsistent)
+    }
 }

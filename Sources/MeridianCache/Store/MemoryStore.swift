@@ -119,6 +119,18 @@ public final class MemoryStore<Value: Sendable>: Sendable {
         return removed
     }
 
+    /// Removes the entries `shouldRemove` picks among those of `key`'s group (see ``HashedKey``): one shard is
+    /// visited, under its lock, with the same rules for `shouldRemove` as ``removeAll(where:)``.
+    @discardableResult
+    public func removeAll(inGroupOf key: String, where shouldRemove: (String, Value) -> Bool) -> Int {
+        shards[shardIndex(for: HashedKey(key))].withLockedValue { shard in
+            var tally = Shard.Tally()
+            let count = shard.removeAll(where: shouldRemove, tally: &tally)
+            publish(tally)
+            return count
+        }
+    }
+
     /// Removes every entry. The values are released after each shard's lock is let go.
     public func removeAll() {
         for shard in shards {
@@ -168,7 +180,7 @@ public final class MemoryStore<Value: Sendable>: Sendable {
     /// shard still spread over its buckets; the seed of `hashValue` is per process, so clients cannot aim keys at
     /// one shard.
     private func shardIndex(for key: HashedKey) -> Int {
-        let hash = UInt(bitPattern: key.hash)
+        let hash = UInt(bitPattern: key.groupHash)
         return Int(hash.multipliedFullWidth(by: UInt(shards.count)).high)
     }
 
