@@ -42,8 +42,8 @@ struct CacheDecoder {
         ]
         guard let m = reader.mapping(node, path, allowed: keys) else { return nil }
         let day = Duration.seconds(86400)
-        if let n = m["default_ttl"], let v = reader.duration(n, "\(path).default_ttl", range: .seconds(1)...(day * 365)) { c.defaultTTL = v }
-        if let n = m["override_ttl"], let v = reader.duration(n, "\(path).override_ttl", range: .seconds(1)...(day * 365)) { c.overrideTTL = v }
+        if let n = m["default_ttl"], !reader.isNull(n), let v = reader.duration(n, "\(path).default_ttl", range: .seconds(1)...(day * 365)) { c.defaultTTL = v }
+        if let n = m["override_ttl"], !reader.isNull(n), let v = reader.duration(n, "\(path).override_ttl", range: .seconds(1)...(day * 365)) { c.overrideTTL = v }
         if let n = m["max_ttl"], let v = reader.duration(n, "\(path).max_ttl", range: .seconds(1)...(day * 365)) { c.maxTTL = v }
         if let n = m["store_set_cookie"], let v = reader.bool(n, "\(path).store_set_cookie") { c.storeSetCookie = v }
         if let n = m["ignore_query"], let v = reader.strings(n, "\(path).ignore_query") { c.ignoreQuery = v }
