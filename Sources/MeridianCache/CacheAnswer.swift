@@ -11,13 +11,16 @@ enum CacheAnswer {
         let metadata = entry.metadata
         let cacheStatus = CacheStatus.join(statuses)
         let age = metadata.ageHeaderValue(now: now)
+        // The stored Date is the origin's (RFC 9110 §6.6.1); the writers add the sending time's: the age says the rest.
         if ClientConditional.notModified(requestHeaders: request.headers, entry: metadata) {
             var headers = ClientConditional.notModifiedHeaders(entry: metadata)
+            headers.remove(name: "date")
             headers.replaceOrAdd(name: "age", value: age)
             headers.add(name: "cache-status", value: cacheStatus)
             return Response(status: .notModified, headers: headers)
         }
         var headers = metadata.headers
+        headers.remove(name: "date")
         headers.replaceOrAdd(name: "age", value: age)
         headers.add(name: "cache-status", value: cacheStatus)
         let status = HTTPResponseStatus(statusCode: metadata.status)

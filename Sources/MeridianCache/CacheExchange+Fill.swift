@@ -4,16 +4,24 @@ internal import NIOHTTP1
 
 /// Coalescing: one origin request per key per instance (``FillCoordinator``), and per cluster (the Redis lock).
 extension CacheExchange {
+    /// A miss: one request per key goes on (to the cluster lock, then the origin); the others wait for it.
     func coalesce() -> EventLoopFuture<Response> {
         if CacheControl(request.headers).onlyIfCached {
             return loop.makeSucceededFuture(CacheAnswer.gatewayTimeout(statuses: statuses))
         }
-        guard rules.coalesce, !request.isHead else { return fetch(stale: nil) }
+        guard !request.isHead else { return fetch(stale: nil, storing: false) }
+        return coalesced { [self] in lockThenFetch() }
+    }
+
+    /// Runs `leader` for the first request of this key; the requests that arrive meanwhile wait for it, then look
+    /// in L1 again (a revalidation of a hot stale entry is one origin request, as a miss is).
+    func coalesced(_ leader: @escaping () -> EventLoopFuture<Response>) -> EventLoopFuture<Response> {
+        guard rules.coalesce else { return leader() }
         let wait = TimeAmount.nanoseconds(max(0, Int64(deadline.uptimeNanoseconds) - Int64(NIODeadline.now().uptimeNanoseconds)))
         switch cache.fills.join(variantKey, on: loop, wait: wait) {
         case .leader:
             leading = variantKey
-            return lockThenFetch()
+            return leader()
         case .follower(let done):
             collapsed = true
             cache.stats.collapsed.add()
@@ -30,7 +38,7 @@ extension CacheExchange {
             variantKey = primary.variant(fields: fields, requestHeaders: request.headers)
             slot = cache.memory.get(variantKey, now: now)
         }
-        if case .entry(let entry)? = slot {
+        if case .entry(let entry)? = slot, entry.isAcceptable(to: request) {
             let action = CacheLookup.evaluate(entry: entry.metadata, requestHeaders: request.headers, now: now)
             if action == .fresh { return loop.makeSucceededFuture(serveHit(entry, now: now)) }
         }
@@ -82,7 +90,8 @@ extension CacheExchange {
         guard let l2 = cache.l2 else { return fetch(stale: nil) }
         let woken = loop.makePromise(of: Void.self)
         let loop = self.loop
-        l2.onFill(keys.lock) { loop.execute { woken.succeed() } }
+        let waiter = l2.onFill(keys.lock) { loop.execute { woken.succeed() } }
+        woken.futureResult.whenComplete { _ in l2.forgetWaiter(waiter, of: keys.lock) }
         let poll = loop.scheduleRepeatedAsyncTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
             l2.isLocked(keys, on: loop).map { locked in if !locked { woken.succeed() } }.recover { _ in woken.succeed() }
         }
@@ -99,10 +108,14 @@ extension CacheExchange {
         let now = cache.clock()
         return l2.lookup(keys, variantKey: variantKey, now: now, readVary: true, wantBody: true, on: loop)
             .hop(to: loop)
+            .map { Optional($0) }
+            .recover { _ in nil }
             .flatMap { [self] result -> EventLoopFuture<Response> in
+                guard let result else { return fetch(stale: nil) }  // Redis failed: alone to the origin
                 switch result {
                 case .entry(let metadata, let storedAt, let body?):
                     let entry = CachedEntry(metadata: metadata, body: body, storedAt: storedAt, tier: .l2)
+                    guard entry.isAcceptable(to: request) else { return fetch(stale: nil) }
                     keepInL1(entry)
                     if CacheLookup.evaluate(entry: metadata, requestHeaders: request.headers, now: now) == .fresh {
                         middleware.counters.lookup(.l2, .hit)
@@ -119,7 +132,6 @@ extension CacheExchange {
                     return NIODeadline.now() < deadline ? lockThenFetch() : fetch(stale: nil)
                 }
             }
-            .flatMapError { [self] _ in fetch(stale: nil) }
     }
 
     /// This request's part in coalescing is over: release the lock (if no store did), wake the local waiters.

@@ -5,11 +5,11 @@ internal import NIOHTTP1
 /// Going to the origin: the request sent, what comes back stored (streaming to the client while it is kept),
 /// revalidation by 304, stale-if-error, and background refreshes.
 extension CacheExchange {
-    /// The request the origin gets: the client's, without its own validators and Range when the answer will be
+    /// The request the origin gets: the client's, without its own validators and Range when the answer may be
     /// stored (the cache wants the whole representation and answers those itself), plus the cache's validators.
-    func originRequest(conditional: HTTPHeaders?) -> Request {
+    func originRequest(conditional: HTTPHeaders?, storing: Bool) -> Request {
         var head = request.head
-        if !request.isHead {
+        if storing, !request.isHead {
             for name in ["if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range", "range"] {
                 head.headers.remove(name: name)
             }
@@ -31,20 +31,30 @@ extension CacheExchange {
         return fetch(stale: (entry, hasBody), conditional: conditional)
     }
 
-    func fetch(stale: (entry: CachedEntry, hasBody: Bool)?, conditional: HTTPHeaders? = nil) -> EventLoopFuture<Response> {
+    /// Asks the origin. `storing`: the answer may be kept (false for a URL that passes: the client's Range and
+    /// validators then go through as they are).
+    func fetch(
+        stale: (entry: CachedEntry, hasBody: Bool)?, conditional: HTTPHeaders? = nil, storing: Bool = true
+    ) -> EventLoopFuture<Response> {
         let requestTime = cache.clock()
-        let origin = originRequest(conditional: conditional)
-        return Self.future(next.respond(to: origin, context: context), on: loop)
-            .flatMap { [self] response in answered(response, stale: stale, requestTime: requestTime) }
-            .flatMapError { [self] error in
-                if let stale, let answer = staleOnError(stale.entry, hasBody: stale.hasBody, status: 502) { return answer }
+        let origin = originRequest(conditional: conditional, storing: storing)
+        var originContext = context
+        // A fill others wait for goes on when its client leaves (the fill's reading no longer depends on it).
+        if leading != nil || lock != nil { originContext.clientGone = context.clientGone.ignoringDeparture }
+        return Self.future(next.respond(to: origin, context: originContext), on: loop)
+            .flatMapError { [self] error -> EventLoopFuture<Response> in
+                // No response at all (the proxy failed): as a 502 for stale-if-error, else the error goes on.
+                if let stale, let answer = staleOnError(stale.entry, hasBody: stale.hasBody, status: 502, origin: nil) {
+                    return answer
+                }
                 finishFill()
                 return loop.makeFailedFuture(error)
             }
+            .flatMap { [self] response in answered(response, stale: stale, requestTime: requestTime, storing: storing) }
     }
 
     private func answered(
-        _ response: Response, stale: (entry: CachedEntry, hasBody: Bool)?, requestTime: Double
+        _ response: Response, stale: (entry: CachedEntry, hasBody: Bool)?, requestTime: Double, storing: Bool
     ) -> EventLoopFuture<Response> {
         let responseTime = cache.clock()
         let code = Int(response.status.code)
@@ -53,10 +63,12 @@ extension CacheExchange {
         if let stale, code == 304, !request.isHead {
             return refreshed(stale.entry, hasBody: stale.hasBody, by: response, requestTime: requestTime, responseTime: responseTime)
         }
-        if let stale, CacheLookup.isError(status: code), let answer = staleOnError(stale.entry, hasBody: stale.hasBody, status: code) {
+        if let stale, CacheLookup.isError(status: code),
+            let answer = staleOnError(stale.entry, hasBody: stale.hasBody, status: code, origin: response)
+        {
             return answer
         }
-        guard response.upgrade == nil, !request.isHead, !CacheControl(request.headers).noStore else {
+        guard storing, response.upgrade == nil, !request.isHead, !CacheControl(request.headers).noStore else {
             finishFill()
             return loop.makeSucceededFuture(annotated(response, stored: false, detail: nil))
         }
@@ -66,7 +78,7 @@ extension CacheExchange {
         )
         guard case .store(let metadata) = decision else {
             if case .doNotStore(let reason) = decision {
-                if !CacheLookup.isError(status: code) { markPass() }
+                if !CacheLookup.isError(status: code), Self.passes(reason) { markPass() }
                 middleware.counters.lookup(.l1, .pass)
                 finishFill()
                 context.annotate(CacheAnnotation.self, "pass")
@@ -75,7 +87,7 @@ extension CacheExchange {
             finishFill()
             return loop.makeSucceededFuture(response)
         }
-        if let length = response.body.declaredLength, length > cache.config.maxBody {
+        if let length = response.body.declaredLength, !fitsATier(length) {
             return tooLarge(response)
         }
         context.annotate(CacheAnnotation.self, stale == nil ? (collapsed ? "collapsed" : "miss") : "stale-refetch")
@@ -94,21 +106,41 @@ extension CacheExchange {
                 // The whole body first, then the range of it (the origin was asked for all of it).
                 return collect(stream, limit: cache.config.maxBody).flatMap { [self] body in
                     guard let body, let entry = store(metadata, body: body) else {
-                        markPass()
                         finishFill()
+                        guard let body else {
+                            // Too long to keep (or cut): the whole-body fetch was a waste; the client asks again.
+                            markPass()
+                            return loop.makeSucceededFuture(.text(.serviceUnavailable, "503 Service Unavailable: the response was too long to cut a range from; retry\n", headers: ["retry-after": "0"]))
+                        }
                         var whole = response
-                        if let body { whole.body = .buffer(body) } else { whole.status = .badGateway; whole.body = .empty }
+                        whole.body = .buffer(body)
                         return loop.makeSucceededFuture(annotated(whole, stored: false, detail: nil))
                     }
                     return loop.makeSucceededFuture(CacheAnswer.serve(entry, request: request, now: cache.clock(), statuses: storedStatuses()))
                 }
             }
             var out = annotated(response, stored: true, detail: nil)
-            out.body = .stream(teeing(stream, metadata: metadata))
+            out.body = .stream(filling(stream, metadata: metadata))
             return loop.makeSucceededFuture(out)
         case .file, .parts:
             finishFill()
             return loop.makeSucceededFuture(annotated(response, stored: false, detail: nil))
+        }
+    }
+
+    /// Whether a body this long can be kept anywhere: under `max_body`, and within an L1 shard's share or L2's limit.
+    private func fitsATier(_ length: Int) -> Bool {
+        guard length <= cache.config.maxBody else { return false }
+        let l1Share = cache.memory.maxBytes / max(1, cache.memory.shardCount)
+        return length + 4096 <= l1Share || (cache.l2 != nil && length <= cache.config.l2MaxBody)
+    }
+
+    /// Reasons that come from the response: its URL passes for a while. Reasons of the request (its own no-store,
+    /// Authorization) say nothing about the next request.
+    static func passes(_ reason: NotStoredReason) -> Bool {
+        switch reason {
+        case .requestNoStore, .authorization, .method: return false
+        default: return true
         }
     }
 
@@ -131,8 +163,14 @@ extension CacheExchange {
         return out
     }
 
+    /// Remembers that this URL's responses are not stored (no waiting behind each other for a while); never over an
+    /// entry or a vary marker another response left.
     private func markPass() {
-        cache.memory.put(primary.primary, .pass, cost: 64, expiresAt: cache.clock() + HTTPCache.passDuration)
+        let now = cache.clock()
+        switch cache.memory.get(primary.primary, now: now) {
+        case .entry?, .vary?: return
+        case .pass?, nil: cache.memory.put(primary.primary, .pass, cost: 64, expiresAt: now + HTTPCache.passDuration)
+        }
     }
 
     private func tooLarge(_ response: Response) -> EventLoopFuture<Response> {
@@ -159,18 +197,22 @@ extension CacheExchange {
     }
 
     /// RFC 5861 §4: the origin failed; a stale entry within its stale-if-error window is better than the error.
-    private func staleOnError(_ entry: CachedEntry, hasBody: Bool, status: Int) -> EventLoopFuture<Response>? {
+    /// `origin`: the origin's error response, sent after all if the stale body cannot be had (nil: no response).
+    private func staleOnError(_ entry: CachedEntry, hasBody: Bool, status: Int, origin: Response?) -> EventLoopFuture<Response>? {
         guard rules.staleIfError, CacheLookup.mayServeStaleOnError(entry: entry.metadata, requestHeaders: request.headers, now: cache.clock())
         else { return nil }
         finishFill()
-        return body(of: entry, hasBody: hasBody).flatMapThrowing { [self] body in
-            guard let body else { throw L2Failure("stale entry's body is gone") }
+        return body(of: entry, hasBody: hasBody).flatMap { [self] body in
+            guard let body else {
+                if let origin { return loop.makeSucceededFuture(annotated(origin, stored: false, detail: nil)) }
+                return loop.makeSucceededFuture(.text(.badGateway, "502 Bad Gateway\n"))
+            }
             middleware.counters.lookup(entry.tier, .stale)
             l1Status.forwardStatus = status
             l1Status.detail = "stale-if-error"
             context.annotate(CacheAnnotation.self, "stale-if-error")
             let served = CachedEntry(metadata: entry.metadata, body: body, storedAt: entry.storedAt, tier: entry.tier)
-            return CacheAnswer.serve(served, request: request, now: cache.clock(), statuses: statuses)
+            return loop.makeSucceededFuture(CacheAnswer.serve(served, request: request, now: cache.clock(), statuses: statuses))
         }
     }
 
@@ -189,7 +231,7 @@ extension CacheExchange {
     func store(_ metadata: CacheEntryMetadata, body: ByteBuffer) -> CachedEntry? {
         let now = cache.clock()
         let url = purgeURL(ofPrimary: primary.primary)
-        guard !cache.bans.coversSince(banGeneration, url: url, tags: metadata.tags) else {
+        guard !cache.bans.coversSince(banGeneration, url: url, tags: metadata.tags), !cache.invalidated(url, since: startedAt) else {
             finishFill()
             return nil
         }
@@ -212,13 +254,18 @@ extension CacheExchange {
         let token = lock?.token
         let stats = cache.stats
         let size = body.readableBytes
+        let loop = self.loop
         l2.store(
             metadata, body: body, keys: keys, variantKey: key, varyFields: fields, usableUntil: usable, timeToLive: ttl,
             lockToken: token, on: loop
         ).whenComplete { result in
-            if case .success = result {
+            switch result {
+            case .success:
                 stats.l2Stores.add()
                 stats.l2BytesStored.add(size)
+            case .failure:
+                // The script did not run (or failed): the lock is still ours; let the waiters go now.
+                if let token { l2.release(keys, token: token, on: loop) }
             }
         }
         // The store script released the lock and announced the fill.
@@ -226,46 +273,22 @@ extension CacheExchange {
         return entry
     }
 
-    /// The body goes to the client as it arrives and is kept on the side; at its end the entry is stored. A body
-    /// that grows past `max_body` stops being kept (and the URL is passed for a while). A client that leaves does not
-    /// stop the fill: the rest is read for the cache and the waiters, then the client's failure is reported.
-    private func teeing(_ inner: BodyStream, metadata: CacheEntryMetadata) -> BodyStream {
-        let limit = cache.config.maxBody
-        final class State: @unchecked Sendable {  // confined to the loop, as the producer's writes are
-            var kept: ByteBuffer?
-            var clientError: (any Error)?
-            init(_ kept: ByteBuffer?) { self.kept = kept }
-        }
-        return BodyStream(length: inner.length, trailers: inner.trailers) { [self] eventLoop, write in
-            let state = State(context.allocator.buffer(capacity: min(inner.length ?? 16384, limit)))
-            return inner.produce(eventLoop) { piece in
-                if state.kept != nil {
-                    if state.kept!.readableBytes + piece.readableBytes > limit {
-                        state.kept = nil
-                        self.tooLargeMidway()
-                    } else {
-                        var p = piece
-                        state.kept!.writeBuffer(&p)
-                    }
-                }
-                if state.clientError != nil { return eventLoop.makeSucceededVoidFuture() }
-                return write(piece).flatMapError { error in
-                    state.clientError = error
-                    return state.kept != nil ? eventLoop.makeSucceededVoidFuture() : eventLoop.makeFailedFuture(error)
-                }
-            }.flatMap { [self] () -> EventLoopFuture<Void> in
-                if let body = state.kept, inner.trailers?() == nil || inner.trailers?()?.isEmpty == true {
-                    store(metadata, body: body)
-                } else {
-                    finishFill()
-                }
-                if let error = state.clientError { return eventLoop.makeFailedFuture(error) }
-                return eventLoop.makeSucceededVoidFuture()
-            }.flatMapErrorThrowing { [self] error in
+    /// The body is read from the origin into the entry at the origin's pace and sent to the client at its own
+    /// (``FillStream``); at its end the entry is stored. A body that grows past `max_body` stops being kept (and the URL
+    /// passes for a while). A client that leaves does not stop a fill that is being kept.
+    private func filling(_ inner: BodyStream, metadata: CacheEntryMetadata) -> BodyStream {
+        let fill = FillStream(loop: loop, limit: cache.config.maxBody, expectedLength: inner.length, allocator: context.allocator)
+        fill.onOverflow = { [self] in tooLargeMidway() }
+        fill.onEnd = { [self] body in
+            if let body, inner.trailers?()?.isEmpty ?? true {
+                store(metadata, body: body)
+            } else {
                 finishFill()
-                throw error
             }
         }
+        context.clientGone.whenGone { reason in fill.clientLeft(ClientLeft(reason: reason)) }
+        fill.start(inner)
+        return BodyStream(length: inner.length, trailers: inner.trailers) { _, write in fill.attach(write) }
     }
 
     private func tooLargeMidway() {
@@ -319,7 +342,8 @@ extension CacheExchange {
             return
         }
         let token = "\(cache.instanceID)-\(UInt64.random(in: .min ... .max))"
-        let refreshKeys = L2Store.Keys(entry: keys.entry, vary: keys.vary, lock: keys.entry + ":refresh", plainEntry: keys.plainEntry)
+        var refreshKeys = keys
+        refreshKeys.lock = keys.entry + ":refresh"
         l2.tryLock(refreshKeys, token: token, ttl: cache.config.lockTTL, on: loop).hop(to: loop).whenComplete { result in
             if case .success(true) = result {
                 refresher.lock = (refreshKeys, token)
@@ -331,4 +355,10 @@ extension CacheExchange {
             }
         }
     }
+}
+
+/// The client went away while a fill it started went on.
+struct ClientLeft: Error, CustomStringConvertible {
+    var reason: String
+    var description: String { "client gone: \(reason)" }
 }

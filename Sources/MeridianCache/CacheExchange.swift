@@ -28,6 +28,8 @@ final class CacheExchange: @unchecked Sendable {
     /// Give up waiting for other fills at this time, and go to the origin.
     var deadline: NIODeadline
     let banGeneration: Int
+    /// When this request began (the cache's clock): a URL invalidated after it is not stored by it.
+    let startedAt: Double
 
     var loop: any EventLoop { context.eventLoop }
     var cache: HTTPCache { middleware.cache }
@@ -42,6 +44,7 @@ final class CacheExchange: @unchecked Sendable {
         self.variantKey = primary.primary
         self.deadline = .now() + .nanoseconds(middleware.cache.config.lockWait.nanosecondsClamped)
         self.banGeneration = middleware.cache.bans.generation
+        self.startedAt = middleware.cache.clock()
     }
 
     var statuses: [CacheStatus] { middleware.statusMembers(l2: l2Status, l1: l1Status) }
@@ -74,17 +77,23 @@ final class CacheExchange: @unchecked Sendable {
             context.annotate(CacheAnnotation.self, "stale-\(tier == .l1 ? "l1" : "l2")")
             refreshInBackground(entry)
             return loop.makeSucceededFuture(CacheAnswer.serve(entry, request: request, now: now, statuses: statuses))
+        case .unsatisfiableOnlyIfCached:
+            return loop.makeSucceededFuture(CacheAnswer.gatewayTimeout(statuses: statuses))
+        case _ where request.isHead:
+            // A HEAD the entry cannot answer as it is: forwarded as the client sent it (a 304 to validators the
+            // client never sent would reach it).
+            middleware.counters.lookup(tier, .miss)
+            forwarding(.stale, tier: tier)
+            return fetch(stale: nil, storing: false)
         case .fresh, .staleWhileRevalidate:
             // Servable, but L2 sent no body (its clock judged it stale): validate it rather than fetch the body.
-            return revalidate(entry, conditional: Self.validators(of: entry.metadata), hasBody: false)
+            return coalesced { [self] in revalidate(entry, conditional: Self.validators(of: entry.metadata), hasBody: false) }
         case .revalidate(let conditional):
-            return revalidate(entry, conditional: conditional, hasBody: hasBody)
+            return coalesced { [self] in revalidate(entry, conditional: conditional, hasBody: hasBody) }
         case .mustForward:
             middleware.counters.lookup(tier, .miss)
             forwarding(.stale, tier: tier)
-            return fetch(stale: (entry, hasBody))
-        case .unsatisfiableOnlyIfCached:
-            return loop.makeSucceededFuture(CacheAnswer.gatewayTimeout(statuses: statuses))
+            return coalesced { [self] in fetch(stale: (entry, hasBody)) }
         }
     }
 
@@ -140,12 +149,13 @@ final class CacheExchange: @unchecked Sendable {
         return .eventually(lookupL2(readVary: varyFields == nil))
     }
 
-    /// A URL whose last response could not be stored: straight to the origin, no waiting behind others.
+    /// A URL whose last response could not be stored: straight to the origin as the client asked, no waiting
+    /// behind others.
     func pass() -> ResponseFuture {
         middleware.counters.lookup(.l1, .pass)
         l1Status.forward = .uriMiss
         context.annotate(CacheAnnotation.self, "pass")
-        return .eventually(fetch(stale: nil))
+        return .eventually(fetch(stale: nil, storing: false))
     }
 
     func l2Keys() -> L2Store.Keys? {
@@ -155,36 +165,39 @@ final class CacheExchange: @unchecked Sendable {
     func lookupL2(readVary: Bool) -> EventLoopFuture<Response> {
         guard let l2 = cache.l2, let keys = l2Keys() else { return coalesce() }
         let now = cache.clock()
-        return l2.lookup(keys, variantKey: variantKey, now: now, readVary: readVary, wantBody: !request.isHead || true, on: loop)
+        // Only Redis's failure is handled here: what follows (the origin) has its own.
+        return l2.lookup(keys, variantKey: variantKey, now: now, readVary: readVary, wantBody: true, on: loop)
             .hop(to: loop)
+            .map { Optional($0) }
+            .recover { _ in nil }
             .flatMap { [self] result -> EventLoopFuture<Response> in
                 switch result {
-                case .vary(let fields):
+                case nil:
+                    middleware.counters.lookup(.l2, .error)
+                    var s = CacheStatus(cache: CacheTier.l2.rawValue)
+                    s.forward = l1Status.forward
+                    s.detail = "unavailable"
+                    l2Status = s
+                    return coalesce()
+                case .vary(let fields)?:
                     varyFields = fields
                     variantKey = primary.variant(fields: fields, requestHeaders: request.headers)
                     cache.memory.put(primary.primary, .vary(fields), cost: 128, expiresAt: now + 60)
                     return lookupL2(readVary: false)
-                case .entry(let metadata, let storedAt, let body):
+                case .entry(let metadata, let storedAt, let body)?:
                     let url = purgeURL(ofPrimary: primary.primary)
                     if cache.bans.covers(url: url, tags: metadata.tags, storedAt: storedAt) { return l2Missed() }
                     let entry = CachedEntry(metadata: metadata, body: body ?? ByteBuffer(), storedAt: storedAt, tier: .l2)
+                    guard entry.isAcceptable(to: request) else { return l2Missed() }
                     if body != nil { keepInL1(entry) }
                     let action = CacheLookup.evaluate(
                         entry: metadata, requestHeaders: request.headers, now: cache.clock(),
                         serveStaleWhileRevalidate: rules.staleWhileRevalidate
                     )
                     return handle(entry, action: action, hasBody: body != nil)
-                case .miss:
+                case .miss?:
                     return l2Missed()
                 }
-            }
-            .flatMapError { [self] error in
-                middleware.counters.lookup(.l2, .error)
-                var s = CacheStatus(cache: CacheTier.l2.rawValue)
-                s.forward = l1Status.forward
-                s.detail = "unavailable"
-                l2Status = s
-                return coalesce()
             }
     }
 

@@ -50,7 +50,13 @@ public struct CacheMiddleware: Middleware {
         default:
             return invalidating(request, context: context, next: next)
         }
-        if request.upgradeProtocol != nil { return next.respond(to: request, context: context) }
+        // An upgrade, or a GET with a body (the key names the URL alone): not the cache's.
+        if request.upgradeProtocol != nil || request.headers.contains(name: "transfer-encoding")
+            || (request.headers.first(name: "content-length").map { $0 != "0" } ?? false)
+        {
+            counters.lookup(.l1, .bypass)
+            return next.respond(to: request, context: context)
+        }
         let now = cache.clock()
         let primary = CacheKey.primary(
             method: "GET", scheme: request.connection.scheme, host: request.host, path: request.path, query: request.query,
@@ -60,13 +66,13 @@ public struct CacheMiddleware: Middleware {
         var varyFields: [String]?
         var pass = false
         switch cache.memory.get(primary.primary, now: now) {
-        case .entry(let entry)?:
+        case .entry(let entry)? where entry.isAcceptable(to: request):
             if let answer = answerFresh(entry, request: request, context: context, now: now) { return .immediate(answer) }
             return CacheExchange(self, request: request, context: context, next: next, primary: primary).found(entry)
         case .vary(let fields)?:
             varyFields = fields
             variantKey = primary.variant(fields: fields, requestHeaders: request.headers)
-            if case .entry(let entry)? = cache.memory.get(variantKey, now: now) {
+            if case .entry(let entry)? = cache.memory.get(variantKey, now: now), entry.isAcceptable(to: request) {
                 if let answer = answerFresh(entry, request: request, context: context, now: now) { return .immediate(answer) }
                 let exchange = CacheExchange(self, request: request, context: context, next: next, primary: primary)
                 exchange.varyFields = fields
@@ -75,7 +81,7 @@ public struct CacheMiddleware: Middleware {
             }
         case .pass?:
             pass = true
-        case nil:
+        case .entry?, nil:
             break
         }
         let exchange = CacheExchange(self, request: request, context: context, next: next, primary: primary)
@@ -116,7 +122,7 @@ public struct CacheMiddleware: Middleware {
                 path: request.path, query: request.query, responseHeaders: response.headers, options: options
             )
             for target in targets {
-                _ = cache.purge(.url, String(purgeURL(ofPrimary: target.primary)), on: context.eventLoop)
+                _ = cache.invalidate(String(purgeURL(ofPrimary: target.primary)), on: context.eventLoop)
             }
             return response
         }

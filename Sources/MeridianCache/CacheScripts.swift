@@ -24,7 +24,8 @@ enum CacheScripts {
 
     /// Stores an entry, keeps the URL's vary marker in step, releases the fill lock if this fill holds it and
     /// tells the waiting instances.
-    /// KEYS: 1 entry, 2 vary marker, 3 fill lock, 4 the URL's entry without variants.
+    /// KEYS: 1 entry, 2 vary marker, 3 fill lock, 4 the URL's entry without variants, 5 the set of the URL's
+    /// variant entries (for invalidation).
     /// ARGV: 1 meta, 2 body, 3 variant key, 4 usable until (ms), 5 time to live (ms), 6 vary fields (`` none),
     /// 7 lock token (`` none), 8 channel, 9 message.
     /// Returns Redis's time (ms) of the store.
@@ -38,6 +39,8 @@ enum CacheScripts {
           local left = redis.call('PTTL', KEYS[2])
           redis.call('SET', KEYS[2], ARGV[6], 'PX', math.max(ttl, left))
           redis.call('DEL', KEYS[4])
+          redis.call('SADD', KEYS[5], KEYS[1])
+          redis.call('PEXPIRE', KEYS[5], math.max(ttl, redis.call('PTTL', KEYS[5])))
         else
           redis.call('DEL', KEYS[2])
         end
@@ -57,6 +60,17 @@ enum CacheScripts {
     static let renew = #"""
         if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
         return 0
+        """#
+
+    /// Invalidates one URL (RFC 9111 §4.4, and purges by URL): its plain entry, vary marker and every variant go;
+    /// the instances are told to drop their L1 copies.
+    /// KEYS: 1 plain entry, 2 vary marker, 3 the set of variant entries. ARGV: 1 channel, 2 message (the URL).
+    static let invalidate = #"""
+        local variants = redis.call('SMEMBERS', KEYS[3])
+        for _, key in ipairs(variants) do redis.call('DEL', key) end
+        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+        redis.call('PUBLISH', ARGV[1], ARGV[2])
+        return #variants
         """#
 
     /// Records a purge rule with Redis's time, forgets rules past the retention, and publishes it.

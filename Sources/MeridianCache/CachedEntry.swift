@@ -1,4 +1,5 @@
 public import NIOCore
+internal import MeridianCore
 
 /// A stored response: its metadata (RFC 9111 freshness and the fields to send) and its whole body. Immutable, so the
 /// event loops share one copy: a hit hands out the same `ByteBuffer` storage, copying nothing.
@@ -23,6 +24,12 @@ public final class CachedEntry: Sendable {
         var bytes = body.readableBytes + 256
         for (name, value) in metadata.headers { bytes += name.utf8.count + value.utf8.count + 4 }
         return bytes
+    }
+
+    /// Whether the request can take this entry's content coding (a variant keyed `br` could hold an upstream's zstd).
+    func isAcceptable(to request: Request) -> Bool {
+        guard let coding = metadata.headers.first(name: "content-encoding") else { return true }
+        return CacheKey.accepts(request.headers["accept-encoding"], coding: coding)
     }
 
     func moved(to tier: CacheTier) -> CachedEntry {

@@ -21,6 +21,10 @@ public final class HTTPCache: Sendable {
     /// Prefixes this instance's lock tokens (a token names its holder in `redis-cli`).
     let instanceID: String
     private let tasks = NIOLockedValueBox<[RepeatedTask]>([])
+    /// URLs invalidated lately (this instance's clock), so a fill that began before cannot store what it fetched.
+    private let recentInvalidations = NIOLockedValueBox<[String: Double]>([:])
+    /// How long an invalidation is remembered for fills under way (longer than any fill waits).
+    var invalidationMemory: Double { CacheMiddleware.seconds(config.lockWait) + 60 }
     private let lastBanSync = NIOLockedValueBox<Double>(0)
 
     /// How long a URL whose response could not be stored skips coalescing (Varnish's hit-for-miss lasts 120 s).
@@ -48,17 +52,21 @@ public final class HTTPCache: Sendable {
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
-    /// Subscribes to fill and purge announcements and reads the purge rules recorded so far; then, every second,
-    /// the rules a subscriber may have missed (a reconnect loses what was published meanwhile).
+    /// Subscribes to fill, invalidation and purge announcements and reads the purge rules recorded so far; then,
+    /// every second, the rules a subscriber may have missed (a reconnect loses what was published meanwhile), and
+    /// forgets rules and invalidations no entry can need any more (with or without Redis).
     public func start(on loop: any EventLoop) {
-        guard let l2 else { return }
-        l2.client.subscribe(l2.fillChannel) { [weak self] _, message in self?.l2?.fillAnnounced(String(buffer: message)) }
-        l2.client.subscribe(l2.purgeChannel) { [weak self] _, message in
-            guard let self, let ban = PurgeBan(json: String(buffer: message)) else { return }
-            self.apply([ban])
+        if let l2 {
+            l2.client.subscribe(l2.fillChannel) { [weak self] _, message in self?.l2?.fillAnnounced(String(buffer: message)) }
+            l2.client.subscribe(l2.invalidateChannel) { [weak self] _, message in self?.invalidateHere(String(buffer: message)) }
+            l2.client.subscribe(l2.purgeChannel) { [weak self] _, message in
+                guard let self, let ban = PurgeBan(json: String(buffer: message)) else { return }
+                self.apply([ban])
+            }
         }
         let task = loop.scheduleRepeatedAsyncTask(initialDelay: .zero, delay: .seconds(1)) { [weak self] _ in
             guard let self else { return loop.makeSucceededVoidFuture() }
+            self.forgetOld()
             return self.syncBans(on: loop)
         }
         tasks.withLockedValue { $0.append(task) }
@@ -72,6 +80,41 @@ public final class HTTPCache: Sendable {
         for task in all { task.cancel() }
     }
 
+    private func forgetOld() {
+        let now = clock()
+        bans.prune(before: now - retention)
+        let horizon = now - invalidationMemory
+        recentInvalidations.withLockedValue { $0 = $0.filter { $0.value >= horizon } }
+    }
+
+    /// Drops this instance's L1 copies of a URL (`url`: what follows `GET ` in the primary key) and remembers it
+    /// for the fills under way.
+    func invalidateHere(_ url: String) {
+        let primary = "GET " + url
+        let now = clock()
+        recentInvalidations.withLockedValue { $0[url] = now }
+        let removed = memory.removeAll(inGroupOf: primary) { key, _ in Self.primary(ofSlotKey: key) == primary }
+        stats.purgedEntries.add(removed)
+    }
+
+    /// Whether `url` was invalidated at or after `time` (a fill that began then must not store).
+    func invalidated(_ url: Substring, since time: Double) -> Bool {
+        recentInvalidations.withLockedValue { $0[String(url)].map { $0 >= time } ?? false }
+    }
+
+    /// RFC 9111 §4.4 and purges by URL: every entry of the URL goes, here and (with Redis) in L2 and every
+    /// instance's L1. Not a rule: nothing is kept but a short memory for the fills under way.
+    public func invalidate(_ url: String, on loop: any EventLoop) -> EventLoopFuture<PurgeOutcome> {
+        let before = stats.purgedEntries.value
+        invalidateHere(url)
+        let removed = stats.purgedEntries.value - before
+        guard let l2, l2.isAvailable else { return loop.makeSucceededFuture(PurgeOutcome(scope: "instance", removedHere: removed)) }
+        return l2.invalidate(url: url, on: loop).map { PurgeOutcome(scope: "cluster", removedHere: removed) }.recover { [logger] error in
+            logger.warning("cache invalidation through Redis failed; this instance only", metadata: ["error": "\(error)"])
+            return PurgeOutcome(scope: "instance", removedHere: removed)
+        }
+    }
+
     private func syncBans(on loop: any EventLoop) -> EventLoopFuture<Void> {
         guard let l2, l2.isAvailable else { return loop.makeSucceededVoidFuture() }
         let now = clock()
@@ -81,7 +124,6 @@ public final class HTTPCache: Sendable {
             apply(bans)
             if let newest = bans.map(\.time).max() { lastBanSync.withLockedValue { $0 = max($0, newest) } }
             if since == 0 { lastBanSync.withLockedValue { $0 = max($0, from) } }
-            self.bans.prune(before: now - retention)
         }.recover { _ in }
     }
 
@@ -121,9 +163,11 @@ public final class HTTPCache: Sendable {
 
     // MARK: Purging
 
-    /// Purges by URL (`https://host/path?query`), URL prefix or tag, across the cluster when Redis is there: the rule
-    /// is recorded and published (every instance drops its L1 copies on receipt), else on this instance alone.
+    /// Purges by URL (`https://host/path?query`: an invalidation), URL prefix or tag (a rule, recorded and published:
+    /// every instance drops its L1 copies on receipt and ignores older L2 copies), across the cluster when Redis is
+    /// there, else on this instance alone.
     public func purge(_ kind: PurgeBan.Kind, _ value: String, on loop: any EventLoop) -> EventLoopFuture<PurgeOutcome> {
+        if kind == .url { return invalidate(value, on: loop) }
         let local = { [self] () -> PurgeOutcome in
             let ban = PurgeBan(kind: kind, value: value, time: clock(), id: UUID().uuidString)
             let before = stats.purgedEntries.value
@@ -131,7 +175,6 @@ public final class HTTPCache: Sendable {
             return PurgeOutcome(scope: "instance", removedHere: stats.purgedEntries.value - before)
         }
         guard let l2, l2.isAvailable else { return loop.makeSucceededFuture(local()) }
-        if kind == .url { l2.delete(primary: "GET \(value)", on: loop) }
         return l2.purge(kind: kind, value: value, retention: retention, on: loop).map { [self] ban in
             let before = stats.purgedEntries.value
             apply([ban])

@@ -13,14 +13,16 @@ final class L2Store: Sendable {
     let budget: Duration
     let fillChannel: String
     let purgeChannel: String
+    let invalidateChannel: String
     let bansKey: String
     private let lookupScript = RedisScript(CacheScripts.lookup)
     private let storeScript = RedisScript(CacheScripts.store)
     private let releaseScript = RedisScript(CacheScripts.release)
     private let renewScript = RedisScript(CacheScripts.renew)
     private let purgeScript = RedisScript(CacheScripts.purge)
-    /// Requests waiting for a fill announcement, by lock key.
-    private let waiters = NIOLockedValueBox<[String: [@Sendable () -> Void]]>([:])
+    private let invalidateScript = RedisScript(CacheScripts.invalidate)
+    /// Requests waiting for a fill announcement, by lock key, each with an id to forget it by.
+    private let waiters = NIOLockedValueBox<(next: Int, byLock: [String: [(id: Int, wake: @Sendable () -> Void)]])>((0, [:]))
 
     init(client: RedisClient, prefix: String, budget: Duration) {
         self.client = client
@@ -28,6 +30,7 @@ final class L2Store: Sendable {
         self.budget = budget
         self.fillChannel = "\(prefix):cache:fill"
         self.purgeChannel = "\(prefix):cache:purge"
+        self.invalidateChannel = "\(prefix):cache:invalidate"
         self.bansKey = "\(prefix):cache:bans"
     }
 
@@ -39,12 +42,13 @@ final class L2Store: Sendable {
         var vary: String
         var lock: String
         var plainEntry: String
+        var variants: String
     }
 
     func keys(primary: String, variant: String?) -> Keys {
         let tag = "\(prefix):c:{\(Self.hash(primary))}"
         let entry = variant.map { "\(tag):\(Self.hash($0))" } ?? "\(tag):0"
-        return Keys(entry: entry, vary: "\(tag):vary", lock: "\(entry):lock", plainEntry: "\(tag):0")
+        return Keys(entry: entry, vary: "\(tag):vary", lock: "\(entry):lock", plainEntry: "\(tag):0", variants: "\(tag):variants")
     }
 
     enum Lookup: Sendable {
@@ -100,7 +104,7 @@ final class L2Store: Sendable {
             .string(String(max(1000, Int64(timeToLive * 1000)))), .string(varyFields.joined(separator: ",")),
             .string(lockToken ?? ""), .string(fillChannel), .string(keys.lock),
         ]
-        let keyList = [keys.entry, keys.vary, keys.lock, keys.plainEntry]
+        let keyList = [keys.entry, keys.vary, keys.lock, keys.plainEntry, keys.variants]
         return client.run(storeScript, keys: keyList, arguments: arguments, on: loop).flatMapThrowing { value in
             guard let ms = value.int else { throw L2Failure("store: \(value)") }
             return Double(ms) / 1000
@@ -113,7 +117,11 @@ final class L2Store: Sendable {
     func tryLock(_ keys: Keys, token: String, ttl: Duration, on loop: any EventLoop) -> EventLoopFuture<Bool> {
         let ms = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
         return client.send(["SET", .string(keys.lock), .string(token), "NX", "PX", .string(String(ms))], key: keys.lock, timeout: budget, on: loop)
-            .map { $0 == .simple("OK") }
+            .flatMapThrowing { value in
+                // OOM, READONLY, NOPERM: no lock for anyone; the caller goes to the origin rather than wait.
+                if case .error(let message) = value { throw L2Failure(message) }
+                return value == .simple("OK")
+            }
     }
 
     func renew(_ keys: Keys, token: String, ttl: Duration, on loop: any EventLoop) {
@@ -131,14 +139,26 @@ final class L2Store: Sendable {
         client.send(["EXISTS", .string(keys.lock)], key: keys.lock, timeout: budget, on: loop).map { $0.int == 1 }
     }
 
-    /// Calls `wake` (once) when a fill of `lock` is announced.
-    func onFill(_ lock: String, _ wake: @escaping @Sendable () -> Void) {
-        waiters.withLockedValue { $0[lock, default: []].append(wake) }
+    /// Calls `wake` (once) when a fill of `lock` is announced; returns the id ``forgetWaiter(_:of:)`` takes.
+    func onFill(_ lock: String, _ wake: @escaping @Sendable () -> Void) -> Int {
+        waiters.withLockedValue { w in
+            w.next += 1
+            w.byLock[lock, default: []].append((w.next, wake))
+            return w.next
+        }
+    }
+
+    /// A waiter woken otherwise (the poll, its deadline) leaves the list.
+    func forgetWaiter(_ id: Int, of lock: String) {
+        waiters.withLockedValue { w in
+            w.byLock[lock]?.removeAll { $0.id == id }
+            if w.byLock[lock]?.isEmpty == true { w.byLock[lock] = nil }
+        }
     }
 
     func fillAnnounced(_ lock: String) {
-        let woken = waiters.withLockedValue { $0.removeValue(forKey: lock) } ?? []
-        for wake in woken { wake() }
+        let woken = waiters.withLockedValue { $0.byLock.removeValue(forKey: lock) } ?? []
+        for waiter in woken { waiter.wake() }
     }
 
     // MARK: Purges
@@ -154,17 +174,21 @@ final class L2Store: Sendable {
         }
     }
 
-    /// The rules recorded after `since` (seconds), oldest first.
+    /// The rules recorded since `since` (seconds; the same millisecond again, duplicates are dropped by id),
+    /// oldest first.
     func bans(since: Double, on loop: any EventLoop) -> EventLoopFuture<[PurgeBan]> {
-        client.send(["ZRANGEBYSCORE", .string(bansKey), .string("(" + String(Int64(since * 1000))), "+inf"], key: bansKey, on: loop).map { value in
+        client.send(["ZRANGEBYSCORE", .string(bansKey), .string(String(Int64(since * 1000))), "+inf"], key: bansKey, on: loop).map { value in
             (value.array ?? []).compactMap { $0.string.flatMap(PurgeBan.init(json:)) }
         }
     }
 
-    /// Deletes a URL's plain entry and vary marker at once (an exact purge; its variants fall to the rule).
-    func delete(primary: String, on loop: any EventLoop) {
-        let k = keys(primary: primary, variant: nil)
-        _ = client.send(["DEL", .string(k.plainEntry), .string(k.vary)], key: k.plainEntry, on: loop)
+    /// Deletes every entry of a URL and tells the instances (`url`: what follows `GET ` in the primary key).
+    func invalidate(url: String, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        let k = keys(primary: "GET " + url, variant: nil)
+        return client.run(invalidateScript, keys: [k.plainEntry, k.vary, k.variants], arguments: [.string(invalidateChannel), .string(url)], on: loop)
+            .flatMapThrowing { value in
+                if case .error(let message) = value { throw L2Failure(message) }
+            }
     }
 
     /// FNV-1a, 64 bits, as 16 hex digits: short keys; the full key is stored beside the entry and compared.

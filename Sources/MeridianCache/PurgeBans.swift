@@ -4,7 +4,7 @@ internal import NIOConcurrencyHelpers
 /// The purge rules this instance knows, newest last; each is dropped once no entry it could cover is still kept.
 /// The hit path asks ``isEmpty`` first (one relaxed atomic load): most of the time there is no rule to check.
 final class PurgeBans: Sendable {
-    private let rules = NIOLockedValueBox<[PurgeBan]>([])
+    private let rules = NIOLockedValueBox<(list: [PurgeBan], ids: Set<String>)>(([], []))
     private let count = ManagedAtomic<Int>(0)
     /// Counts the rules ever added: a fill that saw another generation when it began checks the new rules before it
     /// stores (its response may predate a purge that arrived while it was under way).
@@ -17,9 +17,9 @@ final class PurgeBans: Sendable {
     @discardableResult
     func add(_ new: [PurgeBan]) -> [PurgeBan] {
         let added: [PurgeBan] = rules.withLockedValue { rules in
-            let fresh = new.filter { ban in !rules.contains { $0.id == ban.id } }
-            rules.append(contentsOf: fresh)
-            count.store(rules.count, ordering: .relaxed)
+            let fresh = new.filter { rules.ids.insert($0.id).inserted }
+            rules.list.append(contentsOf: fresh)
+            count.store(rules.list.count, ordering: .relaxed)
             return fresh
         }
         if !added.isEmpty { generationCounter.wrappingIncrement(by: added.count, ordering: .releasing) }
@@ -30,7 +30,7 @@ final class PurgeBans: Sendable {
     func covers(url: Substring, tags: [String], storedAt: Double) -> Bool {
         guard !isEmpty else { return false }
         return rules.withLockedValue { rules in
-            rules.contains { $0.time >= storedAt && $0.matches(url: url, tags: tags) }
+            rules.list.contains { $0.time >= storedAt && $0.matches(url: url, tags: tags) }
         }
     }
 
@@ -40,17 +40,20 @@ final class PurgeBans: Sendable {
         guard now != generation else { return false }
         let newer = now - generation
         return rules.withLockedValue { rules in
-            rules.suffix(newer).contains { $0.matches(url: url, tags: tags) }
+            rules.list.suffix(newer).contains { $0.matches(url: url, tags: tags) }
         }
     }
 
     /// Forgets rules older than `time`: no entry they could cover is kept any longer.
     func prune(before time: Double) {
         rules.withLockedValue { rules in
-            rules.removeAll { $0.time < time }
-            count.store(rules.count, ordering: .relaxed)
+            let old = rules.list.prefix { $0.time < time }
+            guard !old.isEmpty else { return }
+            for ban in old { rules.ids.remove(ban.id) }
+            rules.list.removeFirst(old.count)
+            count.store(rules.list.count, ordering: .relaxed)
         }
     }
 
-    var all: [PurgeBan] { rules.withLockedValue { $0 } }
+    var all: [PurgeBan] { rules.withLockedValue { $0.list } }
 }

@@ -136,4 +136,23 @@ private func key(
     func preferredCoding(acceptEncoding: [String], expected: String) {
         #expect(CacheKey.preferredCoding(acceptEncoding) == expected)
     }
+
+    @Test(
+        "RFC 9110 §12.5.3: whether a request can take a stored coding",
+        arguments: [
+            (["gzip, deflate, br"], "zstd", false),
+            (["gzip, deflate, br, zstd"], "zstd", true),
+            (["gzip"], "br", false),
+            (["br;q=0, *"], "br", false),
+            (["*"], "zstd", true),
+            (["x-gzip"], "gzip", true),
+            ([], "gzip", false),
+            ([], "identity", true),
+            (["identity;q=0, gzip"], "identity", true),
+            (["*;q=0"], "identity", true),
+        ] as [([String], String, Bool)]
+    )
+    func acceptsCoding(acceptEncoding: [String], coding: String, expected: Bool) {
+        #expect(CacheKey.accepts(acceptEncoding, coding: coding) == expected)
+    }
 }

@@ -111,6 +111,28 @@ public struct CacheKey: Sendable, Hashable {
         return "identity"
     }
 
+    /// Whether a client sending these `Accept-Encoding` lines can take a body in `coding` (RFC 9110 §12.5.3): listed
+    /// (or covered by `*`) with a non-zero weight. Identity is always taken (a server sends it rather than a 406, as
+    /// Meridian's compression does). A stored variant in a coding the request cannot take is not served to it,
+    /// whatever its key: an upstream may use codings the key does not name.
+    public static func accepts(_ acceptEncoding: [String], coding: String) -> Bool {
+        var wanted = CacheFieldSyntax.lowercasedASCII(Substring(coding))
+        if wanted == "x-gzip" { wanted = "gzip" }
+        if wanted.isEmpty || wanted == "identity" { return true }
+        var wildcard: Int?
+        for line in acceptEncoding {
+            for member in line.split(separator: ",") {
+                var parts = member.split(separator: ";", omittingEmptySubsequences: false)[...]
+                var name = CacheFieldSyntax.lowercasedASCII(CacheFieldSyntax.trimOWS(parts.removeFirst()))
+                if name == "x-gzip" { name = "gzip" }
+                guard let weight = qvalue(parameters: parts) else { continue }
+                if name == wanted { return weight > 0 }
+                if name == "*" { wildcard = wildcard ?? weight }
+            }
+        }
+        return (wildcard ?? 0) > 0
+    }
+
     /// The weight in thousandths given by a `q` parameter (RFC 9110 §12.4.2), 1000 without one, nil when invalid.
     static func qvalue(parameters: ArraySlice<Substring>) -> Int? {
         var weight = 1000

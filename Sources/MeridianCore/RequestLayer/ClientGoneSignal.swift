@@ -4,20 +4,28 @@
 /// producer stops. Callbacks run on the request's event loop, at most once.
 public struct ClientGoneSignal: Sendable {
     let exchange: HTTPExchange?
+    /// False for a signal that keeps the request's record but never fires (``ignoringDeparture``).
+    let fires: Bool
 
     /// A signal that never fires (requests built outside a connection, as in tests).
     public static let never = ClientGoneSignal(exchange: nil)
 
-    init(exchange: HTTPExchange?) {
+    init(exchange: HTTPExchange?, fires: Bool = true) {
         self.exchange = exchange
+        self.fires = fires
     }
 
+    /// The same request (annotations still reach its record) for work that must go on when the client
+    /// leaves: a cache fill other requests wait for.
+    public var ignoringDeparture: ClientGoneSignal { ClientGoneSignal(exchange: exchange, fires: false) }
+
     /// Whether the client is gone already. Read it on the request's event loop.
-    public var isGone: Bool { exchange.map { $0.goneReason != nil || $0.inputClosed } ?? false }
+    public var isGone: Bool { fires && (exchange.map { $0.goneReason != nil || $0.inputClosed } ?? false) }
 
     /// Runs `callback` (on the event loop) with the reason when the client goes, or at once if it
     /// has; never, once the response has been sent in full.
     public func whenGone(_ callback: @escaping (String) -> Void) {
+        guard fires else { return }
         exchange?.whenClientGone(callback)
     }
 }
