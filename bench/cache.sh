@@ -80,7 +80,7 @@ start() {  # start NAME LOG READY_URL CMD...: run CMD on core 0 and wait until R
   wait_ready "$name" "$!" "$url" "$logf"
 }
 
-# sendfile on (its best here: 100 KiB hits about 3x faster than with nginx's default, off), but not tcp_nopush: with
+# sendfile on (its best here: 100 KiB hits about 2x as fast as with nginx's default, off), but not tcp_nopush: with
 # it every 100 KiB hit from proxy_cache stalled ~40 ms (about 1,000 req/s at 32 connections, nginx nearly idle).
 cat >"$TMP/nginx/nginx.conf" <<EOF
 daemon off; master_process off; worker_processes 1;
@@ -205,12 +205,12 @@ cores() {
   awk '$1 == "cpu0" || $1 == "cpu1" { printf "%d %d %d ", $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $2 + $3 + $4 }' /proc/stat
 }
 origin_requests() { curl -s "http://127.0.0.1:$STATUS_PORT/" | awk 'NR == 3 { print $3 }'; }
-# lookups ADMIN: "l1 hit, l2 hit, misses (both tiers), errors+pass" of route `cached` from /metrics
+# lookups ADMIN: "l1 hit, l2 hit, l1 miss, l2 miss, errors+pass" of route `cached` from /metrics
 lookups() {
   curl -sf "http://127.0.0.1:$1/metrics" | awk '
     /^meridian_cache_lookups_total\{/ && index($0, "route=\"cached\"") {
       t = ($0 ~ /tier="l1"/) ? "l1" : "l2"; r = $0; sub(/.*result="/, "", r); sub(/".*/, "", r); n[t ":" r] += $NF }
-    END { printf "%d %d %d %d\n", n["l1:hit"], n["l2:hit"], n["l1:miss"] + n["l2:miss"], n["l1:error"] + n["l2:error"] + n["l1:pass"] + n["l2:pass"] }'
+    END { printf "%d %d %d %d %d\n", n["l1:hit"], n["l2:hit"], n["l1:miss"], n["l2:miss"], n["l1:error"] + n["l2:error"] + n["l1:pass"] + n["l2:pass"] }'
 }
 now() { date +%s.%N; }
 declare -A RPS LAT MBS CPU CPUUS CORE0 CORE1 ORIGIN LOOK
@@ -237,18 +237,18 @@ run() {
   CORE0[$key]="${CORE0[$key]:-} $busy0" CORE1[$key]="${CORE1[$key]:-} $b1"
   # Core 0 in user and system time, not the server's: another process ran there (interrupt time is left out: the
   # kernel's network work on behalf of the server lands there without being charged to it).
-  ((task0 - cpu > 5)) && WARN+=("$key: core 0 ran tasks ${task0}% of the time, the server ${cpu}%: something else ran on core 0 (a noisy run)")
+  ((task0 - cpu > 5)) && WARN+=("round $r, $key: core 0 ran tasks ${task0}% of the time, the server ${cpu}%: something else ran on core 0 (a noisy run)")
   CPUUS[$key]="${CPUUS[$key]:-} $(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v n="$n" 'BEGIN { printf "%.1f", (b - a) / hz * 1e6 / n }')"
   ORIGIN[$key]=$((o1 - o0 - 1))  # less the status request itself
   if [[ -n ${ADMIN[$key]:-} && $key != nc:* ]]; then
     LOOK[$key]=$(awk -v a="$l0" -v b="$l1" 'BEGIN { split(a, x, " "); split(b, y, " ")
-      printf "l1 hit %d, l2 hit %d, miss %d, error/pass %d", y[1] - x[1], y[2] - x[2], y[3] - x[3], y[4] - x[4] }')
+      printf "l1 hit %d, l2 hit %d, l1 miss %d, l2 miss %d, error/pass %d", y[1] - x[1], y[2] - x[2], y[3] - x[3], y[4] - x[4], y[5] - x[5] }')
   fi
   if grep -qE '^ *(Socket errors|Non-2xx)' "$out"; then
-    WARN+=("$key: $(grep -E '^ *(Socket errors|Non-2xx)' "$out" | tr -s ' ' | tr '\n' ';')")
+    WARN+=("round $r, $key: $(grep -E '^ *(Socket errors|Non-2xx)' "$out" | tr -s ' ' | tr '\n' ';')")
   fi
   if [[ $key != nc:* ]] && ((ORIGIN[$key] > n / 100)); then
-    WARN+=("$key: ${ORIGIN[$key]} requests reached the origin during the run ($n answered): not all hits")
+    WARN+=("round $r, $key: ${ORIGIN[$key]} requests reached the origin during the run ($n answered): not all hits")
   fi
   return 0
 }
@@ -296,8 +296,9 @@ done
 echo
 echo "origin requests and cache lookups: during the last round's measured run. CPU: the server's utime+stime (varnishd: manager +"
 echo "worker), per second of the run and per request; core busy from /proc/stat. A server well below 100% with core 1 near 100%"
-echo "was held back by the client side (wrk$( ((UP_CORE == 1)) && echo ", plus the origin or redis-server on this machine"))." 
+echo "was held back by the client side (wrk$( ((UP_CORE == 1)) && echo ", plus the origin or redis-server on this machine"))."
 if ((ROUNDS > 1)); then
+  echo
   echo "every req/s: $(for key in $(printf '%s\n' "${!RPS[@]}" | sort); do printf '%s:%s ' "$key" "$(tr -s ' ' ',' <<<"${RPS[$key]# }")"; done)"
 fi
 echo
@@ -317,7 +318,7 @@ done
 n=$(grep -c 'buffered to a temporary file' "$TMP/nginx/error.log" || true)
 ((n)) && echo "note: nginx wrote $n upstream responses to temporary files"
 for w in "${WARN[@]}"; do echo "warning: $w"; done
-if printf '%s\n' "${WARN[@]}" | grep -q ':meridian: .*\(Socket errors\|Non-2xx\)'; then
+if printf '%s\n' "${WARN[@]}" | grep -q ':meridian: *\(Socket errors\|Non-2xx\)'; then
   for c in meridian meridian-l2; do echo; echo "--- last 20 lines of the $c log:"; tail -20 "$TMP/$c.out"; done
 fi
 exit 0

@@ -145,7 +145,7 @@ extension CacheExchange {
     }
 
     private func storedStatuses() -> [CacheStatus] {
-        l1Status.stored = true
+        l1Status.stored = l1Stored
         if l2Status != nil { l2Status?.stored = true }
         return statuses
     }
@@ -153,7 +153,7 @@ extension CacheExchange {
     /// Adds Cache-Status to a response from the origin.
     func annotated(_ response: Response, stored: Bool, detail: String?) -> Response {
         if stored {
-            l1Status.stored = true
+            l1Status.stored = l1Stored
             if l2Status != nil, cache.l2?.isAvailable == true { l2Status?.stored = true }
         }
         if let detail { l1Status.detail = l1Status.detail ?? detail }
@@ -241,7 +241,8 @@ extension CacheExchange {
         let retention = metadata.retention(keep: CacheMiddleware.seconds(cache.config.keep))
         let expires = metadata.responseTime + retention
         if !fields.isEmpty { cache.memory.put(primary.primary, .vary(fields), cost: 128, expiresAt: expires) }
-        cache.memory.put(key, .entry(entry), cost: entry.cost, expiresAt: expires)
+        let inL1 = cache.memory.put(key, .entry(entry), cost: entry.cost, expiresAt: expires)
+        if !inL1 { l1Stored = false }
         guard let l2 = cache.l2, l2.isAvailable, body.readableBytes <= cache.config.l2MaxBody else {
             finishFill()
             return entry

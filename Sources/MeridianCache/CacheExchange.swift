@@ -25,6 +25,10 @@ final class CacheExchange: @unchecked Sendable {
     var renewal: RepeatedTask?
     /// Waited for another request's fill.
     var collapsed = false
+    /// False once L1 refused what this request stored (too big for a shard's share).
+    var l1Stored = true
+    /// L1 took the entry this request found in L2 (Cache-Status says `stored` only then).
+    var keptInL1 = false
     /// Give up waiting for other fills at this time, and go to the origin.
     var deadline: NIODeadline
     let banGeneration: Int
@@ -105,7 +109,7 @@ final class CacheExchange: @unchecked Sendable {
         setStatus(status, tier: entry.tier)
         if entry.tier == .l2 {
             l1Status.forward = l1Status.forward ?? (varyFields == nil ? .uriMiss : .varyMiss)
-            l1Status.stored = true
+            l1Status.stored = keptInL1
         }
         context.annotate(CacheAnnotation.self, collapsed ? "collapsed" : (entry.tier == .l1 ? "hit-l1" : "hit-l2"))
         return CacheAnswer.serve(entry, request: request, now: now, statuses: statuses)
@@ -209,7 +213,7 @@ final class CacheExchange: @unchecked Sendable {
         return coalesce()
     }
 
-    /// An entry from L2 goes into L1 too, until it is useless even stale.
+    /// An entry from L2 goes into L1 too, until it is useless even stale (if L1 takes it: ``keptInL1``).
     func keepInL1(_ entry: CachedEntry) {
         let m = entry.metadata
         let l1 = entry.moved(to: .l1)
@@ -217,7 +221,7 @@ final class CacheExchange: @unchecked Sendable {
         if !m.varyFields.isEmpty {
             cache.memory.put(primary.primary, .vary(m.varyFields), cost: 128, expiresAt: expires)
         }
-        cache.memory.put(variantKey, .entry(l1), cost: l1.cost, expiresAt: expires)
+        keptInL1 = cache.memory.put(variantKey, .entry(l1), cost: l1.cost, expiresAt: expires)
     }
 }
 

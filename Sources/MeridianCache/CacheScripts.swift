@@ -4,9 +4,10 @@
 /// `u` until when (ms, the instances' clock) it may be served without asking the origin — so a lookup fetches the
 /// body only when it will be sent, and a HEAD or a revalidation reads the metadata alone.
 enum CacheScripts {
-    /// KEYS: 1 entry, 2 the URL's vary marker. ARGV: 1 now (ms), 2 `1` to read the vary marker when there is no entry,
-    /// 3 `1` to want the body whenever the entry is servable.
-    /// Returns nil, `{'V', fields}`, or `{'E', meta, key, stored, body?}`.
+    /// KEYS: 1 entry, 2 the URL's vary marker. ARGV: 1 now (ms), 2 `1` to read the vary marker when there is no entry.
+    /// Returns nil, `{'V', fields}`, or `{'E', meta, key, stored, servable}` (`servable` 1 while `u` has not passed).
+    /// The body is not returned from Lua: a 100 KiB value costs Redis ~190 µs through a script and ~6 µs through a
+    /// plain HGET, so a GET pipelines `HGET entry b` with this call (one round trip), and a HEAD leaves it out.
     static let lookup = #"""
         local r = redis.call('HMGET', KEYS[1], 'm', 'k', 't', 'u')
         if not r[1] then
@@ -16,10 +17,9 @@ enum CacheScripts {
           end
           return false
         end
-        if ARGV[3] == '1' and tonumber(r[4]) >= tonumber(ARGV[1]) then
-          return {'E', r[1], r[2], r[3], redis.call('HGET', KEYS[1], 'b')}
-        end
-        return {'E', r[1], r[2], r[3]}
+        local servable = 0
+        if tonumber(r[4]) >= tonumber(ARGV[1]) then servable = 1 end
+        return {'E', r[1], r[2], r[3], servable}
         """#
 
     /// Stores an entry, keeps the URL's vary marker in step, releases the fill lock if this fill holds it and

@@ -74,6 +74,11 @@ struct CacheClusterTests {
             try await Self.withInstances(2, redis: redis, origin: origin) { s in
                 _ = try await s[0].get("/v", headers: ["Accept-Language": "en"])
                 _ = try await s[0].get("/v", headers: ["Accept-Language": "fr"])
+                for language in ["en", "fr"] {  // stored in Redis (the first store loads its script first)
+                    try await waitUntil {
+                        try await s[1].get("/v", headers: ["Accept-Language": language, "Cache-Control": "only-if-cached"]).status == 200
+                    }
+                }
                 let en = try await s[1].get("/v", headers: ["Accept-Language": "en"])
                 let fr = try await s[1].get("/v", headers: ["Accept-Language": "fr"])
                 #expect(en.text == "en")
@@ -94,7 +99,8 @@ struct CacheClusterTests {
         }) { origin in
             try await Self.withInstances(2, redis: redis, origin: origin, clock: clock) { s in
                 _ = try await s[0].get("/swr")
-                #expect(Self.hit(try await s[1].get("/swr")))
+                // The first store after Redis started loads its script first (NOSCRIPT): wait for it to land.
+                try await waitUntil { try await s[1].get("/swr", headers: ["Cache-Control": "only-if-cached"]).status == 200 }
                 version.withLockedValue { $0 = 2 }
                 clock.advance(20)
                 let stale = try await withThrowingTaskGroup(of: TestResponse.self) { group in
