@@ -97,7 +97,9 @@ struct SharedBreakerTests {
         let redis = try await RedisServer()
         try await withUpstreams(1) { ups in
             ups[0].failure.withLockedValue { $0 = 500 }
-            try await Self.withInstances(3, redis: redis, upstream: ups[0]) { s in
+            // A long open period: on a loaded machine the twelve requests may take longer than the default 2 s,
+            // and a half-open probe would then answer the check below with the upstream's 500.
+            try await Self.withInstances(3, redis: redis, upstream: ups[0], openFor: "30s") { s in
                 for _ in 0..<12 { _ = try await s[0].get("/") }
                 #expect(Self.breakerOpen(try await s[0].get("/")), "A's own breaker opens on its own failures")
                 // Well past the batch interval, the cluster-wide breaker is still closed (one reporter is
