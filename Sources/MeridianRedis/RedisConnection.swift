@@ -243,17 +243,21 @@ final class RedisConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     private func expire() {
         let now = NIODeadline.now()
         var next: NIODeadline?
+        // The promises are failed only after the scan: their callbacks run at once and may send commands (which
+        // grow `pending`, moving its indices) or close the connection (which empties it).
+        var expired: [EventLoopPromise<RedisValue>] = []
         for i in pending.indices {
             guard let promise = pending[i].promise else { continue }
             if pending[i].deadline <= now {
                 pending[i].promise = nil
-                promise.fail(RedisError.timeout)
+                expired.append(promise)
             } else {
                 next = min(next ?? pending[i].deadline, pending[i].deadline)
             }
         }
         if !pending.isEmpty, now - lastRead >= deadAfter {
             // Nothing heard for too long with commands waiting: the server or the path is gone.
+            for promise in expired { promise.fail(RedisError.timeout) }
             failAll(RedisError.timeout)
             context?.close(promise: nil)
             return
@@ -263,10 +267,15 @@ final class RedisConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         } else if !pending.isEmpty {
             armTimer(for: lastRead + deadAfter)
         }
+        for promise in expired { promise.fail(RedisError.timeout) }
     }
 
+    /// Fails every waiting command. The queue is taken first: a callback may send a command, which waits for the
+    /// next connection's failure (or this one's close) rather than being failed in this loop.
     private func failAll(_ error: any Error) {
-        while let entry = pending.popFirst() { entry.promise?.fail(error) }
+        let waiting = pending
+        pending.removeAll()
+        for entry in waiting { entry.promise?.fail(error) }
     }
 
     // MARK: - Closing

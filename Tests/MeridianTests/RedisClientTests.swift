@@ -152,6 +152,29 @@ struct RedisClientTests {
         #expect(try await client.send(["ECHO", "after"], on: loop).get().string == "after")
     }
 
+    /// Timed-out commands whose failure callbacks send new commands at once (the cache's lookup falls back to a lock
+    /// and a fetch): the connection's queue grows while the expiry scan runs, and nothing may crash or hang.
+    @Test func timeoutCallbacksThatSendCommandsDoNotDisturbTheExpiryScan() async throws {
+        let server = try await RedisServer(arguments: ["--enable-debug-command", "yes"])
+        let client = try await Self.client(server.port)
+        let loop = Self.group.next()
+        let results = try await loop.flatSubmit { () -> EventLoopFuture<[Bool]> in
+            let slow = client.send(["DEBUG", "SLEEP", "0.3"], timeout: .seconds(2), on: loop)
+            // 200 commands that time out together; each failure sends three more (growing the queue past its
+            // capacity while the scan is under way).
+            let chains = (0..<200).map { i -> EventLoopFuture<Bool> in
+                client.send(["PING"], timeout: .milliseconds(30), on: loop).flatMapError { _ in
+                    let more = (0..<3).map { _ in client.send(["ECHO", .string("\(i)")], timeout: .seconds(2), on: loop) }
+                    return EventLoopFuture.whenAllSucceed(more, on: loop).map { _ in .pong }
+                }.map { $0 == .simple("PONG") || $0 == .pong }
+            }
+            return slow.flatMap { _ in EventLoopFuture.whenAllSucceed(chains, on: loop) }
+        }.get()
+        #expect(results.count == 200 && results.allSatisfy { $0 })
+        #expect(try await client.send(["PING"], on: loop).get() == .simple("PONG"))
+        await client.shutdown()
+    }
+
     @Test func unreachableAtStartIsDegradedNotFatal() async throws {
         let server = try await RedisServer()
         server.stop()
@@ -265,4 +288,9 @@ struct RedisClientTests {
         m.signal(SIGTERM)
         _ = await m.waitForExit()
     }
+}
+
+extension RedisValue {
+    /// A marker for the test above: the chain ended through its fallback commands.
+    fileprivate static let pong = RedisValue.simple("fallback")
 }
