@@ -61,16 +61,7 @@ PIDS+=($!)
 wait_ready origin "$!" "http://127.0.0.1:$UP_PORT/1k.bin" "$TMP/origin/error.log"
 for f in $SIZES; do curl -s -o /dev/null "http://127.0.0.1:$UP_PORT/$f.bin"; done  # into open_file_cache
 
-taskset -c "$UP_CORE" redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --dir "$TMP" \
-  --logfile "$TMP/redis.log" --daemonize no >"$TMP/redis.out" 2>&1 &
-REDIS_PID=$!
-PIDS+=($!)
-for ((i = 0; i < 100; i++)); do
-  [[ $(redis-cli -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]] && break
-  kill -0 "$REDIS_PID" 2>/dev/null || { tail -20 "$TMP/redis.log" >&2 || true; die "redis-server exited during startup"; }
-  sleep 0.1
-done
-[[ $(redis-cli -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]] || die "redis-server did not answer PING after 10s"
+start_redis "$UP_CORE" "$REDIS_PORT"
 
 # --- 3. the caches under test (core 0) ------------------------------------------------------------
 start() {  # start NAME LOG READY_URL CMD...: run CMD on core 0 and wait until READY_URL answers 2xx

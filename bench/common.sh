@@ -66,6 +66,22 @@ wait_ready() {
   die "$name did not become ready at $url after 10s"
 }
 
+# start_redis CORE PORT: a throwaway redis-server (no persistence) pinned to CORE, in PIDS; sets REDIS_PID and
+# waits until it answers PING (fails with its log's tail if it dies or 10 s pass).
+start_redis() {
+  local core=$1 port=$2 i
+  taskset -c "$core" redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$TMP" \
+    --logfile "$TMP/redis.log" --daemonize no >"$TMP/redis.out" 2>&1 &
+  REDIS_PID=$!
+  PIDS+=($!)
+  for ((i = 0; i < 100; i++)); do
+    [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]] && return 0
+    kill -0 "$REDIS_PID" 2>/dev/null || { tail -20 "$TMP/redis.log" >&2 || true; die "redis-server exited during startup"; }
+    sleep 0.1
+  done
+  die "redis-server did not answer PING after 10s"
+}
+
 # wrk's sizes and durations in one unit, for the tables.
 to_mbs() { # 1.63GB / 512.34MB / 10.00KB / 123.00B (optionally .../s) -> MB/s (MiB-based, as wrk prints)
   awk -v v="${1%/s}" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u)

@@ -79,16 +79,7 @@ bench_tmpdir meridian-ratelimit
 mkdir -p "$TMP/files" "$TMP/upstream"
 head -c 1024 /dev/urandom >"$TMP/files/1k"
 read -r REDIS_PORT UP_PORT MERIDIAN_PORT ADMIN_PORT < <(free_ports 4)
-taskset -c 1 redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --dir "$TMP" \
-  --logfile "$TMP/redis.log" --daemonize no >"$TMP/redis.out" 2>&1 &
-REDIS_PID=$!
-PIDS+=($!)
-for ((i = 0; i < 100; i++)); do
-  [[ $(redis-cli -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]] && break
-  kill -0 "$REDIS_PID" 2>/dev/null || { tail -20 "$TMP/redis.log" >&2 || true; die "redis-server exited during startup"; }
-  sleep 0.1
-done
-[[ $(redis-cli -p "$REDIS_PORT" ping 2>/dev/null) == PONG ]] || die "redis-server did not answer PING after 10s"
+start_redis 1 "$REDIS_PORT"
 
 HZ=$(getconf CLK_TCK)
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }  # utime+stime, all threads

@@ -1,4 +1,3 @@
-internal import Foundation
 internal import MeridianCore
 internal import MeridianStatic
 internal import NIOCore
@@ -76,18 +75,5 @@ enum CacheAnswer {
         var r = Response.text(.gatewayTimeout, "504 Gateway Timeout: only-if-cached and nothing usable is stored\n")
         r.headers.add(name: "cache-status", value: CacheStatus.join(statuses))
         return r
-    }
-
-    static func jsonEscaped(_ s: String) -> String {
-        var out = ""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where c.value < 0x20: out += String(format: "\\u%04x", c.value)
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
     }
 }

@@ -32,15 +32,13 @@ extension CacheExchange {
     /// The fill this request waited for is done (or the wait ran out): look in L1 again; else to the origin, alone.
     private func afterWaiting() -> EventLoopFuture<Response> {
         let now = cache.clock()
-        var slot = cache.memory.get(primary.primary, now: now)
-        if case .vary(let fields)? = slot {
-            varyFields = fields
-            variantKey = primary.variant(fields: fields, requestHeaders: request.headers)
-            slot = cache.memory.get(variantKey, now: now)
+        let l1 = L1Lookup(cache.memory, primary: primary, request: request, now: now)
+        if l1.varyFields != nil {
+            varyFields = l1.varyFields
+            variantKey = l1.variantKey
         }
-        if case .entry(let entry)? = slot, entry.isAcceptable(to: request) {
-            let action = CacheLookup.evaluate(entry: entry.metadata, requestHeaders: request.headers, now: now)
-            if action == .fresh { return loop.makeSucceededFuture(serveHit(entry, now: now)) }
+        if let entry = l1.entry, CacheLookup.evaluate(entry: entry.metadata, requestHeaders: request.headers, now: now) == .fresh {
+            return loop.makeSucceededFuture(serveHit(entry, now: now))
         }
         return fetch(stale: nil)
     }
@@ -48,7 +46,7 @@ extension CacheExchange {
     /// The local leader asks the cluster: the lock's holder goes to the origin; the others wait for its announcement.
     private func lockThenFetch() -> EventLoopFuture<Response> {
         guard let l2 = cache.l2, l2.isAvailable, let keys = l2Keys() else { return fetch(stale: nil) }
-        let token = "\(cache.instanceID)-\(UInt64.random(in: .min ... .max))"
+        let token = cache.lockToken()
         return l2.tryLock(keys, token: token, ttl: cache.config.lockTTL, on: loop)
             .map { Optional($0) }
             .recover { _ in nil }
@@ -77,7 +75,7 @@ extension CacheExchange {
         lock = (keys, token)
         guard let l2 = cache.l2 else { return }
         let ttl = cache.config.lockTTL
-        let every = TimeAmount.nanoseconds(ttl.nanosecondsClamped / 3)
+        let every = TimeAmount.nanoseconds(TimeAmount(ttl).nanoseconds / 3)
         let loop = self.loop
         renewal = loop.scheduleRepeatedTask(initialDelay: every, delay: every) { _ in
             l2.renew(keys, token: token, ttl: ttl, on: loop)

@@ -333,7 +333,7 @@ extension CacheExchange {
         refresher.variantKey = variantKey
         refresher.leading = key
         let go = { [refresher] in
-            _ = refresher.fetch(stale: (entry, true), conditional: Self.validators(of: entry.metadata)).flatMap { response -> EventLoopFuture<Void> in
+            _ = refresher.fetch(stale: (entry, true), conditional: CacheLookup.conditionalHeaders(for: entry.metadata)).flatMap { response -> EventLoopFuture<Void> in
                 guard case .stream(let s) = response.body else { return refresher.loop.makeSucceededVoidFuture() }
                 return s.produce(refresher.loop) { _ in refresher.loop.makeSucceededVoidFuture() }
             }.always { _ in refresher.finishFill() }
@@ -342,7 +342,7 @@ extension CacheExchange {
             go()
             return
         }
-        let token = "\(cache.instanceID)-\(UInt64.random(in: .min ... .max))"
+        let token = cache.lockToken()
         var refreshKeys = keys
         refreshKeys.lock = keys.entry + ":refresh"
         l2.tryLock(refreshKeys, token: token, ttl: cache.config.lockTTL, on: loop).hop(to: loop).whenComplete { result in

@@ -46,7 +46,7 @@ final class CacheExchange: @unchecked Sendable {
         self.next = next
         self.primary = primary
         self.variantKey = primary.primary
-        self.deadline = .now() + .nanoseconds(middleware.cache.config.lockWait.nanosecondsClamped)
+        self.deadline = .now() + TimeAmount(middleware.cache.config.lockWait)
         self.banGeneration = middleware.cache.bans.generation
         self.startedAt = middleware.cache.clock()
     }
@@ -91,7 +91,7 @@ final class CacheExchange: @unchecked Sendable {
             return fetch(stale: nil, storing: false)
         case .fresh, .staleWhileRevalidate:
             // Servable, but L2 sent no body (its clock judged it stale): validate it rather than fetch the body.
-            return coalesced { [self] in revalidate(entry, conditional: Self.validators(of: entry.metadata), hasBody: false) }
+            return coalesced { [self] in revalidate(entry, conditional: CacheLookup.conditionalHeaders(for: entry.metadata), hasBody: false) }
         case .revalidate(let conditional):
             return coalesced { [self] in revalidate(entry, conditional: conditional, hasBody: hasBody) }
         case .mustForward:
@@ -129,27 +129,13 @@ final class CacheExchange: @unchecked Sendable {
         if cache.hasL2, tier == .l2 || l2Status != nil { l2Status = l2Status ?? CacheStatus(cache: CacheTier.l2.rawValue); l2Status?.forward = reason }
     }
 
-    static func validators(of metadata: CacheEntryMetadata) -> HTTPHeaders {
-        var h = HTTPHeaders()
-        if let etag = metadata.etag { h.add(name: "if-none-match", value: etag) }
-        if let lm = metadata.lastModified { h.add(name: "if-modified-since", value: lm) }
-        return h
-    }
-
     // MARK: Not in L1
 
     func missInL1() -> ResponseFuture {
         l1Status.forward = varyFields == nil ? .uriMiss : .varyMiss
         middleware.counters.lookup(.l1, .miss)
         guard let l2 = cache.l2 else { return .eventually(coalesce()) }
-        guard l2.isAvailable else {
-            middleware.counters.lookup(.l2, .error)
-            var s = CacheStatus(cache: CacheTier.l2.rawValue)
-            s.forward = l1Status.forward
-            s.detail = "unavailable"
-            l2Status = s
-            return .eventually(coalesce())
-        }
+        guard l2.isAvailable else { return .eventually(l2Unavailable()) }
         return .eventually(lookupL2(readVary: varyFields == nil))
     }
 
@@ -177,12 +163,7 @@ final class CacheExchange: @unchecked Sendable {
             .flatMap { [self] result -> EventLoopFuture<Response> in
                 switch result {
                 case nil:
-                    middleware.counters.lookup(.l2, .error)
-                    var s = CacheStatus(cache: CacheTier.l2.rawValue)
-                    s.forward = l1Status.forward
-                    s.detail = "unavailable"
-                    l2Status = s
-                    return coalesce()
+                    return l2Unavailable()
                 case .vary(let fields)?:
                     varyFields = fields
                     variantKey = primary.variant(fields: fields, requestHeaders: request.headers)
@@ -203,6 +184,13 @@ final class CacheExchange: @unchecked Sendable {
                     return l2Missed()
                 }
             }
+    }
+
+    /// Redis is down or did not answer in time: on without L2 (`detail=unavailable` in Cache-Status).
+    private func l2Unavailable() -> EventLoopFuture<Response> {
+        middleware.counters.lookup(.l2, .error)
+        l2Status = CacheStatus(cache: CacheTier.l2.rawValue, forward: l1Status.forward, detail: "unavailable")
+        return coalesce()
     }
 
     private func l2Missed() -> EventLoopFuture<Response> {
@@ -226,11 +214,3 @@ final class CacheExchange: @unchecked Sendable {
 }
 
 typealias MeridianConfigCache = MeridianConfig.Configuration.Cache
-
-extension Duration {
-    var nanosecondsClamped: Int64 {
-        let c = components
-        let (s, overflow) = c.seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? .max : s + c.attoseconds / 1_000_000_000
-    }
-}

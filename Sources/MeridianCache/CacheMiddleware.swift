@@ -62,32 +62,15 @@ public struct CacheMiddleware: Middleware {
             method: "GET", scheme: request.connection.scheme, host: request.host, path: request.path, query: request.query,
             options: keyOptions
         )
-        var variantKey = primary.primary
-        var varyFields: [String]?
-        var pass = false
-        switch cache.memory.get(primary.primary, now: now) {
-        case .entry(let entry)? where entry.isAcceptable(to: request):
-            if let answer = answerFresh(entry, request: request, context: context, now: now) { return .immediate(answer) }
-            return CacheExchange(self, request: request, context: context, next: next, primary: primary).found(entry)
-        case .vary(let fields)?:
-            varyFields = fields
-            variantKey = primary.variant(fields: fields, requestHeaders: request.headers)
-            if case .entry(let entry)? = cache.memory.get(variantKey, now: now), entry.isAcceptable(to: request) {
-                if let answer = answerFresh(entry, request: request, context: context, now: now) { return .immediate(answer) }
-                let exchange = CacheExchange(self, request: request, context: context, next: next, primary: primary)
-                exchange.varyFields = fields
-                exchange.variantKey = variantKey
-                return exchange.found(entry)
-            }
-        case .pass?:
-            pass = true
-        case .entry?, nil:
-            break
+        let l1 = L1Lookup(cache.memory, primary: primary, request: request, now: now)
+        if let entry = l1.entry, let answer = answerFresh(entry, request: request, context: context, now: now) {
+            return .immediate(answer)
         }
         let exchange = CacheExchange(self, request: request, context: context, next: next, primary: primary)
-        exchange.varyFields = varyFields
-        exchange.variantKey = variantKey
-        if pass { return exchange.pass() }
+        exchange.varyFields = l1.varyFields
+        exchange.variantKey = l1.variantKey
+        if let entry = l1.entry { return exchange.found(entry) }
+        if l1.pass { return exchange.pass() }
         return exchange.missInL1()
     }
 
@@ -135,13 +118,8 @@ public struct CacheMiddleware: Middleware {
             return .immediate(.text(.forbidden, "403 Forbidden: PURGE is not allowed from this address\n"))
         }
         let tags = request.headers[rules.tagHeader].flatMap { $0.split(separator: " ").map(String.init) }
-        let url = String(
-            purgeURL(
-                ofPrimary: CacheKey.primary(
-                    method: "GET", scheme: request.connection.scheme, host: request.host, path: request.path, query: request.query,
-                    options: keyOptions
-                ).primary
-            )
+        let url = CacheKey.url(
+            scheme: request.connection.scheme, host: request.host, path: request.path, query: request.query, options: keyOptions
         )
         let loop = context.eventLoop
         let purges = tags.isEmpty ? [cache.purge(.url, url, on: loop)] : tags.map { cache.purge(.tag, $0, on: loop) }
@@ -149,11 +127,9 @@ public struct CacheMiddleware: Middleware {
             EventLoopFuture.whenAllSucceed(purges, on: loop).map { outcomes in
                 let scope = outcomes.first?.scope ?? "instance"
                 let removed = outcomes.reduce(0) { $0 + $1.removedHere }
-                var headers = HTTPHeaders()
-                headers.add(name: "content-type", value: "application/json")
-                let what = tags.isEmpty ? "\"url\":\"\(CacheAnswer.jsonEscaped(url))\"" : "\"tags\":\(tags.count)"
-                let body = "{\"purged\":true,\(what),\"scope\":\"\(scope)\",\"removed_here\":\(removed)}\n"
-                return Response(status: .ok, headers: headers, body: .buffer(ByteBuffer(string: body)))
+                var answer: [String: Any] = ["purged": true, "scope": scope, "removed_here": removed]
+                if tags.isEmpty { answer["url"] = url } else { answer["tags"] = tags.count }
+                return CachePurgeResponder.json(answer)
             }
         )
     }

@@ -33,18 +33,26 @@ public struct CachePurgeResponder: Responder {
                 }
                 let futures = purges.map { kind, value in cache.purge(kind, value, on: loop).map { (kind, value, $0) } }
                 return EventLoopFuture.whenAllSucceed(futures, on: loop).map { results in
-                    let items = results.map { kind, value, outcome in
-                        "{\"kind\":\"\(kind.rawValue)\",\"value\":\"\(CacheAnswer.jsonEscaped(value))\",\"scope\":\"\(outcome.scope)\",\"removed_here\":\(outcome.removedHere)}"
+                    let items = results.map { kind, value, outcome -> [String: Any] in
+                        ["kind": kind.rawValue, "value": value, "scope": outcome.scope, "removed_here": outcome.removedHere]
                     }
-                    var headers = HTTPHeaders()
-                    headers.add(name: "content-type", value: "application/json")
-                    return Response(status: .ok, headers: headers, body: .buffer(ByteBuffer(string: "{\"purged\":[\(items.joined(separator: ","))]}\n")))
+                    return Self.json(["purged": items])
                 }
             }.flatMapErrorThrowing { error in
                 if let e = error as? RequestBodyError { return .text(e.status, "\(e.status.code) \(e.status.reasonPhrase): \(e)\n") }
                 return .text(.internalServerError, "500 Internal Server Error: \(error)\n")
             }
         )
+    }
+
+    /// A 200 with `object` as JSON (sorted keys, one line).
+    static func json(_ object: [String: Any]) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        var body = ByteBuffer(bytes: data)
+        body.writeString("\n")
+        return Response(status: .ok, headers: headers, body: .buffer(body))
     }
 
     struct Problem: Error {
@@ -93,7 +101,6 @@ public struct CachePurgeResponder: Responder {
         let host = Request.normalizedHost(String(rest[..<slash]))
         let target = rest[slash...]
         guard let q = target.firstIndex(of: "?") else { return "\(scheme)://\(host)\(target.isEmpty ? "/" : String(target))" }
-        let key = CacheKey.primary(method: "GET", scheme: scheme, host: host, path: target[..<q], query: target[target.index(after: q)...], options: KeyOptions())
-        return String(purgeURL(ofPrimary: key.primary))
+        return CacheKey.url(scheme: scheme, host: host, path: target[..<q], query: target[target.index(after: q)...])
     }
 }

@@ -43,6 +43,9 @@ public final class HTTPCache: Sendable {
         self.instanceID = "\(ProcessInfo.processInfo.hostName)-\(getpid())"
     }
 
+    /// A fill lock's value: this instance, and a random part (a token names its holder in `redis-cli`).
+    func lockToken() -> String { "\(instanceID)-\(UInt64.random(in: .min ... .max))" }
+
     /// Whether entries go to Redis too (L2 configured); whether Redis is up right now is ``L2Store/isAvailable``.
     public var hasL2: Bool { l2 != nil }
 
@@ -135,20 +138,12 @@ public final class HTTPCache: Sendable {
     func apply(_ new: [PurgeBan]) {
         let added = bans.add(new)
         guard !added.isEmpty else { return }
-        var removed = 0
-        let broad = added.filter { $0.kind != .url }
-        for ban in added where ban.kind == .url {
-            // A URL's entries (its plain entry or vary marker, and its variants) share one shard.
-            let primary = "GET " + ban.value
-            removed += memory.removeAll(inGroupOf: primary) { key, _ in Self.primary(ofSlotKey: key) == primary }
-        }
-        if !broad.isEmpty {
-            removed += memory.removeAll { key, slot in
-                let url = purgeURL(ofPrimary: Self.primary(ofSlotKey: key))
-                switch slot {
-                case .entry(let entry): return broad.contains { $0.matches(url: url, tags: entry.metadata.tags) }
-                case .vary, .pass: return broad.contains { $0.kind == .prefix && $0.matches(url: url, tags: []) }
-                }
+        // Rules are prefixes and tags (a URL purge is an invalidation, not a rule): every shard is looked through.
+        let removed = memory.removeAll { key, slot in
+            let url = purgeURL(ofPrimary: Self.primary(ofSlotKey: key))
+            switch slot {
+            case .entry(let entry): return added.contains { $0.matches(url: url, tags: entry.metadata.tags) }
+            case .vary, .pass: return added.contains { $0.kind == .prefix && $0.matches(url: url, tags: []) }
             }
         }
         stats.purgedEntries.add(removed)

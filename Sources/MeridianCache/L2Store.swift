@@ -122,8 +122,7 @@ final class L2Store: Sendable {
 
     /// `SET NX PX`: true when this request is the one that goes to the origin for the cluster.
     func tryLock(_ keys: Keys, token: String, ttl: Duration, on loop: any EventLoop) -> EventLoopFuture<Bool> {
-        let ms = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
-        return client.send(["SET", .string(keys.lock), .string(token), "NX", "PX", .string(String(ms))], key: keys.lock, timeout: budget, on: loop)
+        return client.send(["SET", .string(keys.lock), .string(token), "NX", "PX", .string(String(TimeAmount(ttl).nanoseconds / 1_000_000))], key: keys.lock, timeout: budget, on: loop)
             .flatMapThrowing { value in
                 // OOM, READONLY, NOPERM: no lock for anyone; the caller goes to the origin rather than wait.
                 if case .error(let message) = value { throw L2Failure(message) }
@@ -132,8 +131,7 @@ final class L2Store: Sendable {
     }
 
     func renew(_ keys: Keys, token: String, ttl: Duration, on loop: any EventLoop) {
-        let ms = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
-        _ = client.run(renewScript, keys: [keys.lock], arguments: [.string(token), .string(String(ms))], on: loop)
+        _ = client.run(renewScript, keys: [keys.lock], arguments: [.string(token), .string(String(TimeAmount(ttl).nanoseconds / 1_000_000))], on: loop)
     }
 
     /// Gives the lock up without an entry (the response was not storable, or the fill failed): the waiters go on.
