@@ -43,7 +43,7 @@ public struct CacheMiddleware: Middleware {
         switch request.method {
         case .GET, .HEAD:
             break
-        case .RAW(value: "PURGE"):
+        case .PURGE:
             return purge(request, context: context, next: next)
         case .OPTIONS, .TRACE:
             return next.respond(to: request, context: context)

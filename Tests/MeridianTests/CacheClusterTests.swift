@@ -10,7 +10,7 @@ struct CacheClusterTests {
         """
         server: {event_loops: 2}
         redis: {url: "redis://127.0.0.1:\(redis)", key_prefix: "\(prefix)"}
-        cache: {lock_ttl: 500ms, lock_wait: 10s\(stores.isEmpty ? "" : ", " + stores)}
+        cache: {lock_ttl: 500ms, lock_wait: 10s, l2_timeout: 1s\(stores.isEmpty ? "" : ", " + stores)}
         upstreams:
           - name: origin
             endpoints: [\(origin.address)]

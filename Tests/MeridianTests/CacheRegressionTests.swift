@@ -128,4 +128,15 @@ struct CacheRegressionTests {
             #expect(origin.requests == 2)
         }
     }
+
+    /// `PURGE` from an address outside `purge.allow` is refused with 403, and the entry stays.
+    @Test func purgeFromOutsideTheAllowListIsForbidden() async throws {
+        try await CacheTests.withCache(stores: "cache: {purge: {method: true, allow: [10.0.0.0/8]}}", CacheTests.reply("max-age=60")) { origin, server, _ in
+            _ = try await server.get("/kept")
+            let refused = try await server.get("/kept", method: "PURGE")
+            #expect(refused.status == 403)
+            #expect(try await server.get("/kept").header("cache-status")?.contains("hit") == true)
+            #expect(origin.requests == 1)
+        }
+    }
 }

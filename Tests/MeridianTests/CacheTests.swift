@@ -424,6 +424,7 @@ struct CacheTests {
             #expect(try await server.get("/p1").header("cache-status")?.contains("hit") == true)
             let purge = try await server.get("/p1", method: "PURGE")
             #expect(purge.status == 200)
+            #expect(!origin.seen.contains { $0.method == "PURGE" }, "the PURGE reached the origin")
             #expect(try await server.get("/p1").header("cache-status")?.contains("hit") == false)
             #expect(try await server.get("/p2").header("cache-status")?.contains("hit") == true)
             let admin = try await RawClient.connect(port: server.adminPort!)

@@ -13,7 +13,7 @@ struct RateLimitTests {
     static func yaml(_ limit: String, redis: Int? = nil, prefix: String = "t\(UUID().uuidString.prefix(8))", trusted: String = "") -> String {
         """
         server: {event_loops: 2\(trusted.isEmpty ? "" : ", trusted_proxies: [\(trusted)]")}
-        \(redis.map { "redis: {url: \"redis://127.0.0.1:\($0)\", key_prefix: \"\(prefix)\", timeouts: {request: 50ms}}" } ?? "")
+        \(redis.map { "redis: {url: \"redis://127.0.0.1:\($0)\", key_prefix: \"\(prefix)\", timeouts: {request: 1s}}" } ?? "")
         hosts:
           - default: true
             routes:
