@@ -216,9 +216,9 @@ import Testing
     }
 
     @Test func serveWithTLSQuickFlagsSpeaksHTTP2() async throws {
-        let certs = try TestCertificates()
+        let certs = try await TestCertificates()
         defer { certs.remove() }
-        try certs.issue("a", dnsNames: ["a.test"])
+        try await certs.issue("a", dnsNames: ["a.test"])
         let m = try MeridianProcess(
             arguments: ["serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--root", ".", "--tls-cert", certs.cert("a"), "--tls-key", certs.key("a")],
             files: ["index.html": "tls quick"])

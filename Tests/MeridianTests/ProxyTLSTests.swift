@@ -40,9 +40,9 @@ import Testing
     }
 
     @Test func verifiesTheUpstreamAndSendsSNI() async throws {
-        let certs = try TestCertificates()
+        let certs = try await TestCertificates()
         defer { certs.remove() }
-        try certs.issue("api", dnsNames: ["api.internal"])
+        try await certs.issue("api", dnsNames: ["api.internal"])
         try await withTestServer(Self.upstreamYAML(certs)) { upstream in
             let good = Self.proxyYAML(port: upstream.port, tls: "{server_name: api.internal, ca: \(certs.caPath)}")
             try await withTestServer(good) { proxy in
@@ -72,10 +72,10 @@ import Testing
     }
 
     @Test func presentsAClientCertificateWhenTheUpstreamRequiresOne() async throws {
-        let certs = try TestCertificates()
+        let certs = try await TestCertificates()
         defer { certs.remove() }
-        try certs.issue("api", dnsNames: ["api.internal"])
-        try certs.issue("proxy", dnsNames: ["proxy.internal"])
+        try await certs.issue("api", dnsNames: ["api.internal"])
+        try await certs.issue("proxy", dnsNames: ["proxy.internal"])
         try await withTestServer(Self.upstreamYAML(certs, clientAuth: true)) { upstream in
             let with = Self.proxyYAML(
                 port: upstream.port,

@@ -226,9 +226,9 @@ struct RedisClientTests {
     }
 
     @Test func tlsToRedisVerifiesTheServersCertificate() async throws {
-        let certs = try TestCertificates()
+        let certs = try await TestCertificates()
         defer { certs.remove() }
-        let server = try certs.issue("redis", dnsNames: ["redis.test"])
+        let server = try await certs.issue("redis", dnsNames: ["redis.test"])
         let tlsPort = try freeLoopbackPort()
         let redis = try await RedisServer(arguments: [
             "--tls-port", "\(tlsPort)", "--tls-cert-file", server.cert, "--tls-key-file", server.key, "--tls-ca-cert-file", certs.caPath,

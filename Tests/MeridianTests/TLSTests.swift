@@ -23,11 +23,11 @@ import Testing
         """
     }
 
-    static func makeCertificates() throws -> TestCertificates {
-        let certs = try TestCertificates()
-        try certs.issue("default", dnsNames: ["default.test"])
-        try certs.issue("a", dnsNames: ["a.test"])
-        try certs.issue("b", dnsNames: ["*.b.test"])
+    static func makeCertificates() async throws -> TestCertificates {
+        let certs = try await TestCertificates()
+        try await certs.issue("default", dnsNames: ["default.test"])
+        try await certs.issue("a", dnsNames: ["a.test"])
+        try await certs.issue("b", dnsNames: ["*.b.test"])
         return certs
     }
 
@@ -36,7 +36,7 @@ import Testing
     }
 
     @Test func sniChoosesTheCertificateFromTheClientsView() async throws {
-        let certs = try Self.makeCertificates()
+        let certs = try await Self.makeCertificates()
         defer { certs.remove() }
         try await withTestServer(Self.yaml(certs), files: ["index.html": "secure"]) { s in
             // A wildcard covers one label: deep.x.b.test falls back to the default certificate.
@@ -62,7 +62,7 @@ import Testing
     }
 
     @Test func unknownNamesAreRejectedWhenConfigured() async throws {
-        let certs = try Self.makeCertificates()
+        let certs = try await Self.makeCertificates()
         defer { certs.remove() }
         try await withTestServer(Self.yaml(certs, tls: "unknown_sni: reject")) { s in
             let bad = try await RawClient.connect(port: s.port, tls: tls(certs, "unknown.test"))
@@ -75,7 +75,7 @@ import Testing
     }
 
     @Test func alpnNegotiatesBothWays() async throws {
-        let certs = try Self.makeCertificates()
+        let certs = try await Self.makeCertificates()
         defer { certs.remove() }
         try await withTestServer(Self.yaml(certs)) { s in
             let h2 = try await RawClient.connect(port: s.port, tls: tls(certs, "a.test", alpn: ["h2", "http/1.1"]))
@@ -94,7 +94,7 @@ import Testing
     }
 
     @Test func largeFileOverTLSIsReadInChunks() async throws {
-        let certs = try Self.makeCertificates()
+        let certs = try await Self.makeCertificates()
         defer { certs.remove() }
         try await withTestServer(Self.yaml(certs)) { s in
             var bytes = [UInt8](repeating: 0, count: 1_500_000)
@@ -110,7 +110,7 @@ import Testing
     }
 
     @Test func certificateReplacedWhileAConnectionStaysOpen() async throws {
-        let certs = try Self.makeCertificates()
+        let certs = try await Self.makeCertificates()
         defer { certs.remove() }
         try await withTestServer(Self.yaml(certs), files: ["index.html": "x"]) { s in
             let old = try await RawClient.connect(port: s.port, tls: tls(certs, "a.test"))
@@ -118,7 +118,7 @@ import Testing
             let oldSerial = try await old.channel.nioSSL_peerCertificate().get()?.serialNumber
             #expect(oldSerial == [1])
 
-            try certs.issue("a", dnsNames: ["a.test"], serial: 2)
+            try await certs.issue("a", dnsNames: ["a.test"], serial: 2)
             var newSerial: [UInt8]?
             for _ in 0..<100 where newSerial != [2] {
                 let c = try await RawClient.connect(port: s.port, tls: tls(certs, "a.test"))
@@ -137,7 +137,7 @@ import Testing
     }
 
     @Test func badNewCertificateFileKeepsTheOldOne() async throws {
-        let certs = try Self.makeCertificates()
+        let certs = try await Self.makeCertificates()
         defer { certs.remove() }
         try await withTestServer(Self.yaml(certs)) { s in
             try Data("-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n".utf8).write(to: URL(fileURLWithPath: certs.cert("a")))
@@ -154,7 +154,7 @@ import Testing
     }
 
     @Test func handshakeFailuresAreClosedAndCounted() async throws {
-        let certs = try Self.makeCertificates()
+        let certs = try await Self.makeCertificates()
         defer { certs.remove() }
         try await withTestServer(Self.yaml(certs)) { s in
             // Plaintext HTTP on the TLS port.
@@ -176,9 +176,9 @@ import Testing
     }
 
     @Test func mutualTLSRequiresAClientCertificate() async throws {
-        let certs = try Self.makeCertificates()
+        let certs = try await Self.makeCertificates()
         defer { certs.remove() }
-        try certs.issue("client", dnsNames: ["client.test"])
+        try await certs.issue("client", dnsNames: ["client.test"])
         try await withTestServer(Self.yaml(certs, tls: "client_auth: {ca: \(certs.caPath)}"), files: ["index.html": "mtls"]) { s in
             let anonymous = try await RawClient.connect(port: s.port, tls: tls(certs, "a.test"))
             try? await anonymous.send("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
@@ -193,7 +193,7 @@ import Testing
     }
 
     @Test func hstsAndTheRedirectListener() async throws {
-        let certs = try Self.makeCertificates()
+        let certs = try await Self.makeCertificates()
         defer { certs.remove() }
         try await withTestServer(
             Self.yaml(

@@ -137,14 +137,10 @@ enum Subprocess {
     /// Runs on a dispatch thread, not the test's: a child that takes seconds must not hold one of
     /// the few cooperative threads every other test task needs (it made timing tests flaky).
     static func run(_ executable: URL, _ args: [String], environment: [String: String] = [:], timeout: Double = 60) async throws -> (Int32, String) {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result { try runBlocking(executable, args, environment: environment, timeout: timeout) })
-            }
-        }
+        try await offThePool { try runBlocking(executable, args, environment: environment, timeout: timeout) }
     }
 
-    /// For synchronous set-up (certificates): blocks the calling thread.
+    /// Blocks the calling thread: for `run` and for callers already off the cooperative pool.
     static func runBlocking(_ executable: URL, _ args: [String], environment: [String: String] = [:], timeout: Double = 60) throws -> (Int32, String) {
         let child = try ChildProcess([executable.path] + args, environment: environment)
         let killer = DispatchWorkItem { [weak child] in child?.signal(SIGKILL) }

@@ -8,8 +8,8 @@ struct TLSFixture {
 
     /// `http2` is the inline body of the listener's `http2:` mapping; `extra` is appended at the top level.
     static func start(http2: String = "", extra: String = "", files: [String: String] = [:]) async throws -> TLSFixture {
-        let certs = try TestCertificates()
-        try certs.issue("a", dnsNames: ["a.test"])
+        let certs = try await TestCertificates()
+        try await certs.issue("a", dnsNames: ["a.test"])
         let server = try await TestServer.start(
             """
             listeners:

@@ -8,10 +8,10 @@ struct TestCertificates {
     func cert(_ name: String) -> String { directory.appendingPathComponent("\(name).pem").path }
     func key(_ name: String) -> String { directory.appendingPathComponent("\(name).key").path }
 
-    init() throws {
+    init() async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-certs-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try Self.openssl(in: directory, [
+        try await Self.openssl(in: directory, [
             "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
             "-days", "2", "-subj", "/CN=Meridian Test CA", "-addext", "basicConstraints=critical,CA:TRUE",
             "-addext", "keyUsage=critical,keyCertSign,cRLSign",
@@ -20,14 +20,14 @@ struct TestCertificates {
 
     /// Issues `<name>.pem` / `<name>.key` for the DNS names given, signed by the test CA.
     @discardableResult
-    func issue(_ name: String, dnsNames: [String], serial: Int = 1) throws -> (cert: String, key: String) {
+    func issue(_ name: String, dnsNames: [String], serial: Int = 1) async throws -> (cert: String, key: String) {
         let ext = directory.appendingPathComponent("\(name).ext")
         try Data("subjectAltName=\(dnsNames.map { "DNS:\($0)" }.joined(separator: ","))\nextendedKeyUsage=serverAuth,clientAuth\n".utf8).write(to: ext)
-        try Self.openssl(in: directory, [
+        try await Self.openssl(in: directory, [
             "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(name).key.new", "-out", "\(name).csr",
             "-subj", "/CN=\(dnsNames.first ?? name)",
         ])
-        try Self.openssl(in: directory, [
+        try await Self.openssl(in: directory, [
             "x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", "\(serial)",
             "-out", "\(name).pem.new", "-days", "2", "-extfile", "\(name).ext",
         ])
@@ -38,9 +38,9 @@ struct TestCertificates {
         return (cert(name), key(name))
     }
 
-    static func openssl(in dir: URL, _ args: [String]) throws {
+    static func openssl(in dir: URL, _ args: [String]) async throws {
         // openssl takes file names relative to the certificate directory.
-        let (code, out) = try Subprocess.runBlocking(URL(fileURLWithPath: "/bin/sh"), ["-c", "cd \"$0\" && exec openssl \"$@\"", dir.path] + args)
+        let (code, out) = try await Subprocess.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "cd \"$0\" && exec openssl \"$@\"", dir.path] + args)
         guard code == 0 else { throw TestError("openssl \(args.joined(separator: " ")) failed: \(out)") }
     }
 

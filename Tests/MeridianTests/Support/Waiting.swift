@@ -21,3 +21,13 @@ func waitUntil(
     Issue.record("condition not met within \(timeout)", sourceLocation: sourceLocation)
     throw TestError("condition not met within \(timeout)")
 }
+
+/// Runs blocking or CPU-heavy work (a child process, a long simulation) on a dispatch thread: the
+/// cooperative pool has one thread per core, and a test that holds one for seconds stalls every other
+/// test's task (on two cores a client that connected then could not send its request for the server's
+/// ten-second header deadline, and the server closed the connection: a CI failure).
+func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+    }
+}
