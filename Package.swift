@@ -125,6 +125,7 @@ let package = Package(
         .target(
             name: "MeridianCluster",
             dependencies: [
+                "MeridianWebSocket",
                 "MeridianCore",
                 "MeridianConfig",
                 "MeridianProxy",
@@ -157,6 +158,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "MeridianWebSocket",
+            dependencies: [
+                "CZlib",
+                "MeridianCore",
+                "MeridianConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "MeridianCache",
             dependencies: [
                 "MeridianCore",
@@ -175,6 +190,7 @@ let package = Package(
         .target(
             name: "MeridianTelemetry",
             dependencies: [
+                "MeridianWebSocket",
                 "MeridianCore",
                 "MeridianConfig",
                 "MeridianProxy",
@@ -198,6 +214,7 @@ let package = Package(
         .target(
             name: "MeridianServer",
             dependencies: [
+                "MeridianWebSocket",
                 "MeridianCore",
                 "MeridianStatic",
                 "MeridianActions",
@@ -234,6 +251,7 @@ let package = Package(
                 "MeridianCluster",
                 "MeridianCompression",
                 "MeridianCache",
+                "MeridianWebSocket",
                 "CZlib",
                 "CBrotli",
                 .product(name: "NIOCore", package: "swift-nio"),

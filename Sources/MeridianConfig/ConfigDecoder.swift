@@ -8,7 +8,7 @@ struct ConfigDecoder {
         guard
             let top = reader.mapping(
                 root, "",
-                allowed: ["listeners", "admin", "server", "limits", "timeouts", "lifecycle", "logging", "telemetry", "defaults", "hosts", "upstreams", "redis", "compression", "cache"]
+                allowed: ["listeners", "admin", "server", "limits", "timeouts", "lifecycle", "logging", "telemetry", "defaults", "hosts", "upstreams", "redis", "compression", "cache", "channels"]
             )
         else { return }
         if let node = top["listeners"] { config.listeners = listeners(node) }
@@ -27,6 +27,7 @@ struct ConfigDecoder {
             reader.compressionDefault = config.compression
         }
         if let node = top["cache"], !reader.isNull(node) { config.cache = CacheDecoder(reader: reader).stores(node) }
+        if let node = top["channels"] { config.channels = ChannelDecoder(reader: reader).channels(node) }
         if let node = top["hosts"] { config.hosts = hosts(node, upstreamNames: Set(config.upstreams.map(\.name))) }
     }
 

@@ -20,6 +20,7 @@ public struct Configuration: Sendable, Equatable {
     public var compression = Compression()
     /// The HTTP cache's stores (routes opt in with their own `cache:`).
     public var cache = CacheStores()
+    public var channels = Channels()
 
     public init(
         listeners: [Listener] = [Listener()],
@@ -350,6 +351,8 @@ public struct Configuration: Sendable, Equatable {
         case respond(RespondAction)
         case upload(UploadAction)
         case proxy(ProxyAction)
+        case websocket(WebSocketAction)
+        case sse(SSEAction)
     }
 
     /// Streams PUT (and POST to a collection) bodies into files under `root`.

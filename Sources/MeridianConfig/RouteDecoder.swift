@@ -7,7 +7,7 @@ struct RouteDecoder {
     /// The clusters `proxy` may name.
     var upstreamNames: Set<String> = []
 
-    static let actions = ["static", "redirect", "respond", "upload", "proxy"]
+    static let actions = ["static", "redirect", "respond", "upload", "proxy", "websocket", "sse"]
 
     func route(_ node: Node, _ path: String) -> Configuration.Route? {
         guard let m = reader.mapping(node, path, allowed: ["name", "match", "headers", "rate_limit", "compression", "cache"] + Self.actions) else {
@@ -33,6 +33,8 @@ struct RouteDecoder {
         case "redirect": action = redirect(actionNode, actionPath).map { .redirect($0) }
         case "upload": action = upload(actionNode, actionPath).map { .upload($0) }
         case "proxy": action = proxy(actionNode, actionPath).map { .proxy($0) }
+        case "websocket": action = ChannelDecoder(reader: reader).websocket(actionNode, actionPath, match: match).map { .websocket($0) }
+        case "sse": action = ChannelDecoder(reader: reader).sse(actionNode, actionPath, match: match).map { .sse($0) }
         default: action = respond(actionNode, actionPath).map { .respond($0) }
         }
         var headers: [(String, String)] = []

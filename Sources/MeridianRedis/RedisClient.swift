@@ -76,18 +76,21 @@ public final class RedisClient: Sendable {
     /// Sends a command. `key` routes it in a cluster (the slot of the key; any node without one). `timeout` bounds the
     /// wait (the configured command timeout when nil); a caller on a request's path passes its budget. Error replies
     /// are values (``RedisValue/error(_:)``); transport problems fail the future with ``RedisError``.
+    /// `ordered`: on the event loop's first connection to the node, so commands sent from one event loop reach Redis
+    /// in the order they were sent (with several connections per loop they otherwise take turns, and may overtake).
     public func send(
-        _ arguments: [RedisArgument], key: String? = nil, timeout: Duration? = nil, on eventLoop: (any EventLoop)? = nil
+        _ arguments: [RedisArgument], key: String? = nil, timeout: Duration? = nil, on eventLoop: (any EventLoop)? = nil,
+        ordered: Bool = false
     ) -> EventLoopFuture<RedisValue> {
         let eventLoop = eventLoop ?? group.any()
         let started = NIODeadline.now()
         let deadline = started + .nanoseconds((timeout ?? settings.commandTimeout).nanoseconds)
         guard eventLoop.inEventLoop, let loop = loops[ObjectIdentifier(eventLoop)] else {
             let target = loops[ObjectIdentifier(eventLoop)] != nil ? eventLoop : group.next()
-            return target.flatSubmit { self.send(arguments, key: key, timeout: timeout, on: target) }
+            return target.flatSubmit { self.send(arguments, key: key, timeout: timeout, on: target, ordered: ordered) }
         }
         let node = route(key)
-        let reply = execute(arguments, node: node, loop: loop, deadline: deadline, redirects: 0, asking: false)
+        let reply = execute(arguments, node: node, loop: loop, deadline: deadline, redirects: 0, asking: false, ordered: ordered)
         guard let observer = events.observer else { return reply }
         reply.whenComplete { result in
             observer.redisCommand(result: Self.label(result), seconds: Double((NIODeadline.now() - started).nanoseconds) / 1e9)
@@ -129,6 +132,11 @@ public final class RedisClient: Sendable {
         subscriber.subscribe(channel, handler: handler)
     }
 
+    /// Calls `handler` for each message on any channel matching the glob `pattern` (PSUBSCRIBE), with the channel.
+    public func subscribe(pattern: String, handler: @escaping @Sendable (_ channel: String, _ message: ByteBuffer) -> Void) {
+        subscriber.subscribe(pattern: pattern, handler: handler)
+    }
+
     /// The channels the server has confirmed on the current pub/sub connection.
     public func subscribedChannels() async -> Set<String> {
         (try? await subscriber.confirmedChannels.get()) ?? []
@@ -162,9 +170,10 @@ public final class RedisClient: Sendable {
     }
 
     private func execute(
-        _ arguments: [RedisArgument], node: RedisNode, loop: RedisLoop, deadline: NIODeadline, redirects: Int, asking: Bool
+        _ arguments: [RedisArgument], node: RedisNode, loop: RedisLoop, deadline: NIODeadline, redirects: Int, asking: Bool,
+        ordered: Bool = false
     ) -> EventLoopFuture<RedisValue> {
-        let link = loop.link(for: node)
+        let link = ordered ? loop.links(for: node)[0] : loop.link(for: node)
         let reply = link.withConnection(deadline: deadline) { c in
             asking ? c.sendAsking(arguments, deadline: deadline) : c.send(arguments, deadline: deadline)
         }
@@ -182,7 +191,8 @@ public final class RedisClient: Sendable {
                 Task { await self.refreshSlots() }
             }
             return self.execute(
-                arguments, node: redirect.node, loop: loop, deadline: deadline, redirects: redirects + 1, asking: redirect.kind == .ask
+                arguments, node: redirect.node, loop: loop, deadline: deadline, redirects: redirects + 1, asking: redirect.kind == .ask,
+                ordered: ordered
             )
         }
     }

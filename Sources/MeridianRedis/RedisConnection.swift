@@ -41,6 +41,11 @@ final class RedisConnection: @unchecked Sendable {
         handler.enqueueSubscribe(channels)
     }
 
+    /// PSUBSCRIBE: as ``subscribe(_:)``, for glob patterns (`meridian:ch:*`); messages arrive as `pmessage`.
+    func subscribe(patterns: [String]) {
+        handler.enqueueSubscribe(patterns, command: "PSUBSCRIBE")
+    }
+
     func close() { handler.closeNow() }
 
     /// Connects to `node`, sets TLS up when configured, and runs the handshake (AUTH, SELECT, CLIENT SETNAME).
@@ -153,9 +158,9 @@ final class RedisConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         armTimer(for: deadline)
     }
 
-    func enqueueSubscribe(_ channels: [String]) {
+    func enqueueSubscribe(_ channels: [String], command: String = "SUBSCRIBE") {
         guard !closed, context != nil, !channels.isEmpty else { return }
-        write(["SUBSCRIBE"] + channels.map { .string($0) })
+        write([.string(command)] + channels.map { .string($0) })
         pending.append(Pending(promise: nil, deadline: .distantFuture, subscriptions: channels.count))
     }
 
@@ -194,7 +199,7 @@ final class RedisConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
                 push(value)
                 return
             }
-            if case .array(let items) = value, items.first?.string == "subscribe" {
+            if case .array(let items) = value, items.first?.string == "subscribe" || items.first?.string == "psubscribe" {
                 if head.subscriptions == 1 { pending.removeFirst() } else { pending[pending.startIndex].subscriptions -= 1 }
                 push(value)
                 return

@@ -15,6 +15,8 @@ final class RedisSubscriber: @unchecked Sendable {  // mutable state is confined
     private let tls: NIOSSLContext?
     private let events: RedisEvents
     private var handlers: [String: [Handler]] = [:]
+    /// Glob patterns (PSUBSCRIBE), with their handlers, which get the concrete channel of each message.
+    private var patternHandlers: [String: [Handler]] = [:]
     private var connection: RedisConnection?
     private var connecting = false
     private var closed = false
@@ -48,6 +50,16 @@ final class RedisSubscriber: @unchecked Sendable {  // mutable state is confined
         }
     }
 
+    /// Subscribes to every channel matching `pattern` (a Redis glob), across reconnects.
+    func subscribe(pattern: String, handler: @escaping Handler) {
+        eventLoop.execute { [self] in
+            let isNew = patternHandlers[pattern] == nil
+            patternHandlers[pattern, default: []].append(handler)
+            if isNew, let connection { connection.subscribe(patterns: [pattern]) }
+            if connection == nil, !connecting, !closed { connect() }
+        }
+    }
+
     var confirmedChannels: EventLoopFuture<Set<String>> {
         eventLoop.submit { self.confirmed }
     }
@@ -76,6 +88,8 @@ final class RedisSubscriber: @unchecked Sendable {  // mutable state is confined
                 refused = nil
                 let channels = handlers.keys.sorted()
                 if !channels.isEmpty { c.subscribe(channels) }
+                let patterns = patternHandlers.keys.sorted()
+                if !patterns.isEmpty { c.subscribe(patterns: patterns) }
                 startPings(on: c)
             case .failure(let error):
                 retry(reason: "pub/sub \(node): \(RedisLink.describe(error))")
@@ -94,7 +108,11 @@ final class RedisSubscriber: @unchecked Sendable {  // mutable state is confined
             guard let channel = items[1].string, case .bulk(let payload) = items[2] else { return }
             events.observer?.redisPubSubMessage(channel: channel)
             for handler in handlers[channel] ?? [] { handler(channel, payload) }
-        case "subscribe":
+        case "pmessage" where items.count == 4:
+            guard let pattern = items[1].string, let channel = items[2].string, case .bulk(let payload) = items[3] else { return }
+            events.observer?.redisPubSubMessage(channel: pattern)
+            for handler in patternHandlers[pattern] ?? [] { handler(channel, payload) }
+        case "subscribe", "psubscribe":
             if let channel = items[1].string { confirmed.insert(channel) }
             if refused == nil { events.set(ObjectIdentifier(self), problem: nil) }
         default:
@@ -116,6 +134,7 @@ final class RedisSubscriber: @unchecked Sendable {  // mutable state is confined
             guard let connection, connection.isActive, refused != nil else { return }
             refused = nil
             connection.subscribe(handlers.keys.sorted().filter { !confirmed.contains($0) })
+            connection.subscribe(patterns: patternHandlers.keys.sorted().filter { !confirmed.contains($0) })
         }
     }
 

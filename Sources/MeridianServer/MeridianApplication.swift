@@ -9,6 +9,7 @@ public import MeridianTelemetry
 internal import ServiceLifecycle
 public import MeridianProxy
 internal import MeridianCluster
+public import MeridianWebSocket
 public import MeridianCache
 internal import UnixSignals
 
@@ -103,9 +104,15 @@ public final class MeridianApplication: Sendable {
             config: configuration.cache, redis: shared?.client, keyPrefix: configuration.redis?.keyPrefix ?? "meridian",
             requestBudget: configuration.cache.l2Timeout, logger: logger, clock: cacheClock ?? HTTPCache.wallClock
         )
+        let channels = ChannelHub(config: configuration.channels, logger: logger)
+        if let shared {
+            channels.attach(relay: RedisChannelRelay(
+                client: shared.client, config: configuration.channels, keyPrefix: configuration.redis?.keyPrefix ?? "meridian", logger: logger
+            ))
+        }
         self.builder = RuntimeBuilder(
             group: group, threadPool: threadPool, logger: logger, observers: [telemetry.observer] + observers, telemetry: telemetry,
-            upstreams: upstreams, globalLimits: shared?.limits, httpCache: httpCache
+            upstreams: upstreams, globalLimits: shared?.limits, httpCache: httpCache, channels: channels
         )
         // The admin listener counts its own connections and requests: scrapes and probes are not traffic.
         let services = ConnectionServices(threadPool: threadPool)
@@ -122,6 +129,7 @@ public final class MeridianApplication: Sendable {
         telemetry.attach(rateLimits: builder.rateLimitStats)
         telemetry.attach(compression: builder.compressionStats, cache: builder.compressionCache)
         telemetry.attach(cache: builder.httpCache.stats)
+        telemetry.attach(channels: channels.stats)
         health.register(HealthRegistry.Check(name: "upstreams", probes: [.readyz], detail: { upstreams.readinessDetail() }) { nil })
         if let shared {
             telemetry.attach(redis: { shared.client.status.degraded })
@@ -134,6 +142,8 @@ public final class MeridianApplication: Sendable {
     public var configuration: Configuration { state.withLockedValue { $0.configuration } }
     /// What the HTTP cache did (tests and the status page read it).
     public var cacheStats: CacheStats { builder.httpCache.stats }
+    /// The WebSocket and SSE channels of this instance.
+    public var channels: ChannelHub { builder.channels }
     public var generation: Int { state.withLockedValue { $0.generation } }
     public var listeners: [HTTPServer.BoundListener] { state.withLockedValue { $0.listeners } }
     public var adminListener: HTTPServer.BoundListener? { state.withLockedValue { $0.admin } }
@@ -262,6 +272,8 @@ public final class MeridianApplication: Sendable {
             timer.cancel()
         }
         await server.stopAccepting()
+        // WebSockets get 1001 and event streams end, so their clients reconnect to another instance.
+        builder.channels.drain()
         let finished = await server.drain(deadline: .now() + TimeAmount(timeout))
         await adminServer.stopAccepting()
         await adminServer.drain(deadline: .now() + .milliseconds(200))

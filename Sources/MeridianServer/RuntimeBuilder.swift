@@ -9,6 +9,7 @@ public import MeridianCache
 public import MeridianProxy
 internal import MeridianStatic
 public import MeridianTelemetry
+public import MeridianWebSocket
 public import NIOCore
 public import NIOPosix
 internal import NIOHTTP1
@@ -31,12 +32,15 @@ public struct RuntimeBuilder: Sendable {
     public let compressionStats = CompressionStats()
     /// The HTTP cache (its stores are made once, from the first configuration's `cache:`).
     public let httpCache: HTTPCache
+    /// The WebSocket and SSE channels (one hub per process, across reloads).
+    public let channels: ChannelHub
 
     public init(
         group: any EventLoopGroup, threadPool: NIOThreadPool, logger: Logger, observers: [any RequestObserver] = [],
         telemetry: Telemetry? = nil, upstreams: UpstreamRegistry? = nil, globalLimits: GlobalRateLimits? = nil,
-        rateLimitStats: RateLimitStats = RateLimitStats(), httpCache: HTTPCache? = nil
+        rateLimitStats: RateLimitStats = RateLimitStats(), httpCache: HTTPCache? = nil, channels: ChannelHub? = nil
     ) {
+        self.channels = channels ?? ChannelHub(config: .init(), logger: logger)
         self.httpCache = httpCache ?? HTTPCache(config: .init(), redis: nil, logger: logger)
         self.upstreams = upstreams ?? UpstreamRegistry(group: group, logger: logger, observer: telemetry?.upstreamObserver)
         self.globalLimits = globalLimits
@@ -57,7 +61,7 @@ public struct RuntimeBuilder: Sendable {
         for host in config.hosts {
             var routes: [Router.Route] = []
             for (i, route) in host.routes.enumerated() {
-                var responder = try makeResponder(route.action, config: config, clusters: clusters, trusted: trusted)
+                var responder = try makeResponder(route.action, config: config, clusters: clusters, trusted: trusted, route: route.label)
                 var middleware: [any Middleware] = []
                 if let limit = route.rateLimit {
                     if limit.scope == .global, globalLimits == nil, generation == 1 {
@@ -104,7 +108,7 @@ public struct RuntimeBuilder: Sendable {
     }
 
     private func makeResponder(
-        _ action: Configuration.Action, config: Configuration, clusters: [String: UpstreamCluster], trusted: [IPNetwork]
+        _ action: Configuration.Action, config: Configuration, clusters: [String: UpstreamCluster], trusted: [IPNetwork], route: String
     ) throws -> any Responder {
         switch action {
         case .static(let a):
@@ -128,6 +132,10 @@ public struct RuntimeBuilder: Sendable {
         case .proxy(let a):
             guard let cluster = clusters[a.upstream] else { throw UnknownUpstream(name: a.upstream) }
             return try ProxyResponder(a, cluster: cluster, trustedProxies: trusted, viaName: config.server.serverHeader, observer: telemetry?.upstreamObserver)
+        case .websocket(let a):
+            return WebSocketResponder(a, hub: channels, route: route)
+        case .sse(let a):
+            return SSEResponder(a, hub: channels, route: route)
         }
     }
 
@@ -157,6 +165,7 @@ public struct RuntimeBuilder: Sendable {
         }
         routes += telemetry?.adminRoutes() ?? []
         routes.append(Router.Route(pattern: .exact("/cache/purge"), responder: CachePurgeResponder(cache: httpCache)))
+        routes.append(Router.Route(pattern: try! RoutePattern(.pattern("/publish/:channel")), responder: ChannelPublishResponder(hub: channels)))
         var limits = ServerLimits(config.limits)
         limits.maxConnections = 256
         var adminLogger = logger

@@ -2,11 +2,13 @@ internal import Atomics
 internal import MeridianCluster
 internal import MeridianCompression
 internal import MeridianCache
+internal import MeridianWebSocket
 
 extension Telemetry {
     /// Redis health and the rate limits in `/metrics` (the Redis families only when `redis:` is configured).
     func renderSharedMetrics(_ e: inout Exposition) {
         let sources = attached
+        if let channels = sources.channels { renderChannelMetrics(channels, &e) }
         if let isDegraded = sources.redisDegraded {
             let r = redisMetrics
             e.family("meridian_redis_degraded", .gauge, "1 while Redis is unreachable and shared state falls back to local.")
@@ -107,5 +109,51 @@ extension Telemetry {
         e.sample("meridian_cache_purged_entries_total", [], c.purgedEntries.value)
         e.family("meridian_cache_too_large", .counter, "Responses not stored because they were longer than cache.max_body.")
         e.sample("meridian_cache_too_large_total", [], c.tooLarge.value)
+    }
+}
+
+extension Telemetry {
+    /// WebSocket and SSE channels: per route pattern (never a channel name), and the fan-out latency.
+    func renderChannelMetrics(_ stats: ChannelStats, _ e: inout Exposition) {
+        let routes = stats.allRoutes
+        func perRoute(_ name: String, _ kind: Exposition.Kind, _ help: String, _ value: (ChannelStats.Route) -> Int, extra: [(String, String)] = []) {
+            e.family(name, kind, help)
+            let sample = kind == .counter ? name + "_total" : name
+            for (label, r) in routes { e.sample(sample, [("route", label), ("protocol", r.protocolName)] + extra, value(r)) }
+        }
+        perRoute("meridian_channel_connections", .gauge, "WebSocket and SSE connections open now, by route.") { $0.open.load(ordering: .relaxed) }
+        perRoute("meridian_channel_connections_opened", .counter, "WebSocket and SSE connections accepted, by route.") {
+            $0.opened.load(ordering: .relaxed)
+        }
+        e.family("meridian_channel_messages", .counter, "Channel messages from clients (in) and to clients (out), by route.")
+        for (label, r) in routes {
+            e.sample("meridian_channel_messages_total", [("route", label), ("protocol", r.protocolName), ("direction", "in")], r.messagesIn.load(ordering: .relaxed))
+            e.sample("meridian_channel_messages_total", [("route", label), ("protocol", r.protocolName), ("direction", "out")], r.messagesOut.load(ordering: .relaxed))
+        }
+        perRoute("meridian_channel_dropped_messages", .counter, "Messages dropped for a slow client (slow_consumer: drop_oldest), by route.") {
+            $0.dropped.load(ordering: .relaxed)
+        }
+        e.family("meridian_channel_closed", .counter, "Channel connections the server ended, by route and reason (slow, draining, protocol).")
+        for (label, r) in routes {
+            let base = [("route", label), ("protocol", r.protocolName)]
+            e.sample("meridian_channel_closed_total", base + [("reason", "slow")], r.closedSlow.load(ordering: .relaxed))
+            e.sample("meridian_channel_closed_total", base + [("reason", "draining")], r.closedDraining.load(ordering: .relaxed))
+            e.sample("meridian_channel_closed_total", base + [("reason", "protocol")], r.closedProtocol.load(ordering: .relaxed))
+        }
+        e.family("meridian_channel_published", .counter, "Messages published to channels (scope cluster: through Redis; instance: Redis unreachable or absent).")
+        let all = stats.published.load(ordering: .relaxed)
+        let local = stats.publishedLocalOnly.load(ordering: .relaxed)
+        e.sample("meridian_channel_published_total", [("scope", "cluster")], max(0, all - local))
+        e.sample("meridian_channel_published_total", [("scope", "instance")], local)
+        let name = "meridian_channel_fanout_seconds"
+        e.family(name, .histogram, "From publish (on any instance) to delivery to this instance's subscribers.", unit: "seconds")
+        var cumulative = 0
+        for (i, b) in stats.latencyBuckets.enumerated() {
+            cumulative += b.load(ordering: .relaxed)
+            let le = i < ChannelStats.latencyBounds.count ? Exposition.format(ChannelStats.latencyBounds[i]) : "+Inf"
+            e.sample(name + "_bucket", [("le", le)], cumulative)
+        }
+        e.sample(name + "_count", [], cumulative)
+        e.sample(name + "_sum", [], Double(stats.latencyMicroseconds.load(ordering: .relaxed)) / 1e6)
     }
 }

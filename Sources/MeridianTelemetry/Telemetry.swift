@@ -8,6 +8,7 @@ public import MeridianCluster
 public import MeridianRedis
 public import MeridianCompression
 public import MeridianCache
+public import MeridianWebSocket
 internal import NIOConcurrencyHelpers
 internal import NIOCore
 internal import OTel
@@ -77,6 +78,7 @@ public final class Telemetry: Sendable {
         var rateLimits: RateLimitStats?
         var compression: (stats: CompressionStats, cache: VariantCache)?
         var cache: CacheStats?
+        var channels: ChannelStats?
         /// Whether Redis is unreachable now; nil without `redis:`.
         var redisDegraded: (@Sendable () -> Bool)?
     }
@@ -233,6 +235,11 @@ public final class Telemetry: Sendable {
     /// What the HTTP cache did.
     public func attach(cache: CacheStats) {
         sources.withLockedValue { $0.cache = cache }
+    }
+
+    /// What the WebSocket and SSE channels did.
+    public func attach(channels: ChannelStats) {
+        sources.withLockedValue { $0.channels = channels }
     }
 
     /// Redis's state, when `redis:` is configured.

@@ -81,6 +81,7 @@ import Testing
 final class OutputCollector: @unchecked Sendable {  // `buffer` only under `lock`
     private let lock = NSLock()
     private var buffer = ""
+    private var ended = false
 
     init(_ handle: FileHandle) {
         Thread {
@@ -91,7 +92,17 @@ final class OutputCollector: @unchecked Sendable {  // `buffer` only under `lock
                 self.buffer += String(decoding: data, as: UTF8.self)
                 self.lock.unlock()
             }
+            self.lock.lock()
+            self.ended = true
+            self.lock.unlock()
         }.start()
+    }
+
+    /// Whether the child closed its output (it exited): ``text`` is then all it will ever print.
+    var isFinished: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return ended
     }
 
     var text: String {

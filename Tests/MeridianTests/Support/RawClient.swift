@@ -201,6 +201,9 @@ final class RawClient: Sendable {
     /// Bytes received and not yet consumed.
     var pending: [UInt8] { inbox.snapshot().bytes }
 
+    /// Drops what has been received so far.
+    func consumeAll() { inbox.consume(pending.count) }
+
     /// Reads until `count` bytes are buffered or the connection closes.
     func readBytes(atLeast count: Int, timeout: Duration = .seconds(10)) async -> [UInt8] {
         await waitUntil(timeout: timeout) { bytes, _ in bytes.count >= count }.0

@@ -1,0 +1,180 @@
+internal import Foundation
+internal import MeridianConfig
+internal import MeridianCore
+internal import NIOCore
+
+/// One event stream: subscribes, replays the history after `Last-Event-ID`, then writes each message as an
+/// event through a bounded queue, with a comment line after `keepalive` of silence. Ends (the body's future
+/// completes) at shutdown or when a slow client overflows a `close` queue; fails when the client goes.
+/// Confined to the response's event loop; `@unchecked Sendable` only so the hub's callbacks may hold it.
+final class SSESession: @unchecked Sendable {
+    private let action: Configuration.SSEAction
+    private let channel: String
+    private let hub: ChannelHub
+    private let stats: ChannelStats.Route
+    private let eventLoop: any EventLoop
+    private let write: BodyStream.Write
+    private let done: EventLoopPromise<Void>
+    private var queue: OutboundQueue
+    private var subscription: ChannelHub.Subscription?
+    private var ended = false
+    /// Until the history has been written, live messages wait here (then those already replayed are skipped).
+    private var held: [ChannelMessage]? = []
+    private var lastSent: ChannelMessageID?
+    private var lastWrite = NIODeadline.now()
+    private var keepAlive: RepeatedTask?
+
+    init(
+        action: Configuration.SSEAction, channel: String, hub: ChannelHub, stats: ChannelStats.Route, eventLoop: any EventLoop,
+        write: @escaping BodyStream.Write
+    ) {
+        self.action = action
+        self.channel = channel
+        self.hub = hub
+        self.stats = stats
+        self.eventLoop = eventLoop
+        self.write = write
+        self.done = eventLoop.makePromise()
+        self.queue = OutboundQueue(maxMessages: action.queueMessages, maxBytes: action.queueBytes, policy: action.slowConsumer)
+    }
+
+    func run(resumingAfter resumeFrom: ChannelMessageID?, clientGone: ClientGoneSignal) -> EventLoopFuture<Void> {
+        stats.open.wrappingIncrement(ordering: .relaxed)
+        stats.opened.wrappingIncrement(ordering: .relaxed)
+        // Subscribe before reading the history, so nothing published in between is missed.
+        subscription = hub.subscribe(
+            channel, on: eventLoop, deliver: { [self] message in received(message) }, drain: { [self] in drain() }
+        )
+        clientGone.whenGone { [self] reason in end(failure: SSEClientGone(reason: reason)) }
+        guard subscription != nil else {
+            end(failure: nil)
+            return done.futureResult
+        }
+        enqueue(ByteBuffer(string: "retry: \(action.retry.components.seconds * 1000 + action.retry.components.attoseconds / 1_000_000_000_000_000)\n\n"))
+        if let resumeFrom {
+            hub.messages(in: channel, after: resumeFrom, on: eventLoop).whenComplete { [self] result in
+                let replay = (try? result.get()) ?? []
+                release(replay)
+            }
+        } else {
+            release([])
+        }
+        let period = TimeAmount(action.keepAlive)
+        keepAlive = eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [self] _ in
+            if !ended, NIODeadline.now() - lastWrite >= period { enqueue(ByteBuffer(string: ": keep-alive\n\n")) }
+        }
+        return done.futureResult
+    }
+
+    /// Writes the replayed history, then the live messages that arrived meanwhile (skipping what was replayed).
+    private func release(_ replay: [ChannelMessage]) {
+        let live = held ?? []
+        held = nil
+        for m in replay { send(m) }
+        for m in live { send(m) }
+    }
+
+    private func received(_ message: ChannelMessage) {
+        guard !ended else { return }
+        if held != nil {
+            held!.append(message)
+        } else {
+            send(message)
+        }
+    }
+
+    private func send(_ message: ChannelMessage) {
+        guard !ended else { return }
+        if let lastSent, message.id <= lastSent { return }
+        lastSent = message.id
+        enqueue(Self.event(message))
+    }
+
+    private func enqueue(_ bytes: ByteBuffer) {
+        switch queue.enqueue(bytes) {
+        case .send(let b):
+            writeOut(b)
+        case .queued:
+            break
+        case .droppedOldest:
+            stats.dropped.wrappingIncrement(ordering: .relaxed)
+        case .overflow:
+            stats.closedSlow.wrappingIncrement(ordering: .relaxed)
+            end(failure: nil)
+        }
+    }
+
+    private func writeOut(_ bytes: ByteBuffer) {
+        lastWrite = .now()
+        stats.messagesOut.wrappingIncrement(ordering: .relaxed)
+        let count = bytes.readableBytes
+        write(bytes).whenComplete { [self] result in
+            switch result {
+            case .success:
+                guard !ended else { return }
+                for next in queue.completed(count) { writeOut(next) }
+            case .failure(let error):
+                end(failure: error)
+            }
+        }
+    }
+
+    /// Shutdown: the stream ends cleanly, and the browser reconnects (to another instance) after `retry`.
+    private func drain() {
+        guard !ended else { return }
+        stats.closedDraining.wrappingIncrement(ordering: .relaxed)
+        end(failure: nil)
+    }
+
+    private func end(failure: (any Error)?) {
+        guard !ended else { return }
+        ended = true
+        keepAlive?.cancel()
+        keepAlive = nil
+        if let subscription {
+            hub.unsubscribe(subscription)
+            self.subscription = nil
+        }
+        stats.open.wrappingDecrement(ordering: .relaxed)
+        if let failure { done.fail(failure) } else { done.succeed() }
+    }
+
+    /// `id:`, then one `data:` line per line of the message (a binary message goes as base64 with
+    /// `event: binary`), then the blank line that dispatches it.
+    static func event(_ message: ChannelMessage) -> ByteBuffer {
+        var out = ByteBuffer()
+        out.reserveCapacity(message.payload.readableBytes + 48)
+        out.writeString("id: \(message.id)\n")
+        switch message.kind {
+        case .binary:
+            out.writeString("event: binary\ndata: ")
+            out.writeString(Data(message.payload.readableBytesView).base64EncodedString())
+            out.writeString("\n")
+        case .text:
+            let text = String(buffer: message.payload)
+            // CR, LF and CRLF all end a line in the event stream format, so each becomes its own data line.
+            var line = Substring()
+            var lines: [Substring] = []
+            var rest = Substring(text)
+            while let i = rest.firstIndex(where: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) {
+                line = rest[..<i]
+                lines.append(line)
+                rest = rest[rest.index(after: i)...]
+            }
+            lines.append(rest)
+            for l in lines {
+                out.writeString("data: ")
+                out.writeSubstring(l)
+                out.writeString("\n")
+            }
+        }
+        out.writeString("\n")
+        return out
+    }
+}
+
+/// The SSE client went away; the stream's future fails with it.
+struct SSEClientGone: Error, CustomStringConvertible {
+    var reason: String
+    var description: String { "the event stream's client went away: \(reason)" }
+}
