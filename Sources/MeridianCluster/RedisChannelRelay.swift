@@ -33,21 +33,22 @@ public final class RedisChannelRelay: ChannelRelay {
 
     public var isAvailable: Bool { !client.isDegraded }
 
+    /// One publisher's messages stay in order because it has one publish in flight at a time (the WebSocket
+    /// session waits for each answer): with several, a NOSCRIPT answer (a fresh or restarted Redis) sends the first
+    /// ones round again after SCRIPT LOAD while the later ones, already loaded, overtake them — a test caught that.
     public func publish(
-        channel: String, kind: ChannelMessage.Kind, payload: ByteBuffer, publishedAt: Int64, on eventLoop: any EventLoop
+        channel: String, kind: ChannelMessage.Kind, payload: ByteBuffer, publishedAt: Int64, token: String, on eventLoop: any EventLoop
     ) -> EventLoopFuture<ChannelMessageID> {
         let ttl = Int(config.historyTTL.components.seconds * 1000)
         let kindText = kind == .text ? "t" : "b"
-        // EVAL, not EVALSHA: a NOSCRIPT answer (a fresh or restarted Redis) sends the first messages round again after
-        // a SCRIPT LOAD, and the later ones, already sent, overtake them. One publisher's messages must stay in order,
-        // so every call carries the source (Redis caches the compiled script by its hash) on one ordered connection.
-        let key = streamKey(channel)
-        let command: [RedisArgument] = [
-            "EVAL", .string(RedisScripts.channelPublish.source), 1, .string(key),
-            .string(kindText), RedisArgument(publishedAt), RedisArgument(config.history), .bytes(payload), RedisArgument(max(ttl, 1000)),
-            .string(pubsubChannel(channel)),
-        ]
-        return client.send(command, key: key, on: eventLoop, ordered: true).flatMapThrowing { value in
+        return client.run(
+            RedisScripts.channelPublish, keys: [streamKey(channel)],
+            arguments: [
+                .string(kindText), RedisArgument(publishedAt), RedisArgument(config.history), .bytes(payload), RedisArgument(max(ttl, 1000)),
+                .string(pubsubChannel(channel)), .string(token),
+            ],
+            on: eventLoop
+        ).flatMapThrowing { value in
             guard let text = value.string, let id = ChannelMessageID(text) else {
                 throw RedisError.protocolError("channel publish answered \(value)")
             }
@@ -101,7 +102,7 @@ public final class RedisChannelRelay: ChannelRelay {
         }
     }
 
-    /// The envelope the script publishes: `id \n kind \n micros \n payload`.
+    /// The envelope the script publishes: `id \n kind \n micros \n token \n payload`.
     static func decode(_ envelope: ByteBuffer, channel: String) -> ChannelMessage? {
         var b = envelope
         func line() -> String? {
@@ -110,10 +111,12 @@ public final class RedisChannelRelay: ChannelRelay {
             b.moveReaderIndex(forwardBy: 1)
             return text
         }
-        guard let idText = line(), let id = ChannelMessageID(idText), let kindText = line(), let atText = line(), let at = Int64(atText) else {
+        guard let idText = line(), let id = ChannelMessageID(idText), let kindText = line(), let atText = line(), let at = Int64(atText),
+            let token = line()
+        else {
             return nil
         }
-        return ChannelMessage(channel: channel, id: id, kind: kindText == "b" ? .binary : .text, payload: b, publishedAt: at)
+        return ChannelMessage(channel: channel, id: id, kind: kindText == "b" ? .binary : .text, payload: b, publishedAt: at, token: token)
     }
 
     /// A literal prefix inside a Redis glob pattern.
@@ -129,12 +132,13 @@ public final class RedisChannelRelay: ChannelRelay {
 
 extension RedisScripts {
     /// KEYS[1] the channel's stream; ARGV: kind, published-at (µs), history length, payload, history TTL (ms),
-    /// the pub/sub channel. Appends (trimmed to the history length), refreshes the TTL, publishes, answers the id.
+    /// the pub/sub channel, the publish token. Appends (trimmed to the history length), refreshes the TTL,
+    /// publishes, answers the id.
     static let channelPublish = RedisScript(
         """
         local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[3], '*', 'k', ARGV[1], 't', ARGV[2], 'd', ARGV[4])
         redis.call('PEXPIRE', KEYS[1], ARGV[5])
-        redis.call('PUBLISH', ARGV[6], id .. '\\n' .. ARGV[1] .. '\\n' .. ARGV[2] .. '\\n' .. ARGV[4])
+        redis.call('PUBLISH', ARGV[6], id .. '\\n' .. ARGV[1] .. '\\n' .. ARGV[2] .. '\\n' .. ARGV[7] .. '\\n' .. ARGV[4])
         return id
         """
     )

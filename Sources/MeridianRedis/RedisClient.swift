@@ -76,21 +76,18 @@ public final class RedisClient: Sendable {
     /// Sends a command. `key` routes it in a cluster (the slot of the key; any node without one). `timeout` bounds the
     /// wait (the configured command timeout when nil); a caller on a request's path passes its budget. Error replies
     /// are values (``RedisValue/error(_:)``); transport problems fail the future with ``RedisError``.
-    /// `ordered`: on the event loop's first connection to the node, so commands sent from one event loop reach Redis
-    /// in the order they were sent (with several connections per loop they otherwise take turns, and may overtake).
     public func send(
-        _ arguments: [RedisArgument], key: String? = nil, timeout: Duration? = nil, on eventLoop: (any EventLoop)? = nil,
-        ordered: Bool = false
+        _ arguments: [RedisArgument], key: String? = nil, timeout: Duration? = nil, on eventLoop: (any EventLoop)? = nil
     ) -> EventLoopFuture<RedisValue> {
         let eventLoop = eventLoop ?? group.any()
         let started = NIODeadline.now()
         let deadline = started + .nanoseconds((timeout ?? settings.commandTimeout).nanoseconds)
         guard eventLoop.inEventLoop, let loop = loops[ObjectIdentifier(eventLoop)] else {
             let target = loops[ObjectIdentifier(eventLoop)] != nil ? eventLoop : group.next()
-            return target.flatSubmit { self.send(arguments, key: key, timeout: timeout, on: target, ordered: ordered) }
+            return target.flatSubmit { self.send(arguments, key: key, timeout: timeout, on: target) }
         }
         let node = route(key)
-        let reply = execute(arguments, node: node, loop: loop, deadline: deadline, redirects: 0, asking: false, ordered: ordered)
+        let reply = execute(arguments, node: node, loop: loop, deadline: deadline, redirects: 0, asking: false)
         guard let observer = events.observer else { return reply }
         reply.whenComplete { result in
             observer.redisCommand(result: Self.label(result), seconds: Double((NIODeadline.now() - started).nanoseconds) / 1e9)
@@ -170,10 +167,9 @@ public final class RedisClient: Sendable {
     }
 
     private func execute(
-        _ arguments: [RedisArgument], node: RedisNode, loop: RedisLoop, deadline: NIODeadline, redirects: Int, asking: Bool,
-        ordered: Bool = false
+        _ arguments: [RedisArgument], node: RedisNode, loop: RedisLoop, deadline: NIODeadline, redirects: Int, asking: Bool
     ) -> EventLoopFuture<RedisValue> {
-        let link = ordered ? loop.links(for: node)[0] : loop.link(for: node)
+        let link = loop.link(for: node)
         let reply = link.withConnection(deadline: deadline) { c in
             asking ? c.sendAsking(arguments, deadline: deadline) : c.send(arguments, deadline: deadline)
         }
@@ -191,8 +187,7 @@ public final class RedisClient: Sendable {
                 Task { await self.refreshSlots() }
             }
             return self.execute(
-                arguments, node: redirect.node, loop: loop, deadline: deadline, redirects: redirects + 1, asking: redirect.kind == .ask,
-                ordered: ordered
+                arguments, node: redirect.node, loop: loop, deadline: deadline, redirects: redirects + 1, asking: redirect.kind == .ask
             )
         }
     }

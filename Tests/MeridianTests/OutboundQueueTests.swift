@@ -94,4 +94,30 @@ import Testing
         #expect(h.messages(in: "a", after: zero, nowMilliseconds: 3000).isEmpty, "the quietest channel made room")
         #expect(h.messages(in: "c", after: zero, nowMilliseconds: 3000).count == 1)
     }
+
+    @Test func historyIsBoundedInBytesAcrossChannels() {
+        var h = ChannelHistory(perChannel: 10, maxChannels: 100, maxBytes: 1000, ttl: .seconds(10))
+        for i in 0..<20 {
+            let m = ChannelMessage(
+                channel: "c\(i)", id: ChannelMessageID(milliseconds: 1, sequence: UInt64(i)), kind: .text,
+                payload: ByteBuffer(repeating: 0x61, count: 300), publishedAt: 0
+            )
+            h.record(m, nowMilliseconds: UInt64(i))
+            #expect(h.bytes <= 1000)
+        }
+        let zero = ChannelMessageID(milliseconds: 0, sequence: 0)
+        #expect(h.messages(in: "c19", after: zero, nowMilliseconds: 19).count == 1, "the newest channel is kept")
+        #expect(h.messages(in: "c0", after: zero, nowMilliseconds: 19).isEmpty, "the quietest went")
+        var one = ChannelHistory(perChannel: 3, maxChannels: 10, maxBytes: 1000, ttl: .seconds(10))
+        for i in 0..<10 {
+            one.record(ChannelMessage(channel: "x", id: ChannelMessageID(milliseconds: 1, sequence: UInt64(i)), kind: .text, payload: ByteBuffer(repeating: 0x61, count: 100), publishedAt: 0), nowMilliseconds: 1)
+        }
+        #expect(one.bytes == 300, "a ring that wraps counts what it replaced")
+        var big = ChannelHistory(perChannel: 100, maxChannels: 10, maxBytes: 1000, ttl: .seconds(10))
+        for i in 0..<10 {
+            big.record(ChannelMessage(channel: "y", id: ChannelMessageID(milliseconds: 1, sequence: UInt64(i)), kind: .text, payload: ByteBuffer(repeating: 0x61, count: 300), publishedAt: 0), nowMilliseconds: 1)
+        }
+        #expect(big.bytes == 900, "one channel alone keeps within the bound, newest first")
+        #expect(big.messages(in: "y", after: ChannelMessageID(milliseconds: 0, sequence: 0), nowMilliseconds: 1).map(\.id.sequence) == [7, 8, 9])
+    }
 }

@@ -4,10 +4,12 @@ import NIOCore
 import Testing
 
 /// Channels across instances through one real `redis-server`, and over HTTP/2 (RFC 8441).
-@Suite struct WebSocketClusterTests {
-    static func yaml(redis: Int, prefix: String) -> String {
+/// After the main suite, with the other channel suites (see `WebSocketChannelTests`).
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["MERIDIAN_LARGE_TESTS"] == "1"))
+struct WebSocketClusterTests {
+    static func yaml(redis: Int, prefix: String, commandTimeout: String = "1s") -> String {
         """
-        redis: {url: "redis://127.0.0.1:\(redis)", key_prefix: "\(prefix)", timeouts: {command: 1s}}
+        redis: {url: "redis://127.0.0.1:\(redis)", key_prefix: "\(prefix)", timeouts: {command: \(commandTimeout)}}
         channels: {history: 20}
         listeners:
           - {name: http, address: "127.0.0.1:0", http2: {h2c: true}}
@@ -21,8 +23,10 @@ import Testing
         """
     }
 
-    static func withInstances<T>(_ count: Int, redis: RedisServer, _ body: ([TestServer]) async throws -> T) async throws -> T {
-        let config = yaml(redis: redis.port, prefix: "w\(UUID().uuidString.prefix(8))")
+    static func withInstances<T>(
+        _ count: Int, redis: RedisServer, commandTimeout: String = "1s", _ body: ([TestServer]) async throws -> T
+    ) async throws -> T {
+        let config = yaml(redis: redis.port, prefix: "w\(UUID().uuidString.prefix(8))", commandTimeout: commandTimeout)
         var servers: [TestServer] = []
         let result: Result<T, any Error>
         do {
@@ -104,6 +108,41 @@ import Testing
             _ = try await WebSocketChannelTests.publish(s[0], "r", "after")
             #expect(try await remote.waitForMessages(2) == ["before", "after"], "across instances again once Redis is back")
             #expect(try await local.waitForMessages(3) == ["before", "during", "after"])
+        }
+    }
+
+    /// A Redis call that times out may still run once Redis gets to it: the message was delivered here as a fallback,
+    /// and Redis's copy, coming back later, must not be delivered again.
+    @Test func aPublishThatTimedOutButRanIsDeliveredOnce() async throws {
+        let redis = try await RedisServer()
+        try await Self.withInstances(1, redis: redis, commandTimeout: "200ms") { s in
+            let peer = try WebSocketPeer("ws://127.0.0.1:\(s[0].port)/ws/once", ["--hold"])
+            try await peer.wait(for: "open")
+            try await WebSocketChannelTests.waitForSubscribers(s[0], "once", 1)
+            // The script is loaded first (a NOSCRIPT answer arriving after the timeout would run nothing).
+            _ = try await WebSocketChannelTests.publish(s[0], "once", "warm")
+            #expect(try await peer.waitForMessages(1) == ["warm"])
+            // Redis holds every write (scripts included) for 1.5 s, then runs them.
+            try await redis.cli("CLIENT", "PAUSE", "1500", "WRITE")
+            let first = try await WebSocketChannelTests.publish(s[0], "once", "first")
+            #expect(first.text.contains("\"scope\":\"instance\""), "the call timed out: delivered here \(first.text)")
+            #expect(try await peer.waitForMessages(2) == ["warm", "first"])
+            // Publish through Redis again (each try while Redis is still paused is delivered here once, as "first" was),
+            // then a marker: Redis's copies of the paused calls come back before the marker does.
+            var seconds = 0
+            while true {
+                let second = try await WebSocketChannelTests.publish(s[0], "once", "second")
+                seconds += 1
+                if second.text.contains("\"scope\":\"cluster\"") { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let marker = try await WebSocketChannelTests.publish(s[0], "once", "marker")
+            #expect(marker.text.contains("\"scope\":\"cluster\""))
+            try await waitUntil { peer.messages.last == "marker" }
+            let got = peer.messages
+            #expect(got.filter { $0 == "first" }.count == 1, "\(got)")
+            #expect(got.filter { $0 == "second" }.count == seconds, "\(got)")
+            #expect(got.count == 3 + seconds, "\(got)")
         }
     }
 

@@ -5,7 +5,9 @@ import Testing
 
 /// Channels in an instance's life: a reload keeps them, route middleware sees the handshake, compression
 /// leaves WebSockets alone and flushes each SSE event, and `/metrics` counts them.
-@Suite struct WebSocketOperationsTests {
+/// After the main suite, with the other channel suites (see `WebSocketChannelTests`).
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["MERIDIAN_LARGE_TESTS"] == "1"))
+struct WebSocketOperationsTests {
     static let yaml = """
         compression: {min_length: 1}
         hosts:

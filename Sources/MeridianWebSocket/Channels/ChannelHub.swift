@@ -28,7 +28,15 @@ public final class ChannelHub: Sendable {
         var history: ChannelHistory
         var lastID = ChannelMessageID(milliseconds: 0, sequence: 0)
         var draining = false
+        var nextToken: UInt64 = 0
+        /// Tokens of messages delivered here because their Redis call failed, oldest first (bounded): a copy
+        /// coming back from Redis with one of them is dropped.
+        var fallbackTokens: Set<String> = []
+        var fallbackOrder: [String] = []
     }
+
+    /// This process's part of every publish token.
+    private let nonce = String(UInt64.random(in: .min ... .max), radix: 36)
 
     public let config: Configuration.Channels
     public let stats: ChannelStats
@@ -77,23 +85,48 @@ public final class ChannelHub: Sendable {
         state.withLockedValue { $0.subscribers[channel]?.count ?? 0 }
     }
 
-    /// Publishes to every subscriber of the channel in the cluster; the message's id.
-    public func publish(_ channel: String, kind: ChannelMessage.Kind, payload: ByteBuffer, on eventLoop: any EventLoop) -> EventLoopFuture<ChannelMessageID> {
+    /// What a publish did: the message's id, and whether it went through Redis to the whole cluster.
+    public struct Published: Sendable {
+        public var id: ChannelMessageID
+        public var cluster: Bool
+    }
+
+    /// Publishes to every subscriber of the channel in the cluster (this instance's alone when Redis is absent or
+    /// fails the call).
+    public func publish(_ channel: String, kind: ChannelMessage.Kind, payload: ByteBuffer, on eventLoop: any EventLoop) -> EventLoopFuture<Published> {
         stats.published.wrappingIncrement(ordering: .relaxed)
         let now = Self.nowMicroseconds()
         guard let relay, relay.isAvailable else {
-            return eventLoop.makeSucceededFuture(publishLocally(channel, kind: kind, payload: payload, at: now))
+            return eventLoop.makeSucceededFuture(Published(id: publishLocally(channel, kind: kind, payload: payload, at: now, token: nil), cluster: false))
         }
-        return relay.publish(channel: channel, kind: kind, payload: payload, publishedAt: now, on: eventLoop).flatMapError { error in
-            // Redis failed us: the subscribers here still get it (the others will not: degraded mode).
+        let token = state.withLockedValue { s -> String in
+            s.nextToken += 1
+            return "\(nonce)-\(s.nextToken)"
+        }
+        return relay.publish(channel: channel, kind: kind, payload: payload, publishedAt: now, token: token, on: eventLoop).map {
+            Published(id: $0, cluster: true)
+        }.flatMapError { error in
+            // Redis failed us: the subscribers here still get it (the others may not: degraded mode). A timeout may
+            // have come after Redis ran the call; then its copy comes back too, and the token drops it.
             self.logger.debug("channel publish through redis failed; delivering locally", metadata: ["error": "\(error)"])
-            return eventLoop.makeSucceededFuture(self.publishLocally(channel, kind: kind, payload: payload, at: now))
+            let id = self.publishLocally(channel, kind: kind, payload: payload, at: now, token: token)
+            return eventLoop.makeSucceededFuture(Published(id: id, cluster: false))
         }
     }
 
-    private func publishLocally(_ channel: String, kind: ChannelMessage.Kind, payload: ByteBuffer, at now: Int64) -> ChannelMessageID {
+    private func publishLocally(
+        _ channel: String, kind: ChannelMessage.Kind, payload: ByteBuffer, at now: Int64, token: String?
+    ) -> ChannelMessageID {
         stats.publishedLocalOnly.wrappingIncrement(ordering: .relaxed)
         let id = state.withLockedValue { s -> ChannelMessageID in
+            if let token {
+                s.fallbackTokens.insert(token)
+                s.fallbackOrder.append(token)
+                if s.fallbackOrder.count > 10_000 {
+                    for old in s.fallbackOrder.prefix(1_000) { s.fallbackTokens.remove(old) }
+                    s.fallbackOrder.removeFirst(1_000)
+                }
+            }
             let ms = UInt64(now / 1000)
             let id = ms > s.lastID.milliseconds
                 ? ChannelMessageID(milliseconds: ms, sequence: 0)
@@ -108,12 +141,16 @@ public final class ChannelHub: Sendable {
     /// Hands `message` to this instance's subscribers (one task per event loop) and keeps it for resumption.
     func deliverLocally(_ message: ChannelMessage) {
         let nowMicros = Self.nowMicroseconds()
-        stats.recordLatency(microseconds: nowMicros - message.publishedAt)
-        let targets = state.withLockedValue { s -> [Subscriber] in
+        let targets = state.withLockedValue { s -> [Subscriber]? in
+            if let token = message.token, !s.fallbackTokens.isEmpty, s.fallbackTokens.remove(token) != nil {
+                return nil  // delivered here already, when its Redis call failed
+            }
             s.history.record(message, nowMilliseconds: UInt64(nowMicros / 1000))
             if message.id > s.lastID { s.lastID = message.id }
             return s.subscribers[message.channel].map { Array($0.values) } ?? []
         }
+        guard let targets else { return }
+        stats.recordLatency(microseconds: nowMicros - message.publishedAt)
         guard !targets.isEmpty else { return }
         var byLoop: [ObjectIdentifier: (any EventLoop, [Subscriber])] = [:]
         for t in targets { byLoop[ObjectIdentifier(t.eventLoop), default: (t.eventLoop, [])].1.append(t) }

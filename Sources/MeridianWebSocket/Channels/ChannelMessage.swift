@@ -16,13 +16,17 @@ public struct ChannelMessage: Sendable {
     /// When it was published (microseconds since the epoch, the publishing instance's clock): the fan-out
     /// latency is measured from it.
     public var publishedAt: Int64
+    /// Unique per publish (`<instance nonce>-<sequence>`): when a Redis call timed out after Redis had run it, the
+    /// message was delivered here as a fallback and then comes back from Redis too; the token spots the copy.
+    public var token: String?
 
-    public init(channel: String, id: ChannelMessageID, kind: Kind, payload: ByteBuffer, publishedAt: Int64) {
+    public init(channel: String, id: ChannelMessageID, kind: Kind, payload: ByteBuffer, publishedAt: Int64, token: String? = nil) {
         self.channel = channel
         self.id = id
         self.kind = kind
         self.payload = payload
         self.publishedAt = publishedAt
+        self.token = token
     }
 }
 

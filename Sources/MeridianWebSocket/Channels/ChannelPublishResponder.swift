@@ -31,10 +31,9 @@ public struct ChannelPublishResponder: Responder {
                         .badRequest, "400 Bad Request: a text message must be UTF-8; send binary with Content-Type: application/octet-stream\n"
                     ))
                 }
-                let shared = hub.relay?.isAvailable == true
-                return hub.publish(channel, kind: binary ? .binary : .text, payload: body, on: loop).map { id in
+                return hub.publish(channel, kind: binary ? .binary : .text, payload: body, on: loop).map { published in
                     let object: [String: Any] = [
-                        "channel": channel, "id": id.description, "scope": shared ? "cluster" : "instance",
+                        "channel": channel, "id": published.id.description, "scope": published.cluster ? "cluster" : "instance",
                         "subscribers_here": hub.subscriberCount(channel),
                     ]
                     let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)

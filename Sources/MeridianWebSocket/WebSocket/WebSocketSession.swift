@@ -33,6 +33,12 @@ final class WebSocketSession: UpgradedStream.Delegate, @unchecked Sendable {
     private var pingSentAt: NIODeadline?
     private var keepAlive: Scheduled<Void>?
     private var closeDeadline: Scheduled<Void>?
+    /// Messages from the client waiting for the one being published: one in flight at a time keeps this client's
+    /// messages in order through Redis, and a client that sends faster than they go out stops being read.
+    private var publishQueue: [(ChannelMessage.Kind, ByteBuffer)] = []
+    private var publishing = false
+    private var readingPaused = false
+    static let maxQueuedPublishes = 64
 
     static func start(
         on stream: UpgradedStream, action: Configuration.WebSocketAction, channel: String, hub: ChannelHub, stats: ChannelStats.Route,
@@ -100,7 +106,7 @@ final class WebSocketSession: UpgradedStream.Delegate, @unchecked Sendable {
             guard action.publish else {
                 return fail(WebSocketFailure(code: 1008, reason: "this channel does not take messages from clients"))
             }
-            _ = hub.publish(channel, kind: opcode == .text ? .text : .binary, payload: payload, on: stream.eventLoop)
+            publish(opcode == .text ? .text : .binary, payload)
         case .ping(let payload):
             guard phase == .open else { return }
             sendControl(WebSocketFrameEncoder.encode(.pong, payload: payload, allocator: stream.allocator))
@@ -118,6 +124,29 @@ final class WebSocketSession: UpgradedStream.Delegate, @unchecked Sendable {
                 finish()  // the client answered ours: the server closes the TCP connection first (§7.1.1)
             case .closed:
                 break
+            }
+        }
+    }
+
+    private func publish(_ kind: ChannelMessage.Kind, _ payload: ByteBuffer) {
+        guard !publishing else {
+            publishQueue.append((kind, payload))
+            if publishQueue.count >= Self.maxQueuedPublishes, !readingPaused {
+                readingPaused = true
+                stream.setReading(false)
+            }
+            return
+        }
+        publishing = true
+        hub.publish(channel, kind: kind, payload: payload, on: stream.eventLoop).hop(to: stream.eventLoop).whenComplete { [self] _ in
+            publishing = false
+            if !publishQueue.isEmpty {
+                let (nextKind, nextPayload) = publishQueue.removeFirst()
+                publish(nextKind, nextPayload)
+            }
+            if readingPaused, publishQueue.count < Self.maxQueuedPublishes / 2 {
+                readingPaused = false
+                stream.setReading(true)
             }
         }
     }
