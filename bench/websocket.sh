@@ -11,7 +11,7 @@
 #            The reference server (one process, no cluster) gets the same load on one instance as a yardstick.
 #   echo     a connection on its own channel (/ws/echo-PID-I) sends a message and waits for its copy: ECHO_N
 #            sequential round trips on one connection, then ECHO_CONNS connections each doing ECHO_COUNT; against
-#            Meridian without redis: (the local path), Meridian with Redis (publish = EVAL, back by PSUBSCRIBE), and
+#            Meridian without redis: (the local path), Meridian with Redis (publish = EVALSHA, back by PSUBSCRIBE), and
 #            the reference. Each after ECHO_WARMUP discarded round trips per connection.
 # Only a failure (a server dies, a handshake is refused, the load generator breaks) exits non-zero; lost or
 # duplicated messages and the ratios are printed.
