@@ -530,8 +530,42 @@ def cache_row():
     ])
 
 
-OVERVIEW_ROWS = [traffic_row, errors_row, latency_row, upstreams_row, resilience_row, cache_row, shared_state_row,
-                 connections_row, instances_row, config_row, telemetry_row]
+def channels_row():
+    route = '{{route}} {{protocol}}'
+    fanout = "meridian_channel_fanout_seconds_bucket"
+    return Row("WebSocket and SSE channels", [
+        timeseries("Open channel connections by route",
+                   targets((f"sum by (route, protocol) (meridian_channel_connections{sel()})", route)),
+                   desc="WebSockets and event streams open now, per route pattern (channel names are never labels)."),
+        timeseries("Messages/s from and to clients",
+                   targets((f"sum by (route, protocol, direction) (rate(meridian_channel_messages_total{sel()}[{RI}]))",
+                            "{{route}} {{protocol}} {{direction}}")),
+                   unit="ops",
+                   desc="in: messages WebSocket clients sent (each one published); out: frames and events written to "
+                        "clients. out / in is the fan-out."),
+        timeseries("Fan-out latency p50 / p99",
+                   targets((f"histogram_quantile(0.5, sum by (le) (rate({fanout}{sel()}[{RI}])))", "p50"),
+                           (f"histogram_quantile(0.99, sum by (le) (rate({fanout}{sel()}[{RI}])))", "p99")),
+                   unit="s",
+                   desc="From publish (on any instance) to delivery to this instance's subscribers, through Redis "
+                        "when it is configured."),
+        timeseries("Published/s by scope",
+                   targets((f"sum by (scope) (rate(meridian_channel_published_total{sel()}[{RI}]))", "{{scope}}")),
+                   unit="ops", stack=True, overrides=[_color("instance", "orange")],
+                   desc="cluster: through Redis to every instance; instance: this instance's subscribers only "
+                        "(no Redis, or Redis down or too slow for the call)."),
+        timeseries("Connections ended by the server/s, and dropped messages/s",
+                   targets((f"sum by (reason) (rate(meridian_channel_closed_total{sel()}[{RI}]))", "closed {{reason}}"),
+                           (f"sum by (route) (rate(meridian_channel_dropped_messages_total{sel()}[{RI}]))",
+                            "dropped {{route}}")),
+                   unit="ops",
+                   desc="slow: a client's queue overflowed; draining: shutdown (1001); protocol: a broken rule "
+                        "(1002, 1007, 1009) or no pong; dropped: slow_consumer: drop_oldest."),
+    ])
+
+
+OVERVIEW_ROWS = [traffic_row, errors_row, latency_row, upstreams_row, resilience_row, cache_row, channels_row,
+                 shared_state_row, connections_row, instances_row, config_row, telemetry_row]
 
 
 def variables():

@@ -93,6 +93,10 @@ hosts:
         respond: {status: 200, body: "api\n"}
       - match: {path: /fail}
         respond: {status: 503, body: "down\n"}
+      - match: {path: /ws/:channel}
+        websocket: {}
+      - match: {path: /events/:channel}
+        sse: {}
       - match: {prefix: /}
         static: {root: "$tmp/public"}
 EOF
@@ -112,8 +116,11 @@ load() {
       "http://127.0.0.1:$port/fail" "http://127.0.0.1:$port/missing" \
       "http://127.0.0.1:$port/proxy/" "http://127.0.0.1:$port/proxy/fail" "http://127.0.0.1:$port/proxy/missing" \
       "http://127.0.0.1:$port/limited" "http://127.0.0.1:$port/cached/" "http://127.0.0.1:$port/cached/fail" >/dev/null || true
+    curl -s -o /dev/null -X POST --data "tick $SECONDS" "http://127.0.0.1:$admin/publish/check" || true
   done
 }
+# A subscriber on the channel the load publishes to, for the channel panels.
+curl -sN -o /dev/null --max-time 90 "http://127.0.0.1:$port/events/check" & pids+=($!)
 for _ in 1 2 3; do load & pids+=($!); done
 sleep 2
 
