@@ -92,8 +92,9 @@ public final class RedisChannelRelay: ChannelRelay {
         let prefix = "\(keyPrefix):\(config.redisPrefix)"
         let logger = self.logger
         client.subscribe(pattern: "\(Self.escapeGlob(prefix))*") { redisChannel, envelope in
-            guard redisChannel.hasPrefix(prefix) else { return }
-            let channel = String(redisChannel.dropFirst(prefix.utf8.count))
+            // Bytes, not characters: a channel starting with a combining mark would merge with the prefix's last one.
+            guard redisChannel.utf8.starts(with: prefix.utf8) else { return }
+            let channel = String(decoding: redisChannel.utf8.dropFirst(prefix.utf8.count), as: UTF8.self)
             guard let message = Self.decode(envelope, channel: channel) else {
                 logger.warning("malformed channel message from redis; dropped", metadata: ["channel": "\(channel)"])
                 return

@@ -141,10 +141,8 @@ extension Telemetry {
             e.sample("meridian_channel_closed_total", base + [("reason", "protocol")], r.closedProtocol.load(ordering: .relaxed))
         }
         e.family("meridian_channel_published", .counter, "Messages published to channels (scope cluster: through Redis; instance: Redis unreachable or absent).")
-        let all = stats.published.load(ordering: .relaxed)
-        let local = stats.publishedLocalOnly.load(ordering: .relaxed)
-        e.sample("meridian_channel_published_total", [("scope", "cluster")], max(0, all - local))
-        e.sample("meridian_channel_published_total", [("scope", "instance")], local)
+        e.sample("meridian_channel_published_total", [("scope", "cluster")], stats.publishedCluster.load(ordering: .relaxed))
+        e.sample("meridian_channel_published_total", [("scope", "instance")], stats.publishedLocalOnly.load(ordering: .relaxed))
         let name = "meridian_channel_fanout_seconds"
         e.family(name, .histogram, "From publish (on any instance) to delivery to this instance's subscribers.", unit: "seconds")
         var cumulative = 0

@@ -54,6 +54,22 @@ struct WebSocketOperationsTests {
         }
     }
 
+    /// A handshake that lands while the instance drains gets 1001 at once, and leaves no open connection counted.
+    @Test func aHandshakeDuringDrainIsToldToGoAndNotCounted() async throws {
+        try await withTestServer(Self.yaml) { s in
+            s.app.channels.drain()
+            let (c, head) = try await RawClient.webSocket(port: s.port, path: "/ws/late")
+            #expect(head.status == 101)
+            let frames = await c.frames { $0.contains { $0.opcode == 0x8 } }
+            #expect(frames.last?.closeCode == 1001)
+            try await c.send(bytes: WSWire.close(1001))
+            #expect(await c.waitForClose())
+            let route = s.app.channels.stats.allRoutes.first { $0.label == "/ws/:channel" }?.route
+            try await waitUntil { route?.open.load(ordering: .relaxed) == 0 }
+            #expect(route?.closedDraining.load(ordering: .relaxed) == 1)
+        }
+    }
+
     @Test func metricsCountConnectionsMessagesAndFanOut() async throws {
         try await withTestServer(Self.yaml) { s in
             let peer = try WebSocketPeer("ws://127.0.0.1:\(s.port)/ws/m", ["--send", "a", "--send", "b", "--expect", "2"])

@@ -20,13 +20,13 @@ struct ChannelHistory {
 
         /// Keeps `m`; the bytes it added (less what it pushed out).
         mutating func append(_ m: ChannelMessage, limit: Int) -> Int {
-            let added = m.payload.readableBytes
+            let added = ChannelHistory.cost(m)
             if messages.count < limit {
                 messages.append(m)
                 bytes += added
                 return added
             }
-            let removed = messages[start].payload.readableBytes
+            let removed = ChannelHistory.cost(messages[start])
             messages[start] = m
             start = (start + 1) % limit
             bytes += added - removed
@@ -39,13 +39,16 @@ struct ChannelHistory {
         mutating func dropOldest() -> Int {
             var all = ordered
             guard !all.isEmpty else { return 0 }
-            let freed = all.removeFirst().payload.readableBytes
+            let freed = ChannelHistory.cost(all.removeFirst())
             messages = all
             start = 0
             bytes -= freed
             return freed
         }
     }
+
+    /// What one kept message costs: its payload and about what the message, its id and the array slot take.
+    static func cost(_ m: ChannelMessage) -> Int { m.payload.readableBytes + 128 }
 
     init(perChannel: Int, maxChannels: Int = 10_000, maxBytes: Int = 64 << 20, ttl: Duration) {
         self.perChannel = perChannel
@@ -55,7 +58,7 @@ struct ChannelHistory {
     }
 
     mutating func record(_ message: ChannelMessage, nowMilliseconds: UInt64) {
-        guard perChannel > 0, message.payload.readableBytes <= maxBytes else { return }
+        guard perChannel > 0, Self.cost(message) <= maxBytes else { return }
         if channels[message.channel] == nil, channels.count >= maxChannels { evictQuietest() }
         bytes += channels[message.channel, default: Ring()].append(message, limit: perChannel)
         channels[message.channel]?.lastTouched = nowMilliseconds

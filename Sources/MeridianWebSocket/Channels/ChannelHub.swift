@@ -22,7 +22,7 @@ public final class ChannelHub: Sendable {
         let drain: @Sendable () -> Void
     }
 
-    private struct State {
+    struct State {
         var subscribers: [String: [UInt64: Subscriber]] = [:]
         var next: UInt64 = 0
         var history: ChannelHistory
@@ -94,7 +94,6 @@ public final class ChannelHub: Sendable {
     /// Publishes to every subscriber of the channel in the cluster (this instance's alone when Redis is absent or
     /// fails the call).
     public func publish(_ channel: String, kind: ChannelMessage.Kind, payload: ByteBuffer, on eventLoop: any EventLoop) -> EventLoopFuture<Published> {
-        stats.published.wrappingIncrement(ordering: .relaxed)
         let now = Self.nowMicroseconds()
         guard let relay, relay.isAvailable else {
             return eventLoop.makeSucceededFuture(Published(id: publishLocally(channel, kind: kind, payload: payload, at: now, token: nil), cluster: false))
@@ -104,7 +103,8 @@ public final class ChannelHub: Sendable {
             return "\(nonce)-\(s.nextToken)"
         }
         return relay.publish(channel: channel, kind: kind, payload: payload, publishedAt: now, token: token, on: eventLoop).map {
-            Published(id: $0, cluster: true)
+            self.stats.publishedCluster.wrappingIncrement(ordering: .relaxed)
+            return Published(id: $0, cluster: true)
         }.flatMapError { error in
             // Redis failed us: the subscribers here still get it (the others may not: degraded mode). A timeout may
             // have come after Redis ran the call; then its copy comes back too, and the token drops it.
@@ -118,7 +118,8 @@ public final class ChannelHub: Sendable {
         _ channel: String, kind: ChannelMessage.Kind, payload: ByteBuffer, at now: Int64, token: String?
     ) -> ChannelMessageID {
         stats.publishedLocalOnly.wrappingIncrement(ordering: .relaxed)
-        let id = state.withLockedValue { s -> ChannelMessageID in
+        var id = ChannelMessageID(milliseconds: 0, sequence: 0)
+        deliverLocally(ChannelMessage(channel: channel, id: id, kind: kind, payload: payload, publishedAt: now)) { s in
             if let token {
                 s.fallbackTokens.insert(token)
                 s.fallbackOrder.append(token)
@@ -128,37 +129,41 @@ public final class ChannelHub: Sendable {
                 }
             }
             let ms = UInt64(now / 1000)
-            let id = ms > s.lastID.milliseconds
+            id = ms > s.lastID.milliseconds
                 ? ChannelMessageID(milliseconds: ms, sequence: 0)
                 : ChannelMessageID(milliseconds: s.lastID.milliseconds, sequence: s.lastID.sequence + 1)
-            s.lastID = id
             return id
         }
-        deliverLocally(ChannelMessage(channel: channel, id: id, kind: kind, payload: payload, publishedAt: now))
         return id
     }
 
     /// Hands `message` to this instance's subscribers (one task per event loop) and keeps it for resumption.
-    func deliverLocally(_ message: ChannelMessage) {
+    /// `assignID`, for a message published here, gives it its id in the same critical section that records and
+    /// dispatches it: two publishers on different loops then reach every subscriber in id order.
+    func deliverLocally(_ message: ChannelMessage, assignID: ((inout State) -> ChannelMessageID)? = nil) {
         let nowMicros = Self.nowMicroseconds()
-        let targets = state.withLockedValue { s -> [Subscriber]? in
+        var message = message
+        let delivered = state.withLockedValue { s -> Bool in
             if let token = message.token, !s.fallbackTokens.isEmpty, s.fallbackTokens.remove(token) != nil {
-                return nil  // delivered here already, when its Redis call failed
+                return false  // delivered here already, when its Redis call failed
             }
+            if let assignID { message.id = assignID(&s) }
             s.history.record(message, nowMilliseconds: UInt64(nowMicros / 1000))
             if message.id > s.lastID { s.lastID = message.id }
-            return s.subscribers[message.channel].map { Array($0.values) } ?? []
-        }
-        guard let targets else { return }
-        stats.recordLatency(microseconds: nowMicros - message.publishedAt)
-        guard !targets.isEmpty else { return }
-        var byLoop: [ObjectIdentifier: (any EventLoop, [Subscriber])] = [:]
-        for t in targets { byLoop[ObjectIdentifier(t.eventLoop), default: (t.eventLoop, [])].1.append(t) }
-        for (_, (loop, subscribers)) in byLoop {
-            loop.execute {
-                for s in subscribers { s.deliver(message) }
+            guard let subscribers = s.subscribers[message.channel], !subscribers.isEmpty else { return true }
+            // Enqueued under the lock (an enqueue, not the delivery), so every loop gets the channel's messages in
+            // the order they were recorded.
+            var byLoop: [ObjectIdentifier: (any EventLoop, [Subscriber])] = [:]
+            for t in subscribers.values { byLoop[ObjectIdentifier(t.eventLoop), default: (t.eventLoop, [])].1.append(t) }
+            let final = message
+            for (_, (loop, targets)) in byLoop {
+                loop.execute {
+                    for t in targets { t.deliver(final) }
+                }
             }
+            return true
         }
+        if delivered { stats.recordLatency(microseconds: nowMicros - message.publishedAt) }
     }
 
     /// The channel's messages after `id`, oldest first: from Redis when it is reachable (every instance's

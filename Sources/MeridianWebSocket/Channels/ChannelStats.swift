@@ -27,9 +27,10 @@ public final class ChannelStats: Sendable {
     public let latencyBuckets: [ManagedAtomic<Int>] = ChannelStats.latencyBounds.map { _ in ManagedAtomic<Int>(0) } + [ManagedAtomic<Int>(0)]
     public let latencyMicroseconds = ManagedAtomic<Int>(0)
     public let latencyCount = ManagedAtomic<Int>(0)
-    /// Messages published (from clients and the publish API), and those that went only to this instance
-    /// because Redis was unreachable.
-    public let published = ManagedAtomic<Int>(0)
+    /// Messages published (from clients and the publish API) through Redis to the cluster, and those that went
+    /// only to this instance (no Redis, or Redis unreachable or too slow for the call). Each publish is counted
+    /// once it is settled, in one of the two.
+    public let publishedCluster = ManagedAtomic<Int>(0)
     public let publishedLocalOnly = ManagedAtomic<Int>(0)
     private let routes = NIOLockedValueBox<[String: Route]>([:])
 

@@ -47,8 +47,10 @@ struct OutboundQueue {
         guard policy == .dropOldest, bytes.readableBytes <= maxBytes else { return .overflow }
         while queuedCount > 0, queuedCount + 1 > maxMessages || queuedBytes + bytes.readableBytes > maxBytes {
             queuedBytes -= queued[head].readableBytes
+            queued[head] = ByteBuffer()  // let the dropped bytes go now
             head += 1
         }
+        compact()
         append(bytes)
         return .droppedOldest
     }
@@ -59,16 +61,23 @@ struct OutboundQueue {
         var out: [ByteBuffer] = []
         while queuedCount > 0, inFlight < inFlightLimit {
             let next = queued[head]
+            queued[head] = ByteBuffer()
             head += 1
             queuedBytes -= next.readableBytes
             inFlight += next.readableBytes
             out.append(next)
         }
+        compact()
+        return out
+    }
+
+    /// Forgets the consumed front once it is most of the array (a stalled socket that keeps dropping must not keep
+    /// it growing).
+    private mutating func compact() {
         if head > 64, head * 2 > queued.count {
             queued.removeFirst(head)
             head = 0
         }
-        return out
     }
 
     private mutating func append(_ bytes: ByteBuffer) {

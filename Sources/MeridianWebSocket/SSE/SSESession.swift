@@ -20,7 +20,6 @@ final class SSESession: @unchecked Sendable {
     private var ended = false
     /// Until the history has been written, live messages wait here (then those already replayed are skipped).
     private var held: [ChannelMessage]? = []
-    private var lastSent: ChannelMessageID?
     private var lastWrite = NIODeadline.now()
     private var keepAlive: RepeatedTask?
 
@@ -50,28 +49,36 @@ final class SSESession: @unchecked Sendable {
             end(failure: nil)
             return done.futureResult
         }
+        // The timer first: a replay can end the stream at once (a `close` queue it overflows), and end() must find
+        // the timer to cancel it.
+        let period = TimeAmount(action.keepAlive)
+        keepAlive = eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [self] _ in
+            // Only on a quiet, drained stream: a comment must not push out (drop_oldest) a real event.
+            if !ended, NIODeadline.now() - lastWrite >= period, queue.queuedCount == 0, queue.inFlight == 0 {
+                enqueue(ByteBuffer(string: ": keep-alive\n\n"))
+            }
+        }
         enqueue(ByteBuffer(string: "retry: \(action.retry.components.seconds * 1000 + action.retry.components.attoseconds / 1_000_000_000_000_000)\n\n"))
         if let resumeFrom {
-            hub.messages(in: channel, after: resumeFrom, on: eventLoop).whenComplete { [self] result in
+            hub.messages(in: channel, after: resumeFrom, on: eventLoop).hop(to: eventLoop).whenComplete { [self] result in
                 let replay = (try? result.get()) ?? []
                 release(replay)
             }
         } else {
             release([])
         }
-        let period = TimeAmount(action.keepAlive)
-        keepAlive = eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [self] _ in
-            if !ended, NIODeadline.now() - lastWrite >= period { enqueue(ByteBuffer(string: ": keep-alive\n\n")) }
-        }
         return done.futureResult
     }
 
-    /// Writes the replayed history, then the live messages that arrived meanwhile (skipping what was replayed).
+    /// Writes the replayed history, then the live messages that arrived meanwhile, less those the replay already
+    /// had (by id). From then on every live message goes out as it comes: ids from different sources (Redis's, a
+    /// local one while Redis was down) need not be in order, and none may be dropped for it.
     private func release(_ replay: [ChannelMessage]) {
         let live = held ?? []
         held = nil
+        let replayed = Set(replay.map(\.id))
         for m in replay { send(m) }
-        for m in live { send(m) }
+        for m in live where !replayed.contains(m.id) { send(m) }
     }
 
     private func received(_ message: ChannelMessage) {
@@ -85,8 +92,7 @@ final class SSESession: @unchecked Sendable {
 
     private func send(_ message: ChannelMessage) {
         guard !ended else { return }
-        if let lastSent, message.id <= lastSent { return }
-        lastSent = message.id
+        stats.messagesOut.wrappingIncrement(ordering: .relaxed)
         enqueue(Self.event(message))
     }
 
@@ -106,7 +112,6 @@ final class SSESession: @unchecked Sendable {
 
     private func writeOut(_ bytes: ByteBuffer) {
         lastWrite = .now()
-        stats.messagesOut.wrappingIncrement(ordering: .relaxed)
         let count = bytes.readableBytes
         write(bytes).whenComplete { [self] result in
             switch result {

@@ -33,6 +33,8 @@ final class WebSocketSession: UpgradedStream.Delegate, @unchecked Sendable {
     private var pingSentAt: NIODeadline?
     private var keepAlive: Scheduled<Void>?
     private var closeDeadline: Scheduled<Void>?
+    /// In the open-connections gauge (until the connection ends, subscribed or not).
+    private var counted = false
     /// Messages from the client waiting for the one being published: one in flight at a time keeps this client's
     /// messages in order through Redis, and a client that sends faster than they go out stops being read.
     private var publishQueue: [(ChannelMessage.Kind, ByteBuffer)] = []
@@ -47,6 +49,7 @@ final class WebSocketSession: UpgradedStream.Delegate, @unchecked Sendable {
         let session = WebSocketSession(stream: stream, action: action, channel: channel, hub: hub, stats: stats, deflate: deflate, logger: logger)
         stats.open.wrappingIncrement(ordering: .relaxed)
         stats.opened.wrappingIncrement(ordering: .relaxed)
+        session.counted = true
         session.subscription = hub.subscribe(
             channel, on: stream.eventLoop,
             deliver: { [weak session] message in session?.deliver(message) },
@@ -119,6 +122,7 @@ final class WebSocketSession: UpgradedStream.Delegate, @unchecked Sendable {
                 phase = .closeSent
                 let frame = code.map { WebSocketFrameEncoder.close(code: $0, reason: "", allocator: stream.allocator) }
                     ?? WebSocketFrameEncoder.encode(.close, payload: ByteBuffer(), allocator: stream.allocator)
+                armCloseDeadline()
                 stream.write(frame).whenComplete { [self] _ in finish() }
             case .closeSent:
                 finish()  // the client answered ours: the server closes the TCP connection first (§7.1.1)
@@ -154,7 +158,7 @@ final class WebSocketSession: UpgradedStream.Delegate, @unchecked Sendable {
     /// The client broke a rule: close with its code, counted.
     private func fail(_ failure: WebSocketFailure) {
         guard phase != .closed else { return }
-        stats.closedProtocol.wrappingIncrement(ordering: .relaxed)
+        if phase == .open { stats.closedProtocol.wrappingIncrement(ordering: .relaxed) }
         logger.debug("websocket closed for a protocol error", metadata: ["code": "\(failure.code)", "reason": "\(failure.reason)"])
         sendClose(code: failure.code, reason: failure.reason, thenWait: false)
     }
@@ -181,12 +185,18 @@ final class WebSocketSession: UpgradedStream.Delegate, @unchecked Sendable {
         }
         phase = .closeSent
         let written = stream.write(WebSocketFrameEncoder.close(code: code, reason: reason, allocator: stream.allocator))
+        // A client that stops reading cannot hold the connection by never taking the close frame.
+        armCloseDeadline()
         if thenWait {
-            closeDeadline = stream.eventLoop.scheduleTask(in: .seconds(2)) { [self] in finish() }
             written.whenFailure { [self] _ in finish() }
         } else {
             written.whenComplete { [self] _ in finish() }
         }
+    }
+
+    private func armCloseDeadline() {
+        closeDeadline?.cancel()
+        closeDeadline = stream.eventLoop.scheduleTask(in: .seconds(2)) { [self] in finish() }
     }
 
     private func finish() {
@@ -204,6 +214,9 @@ final class WebSocketSession: UpgradedStream.Delegate, @unchecked Sendable {
         if let subscription {
             hub.unsubscribe(subscription)
             self.subscription = nil
+        }
+        if counted {
+            counted = false
             stats.open.wrappingDecrement(ordering: .relaxed)
         }
     }
@@ -243,7 +256,8 @@ final class WebSocketSession: UpgradedStream.Delegate, @unchecked Sendable {
         stats.messagesOut.wrappingIncrement(ordering: .relaxed)
         let count = bytes.readableBytes
         stream.write(bytes).whenComplete { [self] result in
-            guard case .success = result, phase != .closed else { return }
+            // After our close frame nothing more may go (RFC 6455 §5.5.1): what is still queued stays.
+            guard case .success = result, phase == .open else { return }
             for next in queue.completed(count) { write(next) }
         }
     }
