@@ -12,7 +12,7 @@ import Testing
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["MERIDIAN_LARGE_TESTS"] == "1"))
 struct WebSocketChannelTests {
     static let yaml = """
-        channels: {history: 10}
+        channels: {history: 60}
         hosts:
           - default: true
             routes:
@@ -22,6 +22,8 @@ struct WebSocketChannelTests {
                 websocket: {publish: false}
               - match: {path: /events/:channel}
                 sse: {keepalive: 300ms, retry: 2s}
+              - match: {path: /narrow/:channel}
+                sse: {queue_messages: 2, slow_consumer: drop_oldest}
               - match: {path: /fixed}
                 websocket: {channel: =lobby, origins: ["https://app.example"]}
               - match: {path: /small/:channel}
@@ -230,6 +232,33 @@ struct WebSocketChannelTests {
             #expect(!replay.contains("data: first"))
             #expect(replay.contains("id: \(ids[1])") && replay.contains("id: \(ids[2])\ndata: third"))
             await again.close()
+        }
+    }
+
+    /// A replay longer than the client's queue goes out as the client takes it: nothing is dropped for it.
+    @Test func aReplayLongerThanTheQueueArrivesWhole() async throws {
+        try await withTestServer(Self.yaml) { s in
+            var ids: [String] = []
+            // 30 MB: more than the socket buffers hold while the client is not reading.
+            let filler = String(repeating: "z", count: 600_000)
+            for i in 0..<50 {
+                let r = try await Self.publish(s, "long", "m\(i) " + filler)
+                ids.append(((try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])?["id"] as? String) ?? "")
+            }
+            let c = try await s.client()
+            try await c.send("GET /narrow/long HTTP/1.1\r\nHost: a\r\nLast-Event-ID: \(ids[0])\r\n\r\n")
+            _ = try await c.readResponse(head: true)
+            try await c.stopReading()
+            try await Task.sleep(for: .seconds(1))  // the subject: a client that reads nothing for a while
+            try await c.resumeReading()
+            // Counting bytes, not decoding 30 MB on every read.
+            let bytes = await c.readUntil(timeout: .seconds(20)) { $0.count >= 49 * 600_000 }
+            let text = String(decoding: bytes, as: UTF8.self)
+            for i in 1..<50 { #expect(text.contains("id: \(ids[i])\ndata: m\(i) "), "m\(i) missing") }
+            #expect(!text.contains("data: m0 "))
+            let route = s.app.channels.stats.allRoutes.first { $0.label == "/narrow/:channel" }?.route
+            #expect(route?.dropped.load(ordering: .relaxed) == 0)
+            await c.close()
         }
     }
 

@@ -20,6 +20,9 @@ final class SSESession: @unchecked Sendable {
     private var ended = false
     /// Until the history has been written, live messages wait here (then those already replayed are skipped).
     private var held: [ChannelMessage]? = []
+    /// The replay (and what arrived behind it), going out as the queue has room.
+    private var backlog: [ChannelMessage] = []
+    private var backlogHead = 0
     private var lastWrite = NIODeadline.now()
     private var keepAlive: RepeatedTask?
 
@@ -73,20 +76,50 @@ final class SSESession: @unchecked Sendable {
     /// Writes the replayed history, then the live messages that arrived meanwhile, less those the replay already
     /// had (by id). From then on every live message goes out as it comes: ids from different sources (Redis's, a
     /// local one while Redis was down) need not be in order, and none may be dropped for it.
+    /// The replay goes out as the client takes it (``pump()``), not into the queue at once, so a history longer than
+    /// the queue is not lost to it; live messages that arrive meanwhile wait behind it.
     private func release(_ replay: [ChannelMessage]) {
         let live = held ?? []
         held = nil
         let replayed = Set(replay.map(\.id))
-        for m in replay { send(m) }
-        for m in live where !replayed.contains(m.id) { send(m) }
+        backlog = replay + live.filter { !replayed.contains($0.id) }
+        pump()
     }
 
     private func received(_ message: ChannelMessage) {
         guard !ended else { return }
         if held != nil {
             held!.append(message)
+        } else if backlogHead < backlog.count {
+            backlog.append(message)
+            // Behind a replay the client is not taking: the queue's rule applies to the backlog too.
+            if backlog.count - backlogHead > action.queueMessages + hub.config.history {
+                if action.slowConsumer == .dropOldest {
+                    backlogHead += 1
+                    stats.dropped.wrappingIncrement(ordering: .relaxed)
+                } else {
+                    stats.closedSlow.wrappingIncrement(ordering: .relaxed)
+                    end(failure: nil)
+                }
+            }
         } else {
             send(message)
+        }
+    }
+
+    /// Moves backlog into the queue while it has room.
+    private func pump() {
+        while !ended, backlogHead < backlog.count {
+            let event = Self.event(backlog[backlogHead])
+            let fits = queue.queuedCount < queue.maxMessages && queue.queuedBytes + event.readableBytes <= queue.maxBytes
+            guard fits || queue.queuedCount == 0 else { break }  // a completed write calls again
+            backlogHead += 1
+            stats.messagesOut.wrappingIncrement(ordering: .relaxed)
+            enqueue(event)
+        }
+        if backlogHead == backlog.count, !backlog.isEmpty {
+            backlog = []
+            backlogHead = 0
         }
     }
 
@@ -118,6 +151,7 @@ final class SSESession: @unchecked Sendable {
             case .success:
                 guard !ended else { return }
                 for next in queue.completed(count) { writeOut(next) }
+                pump()
             case .failure(let error):
                 end(failure: error)
             }

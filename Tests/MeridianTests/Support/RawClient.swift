@@ -164,6 +164,11 @@ final class RawClient: Sendable {
     func shutdownOutput() async throws { try await channel.close(mode: .output) }
     /// Stops reading from the socket (a client that no longer reads what it asked for).
     func stopReading() async throws { try await channel.setOption(.autoRead, value: false).get() }
+    /// Reads again after ``stopReading()``.
+    func resumeReading() async throws {
+        try await channel.setOption(.autoRead, value: true).get()
+        channel.read()
+    }
     func close() async { try? await channel.close() }
 
     /// Waits until `condition` holds for the received bytes or `timeout` passes.
