@@ -31,16 +31,7 @@ struct CacheClusterTests {
         clock: CacheTests.TestClock? = nil, _ body: ([TestServer]) async throws -> T
     ) async throws -> T {
         let config = yaml(redis: redis.port, origin: origin, prefix: prefix ?? "c\(UUID().uuidString.prefix(8))", stores: stores)
-        var servers: [TestServer] = []
-        let result: Result<T, any Error>
-        do {
-            for _ in 0..<count { servers.append(try await TestServer.start(config, cacheClock: clock?.reader)) }
-            result = .success(try await body(servers))
-        } catch {
-            result = .failure(error)
-        }
-        for s in servers { await s.stop() }
-        return try result.get()
+        return try await withTestServers(count, config, cacheClock: clock?.reader, body)
     }
 
     static func hit(_ r: TestResponse) -> Bool { r.header("cache-status")?.contains("hit") == true }

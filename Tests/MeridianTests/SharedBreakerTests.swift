@@ -27,17 +27,7 @@ struct SharedBreakerTests {
     static func withInstances<T>(
         _ count: Int, redis: RedisServer, upstream: TestUpstream, openFor: String = "2s", _ body: ([TestServer]) async throws -> T
     ) async throws -> T {
-        let config = yaml(redis: redis.port, upstream: upstream, openFor: openFor)
-        var servers: [TestServer] = []
-        let result: Result<T, any Error>
-        do {
-            for _ in 0..<count { servers.append(try await TestServer.start(config)) }
-            result = .success(try await body(servers))
-        } catch {
-            result = .failure(error)
-        }
-        for s in servers { await s.stop() }
-        return try result.get()
+        try await withTestServers(count, yaml(redis: redis.port, upstream: upstream, openFor: openFor), body)
     }
 
     /// Failures through A and B (the upstream failing) until C's breaker is open: a cluster-wide open.

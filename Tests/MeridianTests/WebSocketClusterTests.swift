@@ -26,17 +26,7 @@ struct WebSocketClusterTests {
     static func withInstances<T>(
         _ count: Int, redis: RedisServer, commandTimeout: String = "1s", _ body: ([TestServer]) async throws -> T
     ) async throws -> T {
-        let config = yaml(redis: redis.port, prefix: "w\(UUID().uuidString.prefix(8))", commandTimeout: commandTimeout)
-        var servers: [TestServer] = []
-        let result: Result<T, any Error>
-        do {
-            for _ in 0..<count { servers.append(try await TestServer.start(config)) }
-            result = .success(try await body(servers))
-        } catch {
-            result = .failure(error)
-        }
-        for s in servers { await s.stop() }
-        return try result.get()
+        try await withTestServers(count, yaml(redis: redis.port, prefix: "w\(UUID().uuidString.prefix(8))", commandTimeout: commandTimeout), body)
     }
 
     @Test func aMessagePublishedOnOneInstanceReachesSubscribersOnAllInOrder() async throws {

@@ -1,3 +1,4 @@
+internal import Atomics
 internal import Foundation
 public import Logging
 public import MeridianConfig
@@ -28,7 +29,6 @@ public final class ChannelHub: Sendable {
         var history: ChannelHistory
         var lastID = ChannelMessageID(milliseconds: 0, sequence: 0)
         var draining = false
-        var nextToken: UInt64 = 0
         /// Tokens of messages delivered here because their Redis call failed, oldest first (bounded): a copy
         /// coming back from Redis with one of them is dropped.
         var fallbackTokens: Set<String> = []
@@ -37,6 +37,7 @@ public final class ChannelHub: Sendable {
 
     /// This process's part of every publish token.
     private let nonce = String(UInt64.random(in: .min ... .max), radix: 36)
+    private let nextToken = ManagedAtomic<UInt64>(0)
 
     public let config: Configuration.Channels
     public let stats: ChannelStats
@@ -98,10 +99,7 @@ public final class ChannelHub: Sendable {
         guard let relay, relay.isAvailable else {
             return eventLoop.makeSucceededFuture(Published(id: publishLocally(channel, kind: kind, payload: payload, at: now, token: nil), cluster: false))
         }
-        let token = state.withLockedValue { s -> String in
-            s.nextToken += 1
-            return "\(nonce)-\(s.nextToken)"
-        }
+        let token = "\(nonce)-\(nextToken.wrappingIncrementThenLoad(ordering: .relaxed))"
         return relay.publish(channel: channel, kind: kind, payload: payload, publishedAt: now, token: token, on: eventLoop).map {
             self.stats.publishedCluster.wrappingIncrement(ordering: .relaxed)
             return Published(id: $0, cluster: true)

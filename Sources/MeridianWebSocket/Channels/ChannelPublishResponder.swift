@@ -19,14 +19,14 @@ public struct ChannelPublishResponder: Responder {
             return .immediate(.text(.methodNotAllowed, "405 Method Not Allowed: POST the message as the body\n", headers: ["allow": "POST"]))
         }
         guard let channel = ChannelName.resolve("channel", context: context) else {
-            return .immediate(.text(.badRequest, "400 Bad Request: the channel name is empty, too long or holds control characters\n"))
+            return .immediate(ChannelName.badRequest)
         }
         let binary = request.headers["content-type"].first?.lowercased().hasPrefix("application/octet-stream") == true
         let loop = context.eventLoop
         let hub = self.hub
         return .eventually(
             request.body.collect(upTo: hub.config.maxPublishBytes, on: loop).flatMap { body -> EventLoopFuture<Response> in
-                if !binary, String(validatingUTF8Bytes: body.readableBytesView) == nil {
+                if !binary, String(validating: body.readableBytesView, as: UTF8.self) == nil {
                     return loop.makeSucceededFuture(.text(
                         .badRequest, "400 Bad Request: a text message must be UTF-8; send binary with Content-Type: application/octet-stream\n"
                     ))
@@ -46,13 +46,5 @@ public struct ChannelPublishResponder: Responder {
                 return .text(.internalServerError, "500 Internal Server Error: \(error)\n")
             }
         )
-    }
-}
-
-extension String {
-    /// The bytes as a string when they are valid UTF-8; nil otherwise (no replacement characters).
-    init?(validatingUTF8Bytes bytes: some Collection<UInt8>) {
-        guard let s = String(validating: bytes, as: UTF8.self) else { return nil }
-        self = s
     }
 }

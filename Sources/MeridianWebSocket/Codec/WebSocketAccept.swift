@@ -1,3 +1,5 @@
+internal import Foundation
+
 /// The Sec-WebSocket-Accept value (RFC 6455 §4.2.2: base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))).
 ///
 /// The value proves to the client that the server read its handshake as a WebSocket one (§1.3); it is computed from
@@ -16,27 +18,8 @@ public enum WebSocketAccept {
         return base64(sha.finalize())
     }
 
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    /// Base64 with padding (RFC 4648 §4), enough for a 20-byte digest without Foundation.
+    /// Base64 with padding (RFC 4648 §4), Foundation's, as the rest of the module uses.
     static func base64(_ bytes: [UInt8]) -> String {
-        var output: [UInt8] = []
-        output.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index < bytes.count {
-            let count = min(3, bytes.count - index)
-            var group = UInt32(bytes[index]) << 16
-            if count > 1 { group |= UInt32(bytes[index + 1]) << 8 }
-            if count > 2 { group |= UInt32(bytes[index + 2]) }
-            for position in 0..<4 {
-                if position <= count {
-                    output.append(alphabet[Int(group >> UInt32(18 - 6 * position) & 0x3F)])
-                } else {
-                    output.append(UInt8(ascii: "="))
-                }
-            }
-            index += 3
-        }
-        return String(decoding: output, as: UTF8.self)
+        Data(bytes).base64EncodedString()
     }
 }

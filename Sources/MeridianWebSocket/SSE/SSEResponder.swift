@@ -22,7 +22,7 @@ public struct SSEResponder: Responder {
             return .immediate(.text(.methodNotAllowed, "405 Method Not Allowed\n", headers: ["allow": "GET, HEAD"]))
         }
         guard let channel = ChannelName.resolve(action.channel, context: context) else {
-            return .immediate(.text(.badRequest, "400 Bad Request: the channel name is empty, too long or holds control characters\n"))
+            return .immediate(ChannelName.badRequest)
         }
         let headers: HTTPHeaders = [
             "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache",

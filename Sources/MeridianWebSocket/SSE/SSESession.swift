@@ -13,9 +13,8 @@ final class SSESession: @unchecked Sendable {
     private let hub: ChannelHub
     private let stats: ChannelStats.Route
     private let eventLoop: any EventLoop
-    private let write: BodyStream.Write
     private let done: EventLoopPromise<Void>
-    private var queue: OutboundQueue
+    private let outbox: ClientOutbox
     private var subscription: ChannelHub.Subscription?
     private var ended = false
     /// Until the history has been written, live messages wait here (then those already replayed are skipped).
@@ -23,6 +22,8 @@ final class SSESession: @unchecked Sendable {
     /// The replay (and what arrived behind it), going out as the queue has room.
     private var backlog: [ChannelMessage] = []
     private var backlogHead = 0
+    /// The backlog's next message, encoded, while the queue has no room for it.
+    private var nextEvent: ByteBuffer?
     private var lastWrite = NIODeadline.now()
     private var keepAlive: RepeatedTask?
 
@@ -35,9 +36,12 @@ final class SSESession: @unchecked Sendable {
         self.hub = hub
         self.stats = stats
         self.eventLoop = eventLoop
-        self.write = write
         self.done = eventLoop.makePromise()
-        self.queue = OutboundQueue(maxMessages: action.queueMessages, maxBytes: action.queueBytes, policy: action.slowConsumer)
+        self.outbox = ClientOutbox(
+            queue: OutboundQueue(maxMessages: action.queueMessages, maxBytes: action.queueBytes, policy: action.slowConsumer),
+            stats: stats, write: write
+        )
+        outbox.owner = self
     }
 
     func run(resumingAfter resumeFrom: ChannelMessageID?, clientGone: ClientGoneSignal) -> EventLoopFuture<Void> {
@@ -57,7 +61,7 @@ final class SSESession: @unchecked Sendable {
         let period = TimeAmount(action.keepAlive)
         keepAlive = eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { [self] _ in
             // Only on a quiet, drained stream: a comment must not push out (drop_oldest) a real event.
-            if !ended, NIODeadline.now() - lastWrite >= period, queue.queuedCount == 0, queue.inFlight == 0 {
+            if !ended, NIODeadline.now() - lastWrite >= period, outbox.isIdle {
                 enqueue(ByteBuffer(string: ": keep-alive\n\n"))
             }
         }
@@ -110,9 +114,12 @@ final class SSESession: @unchecked Sendable {
     /// Moves backlog into the queue while it has room.
     private func pump() {
         while !ended, backlogHead < backlog.count {
-            let event = Self.event(backlog[backlogHead])
-            let fits = queue.queuedCount < queue.maxMessages && queue.queuedBytes + event.readableBytes <= queue.maxBytes
-            guard fits || queue.queuedCount == 0 else { break }  // a completed write calls again
+            let event = nextEvent ?? Self.event(backlog[backlogHead])
+            guard outbox.hasRoom(for: event) else {
+                nextEvent = event  // a completed write calls again; the event is not encoded twice
+                break
+            }
+            nextEvent = nil
             backlogHead += 1
             stats.messagesOut.wrappingIncrement(ordering: .relaxed)
             enqueue(event)
@@ -130,32 +137,7 @@ final class SSESession: @unchecked Sendable {
     }
 
     private func enqueue(_ bytes: ByteBuffer) {
-        switch queue.enqueue(bytes) {
-        case .send(let b):
-            writeOut(b)
-        case .queued:
-            break
-        case .droppedOldest:
-            stats.dropped.wrappingIncrement(ordering: .relaxed)
-        case .overflow:
-            stats.closedSlow.wrappingIncrement(ordering: .relaxed)
-            end(failure: nil)
-        }
-    }
-
-    private func writeOut(_ bytes: ByteBuffer) {
-        lastWrite = .now()
-        let count = bytes.readableBytes
-        write(bytes).whenComplete { [self] result in
-            switch result {
-            case .success:
-                guard !ended else { return }
-                for next in queue.completed(count) { writeOut(next) }
-                pump()
-            case .failure(let error):
-                end(failure: error)
-            }
-        }
+        if !outbox.enqueue(bytes) { end(failure: nil) }
     }
 
     /// Shutdown: the stream ends cleanly, and the browser reconnects (to another instance) after `retry`.
@@ -216,4 +198,11 @@ final class SSESession: @unchecked Sendable {
 struct SSEClientGone: Error, CustomStringConvertible {
     var reason: String
     var description: String { "the event stream's client went away: \(reason)" }
+}
+
+extension SSESession: ClientOutboxOwner {
+    var outboxIsOpen: Bool { !ended }
+    func outboxWillWrite() { lastWrite = .now() }
+    func outboxWrote() { pump() }
+    func outboxWriteFailed(_ error: any Error) { end(failure: error) }
 }

@@ -25,7 +25,7 @@ public struct WebSocketResponder: Responder {
             return .immediate(refusal.response)
         case .success(let key):
             guard let channel = ChannelName.resolve(action.channel, context: context) else {
-                return .immediate(.text(.badRequest, "400 Bad Request: the channel name is empty, too long or holds control characters\n"))
+                return .immediate(ChannelName.badRequest)
             }
             var headers: HTTPHeaders = [:]
             if let key { headers.add(name: "sec-websocket-accept", value: WebSocketAccept.value(forKey: key)) }
@@ -105,6 +105,11 @@ enum ChannelName {
             name = String(value)
         }
         return isValid(name) ? name : nil
+    }
+
+    /// The answer to a request whose channel name ``resolve(_:context:)`` refused.
+    static var badRequest: Response {
+        .text(.badRequest, "400 Bad Request: the channel name is empty, too long or holds control characters\n")
     }
 
     static func isValid(_ name: String) -> Bool {

@@ -26,7 +26,7 @@ final class WebSocketSession: UpgradedStream.Delegate, @unchecked Sendable {
     private var parser: WebSocketFrameParser
     private var assembler: WebSocketMessageAssembler
     private let compressor: PerMessageDeflateCompressor?
-    private var queue: OutboundQueue
+    private let outbox: ClientOutbox
     private var subscription: ChannelHub.Subscription?
     private var phase = Phase.open
     private var lastHeard = NIODeadline.now()
@@ -77,7 +77,11 @@ final class WebSocketSession: UpgradedStream.Delegate, @unchecked Sendable {
             maxMessageSize: action.maxMessageBytes, decompressor: deflate.map { PerMessageDeflateDecompressor(agreement: $0) }
         )
         self.compressor = deflate.map { PerMessageDeflateCompressor(agreement: $0, level: action.deflateLevel) }
-        self.queue = OutboundQueue(maxMessages: action.queueMessages, maxBytes: action.queueBytes, policy: action.slowConsumer)
+        self.outbox = ClientOutbox(
+            queue: OutboundQueue(maxMessages: action.queueMessages, maxBytes: action.queueBytes, policy: action.slowConsumer),
+            stats: stats, write: stream.write
+        )
+        outbox.owner = self
     }
 
     // MARK: - From the client
@@ -235,31 +239,12 @@ final class WebSocketSession: UpgradedStream.Delegate, @unchecked Sendable {
         } else {
             frame = WebSocketFrameEncoder.encode(opcode, payload: message.payload, allocator: stream.allocator)
         }
-        switch queue.enqueue(frame) {
-        case .send(let bytes):
-            write(bytes)
-        case .queued:
-            break
-        case .droppedOldest:
-            stats.dropped.wrappingIncrement(ordering: .relaxed)
-        case .overflow:
-            stats.closedSlow.wrappingIncrement(ordering: .relaxed)
-            logger.info("websocket client too slow; closing", metadata: ["queued": "\(queue.queuedCount)"])
-            // The close frame cannot jump a full socket buffer: close at once.
-            let code: UInt16 = action.slowConsumer == .closeTryAgain ? 1013 : 1008
-            _ = stream.write(WebSocketFrameEncoder.close(code: code, reason: "client too slow", allocator: stream.allocator))
-            finish()
-        }
-    }
-
-    private func write(_ bytes: ByteBuffer) {
-        stats.messagesOut.wrappingIncrement(ordering: .relaxed)
-        let count = bytes.readableBytes
-        stream.write(bytes).whenComplete { [self] result in
-            // After our close frame nothing more may go (RFC 6455 §5.5.1): what is still queued stays.
-            guard case .success = result, phase == .open else { return }
-            for next in queue.completed(count) { write(next) }
-        }
+        guard !outbox.enqueue(frame) else { return }
+        logger.info("websocket client too slow; closing", metadata: ["queued": "\(outbox.queuedCount)"])
+        // The close frame cannot jump a full socket buffer: close at once.
+        let code: UInt16 = action.slowConsumer == .closeTryAgain ? 1013 : 1008
+        _ = stream.write(WebSocketFrameEncoder.close(code: code, reason: "client too slow", allocator: stream.allocator))
+        finish()
     }
 
     /// Pongs bypass the queue: control frames may go between whole data frames (§5.5).
@@ -293,4 +278,12 @@ final class WebSocketSession: UpgradedStream.Delegate, @unchecked Sendable {
         sendControl(WebSocketFrameEncoder.encode(.ping, payload: ByteBuffer(), allocator: stream.allocator))
         scheduleKeepAlive(after: action.pingTimeout)
     }
+}
+
+extension WebSocketSession: ClientOutboxOwner {
+    /// After our close frame nothing more may go (RFC 6455 §5.5.1).
+    var outboxIsOpen: Bool { phase == .open }
+    func outboxWillWrite() { stats.messagesOut.wrappingIncrement(ordering: .relaxed) }
+    func outboxWrote() {}
+    func outboxWriteFailed(_ error: any Error) {}  // the pipe reports the close itself
 }

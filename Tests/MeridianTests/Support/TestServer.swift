@@ -71,3 +71,20 @@ func withTestServer<T>(
     await server.stop()
     return try result.get()
 }
+
+/// Starts `count` servers with one config (one Redis key prefix: one cluster) for `body`, and stops them all
+/// (awaited) however `body` ends.
+func withTestServers<T>(
+    _ count: Int, _ yaml: String, cacheClock: (@Sendable () -> Double)? = nil, _ body: ([TestServer]) async throws -> T
+) async throws -> T {
+    var servers: [TestServer] = []
+    let result: Result<T, any Error>
+    do {
+        for _ in 0..<count { servers.append(try await TestServer.start(yaml, cacheClock: cacheClock)) }
+        result = .success(try await body(servers))
+    } catch {
+        result = .failure(error)
+    }
+    for s in servers { await s.stop() }
+    return try result.get()
+}

@@ -9,25 +9,11 @@ enum WSWire {
             + "Sec-WebSocket-Key: \(key)\r\n\(extra)\r\n"
     }
 
-    /// A client frame: masked unless told otherwise.
+    /// A client frame: masked unless told otherwise (the codec tests' encoder, ``TestClient``).
     static func frame(_ opcode: UInt8, _ payload: [UInt8], fin: Bool = true, rsv: UInt8 = 0, mask: Bool = true, declaredLength: UInt64? = nil) -> [UInt8] {
-        var out: [UInt8] = [(fin ? 0x80 : 0) | (rsv << 4) | opcode]
-        let length = declaredLength ?? UInt64(payload.count)
-        let maskBit: UInt8 = mask ? 0x80 : 0
-        if length < 126 {
-            out.append(maskBit | UInt8(length))
-        } else if length <= 0xFFFF {
-            out.append(maskBit | 126)
-            out += [UInt8(length >> 8), UInt8(length & 0xFF)]
-        } else {
-            out.append(maskBit | 127)
-            for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8((length >> UInt64(shift)) & 0xFF)) }
-        }
-        guard mask else { return out + payload }
-        let key: [UInt8] = [0x12, 0x34, 0x56, 0x78]
-        out += key
-        out += payload.enumerated().map { $0.element ^ key[$0.offset % 4] }
-        return out
+        TestClient.frame(
+            opcode, payload, fin: fin, rsv1: rsv & 4 != 0, rsv2: rsv & 2 != 0, rsv3: rsv & 1 != 0, masked: mask, length: declaredLength
+        )
     }
 
     static func text(_ s: String, fin: Bool = true) -> [UInt8] { frame(0x1, Array(s.utf8), fin: fin) }

@@ -1,3 +1,4 @@
+import MeridianWebSocket
 import NIOCore
 
 /// A tiny client-side frame encoder for the tests: masks like a browser (RFC 6455 §5.3), and can break any rule.
@@ -38,7 +39,7 @@ enum TestClient {
         return bytes
     }
 
-    static func frame(_ opcode: WebSocketOpcodeValue, _ text: String, fin: Bool = true, rsv1: Bool = false) -> [UInt8] {
+    static func frame(_ opcode: WebSocketOpcode, _ text: String, fin: Bool = true, rsv1: Bool = false) -> [UInt8] {
         frame(opcode.rawValue, Array(text.utf8), fin: fin, rsv1: rsv1)
     }
 
@@ -49,14 +50,4 @@ enum TestClient {
     static func buffer(_ text: String) -> ByteBuffer {
         ByteBuffer(string: text)
     }
-}
-
-/// Opcode numbers as the client writes them, including reserved ones the codec's enum cannot hold.
-enum WebSocketOpcodeValue: UInt8 {
-    case continuation = 0x0
-    case text = 0x1
-    case binary = 0x2
-    case close = 0x8
-    case ping = 0x9
-    case pong = 0xA
 }
