@@ -6,9 +6,32 @@ extension Configuration {
             /// Fail the handshake.
             case reject
         }
-        public enum Version: String, Sendable, CaseIterable {
+        public enum Version: String, Sendable, CaseIterable, Comparable {
+            case tls10 = "1.0"
+            case tls11 = "1.1"
             case tls12 = "1.2"
             case tls13 = "1.3"
+
+            public static func < (a: Version, b: Version) -> Bool { a.rawValue < b.rawValue }
+        }
+        /// Mozilla's server-side TLS configurations (https://wiki.mozilla.org/Security/Server_Side_TLS, version 5.7):
+        /// the versions and TLS 1.2 cipher suites a listener offers unless `min_version` / `ciphers` say otherwise.
+        public enum Profile: String, Sendable, CaseIterable {
+            /// TLS 1.3 only.
+            case modern
+            /// TLS 1.2 with ECDHE and AEAD suites only (forward secrecy, no CBC, no SHA-1 MACs), and TLS 1.3.
+            case intermediate
+            /// TLS 1.0 and later with the CBC and RSA key-exchange suites very old clients need.
+            case old
+
+            /// The lowest version the profile allows.
+            public var minimumVersion: Version {
+                switch self {
+                case .modern: .tls13
+                case .intermediate: .tls12
+                case .old: .tls10
+                }
+            }
         }
         public struct Certificate: Sendable, Equatable {
             public var cert: String
@@ -36,8 +59,10 @@ extension Configuration {
         /// The first is the default certificate.
         public var certificates: [Certificate]
         public var unknownServerName: UnknownServerName
-        public var minimumVersion: Version
-        /// OpenSSL cipher list for TLS 1.2; nil keeps the modern default (ECDHE with AES-GCM/ChaCha20).
+        public var profile: Profile
+        /// The lowest version offered; nil takes the profile's.
+        public var minimumVersionOverride: Version?
+        /// OpenSSL cipher list for TLS 1.2 and earlier; nil takes the profile's.
         public var ciphers: String?
         public var clientAuth: ClientAuth?
         /// How often certificate and key files are checked for changes.
@@ -45,13 +70,18 @@ extension Configuration {
         /// `Strict-Transport-Security` value sent on this listener's responses; nil sends none.
         public var hsts: String?
 
+        /// The lowest version offered: `min_version`, else the profile's.
+        public var minimumVersion: Version { minimumVersionOverride ?? profile.minimumVersion }
+
         public init(
-            certificates: [Certificate], unknownServerName: UnknownServerName = .default, minimumVersion: Version = .tls12,
-            ciphers: String? = nil, clientAuth: ClientAuth? = nil, reloadInterval: Duration = .seconds(5), hsts: String? = nil
+            certificates: [Certificate], unknownServerName: UnknownServerName = .default, profile: Profile = .intermediate,
+            minimumVersion: Version? = nil, ciphers: String? = nil, clientAuth: ClientAuth? = nil, reloadInterval: Duration = .seconds(5),
+            hsts: String? = nil
         ) {
             self.certificates = certificates
             self.unknownServerName = unknownServerName
-            self.minimumVersion = minimumVersion
+            self.profile = profile
+            self.minimumVersionOverride = minimumVersion
             self.ciphers = ciphers
             self.clientAuth = clientAuth
             self.reloadInterval = reloadInterval

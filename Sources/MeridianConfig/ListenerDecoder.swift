@@ -6,7 +6,7 @@ struct ListenerDecoder {
     let reader: ConfigReader
 
     func tls(_ node: Node, _ path: String) -> Configuration.TLS? {
-        let keys = ["certificates", "unknown_sni", "min_version", "ciphers", "client_auth", "reload_interval", "hsts"]
+        let keys = ["certificates", "unknown_sni", "profile", "min_version", "ciphers", "client_auth", "reload_interval", "hsts"]
         guard let m = reader.mapping(node, path, allowed: keys) else { return nil }
         var tls = Configuration.TLS(certificates: [])
         if let n = m["certificates"], let items = reader.sequence(n, "\(path).certificates") {
@@ -37,8 +37,16 @@ struct ListenerDecoder {
         if let n = m["unknown_sni"], let v = reader.choice(n, "\(path).unknown_sni", as: Configuration.TLS.UnknownServerName.self) {
             tls.unknownServerName = v
         }
+        if let n = m["profile"], let v = reader.choice(n, "\(path).profile", as: Configuration.TLS.Profile.self) {
+            tls.profile = v
+        }
         if let n = m["min_version"], let v = reader.choice(n, "\(path).min_version", as: Configuration.TLS.Version.self) {
-            tls.minimumVersion = v
+            tls.minimumVersionOverride = v
+            if v < .tls12, tls.profile != .old {
+                reader.error(n, "\(path).min_version", "TLS \(v.rawValue) is offered only with profile: old; use \"1.2\" or \"1.3\", or set profile: old")
+            } else if v < tls.profile.minimumVersion {
+                reader.error(n, "\(path).min_version", "is below the \(tls.profile.rawValue) profile's TLS \(tls.profile.minimumVersion.rawValue); raise it or choose another profile")
+            }
         }
         if let n = m["ciphers"], let v = reader.string(n, "\(path).ciphers") { tls.ciphers = v }
         if let n = m["client_auth"], let c = reader.mapping(n, "\(path).client_auth", allowed: ["ca", "required"]) {

@@ -30,7 +30,8 @@ extension TLSSettings {
     public init(_ c: Configuration.TLS) {
         self.init(
             certificates: c.certificates.map { Certificate(cert: $0.cert, key: $0.key, names: $0.names) },
-            rejectUnknownServerName: c.unknownServerName == .reject, requireTLS13: c.minimumVersion == .tls13, ciphers: c.ciphers,
+            rejectUnknownServerName: c.unknownServerName == .reject, minimumVersion: TLSProtocolVersion(c.minimumVersion),
+            ciphers: c.ciphers ?? TLSProfile(c.profile).ciphers,
             clientAuth: c.clientAuth.map { ClientAuth(ca: $0.ca, required: $0.required) }, reloadInterval: c.reloadInterval, hsts: c.hsts
         )
     }
@@ -70,6 +71,27 @@ extension Router.QueryCondition {
         case .present: self.init(name: c.name, test: .present)
         case .equals(let v): self.init(name: c.name, test: .equals(v))
         case .regex(let r): self = try .regex(c.name, r)
+        }
+    }
+}
+
+extension TLSProtocolVersion {
+    init(_ v: Configuration.TLS.Version) {
+        switch v {
+        case .tls10: self = .tls10
+        case .tls11: self = .tls11
+        case .tls12: self = .tls12
+        case .tls13: self = .tls13
+        }
+    }
+}
+
+extension TLSProfile {
+    init(_ p: Configuration.TLS.Profile) {
+        switch p {
+        case .modern: self = .modern
+        case .intermediate: self = .intermediate
+        case .old: self = .old
         }
     }
 }

@@ -99,20 +99,22 @@ public struct TLSSettings: Sendable, Equatable {
     public var certificates: [Certificate]
     /// Fail handshakes for names no certificate answers (instead of the default certificate).
     public var rejectUnknownServerName: Bool
-    /// TLS 1.3 only (instead of 1.2 and 1.3).
-    public var requireTLS13: Bool
-    public var ciphers: String?
+    /// The lowest protocol version offered.
+    public var minimumVersion: TLSProtocolVersion
+    /// OpenSSL cipher list for TLS 1.2 and earlier (TLS 1.3's suites are fixed: all three AEADs).
+    public var ciphers: String
     public var clientAuth: ClientAuth?
     public var reloadInterval: Duration
     public var hsts: String?
 
     public init(
-        certificates: [Certificate], rejectUnknownServerName: Bool = false, requireTLS13: Bool = false, ciphers: String? = nil,
+        certificates: [Certificate], rejectUnknownServerName: Bool = false, minimumVersion: TLSProtocolVersion = .tls12,
+        ciphers: String = TLSProfile.intermediate.ciphers,
         clientAuth: ClientAuth? = nil, reloadInterval: Duration = .seconds(5), hsts: String? = nil
     ) {
         self.certificates = certificates
         self.rejectUnknownServerName = rejectUnknownServerName
-        self.requireTLS13 = requireTLS13
+        self.minimumVersion = minimumVersion
         self.ciphers = ciphers
         self.clientAuth = clientAuth
         self.reloadInterval = reloadInterval

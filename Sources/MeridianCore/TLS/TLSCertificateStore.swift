@@ -147,15 +147,18 @@ public final class TLSCertificateStore: Sendable {
         if changed { entries.withLockedValue { $0 = next } }
     }
 
-    /// A server context offering `alpn`, TLS 1.2+ with the modern cipher list, SNI selection, mTLS.
+    /// A server context offering `alpn`, the listener's versions and cipher list (a Mozilla profile's unless
+    /// given), SNI selection, mTLS.
     public func makeContext(alpn: [String]) throws -> NIOSSLContext {
         let first = entries.withLockedValue { $0[0] }
         var tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: first.chain.map { .certificate($0) }, privateKey: .privateKey(first.key)
         )
-        tls.minimumTLSVersion = configuration.requireTLS13 ? .tlsv13 : .tlsv12
+        tls.minimumTLSVersion = configuration.minimumVersion.nioVersion
         tls.applicationProtocols = alpn
-        if let ciphers = configuration.ciphers { tls.cipherSuites = ciphers }
+        // Always set: swift-nio-ssl's own default list still has RSA key exchange and CBC with SHA-1
+        // (AES128-SHA, AES256-SHA, AES128-GCM-SHA256), which Mozilla's intermediate profile excludes.
+        tls.cipherSuites = configuration.ciphers
         if let auth = configuration.clientAuth {
             tls.trustRoots = .file(auth.ca)
             tls.certificateVerification = auth.required ? .noHostnameVerification : .optionalVerification
