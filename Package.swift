@@ -28,6 +28,12 @@ let package = Package(
         // Only the OTLP/HTTP exporter: the gRPC trait would resolve and build grpc-swift as well.
         .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // Already in the graph through swift-otel's HTTP client; SHA-256, AES-GCM and the JWT signatures.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        // JWKS fetches (already in the graph through swift-otel's OTLP/HTTP exporter).
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // PEM public keys and certificates for JWT keys (also already in the graph).
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
     ],
     targets: [
         .executableTarget(
@@ -37,6 +43,7 @@ let package = Package(
                 "MeridianConfig",
                 "MeridianRedis",  // bench-redis
                 "MeridianCache",  // bench-cache-eviction
+                "MeridianSecurity",  // hash-password
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -187,6 +194,30 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Debian's libcrypt-dev (libxcrypt: bcrypt) and libargon2-dev, for basic auth's password hashes.
+        .systemLibrary(name: "CCrypt"),
+        .systemLibrary(name: "CArgon2"),
+        .target(
+            name: "MeridianSecurity",
+            dependencies: [
+                "CCrypt",
+                "CArgon2",
+                "MeridianCore",
+                "MeridianConfig",
+                "MeridianProxy",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "MeridianTelemetry",
             dependencies: [
@@ -198,6 +229,7 @@ let package = Package(
                 "MeridianCluster",
                 "MeridianCompression",
                 "MeridianCache",
+                "MeridianSecurity",
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Instrumentation", package: "swift-distributed-tracing"),
@@ -225,6 +257,7 @@ let package = Package(
                 "MeridianCluster",
                 "MeridianCompression",
                 "MeridianCache",
+                "MeridianSecurity",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -252,6 +285,7 @@ let package = Package(
                 "MeridianCompression",
                 "MeridianCache",
                 "MeridianWebSocket",
+                "MeridianSecurity",
                 "CZlib",
                 "CBrotli",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -266,6 +300,8 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -142,25 +142,8 @@ struct KeyExtractor: Sendable {
         }
     }
 
-    /// The peer's address; behind trusted proxies, the nearest address in `X-Forwarded-For` that is not one of them
-    /// (the rightmost untrusted hop: what a client cannot forge).
+    /// The client's address (``ClientAddress``); "" when there is none to read.
     func clientIP(_ request: Request) -> String {
-        guard let peer = request.connection.remoteAddress else { return "" }
-        guard trustedProxies.trusts(peer) else { return peer.ipAddress ?? "" }
-        let hops = request.headers[canonicalForm: "x-forwarded-for"].flatMap { $0.split(separator: ",") }
-        for hop in hops.reversed() {
-            let address = hop.trimmingSpaces
-            guard let b = IPNetwork.parseAddress(address), trustedProxies.trusts(bytes: b) else { return String(address) }
-        }
-        return peer.ipAddress ?? ""
-    }
-}
-
-extension Substring {
-    fileprivate var trimmingSpaces: Substring {
-        var s = self
-        while s.first == " " || s.first == "\t" { s = s.dropFirst() }
-        while s.last == " " || s.last == "\t" { s = s.dropLast() }
-        return s
+        ClientAddress.of(request, trustedProxies: trustedProxies)?.text ?? ""
     }
 }

@@ -8,7 +8,7 @@ struct ConfigDecoder {
         guard
             let top = reader.mapping(
                 root, "",
-                allowed: ["listeners", "admin", "server", "limits", "timeouts", "lifecycle", "logging", "telemetry", "defaults", "hosts", "upstreams", "redis", "compression", "cache", "channels"]
+                allowed: ["listeners", "admin", "server", "limits", "timeouts", "lifecycle", "logging", "telemetry", "defaults", "hosts", "upstreams", "redis", "compression", "cache", "channels", "auth"]
             )
         else { return }
         if let node = top["listeners"] { config.listeners = listeners(node) }
@@ -28,7 +28,10 @@ struct ConfigDecoder {
         }
         if let node = top["cache"], !reader.isNull(node) { config.cache = CacheDecoder(reader: reader).stores(node) }
         if let node = top["channels"] { config.channels = ChannelDecoder(reader: reader).channels(node) }
-        if let node = top["hosts"] { config.hosts = hosts(node, upstreamNames: Set(config.upstreams.map(\.name))) }
+        if let node = top["auth"] { config.auth = SecurityDecoder(reader: reader).authenticators(node) }
+        if let node = top["hosts"] {
+            config.hosts = hosts(node, upstreamNames: Set(config.upstreams.map(\.name)), authNames: Set(config.auth.map(\.name)))
+        }
     }
 
     private func listeners(_ node: Node) -> [Configuration.Listener] {
@@ -38,7 +41,7 @@ struct ConfigDecoder {
             let path = "listeners[\(i)]"
             guard
                 let m = reader.mapping(
-                    item, path, allowed: ["name", "address", "reuse_port", "backlog", "sendfile", "tls", "http2", "redirect"]
+                    item, path, allowed: ["name", "address", "reuse_port", "backlog", "sendfile", "tls", "http2", "redirect", "access"]
                 )
             else { continue }
             var listener = Configuration.Listener(name: "listener\(i)")
@@ -53,6 +56,7 @@ struct ConfigDecoder {
             if let n = m["sendfile"], let v = reader.bool(n, "\(path).sendfile") { listener.sendfile = v }
             if let n = m["tls"] { listener.tls = ListenerDecoder(reader: reader).tls(n, "\(path).tls") }
             if let n = m["http2"] { listener.http2 = ListenerDecoder(reader: reader).http2(n, "\(path).http2") }
+            if let n = m["access"], !reader.isNull(n) { listener.access = SecurityDecoder(reader: reader).access(n, "\(path).access") }
             if let n = m["redirect"], let v = reader.string(n, "\(path).redirect") {
                 if HeaderSyntax.isValidValue(v) { listener.redirect = v } else {
                     reader.error(n, "\(path).redirect", "holds a control character; remove it")
@@ -174,7 +178,7 @@ struct ConfigDecoder {
         return d
     }
 
-    private func hosts(_ node: Node, upstreamNames: Set<String>) -> [Configuration.Host] {
+    private func hosts(_ node: Node, upstreamNames: Set<String>, authNames: Set<String>) -> [Configuration.Host] {
         guard let items = reader.sequence(node, "hosts") else { return [] }
         var result: [Configuration.Host] = []
         for (i, item) in items.enumerated() {
@@ -190,7 +194,7 @@ struct ConfigDecoder {
             if let n = m["default"], let v = reader.bool(n, "\(path).default") { host.isDefault = v }
             if let n = m["routes"], let routeNodes = reader.sequence(n, "\(path).routes") {
                 for (j, routeNode) in routeNodes.enumerated() {
-                    if let route = RouteDecoder(reader: reader, upstreamNames: upstreamNames).route(routeNode, "\(path).routes[\(j)]") {
+                    if let route = RouteDecoder(reader: reader, upstreamNames: upstreamNames, authNames: authNames).route(routeNode, "\(path).routes[\(j)]") {
                         host.routes.append(route)
                     }
                 }

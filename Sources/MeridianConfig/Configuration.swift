@@ -21,6 +21,8 @@ public struct Configuration: Sendable, Equatable {
     /// The HTTP cache's stores (routes opt in with their own `cache:`).
     public var cache = CacheStores()
     public var channels = Channels()
+    /// The named authenticators routes choose with `auth: NAME`.
+    public var auth: [Authenticator] = []
 
     public init(
         listeners: [Listener] = [Listener()],
@@ -99,6 +101,8 @@ public struct Configuration: Sendable, Equatable {
         /// When set, every request on this listener is answered 308 to this target (for example
         /// `https://$host$request_uri`): the plaintext listener that sends clients to TLS.
         public var redirect: String?
+        /// Client addresses allowed on this listener (every route on it checks them first).
+        public var access: AccessRules?
 
         public init(
             name: String = "http",
@@ -272,11 +276,14 @@ public struct Configuration: Sendable, Equatable {
         public var compression: Compression?
         /// HTTP caching of the route's responses (proxy routes only).
         public var cache: Cache?
+        /// Address rules, CORS, security headers and authentication.
+        public var security: RouteSecurity
 
         public init(
             name: String? = nil, match: Match, action: Action, headers: [(String, String)] = [], rateLimit: RateLimit? = nil,
-            compression: Compression? = nil, cache: Cache? = nil
+            compression: Compression? = nil, cache: Cache? = nil, security: RouteSecurity = RouteSecurity()
         ) {
+            self.security = security
             self.cache = cache
             self.rateLimit = rateLimit
             self.compression = compression
@@ -288,7 +295,7 @@ public struct Configuration: Sendable, Equatable {
 
         public static func == (lhs: Route, rhs: Route) -> Bool {
             lhs.name == rhs.name && lhs.match == rhs.match && lhs.action == rhs.action && lhs.rateLimit == rhs.rateLimit
-                && lhs.compression == rhs.compression && lhs.cache == rhs.cache
+                && lhs.compression == rhs.compression && lhs.cache == rhs.cache && lhs.security == rhs.security
                 && lhs.headers.elementsEqual(rhs.headers, by: { $0 == $1 })
         }
     }

@@ -6,11 +6,13 @@ struct RouteDecoder {
     let reader: ConfigReader
     /// The clusters `proxy` may name.
     var upstreamNames: Set<String> = []
+    /// The authenticators `auth` may name.
+    var authNames: Set<String> = []
 
     static let actions = ["static", "redirect", "respond", "upload", "proxy", "websocket", "sse"]
 
     func route(_ node: Node, _ path: String) -> Configuration.Route? {
-        guard let m = reader.mapping(node, path, allowed: ["name", "match", "headers", "rate_limit", "compression", "cache"] + Self.actions) else {
+        guard let m = reader.mapping(node, path, allowed: ["name", "match", "headers", "rate_limit", "compression", "cache", "access", "cors", "security_headers", "auth"] + Self.actions) else {
             return nil
         }
         var name: String?
@@ -56,8 +58,22 @@ struct RouteDecoder {
                 reader.error(n, "\(path).cache", "caches proxied responses only; remove it, or make the route a proxy route")
             }
         }
+        var security = Configuration.RouteSecurity()
+        let decoder = SecurityDecoder(reader: reader)
+        if let n = m["access"], !reader.isNull(n) { security.access = decoder.access(n, "\(path).access") }
+        if let n = m["cors"], !reader.isNull(n) { security.cors = decoder.cors(n, "\(path).cors") }
+        if let n = m["security_headers"], !reader.isNull(n) { security.headers = decoder.headers(n, "\(path).security_headers") }
+        if let n = m["auth"], !reader.isNull(n), let v = reader.string(n, "\(path).auth") {
+            if authNames.contains(v) {
+                security.auth = v
+            } else {
+                let known = authNames.isEmpty ? "the top-level auth: section defines none" : "known: \(authNames.sorted().joined(separator: ", "))"
+                reader.error(n, "\(path).auth", "'\(v)' is not an authenticator (\(known))")
+            }
+        }
         return Configuration.Route(
-            name: name, match: match, action: action, headers: headers, rateLimit: rateLimit, compression: compression, cache: cache
+            name: name, match: match, action: action, headers: headers, rateLimit: rateLimit, compression: compression, cache: cache,
+            security: security
         )
     }
 

@@ -112,7 +112,7 @@ public final class MeridianApplication: Sendable {
         }
         self.builder = RuntimeBuilder(
             group: group, threadPool: threadPool, logger: logger, observers: [telemetry.observer] + observers, telemetry: telemetry,
-            upstreams: upstreams, globalLimits: shared?.limits, httpCache: httpCache, channels: channels
+            upstreams: upstreams, globalLimits: shared?.limits, httpCache: httpCache, channels: channels, environment: environment
         )
         // The admin listener counts its own connections and requests: scrapes and probes are not traffic.
         let services = ConnectionServices(threadPool: threadPool)
@@ -127,6 +127,7 @@ public final class MeridianApplication: Sendable {
         telemetry.attach(server: server, health: health)
         telemetry.attach(upstreams: builder.upstreams)
         telemetry.attach(rateLimits: builder.rateLimitStats)
+        telemetry.attach(security: builder.securityStats)
         telemetry.attach(compression: builder.compressionStats, cache: builder.compressionCache)
         telemetry.attach(cache: builder.httpCache.stats)
         telemetry.attach(channels: channels.stats)

@@ -7,6 +7,7 @@ public import MeridianCluster
 public import MeridianCompression
 public import MeridianCache
 public import MeridianProxy
+public import MeridianSecurity
 internal import MeridianStatic
 public import MeridianTelemetry
 public import MeridianWebSocket
@@ -22,6 +23,8 @@ public struct RuntimeBuilder: Sendable {
     let logger: Logger
     let observers: [any RequestObserver]
     let telemetry: Telemetry?
+    /// The process environment, for secrets the configuration names (`secret_env`).
+    let environment: [String: String]
     /// The upstream clusters, kept across reloads.
     public let upstreams: UpstreamRegistry
     /// Global rate limits through Redis; nil without `redis:` (global limits then count locally).
@@ -34,12 +37,16 @@ public struct RuntimeBuilder: Sendable {
     public let httpCache: HTTPCache
     /// The WebSocket and SSE channels (one hub per process, across reloads).
     public let channels: ChannelHub
+    /// What address rules and authenticators did.
+    public let securityStats = SecurityStats()
 
     public init(
         group: any EventLoopGroup, threadPool: NIOThreadPool, logger: Logger, observers: [any RequestObserver] = [],
         telemetry: Telemetry? = nil, upstreams: UpstreamRegistry? = nil, globalLimits: GlobalRateLimits? = nil,
-        rateLimitStats: RateLimitStats = RateLimitStats(), httpCache: HTTPCache? = nil, channels: ChannelHub? = nil
+        rateLimitStats: RateLimitStats = RateLimitStats(), httpCache: HTTPCache? = nil, channels: ChannelHub? = nil,
+        environment: [String: String] = [:]
     ) {
+        self.environment = environment
         self.channels = channels ?? ChannelHub(config: .init(), logger: logger)
         self.httpCache = httpCache ?? HTTPCache(config: .init(), redis: nil, logger: logger)
         self.upstreams = upstreams ?? UpstreamRegistry(group: group, logger: logger, observer: telemetry?.upstreamObserver)
@@ -57,12 +64,27 @@ public struct RuntimeBuilder: Sendable {
     public func build(_ config: Configuration, generation: Int) throws -> ServerRuntime {
         let clusters = try upstreams.prepare(config.upstreams)
         let trusted = config.server.trustedProxies.compactMap { IPNetwork(parsing: $0) }
+        let listenerAccess = Dictionary(config.listeners.compactMap { l in l.access.map { (l.name, $0) } }, uniquingKeysWith: { a, _ in a })
+        var authenticators: [String: any RequestAuthenticator] = [:]
+        for a in config.auth { authenticators[a.name] = try makeAuthenticator(a) }
         var hosts: [Router.VirtualHost] = []
         for host in config.hosts {
             var routes: [Router.Route] = []
             for (i, route) in host.routes.enumerated() {
                 var responder = try makeResponder(route.action, config: config, clusters: clusters, trusted: trusted, route: route.label)
                 var middleware: [any Middleware] = []
+                // Address rules first (nothing else runs for a refused client); headers and CORS outside the limits
+                // and authentication, so their answers (429, 401) carry them too and a browser can read them; a
+                // preflight is answered before authentication (it carries no credentials).
+                if !listenerAccess.isEmpty || route.security.access != nil {
+                    middleware.append(
+                        AccessMiddleware(
+                            listeners: listenerAccess, route: route.security.access, trustedProxies: trusted, routeLabel: route.label, stats: securityStats
+                        )
+                    )
+                }
+                if let headers = route.security.headers { middleware.append(try SecurityHeadersMiddleware(headers)) }
+                if let cors = route.security.cors { middleware.append(try CORSMiddleware(cors)) }
                 if let limit = route.rateLimit {
                     if limit.scope == .global, globalLimits == nil, generation == 1 {
                         logger.warning(
@@ -71,6 +93,9 @@ public struct RuntimeBuilder: Sendable {
                         )
                     }
                     middleware.append(RateLimitMiddleware(limit, trustedProxies: trusted, global: globalLimits, stats: rateLimitStats))
+                }
+                if let name = route.security.auth, let authenticator = authenticators[name] {
+                    middleware.append(AuthMiddleware(name: name, authenticator: authenticator, stats: securityStats))
                 }
                 // With a cache, the route's own headers go outside it (a reload changes them at once, not as entries
                 // expire) and compression inside it (the cache keeps each encoding as a variant, per Vary).
@@ -105,6 +130,14 @@ public struct RuntimeBuilder: Sendable {
             serverHeader: config.server.serverHeader, generation: generation, logger: runtimeLogger, observers: observers,
             tracing: telemetry?.tracing
         )
+    }
+
+    private func makeAuthenticator(_ a: Configuration.Authenticator) throws -> any RequestAuthenticator {
+        switch a.kind {
+        case .apiKey(let c): return try APIKeyAuthenticator(c, name: a.name)
+        case .basic(let c): return try BasicAuthenticator(c)
+        case .jwt(let c): return try JWTAuthenticator(c, name: a.name, logger: logger, environment: environment)
+        }
     }
 
     private func makeResponder(

@@ -1,3 +1,4 @@
+internal import MeridianSecurity
 internal import Atomics
 internal import MeridianCluster
 internal import MeridianCompression
@@ -63,6 +64,16 @@ extension Telemetry {
                 "Requests under a rate limit, by policy, result (allowed, limited) and scope (local, global, fallback: the local share while Redis is down).")
             for s in stats.samples() {
                 e.sample("meridian_ratelimit_requests_total", [("policy", s.policy), ("scope", s.scope), ("result", s.result)], s.count)
+            }
+        }
+        if let stats = sources.security {
+            e.family("meridian_access_denied", .counter, "Requests refused by address rules, by route and by whose rules (listener, route).")
+            for s in stats.accessSamples() { e.sample("meridian_access_denied_total", [("route", s.route), ("scope", s.scope)], s.count) }
+            e.family(
+                "meridian_auth_requests", .counter,
+                "Authentications by authenticator and result (ok, missing, invalid, expired, … as each kind reports them).")
+            for s in stats.authSamples() {
+                e.sample("meridian_auth_requests_total", [("authenticator", s.authenticator), ("result", s.result)], s.count)
             }
         }
     }

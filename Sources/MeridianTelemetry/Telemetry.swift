@@ -5,6 +5,7 @@ public import MeridianConfig
 public import MeridianCore
 public import MeridianProxy
 public import MeridianCluster
+public import MeridianSecurity
 public import MeridianRedis
 public import MeridianCompression
 public import MeridianCache
@@ -76,6 +77,7 @@ public final class Telemetry: Sendable {
         var health: HealthRegistry?
         var upstreams: UpstreamRegistry?
         var rateLimits: RateLimitStats?
+        var security: SecurityStats?
         var compression: (stats: CompressionStats, cache: VariantCache)?
         var cache: CacheStats?
         var channels: ChannelStats?
@@ -225,6 +227,11 @@ public final class Telemetry: Sendable {
     /// The rate limits' counters.
     public func attach(rateLimits: RateLimitStats) {
         sources.withLockedValue { $0.rateLimits = rateLimits }
+    }
+
+    /// The address rules' and authenticators' counters.
+    public func attach(security: SecurityStats) {
+        sources.withLockedValue { $0.security = security }
     }
 
     /// What on-the-fly compression did.

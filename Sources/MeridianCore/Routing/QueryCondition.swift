@@ -76,3 +76,15 @@ extension Router {
         }
     }
 }
+
+extension Request {
+    /// The first value of query parameter `name`, decoded as HTML forms encode it; nil when absent.
+    public func queryValue(_ name: String) -> String? {
+        guard let query else { return nil }
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            if Router.QueryCondition.decode(kv[0]) == name { return kv.count == 2 ? Router.QueryCondition.decode(kv[1]) : "" }
+        }
+        return nil
+    }
+}

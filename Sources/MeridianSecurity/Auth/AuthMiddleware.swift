@@ -1,0 +1,72 @@
+internal import Atomics
+public import MeridianCore
+public import NIOCore
+internal import NIOHTTP1
+
+/// `auth: NAME` on a route: the named authenticator decides; an allowed request goes on with the identity's
+/// headers set (and any copies the client sent removed), a refused one is answered here.
+public struct AuthMiddleware: Middleware {
+    let name: String
+    let authenticator: any RequestAuthenticator
+    let counters: [String: ManagedAtomic<Int>]
+    /// `upstreamHeaders`, lower-cased.
+    let strip: [String]
+
+    public init(name: String, authenticator: any RequestAuthenticator, stats: SecurityStats) {
+        self.name = name
+        self.authenticator = authenticator
+        self.counters = stats.authCounters(name, results: ["ok"] + authenticator.deniedResults)
+        self.strip = authenticator.upstreamHeaders.map { $0.lowercased() }
+    }
+
+    public func respond(to request: Request, context: RequestContext, next: any Responder) -> ResponseFuture {
+        switch authenticator.authenticate(request, context: context) {
+        case .now(let outcome):
+            return carryOut(outcome, request: request, context: context, next: next)
+        case .later(let future):
+            return .eventually(
+                future.flatMap { outcome in
+                    switch self.carryOut(outcome, request: request, context: context, next: next) {
+                    case .immediate(let r): return context.eventLoop.makeSucceededFuture(r)
+                    case .eventually(let f): return f
+                    }
+                }
+            )
+        }
+    }
+
+    private func carryOut(_ outcome: AuthOutcome, request: Request, context: RequestContext, next: any Responder) -> ResponseFuture {
+        switch outcome {
+        case .allowed(let identity, let headers):
+            counters["ok"]?.wrappingIncrement(ordering: .relaxed)
+            context.annotate(AuthUserAnnotation.self, identity)
+            return next.respond(to: forwarding(request, headers), context: context)
+        case .denied(let response, let result):
+            counters[result]?.wrappingIncrement(ordering: .relaxed)
+            context.annotate(AuthResultAnnotation.self, "\(name):\(result)")
+            return .immediate(response)
+        }
+    }
+
+    /// The request as the route's action sees it: the client's copies of the identity headers removed, ours added.
+    func forwarding(_ request: Request, _ headers: [(name: String, value: String)]) -> Request {
+        let present = strip.contains { request.headers.contains(name: $0) }
+        if headers.isEmpty, !present { return request }
+        var head = request.head
+        for name in strip { head.headers.remove(name: name) }
+        for (name, value) in headers { head.headers.add(name: name, value: value) }
+        return Request(head: head, id: request.id, connection: request.connection, startedAt: request.startedAt, trace: request.trace, body: request.body)
+    }
+}
+
+/// Who the request was authenticated as (a user, an API key's name, a token's subject).
+public enum AuthUserAnnotation: RecordAnnotationKey {
+    public typealias Value = String
+    public static let name = "user"
+}
+
+/// Why authentication refused the request, as `authenticator:result`.
+public enum AuthResultAnnotation: RecordAnnotationKey {
+    public typealias Value = String
+    public static let name = "auth_error"
+}
