@@ -9,7 +9,8 @@
 # req/s). Debug builds, and so the whole test suite, keep the checks: a violation still fails there.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-# hiredis (Debian's libhiredis-dev) encodes and parses RESP for the Redis client; zlib and brotli compress.
+# hiredis (Debian's libhiredis-dev) encodes and parses RESP for the Redis client; zlib and brotli compress;
+# libxcrypt (bcrypt) and libargon2 check basic auth's password hashes.
 scripts/ensure-packages.sh /usr/include/hiredis/hiredis.h:libhiredis-dev /usr/include/zlib.h:zlib1g-dev \
-  /usr/include/brotli/encode.h:libbrotli-dev
+  /usr/include/brotli/encode.h:libbrotli-dev /usr/include/crypt.h:libcrypt-dev /usr/include/argon2.h:libargon2-dev
 exec swift build -c release --product meridian -Xswiftc -enforce-exclusivity=unchecked "$@"
