@@ -133,6 +133,7 @@ let package = Package(
             name: "MeridianCluster",
             dependencies: [
                 "MeridianWebSocket",
+                "MeridianSecurity",
                 "MeridianCore",
                 "MeridianConfig",
                 "MeridianProxy",

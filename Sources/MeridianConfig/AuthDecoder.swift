@@ -93,4 +93,72 @@ struct AuthDecoder {
             return .init(kid: kid, algorithm: algorithm, material: .secretEnvironment(value))
         }
     }
+
+    /// `session: {cookie, key_env | key_file, previous_key_env | previous_key_file, login_url, next_parameter, user_header, realm}`.
+    func session(_ node: Node, _ path: String) -> Configuration.Session? {
+        let allowed = ["cookie", "key_env", "key_file", "previous_key_env", "previous_key_file", "login_url", "next_parameter", "user_header", "realm"]
+        guard let m = reader.mapping(node, path, allowed: allowed) else { return nil }
+        func keySource(_ prefix: String, required: Bool) -> Configuration.Session.KeySource?? {
+            let given = ["\(prefix)_env", "\(prefix)_file"].filter { m[$0] != nil }
+            if given.isEmpty {
+                if required { reader.error(node, "\(path).\(prefix)_env", "missing; give key_env (an environment variable) or key_file holding a 32-byte key, base64 or hex (openssl rand -base64 32)") }
+                return required ? nil : .some(nil)
+            }
+            guard given.count == 1, let n = m[given[0]], let v = reader.string(n, "\(path).\(given[0])") else {
+                reader.error(node, path, "give one of \(prefix)_env and \(prefix)_file")
+                return nil
+            }
+            if given[0].hasSuffix("_file") {
+                if !FileManager.default.isReadableFile(atPath: v) { reader.error(n, "\(path).\(given[0])", "cannot read '\(v)'") }
+                return .some(.file(v))
+            }
+            return .some(.environment(v))
+        }
+        guard case .some(.some(let key)) = keySource("key", required: true) else { return nil }
+        var s = Configuration.Session(key: key)
+        if case .some(let previous) = keySource("previous_key", required: false) { s.previousKey = previous }
+        if let n = m["cookie"], let v = reader.string(n, "\(path).cookie") {
+            if HeaderSyntax.isToken(v) { s.cookie = v } else { reader.error(n, "\(path).cookie", "'\(v)' is not a cookie name") }
+        }
+        if let n = m["login_url"], let v = reader.string(n, "\(path).login_url") {
+            if (v.hasPrefix("/") && !v.hasPrefix("//")) || v.hasPrefix("https://") || v.hasPrefix("http://"), HeaderSyntax.isValidValue(v) {
+                s.loginURL = v
+            } else {
+                reader.error(n, "\(path).login_url", "'\(v)' is not a path (/login) or an http(s) URL")
+            }
+        }
+        if let n = m["next_parameter"], let v = reader.string(n, "\(path).next_parameter") {
+            if HeaderSyntax.isToken(v) { s.nextParameter = v } else { reader.error(n, "\(path).next_parameter", "'\(v)' is not a parameter name") }
+        }
+        if let n = m["user_header"] { s.userHeader = SecurityDecoder(reader: reader).headerName(n, "\(path).user_header") }
+        if let n = m["realm"], let v = reader.string(n, "\(path).realm") {
+            if v.isEmpty || v.contains("\"") || v.contains("\\") || !HeaderSyntax.isValidValue(v) {
+                reader.error(n, "\(path).realm", "must be non-empty text without quotes, backslashes or control characters")
+            } else {
+                s.realm = v
+            }
+        }
+        return s
+    }
+
+    /// `brute_force: {max_failures, window, ban, max_ban, by: [client_ip, user]}`.
+    func bruteForce(_ node: Node) -> Configuration.BruteForce? {
+        let path = "brute_force"
+        guard let m = reader.mapping(node, path, allowed: ["max_failures", "window", "ban", "max_ban", "by"]) else { return nil }
+        var b = Configuration.BruteForce()
+        if let n = m["max_failures"], let v = reader.int(n, "\(path).max_failures", range: 1...10_000) { b.maxFailures = v }
+        if let n = m["window"], let v = reader.duration(n, "\(path).window", range: .seconds(1)...(.seconds(86400))) { b.window = v }
+        if let n = m["ban"], let v = reader.duration(n, "\(path).ban", range: .seconds(1)...(.seconds(30 * 86400))) { b.ban = v }
+        if let n = m["max_ban"], let v = reader.duration(n, "\(path).max_ban", range: .seconds(1)...(.seconds(365 * 86400))) { b.maxBan = v }
+        if b.maxBan < b.ban { reader.error(m["max_ban"] ?? node, "\(path).max_ban", "is shorter than ban; make it at least as long") }
+        if let n = m["by"], let v = reader.strings(n, "\(path).by") {
+            b.byAddress = v.contains("client_ip")
+            b.byUser = v.contains("user")
+            for item in v where item != "client_ip" && item != "user" {
+                reader.error(n, "\(path).by", "'\(item)' is not allowed; expected client_ip, user or both")
+            }
+            if v.isEmpty { reader.error(n, "\(path).by", "is empty; give client_ip, user or both") }
+        }
+        return b
+    }
 }

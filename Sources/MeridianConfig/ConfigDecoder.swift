@@ -8,7 +8,7 @@ struct ConfigDecoder {
         guard
             let top = reader.mapping(
                 root, "",
-                allowed: ["listeners", "admin", "server", "limits", "timeouts", "lifecycle", "logging", "telemetry", "defaults", "hosts", "upstreams", "redis", "compression", "cache", "channels", "auth"]
+                allowed: ["listeners", "admin", "server", "limits", "timeouts", "lifecycle", "logging", "telemetry", "defaults", "hosts", "upstreams", "redis", "compression", "cache", "channels", "auth", "brute_force"]
             )
         else { return }
         if let node = top["listeners"] { config.listeners = listeners(node) }
@@ -29,6 +29,7 @@ struct ConfigDecoder {
         if let node = top["cache"], !reader.isNull(node) { config.cache = CacheDecoder(reader: reader).stores(node) }
         if let node = top["channels"] { config.channels = ChannelDecoder(reader: reader).channels(node) }
         if let node = top["auth"] { config.auth = SecurityDecoder(reader: reader).authenticators(node) }
+        if let node = top["brute_force"], !reader.isNull(node) { config.bruteForce = AuthDecoder(reader: reader).bruteForce(node) }
         if let node = top["hosts"] {
             config.hosts = hosts(node, upstreamNames: Set(config.upstreams.map(\.name)), authNames: Set(config.auth.map(\.name)))
         }

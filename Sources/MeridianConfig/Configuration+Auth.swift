@@ -5,6 +5,7 @@ extension Configuration {
             case apiKey(APIKey)
             case basic(Basic)
             case jwt(JWT)
+            case session(Session)
         }
         public var name: String
         public var kind: Kind
@@ -15,7 +16,7 @@ extension Configuration {
         }
 
         /// The config key of each kind.
-        public static let kinds = ["api_key", "basic", "jwt"]
+        public static let kinds = ["api_key", "basic", "jwt", "session"]
     }
 
     /// API keys in a header or query parameter, stored as SHA-256 digests, each with a name for logs and upstreams.
@@ -134,5 +135,63 @@ extension Configuration {
 
         /// The algorithms a key may name.
         public static let algorithms = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
+    }
+
+    /// A session gate: a signed and encrypted cookie (AES-256-GCM) that the application's login sets; requests
+    /// without a valid one are sent to the login page (HTML) or refused 401 (APIs).
+    public struct Session: Sendable, Equatable {
+        public enum KeySource: Sendable, Equatable {
+            /// A 32-byte key, base64 or 64 hex digits, from this environment variable.
+            case environment(String)
+            /// The same, from this file.
+            case file(String)
+        }
+        public var cookie: String
+        public var key: KeySource
+        /// The key cookies sealed before the last rotation still open with (nil: none).
+        public var previousKey: KeySource?
+        /// Where HTML requests without a session are redirected, with the original target in `next`; nil answers 401.
+        public var loginURL: String?
+        public var nextParameter: String
+        /// The upstream request header that gets the session's user (nil: none).
+        public var userHeader: String?
+        public var realm: String
+
+        public init(
+            cookie: String = "meridian_session", key: KeySource, previousKey: KeySource? = nil, loginURL: String? = nil,
+            nextParameter: String = "next", userHeader: String? = "x-user", realm: String = "app"
+        ) {
+            self.cookie = cookie
+            self.key = key
+            self.previousKey = previousKey
+            self.loginURL = loginURL
+            self.nextParameter = nextParameter
+            self.userHeader = userHeader
+            self.realm = realm
+        }
+    }
+
+    /// `brute_force:`: failed authentications counted per client address and per user (across the cluster with
+    /// Redis); past `max_failures` within `window` the address or user is refused 403 for `ban`, doubling per
+    /// repeat up to `max_ban`.
+    public struct BruteForce: Sendable, Equatable {
+        public var maxFailures: Int
+        public var window: Duration
+        public var ban: Duration
+        public var maxBan: Duration
+        public var byAddress: Bool
+        public var byUser: Bool
+
+        public init(
+            maxFailures: Int = 10, window: Duration = .seconds(600), ban: Duration = .seconds(900), maxBan: Duration = .seconds(86400),
+            byAddress: Bool = true, byUser: Bool = true
+        ) {
+            self.maxFailures = maxFailures
+            self.window = window
+            self.ban = ban
+            self.maxBan = maxBan
+            self.byAddress = byAddress
+            self.byUser = byUser
+        }
     }
 }

@@ -23,6 +23,8 @@ public struct Configuration: Sendable, Equatable {
     public var channels = Channels()
     /// The named authenticators routes choose with `auth: NAME`.
     public var auth: [Authenticator] = []
+    /// Bans after repeated failed authentications; nil: none.
+    public var bruteForce: BruteForce? = nil
 
     public init(
         listeners: [Listener] = [Listener()],

@@ -112,7 +112,8 @@ public final class MeridianApplication: Sendable {
         }
         self.builder = RuntimeBuilder(
             group: group, threadPool: threadPool, logger: logger, observers: [telemetry.observer] + observers, telemetry: telemetry,
-            upstreams: upstreams, globalLimits: shared?.limits, httpCache: httpCache, channels: channels, environment: environment
+            upstreams: upstreams, globalLimits: shared?.limits, httpCache: httpCache, channels: channels, environment: environment,
+            banSharing: shared?.bans
         )
         // The admin listener counts its own connections and requests: scrapes and probes are not traffic.
         let services = ConnectionServices(threadPool: threadPool)

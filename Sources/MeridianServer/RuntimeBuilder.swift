@@ -14,6 +14,7 @@ public import MeridianWebSocket
 public import NIOCore
 public import NIOPosix
 internal import NIOHTTP1
+internal import NIOConcurrencyHelpers
 
 /// Turns a validated configuration into the runtime the connections use: hosts, routes and the
 /// responders behind them. A reload builds a new one and swaps it in whole.
@@ -39,14 +40,19 @@ public struct RuntimeBuilder: Sendable {
     public let channels: ChannelHub
     /// What address rules and authenticators did.
     public let securityStats = SecurityStats()
+    /// Brute-force bans through Redis; nil without `redis:` (bans are then per instance).
+    let banSharing: (any BanSharing)?
+    /// The `brute_force:` guard of the running configuration, kept across reloads that leave it unchanged.
+    let bruteForce = NIOLockedValueBox<BruteForceGuard?>(nil)
 
     public init(
         group: any EventLoopGroup, threadPool: NIOThreadPool, logger: Logger, observers: [any RequestObserver] = [],
         telemetry: Telemetry? = nil, upstreams: UpstreamRegistry? = nil, globalLimits: GlobalRateLimits? = nil,
         rateLimitStats: RateLimitStats = RateLimitStats(), httpCache: HTTPCache? = nil, channels: ChannelHub? = nil,
-        environment: [String: String] = [:]
+        environment: [String: String] = [:], banSharing: (any BanSharing)? = nil
     ) {
         self.environment = environment
+        self.banSharing = banSharing
         self.channels = channels ?? ChannelHub(config: .init(), logger: logger)
         self.httpCache = httpCache ?? HTTPCache(config: .init(), redis: nil, logger: logger)
         self.upstreams = upstreams ?? UpstreamRegistry(group: group, logger: logger, observer: telemetry?.upstreamObserver)
@@ -65,6 +71,7 @@ public struct RuntimeBuilder: Sendable {
         let clusters = try upstreams.prepare(config.upstreams)
         let trusted = config.server.trustedProxies.compactMap { IPNetwork(parsing: $0) }
         let listenerAccess = Dictionary(config.listeners.compactMap { l in l.access.map { (l.name, $0) } }, uniquingKeysWith: { a, _ in a })
+        let guardian = bruteForceGuard(config.bruteForce)
         var authenticators: [String: any RequestAuthenticator] = [:]
         for a in config.auth { authenticators[a.name] = try makeAuthenticator(a) }
         var hosts: [Router.VirtualHost] = []
@@ -95,7 +102,9 @@ public struct RuntimeBuilder: Sendable {
                     middleware.append(RateLimitMiddleware(limit, trustedProxies: trusted, global: globalLimits, stats: rateLimitStats))
                 }
                 if let name = route.security.auth, let authenticator = authenticators[name] {
-                    middleware.append(AuthMiddleware(name: name, authenticator: authenticator, stats: securityStats))
+                    middleware.append(
+                        AuthMiddleware(name: name, authenticator: authenticator, stats: securityStats, bruteForce: guardian, trustedProxies: trusted)
+                    )
                 }
                 // With a cache, the route's own headers go outside it (a reload changes them at once, not as entries
                 // expire) and compression inside it (the cache keeps each encoding as a variant, per Vary).
@@ -132,11 +141,26 @@ public struct RuntimeBuilder: Sendable {
         )
     }
 
+    /// The guard for `config`: the running one when its settings did not change (its local bans stay), else a new one.
+    private func bruteForceGuard(_ config: Configuration.BruteForce?) -> BruteForceGuard? {
+        bruteForce.withLockedValue { current in
+            guard let config else {
+                current = nil
+                return nil
+            }
+            if let existing = current, existing.config == config { return existing }
+            let made = BruteForceGuard(config, sharing: banSharing)
+            current = made
+            return made
+        }
+    }
+
     private func makeAuthenticator(_ a: Configuration.Authenticator) throws -> any RequestAuthenticator {
         switch a.kind {
         case .apiKey(let c): return try APIKeyAuthenticator(c, name: a.name)
         case .basic(let c): return try BasicAuthenticator(c)
         case .jwt(let c): return try JWTAuthenticator(c, name: a.name, logger: logger, environment: environment)
+        case .session(let c): return try SessionAuthenticator(c, environment: environment)
         }
     }
 
@@ -199,6 +223,10 @@ public struct RuntimeBuilder: Sendable {
         routes += telemetry?.adminRoutes() ?? []
         routes.append(Router.Route(pattern: .exact("/cache/purge"), responder: CachePurgeResponder(cache: httpCache)))
         routes.append(Router.Route(pattern: try! RoutePattern(.pattern("/publish/:channel")), responder: ChannelPublishResponder(hub: channels)))
+        let bruteForce = self.bruteForce
+        let bans = BanAdminResponder { bruteForce.withLockedValue { $0 } }
+        routes.append(Router.Route(pattern: .exact("/auth/bans"), responder: bans))
+        routes.append(Router.Route(pattern: try! RoutePattern(.pattern("/auth/bans/:key")), responder: bans))
         var limits = ServerLimits(config.limits)
         limits.maxConnections = 256
         var adminLogger = logger

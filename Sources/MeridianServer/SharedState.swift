@@ -15,6 +15,8 @@ public final class SharedState: Sendable {
     public let membership: ClusterMembership
     public let breakers: SharedBreakers
     public let limits: GlobalRateLimits
+    /// Brute-force counts and bans.
+    public let bans: SharedBans
     let config: Configuration.Redis
     private let heartbeat = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
@@ -53,6 +55,7 @@ public final class SharedState: Sendable {
         self.limits = GlobalRateLimits(client: client, membership: membership, group: group, keyPrefix: config.keyPrefix, requestBudget: config.requestBudget, logger: logger,
             tracing: tracing
         )
+        self.bans = SharedBans(client: client, keyPrefix: config.keyPrefix, logger: logger)
         registry.enableSharing(breakers)
     }
 

@@ -9,9 +9,13 @@
                                "confusion" (HS256 keyed with rsa-1's public PEM) are made by hand,
                                as an attacker would, since PyJWT refuses to make them
   jwt_tool.py serve DIR        serves DIR over HTTP on 127.0.0.1, prints "PORT n" first
+  jwt_tool.py cookie KEY NAME USER EXP   a session cookie as an application's login sets it:
+                               "v1." + base64url(nonce | AES-256-GCM(JSON {sub, exp}) | tag), the
+                               cookie's name as associated data; KEY is base64 (32 bytes)
 """
 import base64, hashlib, hmac, http.server, json, os, sys, time
 import jwt
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -103,3 +107,8 @@ if __name__ == "__main__":
         mint(d, sys.argv[3])
     elif command == "serve":
         serve(d)
+    elif command == "cookie":
+        key, name, user, exp = base64.b64decode(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
+        nonce = os.urandom(12)
+        sealed = AESGCM(key).encrypt(nonce, json.dumps({"sub": user, "exp": exp}).encode(), name.encode())
+        print("v1." + b64(nonce + sealed))

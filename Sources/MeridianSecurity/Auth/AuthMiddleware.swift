@@ -1,5 +1,7 @@
 internal import Atomics
+public import MeridianConfig
 public import MeridianCore
+internal import MeridianProxy
 public import NIOCore
 internal import NIOHTTP1
 
@@ -11,22 +13,43 @@ public struct AuthMiddleware: Middleware {
     let counters: [String: ManagedAtomic<Int>]
     /// `upstreamHeaders`, lower-cased.
     let strip: [String]
+    let bruteForce: BruteForceGuard?
+    let trustedProxies: [IPNetwork]
+    /// Refusals that are not wrong credentials: no credentials at all, a token that merely expired, a busy hash pool.
+    static let notFailures: Set<String> = ["missing", "expired", "not_yet_valid", "overloaded", "banned"]
 
-    public init(name: String, authenticator: any RequestAuthenticator, stats: SecurityStats) {
+    public init(
+        name: String, authenticator: any RequestAuthenticator, stats: SecurityStats, bruteForce: BruteForceGuard? = nil,
+        trustedProxies: [IPNetwork] = []
+    ) {
         self.name = name
         self.authenticator = authenticator
-        self.counters = stats.authCounters(name, results: ["ok"] + authenticator.deniedResults)
+        self.counters = stats.authCounters(name, results: ["ok"] + authenticator.deniedResults + (bruteForce == nil ? [] : ["banned"]))
         self.strip = authenticator.upstreamHeaders.map { $0.lowercased() }
+        self.bruteForce = bruteForce
+        self.trustedProxies = trustedProxies
     }
 
     public func respond(to request: Request, context: RequestContext, next: any Responder) -> ResponseFuture {
+        var keys: [String] = []
+        if let bruteForce {
+            keys = bruteForce.keys(
+                address: ClientAddress.of(request, trustedProxies: trustedProxies)?.text, user: authenticator.claimedUser(request), authenticator: name
+            )
+            if let remaining = bruteForce.banned(keys) {
+                var r = Response.text(.forbidden, "too many failed attempts; try again later\n")
+                r.headers.add(name: "retry-after", value: String(max(1, remaining.components.seconds + (remaining.components.attoseconds > 0 ? 1 : 0))))
+                r.headers.add(name: "cache-control", value: "no-store")
+                return carryOut(.denied(r, result: "banned"), keys: [], request: request, context: context, next: next)
+            }
+        }
         switch authenticator.authenticate(request, context: context) {
         case .now(let outcome):
-            return carryOut(outcome, request: request, context: context, next: next)
+            return carryOut(outcome, keys: keys, request: request, context: context, next: next)
         case .later(let future):
             return .eventually(
                 future.flatMap { outcome in
-                    switch self.carryOut(outcome, request: request, context: context, next: next) {
+                    switch self.carryOut(outcome, keys: keys, request: request, context: context, next: next) {
                     case .immediate(let r): return context.eventLoop.makeSucceededFuture(r)
                     case .eventually(let f): return f
                     }
@@ -35,7 +58,7 @@ public struct AuthMiddleware: Middleware {
         }
     }
 
-    private func carryOut(_ outcome: AuthOutcome, request: Request, context: RequestContext, next: any Responder) -> ResponseFuture {
+    private func carryOut(_ outcome: AuthOutcome, keys: [String], request: Request, context: RequestContext, next: any Responder) -> ResponseFuture {
         switch outcome {
         case .allowed(let identity, let headers):
             counters["ok"]?.wrappingIncrement(ordering: .relaxed)
@@ -44,6 +67,7 @@ public struct AuthMiddleware: Middleware {
         case .denied(let response, let result):
             counters[result]?.wrappingIncrement(ordering: .relaxed)
             context.annotate(AuthResultAnnotation.self, "\(name):\(result)")
+            if let bruteForce, !keys.isEmpty, !Self.notFailures.contains(result) { bruteForce.failed(keys, on: context.eventLoop) }
             return .immediate(response)
         }
     }

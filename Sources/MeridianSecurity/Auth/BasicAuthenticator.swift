@@ -33,6 +33,10 @@ public final class BasicAuthenticator: RequestAuthenticator {
     }
 
     public var upstreamHeaders: [String] { userHeader.map { [$0] } ?? [] }
+
+    public func claimedUser(_ request: Request) -> String? {
+        (try? BasicCredentials.parse(authorization: request.headers.first(name: "authorization")))??.userID
+    }
     public var deniedResults: [String] { ["missing", "malformed", "invalid", "overloaded"] }
 
     public func authenticate(_ request: Request, context: RequestContext) -> AuthCheck {

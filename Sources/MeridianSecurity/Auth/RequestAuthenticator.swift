@@ -13,6 +13,13 @@ public protocol RequestAuthenticator: Sendable {
     /// Every result label ``AuthOutcome/denied(_:result:)`` may carry, for the metrics.
     var deniedResults: [String] { get }
     func authenticate(_ request: Request, context: RequestContext) -> AuthCheck
+    /// The user a request claims to be before its credentials are checked (basic auth's user-id), for
+    /// brute-force counting per user; nil when the credentials name no user.
+    func claimedUser(_ request: Request) -> String?
+}
+
+extension RequestAuthenticator {
+    public func claimedUser(_ request: Request) -> String? { nil }
 }
 
 public enum AuthCheck: Sendable {
