@@ -259,6 +259,7 @@ let package = Package(
                 "MeridianCompression",
                 "MeridianCache",
                 "MeridianSecurity",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -161,4 +161,27 @@ struct AuthDecoder {
         }
         return b
     }
+
+    /// `forward: {url, request_headers, response_headers, timeout, cache_ttl}`.
+    func forward(_ node: Node, _ path: String) -> Configuration.Forward? {
+        let allowed = ["url", "request_headers", "response_headers", "timeout", "cache_ttl"]
+        guard let m = reader.mapping(node, path, allowed: allowed) else { return nil }
+        guard let urlNode = m["url"], let url = reader.string(urlNode, "\(path).url") else {
+            reader.error(node, "\(path).url", "missing; give the auth service's URL, like http://auth.internal:9000/verify")
+            return nil
+        }
+        guard let parsed = URL(string: url), parsed.scheme == "http" || parsed.scheme == "https", parsed.host != nil else {
+            reader.error(urlNode, "\(path).url", "'\(url)' is not an http(s) URL")
+            return nil
+        }
+        var f = Configuration.Forward(url: url)
+        for (key, assign) in [("request_headers", true), ("response_headers", false)] {
+            guard let n = m[key], let v = reader.strings(n, "\(path).\(key)") else { continue }
+            for name in v where !HeaderSyntax.isToken(name) { reader.error(n, "\(path).\(key)", "'\(name)' is not a header name") }
+            if assign { f.requestHeaders = v.map { $0.lowercased() } } else { f.responseHeaders = v.map { $0.lowercased() } }
+        }
+        if let n = m["timeout"], let v = reader.duration(n, "\(path).timeout", range: .milliseconds(10)...(.seconds(60))) { f.timeout = v }
+        if let n = m["cache_ttl"], let v = reader.duration(n, "\(path).cache_ttl", range: .zero...(.seconds(3600))) { f.cacheTTL = v }
+        return f
+    }
 }

@@ -6,6 +6,7 @@ extension Configuration {
             case basic(Basic)
             case jwt(JWT)
             case session(Session)
+            case forward(Forward)
         }
         public var name: String
         public var kind: Kind
@@ -16,7 +17,7 @@ extension Configuration {
         }
 
         /// The config key of each kind.
-        public static let kinds = ["api_key", "basic", "jwt", "session"]
+        public static let kinds = ["api_key", "basic", "jwt", "session", "forward"]
     }
 
     /// API keys in a header or query parameter, stored as SHA-256 digests, each with a name for logs and upstreams.
@@ -192,6 +193,30 @@ extension Configuration {
             self.maxBan = maxBan
             self.byAddress = byAddress
             self.byUser = byUser
+        }
+    }
+
+    /// Forward auth (nginx `auth_request`, Traefik `forwardAuth`): a sub-request to an auth service decides.
+    public struct Forward: Sendable, Equatable {
+        /// The auth service, `http://` or `https://`.
+        public var url: String
+        /// Client request headers the sub-request carries (besides `X-Forwarded-Method`, `-Proto`, `-Host`, `-Uri`, `-For`).
+        public var requestHeaders: [String]
+        /// Headers of a 2xx answer copied onto the request the route's action gets.
+        public var responseHeaders: [String]
+        public var timeout: Duration
+        /// How long an answer is remembered per credential (the copied request headers); zero: never.
+        public var cacheTTL: Duration
+
+        public init(
+            url: String, requestHeaders: [String] = ["authorization", "cookie"], responseHeaders: [String] = [], timeout: Duration = .seconds(2),
+            cacheTTL: Duration = .seconds(10)
+        ) {
+            self.url = url
+            self.requestHeaders = requestHeaders
+            self.responseHeaders = responseHeaders
+            self.timeout = timeout
+            self.cacheTTL = cacheTTL
         }
     }
 }

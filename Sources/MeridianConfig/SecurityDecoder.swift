@@ -111,6 +111,7 @@ struct SecurityDecoder {
             switch kind {
             case "api_key": if let a = apiKey(kindNode, kindPath) { result.append(.init(name: name, kind: .apiKey(a))) }
             case "basic": if let b = basic(kindNode, kindPath) { result.append(.init(name: name, kind: .basic(b))) }
+            case "forward": if let f = AuthDecoder(reader: reader).forward(kindNode, kindPath) { result.append(.init(name: name, kind: .forward(f))) }
             case "session": if let g = AuthDecoder(reader: reader).session(kindNode, kindPath) { result.append(.init(name: name, kind: .session(g))) }
             default: if let j = AuthDecoder(reader: reader).jwt(kindNode, kindPath) { result.append(.init(name: name, kind: .jwt(j))) }
             }

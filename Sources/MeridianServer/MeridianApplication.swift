@@ -284,6 +284,7 @@ public final class MeridianApplication: Sendable {
         await resolver?.value
         builder.upstreams.shutdown()
         builder.httpCache.shutdown()
+        await builder.shutdown()
         await shared?.shutdown()
         await telemetry.stopBackgroundWork()
         // The access log is flushed; spans of the last requests get a few seconds to go out.

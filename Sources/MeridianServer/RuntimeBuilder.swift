@@ -14,6 +14,7 @@ public import MeridianWebSocket
 public import NIOCore
 public import NIOPosix
 internal import NIOHTTP1
+internal import AsyncHTTPClient
 internal import NIOConcurrencyHelpers
 
 /// Turns a validated configuration into the runtime the connections use: hosts, routes and the
@@ -42,6 +43,8 @@ public struct RuntimeBuilder: Sendable {
     public let securityStats = SecurityStats()
     /// Brute-force bans through Redis; nil without `redis:` (bans are then per instance).
     let banSharing: (any BanSharing)?
+    /// The HTTP client of forward auth, on the server's event loops (made when a configuration first needs one).
+    let authClient = NIOLockedValueBox<HTTPClient?>(nil)
     /// The `brute_force:` guard of the running configuration, kept across reloads that leave it unchanged.
     let bruteForce = NIOLockedValueBox<BruteForceGuard?>(nil)
 
@@ -73,7 +76,7 @@ public struct RuntimeBuilder: Sendable {
         let listenerAccess = Dictionary(config.listeners.compactMap { l in l.access.map { (l.name, $0) } }, uniquingKeysWith: { a, _ in a })
         let guardian = bruteForceGuard(config.bruteForce)
         var authenticators: [String: any RequestAuthenticator] = [:]
-        for a in config.auth { authenticators[a.name] = try makeAuthenticator(a) }
+        for a in config.auth { authenticators[a.name] = try makeAuthenticator(a, trusted: trusted) }
         var hosts: [Router.VirtualHost] = []
         for host in config.hosts {
             var routes: [Router.Route] = []
@@ -155,12 +158,31 @@ public struct RuntimeBuilder: Sendable {
         }
     }
 
-    private func makeAuthenticator(_ a: Configuration.Authenticator) throws -> any RequestAuthenticator {
+    /// Stops what the builder made on its own (the forward-auth client); at shutdown.
+    public func shutdown() async {
+        let client = authClient.withLockedValue { c in
+            defer { c = nil }
+            return c
+        }
+        try? await client?.shutdown()
+    }
+
+    private func makeAuthenticator(_ a: Configuration.Authenticator, trusted: [IPNetwork]) throws -> any RequestAuthenticator {
         switch a.kind {
         case .apiKey(let c): return try APIKeyAuthenticator(c, name: a.name)
         case .basic(let c): return try BasicAuthenticator(c)
         case .jwt(let c): return try JWTAuthenticator(c, name: a.name, logger: logger, environment: environment)
         case .session(let c): return try SessionAuthenticator(c, environment: environment)
+        case .forward(let c):
+            let client = authClient.withLockedValue { client in
+                if let client { return client }
+                var settings = HTTPClient.Configuration()
+                settings.redirectConfiguration = .disallow  // a 302 to a login page is the client's answer, not ours to follow
+                let made = HTTPClient(eventLoopGroup: group, configuration: settings)
+                client = made
+                return made
+            }
+            return ForwardAuthenticator(c, client: client, trustedProxies: trusted)
         }
     }
 

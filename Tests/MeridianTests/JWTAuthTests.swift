@@ -124,7 +124,7 @@ import Testing
         let keys = try await Keys.make()
         defer { keys.remove() }
         let directory = keys.path
-        let server = try await offThePool { try JWKSServer(directory: directory) }
+        let server = try await offThePool { try PortPrintingProcess(["python3", TestTools.path("jwt_tool.py"), "serve", directory]) }
         defer { server.stop() }
         let t = try await keys.mint([
             ("old", "rsa-1", "RS256", "rsa-1", ["sub": "a"]),
@@ -164,31 +164,5 @@ import Testing
         #expect(errors("jwks_url: ftp://x/keys") == [
             "test.yaml:4:17: auth.tokens.jwt.jwks_url: 'ftp://x/keys' is not an http(s) URL"
         ])
-    }
-}
-
-/// `Tests/tools/jwt_tool.py serve`: a JWKS document over HTTP from a directory the test rewrites.
-final class JWKSServer: @unchecked Sendable {  // fields set once in init
-    let process: ChildProcess
-    let port: Int
-
-    init(directory: String) throws {
-        process = try ChildProcess(["python3", TestTools.path("jwt_tool.py"), "serve", directory], mergeStderr: false)
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = process.output.availableData
-            if chunk.isEmpty { throw TestError("jwt_tool.py serve exited before printing its port") }
-            line.append(chunk)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard let p = text.split(separator: "\n").first?.split(separator: " ").last.flatMap({ Int($0) }) else {
-            throw TestError("jwt_tool.py serve printed \(text)")
-        }
-        port = p
-    }
-
-    func stop() {
-        process.signal(SIGKILL)
-        process.waitUntilExit()
     }
 }
