@@ -69,29 +69,3 @@ import Testing
         }
     }
 }
-
-/// A helper process whose first line of output is `PORT n`.
-final class PortPrintingProcess: @unchecked Sendable {  // fields set once in init
-    let process: ChildProcess
-    let port: Int
-
-    init(_ arguments: [String]) throws {
-        process = try ChildProcess(arguments, mergeStderr: false)
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = process.output.availableData
-            if chunk.isEmpty { throw TestError("\(arguments) exited before printing its port") }
-            line.append(chunk)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard let p = text.split(separator: "\n").first?.split(separator: " ").last.flatMap({ Int($0) }) else {
-            throw TestError("\(arguments) printed \(text)")
-        }
-        port = p
-    }
-
-    func stop() {
-        process.signal(SIGKILL)
-        process.waitUntilExit()
-    }
-}

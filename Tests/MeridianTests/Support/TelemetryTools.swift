@@ -24,19 +24,7 @@ final class OTLPReceiver: @unchecked Sendable {  // fields set once in init
         if let status { args += ["--status", String(status)] }
         if let delay { args += ["--delay", String(delay)] }
         process = try ChildProcess(["python3"] + args, mergeStderr: false)
-        let stdout = process.output
-        // The first line is `PORT <n>`.
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = stdout.availableData
-            if chunk.isEmpty { throw TestError("otlp_receiver.py exited before printing its port") }
-            line.append(chunk)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard let p = text.split(separator: "\n").first?.split(separator: " ").last.flatMap({ Int($0) }) else {
-            throw TestError("otlp_receiver.py printed \(text)")
-        }
-        port = p
+        port = try PortPrintingProcess.readPort(process.output, name: "otlp_receiver.py")
     }
 
     var endpoint: String { "http://127.0.0.1:\(port)/v1/traces" }
