@@ -18,6 +18,29 @@ import Testing
 
     // MARK: - One stream for every framing
 
+    @Test func aPeekedBodyStillReachesTheReaderWholeOnBothProtocols() async throws {
+        try await withLayerServer([("/peek", PeekThenEcho(limit: 1000)), ("/small", PeekThenEcho(limit: 1 << 20))]) { s in
+            let c = try await RawClient.connect(port: s.port)
+            let body = String(repeating: "0123456789", count: 50_000)
+            try await c.send("POST /peek HTTP/1.1\r\nHost: a\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            let r = try await c.readResponse()
+            #expect(r.text.hasPrefix("peeked=") && r.text.contains("complete=false bytes=500000 sum=\(BodyEcho.sum(Array(body.utf8)))"), "\(r.text)")
+            try await c.send("POST /small HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+            #expect(try await c.readResponse().text == "peeked=11 complete=true bytes=11 sum=\(BodyEcho.sum(Array("hello world".utf8)))\n")
+            await c.close()
+            // HTTP/2: 60 KB in DATA frames (within the initial window: the raw client does not wait for credit).
+            let h = try await RawClient.connect(port: s.port)
+            try await h2Start(h)
+            let piece = String(repeating: "7", count: 15_000)
+            try await h.send(bytes: H2.request(stream: 1, path: "/peek", method: "POST", endStream: false))
+            for i in 0..<4 { try await h.send(bytes: H2.data(stream: 1, piece, end: i == 3)) }
+            let got = try await collectFrames(h) { H2.dataText($0, stream: 1).hasSuffix("\n") }
+            let whole = Array(String(repeating: piece, count: 4).utf8)
+            #expect(H2.dataText(got, stream: 1).contains("bytes=60000 sum=\(BodyEcho.sum(whole))"), "\(H2.dataText(got, stream: 1))")
+            await h.close()
+        }
+    }
+
     @Test func contentLengthBodyReachesTheReader() async throws {
         try await withLayerServer(Self.routes) { s in
             let c = try await RawClient.connect(port: s.port)

@@ -69,6 +69,8 @@ public final class RequestBody: @unchecked Sendable {
     public private(set) var receivedBytes = 0
     /// A reader asked at least once.
     public private(set) var hasReader = false
+    /// Bytes at the front of the queue that ``peek(upTo:on:)`` put back: credited to the protocol already.
+    private var precredited = 0
 
     private init(ended: Bool) {
         self.eventLoop = nil
@@ -214,13 +216,57 @@ public final class RequestBody: @unchecked Sendable {
         return promise.futureResult
     }
 
+    /// Reads the body's first `limit` bytes (all of it when shorter) and puts them back, so the next reader gets
+    /// the body from its start: for middleware that inspects a body before the action streams it (the WAF).
+    /// Completes with those bytes (possibly a little more than `limit`: whole pieces) and whether they are the
+    /// whole body. The bytes are credited to the protocol once, when first read, not again when re-read.
+    public func peek(upTo limit: Int, on eventLoop: any EventLoop) -> EventLoopFuture<(bytes: ByteBuffer, complete: Bool)> {
+        let promise = eventLoop.makePromise(of: (bytes: ByteBuffer, complete: Bool).self)
+        var taken: [ByteBuffer] = []
+        var total = 0
+        func putBack() {
+            for piece in taken.reversed() { queue.prepend(piece) }
+            queuedBytes += total
+            precredited += total
+            if taken.count == queue.count { lastIsOurs = false }
+        }
+        func gathered() -> ByteBuffer {
+            var all = ByteBufferAllocator().buffer(capacity: total)
+            for piece in taken { all.writeImmutableBuffer(piece) }
+            return all
+        }
+        func next() {
+            guard total < limit else {
+                putBack()
+                promise.succeed((gathered(), false))
+                return
+            }
+            read { event in
+                switch event {
+                case .piece(let piece):
+                    taken.append(piece)
+                    total += piece.readableBytes
+                    next()
+                case .end:
+                    putBack()
+                    promise.succeed((gathered(), true))
+                case .failure(let error):
+                    promise.fail(error)
+                }
+            }
+        }
+        next()
+        return promise.futureResult
+    }
+
     /// Nobody will read the rest: what is queued is dropped and what comes is dropped as it comes.
     public func discard() {
         guard !discarding, eventLoop != nil else { return }
         discarding = true
-        let dropped = queuedBytes
+        let dropped = queuedBytes - precredited
         queue.removeAll()
         queuedBytes = 0
+        precredited = 0
         if dropped > 0 { source?.bodyConsumed(dropped) }
         if paused { resume() }
         // A reader still at it must not take what it read for the whole body.
@@ -229,7 +275,9 @@ public final class RequestBody: @unchecked Sendable {
 
     private func took(_ bytes: Int) {
         queuedBytes -= bytes
-        source?.bodyConsumed(bytes)
+        let replayed = min(bytes, precredited)
+        precredited -= replayed
+        if bytes > replayed { source?.bodyConsumed(bytes - replayed) }
         if paused && queuedBytes < Self.highWatermark { resume() }
     }
 

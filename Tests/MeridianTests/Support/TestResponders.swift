@@ -23,6 +23,23 @@ struct BodyEcho: Responder {
     static func sum(_ bytes: [UInt8]) -> Int { bytes.reduce(0) { ($0 &* 31 &+ Int($1)) & 0xFFFFFF } }
 }
 
+/// Peeks at the body's first bytes (as the WAF does), then echoes what BodyEcho would: the whole body must
+/// still reach the reader, from its first byte.
+struct PeekThenEcho: Responder {
+    let limit: Int
+
+    func respond(to request: Request, context: RequestContext) -> ResponseFuture {
+        let body = request.body
+        return .eventually(
+            body.peek(upTo: limit, on: context.eventLoop).flatMap { peeked in
+                body.collect(upTo: 64 << 20, on: context.eventLoop).map { buffer in
+                    .text(.ok, "peeked=\(peeked.bytes.readableBytes) complete=\(peeked.complete) bytes=\(buffer.readableBytes) sum=\(BodyEcho.sum(Array(buffer.readableBytesView)))\n")
+                }
+            }
+        )
+    }
+}
+
 /// Streams the body back as it reads it: a response body produced while the request body is
 /// still arriving (chunked on HTTP/1.1, DATA on HTTP/2).
 struct DuplexEcho: Responder {
