@@ -39,10 +39,13 @@ extension Configuration {
             /// SNI names this certificate answers (`example.com`, `*.example.com`); empty takes the
             /// DNS names of the certificate itself.
             public var names: [String]
-            public init(cert: String, key: String, names: [String] = []) {
+            /// A DER OCSP response file for this certificate, stapled in the handshake.
+            public var ocsp: String?
+            public init(cert: String, key: String, names: [String] = [], ocsp: String? = nil) {
                 self.cert = cert
                 self.key = key
                 self.names = names
+                self.ocsp = ocsp
             }
         }
         public struct ClientAuth: Sendable, Equatable {
@@ -69,6 +72,8 @@ extension Configuration {
         public var reloadInterval: Duration
         /// `Strict-Transport-Security` value sent on this listener's responses; nil sends none.
         public var hsts: String?
+        /// Session-ticket key files (nginx `ssl_session_ticket_key` format, 48 or 80 bytes); the first encrypts.
+        public var sessionTicketKeys: [String] = []
 
         /// The lowest version offered: `min_version`, else the profile's.
         public var minimumVersion: Version { minimumVersionOverride ?? profile.minimumVersion }

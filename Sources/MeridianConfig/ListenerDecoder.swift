@@ -6,13 +6,13 @@ struct ListenerDecoder {
     let reader: ConfigReader
 
     func tls(_ node: Node, _ path: String) -> Configuration.TLS? {
-        let keys = ["certificates", "unknown_sni", "profile", "min_version", "ciphers", "client_auth", "reload_interval", "hsts"]
+        let keys = ["certificates", "unknown_sni", "profile", "min_version", "ciphers", "client_auth", "reload_interval", "hsts", "session_ticket_keys"]
         guard let m = reader.mapping(node, path, allowed: keys) else { return nil }
         var tls = Configuration.TLS(certificates: [])
         if let n = m["certificates"], let items = reader.sequence(n, "\(path).certificates") {
             for (i, item) in items.enumerated() {
                 let cpath = "\(path).certificates[\(i)]"
-                guard let c = reader.mapping(item, cpath, allowed: ["cert", "key", "names"]) else { continue }
+                guard let c = reader.mapping(item, cpath, allowed: ["cert", "key", "names", "ocsp"]) else { continue }
                 guard let certNode = c["cert"], let cert = reader.string(certNode, "\(cpath).cert"),
                     let keyNode = c["key"], let key = reader.string(keyNode, "\(cpath).key")
                 else {
@@ -28,7 +28,12 @@ struct ListenerDecoder {
                         reader.error(n, "\(cpath).names", "'\(name)' is not a host name; expected example.com or *.example.com")
                     }
                 }
-                tls.certificates.append(.init(cert: cert, key: key, names: names))
+                var ocsp: String?
+                if let n = c["ocsp"], let v = reader.string(n, "\(cpath).ocsp") {
+                    readable(v, n, "\(cpath).ocsp")
+                    ocsp = v
+                }
+                tls.certificates.append(.init(cert: cert, key: key, names: names, ocsp: ocsp))
             }
         }
         if tls.certificates.isEmpty {
@@ -63,6 +68,17 @@ struct ListenerDecoder {
             let v = reader.duration(n, "\(path).reload_interval", range: .milliseconds(100)...(.seconds(3600)))
         {
             tls.reloadInterval = v
+        }
+        if let n = m["session_ticket_keys"], let files = reader.strings(n, "\(path).session_ticket_keys") {
+            for (i, file) in files.enumerated() {
+                var st = stat()
+                if stat(file, &st) != 0 {
+                    reader.error(n, "\(path).session_ticket_keys[\(i)]", "cannot read '\(file)'")
+                } else if st.st_size != 48 && st.st_size != 80 {
+                    reader.error(n, "\(path).session_ticket_keys[\(i)]", "'\(file)' holds \(st.st_size) bytes; a ticket key is 80 (or 48) random bytes: openssl rand 80 > \(file)")
+                }
+            }
+            tls.sessionTicketKeys = files
         }
         if let n = m["hsts"], let v = reader.string(n, "\(path).hsts") {
             if HeaderSyntax.isValidValue(v) { tls.hsts = v } else { reader.error(n, "\(path).hsts", "holds a control character") }

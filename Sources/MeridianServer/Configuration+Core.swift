@@ -29,11 +29,12 @@ extension ListenerSettings {
 extension TLSSettings {
     public init(_ c: Configuration.TLS) {
         self.init(
-            certificates: c.certificates.map { Certificate(cert: $0.cert, key: $0.key, names: $0.names) },
+            certificates: c.certificates.map { Certificate(cert: $0.cert, key: $0.key, names: $0.names, ocsp: $0.ocsp) },
             rejectUnknownServerName: c.unknownServerName == .reject, minimumVersion: TLSProtocolVersion(c.minimumVersion),
             ciphers: c.ciphers ?? TLSProfile(c.profile).ciphers,
             clientAuth: c.clientAuth.map { ClientAuth(ca: $0.ca, required: $0.required) }, reloadInterval: c.reloadInterval, hsts: c.hsts
         )
+        sessionTicketKeys = c.sessionTicketKeys
     }
 }
 

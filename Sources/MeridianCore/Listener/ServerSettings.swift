@@ -77,11 +77,14 @@ public struct TLSSettings: Sendable, Equatable {
         public var key: String
         /// SNI names it answers; empty takes the certificate's own DNS names.
         public var names: [String]
+        /// A DER OCSP response for the leaf, stapled in handshakes that ask (re-read when the file changes).
+        public var ocsp: String?
 
-        public init(cert: String, key: String, names: [String] = []) {
+        public init(cert: String, key: String, names: [String] = [], ocsp: String? = nil) {
             self.cert = cert
             self.key = key
             self.names = names
+            self.ocsp = ocsp
         }
     }
 
@@ -106,6 +109,9 @@ public struct TLSSettings: Sendable, Equatable {
     public var clientAuth: ClientAuth?
     public var reloadInterval: Duration
     public var hsts: String?
+    /// Session-ticket key files (nginx's 48- or 80-byte format): the first encrypts new tickets, all decrypt.
+    /// Every instance given the same files resumes every other's sessions. Empty: BoringSSL's own per-process key.
+    public var sessionTicketKeys: [String] = []
 
     public init(
         certificates: [Certificate], rejectUnknownServerName: Bool = false, minimumVersion: TLSProtocolVersion = .tls12,

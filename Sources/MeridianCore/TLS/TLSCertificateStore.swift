@@ -20,23 +20,30 @@ public final class TLSCertificateStore: Sendable {
         var names: [String]
         var chain: [NIOSSLCertificate]
         var key: NIOSSLPrivateKey
+        /// The DER OCSP response stapled for this certificate.
+        var ocsp: [UInt8]?
         var stamp: FileStamp
     }
 
+    /// What a file looked like when it was read: a change of either means read it again.
     struct FileStamp: Equatable, Sendable {
-        var cert: timespec
-        var key: timespec
-        var certSize: Int
-        var keySize: Int
+        var files: [(modified: timespec, size: Int)]
 
         static func == (a: FileStamp, b: FileStamp) -> Bool {
-            a.cert.tv_sec == b.cert.tv_sec && a.cert.tv_nsec == b.cert.tv_nsec && a.key.tv_sec == b.key.tv_sec
-                && a.key.tv_nsec == b.key.tv_nsec && a.certSize == b.certSize && a.keySize == b.keySize
+            a.files.count == b.files.count
+                && zip(a.files, b.files).allSatisfy {
+                    $0.modified.tv_sec == $1.modified.tv_sec && $0.modified.tv_nsec == $1.modified.tv_nsec && $0.size == $1.size
+                }
         }
     }
 
     private let entries: NIOLockedValueBox<[Entry]>
     private let reloadLock = NIOLock()
+    /// The OCSP responses by leaf certificate, read by the handshake (installed when any certificate has one).
+    let stapler = OCSPStapler()
+    /// The shared session-ticket keys, when `sessionTicketKeys` names files; their stamp for reloads.
+    let ticketKeys: TicketKeyRing?
+    private let ticketStamp: NIOLockedValueBox<FileStamp?>
     let configuration: TLSSettings
     let listener: String
     public let reloads = ManagedAtomic<Int>(0)
@@ -56,14 +63,33 @@ public final class TLSCertificateStore: Sendable {
             }
         }
         self.entries = NIOLockedValueBox(loaded)
+        for entry in loaded { try stapler.setResponse(entry.ocsp, for: entry.chain[0]) }
+        if configuration.sessionTicketKeys.isEmpty {
+            self.ticketKeys = nil
+            self.ticketStamp = NIOLockedValueBox(nil)
+        } else {
+            do {
+                let stamp = try Self.stamp(configuration.sessionTicketKeys)
+                self.ticketKeys = TicketKeyRing(try configuration.sessionTicketKeys.map { try TicketKey(file: $0) })
+                self.ticketStamp = NIOLockedValueBox(stamp)
+            } catch {
+                throw LoadError(description: "listeners.\(listener).tls.session_ticket_keys: \(error)")
+            }
+        }
+    }
+
+    static func stamp(_ paths: [String]) throws -> FileStamp {
+        var files: [(modified: timespec, size: Int)] = []
+        for path in paths {
+            var st = stat()
+            guard stat(path, &st) == 0 else { throw LoadError(description: "cannot stat \(path): \(String(cString: strerror(errno)))") }
+            files.append((st.st_mtim, Int(st.st_size)))
+        }
+        return FileStamp(files: files)
     }
 
     static func stamp(_ certificate: TLSSettings.Certificate) throws -> FileStamp {
-        var a = stat()
-        var b = stat()
-        guard stat(certificate.cert, &a) == 0 else { throw LoadError(description: "cannot stat \(certificate.cert): \(String(cString: strerror(errno)))") }
-        guard stat(certificate.key, &b) == 0 else { throw LoadError(description: "cannot stat \(certificate.key): \(String(cString: strerror(errno)))") }
-        return FileStamp(cert: a.st_mtim, key: b.st_mtim, certSize: Int(a.st_size), keySize: Int(b.st_size))
+        try stamp([certificate.cert, certificate.key] + (certificate.ocsp.map { [$0] } ?? []))
     }
 
     static func load(_ certificate: TLSSettings.Certificate) throws -> Entry {
@@ -87,13 +113,20 @@ public final class TLSCertificateStore: Sendable {
         } catch {
             throw LoadError(description: "\(certificate.key) does not match the certificate in \(certificate.cert) (\(error))")
         }
+        var ocsp: [UInt8]?
+        if let path = certificate.ocsp {
+            guard let data = FileManager.default.contents(atPath: path), data.first == 0x30 else {
+                throw LoadError(description: "\(path) is not a DER OCSP response (openssl ocsp ... -respout FILE makes one)")
+            }
+            ocsp = [UInt8](data)
+        }
         var names = certificate.names
         if names.isEmpty {
             for san in leaf._subjectAlternativeNames() where san.nameType == .dnsName {
                 names.append(String(decoding: Array(san.contents), as: UTF8.self).lowercased())
             }
         }
-        return Entry(source: certificate, names: names, chain: chain, key: key, stamp: stamp)
+        return Entry(source: certificate, names: names, chain: chain, key: key, ocsp: ocsp, stamp: stamp)
     }
 
     /// The certificate for an SNI name: exact, then the longest wildcard, then the default (first)
@@ -128,6 +161,7 @@ public final class TLSCertificateStore: Sendable {
             guard let stamp = try? Self.stamp(entry.source), stamp != entry.stamp else { continue }
             do {
                 next[i] = try Self.load(entry.source)
+                try stapler.setResponse(next[i].ocsp, for: next[i].chain[0])
                 changed = true
                 reloads.wrappingIncrement(ordering: .relaxed)
                 logger.notice(
@@ -145,6 +179,24 @@ public final class TLSCertificateStore: Sendable {
             }
         }
         if changed { entries.withLockedValue { $0 = next } }
+        reloadTicketKeysIfChanged(logger: logger)
+    }
+
+    /// New ticket key files (a rotation: a new first key, the old one kept after it) take effect for new
+    /// handshakes; a file that does not load keeps the keys in use.
+    private func reloadTicketKeysIfChanged(logger: Logger) {
+        guard let ring = ticketKeys, let stamp = try? Self.stamp(configuration.sessionTicketKeys),
+            stamp != ticketStamp.withLockedValue({ $0 })
+        else { return }
+        ticketStamp.withLockedValue { $0 = stamp }
+        do {
+            ring.setKeys(try configuration.sessionTicketKeys.map { try TicketKey(file: $0) })
+            reloads.wrappingIncrement(ordering: .relaxed)
+            logger.notice("TLS session ticket keys reloaded", metadata: ["listener": "\(listener)"])
+        } catch {
+            reloadFailures.wrappingIncrement(ordering: .relaxed)
+            logger.error("TLS session ticket keys reload failed; keeping the previous keys", metadata: ["listener": "\(listener)", "error": "\(error)"])
+        }
     }
 
     /// A server context offering `alpn`, the listener's versions and cipher list (a Mozilla profile's unless
@@ -175,6 +227,12 @@ public final class TLSCertificateStore: Sendable {
             override.privateKey = .privateKey(entry.key)
             promise.succeed(override)
         }
-        return try NIOSSLContext(configuration: tls)
+        let context = try NIOSSLContext(configuration: tls)
+        // What swift-nio-ssl has no API for goes onto its BoringSSL context directly (NIOSSLContext+BoringSSL.swift):
+        // sessions partitioned by SNI name, the shared ticket keys, per-certificate OCSP stapling.
+        try context.installSessionPartitionBySNI()
+        if let ticketKeys { try context.installTicketKeyRing(ticketKeys) }
+        if configuration.certificates.contains(where: { $0.ocsp != nil }) { try context.installOCSPStapler(stapler) }
+        return context
     }
 }
