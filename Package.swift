@@ -198,11 +198,14 @@ let package = Package(
         // Debian's libcrypt-dev (libxcrypt: bcrypt) and libargon2-dev, for basic auth's password hashes.
         .systemLibrary(name: "CCrypt"),
         .systemLibrary(name: "CArgon2"),
+        // Debian's libmodsecurity-dev (3.0.9) and modsecurity-crs: the WAF. No pkgConfig (as CHiredis).
+        .systemLibrary(name: "CModSecurity"),
         .target(
             name: "MeridianSecurity",
             dependencies: [
                 "CCrypt",
                 "CArgon2",
+                "CModSecurity",
                 "MeridianCore",
                 "MeridianConfig",
                 "MeridianProxy",

@@ -15,21 +15,47 @@ extension Configuration {
         public var isEmpty: Bool { allow.isEmpty && deny.isEmpty }
     }
 
-    /// The security middleware of one route: address rules, CORS, response headers, and the authenticator by name.
+    /// The web application firewall on a route: ModSecurity with the OWASP Core Rule Set.
+    public struct WAF: Sendable, Hashable {
+        public enum Mode: String, Sendable, CaseIterable, Hashable {
+            /// Matches are logged and counted; nothing is refused.
+            case detection
+            /// A request whose anomaly score reaches the threshold is refused 403.
+            case blocking
+        }
+        public var mode: Mode
+        /// CRS paranoia level 1...4: higher catches more and refuses more legitimate traffic.
+        public var paranoiaLevel: Int
+        /// The inbound anomaly score that blocks (CRS: a critical match scores 5).
+        public var anomalyThreshold: Int
+        /// How much of a request body is inspected; the rest passes uninspected.
+        public var maxBodyBytes: Int
+
+        public init(mode: Mode = .blocking, paranoiaLevel: Int = 1, anomalyThreshold: Int = 5, maxBodyBytes: Int = 128 * 1024) {
+            self.mode = mode
+            self.paranoiaLevel = paranoiaLevel
+            self.anomalyThreshold = anomalyThreshold
+            self.maxBodyBytes = maxBodyBytes
+        }
+    }
+
+    /// The security middleware of one route: address rules, CORS, response headers, the authenticator by name, the WAF.
     public struct RouteSecurity: Sendable, Equatable {
         public var access: AccessRules?
         public var cors: CORS?
         public var headers: SecurityHeaders?
         /// The name of an entry of the top-level `auth:`.
         public var auth: String?
+        public var waf: WAF?
 
-        public init(access: AccessRules? = nil, cors: CORS? = nil, headers: SecurityHeaders? = nil, auth: String? = nil) {
+        public init(access: AccessRules? = nil, cors: CORS? = nil, headers: SecurityHeaders? = nil, auth: String? = nil, waf: WAF? = nil) {
             self.access = access
             self.cors = cors
             self.headers = headers
             self.auth = auth
+            self.waf = waf
         }
 
-        public var isEmpty: Bool { access == nil && cors == nil && headers == nil && auth == nil }
+        public var isEmpty: Bool { access == nil && cors == nil && headers == nil && auth == nil && waf == nil }
     }
 }

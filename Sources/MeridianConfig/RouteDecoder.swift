@@ -12,7 +12,7 @@ struct RouteDecoder {
     static let actions = ["static", "redirect", "respond", "upload", "proxy", "websocket", "sse"]
 
     func route(_ node: Node, _ path: String) -> Configuration.Route? {
-        guard let m = reader.mapping(node, path, allowed: ["name", "match", "headers", "rate_limit", "compression", "cache", "access", "cors", "security_headers", "auth"] + Self.actions) else {
+        guard let m = reader.mapping(node, path, allowed: ["name", "match", "headers", "rate_limit", "compression", "cache", "access", "cors", "security_headers", "auth", "waf"] + Self.actions) else {
             return nil
         }
         var name: String?
@@ -63,6 +63,7 @@ struct RouteDecoder {
         if let n = m["access"], !reader.isNull(n) { security.access = decoder.access(n, "\(path).access") }
         if let n = m["cors"], !reader.isNull(n) { security.cors = decoder.cors(n, "\(path).cors") }
         if let n = m["security_headers"], !reader.isNull(n) { security.headers = decoder.headers(n, "\(path).security_headers") }
+        if let n = m["waf"], !reader.isNull(n) { security.waf = decoder.waf(n, "\(path).waf") }
         if let n = m["auth"], !reader.isNull(n), let v = reader.string(n, "\(path).auth") {
             if authNames.contains(v) {
                 security.auth = v

@@ -88,6 +88,21 @@ struct SecurityDecoder {
         return c
     }
 
+    /// `waf: on` (blocking, paranoia level 1) or `waf: {mode, paranoia_level, anomaly_threshold, max_body}`.
+    func waf(_ node: Node, _ path: String) -> Configuration.WAF? {
+        if case .scalar = node {
+            guard let on = reader.bool(node, path) else { return nil }
+            return on ? Configuration.WAF() : nil
+        }
+        guard let m = reader.mapping(node, path, allowed: ["mode", "paranoia_level", "anomaly_threshold", "max_body"]) else { return nil }
+        var w = Configuration.WAF()
+        if let n = m["mode"], let v = reader.choice(n, "\(path).mode", as: Configuration.WAF.Mode.self) { w.mode = v }
+        if let n = m["paranoia_level"], let v = reader.int(n, "\(path).paranoia_level", range: 1...4) { w.paranoiaLevel = v }
+        if let n = m["anomaly_threshold"], let v = reader.int(n, "\(path).anomaly_threshold", range: 1...1000) { w.anomalyThreshold = v }
+        if let n = m["max_body"], let v = reader.size(n, "\(path).max_body", range: 0...(16 << 20)) { w.maxBodyBytes = v }
+        return w
+    }
+
     /// The top-level `auth:`: a mapping of names to one kind each (`api_key`, `basic`, `jwt`).
     func authenticators(_ node: Node) -> [Configuration.Authenticator] {
         guard case .mapping(let map) = node else {

@@ -21,7 +21,22 @@ public final class SecurityStats: Sendable {
         public var count: Int
     }
 
+    final class WAFCounters: Sendable {
+        let passed = ManagedAtomic<Int>(0)
+        let detected = ManagedAtomic<Int>(0)
+        let blocked = ManagedAtomic<Int>(0)
+    }
+
+    public struct WAFSample: Sendable, Equatable {
+        public var route: String
+        public var result: String
+        public var count: Int
+    }
+
     private let access = NIOLockedValueBox<[String: AccessCounters]>([:])
+    private let waf = NIOLockedValueBox<[String: WAFCounters]>([:])
+    /// Matches per CRS rule id: a bounded set (the rules loaded), counted when a request matches (rarely).
+    private let wafRules = NIOLockedValueBox<[Int: Int]>([:])
     private let auth = NIOLockedValueBox<[String: [String: ManagedAtomic<Int>]]>([:])
 
     public init() {}
@@ -42,6 +57,34 @@ public final class SecurityStats: Sendable {
             for result in results where a[authenticator]?[result] == nil { a[authenticator, default: [:]][result] = ManagedAtomic<Int>(0) }
             return a[authenticator] ?? [:]
         }
+    }
+
+    func wafCounters(route: String) -> WAFCounters {
+        waf.withLockedValue { w in
+            if let c = w[route] { return c }
+            let c = WAFCounters()
+            w[route] = c
+            return c
+        }
+    }
+
+    func countWAFRules(_ ids: [Int]) {
+        wafRules.withLockedValue { r in for id in ids { r[id, default: 0] += 1 } }
+    }
+
+    public func wafSamples() -> [WAFSample] {
+        waf.withLockedValue { $0 }.sorted { $0.key < $1.key }.flatMap { route, c in
+            [
+                WAFSample(route: route, result: "passed", count: c.passed.load(ordering: .relaxed)),
+                WAFSample(route: route, result: "detected", count: c.detected.load(ordering: .relaxed)),
+                WAFSample(route: route, result: "blocked", count: c.blocked.load(ordering: .relaxed)),
+            ]
+        }
+    }
+
+    /// Matches by rule id, most frequent first.
+    public func wafRuleSamples() -> [(rule: Int, count: Int)] {
+        wafRules.withLockedValue { $0 }.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 
     public func accessSamples() -> [AccessSample] {

@@ -43,6 +43,9 @@ public struct RuntimeBuilder: Sendable {
     public let securityStats = SecurityStats()
     /// Brute-force bans through Redis; nil without `redis:` (bans are then per instance).
     let banSharing: (any BanSharing)?
+    /// WAF engines by settings: loading the CRS takes a second and tens of MB, so routes (and reloads) with the
+    /// same settings share one.
+    let wafEngines = NIOLockedValueBox<[Configuration.WAF: WAFEngine]>([:])
     /// The HTTP client of forward auth, on the server's event loops (made when a configuration first needs one).
     let authClient = NIOLockedValueBox<HTTPClient?>(nil)
     /// The `brute_force:` guard of the running configuration, kept across reloads that leave it unchanged.
@@ -104,6 +107,11 @@ public struct RuntimeBuilder: Sendable {
                     }
                     middleware.append(RateLimitMiddleware(limit, trustedProxies: trusted, global: globalLimits, stats: rateLimitStats))
                 }
+                if let waf = route.security.waf {
+                    middleware.append(
+                        WAFMiddleware(engine: try wafEngine(waf), settings: waf, trustedProxies: trusted, route: route.label, stats: securityStats)
+                    )
+                }
                 if let name = route.security.auth, let authenticator = authenticators[name] {
                     middleware.append(
                         AuthMiddleware(name: name, authenticator: authenticator, stats: securityStats, bruteForce: guardian, trustedProxies: trusted)
@@ -142,6 +150,18 @@ public struct RuntimeBuilder: Sendable {
             serverHeader: config.server.serverHeader, generation: generation, logger: runtimeLogger, observers: observers,
             tracing: telemetry?.tracing
         )
+    }
+
+    private func wafEngine(_ settings: Configuration.WAF) throws -> WAFEngine {
+        if let engine = wafEngines.withLockedValue({ $0[settings] }) { return engine }
+        let engine = try WAFEngine(
+            configuration: .init(
+                mode: settings.mode == .blocking ? .blocking : .detection, paranoiaLevel: settings.paranoiaLevel,
+                anomalyThreshold: settings.anomalyThreshold, maxBodyBytes: settings.maxBodyBytes
+            )
+        )
+        wafEngines.withLockedValue { $0[settings] = engine }
+        return engine
     }
 
     /// The guard for `config`: the running one when its settings did not change (its local bans stay), else a new one.

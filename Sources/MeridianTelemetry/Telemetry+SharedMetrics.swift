@@ -75,6 +75,10 @@ extension Telemetry {
             for s in stats.authSamples() {
                 e.sample("meridian_auth_requests_total", [("authenticator", s.authenticator), ("result", s.result)], s.count)
             }
+            e.family("meridian_waf_requests", .counter, "Requests the WAF inspected, by route and result (passed, detected: matched but let through, blocked).")
+            for s in stats.wafSamples() { e.sample("meridian_waf_requests_total", [("route", s.route), ("result", s.result)], s.count) }
+            e.family("meridian_waf_rule_matches", .counter, "WAF rule matches by OWASP CRS rule id.")
+            for s in stats.wafRuleSamples() { e.sample("meridian_waf_rule_matches_total", [("rule", String(s.rule))], s.count) }
         }
     }
 }

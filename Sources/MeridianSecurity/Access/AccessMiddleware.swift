@@ -1,7 +1,7 @@
 public import MeridianConfig
 public import MeridianCore
 internal import MeridianProxy
-public import NIOCore
+internal import NIOCore
 internal import NIOHTTP1
 
 /// `access:` on listeners and routes: refuses clients by address (403) before anything else of the route runs.
