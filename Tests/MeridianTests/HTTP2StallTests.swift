@@ -186,7 +186,10 @@ import Testing
         }
     }
 
-    @Test func aWholeResponseThatKeepsMovingIsNotReset() async throws {
+    /// Timing: runs after the suite, alone (`MERIDIAN_LARGE_TESTS=1`, as scripts/test.sh does): with the whole
+    /// suite on two cores, the client's task was sometimes held for more than the two seconds that count as a stall.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["MERIDIAN_LARGE_TESTS"] == "1"))
+    func aWholeResponseThatKeepsMovingIsNotReset() async throws {
         // A cached (buffer-bodied) 60 KB file through a 1 KiB stream window the client opens a
         // little every 100 ms: ~6 s in all, three times timeouts.send, never stalled (a test task
         // delayed by a busy machine has two seconds before that would count as a stall).

@@ -1,8 +1,9 @@
+import Foundation
 import MeridianSecurity
 import Testing
 
 /// Real attack payloads against the real CRS 3.3.4 at paranoia level 1, blocking mode.
-@Suite("WAF blocks attacks at PL1")
+@Suite("WAF blocks attacks at PL1", .enabled(if: ProcessInfo.processInfo.environment["MERIDIAN_LARGE_TESTS"] == "1"))
 struct WAFEngineAttackTests {
     struct Attack: Sendable, CustomTestStringConvertible {
         let name: String

@@ -1,8 +1,9 @@
+import Foundation
 import MeridianSecurity
 import Testing
 
 /// One engine, many threads: every concurrent verdict equals the serial one.
-@Suite("WAF under concurrent inspection")
+@Suite("WAF under concurrent inspection", .enabled(if: ProcessInfo.processInfo.environment["MERIDIAN_LARGE_TESTS"] == "1"))
 struct WAFEngineConcurrencyTests {
     /// Benign, attack, and scanner requests with a fresh User-Agent each time: the mix that, with
     /// the CRS unfiltered, has libmodsecurity 3.0.9 write its shared IP collection on one thread

@@ -1,8 +1,9 @@
+import Foundation
 import MeridianSecurity
 import Testing
 
 /// Configurations that must not load, and the operator's rules around the CRS.
-@Suite("WAF configuration")
+@Suite("WAF configuration", .enabled(if: ProcessInfo.processInfo.environment["MERIDIAN_LARGE_TESTS"] == "1"))
 struct WAFEngineConfigurationTests {
     @Test("a bad inline rule throws with ModSecurity's message and where it came from")
     func badInlineRule() {

@@ -1,8 +1,9 @@
+import Foundation
 import MeridianSecurity
 import Testing
 
 /// Detection mode, the body bound, and running without a CRS setup file.
-@Suite("WAF modes and body bound")
+@Suite("WAF modes and body bound", .enabled(if: ProcessInfo.processInfo.environment["MERIDIAN_LARGE_TESTS"] == "1"))
 struct WAFEngineModeTests {
     static let boundedEngine = Result { try WAFEngine(configuration: .init(maxBodyBytes: 1024)) }
 
