@@ -128,13 +128,7 @@ struct KeyExtractor: Sendable {
         case .header(let name):
             return request.headers.first(name: name) ?? ""
         case .cookie(let name):
-            for header in request.headers[canonicalForm: "cookie"] {
-                for pair in header.split(separator: ";") {
-                    let trimmed = pair.drop { $0 == " " }
-                    if trimmed.hasPrefix(name + "=") { return String(trimmed.dropFirst(name.count + 1)) }
-                }
-            }
-            return ""
+            return request.cookie(name).map(String.init) ?? ""
         case .parameter(let name):
             return context.parameter(name).map(String.init) ?? ""
         case .clientIP:

@@ -1,4 +1,3 @@
-internal import Crypto
 public import MeridianConfig
 internal import NIOConcurrencyHelpers
 public import NIOCore
@@ -52,7 +51,7 @@ public final class BruteForceGuard: Sendable {
         if config.byAddress, let address, !address.isEmpty { keys.append("ip:" + address) }
         // A user-id can be kilobytes long and hold anything: long ones are counted by their digest.
         if config.byUser, let user, !user.isEmpty {
-            keys.append("user:\(authenticator):" + (user.utf8.count <= 128 && !user.contains("\n") ? user : "sha256:" + Self.digest(user)))
+            keys.append("user:\(authenticator):" + (user.utf8.count <= 128 && !user.contains("\n") ? user : "sha256:" + APIKeyTable.digestHex(user)))
         }
         return keys
     }
@@ -90,9 +89,5 @@ public final class BruteForceGuard: Sendable {
         let local = table.withLockedValue { $0.bans(now: .now) }
         guard let sharing, sharing.isActive else { return eventLoop.makeSucceededFuture(local) }
         return sharing.bans().hop(to: eventLoop)
-    }
-
-    static func digest(_ text: String) -> String {
-        SHA256.hash(data: Array(text.utf8)).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
     }
 }

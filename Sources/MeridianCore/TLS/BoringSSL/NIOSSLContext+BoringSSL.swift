@@ -46,11 +46,6 @@ extension NIOSSLContext {
             )
         }
     }
-
-    /// What Mirror sees, for the startup log / diagnostics.
-    var reflectedStoredProperties: [String] {
-        Mirror(reflecting: self).children.map { "\($0.label ?? "?"): \(type(of: $0.value))" }
-    }
 }
 
 /// Stores a retained Swift object in an SSL_CTX ex_data slot; it is released when the SSL_CTX is freed

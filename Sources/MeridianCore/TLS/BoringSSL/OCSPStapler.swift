@@ -9,8 +9,6 @@ internal import NIOSSL
 /// override has been applied), so SNI selection needs no second lookup here.
 final class OCSPStapler: Sendable {
     private let responses = NIOLockedValueBox<[[UInt8]: [UInt8]]>([:])
-    let stapled = NIOLockedValueBox<Int>(0)
-    let noResponse = NIOLockedValueBox<Int>(0)
 
     init() {}
 
@@ -47,11 +45,9 @@ private func statusCallback(ssl: OpaquePointer?, arg: UnsafeMutableRawPointer?) 
         // Also covers a response set at SSL_CTX level for another certificate: NOACK clears
         // hs->ocsp_stapling_requested, so nothing stale is stapled (extensions.cc:1131-1136,
         // tls13_both.cc:503).
-        stapler.noResponse.withLockedValue { $0 += 1 }
         return SSL_TLSEXT_ERR_NOACK
     }
     guard SSL_set_ocsp_response(ssl, response, response.count) == 1 else { return SSL_TLSEXT_ERR_ALERT_FATAL }
-    stapler.stapled.withLockedValue { $0 += 1 }
     return SSL_TLSEXT_ERR_OK
 }
 
@@ -62,15 +58,5 @@ extension NIOSSLContext {
         let ctx = try unsafeBoringSSLContext()
         try ExDataSlot.store(stapler, in: ctx, index: staplerIndex)
         _ = SSL_CTX_set_tlsext_status_cb(ctx) { statusCallback(ssl: $0, arg: $1) }
-    }
-
-    /// For comparison only: one response for the whole context (SSL_CTX_set_ocsp_response). Wrong with
-    /// SNI: SSL_new copies it into every connection's credential and SSL_use_certificate (the override)
-    /// does not clear it (ssl_credential.cc:245-295), so another certificate gets this response.
-    func setContextWideOCSPResponse(_ der: [UInt8]) throws {
-        let ctx = try unsafeBoringSSLContext()
-        guard SSL_CTX_set_ocsp_response(ctx, der, der.count) == 1 else {
-            throw TLSExtensionError(description: "SSL_CTX_set_ocsp_response failed")
-        }
     }
 }

@@ -37,8 +37,6 @@ struct TicketKey: Sendable, Equatable {
         let n = fread(&buf, 1, 81, f)
         try self.init(nginxFormat: Array(buf[0..<n]))
     }
-
-    var nameHex: String { name.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined() }
 }
 
 /// The keys of one listener: `keys[0]` encrypts new tickets, every key decrypts (current + previous
@@ -46,9 +44,6 @@ struct TicketKey: Sendable, Equatable {
 /// any time with `setKeys`; handshakes read it under a lock.
 final class TicketKeyRing: Sendable {
     private let keys: NIOLockedValueBox<[TicketKey]>
-    let encrypted = NIOLockedValueBox<Int>(0)
-    let decrypted = NIOLockedValueBox<[String: Int]>([:])
-    let unknownKey = NIOLockedValueBox<Int>(0)
 
     init(_ keys: [TicketKey]) { self.keys = NIOLockedValueBox(keys) }
     func setKeys(_ keys: [TicketKey]) { self.keys.withLockedValue { $0 = keys } }
@@ -77,12 +72,10 @@ private func ticketKeyCallback(
             HMAC_Init_ex(hmacCtx, key.hmacKey, key.hmacKey.count, EVP_sha256(), nil) == 1
         else { return -1 }
         key.name.withUnsafeBufferPointer { _ = memcpy(keyName, $0.baseAddress!, 16) }
-        ring.encrypted.withLockedValue { $0 += 1 }
         return 1
     } else {
         let name = UnsafeBufferPointer(start: keyName, count: 16)
         guard let i = keys.firstIndex(where: { $0.name.elementsEqual(name) }) else {
-            ring.unknownKey.withLockedValue { $0 += 1 }
             return 0  // unknown key: full handshake, no error
         }
         let key = keys[i]
@@ -90,7 +83,6 @@ private func ticketKeyCallback(
         guard HMAC_Init_ex(hmacCtx, key.hmacKey, key.hmacKey.count, EVP_sha256(), nil) == 1,
             EVP_DecryptInit_ex(cipherCtx, cipher, nil, key.aesKey, iv) == 1
         else { return -1 }
-        ring.decrypted.withLockedValue { $0[key.nameHex, default: 0] += 1 }
         return i == 0 ? 1 : 2  // a ticket under an older key is accepted and re-issued under the current one
     }
 }
@@ -103,24 +95,5 @@ extension NIOSSLContext {
         let ctx = try unsafeBoringSSLContext()
         try ExDataSlot.store(ring, in: ctx, index: ticketRingIndex)
         _ = SSL_CTX_set_tlsext_ticket_key_cb(ctx) { ticketKeyCallback(ssl: $0, keyName: $1, iv: $2, cipherCtx: $3, hmacCtx: $4, encrypt: $5) }
-    }
-
-    /// The simple form: one fixed 48-byte key in BoringSSL's layout (name ‖ HMAC ‖ AES-128), via
-    /// SSL_CTX_set_tlsext_ticket_keys. Startup only: BoringSSL replaces the key without taking the
-    /// SSL_CTX lock (ssl_lib.cc:1841-1864) while handshakes read it under a read lock, and it drops the
-    /// previous key, so it is not a rotation mechanism.
-    func setStaticTicketKeys(_ bytes48: [UInt8]) throws {
-        let ctx = try unsafeBoringSSLContext()
-        guard bytes48.count == 48, SSL_CTX_set_tlsext_ticket_keys(ctx, bytes48, 48) == 1 else {
-            throw TLSExtensionError(description: "SSL_CTX_set_tlsext_ticket_keys needs 48 bytes")
-        }
-    }
-
-    /// Resumption lifetimes (BoringSSL defaults: TLS 1.2 session 2 h, TLS 1.3 PSK-DHE 2 days). Keys must
-    /// stay in the ring (as decrypt-only) at least this long after they stop encrypting.
-    func setSessionLifetimes(tls12Seconds: UInt32, tls13Seconds: UInt32) throws {
-        let ctx = try unsafeBoringSSLContext()
-        _ = SSL_CTX_set_timeout(ctx, tls12Seconds)
-        SSL_CTX_set_session_psk_dhe_timeout(ctx, tls13Seconds)
     }
 }

@@ -28,7 +28,7 @@ public struct SessionAuthenticator: RequestAuthenticator {
     public var deniedResults: [String] { ["missing", "invalid", "expired"] }
 
     public func authenticate(_ request: Request, context: RequestContext) -> AuthCheck {
-        guard let value = Self.cookie(config.cookie, in: request.headers) else { return .now(refuse(request, "missing")) }
+        guard let value = request.cookie(config.cookie) else { return .now(refuse(request, "missing")) }
         guard let contents = SessionCookie.open(value, keys: keys, cookieName: config.cookie) else { return .now(refuse(request, "invalid")) }
         guard contents.expires > Date().timeIntervalSince1970 else { return .now(refuse(request, "expired")) }
         return .now(.allowed(identity: contents.user, headers: config.userHeader.map { [($0, contents.user)] } ?? []))
@@ -51,18 +51,6 @@ public struct SessionAuthenticator: RequestAuthenticator {
     static func wantsPage(_ request: Request) -> Bool {
         guard request.method == .GET || request.method == .HEAD else { return false }
         return request.headers[canonicalForm: "accept"].contains { $0.lowercased().contains("text/html") }
-    }
-
-    /// The value of cookie `name` (RFC 6265 §5.4: `name=value` pairs separated by `;`), the first if several.
-    static func cookie(_ name: String, in headers: HTTPHeaders) -> Substring? {
-        for header in headers[canonicalForm: "cookie"] {
-            for pair in header.split(separator: ";") {
-                let trimmed = pair.drop { $0 == " " }
-                guard trimmed.hasPrefix(name), trimmed.dropFirst(name.count).first == "=" else { continue }
-                return trimmed.dropFirst(name.count + 1)
-            }
-        }
-        return nil
     }
 
     static func formEncoded(_ text: String) -> String {
