@@ -6,11 +6,11 @@ import Testing
 /// key, a lock holder that dies, purges reaching every instance, Redis lost under load.
 @Suite(.serialized)
 struct CacheClusterTests {
-    static func yaml(redis: Int, origin: ScriptedOrigin, prefix: String, stores: String = "") -> String {
+    static func yaml(redis: Int, origin: ScriptedOrigin, prefix: String, stores: String = "", lockTTL: String = "500ms") -> String {
         """
         server: {event_loops: 2}
         redis: {url: "redis://127.0.0.1:\(redis)", key_prefix: "\(prefix)"}
-        cache: {lock_ttl: 500ms, lock_wait: 10s, l2_timeout: 1s\(stores.isEmpty ? "" : ", " + stores)}
+        cache: {lock_ttl: \(lockTTL), lock_wait: 10s, l2_timeout: 1s\(stores.isEmpty ? "" : ", " + stores)}
         upstreams:
           - name: origin
             endpoints: [\(origin.address)]
@@ -28,9 +28,9 @@ struct CacheClusterTests {
 
     static func withInstances<T>(
         _ count: Int, redis: RedisServer, origin: ScriptedOrigin, stores: String = "", prefix: String? = nil,
-        clock: CacheTests.TestClock? = nil, _ body: ([TestServer]) async throws -> T
+        lockTTL: String = "500ms", clock: CacheTests.TestClock? = nil, _ body: ([TestServer]) async throws -> T
     ) async throws -> T {
-        let config = yaml(redis: redis.port, origin: origin, prefix: prefix ?? "c\(UUID().uuidString.prefix(8))", stores: stores)
+        let config = yaml(redis: redis.port, origin: origin, prefix: prefix ?? "c\(UUID().uuidString.prefix(8))", stores: stores, lockTTL: lockTTL)
         return try await withTestServers(count, config, cacheClock: clock?.reader, body)
     }
 
@@ -107,10 +107,14 @@ struct CacheClusterTests {
     }
 
     /// 999 concurrent misses for one cold key, a third on each of three instances: the origin sees one request.
+    /// The lock lives 5 s here, not 500 ms: with 999 requests arriving on two busy cores (the main run), a
+    /// renewal every ttl/3 can come later than the TTL, the lock expires under its live holder and a second
+    /// instance fills (the clean-clone CI run of c109319 saw 2 origin requests). That is the TTL doing its job;
+    /// this test is about coalescing, and the dead-holder case has its own test below.
     @Test func aColdKeyReachesTheOriginOncePerCluster() async throws {
         let redis = try await RedisServer()
         try await withOrigin({ _ in .init(headers: [("cache-control", "max-age=60")], body: "once", delay: 500) }) { origin in
-            try await Self.withInstances(3, redis: redis, origin: origin) { s in
+            try await Self.withInstances(3, redis: redis, origin: origin, lockTTL: "5s") { s in
                 let results = try await withThrowingTaskGroup(of: TestResponse.self) { group in
                     for i in 0..<999 { group.addTask { try await s[i % 3].get("/cold") } }
                     return try await group.reduce(into: []) { $0.append($1) }
