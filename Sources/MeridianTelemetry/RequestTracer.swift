@@ -158,6 +158,17 @@ final class RequestTracer<T: Tracer>: RequestTracing, Sendable {
                 a["error.type"] = "_OTHER"  // e.g. the client closed the connection before the response ended
             }
         }
+        for event in record.annotations.events {
+            var attributes = SpanAttributes()
+            for (name, value) in event.attributes {
+                switch value {
+                case .string(let v): attributes[name] = v
+                case .int(let v): attributes[name] = v
+                case .strings(let v): attributes[name] = v
+                }
+            }
+            span.addEvent(SpanEvent(name: event.name, at: DefaultTracerClock.Instant(nanosecondsSinceEpoch: event.time), attributes: attributes))
+        }
         // Server spans: 5xx is an error; 4xx is the client's (status left unset).
         if code >= 500 { span.setStatus(SpanStatus(code: .error, message: record.error)) }
         var injected = InjectedIDs()

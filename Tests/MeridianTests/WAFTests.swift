@@ -79,6 +79,38 @@ import Testing
         }
     }
 
+    /// A match reaches the trace as a span event with the rule ids (and the access log as the `waf` field).
+    @Test func matchesAreSpanEventsOnTheRequestSpan() async throws {
+        let receiver = try OTLPReceiver()
+        defer { receiver.stop() }
+        try await withUpstreams(1) { ups in
+            let config = Self.config(ups, waf: "{mode: blocking}") + """
+
+                telemetry:
+                  tracing: {endpoint: "\(receiver.endpoint)", batch_delay: 100ms, sampler: parentbased_traceidratio, ratio: 1}
+                """
+            try await withTestServer(config) { s in
+                let r = try await s.get("/items?id=1%27%20OR%20%271%27%3D%271", headers: Self.browser)
+                #expect(r.status == 403)
+                let id = r.header("x-request-id") ?? "?"
+                let span = try await receiver.waitForSpan { ($0["attributes"] as? [String: Any])?["meridian.request_id"] as? String == id }
+                let events = span["events"] as? [[String: Any]] ?? []
+                let event = try #require(events.first { $0["name"] as? String == "waf.blocked" }, "\(events)")
+                let attributes = event["attributes"] as? [String: Any] ?? [:]
+                let rules = attributes["meridian.waf.rule_ids"] as? [Any] ?? []
+                #expect(rules.contains { "\($0)".hasPrefix("942") }, "the SQL injection rules: \(attributes)")
+                #expect((attributes["meridian.waf.anomaly_score"] as? Int ?? 0) >= 5, "\(attributes)")
+                #expect(attributes["meridian.waf.mode"] as? String == "blocking")
+                #expect(((span["attributes"] as? [String: Any])?["meridian.waf"] as? String)?.hasPrefix("blocked score=") == true)
+                // A request without a match has no event.
+                let ok = try await s.get("/", headers: Self.browser)
+                let okID = ok.header("x-request-id") ?? "?"
+                let plain = try await receiver.waitForSpan { ($0["attributes"] as? [String: Any])?["meridian.request_id"] as? String == okID }
+                #expect((plain["events"] as? [[String: Any]] ?? []).isEmpty)
+            }
+        }
+    }
+
     @Test func wafConfigurationErrors() {
         let errors = configErrors(
             """

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Darwin)
+internal import Darwin
+#endif
+
 /// Typed facts that actions add to a request's record, read by the access log, spans and
 /// metrics: the upstream that answered and its timing, the cache status, the encoding, the
 /// protocol upgraded to. A new kind is a new key type in the module that adds it; Core does not
@@ -33,7 +39,10 @@ public struct RecordAnnotations: Sendable {
         }
     }
 
-    public var isEmpty: Bool { entries.isEmpty }
+    public var isEmpty: Bool { entries.isEmpty && events.isEmpty }
+
+    /// What a trace shows at its moment, as span events (the access log has the annotations instead).
+    public var events: [RecordEvent] = []
 
     /// Every annotation as (name, value), in the order they were added: for generic sinks such as
     /// the access log.
@@ -44,4 +53,29 @@ public struct RecordAnnotations: Sendable {
 public enum UpgradeAnnotation: RecordAnnotationKey {
     public typealias Value = String
     public static let name = "upgrade"
+}
+
+/// Something that happened during a request, at a point in time: a span event on the request's span.
+public struct RecordEvent: Sendable {
+    public enum Value: Sendable {
+        case string(String)
+        case int(Int)
+        case strings([String])
+    }
+    public var name: String
+    /// Nanoseconds since the epoch.
+    public var time: UInt64
+    public var attributes: [(name: String, value: Value)]
+
+    public init(name: String, time: UInt64 = RecordEvent.now(), attributes: [(name: String, value: Value)]) {
+        self.name = name
+        self.time = time
+        self.attributes = attributes
+    }
+
+    public static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
 }

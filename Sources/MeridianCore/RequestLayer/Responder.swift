@@ -61,6 +61,11 @@ public struct RequestContext: Sendable {
     public func annotate<Key: RecordAnnotationKey>(_ key: Key.Type, _ value: Key.Value) {
         clientGone.exchange?.annotations[key] = value
     }
+
+    /// Adds a span event to the request's trace (when it is sampled).
+    public func addEvent(_ event: RecordEvent) {
+        clientGone.exchange?.annotations.events.append(event)
+    }
 }
 
 /// A responder followed by its middleware, outermost first.

@@ -50,7 +50,15 @@ public struct WAFMiddleware: Middleware {
             verdict.flatMap { v -> EventLoopFuture<Response> in
                 if !v.matchedRuleIDs.isEmpty {
                     let ids = v.matchedRuleIDs.map(String.init).joined(separator: ",")
-                    context.annotate(WAFAnnotation.self, "\(v.blocked && blocking ? "blocked" : "matched") score=\(v.anomalyScore) rules=\(ids)")
+                    let action = v.blocked && blocking ? "blocked" : "matched"
+                    context.annotate(WAFAnnotation.self, "\(action) score=\(v.anomalyScore) rules=\(ids)")
+                    context.addEvent(
+                        RecordEvent(name: "waf.\(action)", attributes: [
+                            ("meridian.waf.rule_ids", .strings(v.matchedRuleIDs.map(String.init))),
+                            ("meridian.waf.anomaly_score", .int(v.anomalyScore)),
+                            ("meridian.waf.mode", .string(blocking ? "blocking" : "detection")),
+                        ])
+                    )
                     stats.countWAFRules(v.matchedRuleIDs)
                 }
                 if v.blocked, blocking {
