@@ -74,6 +74,20 @@ extension Configuration {
         public var hsts: String?
         /// Session-ticket key files (nginx `ssl_session_ticket_key` format, 48 or 80 bytes); the first encrypts.
         public var sessionTicketKeys: [String] = []
+        public var sessionTickets = SessionTickets()
+        /// Fetch each certificate's OCSP response from the responder its certificate names, and staple it (a
+        /// certificate's `ocsp` file takes precedence).
+        public var ocspStapling = true
+
+        /// Generated session-ticket keys (when no `session_ticket_keys` files are given): rotated on an
+        /// interval, shared through Redis when it is configured.
+        public struct SessionTickets: Sendable, Equatable {
+            public var enabled = true
+            public var rotation: Duration = .seconds(12 * 3600)
+            /// Keys older than the encrypting one kept for decryption: a ticket resumes for at least keep × rotation.
+            public var keep = 2
+            public init() {}
+        }
 
         /// The lowest version offered: `min_version`, else the profile's.
         public var minimumVersion: Version { minimumVersionOverride ?? profile.minimumVersion }

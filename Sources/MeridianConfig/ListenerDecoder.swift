@@ -6,7 +6,7 @@ struct ListenerDecoder {
     let reader: ConfigReader
 
     func tls(_ node: Node, _ path: String) -> Configuration.TLS? {
-        let keys = ["certificates", "unknown_sni", "profile", "min_version", "ciphers", "client_auth", "reload_interval", "hsts", "session_ticket_keys"]
+        let keys = ["certificates", "unknown_sni", "profile", "min_version", "ciphers", "client_auth", "reload_interval", "hsts", "session_ticket_keys", "session_tickets", "ocsp_stapling"]
         guard let m = reader.mapping(node, path, allowed: keys) else { return nil }
         var tls = Configuration.TLS(certificates: [])
         if let n = m["certificates"], let items = reader.sequence(n, "\(path).certificates") {
@@ -80,6 +80,17 @@ struct ListenerDecoder {
             }
             tls.sessionTicketKeys = files
         }
+        if let n = m["session_tickets"], let t = reader.mapping(n, "\(path).session_tickets", allowed: ["enabled", "rotate", "keep"]) {
+            if let e = t["enabled"], let v = reader.bool(e, "\(path).session_tickets.enabled") { tls.sessionTickets.enabled = v }
+            if let r = t["rotate"], let v = reader.duration(r, "\(path).session_tickets.rotate", range: .seconds(60)...(.seconds(7 * 86400))) {
+                tls.sessionTickets.rotation = v
+            }
+            if let k = t["keep"], let v = reader.int(k, "\(path).session_tickets.keep", range: 1...16) { tls.sessionTickets.keep = v }
+            if !tls.sessionTicketKeys.isEmpty, t["rotate"] != nil || t["keep"] != nil {
+                reader.error(n, "\(path).session_tickets", "rotate and keep apply to generated keys; with session_ticket_keys files, rotate by replacing the files (new key first)")
+            }
+        }
+        if let n = m["ocsp_stapling"], let v = reader.bool(n, "\(path).ocsp_stapling") { tls.ocspStapling = v }
         if let n = m["hsts"], let v = reader.string(n, "\(path).hsts") {
             if HeaderSyntax.isValidValue(v) { tls.hsts = v } else { reader.error(n, "\(path).hsts", "holds a control character") }
         }

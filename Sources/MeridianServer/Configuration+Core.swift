@@ -35,6 +35,9 @@ extension TLSSettings {
             clientAuth: c.clientAuth.map { ClientAuth(ca: $0.ca, required: $0.required) }, reloadInterval: c.reloadInterval, hsts: c.hsts
         )
         sessionTicketKeys = c.sessionTicketKeys
+        sessionTicketRotation = c.sessionTickets.enabled ? c.sessionTickets.rotation : nil
+        sessionTicketsKeep = c.sessionTickets.keep
+        fetchOCSP = c.ocspStapling
     }
 }
 

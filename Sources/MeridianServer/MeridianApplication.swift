@@ -9,6 +9,7 @@ public import MeridianTelemetry
 internal import ServiceLifecycle
 public import MeridianProxy
 internal import MeridianCluster
+public import MeridianSecurity
 public import MeridianWebSocket
 public import MeridianCache
 internal import UnixSignals
@@ -39,6 +40,11 @@ public final class MeridianApplication: Sendable {
         var shutdownStarted = false
         /// Re-resolves upstream DNS names.
         var resolver: Task<Void, Never>?
+        /// The TLS listeners' ticket-key rotators and their loops.
+        var ticketRotators: [TicketKeyRotator] = []
+        /// OCSP stapling from the certificates' responders; nil when no certificate has one to fetch from.
+        var ocspStapling: OCSPStapling?
+        var tlsTasks: [Task<Void, Never>] = []
     }
 
     public let configPath: String?
@@ -149,6 +155,9 @@ public final class MeridianApplication: Sendable {
     public var generation: Int { state.withLockedValue { $0.generation } }
     public var listeners: [HTTPServer.BoundListener] { state.withLockedValue { $0.listeners } }
     public var adminListener: HTTPServer.BoundListener? { state.withLockedValue { $0.admin } }
+    /// The ticket-key rotators of the TLS listeners with generated keys.
+    public var ticketRotators: [TicketKeyRotator] { state.withLockedValue { $0.ticketRotators } }
+    public var ocspStapling: OCSPStapling? { state.withLockedValue { $0.ocspStapling } }
 
     /// Binds the listeners and the admin listener; the instance is then started and ready.
     @discardableResult
@@ -188,10 +197,21 @@ public final class MeridianApplication: Sendable {
         }
         let upstreams = builder.upstreams
         let (threadPool, logger) = (self.threadPool, self.logger)
+        // Generated ticket keys: the first step joins the cluster's schedule (or starts it) right away.
+        let rotators = server.certificateStores.compactMap { TicketKeyRotator(store: $0, sharing: shared?.ticketKeys, logger: logger) }
+        for rotator in rotators { await rotator.step() }
+        // Fetched in the background: a slow responder must not hold the start (nothing is stapled until then).
+        let stapling = Optional(OCSPStapling(stores: server.certificateStores, logger: logger)).flatMap { $0.hasWork ? $0 : nil }
         state.withLockedValue {
             $0.listeners = bound
             $0.admin = admin
             $0.resolver = Task { await upstreams.runResolver(threadPool: threadPool, logger: logger) }
+            $0.ticketRotators = rotators
+            $0.tlsTasks = rotators.map { rotator in Task { await rotator.run() } }
+            if let stapling {
+                $0.ocspStapling = stapling
+                $0.tlsTasks.append(Task { await stapling.run() })
+            }
         }
         health.markStarted()
         logger.info("meridian started", metadata: ["version": "\(MeridianVersion.string)", "config.generation": "1"])
@@ -282,6 +302,10 @@ public final class MeridianApplication: Sendable {
         let resolver = state.withLockedValue { $0.resolver }
         resolver?.cancel()
         await resolver?.value
+        for task in state.withLockedValue({ $0.tlsTasks }) {
+            task.cancel()
+            await task.value
+        }
         builder.upstreams.shutdown()
         builder.httpCache.shutdown()
         await builder.shutdown()

@@ -17,6 +17,8 @@ public final class SharedState: Sendable {
     public let limits: GlobalRateLimits
     /// Brute-force counts and bans.
     public let bans: SharedBans
+    /// The TLS listeners' session-ticket keys.
+    public let ticketKeys: SharedTicketKeys
     let config: Configuration.Redis
     private let heartbeat = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
@@ -56,6 +58,7 @@ public final class SharedState: Sendable {
             tracing: tracing
         )
         self.bans = SharedBans(client: client, keyPrefix: config.keyPrefix, logger: logger)
+        self.ticketKeys = SharedTicketKeys(client: client, keyPrefix: config.keyPrefix)
         registry.enableSharing(breakers)
     }
 

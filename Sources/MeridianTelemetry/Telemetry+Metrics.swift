@@ -85,6 +85,15 @@ extension Telemetry {
             e.family("meridian_tls_certificate_reloads", .counter, "Certificate reloads from changed files, by result (a failure keeps the old certificate).")
             e.sample("meridian_tls_certificate_reloads_total", [("result", "success")], stores.reduce(0) { $0 + $1.reloads.load(ordering: .relaxed) })
             e.sample("meridian_tls_certificate_reloads_total", [("result", "failure")], stores.reduce(0) { $0 + $1.reloadFailures.load(ordering: .relaxed) })
+            e.family("meridian_tls_ocsp_fetches", .counter, "OCSP responses fetched from certificates' responders, by result (a failure keeps the last good response while it is valid).")
+            e.sample("meridian_tls_ocsp_fetches_total", [("result", "success")], stores.reduce(0) { $0 + $1.ocspFetches.load(ordering: .relaxed) })
+            e.sample("meridian_tls_ocsp_fetches_total", [("result", "failure")], stores.reduce(0) { $0 + $1.ocspFetchFailures.load(ordering: .relaxed) })
+            e.family("meridian_tls_ocsp_staple_expiry_seconds", .gauge, "When the OCSP response stapled for a certificate expires (its nextUpdate), in seconds since the epoch.")
+            for store in stores {
+                for (name, until) in store.ocspStapleExpiry where until.isFinite {
+                    e.sample("meridian_tls_ocsp_staple_expiry_seconds", [("listener", store.listener), ("certificate", name)], until)
+                }
+            }
         }
         renderUpstreamMetrics(&e)
         renderSharedMetrics(&e)

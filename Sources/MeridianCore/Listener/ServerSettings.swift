@@ -112,6 +112,12 @@ public struct TLSSettings: Sendable, Equatable {
     /// Session-ticket key files (nginx's 48- or 80-byte format): the first encrypts new tickets, all decrypt.
     /// Every instance given the same files resumes every other's sessions. Empty: BoringSSL's own per-process key.
     public var sessionTicketKeys: [String] = []
+    /// Without key files: generated keys, rotated on `sessionTicketRotation` by a `TicketKeyRotator` (shared through
+    /// Redis when configured), `sessionTicketsKeep` older keys kept for decryption. nil: no session tickets.
+    public var sessionTicketRotation: Duration? = .seconds(12 * 3600)
+    public var sessionTicketsKeep = 2
+    /// Certificates without an `ocsp` file get their OCSP response from their responder (`OCSPStapling`).
+    public var fetchOCSP = true
 
     public init(
         certificates: [Certificate], rejectUnknownServerName: Bool = false, minimumVersion: TLSProtocolVersion = .tls12,

@@ -41,15 +41,22 @@ public final class TLSCertificateStore: Sendable {
     private let reloadLock = NIOLock()
     /// The OCSP responses by leaf certificate, read by the handshake (installed when any certificate has one).
     let stapler = OCSPStapler()
-    /// The shared session-ticket keys, when `sessionTicketKeys` names files; their stamp for reloads.
+    /// The session-ticket keys: from `sessionTicketKeys` files (their stamp for reloads), or generated and rotated
+    /// (`initialTicketSchedule`, then `useTicketKeys`); nil when tickets are off.
     let ticketKeys: TicketKeyRing?
+    /// The generated keys this store started with, for its `TicketKeyRotator`; nil with key files or no tickets.
+    public let initialTicketSchedule: TicketKeySchedule?
     private let ticketStamp: NIOLockedValueBox<FileStamp?>
-    let configuration: TLSSettings
-    let listener: String
+    public let configuration: TLSSettings
+    public let listener: String
     public let reloads = ManagedAtomic<Int>(0)
     public let reloadFailures = ManagedAtomic<Int>(0)
     public let handshakeRejections = ManagedAtomic<Int>(0)
     public let handshakeFailures = ManagedAtomic<Int>(0)
+    /// OCSP responses fetched from responders, and fetches that failed (`OCSPStapling` counts them here).
+    public let ocspFetches = ManagedAtomic<Int>(0)
+    public let ocspFetchFailures = ManagedAtomic<Int>(0)
+    private let ocspExpiry = NIOLockedValueBox<[[UInt8]: (name: String, validUntil: Double)]>([:])
 
     public init(_ configuration: TLSSettings, listener: String) throws {
         self.configuration = configuration
@@ -65,9 +72,17 @@ public final class TLSCertificateStore: Sendable {
         self.entries = NIOLockedValueBox(loaded)
         for entry in loaded { try stapler.setResponse(entry.ocsp, for: entry.chain[0]) }
         if configuration.sessionTicketKeys.isEmpty {
-            self.ticketKeys = nil
             self.ticketStamp = NIOLockedValueBox(nil)
+            if configuration.sessionTicketRotation != nil {
+                let schedule = TicketKeySchedule.start(now: WallClock.milliseconds(), fresh: TicketKey.randomBytes)
+                self.initialTicketSchedule = schedule
+                self.ticketKeys = TicketKeyRing(try schedule.keys.map(TicketKey.init(nginxFormat:)), encrypting: TicketKeySchedule.encryptingIndex)
+            } else {
+                self.initialTicketSchedule = nil
+                self.ticketKeys = nil
+            }
         } else {
+            self.initialTicketSchedule = nil
             do {
                 let stamp = try Self.stamp(configuration.sessionTicketKeys)
                 self.ticketKeys = TicketKeyRing(try configuration.sessionTicketKeys.map { try TicketKey(file: $0) })
@@ -182,6 +197,19 @@ public final class TLSCertificateStore: Sendable {
         reloadTicketKeysIfChanged(logger: logger)
     }
 
+    /// The generated keys to use from now on, newest first (`TicketKeySchedule.keys`, possibly followed by keys kept
+    /// only for decryption): `keys[1]` encrypts. Takes effect for the next handshake.
+    public func useTicketKeys(_ keys: [[UInt8]]) throws {
+        guard let ticketKeys, initialTicketSchedule != nil else { return }
+        ticketKeys.setKeys(try keys.map(TicketKey.init(nginxFormat:)), encrypting: TicketKeySchedule.encryptingIndex)
+    }
+
+    /// The 16-byte names of the keys in use and the index of the encrypting one (tests, diagnostics).
+    public var ticketKeyNames: (names: [[UInt8]], encrypting: Int) {
+        let keys = ticketKeys?.current
+        return (keys?.keys.map(\.name) ?? [], keys?.encrypting ?? 0)
+    }
+
     /// New ticket key files (a rotation: a new first key, the old one kept after it) take effect for new
     /// handshakes; a file that does not load keeps the keys in use.
     private func reloadTicketKeysIfChanged(logger: Logger) {
@@ -197,6 +225,41 @@ public final class TLSCertificateStore: Sendable {
             reloadFailures.wrappingIncrement(ordering: .relaxed)
             logger.error("TLS session ticket keys reload failed; keeping the previous keys", metadata: ["listener": "\(listener)", "error": "\(error)"])
         }
+    }
+
+    /// A certificate whose OCSP response is fetched from its responder: the DER of its chain (leaf first).
+    public struct OCSPSubject: Sendable, Equatable {
+        public var chain: [[UInt8]]
+        public var names: [String]
+    }
+
+    /// The certificates in use whose OCSP responses are fetched (no `ocsp` file; `fetchOCSP` on). A reload that
+    /// replaces a certificate replaces its subject here.
+    public var ocspSubjects: [OCSPSubject] {
+        guard configuration.fetchOCSP else { return [] }
+        return entries.withLockedValue { $0 }.compactMap { entry in
+            guard entry.source.ocsp == nil, entry.chain.count >= 1, let chain = try? entry.chain.map({ try $0.toDERBytes() }) else { return nil }
+            return OCSPSubject(chain: chain, names: entry.names)
+        }
+    }
+
+    /// Staples `response` (DER) for the certificate whose leaf is `leaf` (DER) in new handshakes; nil staples nothing.
+    /// `validUntil` (the response's nextUpdate, seconds since the epoch) is for the metrics.
+    public func staple(_ response: [UInt8]?, forLeaf leaf: [UInt8], validUntil: Double?, name: String) {
+        stapler.setResponse(response, forLeafDER: leaf)
+        ocspExpiry.withLockedValue { $0[leaf] = response == nil ? nil : (name, validUntil ?? .infinity) }
+    }
+
+    /// When each fetched staple expires (its nextUpdate), by the certificate's first name: for the metrics. Only the
+    /// certificates in use (a replaced certificate's staple is left out).
+    public var ocspStapleExpiry: [(name: String, validUntil: Double)] {
+        let leaves = Set(entries.withLockedValue { $0 }.compactMap { try? $0.chain.first?.toDERBytes() })
+        return ocspExpiry.withLockedValue { $0 }.filter { leaves.contains($0.key) }.map(\.value).sorted { $0.name < $1.name }
+    }
+
+    /// The response stapled for a leaf (DER), if any.
+    public func stapled(forLeaf leaf: [UInt8]) -> [UInt8]? {
+        stapler.response(forLeafDER: leaf)
     }
 
     /// A server context offering `alpn`, the listener's versions and cipher list (a Mozilla profile's unless
@@ -231,8 +294,14 @@ public final class TLSCertificateStore: Sendable {
         // What swift-nio-ssl has no API for goes onto its BoringSSL context directly (NIOSSLContext+BoringSSL.swift):
         // sessions partitioned by SNI name, the shared ticket keys, per-certificate OCSP stapling.
         try context.installSessionPartitionBySNI()
-        if let ticketKeys { try context.installTicketKeyRing(ticketKeys) }
-        if configuration.certificates.contains(where: { $0.ocsp != nil }) { try context.installOCSPStapler(stapler) }
+        if let ticketKeys {
+            // Generated keys: a ticket stays decryptable for at least `keep` rotations after it was issued.
+            let lifetime = initialTicketSchedule != nil ? configuration.sessionTicketRotation.map { $0 * configuration.sessionTicketsKeep } : nil
+            try context.installTicketKeyRing(ticketKeys, lifetime: lifetime)
+        } else {
+            try context.disableSessionTickets()
+        }
+        if configuration.fetchOCSP || configuration.certificates.contains(where: { $0.ocsp != nil }) { try context.installOCSPStapler(stapler) }
         return context
     }
 }

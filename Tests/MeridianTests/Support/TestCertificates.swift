@@ -20,9 +20,10 @@ struct TestCertificates {
 
     /// Issues `<name>.pem` / `<name>.key` (an ECDSA P-256 key, or RSA 2048) for the DNS names given, signed by the test CA.
     @discardableResult
-    func issue(_ name: String, dnsNames: [String], serial: Int = 1, rsa: Bool = false) async throws -> (cert: String, key: String) {
+    func issue(_ name: String, dnsNames: [String], serial: Int = 1, rsa: Bool = false, extensions: [String] = []) async throws -> (cert: String, key: String) {
         let ext = directory.appendingPathComponent("\(name).ext")
-        try Data("subjectAltName=\(dnsNames.map { "DNS:\($0)" }.joined(separator: ","))\nextendedKeyUsage=serverAuth,clientAuth\n".utf8).write(to: ext)
+        let lines = ["subjectAltName=\(dnsNames.map { "DNS:\($0)" }.joined(separator: ","))", "extendedKeyUsage=serverAuth,clientAuth"] + extensions
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: ext)
         try await Self.openssl(in: directory, [
             "req", "-newkey"] + (rsa ? ["rsa:2048"] : ["ec", "-pkeyopt", "ec_paramgen_curve:P-256"]) + [
             "-nodes", "-keyout", "\(name).key.new", "-out", "\(name).csr",

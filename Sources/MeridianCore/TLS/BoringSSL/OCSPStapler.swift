@@ -18,6 +18,14 @@ final class OCSPStapler: Sendable {
         responses.withLockedValue { $0[key] = der }
     }
 
+    func setResponse(_ der: [UInt8]?, forLeafDER leaf: [UInt8]) {
+        responses.withLockedValue { $0[leaf] = der }
+    }
+
+    func response(forLeafDER der: [UInt8]) -> [UInt8]? {
+        responses.withLockedValue { $0[der] }
+    }
+
     func response(forLeafDER der: UnsafeRawBufferPointer) -> [UInt8]? {
         let key = Array(der)
         return responses.withLockedValue { $0[key] }

@@ -30,6 +30,13 @@ struct TicketKey: Sendable, Equatable {
         }
     }
 
+    /// 80 random bytes (RAND_bytes): a new key in nginx's format.
+    static func randomBytes() -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: TicketKeySchedule.keyLength)
+        precondition(RAND_bytes(&bytes, bytes.count) == 1, "RAND_bytes failed")
+        return bytes
+    }
+
     init(file path: String) throws {
         guard let f = fopen(path, "rb") else { throw TLSExtensionError(description: "cannot open \(path)") }
         defer { fclose(f) }
@@ -39,16 +46,24 @@ struct TicketKey: Sendable, Equatable {
     }
 }
 
-/// The keys of one listener: `keys[0]` encrypts new tickets, every key decrypts (current + previous
-/// ones during rotation, like several `ssl_session_ticket_key` lines in nginx). Replace the list at
-/// any time with `setKeys`; handshakes read it under a lock.
+/// The keys of one listener: `keys[encrypting]` encrypts new tickets, every key decrypts (current + previous
+/// ones during rotation, like several `ssl_session_ticket_key` lines in nginx; with generated keys also the next
+/// one, see `TicketKeySchedule`). Replace them at any time with `setKeys`; handshakes read them under a lock.
 final class TicketKeyRing: Sendable {
-    private let keys: NIOLockedValueBox<[TicketKey]>
+    struct Keys: Sendable {
+        var keys: [TicketKey]
+        var encrypting: Int
+    }
+    private let state: NIOLockedValueBox<Keys>
 
-    init(_ keys: [TicketKey]) { self.keys = NIOLockedValueBox(keys) }
-    func setKeys(_ keys: [TicketKey]) { self.keys.withLockedValue { $0 = keys } }
-    var current: [TicketKey] { keys.withLockedValue { $0 } }
+    init(_ keys: [TicketKey], encrypting: Int = 0) { self.state = NIOLockedValueBox(Keys(keys: keys, encrypting: encrypting)) }
+    func setKeys(_ keys: [TicketKey], encrypting: Int = 0) { state.withLockedValue { $0 = Keys(keys: keys, encrypting: encrypting) } }
+    var current: Keys { state.withLockedValue { $0 } }
 }
+
+/// BoringSSL's defaults (SSL_DEFAULT_SESSION_TIMEOUT, SSL_DEFAULT_SESSION_PSK_DHE_TIMEOUT in ssl/internal.h).
+private let boringSSLDefaultTLS12Lifetime: UInt32 = 2 * 60 * 60
+private let boringSSLDefaultTLS13Lifetime: UInt32 = 2 * 24 * 60 * 60
 
 private let ticketRingIndex: Int32 = ExDataSlot.newIndex()
 
@@ -63,9 +78,10 @@ private func ticketKeyCallback(
         let ctx = SSL_get_SSL_CTX(ssl),
         let ring = ExDataSlot.load(TicketKeyRing.self, from: ctx, index: ticketRingIndex)
     else { return -1 }
-    let keys = ring.current
+    let (keys, encrypting) = { let k = ring.current; return (k.keys, k.encrypting) }()
     if encrypt == 1 {
-        guard let key = keys.first else { return 0 }  // no key configured: send no ticket
+        guard keys.indices.contains(encrypting) else { return 0 }  // no key: send no ticket
+        let key = keys[encrypting]
         let cipher = key.aesKey.count == 32 ? EVP_aes_256_cbc() : EVP_aes_128_cbc()
         guard RAND_bytes(iv, Int(EVP_CIPHER_iv_length(cipher))) == 1,
             EVP_EncryptInit_ex(cipherCtx, cipher, nil, key.aesKey, iv) == 1,
@@ -83,17 +99,32 @@ private func ticketKeyCallback(
         guard HMAC_Init_ex(hmacCtx, key.hmacKey, key.hmacKey.count, EVP_sha256(), nil) == 1,
             EVP_DecryptInit_ex(cipherCtx, cipher, nil, key.aesKey, iv) == 1
         else { return -1 }
-        return i == 0 ? 1 : 2  // a ticket under an older key is accepted and re-issued under the current one
+        return i == encrypting ? 1 : 2  // a ticket under another key is accepted and re-issued under the current one
     }
 }
 
 extension NIOSSLContext {
     /// Rotating, shared ticket keys: installs `ring` with SSL_CTX_set_tlsext_ticket_key_cb. Call once,
     /// right after creating the context and before it serves a connection; later rotations go through
-    /// `ring.setKeys`. Works for TLS 1.2 and 1.3 tickets.
-    func installTicketKeyRing(_ ring: TicketKeyRing) throws {
+    /// `ring.setKeys`. Works for TLS 1.2 and 1.3 tickets. `lifetime`, when given, lowers the sessions'
+    /// lifetime (TLS 1.2: BoringSSL's 2 h default; TLS 1.3: 2 days) to how long a ticket stays decryptable,
+    /// so clients are not told to keep tickets that no instance can open any more.
+    func installTicketKeyRing(_ ring: TicketKeyRing, lifetime: Duration? = nil) throws {
         let ctx = try unsafeBoringSSLContext()
+        if let lifetime {
+            let seconds = UInt32(clamping: lifetime.components.seconds)
+            if seconds < boringSSLDefaultTLS12Lifetime { _ = SSL_CTX_set_timeout(ctx, seconds) }
+            if seconds < boringSSLDefaultTLS13Lifetime { SSL_CTX_set_session_psk_dhe_timeout(ctx, seconds) }
+        }
         try ExDataSlot.store(ring, in: ctx, index: ticketRingIndex)
         _ = SSL_CTX_set_tlsext_ticket_key_cb(ctx) { ticketKeyCallback(ssl: $0, keyName: $1, iv: $2, cipherCtx: $3, hmacCtx: $4, encrypt: $5) }
+    }
+}
+
+extension NIOSSLContext {
+    /// No session tickets at all (SSL_OP_NO_TICKET): TLS 1.2 sends none, TLS 1.3 sends no NewSessionTicket.
+    func disableSessionTickets() throws {
+        let ctx = try unsafeBoringSSLContext()
+        _ = SSL_CTX_set_options(ctx, UInt32(SSL_OP_NO_TICKET))
     }
 }
