@@ -53,10 +53,24 @@ public final class SharedTicketKeys: TicketKeySharing {
         ).get()
         guard let parts = reply.array, parts.count == 2, let at = parts[0].int, case .bulk(var blob) = parts[1],
             blob.readableBytes >= 2 * TicketKeySchedule.keyLength, blob.readableBytes % TicketKeySchedule.keyLength == 0
-        else { throw SharedTicketKeysError(description: "unexpected reply \(reply)") }
+        else { throw SharedTicketKeysError(description: "unexpected reply (\(Self.shape(reply)))") }
         var keys: [[UInt8]] = []
         while let key = blob.readBytes(length: TicketKeySchedule.keyLength) { keys.append(key) }
         return TicketKeySchedule(keys: keys, rotatedAt: at)
+    }
+}
+
+extension SharedTicketKeys {
+    /// A reply's types and sizes, never its bytes: they would be key material in a log.
+    static func shape(_ value: RedisValue) -> String {
+        switch value {
+        case .bulk(let b): return "bulk of \(b.readableBytes) bytes"
+        case .array(let a): return "array [" + a.map(shape).joined(separator: ", ") + "]"
+        case .error(let e): return "error \(e)"
+        case .integer: return "integer"
+        case .simple: return "simple string"
+        case .null: return "null"
+        }
     }
 }
 

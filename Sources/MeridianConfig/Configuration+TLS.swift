@@ -86,6 +86,8 @@ extension Configuration {
             public var rotation: Duration = .seconds(12 * 3600)
             /// Keys older than the encrypting one kept for decryption: a ticket resumes for at least keep × rotation.
             public var keep = 2
+            /// Through Redis when `redis:` is configured (the keys then sit in Redis: give it TLS and an ACL user).
+            public var shared = true
             public init() {}
         }
 

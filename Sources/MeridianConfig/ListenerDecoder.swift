@@ -80,14 +80,18 @@ struct ListenerDecoder {
             }
             tls.sessionTicketKeys = files
         }
-        if let n = m["session_tickets"], let t = reader.mapping(n, "\(path).session_tickets", allowed: ["enabled", "rotate", "keep"]) {
+        if let n = m["session_tickets"], let t = reader.mapping(n, "\(path).session_tickets", allowed: ["enabled", "rotate", "keep", "shared"]) {
             if let e = t["enabled"], let v = reader.bool(e, "\(path).session_tickets.enabled") { tls.sessionTickets.enabled = v }
             if let r = t["rotate"], let v = reader.duration(r, "\(path).session_tickets.rotate", range: .seconds(60)...(.seconds(7 * 86400))) {
                 tls.sessionTickets.rotation = v
             }
             if let k = t["keep"], let v = reader.int(k, "\(path).session_tickets.keep", range: 1...16) { tls.sessionTickets.keep = v }
-            if !tls.sessionTicketKeys.isEmpty, t["rotate"] != nil || t["keep"] != nil {
-                reader.error(n, "\(path).session_tickets", "rotate and keep apply to generated keys; with session_ticket_keys files, rotate by replacing the files (new key first)")
+            if let k = t["shared"], let v = reader.bool(k, "\(path).session_tickets.shared") { tls.sessionTickets.shared = v }
+            if !tls.sessionTicketKeys.isEmpty, t["rotate"] != nil || t["keep"] != nil || t["shared"] != nil {
+                reader.error(n, "\(path).session_tickets", "rotate, keep and shared apply to generated keys; with session_ticket_keys files, rotate by replacing the files (new key first)")
+            }
+            if !tls.sessionTicketKeys.isEmpty, !tls.sessionTickets.enabled {
+                reader.error(n, "\(path).session_tickets.enabled", "is false but session_ticket_keys names key files; remove one of the two")
             }
         }
         if let n = m["ocsp_stapling"], let v = reader.bool(n, "\(path).ocsp_stapling") { tls.ocspStapling = v }

@@ -37,6 +37,7 @@ extension TLSSettings {
         sessionTicketKeys = c.sessionTicketKeys
         sessionTicketRotation = c.sessionTickets.enabled ? c.sessionTickets.rotation : nil
         sessionTicketsKeep = c.sessionTickets.keep
+        sessionTicketsShared = c.sessionTickets.shared
         fetchOCSP = c.ocspStapling
     }
 }

@@ -198,7 +198,15 @@ public final class MeridianApplication: Sendable {
         let upstreams = builder.upstreams
         let (threadPool, logger) = (self.threadPool, self.logger)
         // Generated ticket keys: the first step joins the cluster's schedule (or starts it) right away.
-        let rotators = server.certificateStores.compactMap { TicketKeyRotator(store: $0, sharing: shared?.ticketKeys, logger: logger) }
+        let rotators = server.certificateStores.compactMap { store in
+            TicketKeyRotator(store: store, sharing: store.configuration.sessionTicketsShared ? shared?.ticketKeys : nil, logger: logger)
+        }
+        for rotator in rotators where rotator.isShared {
+            logger.notice(
+                "TLS session ticket keys are shared through Redis: they decrypt every resumed session, so Redis needs TLS and an ACL user",
+                metadata: ["listener": "\(rotator.store.listener)", "redis.key": "\(configuration.redis?.keyPrefix ?? "meridian"):tls-tickets:\(rotator.store.listener)"]
+            )
+        }
         for rotator in rotators { await rotator.step() }
         // Fetched in the background: a slow responder must not hold the start (nothing is stapled until then).
         let stapling = Optional(OCSPStapling(stores: server.certificateStores, logger: logger)).flatMap { $0.hasWork ? $0 : nil }

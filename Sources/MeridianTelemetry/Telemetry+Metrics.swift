@@ -85,13 +85,21 @@ extension Telemetry {
             e.family("meridian_tls_certificate_reloads", .counter, "Certificate reloads from changed files, by result (a failure keeps the old certificate).")
             e.sample("meridian_tls_certificate_reloads_total", [("result", "success")], stores.reduce(0) { $0 + $1.reloads.load(ordering: .relaxed) })
             e.sample("meridian_tls_certificate_reloads_total", [("result", "failure")], stores.reduce(0) { $0 + $1.reloadFailures.load(ordering: .relaxed) })
-            e.family("meridian_tls_ocsp_fetches", .counter, "OCSP responses fetched from certificates' responders, by result (a failure keeps the last good response while it is valid).")
+            e.family("meridian_tls_ocsp_fetches", .counter, "OCSP responses fetched from certificates' responders, by result: success, revoked (not stapled), failure (the last good response is kept while it is valid).")
             e.sample("meridian_tls_ocsp_fetches_total", [("result", "success")], stores.reduce(0) { $0 + $1.ocspFetches.load(ordering: .relaxed) })
+            e.sample("meridian_tls_ocsp_fetches_total", [("result", "revoked")], stores.reduce(0) { $0 + $1.ocspRevoked.load(ordering: .relaxed) })
             e.sample("meridian_tls_ocsp_fetches_total", [("result", "failure")], stores.reduce(0) { $0 + $1.ocspFetchFailures.load(ordering: .relaxed) })
+            e.family("meridian_tls_ocsp_stapled", .gauge, "1 when an OCSP response is stapled for the certificate (index in the listener's certificates), else 0.")
+            for store in stores {
+                for staple in store.ocspStaples {
+                    e.sample("meridian_tls_ocsp_stapled", [("listener", store.listener), ("certificate", staple.name), ("index", String(staple.index))], staple.validUntil == nil ? 0 : 1)
+                }
+            }
             e.family("meridian_tls_ocsp_staple_expiry_seconds", .gauge, "When the OCSP response stapled for a certificate expires (its nextUpdate), in seconds since the epoch.")
             for store in stores {
-                for (name, until) in store.ocspStapleExpiry where until.isFinite {
-                    e.sample("meridian_tls_ocsp_staple_expiry_seconds", [("listener", store.listener), ("certificate", name)], until)
+                for staple in store.ocspStaples {
+                    guard let until = staple.validUntil, until.isFinite else { continue }
+                    e.sample("meridian_tls_ocsp_staple_expiry_seconds", [("listener", store.listener), ("certificate", staple.name), ("index", String(staple.index))], until)
                 }
             }
         }

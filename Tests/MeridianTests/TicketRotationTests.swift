@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 import MeridianCore
+import NIOConcurrencyHelpers
 import Testing
 
 /// Generated session-ticket keys: the rotation rule (pure), and instances sharing one `redis-server` resuming each
@@ -61,7 +63,8 @@ import Testing
         let redis = try await RedisServer()
         try await withTestServers(2, Self.yaml(certs, redis: redis.port, tickets: "session_tickets: {rotate: 1h, keep: 1}")) { s in
             let (a, b) = (try Self.rotator(s[0]), try Self.rotator(s[1]))
-            #expect(a.store.ticketKeyNames.names == b.store.ticketKeyNames.names, "both joined one schedule at start")
+            #expect(a.store.ticketKeyNames.names.prefix(2) == b.store.ticketKeyNames.names.prefix(2), "both joined one schedule at start")
+            #expect(a.store.ticketKeyNames.names.count == 3, "and each keeps its startup key for what it issued before joining")
             #expect(try await Self.resume(s[0], s[1], certs).hasPrefix("Reused, TLSv1.3"))
             #expect(try await Self.resume(s[1], s[0], certs, tls12: true).hasPrefix("Reused, TLSv1.2"))
 
@@ -132,6 +135,10 @@ import Testing
             #expect(a.store.ticketKeyNames.names.count == 3)
             let after = try await TLSSessionTests.sClient(port: s[0].port, certs: certs, ["-tls1_3", "-sess_in", before])
             #expect(after.contains("\nReused"), "the previous key still decrypts after a rotation: \(after)")
+            // The certificate reload check (every reload_interval, SIGHUP) leaves generated keys alone.
+            let names = a.store.ticketKeyNames.names
+            a.store.reloadIfChanged(logger: Logger(label: "test"))
+            #expect(a.store.ticketKeyNames.names == names)
         }
         try await withTestServer(Self.yaml(certs, redis: nil, tickets: "session_tickets: {enabled: false}")) { s in
             #expect(s.app.ticketRotators.isEmpty)
@@ -142,6 +149,47 @@ import Testing
         }
     }
 
+    /// A shared store that answers what a test sets: nothing it says may crash the rotator or shrink the key set.
+    final class ScriptedSharing: TicketKeySharing {
+        let answer = NIOLockedValueBox<Result<TicketKeySchedule, TestError>>(.failure(TestError("down")))
+        func exchange(listener: String, now: Int64, rotation: Duration, keep: Int, candidates: [[UInt8]]) async throws -> TicketKeySchedule {
+            try answer.withLockedValue { $0 }.get()
+        }
+    }
+
+    @Test func theRotatorSurvivesBadAnswersAndBoundsTheKeysItKeeps() async throws {
+        let certs = try await Self.certificates()
+        defer { certs.remove() }
+        var settings = TLSSettings(certificates: [.init(cert: certs.cert("a"), key: certs.key("a"))])
+        settings.sessionTicketRotation = .seconds(3600)
+        settings.sessionTicketsKeep = 1
+        let store = try TLSCertificateStore(settings, listener: "x")
+        let sharing = ScriptedSharing()
+        let rotator = try #require(TicketKeyRotator(store: store, sharing: sharing, logger: Logger(label: "test")))
+        let start = store.ticketKeyNames.names
+        // Unreachable, then answers that are not a schedule: the keys in use stay.
+        await rotator.step(now: 1)
+        sharing.answer.withLockedValue { $0 = .success(TicketKeySchedule(keys: [Self.key(1)], rotatedAt: 1)) }
+        await rotator.step(now: 2)
+        sharing.answer.withLockedValue { $0 = .success(TicketKeySchedule(keys: [[1, 2, 3], Self.key(2)], rotatedAt: 1)) }
+        await rotator.step(now: 3)
+        #expect(store.ticketKeyNames.names == start)
+        // A Redis that loses its data again and again (a new schedule each time): what this instance encrypted with is
+        // kept, but never more than 2 × (2 + keep) keys beyond the schedule.
+        for i in 0..<20 {
+            let n = UInt8(10 + 2 * i)
+            sharing.answer.withLockedValue { $0 = .success(TicketKeySchedule(keys: [Self.key(n), Self.key(n + 1)], rotatedAt: Int64(10 + i))) }
+            await rotator.step(now: Int64(10 + i))
+        }
+        let names = store.ticketKeyNames
+        #expect(names.encrypting == 1 && names.names.count == 2 + 2 * (2 + 1), "\(names.names.count)")
+        #expect(names.names[0] == Array(Self.key(48).prefix(16)) && names.names[1] == Array(Self.key(49).prefix(16)))
+        // An answer older than the schedule in use (an overlapping step) is ignored.
+        sharing.answer.withLockedValue { $0 = .success(TicketKeySchedule(keys: [Self.key(46), Self.key(49)], rotatedAt: 5)) }
+        await rotator.step(now: 40)
+        #expect(store.ticketKeyNames.names[0] == Array(Self.key(48).prefix(16)))
+    }
+
     @Test func ticketSettingsAreCheckedAtLoad() {
         let bad = configErrors(
             """
@@ -149,11 +197,18 @@ import Testing
               - address: 127.0.0.1:0
                 tls:
                   certificates: [{cert: /dev/null, key: /dev/null}]
-                  session_tickets: {rotate: 10s, keep: 0, shared: yes}
+                  session_tickets: {rotate: 10s, keep: 0, shared: maybe, share: yes}
+              - address: 127.0.0.1:0
+                tls:
+                  certificates: [{cert: /dev/null, key: /dev/null}]
+                  session_ticket_keys: [/dev/null]
+                  session_tickets: {enabled: false}
             """
         )
         #expect(bad.contains { $0.contains("session_tickets.rotate") }, "\(bad)")
         #expect(bad.contains { $0.contains("session_tickets.keep") }, "\(bad)")
-        #expect(bad.contains { $0.contains("shared") }, "\(bad)")
+        #expect(bad.contains { $0.contains("session_tickets.shared") }, "\(bad)")
+        #expect(bad.contains { $0.contains("share") && $0.contains("unknown key") }, "\(bad)")
+        #expect(bad.contains { $0.contains("session_tickets.enabled: is false but session_ticket_keys names key files") }, "\(bad)")
     }
 }

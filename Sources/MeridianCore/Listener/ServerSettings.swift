@@ -110,12 +110,14 @@ public struct TLSSettings: Sendable, Equatable {
     public var reloadInterval: Duration
     public var hsts: String?
     /// Session-ticket key files (nginx's 48- or 80-byte format): the first encrypts new tickets, all decrypt.
-    /// Every instance given the same files resumes every other's sessions. Empty: BoringSSL's own per-process key.
+    /// Every instance given the same files resumes every other's sessions. Empty: generated keys (below).
     public var sessionTicketKeys: [String] = []
     /// Without key files: generated keys, rotated on `sessionTicketRotation` by a `TicketKeyRotator` (shared through
     /// Redis when configured), `sessionTicketsKeep` older keys kept for decryption. nil: no session tickets.
     public var sessionTicketRotation: Duration? = .seconds(12 * 3600)
     public var sessionTicketsKeep = 2
+    /// Generated keys go through the cluster's store (Redis) when there is one.
+    public var sessionTicketsShared = true
     /// Certificates without an `ocsp` file get their OCSP response from their responder (`OCSPStapling`).
     public var fetchOCSP = true
 

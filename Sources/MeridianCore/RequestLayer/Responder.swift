@@ -62,7 +62,7 @@ public struct RequestContext: Sendable {
         clientGone.exchange?.annotations[key] = value
     }
 
-    /// Adds a span event to the request's trace (when it is sampled).
+    /// Adds a span event to the request's span (recorded always; exported when the request is traced).
     public func addEvent(_ event: RecordEvent) {
         clientGone.exchange?.annotations.events.append(event)
     }

@@ -56,7 +56,8 @@ public final class TLSCertificateStore: Sendable {
     /// OCSP responses fetched from responders, and fetches that failed (`OCSPStapling` counts them here).
     public let ocspFetches = ManagedAtomic<Int>(0)
     public let ocspFetchFailures = ManagedAtomic<Int>(0)
-    private let ocspExpiry = NIOLockedValueBox<[[UInt8]: (name: String, validUntil: Double)]>([:])
+    public let ocspRevoked = ManagedAtomic<Int>(0)
+    private let ocspExpiry = NIOLockedValueBox<[[UInt8]: (name: String, index: Int, validUntil: Double?)]>([:])
 
     public init(_ configuration: TLSSettings, listener: String) throws {
         self.configuration = configuration
@@ -213,7 +214,8 @@ public final class TLSCertificateStore: Sendable {
     /// New ticket key files (a rotation: a new first key, the old one kept after it) take effect for new
     /// handshakes; a file that does not load keeps the keys in use.
     private func reloadTicketKeysIfChanged(logger: Logger) {
-        guard let ring = ticketKeys, let stamp = try? Self.stamp(configuration.sessionTicketKeys),
+        // Generated keys are the rotator's; only key files are re-read.
+        guard !configuration.sessionTicketKeys.isEmpty, let ring = ticketKeys, let stamp = try? Self.stamp(configuration.sessionTicketKeys),
             stamp != ticketStamp.withLockedValue({ $0 })
         else { return }
         ticketStamp.withLockedValue { $0 = stamp }
@@ -231,30 +233,38 @@ public final class TLSCertificateStore: Sendable {
     public struct OCSPSubject: Sendable, Equatable {
         public var chain: [[UInt8]]
         public var names: [String]
+        /// Its place in the listener's `certificates` (a label: two certificates may share a name, RSA and ECDSA).
+        public var index: Int
     }
 
     /// The certificates in use whose OCSP responses are fetched (no `ocsp` file; `fetchOCSP` on). A reload that
     /// replaces a certificate replaces its subject here.
     public var ocspSubjects: [OCSPSubject] {
         guard configuration.fetchOCSP else { return [] }
-        return entries.withLockedValue { $0 }.compactMap { entry in
+        return entries.withLockedValue { $0 }.enumerated().compactMap { index, entry in
             guard entry.source.ocsp == nil, entry.chain.count >= 1, let chain = try? entry.chain.map({ try $0.toDERBytes() }) else { return nil }
-            return OCSPSubject(chain: chain, names: entry.names)
+            return OCSPSubject(chain: chain, names: entry.names, index: index)
         }
     }
 
     /// Staples `response` (DER) for the certificate whose leaf is `leaf` (DER) in new handshakes; nil staples nothing.
     /// `validUntil` (the response's nextUpdate, seconds since the epoch) is for the metrics.
-    public func staple(_ response: [UInt8]?, forLeaf leaf: [UInt8], validUntil: Double?, name: String) {
+    public func staple(_ response: [UInt8]?, forLeaf leaf: [UInt8], validUntil: Double?, subject: OCSPSubject) {
+        // Replaced certificates' staples go: a renewal a month would otherwise leave one behind each time.
+        let leaves = Set(entries.withLockedValue { $0 }.compactMap { try? $0.chain.first?.toDERBytes() })
+        stapler.retain(leaves)
         stapler.setResponse(response, forLeafDER: leaf)
-        ocspExpiry.withLockedValue { $0[leaf] = response == nil ? nil : (name, validUntil ?? .infinity) }
+        ocspExpiry.withLockedValue { e in
+            e = e.filter { leaves.contains($0.key) }
+            e[leaf] = (subject.names.first ?? "", subject.index, response == nil ? nil : validUntil ?? .infinity)
+        }
     }
 
-    /// When each fetched staple expires (its nextUpdate), by the certificate's first name: for the metrics. Only the
-    /// certificates in use (a replaced certificate's staple is left out).
-    public var ocspStapleExpiry: [(name: String, validUntil: Double)] {
+    /// Per certificate whose OCSP response is fetched: its first name, its index, and when its staple expires (its
+    /// nextUpdate; nil: nothing stapled). For the metrics; only the certificates in use.
+    public var ocspStaples: [(name: String, index: Int, validUntil: Double?)] {
         let leaves = Set(entries.withLockedValue { $0 }.compactMap { try? $0.chain.first?.toDERBytes() })
-        return ocspExpiry.withLockedValue { $0 }.filter { leaves.contains($0.key) }.map(\.value).sorted { $0.name < $1.name }
+        return ocspExpiry.withLockedValue { $0 }.filter { leaves.contains($0.key) }.map(\.value).sorted { $0.index < $1.index }
     }
 
     /// The response stapled for a leaf (DER), if any.

@@ -31,8 +31,9 @@ public final class TicketKeyRotator: Sendable {
         var schedule: TicketKeySchedule
         /// Keys this instance encrypted with that the cluster's schedule does not have, and until when they decrypt.
         var orphans: [(key: [UInt8], until: Int64)] = []
-        /// Whether a shared step has succeeded yet (the keys made at startup are dropped when joining the cluster).
+        /// Whether a shared step has succeeded yet, and whether the last one failed.
         var joined = false
+        var alone = false
     }
     private let state: NIOLockedValueBox<State>
 
@@ -47,56 +48,84 @@ public final class TicketKeyRotator: Sendable {
         self.state = NIOLockedValueBox(State(schedule: schedule))
     }
 
+    /// Whether the keys go through a shared store.
+    public var isShared: Bool { sharing != nil }
+
     /// How often `run` steps: well inside a rotation, so a promoted key is everywhere before it encrypts
     /// (the next key is handed out a whole rotation ahead); at most every 30 s, so a restarted Redis is seen soon.
     public var period: Duration { min(rotation / 8, .seconds(30)) }
 
-    /// One step at `now` (milliseconds, wall clock).
+    /// One step at `now` (milliseconds, wall clock). Steps may overlap (a test's and `run`'s): a shared schedule older
+    /// than the one in use is ignored, and the state and the keys in use change together, under the lock.
     public func step(now: Int64 = WallClock.milliseconds()) async {
         let interval = Int64(rotation.components.seconds) * 1000
         let fresh = [TicketKey.randomBytes(), TicketKey.randomBytes()]
         var shared: TicketKeySchedule?
+        var failure: String?
         if let sharing {
             do {
-                shared = try await sharing.exchange(listener: store.listener, now: now, rotation: rotation, keep: keep, candidates: fresh)
+                let answer = try await sharing.exchange(listener: store.listener, now: now, rotation: rotation, keep: keep, candidates: fresh)
+                if answer.keys.count >= 2, answer.keys.allSatisfy({ $0.count == TicketKeySchedule.keyLength }) {
+                    shared = answer
+                } else {
+                    failure = "the shared schedule holds \(answer.keys.count) key(s) of lengths \(Set(answer.keys.map(\.count)).sorted())"
+                }
             } catch {
-                logger.debug("TLS ticket keys: the shared schedule is unreachable; rotating alone", metadata: ["listener": "\(store.listener)", "error": "\(error)"])
+                failure = "\(error)"
             }
         }
-        let (keys, event) = state.withLockedValue { s -> ([[UInt8]], String?) in
+        let orphanCap = 2 * (2 + keep)
+        let (event, count, problem) = state.withLockedValue { s -> (String?, Int, String?) in
+            var next = s
             var event: String?
             let encrypting = s.schedule.keys[TicketKeySchedule.encryptingIndex]
             if let shared {
-                if !s.joined {
-                    event = "joined the cluster's schedule"
-                } else if !shared.keys.contains(encrypting) {
-                    // Not a rotation of the schedule we had: we rotated alone while Redis was away, or Redis lost the
-                    // hash. What we issued with keeps decrypting for as long as its tickets live; our next key never
-                    // encrypted anything.
+                if s.joined, shared.rotatedAt < s.schedule.rotatedAt, s.schedule.keys.contains(shared.keys[TicketKeySchedule.encryptingIndex]) {
+                    return (nil, 0, nil)  // an answer older than the one in use (an overlapping step)
+                }
+                if !shared.keys.contains(encrypting) {
+                    // Not a rotation of the schedule we had: our first join (the startup keys, or the ones we rotated
+                    // alone while Redis was away), or Redis lost the hash. What we issued with keeps decrypting here for
+                    // as long as its tickets live; our next key never encrypted anything.
                     let until = now + interval * Int64(keep)
-                    for key in s.schedule.keys.dropFirst() where !shared.keys.contains(key) { s.orphans.append((key, until)) }
-                    event = "rejoined the cluster's schedule"
+                    for key in s.schedule.keys.dropFirst() where !shared.keys.contains(key) { next.orphans.append((key, until)) }
+                    event = s.joined ? "rejoined the cluster's schedule" : "joined the cluster's schedule"
                 } else if shared.keys[TicketKeySchedule.encryptingIndex] != encrypting {
                     event = "rotated (cluster)"
                 }
-                s.schedule = shared
-                s.joined = true
+                if s.alone { event = "the shared schedule is reachable again; \(event ?? "joined it")" }
+                next.schedule = shared
+                next.joined = true
+                next.alone = false
             } else {
                 var iterator = fresh.makeIterator()
-                let next = s.schedule.advanced(now: now, interval: interval, keep: keep) { iterator.next() ?? TicketKey.randomBytes() }
-                if next != s.schedule { event = "rotated (alone)" }
-                s.schedule = next
+                next.schedule = s.schedule.advanced(now: now, interval: interval, keep: keep) { iterator.next() ?? TicketKey.randomBytes() }
+                if next.schedule != s.schedule { event = "rotated (alone)" }
+                next.alone = sharing != nil
             }
-            s.orphans.removeAll { $0.until <= now || s.schedule.keys.contains($0.key) }
-            return (s.schedule.keys + s.orphans.map(\.key), event)
+            // Redis restarting in a loop (or evicting the hash) must not grow the list the decrypt callback scans.
+            next.orphans.removeAll { $0.until <= now || next.schedule.keys.contains($0.key) }
+            if next.orphans.count > orphanCap { next.orphans.removeFirst(next.orphans.count - orphanCap) }
+            let keys = next.schedule.keys + next.orphans.map(\.key)
+            do {
+                try store.useTicketKeys(keys)
+            } catch {
+                return (nil, 0, "\(error)")  // the state stays as the keys in use
+            }
+            let wentAlone = next.alone && !s.alone
+            s = next
+            return (wentAlone ? "rotating alone: the shared schedule is unreachable" : event, keys.count, nil)
         }
-        do {
-            try store.useTicketKeys(keys)
-        } catch {
-            logger.error("TLS ticket keys: unusable keys, keeping the previous ones", metadata: ["listener": "\(store.listener)", "error": "\(error)"])
-            return
+        let metadata: Logger.Metadata = ["listener": "\(store.listener)", "keys": "\(count)"]
+        if let problem {
+            logger.error("TLS ticket keys: unusable keys, keeping the previous ones", metadata: metadata.merging(["error": "\(problem)"]) { $1 })
+        } else if let event {
+            if event.hasPrefix("rotating alone") {
+                logger.warning("TLS session ticket keys: \(event)", metadata: metadata.merging(["error": "\(failure ?? "?")"]) { $1 })
+            } else {
+                logger.info("TLS session ticket keys \(event)", metadata: metadata)
+            }
         }
-        if let event { logger.info("TLS session ticket keys \(event)", metadata: ["listener": "\(store.listener)", "keys": "\(keys.count)"]) }
     }
 
     /// Steps every `period` until cancelled.

@@ -28,7 +28,12 @@ public final class OCSPStapling: Sendable {
         var failures = 0
         var nextAttempt: Date
     }
-    private let tracked = NIOLockedValueBox<[[UInt8]: Tracked]>([:])
+    /// By listener and leaf: a certificate on two listeners (IPv4 and IPv6, 443 and 8443) is stapled on both.
+    struct Key: Hashable {
+        var listener: String
+        var leaf: [UInt8]
+    }
+    private let tracked = NIOLockedValueBox<[Key: Tracked]>([:])
     /// Leaves already reported as not stapleable (no responder URL, no issuer in the chain): said once.
     private let reported = NIOLockedValueBox<Set<[UInt8]>>([])
 
@@ -38,12 +43,8 @@ public final class OCSPStapling: Sendable {
         self.client = client
     }
 
-    /// Whether any listener has a certificate to fetch for.
-    public var hasWork: Bool {
-        stores.contains { store in
-            store.ocspSubjects.contains { (try? Certificate(derEncoded: $0.chain[0])).flatMap(OCSPRequestBuilder.responderURL(of:)) != nil }
-        }
-    }
+    /// Whether any TLS listener fetches OCSP responses (a certificate reloaded later may name a responder).
+    public var hasWork: Bool { stores.contains { $0.configuration.fetchOCSP } }
 
     /// The pass running or last run: passes run one after another, so two never fetch the same response at once.
     private let lastPass = NIOLockedValueBox<Task<Void, Never>?>(nil)
@@ -60,24 +61,25 @@ public final class OCSPStapling: Sendable {
             last = next
             return next
         }
-        await task.value
+        await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
     }
 
     private func pass(now: Date) async {
-        var live: Set<[UInt8]> = []
-        for store in stores {
+        var live: Set<Key> = []
+        for store in stores where store.configuration.fetchOCSP {
             for subject in store.ocspSubjects {
-                let leafDER = subject.chain[0]
-                live.insert(leafDER)
+                if Task.isCancelled { return }
+                let key = Key(listener: store.listener, leaf: subject.chain[0])
+                live.insert(key)
                 guard let (leaf, issuer, url) = prepare(subject, store: store) else { continue }
-                let entry = tracked.withLockedValue { $0[leafDER] }
+                let entry = tracked.withLockedValue { $0[key] }
                 if let good = entry?.lastGood, !schedule.isStapleUsable(lastGood: good, now: now) {
-                    store.staple(nil, forLeaf: leafDER, validUntil: nil, name: subject.names.first ?? "")
+                    store.staple(nil, forLeaf: key.leaf, validUntil: nil, subject: subject)
                     logger.error("OCSP: the stapled response expired and no new one was fetched; stapling nothing", metadata: meta(store, subject, url))
-                    tracked.withLockedValue { $0[leafDER]?.lastGood = nil }
+                    tracked.withLockedValue { $0[key]?.lastGood = nil }
                 }
                 if let entry, entry.nextAttempt > now { continue }
-                await fetch(subject, leaf: leaf, issuer: issuer, url: url, store: store, now: now)
+                await fetch(subject, key: key, leaf: leaf, issuer: issuer, url: url, store: store, now: now)
             }
         }
         tracked.withLockedValue { t in t = t.filter { live.contains($0.key) } }  // replaced certificates
@@ -111,8 +113,10 @@ public final class OCSPStapling: Sendable {
         ["listener": "\(store.listener)", "certificate": "\(subject.names.first ?? "?")", "responder": "\(url)"]
     }
 
-    private func fetch(_ subject: TLSCertificateStore.OCSPSubject, leaf: Certificate, issuer: Certificate, url: String, store: TLSCertificateStore, now: Date) async {
-        let leafDER = subject.chain[0]
+    private func fetch(
+        _ subject: TLSCertificateStore.OCSPSubject, key: Key, leaf: Certificate, issuer: Certificate, url: String, store: TLSCertificateStore, now: Date
+    ) async {
+        let leafDER = key.leaf
         do {
             let request = try OCSPRequestBuilder.request(leaf: leaf, issuer: issuer)
             let der = try await post(request, to: url)
@@ -122,25 +126,27 @@ public final class OCSPStapling: Sendable {
                 break
             case .revoked(let at, _):
                 // As nginx: only a good answer is stapled, and an earlier good one is not kept for a revoked certificate.
-                store.staple(nil, forLeaf: leafDER, validUntil: nil, name: subject.names.first ?? "")
-                tracked.withLockedValue { $0[leafDER]?.lastGood = nil }
+                store.staple(nil, forLeaf: leafDER, validUntil: nil, subject: subject)
+                store.ocspRevoked.wrappingIncrement(ordering: .relaxed)
+                let next = schedule.nextRetry(afterFailures: 1, lastGood: nil, now: now)
+                tracked.withLockedValue { $0[key] = Tracked(lastGood: nil, failures: 0, nextAttempt: next) }
                 logger.error("OCSP: the certificate is REVOKED (since \(at)); stapling nothing. Replace the certificate", metadata: meta(store, subject, url))
-                throw OCSPFetchError(description: "revoked")
+                return
             case .unknown:
                 throw OCSPFetchError(description: "the responder does not know this certificate (status unknown)")
             }
-            store.staple(der, forLeaf: leafDER, validUntil: status.nextUpdate?.timeIntervalSince1970, name: subject.names.first ?? "")
+            store.staple(der, forLeaf: leafDER, validUntil: status.nextUpdate?.timeIntervalSince1970, subject: subject)
             store.ocspFetches.wrappingIncrement(ordering: .relaxed)
             let next = schedule.nextRefresh(after: status, now: now)
-            tracked.withLockedValue { $0[leafDER] = Tracked(lastGood: status, failures: 0, nextAttempt: next) }
+            tracked.withLockedValue { $0[key] = Tracked(lastGood: status, failures: 0, nextAttempt: next) }
             logger.debug("OCSP response stapled", metadata: meta(store, subject, url).merging(["next_refresh": "\(next)"]) { $1 })
         } catch {
             store.ocspFetchFailures.wrappingIncrement(ordering: .relaxed)
             let (failures, next, keeping) = tracked.withLockedValue { t -> (Int, Date, Bool) in
-                var entry = t[leafDER] ?? Tracked(nextAttempt: now)
+                var entry = t[key] ?? Tracked(nextAttempt: now)
                 entry.failures += 1
                 entry.nextAttempt = schedule.nextRetry(afterFailures: entry.failures, lastGood: entry.lastGood, now: now)
-                t[leafDER] = entry
+                t[key] = entry
                 return (entry.failures, entry.nextAttempt, entry.lastGood != nil)
             }
             logger.warning(
@@ -150,8 +156,24 @@ public final class OCSPStapling: Sendable {
         }
     }
 
-    /// POST (RFC 6960 appendix A.1), bounded in time and size.
+    /// POST (RFC 6960 appendix A.1), bounded in size, and in time as a whole: AHC's deadline covers only the wait for
+    /// the response head, and a responder trickling its body would otherwise hold every later certificate's refresh.
     private func post(_ request: [UInt8], to url: String) async throws -> [UInt8] {
+        try await withThrowingTaskGroup(of: [UInt8]?.self) { group in
+            group.addTask { try await self.exchange(request, with: url) }
+            group.addTask {
+                try await Task.sleep(for: .seconds(Self.timeout.nanoseconds / 1_000_000_000))
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let body = first else {
+                throw OCSPFetchError(description: "the responder took longer than \(Self.timeout.nanoseconds / 1_000_000_000) s")
+            }
+            return body
+        }
+    }
+
+    private func exchange(_ request: [UInt8], with url: String) async throws -> [UInt8] {
         var http = HTTPClientRequest(url: url)
         http.method = .POST
         http.headers.add(name: "content-type", value: "application/ocsp-request")

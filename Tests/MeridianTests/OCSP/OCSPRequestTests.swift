@@ -4,7 +4,7 @@ import X509
 
 @testable import MeridianSecurity
 
-@Suite("OCSP requests and certificate pairs", .serialized)
+@Suite("OCSP requests and certificate pairs", .serialized, .enabled(if: ProcessInfo.processInfo.environment["MERIDIAN_LARGE_TESTS"] == "1"))
 struct OCSPRequestTests {
     /// Serials: a short one, the common 4-byte one, and a 20-byte one with the top bit set
     /// (its INTEGER needs a leading zero octet, the classic re-encoding trap).

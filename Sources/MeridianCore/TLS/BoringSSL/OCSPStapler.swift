@@ -18,6 +18,12 @@ final class OCSPStapler: Sendable {
         responses.withLockedValue { $0[key] = der }
     }
 
+    /// Drops the responses of leaves not in `leaves` (certificates replaced by a reload); file-based ones are set
+    /// again by the reload itself.
+    func retain(_ leaves: Set<[UInt8]>) {
+        responses.withLockedValue { r in r = r.filter { leaves.contains($0.key) } }
+    }
+
     func setResponse(_ der: [UInt8]?, forLeafDER leaf: [UInt8]) {
         responses.withLockedValue { $0[leaf] = der }
     }
