@@ -30,6 +30,15 @@ extension Configuration {
         public var anomalyThreshold: Int
         /// How much of a request body is inspected; the rest passes uninspected.
         public var maxBodyBytes: Int
+        /// The CRS's `tx.allowed_methods` (rule 911100 refuses others); nil keeps its GET HEAD POST OPTIONS.
+        public var allowedMethods: [String]?
+        /// The CRS's `tx.allowed_request_content_type` (rule 920420 refuses others); nil keeps its list.
+        public var allowedContentTypes: [String]?
+        /// CRS rules removed (`SecRuleRemoveById`): the usual answer to a false positive.
+        public var excludedRules: [Int] = []
+        /// Inspections of this route waiting or running at once; past it, blocking mode answers 503 (fail
+        /// closed) and detection mode lets the request through uninspected (fail open).
+        public var maxQueue = 256
 
         public init(mode: Mode = .blocking, paranoiaLevel: Int = 1, anomalyThreshold: Int = 5, maxBodyBytes: Int = 128 * 1024) {
             self.mode = mode

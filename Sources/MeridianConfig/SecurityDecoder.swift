@@ -94,12 +94,35 @@ struct SecurityDecoder {
             guard let on = reader.bool(node, path) else { return nil }
             return on ? Configuration.WAF() : nil
         }
-        guard let m = reader.mapping(node, path, allowed: ["mode", "paranoia_level", "anomaly_threshold", "max_body"]) else { return nil }
+        let keys = ["mode", "paranoia_level", "anomaly_threshold", "max_body", "allowed_methods", "allowed_content_types", "exclude_rules", "max_queue"]
+        guard let m = reader.mapping(node, path, allowed: keys) else { return nil }
         var w = Configuration.WAF()
         if let n = m["mode"], let v = reader.choice(n, "\(path).mode", as: Configuration.WAF.Mode.self) { w.mode = v }
         if let n = m["paranoia_level"], let v = reader.int(n, "\(path).paranoia_level", range: 1...4) { w.paranoiaLevel = v }
         if let n = m["anomaly_threshold"], let v = reader.int(n, "\(path).anomaly_threshold", range: 1...1000) { w.anomalyThreshold = v }
         if let n = m["max_body"], let v = reader.size(n, "\(path).max_body", range: 0...(16 << 20)) { w.maxBodyBytes = v }
+        if let n = m["allowed_methods"], let v = reader.strings(n, "\(path).allowed_methods") {
+            if v.isEmpty { reader.error(n, "\(path).allowed_methods", "is empty: every request would be refused; list methods such as [GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS]") }
+            for method in v where !HeaderSyntax.isToken(method) || method != method.uppercased() {
+                reader.error(n, "\(path).allowed_methods", "'\(method)' is not a method name; methods are upper-case tokens such as PUT")
+            }
+            w.allowedMethods = v
+        }
+        if let n = m["allowed_content_types"], let v = reader.strings(n, "\(path).allowed_content_types") {
+            for type in v {
+                let parts = type.split(separator: "/", omittingEmptySubsequences: false)
+                if parts.count != 2 || !parts.allSatisfy({ !$0.isEmpty && HeaderSyntax.isToken(String($0)) }) {
+                    reader.error(n, "\(path).allowed_content_types", "'\(type)' is not a media type; expected type/subtype such as application/json")
+                }
+            }
+            w.allowedContentTypes = v.map { $0.lowercased() }
+        }
+        if let n = m["max_queue"], let v = reader.int(n, "\(path).max_queue", range: 1...100_000) { w.maxQueue = v }
+        if let n = m["exclude_rules"], let items = reader.sequence(n, "\(path).exclude_rules") {
+            for item in items {
+                if let id = reader.int(item, "\(path).exclude_rules", range: 1...99_999_999) { w.excludedRules.append(id) }
+            }
+        }
         return w
     }
 

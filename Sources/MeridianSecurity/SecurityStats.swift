@@ -25,6 +25,9 @@ public final class SecurityStats: Sendable {
         let passed = ManagedAtomic<Int>(0)
         let detected = ManagedAtomic<Int>(0)
         let blocked = ManagedAtomic<Int>(0)
+        let overloaded = ManagedAtomic<Int>(0)
+        /// Inspections of the route waiting for or on the inspection pool.
+        let inFlight = ManagedAtomic<Int>(0)
     }
 
     public struct WAFSample: Sendable, Equatable {
@@ -78,6 +81,7 @@ public final class SecurityStats: Sendable {
                 WAFSample(route: route, result: "passed", count: c.passed.load(ordering: .relaxed)),
                 WAFSample(route: route, result: "detected", count: c.detected.load(ordering: .relaxed)),
                 WAFSample(route: route, result: "blocked", count: c.blocked.load(ordering: .relaxed)),
+                WAFSample(route: route, result: "overloaded", count: c.overloaded.load(ordering: .relaxed)),
             ]
         }
     }

@@ -154,12 +154,16 @@ public struct RuntimeBuilder: Sendable {
 
     private func wafEngine(_ settings: Configuration.WAF) throws -> WAFEngine {
         if let engine = wafEngines.withLockedValue({ $0[settings] }) { return engine }
-        let engine = try WAFEngine(
-            configuration: .init(
-                mode: settings.mode == .blocking ? .blocking : .detection, paranoiaLevel: settings.paranoiaLevel,
-                anomalyThreshold: settings.anomalyThreshold, maxBodyBytes: settings.maxBodyBytes
-            )
+        var configuration = WAFEngine.Configuration(
+            mode: settings.mode == .blocking ? .blocking : .detection, paranoiaLevel: settings.paranoiaLevel,
+            anomalyThreshold: settings.anomalyThreshold, maxBodyBytes: settings.maxBodyBytes
         )
+        if let methods = settings.allowedMethods { configuration.allowedMethods = methods }
+        if let types = settings.allowedContentTypes { configuration.allowedContentTypes = types }
+        if !settings.excludedRules.isEmpty {
+            configuration.rulesAfterCRS.append(.inline(settings.excludedRules.map { "SecRuleRemoveById \($0)" }.joined(separator: "\n")))
+        }
+        let engine = try WAFEngine(configuration: configuration)
         wafEngines.withLockedValue { $0[settings] = engine }
         return engine
     }

@@ -111,6 +111,69 @@ import Testing
         }
     }
 
+    /// The CRS refuses methods and body types outside its lists and some rules misfire for an application: the
+    /// lists and rule exclusions are the operator's to set, per route.
+    @Test func allowedMethodsContentTypesAndExcludedRules() async throws {
+        try await withUpstreams(1) { ups in
+            try await withTestServer(Self.config(ups, waf: "on")) { s in
+                let put = try await s.get("/api/items/1", headers: Self.browser, method: "PUT")
+                #expect(put.status == 403, "the CRS's default methods are GET HEAD POST OPTIONS (911100)")
+                let text = try await Self.post(s, "/notes", type: "text/plain", body: "hello")
+                #expect(text.status == 403, "text/plain is not in the CRS's content types (920420)")
+                let scanner = try await s.get("/", headers: ["User-Agent": "sqlmap/1.7.2#stable (https://sqlmap.org)"])
+                #expect(scanner.status == 403)
+            }
+            let tuned = "{allowed_methods: [GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS], allowed_content_types: [application/json, text/plain], exclude_rules: [913100]}"
+            try await withTestServer(Self.config(ups, waf: tuned)) { s in
+                for method in ["PUT", "PATCH", "DELETE"] {
+                    #expect(try await s.get("/api/items/1", headers: Self.browser, method: method).status == 200, "\(method)")
+                }
+                let text = try await Self.post(s, "/notes", type: "text/plain", body: "hello")
+                #expect(text.status == 200, "\(text.text)")
+                let form = try await Self.post(s, "/comment", type: "application/x-www-form-urlencoded", body: "a=b")
+                #expect(form.status == 403, "the list replaces the CRS's: urlencoded forms are no longer allowed")
+                let scanner = try await s.get("/", headers: ["User-Agent": "sqlmap/1.7.2#stable (https://sqlmap.org)"])
+                #expect(scanner.status == 200, "913100 (scanner user agents) is excluded")
+                let sqli = try await s.get("/items?id=1%27%20OR%20%271%27%3D%271", headers: Self.browser)
+                #expect(sqli.status == 403, "the other rules still apply")
+            }
+        }
+    }
+
+    /// More inspections at once than `max_queue`: blocking mode answers 503 with Retry-After (nothing waits unbounded),
+    /// detection mode lets them through uninspected; every request gets an answer.
+    @Test func aFullInspectionQueueFailsClosedInBlockingModeAndOpenInDetection() async throws {
+        let json = "[" + String(repeating: "{\"id\": 1, \"name\": \"widget\", \"tags\": [\"a\", \"b\"]},", count: 100).dropLast() + "]"
+        try await withUpstreams(1) { ups in
+            for mode in ["blocking", "detection"] {
+                try await withTestServer(Self.config(ups, waf: "{mode: \(mode), max_queue: 1, max_body: 64k}")) { s in
+                    let statuses = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
+                        for _ in 0..<40 {
+                            group.addTask {
+                                let c = try await s.client()
+                                defer { Task { await c.close() } }
+                                try await c.send("POST /api/items HTTP/1.1\r\nHost: localhost\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\nContent-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\n\r\n\(json)")
+                                let r = try await c.readResponse()
+                                return (r.status, r.header("retry-after"))
+                            }
+                        }
+                        return try await group.reduce(into: []) { $0.append($1) }
+                    }
+                    #expect(statuses.count == 40)
+                    let refused = statuses.filter { $0.0 == 503 }
+                    if mode == "blocking" {
+                        #expect(!refused.isEmpty && refused.allSatisfy { $0.1 == "1" }, "\(statuses)")
+                        #expect(statuses.allSatisfy { $0.0 == 200 || $0.0 == 503 }, "\(statuses)")
+                    } else {
+                        #expect(statuses.allSatisfy { $0.0 == 200 }, "\(statuses)")
+                    }
+                    let m = try await AuthTests.metrics(s)
+                    #expect(!m.contains("meridian_waf_requests_total{route=\"/\",result=\"overloaded\"} 0"), "\(m)")
+                }
+            }
+        }
+    }
+
     @Test func wafConfigurationErrors() {
         let errors = configErrors(
             """
@@ -119,9 +182,12 @@ import Testing
                 routes:
                   - match: {prefix: /}
                     respond: {status: 200}
-                    waf: {mode: paranoid, paranoia_level: 5}
+                    waf: {mode: paranoid, paranoia_level: 5, allowed_methods: [get], allowed_content_types: [json], exclude_rules: [abc]}
             """
         )
+        #expect(errors.contains { $0.contains("waf.allowed_methods: 'get' is not a method name") }, "\(errors)")
+        #expect(errors.contains { $0.contains("waf.allowed_content_types: 'json' is not a media type") }, "\(errors)")
+        #expect(errors.contains { $0.contains("waf.exclude_rules") }, "\(errors)")
         #expect(errors.contains { $0.contains("waf.mode: 'paranoid' is not allowed; expected one of: detection, blocking") }, "\(errors)")
         #expect(errors.contains { $0.contains("waf.paranoia_level: 5 is out of range; expected 1...4") }, "\(errors)")
     }

@@ -31,6 +31,18 @@ public struct WAFMiddleware: Middleware {
 
     public func respond(to request: Request, context: RequestContext, next: any Responder) -> ResponseFuture {
         let loop = context.eventLoop
+        // A bounded queue: under more load than the inspection threads keep up with, waiting would only add latency
+        // and hold bodies in memory. Blocking mode refuses (fail closed), detection mode passes (fail open).
+        guard counters.inFlight.loadThenWrappingIncrement(ordering: .relaxed) < settings.maxQueue else {
+            counters.inFlight.wrappingDecrement(ordering: .relaxed)
+            counters.overloaded.wrappingIncrement(ordering: .relaxed)
+            context.annotate(WAFAnnotation.self, "overloaded")
+            guard settings.mode == .blocking else { return next.respond(to: request, context: context) }
+            var r = Response.text(.serviceUnavailable, "503 Service Unavailable: the web application firewall is overloaded (request id \(request.id))\n")
+            r.headers.add(name: "retry-after", value: "1")
+            r.headers.add(name: "cache-control", value: "no-store")
+            return .immediate(r)
+        }
         let hasBody = !(request.body.isComplete && request.body.queuedBytes == 0) && settings.maxBodyBytes > 0
         let body: EventLoopFuture<[UInt8]?> =
             hasBody
@@ -46,6 +58,7 @@ public struct WAFMiddleware: Middleware {
             inspected.body = bytes
             return WAFInspection.pool.runIfActive(eventLoop: loop) { engine.inspect(inspected) }
         }
+        verdict.whenComplete { _ in counters.inFlight.wrappingDecrement(ordering: .relaxed) }
         return .eventually(
             verdict.flatMap { v -> EventLoopFuture<Response> in
                 if !v.matchedRuleIDs.isEmpty {
