@@ -9,7 +9,7 @@ struct MeridianCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "meridian",
         abstract: "A clustered, observability-first web platform.",
-        subcommands: [Serve.self, Proxy.self, Validate.self, Version.self, HashPassword.self, BenchRedis.self, BenchCacheEviction.self],
+        subcommands: [Serve.self, Proxy.self, Validate.self, Version.self, HashPassword.self, BenchRedis.self, BenchCacheEviction.self, BenchPasswordHash.self],
         defaultSubcommand: Serve.self
     )
 }

@@ -108,6 +108,24 @@ import Testing
         #expect(parsed.verify(Array("pw".utf8)) && !parsed.verify(Array("pW".utf8)))
     }
 
+    /// The real binary: the password from stdin, the hash on stdout, verified by argon2-cffi; no password is an error.
+    @Test func theHashPasswordCommandReadsStdinAndPrintsAHashArgon2CFFIAccepts() async throws {
+        let binary = MeridianProcess.binary.path
+        let (code, out) = try await Subprocess.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "printf 'correct horse\\n' | \"$0\" hash-password", binary])
+        #expect(code == 0, "\(out)")
+        let hash = try #require(out.split(separator: "\n").last.map(String.init))
+        #expect(hash.hasPrefix("$argon2id$v=19$"), "\(out)")
+        let check = "import sys; from argon2 import PasswordHasher; PasswordHasher().verify(sys.argv[1], sys.argv[2]); print('ok')"
+        let (good, said) = try await Subprocess.run("python3", ["-c", check, hash, "correct horse"])
+        #expect(good == 0 && said.contains("ok"), "\(said)")
+        let (bad, _) = try await Subprocess.run("python3", ["-c", check, hash, "correct horsE"])
+        #expect(bad != 0)
+        let (empty, message) = try await Subprocess.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "printf '\\n' | \"$0\" hash-password", binary])
+        #expect(empty == 1 && message.contains("the password is empty"), "\(message)")
+        let (none, nothing) = try await Subprocess.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "\"$0\" hash-password < /dev/null", binary])
+        #expect(none == 1 && nothing.contains("no password on stdin"), "\(nothing)")
+    }
+
     @Test func authConfigurationErrorsSayWhatToWrite() {
         func errors(_ auth: String, route: String = "auth: gate") -> [String] {
             configErrors(
