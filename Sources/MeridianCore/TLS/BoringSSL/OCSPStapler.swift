@@ -32,7 +32,10 @@ final class OCSPStapler: Sendable {
         responses.withLockedValue { $0[der] }
     }
 
+    /// Per handshake that asks for a staple (browsers always do): with nothing stapled (no responder, or none fetched
+    /// yet) the leaf is not copied and hashed for nothing.
     func response(forLeafDER der: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard !responses.withLockedValue({ $0.isEmpty }) else { return nil }
         let key = Array(der)
         return responses.withLockedValue { $0[key] }
     }
