@@ -484,6 +484,36 @@ def shared_state_row():
     ])
 
 
+def cluster_row():
+    shared = usel('scope="shared"')
+    lookups = "meridian_cache_lookups_total"
+    hits = sel('result="hit"')
+    return Row("Cluster: instances, Redis, shared breakers, cache tiers", [
+        stat("Live instances",
+             targets((f"max(meridian_cluster_instances{sel()})", "instances")),
+             desc="Instances whose heartbeat reached Redis within 5 s, as the instances themselves see it "
+                  "(each instance's status page lists them, with their admin addresses)."),
+        timeseries("Live instances as each instance sees them",
+                   targets((f"max by (instance) (meridian_cluster_instances{sel()})", "{{instance}}")),
+                   w=6, legend_calcs=("lastNotNull",),
+                   desc="Disagreement means an instance cannot reach Redis (it keeps its last count) or a "
+                        "heartbeat is late."),
+        timeseries("Instances in degraded mode",
+                   targets((f"sum(meridian_redis_degraded{sel()})", "degraded")),
+                   w=6, legend_calcs=("max", "lastNotNull"),
+                   desc="Instances that cannot reach Redis: shared state is local on them until it returns."),
+        timeseries("Shared breakers by state",
+                   targets((f"sum by (state) (meridian_breaker_state{shared})", "{{state}}")),
+                   w=6, stack=True, overrides=[_color("open", "red"), _color("half_open", "orange")],
+                   desc="Endpoints in each cluster-wide breaker state, summed over the instances reporting them."),
+        timeseries("Cache hit ratio by tier",
+                   targets((f"sum by (tier) (rate({lookups}{hits}[{RI}])) "
+                            f"/ sum by (tier) (rate({lookups}{sel()}[{RI}]))", "{{tier}}")),
+                   w=6, unit="percentunit", max_=1,
+                   desc="L1 (in-process) and L2 (Redis, shared by the cluster: its ratio is of L1's misses)."),
+    ])
+
+
 def cache_row():
     lookups = "meridian_cache_lookups_total"
     hits = sel('result="hit"')
@@ -565,7 +595,7 @@ def channels_row():
 
 
 OVERVIEW_ROWS = [traffic_row, errors_row, latency_row, upstreams_row, resilience_row, cache_row, channels_row,
-                 shared_state_row, connections_row, instances_row, config_row, telemetry_row]
+                 cluster_row, shared_state_row, connections_row, instances_row, config_row, telemetry_row]
 
 
 def variables():

@@ -90,6 +90,15 @@ if ((cwant > 0)); then
   note "    cache: L1 hit ratio $(text_of cache-l1), $crows cached route(s)"
 fi
 
+# Every live instance of the cluster has its row (no Redis: the card says so).
+iwant=$(curl -fsS "$base/status.json" | python3 -c 'import json, sys; c = json.load(sys.stdin).get("cluster"); print(len(c["instances"]) if c else 0)') \
+  || fail "cannot read $base/status.json"
+irows=$(grep -o '<tr[^>]* data-instance="[^"]*"' <<<"$dom" | wc -l)
+((irows == iwant)) || fail "cluster card (data-testid=\"cluster-instances\") has $irows row(s), /status.json lists $iwant instance(s)"
+if ((iwant > 0)); then
+  note "    cluster: $(text_of cluster-live) live, $irows instance row(s)"
+fi
+
 # (b) Screenshot.
 note "(b) screenshot of $url at 1280x1100 -> $out"
 mkdir -p "$(dirname "$out")"

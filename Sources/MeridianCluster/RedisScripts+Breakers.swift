@@ -117,6 +117,6 @@ extension RedisScripts {
         redis.call('ZADD', KEYS[1], now, ARGV[1])
         redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
         redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
-        return redis.call('ZCARD', KEYS[1])
+        return redis.call('ZRANGE', KEYS[1], 0, -1)
         """#
 }

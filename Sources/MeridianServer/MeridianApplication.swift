@@ -1,3 +1,4 @@
+internal import Foundation
 public import Logging
 public import MeridianConfig
 public import MeridianCore
@@ -141,6 +142,7 @@ public final class MeridianApplication: Sendable {
         health.register(HealthRegistry.Check(name: "upstreams", probes: [.readyz], detail: { upstreams.readinessDetail() }) { nil })
         if let shared {
             telemetry.attach(redis: { shared.client.status.degraded })
+            telemetry.attach(membership: shared.membership)
             // Redis down is a degraded mode, not a failure: readiness stays green and says so.
             health.register(HealthRegistry.Check(name: "redis", probes: [.readyz], detail: { shared.readinessDetail() }) { nil })
         }
@@ -220,6 +222,16 @@ public final class MeridianApplication: Sendable {
                 $0.ocspStapling = stapling
                 $0.tlsTasks.append(Task { await stapling.run() })
             }
+        }
+        if let shared {
+            // What the other instances show of this one on their status pages (the admin port is known now).
+            shared.membership.announce(
+                ClusterInstance(
+                    id: shared.membership.instanceID, host: telemetry.hostName, admin: admin.map { HTTPServer.describe($0.address) },
+                    version: MeridianVersion.string, startedAt: ISO8601DateFormatter().string(from: telemetry.startedAt)
+                )
+            )
+            await shared.membership.beat()
         }
         health.markStarted()
         logger.info("meridian started", metadata: ["version": "\(MeridianVersion.string)", "config.generation": "1"])

@@ -151,6 +151,7 @@ dl.kv dt{color:var(--mut)}dl.kv dd{margin:0;text-align:right;font-weight:600}
 
 <section class="grid cards">
 <div class="card"><h2>Cache</h2><div data-testid="cache"></div></div>
+<div class="card"><h2>Cluster</h2><div data-testid="cluster"></div></div>
 <div class="card"><h2>Connections</h2><div data-testid="connections"></div></div>
 <div class="card"><h2>TLS</h2><div data-testid="tls"></div></div>
 <div class="card"><h2>Tracing &amp; access log</h2><div data-testid="observability"></div></div>
@@ -410,6 +411,25 @@ const cache = d => card("cache", d.cache, "cache not configured", (b, c) => {
   }
   b.append(el("div", "sub", `${cnt(c.collapsed)} collapsed \u00b7 ${cnt(c.evictions)} evicted \u00b7 ${cnt(c.purges)} purges`));
 });
+// The instances sharing this one's Redis, each with a link to its own status page (admin address as it announced it).
+const cluster = d => card("cluster", d.cluster, "no Redis: this instance alone", (b, c) => {
+  const hd = el("div");
+  hd.append(el("span", "big", cnt(c.live), { "data-testid": "cluster-live" }), el("span", "u", "live instances"));
+  b.append(hd);
+  const t = el("table", null, null, { "data-testid": "cluster-instances" }), head = el("tr");
+  for (const h of ["instance", "host", "admin", "version", "started"]) head.append(el("th", null, h));
+  t.append(head);
+  for (const i of Array.isArray(c.instances) ? c.instances : []) {
+    const me = i.id === c.instance, tr = el("tr", me ? "me" : null, null, { "data-instance": String(i.id) });
+    const admin = el("td");
+    if (i.admin && !me) admin.append(el("a", null, String(i.admin), { href: `http://${i.admin}/status` }));
+    else admin.append(String(i.admin || D));
+    tr.append(el("td", "mono", String(i.id) + (me ? " (this one)" : "")), el("td", null, String(i.host || D)), admin,
+      el("td", null, String(i.version || D)), el("td", null, String(i.started_at || D)));
+    t.append(tr);
+  }
+  b.append(t);
+});
 const connections = d => card("connections", d.connections, "not available", (b, c) => {
   const hd = el("div"), lg = el("div", "legend"), h1 = el("span"), h2 = el("span");
   hd.append(el("span", "big", cnt(c.open), { "data-testid": "conn-open" }), el("span", "u", "open"));
@@ -446,7 +466,7 @@ function observability(d) {
 
 function render(d) {
   if (!d || typeof d !== "object") return false;
-  for (const f of [header, kpis, routes, upstreams, cache, connections, tls, observability]) {
+  for (const f of [header, kpis, routes, upstreams, cache, cluster, connections, tls, observability]) {
     try { f(d); } catch (e) { console.error("status page:", f.name, e); } // one odd section must not blank the rest
   }
   last = Date.now();

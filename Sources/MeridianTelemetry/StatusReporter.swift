@@ -1,4 +1,5 @@
 internal import Foundation
+internal import MeridianCluster
 internal import MeridianCore
 internal import NIOConcurrencyHelpers
 internal import NIOCore
@@ -76,6 +77,9 @@ final class StatusReporter: Sendable {
                 service_name: t.config.serviceName, redis: src.redisDegraded.map { $0() ? "degraded" : "connected" }
             )
         )
+        if let membership = src.membership {
+            doc.cluster = .init(instance: membership.instanceID, live: membership.liveInstances, instances: membership.instances)
+        }
         let latest = all.last
         let base = all.count > Self.window ? all[all.count - 1 - Self.window] : all.first
         var seconds = 0.0
@@ -311,13 +315,20 @@ struct StatusDocument: Codable {
         var evictions: Int
     }
     var cache: Cache? = nil
+    /// The instances sharing this one's Redis (`cluster.instance` is this one's id among them); nil without `redis:`.
+    struct Cluster: Codable {
+        var instance: String
+        var live: Int
+        var instances: [ClusterInstance]
+    }
+    var cluster: Cluster? = nil
     var connections = Connections()
     var tls = TLS()
     var tracing = Tracing()
     var access_log = AccessLogInfo()
 
     enum CodingKeys: String, CodingKey {
-        case instance, requests, routes, upstreams, cache, connections, tls, tracing, access_log
+        case instance, requests, routes, upstreams, cache, cluster, connections, tls, tracing, access_log
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -327,6 +338,7 @@ struct StatusDocument: Codable {
         try c.encode(routes, forKey: .routes)
         try c.encode(upstreams, forKey: .upstreams)
         if let cache { try c.encode(cache, forKey: .cache) } else { try c.encodeNil(forKey: .cache) }
+        if let cluster { try c.encode(cluster, forKey: .cluster) } else { try c.encodeNil(forKey: .cluster) }
         try c.encode(connections, forKey: .connections)
         try c.encode(tls, forKey: .tls)
         try c.encode(tracing, forKey: .tracing)

@@ -14,6 +14,10 @@ extension Telemetry {
             let r = redisMetrics
             e.family("meridian_redis_degraded", .gauge, "1 while Redis is unreachable and shared state falls back to local.")
             e.sample("meridian_redis_degraded", [], isDegraded() ? 1 : 0)
+            if let membership = sources.membership {
+                e.family("meridian_cluster_instances", .gauge, "Live instances sharing this one's Redis (heartbeats within 5 s), this one included; kept through an outage.")
+                e.sample("meridian_cluster_instances", [], membership.liveInstances)
+            }
             e.family("meridian_redis_degraded_transitions", .counter, "Times the instance lost Redis and went degraded.")
             e.sample("meridian_redis_degraded_transitions_total", [], r.degradedTransitions.load(ordering: .relaxed))
             e.family("meridian_redis_commands", .counter, "Redis commands by result (ok, error reply, timeout, unavailable, closed).")

@@ -83,6 +83,8 @@ public final class Telemetry: Sendable {
         var channels: ChannelStats?
         /// Whether Redis is unreachable now; nil without `redis:`.
         var redisDegraded: (@Sendable () -> Bool)?
+        /// The instances that share this one's Redis; nil without `redis:`.
+        var membership: ClusterMembership?
     }
 
     public init(
@@ -252,6 +254,11 @@ public final class Telemetry: Sendable {
     /// Redis's state, when `redis:` is configured.
     public func attach(redis degraded: @escaping @Sendable () -> Bool) {
         sources.withLockedValue { $0.redisDegraded = degraded }
+    }
+
+    /// The cluster seen through Redis: the status page's instance list and `meridian_cluster_instances`.
+    public func attach(membership: ClusterMembership) {
+        sources.withLockedValue { $0.membership = membership }
     }
 
     public func configReloaded(success: Bool, generation: Int) {
