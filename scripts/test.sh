@@ -12,11 +12,11 @@ scripts/ensure-packages.sh curl:curl python3:python3 /usr/include/zlib.h:zlib1g-
 # definitions and prometheus_client's parsers, in a virtualenv of their own.
 venv=.build/test-venv
 [[ -x $venv/bin/python3 ]] && export PATH="$PWD/$venv/bin:$PATH"
-if ! python3 -c 'import opentelemetry.proto, prometheus_client, websockets, brotli, sslyze, jwt, argon2, bcrypt' 2>/dev/null; then
+if ! python3 -c 'import opentelemetry.proto, prometheus_client, websockets, brotli, sslyze, jwt, argon2, bcrypt, yaml, kubernetes_validate' 2>/dev/null; then
   # (Debian's python3 needs python3-venv for that; an empty command name always installs.)
   python3 -m venv "$venv" 2>/dev/null || { scripts/ensure-packages.sh :python3-venv && python3 -m venv "$venv"; }
   "$venv/bin/python3" -m pip install -q opentelemetry-proto==1.45.2 prometheus-client==0.26.0 websockets==15.0.1 brotli==1.2.1 \
-    sslyze==6.3.1 pyjwt==2.15.1 cryptography==46.0.7 argon2-cffi==25.1.0 bcrypt==5.0.0
+    sslyze==6.3.1 pyjwt==2.15.1 cryptography==46.0.7 argon2-cffi==25.1.0 bcrypt==5.0.0 pyyaml==6.0.4 kubernetes-validate==1.37.0
   export PATH="$PWD/$venv/bin:$PATH"
 fi
 swift build --build-tests "$@"
@@ -35,4 +35,6 @@ for group in 'UploadTests/aOneGibibyteUploadKeepsMemoryFlat|ProxyStreamingTests/
   'WebSocketChannelTests|WebSocketClusterTests|WebSocketOperationsTests' 'WAFTests|WAFEngine|OCSPVerifierTests|OCSPRequestTests'; do
   MERIDIAN_LARGE_TESTS=1 swift test --skip-build --filter "$group" "$@"
 done
+python3 deploy/check_kubernetes.py
+python3 deploy/check_kubernetes.py --self-test
 scripts/telemetry-check.sh
