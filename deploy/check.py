@@ -163,6 +163,49 @@ def check_collector(col):
     return pipelines
 
 
+# Meridian's lifecycle defaults (README "lifecycle"; compose runs without a config file) and the span export deadline
+# of MeridianApplication.shutdown.
+DRAIN_DELAY, SHUTDOWN_TIMEOUT, SPAN_EXPORT = 5, 30, 5
+
+
+def check_haproxy(services):
+    """haproxy.cfg: mounted into the haproxy service; every server is a Meridian service on its listen port, checked
+    on /readyz at the admin port; inter x fall below the drain delay; `haproxy -c` when installed."""
+    svc = services.get("haproxy") or {}
+    src = resolve_in_container(svc, "/usr/local/etc/haproxy/haproxy.cfg")
+    if not src or src.resolve() != (DEPLOY / "haproxy.cfg").resolve():
+        problem("compose: haproxy: /usr/local/etc/haproxy/haproxy.cfg is not mounted from ./haproxy.cfg")
+        return
+    text = (DEPLOY / "haproxy.cfg").read_text()
+    lines = [l.split("#", 1)[0].split() for l in text.splitlines()]
+    servers = [l for l in lines if l[:1] == ["server"]]
+    defaults = next((l for l in lines if l[:1] == ["default-server"]), [])
+    names = sorted(n for n in services if n.startswith("meridian-"))
+    if sorted(l[1] for l in servers) != names:
+        problem(f"haproxy.cfg: servers {[l[1] for l in servers]} are not the Meridian services {names}")
+    for l in servers:
+        host, port = hostport(l[2])
+        if host != l[1] or port != 8080:
+            problem(f"haproxy.cfg: server {l[1]} points at {l[2]}, not {l[1]}:8080 (the --listen port)")
+    def opt(name):
+        return defaults[defaults.index(name) + 1] if name in defaults else None
+    if opt("port") != "9901" or "check" not in defaults:
+        problem("haproxy.cfg: default-server must check the admin port 9901")
+    if not re.search(r"option httpchk GET /readyz", text) or not re.search(r"http-check expect status 200", text):
+        problem("haproxy.cfg: the health check must be GET /readyz expecting 200")
+    inter, fall = opt("inter") or "2s", int(opt("fall") or 3)
+    seconds = float(inter[:-2]) / 1000 if inter.endswith("ms") else float(inter.rstrip("s"))
+    if seconds * fall >= DRAIN_DELAY:
+        problem(f"haproxy.cfg: inter {inter} x fall {fall} = {seconds * fall:g}s is not below drain_delay {DRAIN_DELAY}s: "
+                f"a draining instance would still get new connections when it closes its listeners")
+    if shutil.which("haproxy"):
+        run = subprocess.run(["haproxy", "-c", "-f", str(DEPLOY / "haproxy.cfg")], capture_output=True, text=True)
+        if run.returncode != 0:
+            problem(f"haproxy -c: {(run.stdout + run.stderr).strip()[-500:]}")
+        else:
+            notes.append("haproxy -c: valid")
+
+
 def main():
     for f in sorted(list(DEPLOY.rglob("*.y*ml")) + list((ROOT / "otel").rglob("*.y*ml"))):
         load(f)
@@ -172,8 +215,8 @@ def main():
     prom = load(DEPLOY / "prometheus.yml") or {}
     services = compose.get("services") or {}
 
-    for want in ("meridian-1", "meridian-2", "redis", "otel-collector", "tempo", "prometheus",
-                 "grafana"):
+    for want in ("meridian-1", "meridian-2", "meridian-3", "haproxy", "redis", "otel-collector", "tempo",
+                 "prometheus", "grafana"):
         if want not in services:
             problem(f"compose: no service {want}")
     for name, svc in services.items():
@@ -190,11 +233,18 @@ def main():
     pipelines = check_collector(collector)
     otlp_http_port = hostport(((collector.get("receivers") or {}).get("otlp", {})
                                .get("protocols", {}).get("http") or {}).get("endpoint", ""))[1]
-    for name in ("meridian-1", "meridian-2"):
+    for name in ("meridian-1", "meridian-2", "meridian-3"):
         svc = services.get(name) or {}
         env = svc.get("environment") or {}
         if isinstance(env, list):
             env = dict(e.split("=", 1) for e in env)
+        redis_host, redis_port = hostport(env.get("MERIDIAN_REDIS_URL", "").split("://", 1)[-1].split("/", 1)[0])
+        if redis_host != "redis" or redis_port != 6379:
+            problem(f"compose: {name}: MERIDIAN_REDIS_URL={env.get('MERIDIAN_REDIS_URL')!r} is not the redis service")
+        grace = str(svc.get("stop_grace_period", "10s"))
+        if not grace.endswith("s") or int(grace[:-1]) <= DRAIN_DELAY + SHUTDOWN_TIMEOUT + SPAN_EXPORT:
+            problem(f"compose: {name}: stop_grace_period {grace} is not above drain_delay {DRAIN_DELAY}s + "
+                    f"shutdown_timeout {SHUTDOWN_TIMEOUT}s + span export {SPAN_EXPORT}s")
         cmd = svc.get("command") or []
         admin = cmd[cmd.index("--admin") + 1] if "--admin" in cmd else ""
         if not admin.startswith("0.0.0.0:"):
@@ -206,6 +256,8 @@ def main():
                     f"OTLP/HTTP receiver (otel-collector:{otlp_http_port})")
         if env.get("OTEL_SERVICE_NAME") != "meridian":
             problem(f"compose: {name}: OTEL_SERVICE_NAME is not meridian")
+
+    check_haproxy(services)
 
     # Collector mount and Tempo endpoint.
     col_svc = services.get("otel-collector") or {}

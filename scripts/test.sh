@@ -35,6 +35,7 @@ for group in 'UploadTests/aOneGibibyteUploadKeepsMemoryFlat|ProxyStreamingTests/
   'WebSocketChannelTests|WebSocketClusterTests|WebSocketOperationsTests' 'WAFTests|WAFEngine|OCSPVerifierTests|OCSPRequestTests'; do
   MERIDIAN_LARGE_TESTS=1 swift test --skip-build --filter "$group" "$@"
 done
+python3 deploy/check.py
 python3 deploy/check_kubernetes.py
 python3 deploy/check_kubernetes.py --self-test
 scripts/telemetry-check.sh
