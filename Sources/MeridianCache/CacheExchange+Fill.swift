@@ -91,7 +91,9 @@ extension CacheExchange {
         let waiter = l2.onFill(keys.lock) { loop.execute { woken.succeed() } }
         woken.futureResult.whenComplete { _ in l2.forgetWaiter(waiter, of: keys.lock) }
         let poll = loop.scheduleRepeatedAsyncTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
-            l2.isLocked(keys, on: loop).map { locked in if !locked { woken.succeed() } }.recover { _ in woken.succeed() }
+            // A poll that failed says nothing about the holder: with Redis reachable (a slow answer) keep waiting for
+            // the announcement, the next poll or the deadline; with Redis gone, go on now (nothing will be announced).
+            l2.isLocked(keys, on: loop).map { locked in if !locked { woken.succeed() } }.recover { _ in if !l2.isAvailable { woken.succeed() } }
         }
         let timeout = loop.scheduleTask(deadline: deadline) { woken.succeed() }
         return woken.futureResult.flatMap { [self] in
