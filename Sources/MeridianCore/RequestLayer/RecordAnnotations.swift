@@ -67,15 +67,21 @@ public struct RecordEvent: Sendable {
     public var time: UInt64
     public var attributes: [(name: String, value: Value)]
 
-    public init(name: String, time: UInt64 = RecordEvent.now(), attributes: [(name: String, value: Value)]) {
+    public init(name: String, time: UInt64 = WallClock.nanoseconds(), attributes: [(name: String, value: Value)]) {
         self.name = name
         self.time = time
         self.attributes = attributes
     }
+}
 
-    public static func now() -> UInt64 {
+/// Wall time since the epoch, one reading for what is compared across processes (span event times, ticket-key
+/// rotation times shared through Redis).
+public enum WallClock {
+    public static func nanoseconds() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
+
+    public static func milliseconds() -> Int64 { Int64(nanoseconds() / 1_000_000) }
 }

@@ -1,11 +1,5 @@
-internal import Foundation
 public import Logging
 internal import NIOConcurrencyHelpers
-
-/// Milliseconds since the epoch: ticket-key rotation times are compared across instances, so wall time.
-public enum WallClock {
-    public static func milliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
-}
 
 /// Where the instances of a cluster agree on their ticket keys (Redis: `SharedTicketKeys` in MeridianCluster).
 public protocol TicketKeySharing: Sendable {
