@@ -47,16 +47,21 @@ extension CacheExchange {
     private func lockThenFetch() -> EventLoopFuture<Response> {
         guard let l2 = cache.l2, l2.isAvailable, let keys = l2Keys() else { return fetch(stale: nil) }
         let token = cache.lockToken()
-        return l2.tryLock(keys, token: token, ttl: cache.config.lockTTL, on: loop)
+        let attempt = l2.tryFillLock(
+            keys, token: token, ttl: cache.config.lockTTL, variantKey: variantKey, now: cache.clock(), newestPurge: cache.bans.newest, on: loop
+        )
+        return attempt
             .map { Optional($0) }
             .recover { _ in nil }
             .hop(to: loop)
-            .flatMap { [self] acquired -> EventLoopFuture<Response> in
-                switch acquired {
-                case true?:
+            .flatMap { [self] attempt -> EventLoopFuture<Response> in
+                switch attempt {
+                case .acquired?:
                     hold(keys, token: token)
                     return fetch(stale: nil)
-                case false?:
+                case .stored?:
+                    return lookupAfterWait()
+                case .held?:
                     guard NIODeadline.now() < deadline else {
                         cache.stats.lockTimeouts.add()
                         return fetch(stale: nil)
@@ -65,6 +70,10 @@ extension CacheExchange {
                     collapsed = true
                     return waitForCluster(keys)
                 case nil:
+                    // The attempt failed (a timeout, a lost connection): the SET may still have run. Keep the token
+                    // without renewing it, so the store (or the release when nothing is stored) frees the lock if it
+                    // is ours, instead of leaving the other instances to wait out its TTL.
+                    lock = (keys, token)
                     return fetch(stale: nil)
                 }
             }
@@ -106,13 +115,17 @@ extension CacheExchange {
     private func lookupAfterWait() -> EventLoopFuture<Response> {
         guard let l2 = cache.l2, let keys = l2Keys() else { return fetch(stale: nil) }
         let now = cache.clock()
-        return l2.lookup(keys, variantKey: variantKey, now: now, readVary: true, wantBody: true, on: loop)
+        return l2.lookup(keys, variantKey: variantKey, now: now, readVary: true, wantBody: true, patient: true, on: loop)
             .hop(to: loop)
             .map { Optional($0) }
             .recover { _ in nil }
             .flatMap { [self] result -> EventLoopFuture<Response> in
                 guard let result else { return fetch(stale: nil) }  // Redis failed: alone to the origin
                 switch result {
+                case .entry(let metadata, let storedAt, _) where isPurged(metadata, storedAt: storedAt):
+                    // Stored before a purge this instance knows of (the holder's fill was not stored, and an older copy
+                    // is still in Redis): as if nothing were stored.
+                    return NIODeadline.now() < deadline ? lockThenFetch() : fetch(stale: nil)
                 case .entry(let metadata, let storedAt, let body?):
                     let entry = CachedEntry(metadata: metadata, body: body, storedAt: storedAt, tier: .l2)
                     guard entry.isAcceptable(to: request) else { return fetch(stale: nil) }

@@ -350,6 +350,7 @@ extension CacheExchange {
                 refresher.lock = (refreshKeys, token)
                 go()
             } else if case .failure = result {
+                refresher.lock = (refreshKeys, token)  // the SET may have run: the store frees it if it is ours
                 go()
             } else {
                 refresher.finishFill()

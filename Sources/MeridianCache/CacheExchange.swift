@@ -170,8 +170,7 @@ final class CacheExchange: @unchecked Sendable {
                     cache.memory.put(primary.primary, .vary(fields), cost: 128, expiresAt: now + 60)
                     return lookupL2(readVary: false)
                 case .entry(let metadata, let storedAt, let body)?:
-                    let url = purgeURL(ofPrimary: primary.primary)
-                    if cache.bans.covers(url: url, tags: metadata.tags, storedAt: storedAt) { return l2Missed() }
+                    if isPurged(metadata, storedAt: storedAt) { return l2Missed() }
                     let entry = CachedEntry(metadata: metadata, body: body ?? ByteBuffer(), storedAt: storedAt, tier: .l2)
                     guard entry.isAcceptable(to: request) else { return l2Missed() }
                     if body != nil { keepInL1(entry) }
@@ -184,6 +183,12 @@ final class CacheExchange: @unchecked Sendable {
                     return l2Missed()
                 }
             }
+    }
+
+    /// An L2 entry stored before a purge rule that covers it (L2 entries are not deleted by purges: each instance
+    /// holds the rules and skips what they cover).
+    func isPurged(_ metadata: CacheEntryMetadata, storedAt: Double) -> Bool {
+        cache.bans.covers(url: purgeURL(ofPrimary: primary.primary), tags: metadata.tags, storedAt: storedAt)
     }
 
     /// Redis is down or did not answer in time: on without L2 (`detail=unavailable` in Cache-Status).

@@ -49,6 +49,20 @@ enum CacheScripts {
         return now
         """#
 
+    /// Takes the fill lock of a variant unless the variant is already stored: a request that missed in L2 (or whose
+    /// lookup timed out) and reaches the lock after another instance's fill was stored reads that fill instead of
+    /// going to the origin again (scripts/cluster-check.sh saw a second origin request this way under a 1,000-request
+    /// burst). "Stored" means: the full variant key, servable at `now`, and stored after every purge rule the caller
+    /// knows (an entry a rule may cover takes the lock as a miss does).
+    /// KEYS: 1 lock, 2 entry. ARGV: 1 token, 2 time to live (ms), 3 now (ms), 4 variant key, 5 newest purge rule (ms).
+    /// Returns 1 (locked), 0 (another holds it), 2 (stored: read it).
+    static let lock = #"""
+        local e = redis.call('HMGET', KEYS[2], 'k', 't', 'u')
+        if e[1] == ARGV[4] and tonumber(e[3]) >= tonumber(ARGV[3]) and tonumber(e[2]) > tonumber(ARGV[5]) then return 2 end
+        if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+        return 0
+        """#
+
     /// KEYS: 1 lock. ARGV: 1 token, 2 channel, 3 message. Releases the lock if held by `token` and tells the waiters.
     static let release = #"""
         if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end

@@ -17,6 +17,7 @@ final class L2Store: Sendable {
     let bansKey: String
     private let lookupScript = RedisScript(CacheScripts.lookup)
     private let storeScript = RedisScript(CacheScripts.store)
+    private let lockScript = RedisScript(CacheScripts.lock)
     private let releaseScript = RedisScript(CacheScripts.release)
     private let renewScript = RedisScript(CacheScripts.renew)
     private let purgeScript = RedisScript(CacheScripts.purge)
@@ -61,12 +62,18 @@ final class L2Store: Sendable {
     /// One round trip: the lookup script (metadata) and `HMGET entry b t` sent in the same write (a body through Lua
     /// costs Redis 30 times a plain read). The body is kept only when the entry was servable without the origin and
     /// was stored with this metadata (a revalidation that needs it reads it again).
-    func lookup(_ keys: Keys, variantKey: String, now: Double, readVary: Bool, wantBody: Bool, on loop: any EventLoop) -> EventLoopFuture<Lookup> {
+    ///
+    /// `patient`: bounded by the command timeout instead of the request budget (a request that waited for another
+    /// instance's fill looks once more: giving up after a few milliseconds would send it to the origin too).
+    func lookup(
+        _ keys: Keys, variantKey: String, now: Double, readVary: Bool, wantBody: Bool, patient: Bool = false, on loop: any EventLoop
+    ) -> EventLoopFuture<Lookup> {
         let arguments: [RedisArgument] = [.string(String(Int64(now * 1000))), readVary ? "1" : "0"]
-        let meta = client.run(lookupScript, keys: [keys.entry, keys.vary], arguments: arguments, timeout: budget, on: loop)
+        let timeout: Duration? = patient ? nil : budget
+        let meta = client.run(lookupScript, keys: [keys.entry, keys.vary], arguments: arguments, timeout: timeout, on: loop)
         let body: EventLoopFuture<(ByteBuffer, Int64)?> =
             wantBody
-            ? client.send(["HMGET", .string(keys.entry), "b", "t"], key: keys.entry, timeout: budget, on: loop).map { value in
+            ? client.send(["HMGET", .string(keys.entry), "b", "t"], key: keys.entry, timeout: timeout, on: loop).map { value in
                 guard let pair = value.array, pair.count == 2, case .bulk(let b) = pair[0], let t = pair[1].int else { return nil }
                 return (b, t)
             }
@@ -121,13 +128,48 @@ final class L2Store: Sendable {
     // MARK: The fill lock
 
     /// `SET NX PX`: true when this request is the one that goes to the origin for the cluster.
+    ///
+    /// Bounded by the Redis command timeout, not the request budget: the request is a miss on its way to the origin
+    /// (a lookup's few milliseconds do not matter there), and an attempt given up on while Redis still runs the
+    /// `SET` would send this request to the origin alone *and* leave a lock that makes every other instance wait
+    /// for a fill that never comes (seen in scripts/cluster-check.sh: three origin requests for one cold URL under
+    /// a 1,000-request burst on a debug build, then a purge that waited out the orphan lock).
     func tryLock(_ keys: Keys, token: String, ttl: Duration, on loop: any EventLoop) -> EventLoopFuture<Bool> {
-        return client.send(["SET", .string(keys.lock), .string(token), "NX", "PX", .string(String(TimeAmount(ttl).nanoseconds / 1_000_000))], key: keys.lock, timeout: budget, on: loop)
+        return client.send(["SET", .string(keys.lock), .string(token), "NX", "PX", .string(String(TimeAmount(ttl).nanoseconds / 1_000_000))], key: keys.lock, on: loop)
             .flatMapThrowing { value in
                 // OOM, READONLY, NOPERM: no lock for anyone; the caller goes to the origin rather than wait.
                 if case .error(let message) = value { throw L2Failure(message) }
                 return value == .simple("OK")
             }
+    }
+
+    enum LockAttempt: Sendable {
+        /// This request goes to the origin for the cluster.
+        case acquired
+        /// Another request holds the lock: wait for its fill.
+        case held
+        /// The variant was stored meanwhile: read it.
+        case stored
+    }
+
+    /// The fill lock of a miss (see ``CacheScripts/lock``), bounded by the command timeout as ``tryLock(_:token:ttl:on:)``.
+    func tryFillLock(
+        _ keys: Keys, token: String, ttl: Duration, variantKey: String, now: Double, newestPurge: Double, on loop: any EventLoop
+    ) -> EventLoopFuture<LockAttempt> {
+        let arguments: [RedisArgument] = [
+            .string(token), .string(String(TimeAmount(ttl).nanoseconds / 1_000_000)), .string(String(Int64(now * 1000))),
+            .string(variantKey), .string(String(Int64(newestPurge * 1000))),
+        ]
+        return client.run(lockScript, keys: [keys.lock, keys.entry], arguments: arguments, on: loop).flatMapThrowing { value in
+            switch value.int {
+            case 1: return .acquired
+            case 0: return .held
+            case 2: return .stored
+            default:
+                if case .error(let message) = value { throw L2Failure(message) }
+                throw L2Failure("lock: \(value)")
+            }
+        }
     }
 
     func renew(_ keys: Keys, token: String, ttl: Duration, on loop: any EventLoop) {

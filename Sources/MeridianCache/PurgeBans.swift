@@ -44,6 +44,12 @@ final class PurgeBans: Sendable {
         }
     }
 
+    /// The time of the newest rule known (0 without one): an L2 entry stored after it is covered by none.
+    var newest: Double {
+        guard !isEmpty else { return 0 }
+        return rules.withLockedValue { $0.list.lazy.map(\.time).max() ?? 0 }
+    }
+
     /// Forgets rules older than `time`: no entry they could cover is kept any longer.
     func prune(before time: Double) {
         rules.withLockedValue { rules in

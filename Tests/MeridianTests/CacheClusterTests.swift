@@ -162,6 +162,86 @@ struct CacheClusterTests {
         }
     }
 
+    /// A request that waited for a lock and then finds in L2 a copy stored before a purge it knows of does not serve
+    /// it: it takes the lock and goes to the origin (scripts/cluster-check.sh saw the purged copy served again by the
+    /// two instances that waited out an orphan lock).
+    @Test func aWaiterDoesNotServeACopyPurgedWhileItWaited() async throws {
+        let redis = try await RedisServer()
+        let calls = NIOLockedValueBox(0)
+        try await withOrigin({ _ in
+            let n = calls.withLockedValue { $0 += 1; return $0 }
+            return .init(headers: [("cache-control", "max-age=600"), ("surrogate-key", "item")], body: "v\(n)")
+        }) { origin in
+            let prefix = "w\(UUID().uuidString.prefix(8))"
+            try await Self.withInstances(2, redis: redis, origin: origin, prefix: prefix) { s in
+                #expect(try await s[0].get("/item").text == "v1")
+                let entry = try await redis.cli("--scan", "--pattern", "\(prefix):c:*:0")
+                #expect(!entry.isEmpty)
+                try await Self.purge(s[0], tag: "item")
+                // B learns of the rule through pub/sub; it never had the entry in L1.
+                try await waitUntil { try await s[1].get("/item", headers: ["Cache-Control": "only-if-cached"]).status == 504 }
+                // Someone holds the fill lock for 300 ms and stores nothing (a holder whose response was not storable).
+                #expect(try await redis.cli("SET", "\(entry):lock", "someone", "PX", "300") == "OK")
+                let after = try await s[1].get("/item")
+                #expect(after.text == "v2", "cache-status: \(after.header("cache-status") ?? "-")")
+                #expect(origin.requests == 2)
+            }
+        }
+    }
+
+    /// The lock attempt outlasts the request budget (`l2_timeout`, 20 ms here) while Redis is paused: the attempt
+    /// waits for Redis's answer (the command timeout) instead of going to the origin alone and leaving the lock to
+    /// expire; when even that times out, the store still frees the lock, which the SET did take. Either way no lock
+    /// is left behind for the other instances to wait out.
+    @Test func aSlowLockAttemptLeavesNoLockBehind() async throws {
+        let redis = try await RedisServer()
+        try await withOrigin({ _ in .init(headers: [("cache-control", "max-age=600")], body: "filled") }) { origin in
+            let prefix = "s\(UUID().uuidString.prefix(8))"
+            let config = Self.yaml(redis: redis.port, origin: origin, prefix: prefix, lockTTL: "20s")
+                .replacingOccurrences(of: "l2_timeout: 1s", with: "l2_timeout: 20ms")
+            try await withTestServers(1, config) { s in
+                for (path, pause) in [("/within", 300), ("/beyond", 800)] {  // the command timeout is 500 ms
+                    #expect(try await redis.cli("CLIENT", "PAUSE", "\(pause)", "ALL") == "OK")
+                    let r = try await s[0].get(path)
+                    #expect(r.status == 200 && r.text == "filled")
+                    try await waitUntil(timeout: .seconds(3)) { !(try await redis.cli("--scan", "--pattern", "\(prefix):c:*:0")).isEmpty }
+                    try await waitUntil(timeout: .seconds(2)) { try await redis.cli("--scan", "--pattern", "\(prefix):c:*:lock").isEmpty }
+                    #expect(try await redis.cli("--scan", "--pattern", "\(prefix):c:*:lock").isEmpty, "\(path): lock left")
+                    _ = try await redis.cli("FLUSHDB")
+                }
+            }
+        }
+    }
+
+    /// B's L2 lookup times out (Redis paused past `l2_timeout`) after A stored the entry: B's lock attempt finds the
+    /// entry stored and B serves it from L2 instead of taking the lock and going to the origin a second time.
+    @Test func aLockAttemptAfterTheFillReadsTheFill() async throws {
+        let redis = try await RedisServer()
+        try await withOrigin({ _ in .init(headers: [("cache-control", "max-age=600")], body: "once") }) { origin in
+            let prefix = "f\(UUID().uuidString.prefix(8))"
+            let config = Self.yaml(redis: redis.port, origin: origin, prefix: prefix)
+                .replacingOccurrences(of: "l2_timeout: 1s", with: "l2_timeout: 20ms")
+            try await withTestServers(2, config) { s in
+                #expect(try await s[0].get("/late").text == "once")
+                try await waitUntil { !(try await redis.cli("--scan", "--pattern", "\(prefix):c:*:0")).isEmpty }
+                #expect(try await redis.cli("CLIENT", "PAUSE", "200", "ALL") == "OK")
+                let r = try await s[1].get("/late")
+                #expect(r.text == "once")
+                #expect(r.header("cache-status")?.hasPrefix("meridian-l2; hit") == true, "\(r.header("cache-status") ?? "-")")
+                #expect(origin.requests == 1)
+            }
+        }
+    }
+
+    static func purge(_ server: TestServer, tag: String) async throws {
+        let json = "{\"tag\": \"\(tag)\"}"
+        let admin = try await RawClient.connect(port: server.adminPort!)
+        try await admin.send("POST /cache/purge HTTP/1.1\r\nHost: x\r\ncontent-length: \(json.utf8.count)\r\n\r\n\(json)")
+        let answer = try await admin.readResponse()
+        await admin.close()
+        #expect(answer.text.contains("\"scope\":\"cluster\""), "\(answer.text)")
+    }
+
     /// A purge through A's admin API empties B's and C's L1 within 100 ms.
     @Test func aPurgeOnOneInstanceReachesEveryInstanceWithin100ms() async throws {
         let redis = try await RedisServer()
