@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh Debian machine with the Swift toolchain: installs the
 # Debian and PyPI packages the tests use, builds the tests, runs them, then checks the telemetry
-# end to end (status page in headless Chromium, Grafana queries against Prometheus).
+# end to end (status page in headless Chromium, Grafana queries against Prometheus) and the
+# cluster (scripts/cluster-check.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/ensure-packages.sh curl:curl python3:python3 /usr/include/zlib.h:zlib1g-dev /usr/include/brotli/encode.h:libbrotli-dev openssl:openssl nghttp:nghttp2-client nghttpd:nghttp2-server \
@@ -40,3 +41,7 @@ python3 deploy/check.py
 python3 deploy/check_kubernetes.py
 python3 deploy/check_kubernetes.py --self-test
 scripts/telemetry-check.sh
+# Three instances behind HAProxy with Redis and two upstreams, under load, through a rolling restart, a Redis outage,
+# an upstream killed, a cold-URL stampede and a purge, a publish and a global limit: exit 1 when a figure is missed.
+# The binary the tests just built; the report goes to cluster-report.md and docs/cluster-check.png.
+MERIDIAN_BIN=.build/debug/meridian scripts/cluster-check.sh
