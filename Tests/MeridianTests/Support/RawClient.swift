@@ -209,6 +209,9 @@ final class RawClient: Sendable {
     /// Drops what has been received so far.
     func consumeAll() { inbox.consume(pending.count) }
 
+    /// Drops the first `count` bytes received.
+    func consume(_ count: Int) { inbox.consume(count) }
+
     /// Reads until `count` bytes are buffered or the connection closes.
     func readBytes(atLeast count: Int, timeout: Duration = .seconds(10)) async -> [UInt8] {
         await waitUntil(timeout: timeout) { bytes, _ in bytes.count >= count }.0

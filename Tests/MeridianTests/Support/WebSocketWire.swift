@@ -31,7 +31,10 @@ enum WSWire {
     }
 
     /// Server frames (unmasked) in `bytes`; the whole ones.
-    static func parse(_ bytes: [UInt8]) -> [Frame] {
+    static func parse(_ bytes: [UInt8]) -> [Frame] { parseCounting(bytes).frames }
+
+    /// The whole frames at the start of `bytes`, and how many bytes they take (a partial frame at the end is left).
+    static func parseCounting(_ bytes: [UInt8]) -> (frames: [Frame], used: Int) {
         var frames: [Frame] = []
         var i = 0
         while i + 2 <= bytes.count {
@@ -52,7 +55,7 @@ enum WSWire {
             frames.append(Frame(fin: fin, opcode: opcode, payload: Array(bytes[at..<(at + length)])))
             i = at + length
         }
-        return frames
+        return (frames, i)
     }
 }
 
