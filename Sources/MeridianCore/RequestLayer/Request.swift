@@ -107,7 +107,12 @@ public final class Request: Sendable {
 
 /// What a request knows about the connection it came on.
 public struct ConnectionInfo: Sendable {
-    public var remoteAddress: SocketAddress?
+    public var remoteAddress: SocketAddress? {
+        didSet { remoteIP = remoteAddress?.ipAddress }
+    }
+    /// The remote address's IP as text, made once per connection (`SocketAddress.ipAddress` runs `inet_ntop` each
+    /// time it is read: the proxy needs it for every request's `X-Forwarded-For` and `Forwarded`).
+    public private(set) var remoteIP: String?
     public var localAddress: SocketAddress?
     public var scheme: String
     /// `1.0`, `1.1` or `2`, as OpenTelemetry's `network.protocol.version` has it.
@@ -124,6 +129,7 @@ public struct ConnectionInfo: Sendable {
         protocolVersion: String = "1.1", canSendFile: Bool = false
     ) {
         self.remoteAddress = remoteAddress
+        self.remoteIP = remoteAddress?.ipAddress
         self.localAddress = localAddress
         self.scheme = scheme
         self.protocolVersion = protocolVersion

@@ -92,7 +92,7 @@ struct RequestRewriter: Sendable {
         }
         let peer = request.connection.remoteAddress
         let trusted = peer.map(isTrusted) ?? false
-        let peerIP = peer?.ipAddress ?? "unknown"
+        let peerIP = request.connection.remoteIP ?? "unknown"
         let priorXFF = trusted ? incoming[canonicalForm: "x-forwarded-for"].map(String.init) : []
         headers.add(name: "x-forwarded-for", value: (priorXFF + [peerIP]).joined(separator: ", "))
         let proto = (trusted ? incoming.first(name: "x-forwarded-proto") : nil) ?? request.connection.scheme
@@ -100,7 +100,7 @@ struct RequestRewriter: Sendable {
         headers.add(name: "x-forwarded-host", value: (trusted ? incoming.first(name: "x-forwarded-host") : nil) ?? clientHost)
         var forwarded = trusted ? incoming["forwarded"] : []
         forwarded.append(
-            "for=\(Self.forwardedNode(peer));proto=\(request.connection.scheme);host=\(Self.quotedIfNeeded(clientHost))"
+            "for=\(Self.forwardedNode(request.connection.remoteIP));proto=\(request.connection.scheme);host=\(Self.quotedIfNeeded(clientHost))"
         )
         headers.add(name: "forwarded", value: forwarded.joined(separator: ", "))
         var via = incoming["via"]
@@ -152,12 +152,8 @@ struct RequestRewriter: Sendable {
         headers.reserveCapacity(upstream.count)
         let named = Self.connectionNamed(upstream)
         for (name, value) in upstream {
-            let lower = Self.lower(name)
-            if Self.isHopByHop(lower) || (!named.isEmpty && named.contains(lower)) { continue }
-            switch lower {
-            case "content-length", "date", "server", "x-request-id": continue
-            default: headers.add(name: name, value: value)
-            }
+            if Self.isDroppedResponseField(name) || (!named.isEmpty && named.contains(Self.lower(name))) { continue }
+            headers.add(name: name, value: value)
         }
         apply(responseRules, to: &headers)
         return headers
@@ -175,13 +171,24 @@ struct RequestRewriter: Sendable {
     }
 
     /// RFC 7239 §6: IPv6 in brackets and quotes; an unknown peer is `unknown`.
-    static func forwardedNode(_ address: SocketAddress?) -> String {
-        guard let ip = address?.ipAddress else { return "unknown" }
-        return ip.contains(":") ? "\"[\(ip)]\"" : ip
+    static func forwardedNode(_ ip: String?) -> String {
+        guard let ip else { return "unknown" }
+        return ip.utf8.contains(UInt8(ascii: ":")) ? "\"[\(ip)]\"" : ip
     }
 
+    /// A token as it is, anything else as a quoted-string (RFC 9110 §5.6.4: `"` and `\` escaped). Byte-level: a
+    /// `host:port` needs quoting on every proxied request, and Foundation's `replacingOccurrences` cost ~1% of them.
     static func quotedIfNeeded(_ value: String) -> String {
-        value.utf8.allSatisfy { HeaderSyntax.isTokenByte($0) } ? value : "\"\(value.replacingOccurrences(of: "\"", with: "\\\""))\""
+        if value.utf8.allSatisfy({ HeaderSyntax.isTokenByte($0) }) { return value }
+        var out = [UInt8]()
+        out.reserveCapacity(value.utf8.count + 2)
+        out.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+            out.append(byte)
+        }
+        out.append(UInt8(ascii: "\""))
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// 16 random bytes in base64 (RFC 6455 §4.1).
@@ -202,6 +209,29 @@ struct RequestRewriter: Sendable {
         case 18: return lower == "proxy-authenticate"
         case 19: return lower == "proxy-authorization"
         default: return false
+        }
+    }
+
+    /// Whether an upstream response field stays behind: hop-by-hop, or written by the request layer itself (framing,
+    /// Date, Server, the request id). Compared in place, any case: upstreams such as nginx send `Server`, `Date`,
+    /// `Content-Length`, and lower-casing each name made a `String` per field of every proxied response.
+    static func isDroppedResponseField(_ name: String) -> Bool {
+        var name = name
+        return name.withUTF8 { b in
+            switch b.count {
+            case 2: return b.equalsLowercase("te")
+            case 4: return b.equalsLowercase("date")
+            case 6: return b.equalsLowercase("server")
+            case 7: return b.equalsLowercase("upgrade") || b.equalsLowercase("trailer")
+            case 10: return b.equalsLowercase("connection") || b.equalsLowercase("keep-alive")
+            case 12: return b.equalsLowercase("x-request-id")
+            case 14: return b.equalsLowercase("content-length")
+            case 16: return b.equalsLowercase("proxy-connection")
+            case 17: return b.equalsLowercase("transfer-encoding")
+            case 18: return b.equalsLowercase("proxy-authenticate")
+            case 19: return b.equalsLowercase("proxy-authorization")
+            default: return false
+            }
         }
     }
 
@@ -258,5 +288,18 @@ extension Array where Element == IPNetwork {
         default:
             return nil
         }
+    }
+}
+
+extension UnsafeBufferPointer where Element == UInt8 {
+    /// Equal to `lower` (lower-case ASCII) ignoring the case of ASCII letters.
+    func equalsLowercase(_ lower: StaticString) -> Bool {
+        guard count == lower.utf8CodeUnitCount else { return false }
+        let l = lower.utf8Start
+        for i in 0..<count {
+            let c = self[i]
+            if (c >= 0x41 && c <= 0x5A ? c | 0x20 : c) != l[i] { return false }
+        }
+        return true
     }
 }
