@@ -28,6 +28,28 @@ struct PieceQueueTests {
         #expect(order == ["io", "a1", "a2", "a3", "b1", "b2"], "\(order)")
     }
 
+    /// A long body steps behind the waiting ones after its turn, then goes on.
+    @Test func aLongBodyLetsTheOthersGoAfterItsTurn() {
+        let loop = EmbeddedEventLoop()
+        let queue = PieceQueue.of(loop)
+        var order: [String] = []
+        func body(_ name: String, pieces: Int) -> () -> Void {
+            var done = 0
+            func step() {
+                done += 1
+                order.append("\(name)\(done)")
+                if done < pieces { queue.enqueue(continuing: true, step) }
+            }
+            return step
+        }
+        let long = PieceQueue.turn + 4
+        queue.enqueue(continuing: false, body("a", pieces: long))
+        queue.enqueue(continuing: false, body("b", pieces: 2))
+        loop.run()
+        let first = (1...(PieceQueue.turn + 1)).map { "a\($0)" }
+        #expect(order == first + ["b1", "b2"] + ((PieceQueue.turn + 2)...long).map { "a\($0)" }, "\(order)")
+    }
+
     @Test func eachPieceIsItsOwnLoopTask() {
         let loop = EmbeddedEventLoop()
         let queue = PieceQueue.of(loop)
