@@ -1131,19 +1131,12 @@ class Check:
         await self.start_load()
         self.load_started = self.rel()
         await asyncio.sleep(a.warmup)
-        steps = [s.strip() for s in a.steps.split(",")]
-        if "1" in steps:
-            await self.rolling_restart()
-        if "2" in steps:
-            await self.redis_outage()
-        if "3" in steps:
-            await self.upstream_down()
-        if "4" in steps:
-            await self.cache_stampede_and_purge()
-        if "5" in steps:
-            await self.publish_in_order()
-        if "6" in steps:
-            await self.global_rate_limit()
+        chosen = {s.strip() for s in a.steps.split(",")}
+        steps = [self.rolling_restart, self.redis_outage, self.upstream_down, self.cache_stampede_and_purge,
+                 self.publish_in_order, self.global_rate_limit]
+        for number, step in enumerate(steps, 1):
+            if str(number) in chosen:
+                await step()
         await asyncio.sleep(a.tail)
         live = {}
         for inst in self.instances:

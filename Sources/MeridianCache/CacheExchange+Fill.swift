@@ -125,7 +125,7 @@ extension CacheExchange {
                 case .entry(let metadata, let storedAt, _) where isPurged(metadata, storedAt: storedAt):
                     // Stored before a purge this instance knows of (the holder's fill was not stored, and an older copy
                     // is still in Redis): as if nothing were stored.
-                    return NIODeadline.now() < deadline ? lockThenFetch() : fetch(stale: nil)
+                    return lockAgainOrFetch()
                 case .entry(let metadata, let storedAt, let body?):
                     let entry = CachedEntry(metadata: metadata, body: body, storedAt: storedAt, tier: .l2)
                     guard entry.isAcceptable(to: request) else { return fetch(stale: nil) }
@@ -141,10 +141,15 @@ extension CacheExchange {
                     variantKey = primary.variant(fields: fields, requestHeaders: request.headers)
                     return lookupAfterWait()
                 default:
-                    // Nothing stored: the holder died or its response was not storable. Take the lock or go alone.
-                    return NIODeadline.now() < deadline ? lockThenFetch() : fetch(stale: nil)
+                    // Nothing stored: the holder died or its response was not storable.
+                    return lockAgainOrFetch()
                 }
             }
+    }
+
+    /// Nothing usable in L2 after a wait: take the lock while there is time left, else go to the origin alone.
+    private func lockAgainOrFetch() -> EventLoopFuture<Response> {
+        NIODeadline.now() < deadline ? lockThenFetch() : fetch(stale: nil)
     }
 
     /// This request's part in coalescing is over: release the lock (if no store did), wake the local waiters.

@@ -44,7 +44,7 @@ public struct ProxyResponder: Responder {
         switch hashSource {
         case nil: return nil
         case .clientIP:
-            guard let ip = request.connection.remoteAddress?.ipAddress else { return nil }
+            guard let ip = request.connection.remoteIP else { return nil }
             return StableHash.hash(ip)
         case .header(let name):
             return request.headers.first(name: name).map(StableHash.hash)

@@ -17,7 +17,7 @@ public struct ClientAddress: Sendable, Equatable {
     /// nil when the connection has no IP peer (a Unix socket) or a forwarded hop is not an address.
     public static func of(_ request: Request, trustedProxies: [IPNetwork]) -> ClientAddress? {
         guard let peer = request.connection.remoteAddress, let peerBytes = [IPNetwork].bytes(of: peer) else { return nil }
-        let peerAddress = ClientAddress(bytes: peerBytes, text: peer.ipAddress ?? "")
+        let peerAddress = ClientAddress(bytes: peerBytes, text: request.connection.remoteIP ?? "")
         guard trustedProxies.trusts(bytes: peerBytes) else { return peerAddress }
         let hops = request.headers[canonicalForm: "x-forwarded-for"].flatMap { $0.split(separator: ",") }
         for hop in hops.reversed() {
