@@ -152,11 +152,14 @@ let package = Package(
         // Debian's zlib1g-dev (deflate with a gzip wrapper) and libbrotli-dev.
         .systemLibrary(name: "CZlib"),
         .systemLibrary(name: "CBrotli"),
+        // preadv2(RWF_NOWAIT): a file read on the event loop that never waits for the disk.
+        .systemLibrary(name: "CFileIO"),
         .target(
             name: "MeridianCompression",
             dependencies: [
                 "CZlib",
                 "CBrotli",
+                "CFileIO",
                 "MeridianCore",
                 "MeridianConfig",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -115,26 +115,25 @@ public struct CompressionMiddleware: Middleware {
             guard let compressor = policy.configuration.makeCompressor(for: coding, expectedLength: buffer.readableBytes) else {
                 return write(buffer)
             }
-            let pump = CompressionPump(eventLoop: eventLoop, compressor: compressor, write: write, counters: counters, keep: nil)
+            let pump = CompressionPump(eventLoop: eventLoop, compressor: { compressor }, write: write, counters: counters, keep: nil)
             pump.queue.enqueue(continuing: false) { pump.feed(buffer, last: true) {} }
             return pump.done.futureResult
         }
     }
 
-    /// A file read off the loop (the thread pool; up to 1 MiB per read, so a typical file is one hop) and compressed
-    /// on it 16 KiB at a time (each piece a fraction of a millisecond at the default levels); the whole variant is
-    /// kept when it is small enough for the cache.
+    /// A file read up to 1 MiB at a time (on the loop when the bytes are in the page cache, else on the thread pool)
+    /// and compressed on the loop 16 KiB at a time (each piece a fraction of a millisecond at the default levels);
+    /// the whole variant is kept when it is small enough for the cache. The compressor is made when the first bytes
+    /// are at hand and let go as soon as the last are compressed.
     static func file(
         _ file: FileSlice, coding: ContentCoding, policy: CompressionPolicy, counters: CompressionStats.Counters, threadPool: NIOThreadPool,
         keep: (VariantCache, VariantCache.Key)?
     ) -> BodyStream {
         BodyStream { eventLoop, write in
-            guard let compressor = policy.configuration.makeCompressor(for: coding, expectedLength: file.length) else {
-                return eventLoop.makeFailedFuture(CompressionFailure.noCompressor)
-            }
+            let configuration = policy.configuration
             let pump = CompressionPump(
-                eventLoop: eventLoop, compressor: compressor, write: write, counters: counters,
-                keep: keep.flatMap { $0.0.accepts(length: file.length) ? $0 : nil }
+                eventLoop: eventLoop, compressor: { configuration.makeCompressor(for: coding, expectedLength: file.length) }, write: write,
+                counters: counters, keep: keep.flatMap { $0.0.accepts(length: file.length) ? $0 : nil }
             )
             pump.readFile(file, from: 0, threadPool: threadPool)
             return pump.done.futureResult
@@ -191,12 +190,20 @@ public enum EncodingAnnotation: RecordAnnotationKey {
 /// between pieces that wrote nothing the pump yields to the loop (``PieceQueue``: the body under way goes first), so
 /// it never holds it for more than one piece.
 /// deflate gives back little per 16 KiB piece, so writing each piece's output made ~7 chunk writes for a 100 KiB
-/// file where nginx makes 2. Confined to the response's event loop: every call is made on it, which is what makes
-/// the unchecked `Sendable` safe.
+/// file where nginx makes 2.
+///
+/// The compressor (a deflate state is 256 KiB at full size) exists only while the body is being compressed: made at
+/// the first piece, let go at the last. Made when the response started, 32 concurrent responses held 32 states and
+/// 32 input buffers while the queue compressed one at a time, and each state went cold in the cache between its
+/// pieces (nginx compresses a response that fits its buffers in one go, in memory its request pool reuses).
+/// Confined to the response's event loop: every call is made on it, which is what makes the unchecked `Sendable`
+/// safe.
 final class CompressionPump: @unchecked Sendable {
     let eventLoop: any EventLoop
     let done: EventLoopPromise<Void>
-    private var compressor: any StreamingCompressor
+    private let makeCompressor: () -> (any StreamingCompressor)?
+    /// Made at the first piece, let go after the last.
+    private var compressor: (any StreamingCompressor)?
     private let write: BodyStream.Write
     private let counters: CompressionStats.Counters
     private let allocator = ByteBufferAllocator()
@@ -211,12 +218,12 @@ final class CompressionPump: @unchecked Sendable {
     static let writeSize = 16 * 1024
 
     init(
-        eventLoop: any EventLoop, compressor: any StreamingCompressor, write: @escaping BodyStream.Write, counters: CompressionStats.Counters,
-        keep: (VariantCache, VariantCache.Key)?
+        eventLoop: any EventLoop, compressor: @escaping () -> (any StreamingCompressor)?, write: @escaping BodyStream.Write,
+        counters: CompressionStats.Counters, keep: (VariantCache, VariantCache.Key)?
     ) {
         self.eventLoop = eventLoop
         self.done = eventLoop.makePromise(of: Void.self)
-        self.compressor = compressor
+        self.makeCompressor = compressor
         self.write = write
         self.counters = counters
         self.keep = keep
@@ -227,14 +234,22 @@ final class CompressionPump: @unchecked Sendable {
     /// Compresses `input` piece by piece; `last`: the body ends with it. `then` runs once it has all been written
     /// (not when the body ended: `done` completes then).
     func feed(_ input: ByteBuffer, last: Bool, then: @escaping @Sendable () -> Void) {
+        if compressor == nil {
+            guard let made = makeCompressor() else {
+                done.fail(CompressionFailure.noCompressor)
+                return
+            }
+            compressor = made
+        }
         var rest = input
         let started = NIODeadline.now()
         let piece = rest.readSlice(length: min(CompressionMiddleware.pieceSize, rest.readableBytes)) ?? ByteBuffer()
-        var output = compressor.compress(piece, allocator: allocator)
+        var output = compressor!.compress(piece, allocator: allocator)
         let end = last && rest.readableBytes == 0
         if end {
-            var tail = compressor.finish(allocator: allocator)
+            var tail = compressor!.finish(allocator: allocator)
             output.writeBuffer(&tail)
+            compressor = nil  // its memory goes back now, not when the last write completes
         }
         counters.record(in: piece.readableBytes, out: output.readableBytes, since: started)
         kept?.writeImmutableBuffer(output)
@@ -266,7 +281,11 @@ final class CompressionPump: @unchecked Sendable {
         }
     }
 
-    /// Reads `file` from `offset` on the thread pool and feeds it, read after read.
+    /// Reads `file` from `offset` and feeds it, read after read. At the body's turn in the queue the read is tried
+    /// on the loop, answered only from the page cache (preadv2 `RWF_NOWAIT`: it never waits for the disk), so the
+    /// bytes are in the CPU's cache when they are compressed right after; what is not cached is read on the thread
+    /// pool, and the body queues again. `bench/compression.sh`'s file is always cached: the hop to the thread pool
+    /// and back (two thread wake-ups per response) was ~3% of the server's CPU there.
     func readFile(_ file: FileSlice, from offset: Int, threadPool: NIOThreadPool) {
         let count = min(Self.readSize, file.length - offset)
         guard count > 0 else {
@@ -274,22 +293,30 @@ final class CompressionPump: @unchecked Sendable {
             return
         }
         let at = file.offset + offset
-        let allocator = self.allocator
-        threadPool.runIfActive(eventLoop: eventLoop) { () throws -> ByteBuffer in
+        let last = offset + count >= file.length
+        let next: @Sendable () -> Void = { [self] in readFile(file, from: offset + count, threadPool: threadPool) }
+        queue.enqueue(continuing: offset > 0) { [self] in
             var piece = allocator.buffer(capacity: count)
-            let read = try piece.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
-                try FileReader.pread(file.descriptor, into: UnsafeMutableRawBufferPointer(rebasing: raw.prefix(count)), at: at)
+            let cached = piece.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
+                FileReader.preadCached(file.descriptor, into: UnsafeMutableRawBufferPointer(rebasing: raw.prefix(count)), at: at)
             }
-            guard read == count else { throw CompressionFailure.shortRead }
-            return piece
-        }.whenComplete { [self] result in
-            _ = file.owner  // the descriptor stays open until the last read
-            switch result {
-            case .failure(let error): done.fail(error)
-            case .success(let piece):
-                let last = offset + count >= file.length
-                queue.enqueue(continuing: offset > 0) { [self] in
-                    feed(piece, last: last) { [self] in readFile(file, from: offset + count, threadPool: threadPool) }
+            if cached == count {
+                feed(piece, last: last, then: next)
+                return
+            }
+            let partial = piece
+            threadPool.runIfActive(eventLoop: eventLoop) { () throws -> ByteBuffer in
+                var piece = partial
+                let read = try piece.writeWithUnsafeMutableBytes(minimumWritableBytes: count - cached) { raw in
+                    try FileReader.pread(file.descriptor, into: UnsafeMutableRawBufferPointer(rebasing: raw.prefix(count - cached)), at: at + cached)
+                }
+                guard read == count - cached else { throw CompressionFailure.shortRead }
+                return piece
+            }.whenComplete { [self] result in
+                _ = file.owner  // the descriptor stays open until the last read
+                switch result {
+                case .failure(let error): done.fail(error)
+                case .success(let piece): queue.enqueue(continuing: offset > 0) { [self] in feed(piece, last: last, then: next) }
                 }
             }
         }

@@ -1,4 +1,5 @@
 public import Atomics
+internal import CFileIO
 internal import NIOConcurrencyHelpers
 public import NIOCore
 #if canImport(Glibc)
@@ -87,8 +88,22 @@ public final class CompressionStats: Sendable {
     }
 }
 
-/// Positional reads for the file variant (off the event loop, on the thread pool).
+/// Positional reads for the compressed file variants: from the page cache on the event loop, the rest on the thread pool.
 enum FileReader {
+    /// Reads what the page cache holds of `buffer.count` bytes at `offset` without waiting for the disk (preadv2
+    /// `RWF_NOWAIT`); the bytes read, from 0 (nothing cached, or a kernel or file system that cannot tell: EAGAIN,
+    /// EOPNOTSUPP, ENOSYS, EINVAL) to `buffer.count`. Errors are left to ``pread(_:into:at:)``, which reads the rest.
+    static func preadCached(_ fd: CInt, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let r = CFileIO_preadCached(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            if r < 0 && errno == EINTR { continue }
+            if r <= 0 { break }
+            done += r
+        }
+        return done
+    }
+
     /// Reads up to `buffer.count` bytes at `offset`, retrying on EINTR and short reads; the bytes read.
     static func pread(_ fd: CInt, into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws -> Int {
         var done = 0

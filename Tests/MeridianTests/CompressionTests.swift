@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 
 /// On-the-fly gzip and brotli over real sockets, every body checked with Python's zlib and the PyPI brotli
@@ -105,6 +106,31 @@ import Testing
             // HEAD: the compressed variant's headers, no body.
             let head = try await s.get("/app.js", headers: ["Accept-Encoding": coding], method: "HEAD")
             #expect(head.header("content-encoding") == coding && head.body.isEmpty)
+        }
+    }
+
+    /// A file whose pages are not in the page cache is read on the thread pool (the loop's `RWF_NOWAIT` read gets
+    /// nothing, or only a cached prefix), in several reads (1 MiB each), and decodes to the same bytes.
+    @Test(arguments: ["gzip", "br"])
+    func aFileNotInThePageCacheIsReadOffTheLoopAndDecodesToTheSameBytes(coding: String) async throws {
+        let dir = try FileReaderTests.diskDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let text = (0..<40_000).map { "function f\($0)(a, b) { return a * \($0) + b; }\n" }.joined()  // ~1.8 MiB
+        try FileReaderTests.writeUncached(Array(text.utf8), to: dir.appendingPathComponent("cold.js"))
+        try FileReaderTests.writeUncached(Array(text.utf8), to: dir.appendingPathComponent("half.js"))
+        // half.js: its first 600 KiB back in the page cache (and whatever readahead adds), the rest not.
+        let fd = open(dir.appendingPathComponent("half.js").path, O_RDONLY)
+        var prefix = [UInt8](repeating: 0, count: 600 * 1024)
+        _ = prefix.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        close(fd)
+        let yaml = Self.yaml().replacingOccurrences(of: "{{root}}", with: dir.path).replacingOccurrences(
+            of: "      - match: {prefix: /}", with: "      - match: {prefix: /}\n        compression: {cache: false}")
+        try await withTestServer(yaml) { s in
+            for path in ["/cold.js", "/half.js"] {
+                let r = try await s.get(path, headers: ["Accept-Encoding": coding])
+                #expect(r.status == 200 && r.header("content-encoding") == coding, "\(path)")
+                #expect(try await Self.decoded(r.body, coding) == text, "\(path)")
+            }
         }
     }
 
