@@ -27,13 +27,13 @@ extension ProxyExchange {
         guard let connection else { return }
         guard hasBody else {
             body.ended = true
-            _ = connection.sendEnd(nil)
+            connection.sendEnd(nil)
             requestFullySent()
             return
         }
         for piece in body.replay { _ = connection.sendBody(piece) }
         if body.ended {
-            _ = connection.sendEnd(body.trailers)
+            connection.sendEnd(body.trailers)
             requestFullySent()
         } else {
             pumpNext()
@@ -68,7 +68,7 @@ extension ProxyExchange {
                 body.ended = true
                 body.trailers = trailers
                 guard let connection, responseHead == nil, !finished else { return }
-                _ = connection.sendEnd(trailers)
+                connection.sendEnd(trailers)
                 requestFullySent()
             case .failure(let error):
                 // The request layer answers a body error itself (413, 408, 400) or cuts the

@@ -161,7 +161,10 @@ import Testing
         return HTTP2Frame(streamID: 1, payload: .headers(.init(headers: headers, endStream: endStream)))
     }
 
+    /// What the handler wrote, once the loop has run its tasks (a response completed outside the connection's read
+    /// is flushed at the end of the loop's batch: ``TickFlusher``).
     func frames(_ channel: EmbeddedChannel) throws -> [HTTP2Frame] {
+        channel.embeddedEventLoop.run()
         var out: [HTTP2Frame] = []
         while let f = try channel.readOutbound(as: HTTP2Frame.self) { out.append(f) }
         return out

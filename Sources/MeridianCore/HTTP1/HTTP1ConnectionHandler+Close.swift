@@ -80,6 +80,15 @@ extension HTTP1ConnectionHandler {
         }
     }
 
+    /// A response that completed outside this connection's read (a proxied one, completed in the upstream's read
+    /// event) is flushed with the loop's other writes of the batch (``TickFlusher``).
+    func flushSoon(context: ChannelHandlerContext) {
+        if needsFlush {
+            needsFlush = false
+            TickFlusher.flush(context.channel)
+        }
+    }
+
     func drain(context: ChannelHandlerContext) {
         keepAlive.drain()
         if current == nil && timeouts.phase == .idle && (buffer?.readableBytes ?? 0) == 0 {

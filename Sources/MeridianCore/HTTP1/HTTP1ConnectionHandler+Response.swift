@@ -148,7 +148,7 @@ extension HTTP1ConnectionHandler: ResponseWriter {
             closeAfterFlush(context: context)
             return
         }
-        if !inRead { flushNow(context: context) }
+        if !inRead { flushSoon(context: context) }
         if c.bodyComplete { requestDone(context: context) }
     }
 

@@ -339,9 +339,13 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         flushIfNeeded(context: context)
     }
 
+    /// Inside the connection's read, frames wait for its end (`force`: now). Outside it, a whole response (one
+    /// completed in an upstream's read event, or after a file read off the loop) goes with the loop's other writes of
+    /// the batch (``TickFlusher``), so the streams answered in one batch share a write; streamed pieces (`force`)
+    /// go at once.
     func flushIfNeeded(context: ChannelHandlerContext, force: Bool = false) {
         guard needsFlush, force || !inRead else { return }
         needsFlush = false
-        context.flush()
+        if force || inRead { context.flush() } else { TickFlusher.flush(context.channel) }
     }
 }

@@ -1,3 +1,4 @@
+internal import MeridianCore
 internal import NIOCore
 internal import NIOHTTP1
 internal import NIOSSL
@@ -52,8 +53,9 @@ final class UpstreamConnection: @unchecked Sendable {
         handler.writeAndFlush(.body(.byteBuffer(bytes)))
     }
 
-    func sendEnd(_ trailers: HTTPHeaders?) -> EventLoopFuture<Void> {
-        handler.writeAndFlush(.end(trailers))
+    /// Ends the request (nobody waits for this write: no future is made for it).
+    func sendEnd(_ trailers: HTTPHeaders?) {
+        handler.writeAndFlush(.end(trailers), promise: nil)
     }
 
     /// Stops (false) or resumes reading the response: the downstream's backpressure.
@@ -95,7 +97,18 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
     /// Writes and flushes a part; the future completes once it has been written.
     func writeAndFlush(_ part: HTTPClientRequestPart) -> EventLoopFuture<Void> {
         guard let context, !closed else { return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
-        return context.writeAndFlush(wrapOutboundOut(part))
+        let written = context.write(wrapOutboundOut(part))
+        TickFlusher.flush(context.channel)  // with the loop's other writes of this batch
+        return written
+    }
+
+    func writeAndFlush(_ part: HTTPClientRequestPart, promise: EventLoopPromise<Void>?) {
+        guard let context, !closed else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        context.write(wrapOutboundOut(part), promise: promise)
+        TickFlusher.flush(context.channel)
     }
 
     /// Queues a part without flushing.

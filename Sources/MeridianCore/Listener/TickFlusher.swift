@@ -1,0 +1,58 @@
+public import NIOCore
+internal import NIOPosix
+
+/// Flushes channels once the event loop has handled the I/O events it woke for, instead of at once: what a loop
+/// writes while it works through one `epoll_wait`'s events leaves in a burst at the end.
+///
+/// Every write to a socket whose reader sleeps on another core wakes that core (an inter-processor interrupt; on a
+/// VM an exit to the hypervisor). A proxy writes inside the upstream's read events, a response here and a request
+/// there; flushed at once, the writes of one batch are spread over its whole length, and the peers' threads fall
+/// asleep between them and are woken again for each. Flushed together, one wake-up serves the burst. A flush
+/// waits at most for the rest of the batch (NIO runs the loop's tasks right after its I/O events).
+///
+/// One per event-loop thread; confined to it, which makes the unchecked `Sendable` safe. Off its loop, a flush is
+/// immediate.
+public final class TickFlusher: @unchecked Sendable {
+    private let eventLoop: any EventLoop
+    private var channels: [any Channel] = []
+    private var scheduled = false
+
+    private init(_ eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+        channels.reserveCapacity(64)
+    }
+
+    private static let perThread = ThreadSpecificVariable<TickFlusher>()
+
+    /// Flushes `channel` at the end of the loop's current batch of work (now, when called off its loop).
+    public static func flush(_ channel: any Channel) {
+        let eventLoop = channel.eventLoop
+        guard eventLoop.inEventLoop else {
+            channel.flush()
+            return
+        }
+        let flusher: TickFlusher
+        if let current = perThread.currentValue, current.eventLoop === eventLoop {
+            flusher = current
+        } else {
+            flusher = TickFlusher(eventLoop)
+            perThread.currentValue = flusher
+        }
+        flusher.add(channel)
+    }
+
+    private func add(_ channel: any Channel) {
+        channels.append(channel)
+        guard !scheduled else { return }
+        scheduled = true
+        eventLoop.execute { [self] in run() }
+    }
+
+    private func run() {
+        scheduled = false
+        // A flush can complete writes whose callbacks flush again: they are added for the next turn.
+        let due = channels
+        channels.removeAll(keepingCapacity: true)
+        for channel in due { channel.flush() }
+    }
+}
