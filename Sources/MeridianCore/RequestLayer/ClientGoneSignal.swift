@@ -3,7 +3,7 @@
 /// work: the proxy closes its upstream request, a stream
 /// producer stops. Callbacks run on the request's event loop, at most once.
 public struct ClientGoneSignal: Sendable {
-    let exchange: HTTPExchange?
+    @usableFromInline let exchange: HTTPExchange?
     /// False for a signal that keeps the request's record but never fires (``ignoringDeparture``).
     let fires: Bool
 

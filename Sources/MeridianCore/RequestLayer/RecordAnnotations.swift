@@ -21,11 +21,16 @@ public protocol RecordAnnotationKey {
 }
 
 /// A small map from annotation key types to values; empty (and allocation-free) for most requests.
+///
+/// The subscript is inlinable so each key's call site is specialized: a proxied request sets about a dozen
+/// annotations, and the unspecialized generic setter (metadata lookups for `Key.Value`, a closure for
+/// `removeAll`) was ~5% of the proxy's samples under `wrk -c64`.
 public struct RecordAnnotations: Sendable {
-    private var entries: [(key: ObjectIdentifier, name: String, value: any Sendable)] = []
+    @usableFromInline var entries: [(key: ObjectIdentifier, name: String, value: any Sendable)] = []
 
     public init() {}
 
+    @inlinable
     public subscript<Key: RecordAnnotationKey>(_ key: Key.Type) -> Key.Value? {
         get {
             let id = ObjectIdentifier(key)
@@ -34,8 +39,12 @@ public struct RecordAnnotations: Sendable {
         }
         set {
             let id = ObjectIdentifier(key)
-            entries.removeAll { $0.key == id }
-            if let newValue { entries.append((id, Key.name, newValue)) }
+            var i = 0
+            while i < entries.count, entries[i].key != id { i += 1 }
+            if i < entries.count { entries.remove(at: i) }  // set again: it moves to the end
+            guard let newValue else { return }
+            if entries.capacity == 0 { entries.reserveCapacity(8) }
+            entries.append((id, Key.name, newValue))
         }
     }
 

@@ -58,6 +58,7 @@ public struct RequestContext: Sendable {
     }
 
     /// Adds a fact to the request's record (see ``RecordAnnotations``). Call it on the event loop.
+    @inlinable  // specialized per key at the call site (see RecordAnnotations)
     public func annotate<Key: RecordAnnotationKey>(_ key: Key.Type, _ value: Key.Value) {
         clientGone.exchange?.annotations[key] = value
     }
