@@ -119,7 +119,9 @@ import Testing
             #expect(echo.contains("body-bytes: \(size)\n"), "\(echo.suffix(200))")
             let peak = Self.memory("VmHWM", pid: pid)
             print("proxy streaming \(size >> 20) MiB each way: RSS \(before >> 20) MiB before, peak \(peak >> 20) MiB; download \(download)")
-            #expect(peak - before < min(32 << 20, size / 2), "memory stays flat: peak \(peak >> 20) MiB from \(before >> 20) MiB for \(size >> 20) MiB each way")
+            // ~1 MiB of growth for 1 GiB each way; a body pump that ran ahead of the upstream's writes grew it by
+            // 6–35 MiB (a flush deferred past NIO's writability check), which the 32 MiB bound let through.
+            #expect(peak - before < min(16 << 20, size / 2), "memory stays flat: peak \(peak >> 20) MiB from \(before >> 20) MiB for \(size >> 20) MiB each way")
             m.signal(SIGTERM)
             _ = await m.waitForExit()
         }
