@@ -42,8 +42,7 @@ extension ProxyExchange {
             do {
                 try ops.addHandler(bound.value)
                 ops.removeHandler(connection.handler, promise: nil)
-                try ops.removeHandler(ops.handler(type: HTTPRequestEncoder.self), promise: nil)
-                try ops.removeHandler(ops.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self), promise: decoderGone)
+                try ops.removeHandler(ops.handler(type: UpstreamHTTP1Codec.self), promise: decoderGone)
             } catch {
                 decoderGone.fail(error)
             }

@@ -166,17 +166,11 @@ final class EndpointPool: @unchecked Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    var limits = NIOHTTPDecoderLimitConfiguration()
-                    limits.maxHeaderListSize = Self.maxResponseHead
-                    limits.maxHeaderFieldSize = Self.maxResponseHead
-                    limits.maxHeaderFieldCount = 200
                     if let tls { try channel.pipeline.syncOperations.addHandler(try tls.handler(for: endpoint)) }
-                    // No outbound header validation: what goes upstream is the client's head, already
-                    // checked by Meridian's parser, plus validated configuration (one handler less
-                    // per request, and none in the way once a connection becomes a tunnel).
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(
-                        leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false, decoderLimitConfiguration: limits
-                    )
+                    // Meridian's own HTTP/1.1 codec (UpstreamHTTP1Codec), not NIO's encoder and decoder. No outbound
+                    // header validation: what goes upstream is the client's head, already checked by Meridian's parser,
+                    // plus validated configuration.
+                    try channel.pipeline.syncOperations.addHandler(UpstreamHTTP1Codec())
                     try channel.pipeline.syncOperations.addHandler(handler.value)
                 }
             }
