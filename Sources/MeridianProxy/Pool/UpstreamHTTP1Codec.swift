@@ -5,7 +5,8 @@ internal import NIOHTTP1
 /// HTTP/1.1 to an upstream in one handler: request parts out as bytes, response bytes in as parts.
 /// It takes the place of NIO's `HTTPRequestEncoder` and `ByteToMessageHandler<HTTPResponseDecoder>`
 /// (llhttp, a `String` built per callback, two handlers and an `NIOAny` per part on each side), which
-/// were ~12% of the proxy's samples for a 1 KiB response.
+/// were ~14% of the proxy's samples for a 1 KiB response (9% in, 5% out). Here: ~9.5% in (most of it the
+/// three part fires into the connection handler, which the next step removes), 2.6% out.
 ///
 /// What it accepts is what RFC 9112 asks of a recipient, strictly, since an upstream that frames
 /// badly is a 502, never passed on (smuggling goes both ways):
