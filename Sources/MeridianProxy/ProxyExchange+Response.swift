@@ -131,7 +131,7 @@ extension ProxyExchange: UpstreamResponseDelegate {
     func upstreamEnd(trailers: HTTPHeaders?) {
         responseTrailers = trailers
         guard responseHead != nil else {
-            // An end without a head cannot happen with NIO's decoder; treat it as a reset.
+            // An end without a head cannot happen with the codecs (UpstreamHTTP1Codec, NIOHTTP2's); treat it as a reset.
             tryFailed(ProxyFailure(.reset, "the response ended before its head"))
             return
         }

@@ -132,7 +132,7 @@ struct RequestRewriter: Sendable {
     }
 
     /// Content-Length when the client gave one, chunked when a body of unknown length follows,
-    /// `content-length: 0` for a bodiless POST (so NIO's encoder does not announce chunked).
+    /// `content-length: 0` for a bodiless POST (explicit framing: the upstream codec adds none of its own).
     private func frame(_ request: Request, _ headers: inout HTTPHeaders) {
         headers.remove(name: "content-length")
         headers.remove(name: "transfer-encoding")

@@ -15,8 +15,8 @@ protocol UpstreamResponseDelegate: AnyObject {
     func upstreamFailed(_ failure: ProxyFailure)
 }
 
-/// One keep-alive HTTP/1.1 connection to an endpoint: NIO's request encoder and response decoder
-/// on a channel of the downstream connection's event loop, so a proxied request never changes
+/// One keep-alive HTTP/1.1 connection to an endpoint: ``UpstreamHTTP1Codec`` (or, for an HTTP/2 stream, NIOHTTP2's
+/// HTTP/1 client codec) on a channel of the downstream connection's event loop, so a proxied request never changes
 /// threads. One request at a time. Confined to its event loop (every use is on it), which is what
 /// makes the unchecked `Sendable` safe: futures of its loop carry it.
 final class UpstreamConnection: @unchecked Sendable {
