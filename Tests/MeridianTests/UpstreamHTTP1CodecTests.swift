@@ -156,6 +156,12 @@ struct UpstreamHTTP1CodecTests {
         try send(fields)
         let many = "HTTP/1.1 200 OK\r\n" + String(repeating: "X-A: 1\r\n", count: 201) + "\r\n"
         #expect(throws: HTTPParserError.self) { _ = try feed(fields, many) }
+        // Trailers are bounded as a head is: in total, not only line by line.
+        let trailers = try channel()
+        try send(trailers)
+        let bigTrailers = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"
+            + String(repeating: "X-T: \(String(repeating: "t", count: 1000))\r\n", count: 70) + "\r\n"
+        #expect(throws: HTTPParserError.self) { _ = try feed(trailers, bigTrailers, step: 4096) }
     }
 
     @Test func requestsGoOutAsBytesChunkedWhenTheHeadSaysSo() throws {

@@ -52,6 +52,8 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
     /// The request being sent is chunked.
     private var chunkedRequest = false
     private var trailerFields: [(String, String)] = []
+    /// The trailer section so far, bounded like a head (``maxHeadBytes``).
+    private var trailerBytes = 0
     /// The channel closed (perhaps while a part was being handled): nothing more is parsed.
     private var inactive = false
 
@@ -252,10 +254,12 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
                 if line.length == 0 {
                     let trailers = trailerFields.isEmpty ? nil : HTTPHeaders(trailerFields)
                     trailerFields = []
+                    trailerBytes = 0
                     state = .head
                     context.fireChannelRead(wrapInboundOut(.end(trailers)))
                 } else {
-                    guard trailerFields.count < Self.maxFields else { throw HTTPParserError.headerOverflow }
+                    trailerBytes += line.consumed
+                    guard trailerFields.count < Self.maxFields, trailerBytes <= Self.maxHeadBytes else { throw HTTPParserError.headerOverflow }
                     trailerFields.append(try Self.field(bytes))
                 }
             case .switched, .failed:
