@@ -45,7 +45,10 @@ struct SharedBreakerTests {
         let redis = try await RedisServer()
         try await withUpstreams(1) { ups in
             ups[0].failure.withLockedValue { $0 = 500 }
-            try await Self.withInstances(3, redis: redis, upstream: ups[0]) { s in
+            // A long open period: the cluster may open before the last of the ten failures, and on a loaded machine
+            // (CI's parallel suite) the default 2 s had run out, the shared breaker half-open, by the time the
+            // metrics and /status.json were read (a clean-clone run of 7571e72).
+            try await Self.withInstances(3, redis: redis, upstream: ups[0], openFor: "10s") { s in
                 // Five failures each through A and B: half of either's own minimum of ten, ten together.
                 // (The cluster may open before the last of them: the batches go every 100 ms.)
                 for _ in 0..<5 {
