@@ -231,21 +231,10 @@ extension ProxyExchange: UpstreamResponseDelegate {
         }
     }
 
-    /// A single valid Content-Length, or nil (chunked, or read to close).
+    /// A single valid Content-Length, or nil (chunked, or read to close); digits as the upstream codec reads them.
     static func contentLength(_ headers: HTTPHeaders) -> Int? {
         if headers.contains(name: "transfer-encoding") { return nil }
         guard let value = headers.first(name: "content-length") else { return nil }
-        var n = 0
-        var digits = 0
-        for b in value.utf8 {
-            if b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") { continue }
-            guard b >= UInt8(ascii: "0"), b <= UInt8(ascii: "9") else { return nil }
-            let (m, o1) = n.multipliedReportingOverflow(by: 10)
-            let (a, o2) = m.addingReportingOverflow(Int(b - UInt8(ascii: "0")))
-            guard !o1, !o2 else { return nil }
-            n = a
-            digits += 1
-        }
-        return digits > 0 ? n : nil
+        return UpstreamHTTP1Codec.contentLength(Substring(value))
     }
 }

@@ -142,7 +142,7 @@ extension StringProtocol {
     }
 
     /// ASCII case-insensitive comparison with a lowercase literal, without allocating.
-    func lowercasedASCIIEquals(_ lower: String) -> Bool {
+    public func lowercasedASCIIEquals(_ lower: String) -> Bool {
         guard self.utf8.count == lower.utf8.count else { return false }
         for (a, b) in zip(self.utf8, lower.utf8) where a != b && a | 0x20 != b {
             return false

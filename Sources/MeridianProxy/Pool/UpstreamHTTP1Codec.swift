@@ -1,4 +1,5 @@
 internal import MeridianConfig
+internal import MeridianCore
 internal import NIOCore
 internal import NIOHTTP1
 
@@ -69,13 +70,7 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
             out.writeInteger(UInt8(ascii: " "))
             out.writeString(head.uri)
             out.writeStaticString(" HTTP/1.1\r\n")
-            for (name, value) in head.headers {
-                out.writeString(name)
-                out.writeStaticString(": ")
-                out.writeString(value)
-                out.writeStaticString("\r\n")
-            }
-            out.writeStaticString("\r\n")
+            Self.writeFields(head.headers, into: &out)
             context.write(wrapOutboundOut(.byteBuffer(out)), promise: promise)
         case .body(let body):
             guard chunkedRequest else {
@@ -112,23 +107,36 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
             chunkedRequest = false
             var out = context.channel.allocator.buffer(capacity: 5)
             out.writeStaticString("0\r\n")
-            for (name, value) in trailers ?? [:] {
-                out.writeString(name)
-                out.writeStaticString(": ")
-                out.writeString(value)
-                out.writeStaticString("\r\n")
-            }
-            out.writeStaticString("\r\n")
+            Self.writeFields(trailers ?? [:], into: &out)
             context.write(wrapOutboundOut(.byteBuffer(out)), promise: promise)
         }
     }
 
     private static let crlf = ByteBuffer(string: "\r\n")
 
-    /// `Transfer-Encoding` whose last coding is `chunked`.
+    /// Every field as `name: value` lines, then the empty line that ends a head or a trailer section.
+    private static func writeFields(_ fields: HTTPHeaders, into out: inout ByteBuffer) {
+        for (name, value) in fields {
+            out.writeString(name)
+            out.writeStaticString(": ")
+            out.writeString(value)
+            out.writeStaticString("\r\n")
+        }
+        out.writeStaticString("\r\n")
+    }
+
+    /// `Transfer-Encoding` whose last coding is `chunked` (the request layer's rewriter sends it alone). One pass
+    /// without allocating: this runs for every request sent upstream.
     static func isChunked(_ headers: HTTPHeaders) -> Bool {
-        guard let last = headers[canonicalForm: "transfer-encoding"].last else { return false }
-        return last.utf8.count == 7 && last.lowercased() == "chunked"
+        var chunked = false
+        for (name, value) in headers where name.lowercasedASCIIEquals("transfer-encoding") {
+            var last = Substring(value)
+            if let comma = last.lastIndex(of: ",") { last = last[last.index(after: comma)...] }
+            while last.first == " " || last.first == "\t" { last = last.dropFirst() }
+            while last.last == " " || last.last == "\t" { last = last.dropLast() }
+            chunked = last.lowercasedASCIIEquals("chunked")
+        }
+        return chunked
     }
 
     // MARK: - Responses in
@@ -198,10 +206,7 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
                 let framing = try Self.framing(head.headers, bodiless: isHead || code == 204 || code == 304)
                 context.fireChannelRead(wrapInboundOut(.head(head)))
                 switch framing {
-                case .none:
-                    state = .head
-                    context.fireChannelRead(wrapInboundOut(.end(nil)))
-                case .length(0):
+                case .none, .length(0):
                     state = .head
                     context.fireChannelRead(wrapInboundOut(.end(nil)))
                 case .length(let n):
@@ -285,9 +290,9 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
         var lists = false
         for (name, value) in headers {
             let count = name.utf8.count
-            if count == 17, name.utf8.elementsEqualLowercased("transfer-encoding") {
+            if count == 17, name.lowercasedASCIIEquals("transfer-encoding") {
                 sawCoding = true
-            } else if count == 14, name.utf8.elementsEqualLowercased("content-length") {
+            } else if count == 14, name.lowercasedASCIIEquals("content-length") {
                 guard !value.utf8.contains(UInt8(ascii: ",")) else {
                     lists = true
                     continue
@@ -449,18 +454,3 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
     }
 }
 
-extension String.UTF8View {
-    /// Equal to `lowercase` (ASCII lower-case letters, digits and punctuation) ignoring ASCII case.
-    fileprivate func elementsEqualLowercased(_ lowercase: StaticString) -> Bool {
-        guard count == lowercase.utf8CodeUnitCount else { return false }
-        return lowercase.withUTF8Buffer { expected in
-            var i = 0
-            for b in self {
-                let folded = b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z") ? b | 0x20 : b
-                guard folded == expected[i] else { return false }
-                i += 1
-            }
-            return true
-        }
-    }
-}
