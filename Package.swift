@@ -152,6 +152,8 @@ let package = Package(
         // Debian's zlib1g-dev (deflate with a gzip wrapper) and libbrotli-dev.
         .systemLibrary(name: "CZlib"),
         .systemLibrary(name: "CBrotli"),
+        // Debian's libdeflate-dev: gzip of a whole body in one call, ~2.4x zlib's speed at the same level.
+        .systemLibrary(name: "CLibdeflate"),
         // preadv2(RWF_NOWAIT): a file read on the event loop that never waits for the disk.
         .systemLibrary(name: "CFileIO"),
         .target(
@@ -159,6 +161,7 @@ let package = Package(
             dependencies: [
                 "CZlib",
                 "CBrotli",
+                "CLibdeflate",
                 "CFileIO",
                 "MeridianCore",
                 "MeridianConfig",

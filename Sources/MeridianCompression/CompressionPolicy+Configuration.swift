@@ -80,6 +80,13 @@ extension CompressionPolicy {
             }
         }
 
+        /// The one-call encoder for a whole body in `coding` (gzip through libdeflate, ``WholeGzip``), or nil when
+        /// the coding has none (brotli, identity) or is off: then a ``StreamingCompressor`` does the whole body too.
+        public func makeWholeEncoder(for coding: ContentCoding) -> WholeEncoder? {
+            guard coding == .gzip, let level = gzipLevel else { return nil }
+            return { WholeGzip.compress($0, level: level, allocator: $1) }
+        }
+
         private static func patterns(_ texts: String...) -> [MediaTypePattern] {
             texts.map { MediaTypePattern($0)! }
         }

@@ -109,6 +109,28 @@ import Testing
         }
     }
 
+    /// Files either side of the 128 KiB whole-body limit: at it, gzipped in one call by libdeflate; one byte more, by
+    /// zlib 16 KiB at a time. Both decode (Python's zlib), kept variants included, and come out about as small.
+    @Test func filesEitherSideOfTheWholeBodyLimitDecode() async throws {
+        let text = (0..<4_000).map { "function f\($0)(a, b) { return a * \($0) + b; }\n" }.joined()
+        let atLimit = String(text.utf8.prefix(128 * 1024))!
+        let overLimit = String(text.utf8.prefix(128 * 1024 + 1))!
+        try await withTestServer(Self.yaml(), files: ["at.js": atLimit, "over.js": overLimit]) { s in
+            var sizes: [String: Int] = [:]
+            for (path, expected) in [("/at.js", atLimit), ("/over.js", overLimit)] {
+                for round in ["compressed", "from the variant cache"] {
+                    let r = try await s.get(path, headers: ["Accept-Encoding": "gzip"])
+                    #expect(r.status == 200 && r.header("content-encoding") == "gzip", "\(path) \(round)")
+                    #expect(try await Self.decoded(r.body, "gzip") == expected, "\(path) \(round)")
+                    sizes[path] = r.body.count
+                }
+            }
+            let at = try #require(sizes["/at.js"]), over = try #require(sizes["/over.js"])
+            #expect(at < atLimit.utf8.count / 4 && over < overLimit.utf8.count / 4)
+            #expect(Double(at) < Double(over) * 1.05, "libdeflate \(at) bytes, zlib \(over)")
+        }
+    }
+
     /// A file whose pages are not in the page cache is read on the thread pool (the loop's `RWF_NOWAIT` read gets
     /// nothing, or only a cached prefix), in several reads (1 MiB each), and decodes to the same bytes.
     @Test(arguments: ["gzip", "br"])
