@@ -47,7 +47,6 @@ extension ProxyExchange: UpstreamResponseDelegate {
         let length = Self.contentLength(head.headers)
         lastResponseActivity = .now()
         failureCode = nil
-        annotate()
         if let length, length <= Self.smallBody, !request.isHead, connection?.isStream == false, code != 204, code != 304 {
             // (Not from an HTTP/2 upstream: trailers may follow the body there.)
             // A small body of known length is gathered and sent with its head in one write (one
@@ -55,11 +54,17 @@ extension ProxyExchange: UpstreamResponseDelegate {
             // Streams (SSE, chunked, gRPC) and large bodies go out as they arrive.
             // The first-byte timer keeps running and guards the rest of this small body (usually in
             // the same read as the head): no second timer per request.
+            // Every way a gathered response ends goes through end(), which annotates the record before the answer.
             gathered = context.allocator.buffer(capacity: length)
             gatheredResponse = response
-            if length == 0 { finishGathering() }
+            if length == 0 {
+                annotate()  // answered now; the upstream's end (same read) ends the exchange
+                finishGathering()
+            }
             return
         }
+        // A streamed (or empty) answer can complete the record before the upstream's end does: annotated now.
+        annotate()
         armIdleTimer()
         if code == 204 || code == 304 {
             response.body = .empty
