@@ -188,4 +188,21 @@ private func store(
         #expect(CacheEntryMetadata(decoding: Array("{\"status\":200}".utf8)) == nil)
         #expect(CacheEntryMetadata(decoding: [0x4D, 0x43, 1] + [UInt8](repeating: 0xFF, count: 20)) == nil)
     }
+
+    @Test("Decoding rejects invalid UTF-8 in a string, whatever its length (ASCII strings take a fast path)")
+    func decodingRejectsInvalidUTF8() throws {
+        let entry = try store([("Date", httpDate(now)), ("Cache-Control", "max-age=60"), ("X-A", "wxyz")])
+        let bytes = entry.encoded()
+        let at = try #require((0..<bytes.count - 3).first { Array(bytes[$0..<$0 + 4]) == Array("wxyz".utf8) })
+        // A lone continuation byte, a lead byte without its continuation, a 4-byte sequence cut to 3 (which a
+        // repairing decoder turns into one 3-byte U+FFFD: the same length), and an overlong encoding.
+        for bad: [UInt8] in [[0x80, 0x78, 0x79, 0x7A], [0xC3, 0x78, 0x79, 0x7A], [0xF0, 0x9F, 0x98, 0x7A], [0xC0, 0xAF, 0x79, 0x7A]] {
+            var corrupt = bytes
+            corrupt.replaceSubrange(at..<at + 4, with: bad)
+            #expect(CacheEntryMetadata(decoding: corrupt) == nil, "\(bad)")
+        }
+        var valid = bytes
+        valid.replaceSubrange(at..<at + 4, with: [0xC3, 0xA9, 0x79, 0x7A])  // "éyz", still four bytes
+        #expect(CacheEntryMetadata(decoding: valid)?.headers.first(name: "x-a") == "éyz")
+    }
 }
