@@ -170,8 +170,12 @@ final class EndpointPool: @unchecked Sendable {
                     // Meridian's own HTTP/1.1 codec (UpstreamHTTP1Codec), not NIO's encoder and decoder. No outbound
                     // header validation: what goes upstream is the client's head, already checked by Meridian's parser,
                     // plus validated configuration.
-                    try channel.pipeline.syncOperations.addHandler(UpstreamHTTP1Codec())
+                    let codec = UpstreamHTTP1Codec()
+                    try channel.pipeline.syncOperations.addHandler(codec)
                     try channel.pipeline.syncOperations.addHandler(handler.value)
+                    // Adjacent in the pipeline: parts pass between the two as direct calls.
+                    codec.receiver = handler.value
+                    handler.value.codec = codec
                 }
             }
             .connect(to: address)

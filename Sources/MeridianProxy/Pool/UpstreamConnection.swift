@@ -79,6 +79,10 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
     var delegate: (any UpstreamResponseDelegate)?
     /// Runs once when the channel has closed (the pool forgets the connection).
     var onClose: (() -> Void)?
+    /// The HTTP/1.1 codec before this handler, when it is ``UpstreamHTTP1Codec``: request parts go to it as direct
+    /// calls (it hands response parts back the same way, ``received(_:)``). Nil for an HTTP/2 stream (NIOHTTP2's
+    /// codec), whose parts go through the pipeline.
+    var codec: UpstreamHTTP1Codec?
     private(set) var closed = false
     private var context: ChannelHandlerContext?
     private var reading = true
@@ -92,14 +96,21 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        codec = nil  // (the codec and this handler refer to each other until they leave the pipeline)
+    }
 
     /// Writes and flushes a part at once; the future completes once it has been written. (A body piece: the body
     /// pump goes on while the channel is writable, and NIO counts unflushed bytes only at the flush, so a deferred
     /// flush let a fast client's upload pile up here: 35 MiB of RSS over a 1 GiB upload, against ~1 MiB.)
     func writeAndFlush(_ part: HTTPClientRequestPart) -> EventLoopFuture<Void> {
         guard let context, !closed else { return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
-        return context.writeAndFlush(wrapOutboundOut(part))
+        guard let codec else { return context.writeAndFlush(wrapOutboundOut(part)) }
+        let promise = eventLoop.makePromise(of: Void.self)
+        codec.send(part, promise: promise)
+        context.flush()
+        return promise.futureResult
     }
 
     /// Writes a part (the request's end) and flushes it with the loop's other writes of this batch (``TickFlusher``).
@@ -108,14 +119,14 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
-        context.write(wrapOutboundOut(part), promise: promise)
+        if let codec { codec.send(part, promise: promise) } else { context.write(wrapOutboundOut(part), promise: promise) }
         TickFlusher.flush(context.channel)
     }
 
     /// Queues a part without flushing.
     func write(_ part: HTTPClientRequestPart) {
         guard let context, !closed else { return }
-        context.write(wrapOutboundOut(part), promise: nil)
+        if let codec { codec.send(part, promise: nil) } else { context.write(wrapOutboundOut(part), promise: nil) }
     }
 
     func setReading(_ on: Bool) {
@@ -137,11 +148,15 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
+        received(unwrapInboundIn(data))
+    }
+
+    /// A response part, from the pipeline or straight from ``UpstreamHTTP1Codec``.
+    func received(_ part: HTTPClientResponsePart) {
         guard let delegate else {
             // Bytes on an idle connection: the upstream is not keeping to HTTP/1.1 keep-alive;
             // the connection cannot be trusted with another request.
-            context.close(promise: nil)
+            context?.close(promise: nil)
             return
         }
         switch part {
