@@ -1,8 +1,7 @@
 internal import CHiredis
 internal import NIOCore
 
-/// RESP through hiredis: `redisFormatCommandArgv` writes a command, a `redisReader` parses replies.
-/// A reader belongs to one connection and its event loop.
+/// Commands in RESP through hiredis's `redisFormatCommandArgv`; replies are parsed by ``RESPParser``.
 enum RESPEncoder {
     /// Appends `arguments` as one RESP command (an array of bulk strings) to `buffer`.
     static func encode(_ arguments: [RedisArgument], into buffer: inout ByteBuffer) {
@@ -41,70 +40,6 @@ enum RESPEncoder {
                     redisFreeCommand(target)
                 }
             }
-        }
-    }
-}
-
-/// A hiredis reader: bytes in, replies out, in order.
-final class RESPReader {
-    private let reader: UnsafeMutablePointer<redisReader>
-
-    init() {
-        guard let reader = redisReaderCreate() else { preconditionFailure("redisReaderCreate failed (out of memory)") }
-        self.reader = reader
-    }
-
-    deinit { redisReaderFree(reader) }
-
-    func feed(_ buffer: ByteBuffer) throws {
-        let status = buffer.withUnsafeReadableBytes { bytes in
-            redisReaderFeed(reader, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
-        }
-        if status != REDIS_OK { throw RedisError.protocolError(Self.errorText(reader)) }
-    }
-
-    /// The next complete reply, or nil when the bytes so far end inside one.
-    func next() throws -> RedisValue? {
-        var raw: UnsafeMutableRawPointer?
-        guard redisReaderGetReply(reader, &raw) == REDIS_OK else { throw RedisError.protocolError(Self.errorText(reader)) }
-        guard let raw else { return nil }
-        defer { freeReplyObject(raw) }
-        return Self.value(raw.assumingMemoryBound(to: redisReply.self))
-    }
-
-    private static func value(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
-        let r = reply.pointee
-        switch r.type {
-        case REDIS_REPLY_STRING:
-            return .bulk(ByteBuffer(bytes: UnsafeRawBufferPointer(start: r.str, count: r.len)))
-        case REDIS_REPLY_STATUS:
-            return .simple(text(r))
-        case REDIS_REPLY_ERROR:
-            return .error(text(r))
-        case REDIS_REPLY_INTEGER:
-            return .integer(Int64(r.integer))
-        case REDIS_REPLY_NIL:
-            return .null
-        case REDIS_REPLY_ARRAY:
-            var items: [RedisValue] = []
-            items.reserveCapacity(r.elements)
-            for i in 0..<r.elements {
-                if let element = r.element[i] { items.append(value(element)) } else { items.append(.null) }
-            }
-            return .array(items)
-        default:
-            return .error("ERR unknown reply type \(r.type)")
-        }
-    }
-
-    private static func text(_ r: redisReply) -> String {
-        String(decoding: UnsafeRawBufferPointer(start: r.str, count: r.len), as: UTF8.self)
-    }
-
-    private static func errorText(_ reader: UnsafeMutablePointer<redisReader>) -> String {
-        withUnsafeBytes(of: reader.pointee.errstr) { raw in
-            let bytes = raw.prefix(while: { $0 != 0 })
-            return String(decoding: bytes, as: UTF8.self)
         }
     }
 }

@@ -111,8 +111,8 @@ final class RedisConnection: @unchecked Sendable {
     }
 }
 
-/// The channel end of a ``RedisConnection``: encodes commands into one buffer flushed per tick, feeds hiredis's
-/// reader and completes the commands' promises in order.
+/// The channel end of a ``RedisConnection``: encodes commands into one buffer flushed per tick, feeds the reply
+/// parser (``RESPParser``) and completes the commands' promises in order.
 final class RedisConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -125,7 +125,7 @@ final class RedisConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     let eventLoop: any EventLoop
-    private let reader = RESPReader()
+    private var parser = RESPParser()
     private var pending = CircularBuffer<Pending>(initialCapacity: 16)
     private var context: ChannelHandlerContext?
     private var outgoing: ByteBuffer?
@@ -183,8 +183,8 @@ final class RedisConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         lastRead = .now()
         do {
-            try reader.feed(unwrapInboundIn(data))
-            while let value = try reader.next() { deliver(value) }
+            parser.feed(unwrapInboundIn(data))
+            while let value = try parser.next() { deliver(value) }
         } catch {
             failAll(error)
             context.close(promise: nil)

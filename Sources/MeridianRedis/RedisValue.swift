@@ -1,6 +1,6 @@
 public import NIOCore
 
-/// A Redis reply (RESP2): what hiredis's reader hands back, as a Swift value.
+/// A Redis reply (RESP2), as ``RESPParser`` reads it.
 public enum RedisValue: Sendable, Equatable, CustomStringConvertible {
     /// `+OK`
     case simple(String)

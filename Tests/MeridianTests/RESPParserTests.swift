@@ -1,0 +1,131 @@
+import NIOCore
+import Testing
+
+@testable import MeridianRedis
+
+/// The RESP2 reply parser as a pure state machine: every reply type, replies split at every byte, pipelined
+/// replies, and hostile input. (The client's tests run it against a real redis-server.)
+@Suite struct RESPParserTests {
+    static let replies: [(bytes: String, value: RedisValue)] = [
+        ("+OK\r\n", .simple("OK")),
+        ("+\r\n", .simple("")),
+        ("-ERR unknown command 'FOO'\r\n", .error("ERR unknown command 'FOO'")),
+        ("-MOVED 3999 127.0.0.1:6381\r\n", .error("MOVED 3999 127.0.0.1:6381")),
+        (":0\r\n", .integer(0)),
+        (":-42\r\n", .integer(-42)),
+        (":9223372036854775807\r\n", .integer(.max)),
+        (":-9223372036854775808\r\n", .integer(.min)),
+        ("$5\r\nhello\r\n", .bulk(ByteBuffer(string: "hello"))),
+        ("$0\r\n\r\n", .bulk(ByteBuffer())),
+        ("$4\r\na\r\nb\r\n", .bulk(ByteBuffer(string: "a\r\nb"))),  // CRLF inside a bulk string is data
+        ("$-1\r\n", .null),
+        ("*-1\r\n", .null),
+        ("*0\r\n", .array([])),
+        ("*3\r\n:1\r\n$1\r\nx\r\n*2\r\n+a\r\n$-1\r\n", .array([.integer(1), .bulk(ByteBuffer(string: "x")), .array([.simple("a"), .null])])),
+    ]
+
+    @Test func everyReplyTypeWhole() throws {
+        for (bytes, value) in Self.replies {
+            var parser = RESPParser()
+            parser.feed(ByteBuffer(string: bytes))
+            #expect(try parser.next() == value, "\(bytes.debugDescription)")
+            #expect(try parser.next() == nil)
+        }
+    }
+
+    /// All the replies pipelined in one stream, fed in pieces of every size from 1 byte up: the same values, in
+    /// order, and nothing before a reply's last byte.
+    @Test func pipelinedRepliesSplitAnywhere() throws {
+        let stream = Self.replies.map(\.bytes).joined()
+        let bytes = Array(stream.utf8)
+        for size in [1, 2, 3, 5, 7, 16, bytes.count] {
+            var parser = RESPParser()
+            var got: [RedisValue] = []
+            var offset = 0
+            while offset < bytes.count {
+                let end = min(offset + size, bytes.count)
+                parser.feed(ByteBuffer(bytes: bytes[offset..<end]))
+                offset = end
+                while let value = try parser.next() { got.append(value) }
+            }
+            #expect(got == Self.replies.map(\.value), "pieces of \(size)")
+        }
+    }
+
+    /// A large bulk string in many reads: one value, its own buffer (not a slice of a read buffer).
+    @Test func aLargeBulkStringAcrossReads() throws {
+        let body = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        var wire = ByteBuffer(string: "*2\r\n$\(body.count)\r\n")
+        wire.writeBytes(body)
+        wire.writeString("\r\n:7\r\n+next\r\n")
+        var parser = RESPParser()
+        var got: [RedisValue] = []
+        while wire.readableBytes > 0, let piece = wire.readSlice(length: min(65_536, wire.readableBytes)) {
+            parser.feed(piece)
+            while let value = try parser.next() { got.append(value) }
+        }
+        #expect(got.count == 2)
+        guard case .array(let items)? = got.first, case .bulk(let b)? = items.first else {
+            Issue.record("not an array with a bulk string: \(got.first.map { String(describing: $0).prefix(80) } ?? "nil")")
+            return
+        }
+        #expect(Array(b.readableBytesView) == body)
+        #expect(b.capacity == body.count, "a buffer of its own size")
+        #expect(items.last == .integer(7) && got.last == .simple("next"))
+    }
+
+    @Test(arguments: [
+        ("!3\r\nabc\r\n", "unknown reply type"),  // RESP3 is not spoken
+        ("%1\r\n", "unknown reply type"),
+        ("hello\r\n", "unknown reply type"),
+        (":12a\r\n", "bad integer"),
+        (":\r\n", "bad integer"),
+        (":-\r\n", "bad integer"),
+        (":9223372036854775808\r\n", "bad integer"),
+        ("$-2\r\n", "bad bulk string length"),
+        ("$x\r\n", "bad bulk string length"),
+        ("$536870913\r\n", "bad bulk string length"),  // over 512 MiB
+        ("$3\r\nabcde\r\n", "not followed by CRLF"),
+        ("*-2\r\n", "bad array length"),
+        ("+OK\n", "not ended by CRLF"),
+        ("+OK\r\r\n", "+"),  // a CR inside a status line is taken as text; the line still ends at CRLF
+    ])
+    func hostileInputIsAProtocolError(input: String, reason: String) throws {
+        var parser = RESPParser()
+        parser.feed(ByteBuffer(string: input))
+        if reason == "+" {
+            #expect(try parser.next() == .simple("OK\r"))
+            return
+        }
+        let error = #expect(throws: RedisError.self) { try parser.next() }
+        guard case .protocolError(let message)? = error else {
+            Issue.record("not a protocol error: \(String(describing: error))")
+            return
+        }
+        #expect(message.contains(reason), "\(message)")
+    }
+
+    @Test func nestingAndLineLengthAreBounded() throws {
+        var deep = RESPParser()
+        deep.feed(ByteBuffer(string: String(repeating: "*1\r\n", count: RESPParser.maxDepth + 1) + ":1\r\n"))
+        #expect(throws: RedisError.self) { try deep.next() }
+        var ok = RESPParser()
+        ok.feed(ByteBuffer(string: String(repeating: "*1\r\n", count: RESPParser.maxDepth) + ":1\r\n"))
+        var value = try ok.next()
+        for _ in 0..<RESPParser.maxDepth {
+            guard case .array(let items)? = value, items.count == 1 else { Issue.record("not nested: \(String(describing: value))"); return }
+            value = items[0]
+        }
+        #expect(value == .integer(1))
+        // A status line that never ends: an error once it is longer than the limit, not a growing buffer.
+        var long = RESPParser()
+        long.feed(ByteBuffer(string: "+" + String(repeating: "a", count: RESPParser.maxLine)))
+        #expect(try long.next() == nil)
+        long.feed(ByteBuffer(string: String(repeating: "a", count: 16)))
+        #expect(throws: RedisError.self) { try long.next() }
+        // An array that promises more elements than will come is just incomplete, and reserves nothing huge.
+        var promise = RESPParser()
+        promise.feed(ByteBuffer(string: "*2147483647\r\n:1\r\n"))
+        #expect(try promise.next() == nil)
+    }
+}
