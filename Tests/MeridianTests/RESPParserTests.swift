@@ -74,6 +74,29 @@ import Testing
         #expect(items.last == .integer(7) && got.last == .simple("next"))
     }
 
+    /// Many large replies in a row, in reads that cut them anywhere: the gathering buffer is reused (and its read
+    /// bytes dropped) without mixing one reply's bytes into the next.
+    @Test func largeRepliesInARowReuseTheGatheringBuffer() throws {
+        var wire = ByteBuffer()
+        var expected: [RedisValue] = []
+        for i in 0..<12 {
+            let body = ByteBuffer(bytes: (0..<(50_000 + i * 7_919)).map { UInt8(truncatingIfNeeded: $0 &+ i) })
+            wire.writeString("*2\r\n$\(body.readableBytes)\r\n")
+            wire.writeImmutableBuffer(body)
+            wire.writeString("\r\n:\(i)\r\n")
+            expected.append(.array([.bulk(body), .integer(Int64(i))]))
+        }
+        var parser = RESPParser()
+        var got: [RedisValue] = []
+        var size = 1_000
+        while wire.readableBytes > 0, let piece = wire.readSlice(length: min(size, wire.readableBytes)) {
+            parser.feed(piece)
+            while let value = try parser.next() { got.append(value) }
+            size = size * 3 % 65_521 + 1  // uneven reads
+        }
+        #expect(got == expected)
+    }
+
     @Test(arguments: [
         ("!3\r\nabc\r\n", "unknown reply type"),  // RESP3 is not spoken
         ("%1\r\n", "unknown reply type"),
