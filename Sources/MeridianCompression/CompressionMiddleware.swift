@@ -256,7 +256,7 @@ final class CompressionPump: @unchecked Sendable {
             let started = NIODeadline.now()
             let output = whole(input, allocator)
             counters.record(in: input.readableBytes, out: output.readableBytes, since: started)
-            if kept != nil { kept = output }  // sized to the output: the cache keeps it as it is
+            if kept != nil { kept = output }  // a buffer of its own, for the output alone: the cache keeps it as it is
             writeOut(output, remaining: ByteBuffer(), end: true, last: last, then: then)
             return
         }

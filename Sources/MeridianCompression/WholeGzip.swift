@@ -15,8 +15,8 @@ public typealias WholeEncoder = @Sendable (ByteBuffer, ByteBufferAllocator) -> B
 /// would cost more than the compression of a short body: each thread keeps one per level it has used, for its
 /// lifetime (the event loops' threads live as long as the server).
 public enum WholeGzip {
-    /// `input` gzipped at `level` (1...9), in a buffer sized to the output (the bound libdeflate needs is the
-    /// input's length and more, and a cached variant should not keep that).
+    /// `input` gzipped at `level` (1...9), in a buffer for the output alone (NIO rounds its capacity up to a power
+    /// of two), not one of libdeflate's bound (the input's length and more), which a cached variant would keep.
     public static func compress(_ input: ByteBuffer, level: Int, allocator: ByteBufferAllocator) -> ByteBuffer {
         precondition((1...9).contains(level), "gzip level \(level) is not in 1...9")
         let compressor = Compressors.forThisThread(level: level)

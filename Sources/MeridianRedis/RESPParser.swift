@@ -6,28 +6,37 @@ internal import NIOCore
 /// It replaced hiredis's `redisReader`, which copied every bulk string three times and more on its way to a
 /// `ByteBuffer` (into the reader's growing `sds` buffer, into the reply object, into the buffer, plus a `memmove`
 /// of the unread rest each time 1 KiB had been consumed): a 100 KiB L2 cache hit cost more CPU than proxying the
-/// same response from the origin. Here a bulk string is copied once, into a buffer of its own size (a slice of
-/// the read buffer would keep all of it alive in the L1 cache, and stop NIO from reusing its receive buffer), and
-/// a reply that spans reads is gathered first.
+/// same response from the origin. Here a bulk string is copied once, into a buffer of its own (a slice of the
+/// read buffer would keep all of it alive in the L1 cache, and stop NIO from reusing its receive buffer).
 ///
-/// Limits, for a server that is not Redis (or not well): arrays nest at most ``maxDepth`` deep, a bulk string is
-/// at most ``maxBulk`` bytes (Redis's own `proto-max-bulk-len`), a status, error or integer line at most
-/// ``maxLine``. Anything else that is not RESP2 is an error (``RedisError/protocolError(_:)``), and the
-/// connection cannot be used after it.
+/// Resumable: the parser consumes a reply element by element (a status, an integer, a whole bulk string, an
+/// array's header) and keeps the arrays it is inside on a stack, so a long array that arrives over many reads is
+/// parsed once, not again from its start at every read. Only a bulk string waits whole (its bytes are gathered,
+/// ``feed(_:)``).
+///
+/// Limits, for a server that is not Redis (or not well): arrays nest at most ``maxDepth`` deep and a reply holds
+/// at most ``maxElements`` array elements in all, a bulk string is at most ``maxBulk`` bytes (Redis's own
+/// `proto-max-bulk-len`), a status, error or integer line at most ``maxLine``. Anything else that is not RESP2
+/// is an error (``RedisError/protocolError(_:)``), and the connection cannot be used after it.
 struct RESPParser {
     static let maxDepth = 16
+    static let maxElements = 1 << 20
     static let maxBulk = 512 << 20
     static let maxLine = 64 * 1024
 
-    /// Bytes received and not yet parsed into a whole reply; nil when there are none (NIO can reuse its buffer).
+    /// Bytes received and not yet parsed; nil when there are none (NIO can reuse its buffer).
     private var buffer: ByteBuffer?
-    /// Whether `buffer` is the parser's own (gathering a reply that spans reads), not a read NIO handed over.
+    /// Whether `buffer` is the parser's own (gathering an element that spans reads), not a read NIO handed over.
     private var gathering = false
-    /// The last gathering buffer, emptied, for the next reply that spans reads. Allocated fresh each time, a
+    /// The last gathering buffer, emptied, for the next element that spans reads. Allocated fresh each time, a
     /// 100 KiB reply's buffer (NIO rounds it up to 128 KiB: glibc's mmap threshold) was mapped, faulted in page by
     /// page and unmapped for every L2 cache hit of that size: 23% of the server's samples.
     private var spare: ByteBuffer?
-    static let maxSpare = 4 << 20
+    static let maxSpare = 1 << 20
+    /// The arrays the reply being parsed is inside, outermost first: the elements still to come, those so far.
+    private var open: [(remaining: Int, items: [RedisValue])] = []
+    /// Array elements announced so far in the reply being parsed.
+    private var elements = 0
 
     mutating func feed(_ bytes: ByteBuffer) {
         guard bytes.readableBytes > 0 else { return }
@@ -46,45 +55,83 @@ struct RESPParser {
             gathering = true
         }
         buffer = nil  // (uniquely referenced while it grows)
-        // Replies parsed from the front leave read bytes there: moved out once they are as many as the unread ones.
+        // Elements parsed from the front leave read bytes there: moved out once they are as many as the unread ones.
         if current.readerIndex > 0, current.readerIndex >= current.readableBytes { current.discardReadBytes() }
         current.writeBuffer(&bytes)
         buffer = current
     }
 
-    /// The next whole reply, or nil when the bytes so far end inside one (nothing is consumed then).
+    /// The next whole reply, or nil when the bytes so far end inside one (what was parsed of it is kept).
     mutating func next() throws(RedisError) -> RedisValue? {
-        guard var input = buffer else { return nil }
-        guard let value = try Self.value(&input, depth: 0) else { return nil }
-        if input.readableBytes > 0 {
-            buffer = input
-        } else {
-            buffer = nil
-            if gathering, input.capacity <= Self.maxSpare { spare = input }
-            gathering = false
+        while true {
+            guard var input = buffer, let element = try Self.element(&input) else { return nil }
+            consumed(input)
+            var value: RedisValue
+            switch element {
+            case .value(let v):
+                value = v
+            case .array(let count) where count == 0:
+                value = .array([])
+            case .array(let count):
+                guard open.count < Self.maxDepth else { throw .protocolError("arrays nested more than \(Self.maxDepth) deep") }
+                elements += count
+                guard elements <= Self.maxElements else { throw .protocolError("a reply of more than \(Self.maxElements) array elements") }
+                var items: [RedisValue] = []
+                items.reserveCapacity(min(count, 1024))
+                open.append((count, items))
+                continue
+            }
+            // The value completes the arrays it closes, innermost first.
+            while !open.isEmpty {
+                let top = open.count - 1
+                open[top].items.append(value)
+                open[top].remaining -= 1
+                guard open[top].remaining == 0 else { break }
+                value = .array(open.removeLast().items)
+            }
+            if open.isEmpty {
+                elements = 0
+                return value
+            }
         }
-        return value
     }
 
-    /// One reply from the front of `input`, moving its reader index past it; nil (and `input` left anywhere) when
-    /// the reply is not all there yet.
-    private static func value(_ input: inout ByteBuffer, depth: Int) throws(RedisError) -> RedisValue? {
+    /// `input` is what is left after an element: kept, or, when all of it was parsed, let go (a gathering buffer
+    /// is kept for the next time, if it is not too large).
+    private mutating func consumed(_ input: ByteBuffer) {
+        if input.readableBytes > 0 {
+            buffer = input
+            return
+        }
+        buffer = nil
+        if gathering, input.capacity <= Self.maxSpare { spare = input }
+        gathering = false
+    }
+
+    private enum Element {
+        case value(RedisValue)
+        /// An array's header: its elements follow (`*-1`, the null array, is a value).
+        case array(Int)
+    }
+
+    /// One element from the front of `input`, moving its reader index past it; nil (and `input` left anywhere)
+    /// when the element has not all arrived.
+    private static func element(_ input: inout ByteBuffer) throws(RedisError) -> Element? {
         guard let type = input.readInteger(as: UInt8.self) else { return nil }
-        guard Self.types.contains(type) else { throw .protocolError("unknown reply type byte 0x\(String(type, radix: 16))") }
-        guard let line = try line(&input) else { return nil }
+        guard let line = try line(&input, type: type) else { return nil }
         switch type {
         case UInt8(ascii: "+"):
-            return .simple(String(buffer: line))
+            return .value(.simple(String(buffer: line)))
         case UInt8(ascii: "-"):
-            return .error(String(buffer: line))
+            return .value(.error(String(buffer: line)))
         case UInt8(ascii: ":"):
             guard let n = integer(line) else { throw .protocolError("bad integer reply '\(printable(line))'") }
-            return .integer(n)
+            return .value(.integer(n))
         case UInt8(ascii: "$"):
             guard let length = integer(line), length >= -1, length <= maxBulk else {
                 throw .protocolError("bad bulk string length '\(printable(line))'")
             }
-            if length == -1 { return .null }
+            if length == -1 { return .value(.null) }
             let n = Int(length)
             guard input.readableBytes >= n + 2 else { return nil }
             var bulk = ByteBuffer()
@@ -96,23 +143,12 @@ struct RESPParser {
                 }
             }
             guard input.readInteger(as: UInt16.self) == crlf else { throw .protocolError("bulk string of \(n) bytes not followed by CRLF") }
-            return .bulk(bulk)
-        case UInt8(ascii: "*"):
-            guard let count = integer(line), count >= -1, count <= Int64(Int32.max) else {
+            return .value(.bulk(bulk))
+        default:  // "*", the only other type `line` lets through
+            guard let count = integer(line), count >= -1, count <= Int64(maxElements) else {
                 throw .protocolError("bad array length '\(printable(line))'")
             }
-            if count == -1 { return .null }
-            guard depth < maxDepth else { throw .protocolError("arrays nested more than \(maxDepth) deep") }
-            var items: [RedisValue] = []
-            // Each element takes at least three bytes: a count the bytes at hand cannot hold is not reserved.
-            items.reserveCapacity(min(Int(count), input.readableBytes / 3))
-            for _ in 0..<Int(count) {
-                guard let item = try value(&input, depth: depth + 1) else { return nil }
-                items.append(item)
-            }
-            return .array(items)
-        default:
-            throw .protocolError("unknown reply type byte 0x\(String(type, radix: 16))")
+            return count == -1 ? .value(.null) : .array(Int(count))
         }
     }
 
@@ -120,8 +156,9 @@ struct RESPParser {
     private static let crlf = UInt16(UInt8(ascii: "\r")) << 8 | UInt16(UInt8(ascii: "\n"))
 
     /// The rest of the line at the front of `input` (without its CRLF), moving past the CRLF; nil when the line
-    /// has not all arrived.
-    private static func line(_ input: inout ByteBuffer) throws(RedisError) -> ByteBuffer? {
+    /// has not all arrived. `type` is the element's first byte, checked first.
+    private static func line(_ input: inout ByteBuffer, type: UInt8) throws(RedisError) -> ByteBuffer? {
+        guard types.contains(type) else { throw .protocolError("unknown reply type byte 0x\(String(type, radix: 16))") }
         let view = input.readableBytesView
         guard let lf = view.prefix(maxLine + 2).firstIndex(of: UInt8(ascii: "\n")) else {
             if view.count > maxLine + 1 { throw .protocolError("a reply line longer than \(maxLine) bytes") }
