@@ -14,8 +14,8 @@ public import NIOPosix
 /// default levels 40 KiB take about 1 ms with zlib, less than half that with libdeflate); a gzipped buffer or file
 /// up to ``wholeLimit`` is compressed in one call at its turn in the loop's ``PieceQueue``; longer ones, brotli and
 /// streams go through the compressor 16 KiB at a time as a streamed body, so the loop serves other connections
-/// between pieces and the client's reading paces the work. A file's compressed variant is kept in ``VariantCache`` (keyed by path, ETag and coding): a hot file is
-/// compressed once. A streamed body (a proxied response, SSE) is flushed through the compressor after each piece
+/// between pieces and the client's reading paces the work. A file's compressed variant is kept in ``VariantCache``
+/// (keyed by path, ETag and coding): a hot file is compressed once. A streamed body (a proxied response, SSE) is flushed through the compressor after each piece
 /// the producer writes when it is an event stream or the piece is small, so no event waits for the next.
 public struct CompressionMiddleware: Middleware {
     let policy: CompressionPolicy
@@ -123,12 +123,11 @@ public struct CompressionMiddleware: Middleware {
     /// A long buffer, 16 KiB at a time: the loop serves others between pieces.
     static func pieces(of buffer: ByteBuffer, coding: ContentCoding, policy: CompressionPolicy, counters: CompressionStats.Counters) -> BodyStream {
         BodyStream { eventLoop, write in
-            guard let compressor = policy.configuration.makeCompressor(for: coding, expectedLength: buffer.readableBytes) else {
-                return write(buffer)
-            }
+            // The zlib state (256 KiB at full size) only if the body goes a piece at a time: made at its first piece.
+            let configuration = policy.configuration
             let pump = CompressionPump(
-                eventLoop: eventLoop, compressor: { compressor }, whole: policy.configuration.makeWholeEncoder(for: coding), write: write,
-                counters: counters, keep: nil
+                eventLoop: eventLoop, compressor: { configuration.makeCompressor(for: coding, expectedLength: buffer.readableBytes) },
+                whole: configuration.makeWholeEncoder(for: coding), write: write, counters: counters, keep: nil
             )
             pump.queue.enqueue(continuing: false) { pump.feed(buffer, last: true) {} }
             return pump.done.futureResult

@@ -205,6 +205,40 @@ import Testing
         }
     }
 
+    /// Proxied identity bodies: 50 KiB with a Content-Length is gathered into one buffer (past the inline limit,
+    /// so gzipped whole by libdeflate at its turn, brotli a piece at a time); 200 KiB streams through zlib.
+    @Test(arguments: ["gzip", "br"])
+    func proxiedBodiesOfEverySizeDecode(coding: String) async throws {
+        let text = (0..<6_000).map { "function f\($0)(a, b) { return a * \($0) + b; }\n" }.joined()
+        let mid = String(text.utf8.prefix(50_000))!, big = String(text.utf8.prefix(200_000))!
+        let origin = """
+            hosts:
+              - default: true
+                routes:
+                  - match: {prefix: /}
+                    static: {root: "{{root}}"}
+            """
+        try await withTestServer(origin, files: ["mid.js": mid, "big.js": big]) { upstream in
+            let yaml = """
+                compression: {enabled: true}
+                upstreams: [{name: api, endpoints: ["127.0.0.1:\(upstream.port)"]}]
+                hosts:
+                  - default: true
+                    routes:
+                      - match: {prefix: /}
+                        proxy: api
+                """
+            try await withTestServer(yaml) { proxy in
+                for (path, expected) in [("/mid.js", mid), ("/big.js", big)] {
+                    let r = try await proxy.get(path, headers: ["Accept-Encoding": coding])
+                    #expect(r.status == 200 && r.header("content-encoding") == coding, "\(path)")
+                    #expect(r.body.count < expected.utf8.count / 3, "\(path): \(r.body.count) bytes")
+                    #expect(try await Self.decoded(r.body, coding) == expected, "\(path)")
+                }
+            }
+        }
+    }
+
     @Test func aProxiedResponseAlreadyCompressedUpstreamIsNotCompressedAgain() async throws {
         try await withTestServer(Self.yaml()) { upstream in
             let yaml = """
