@@ -46,6 +46,7 @@ let package = Package(
                 "MeridianRedis",  // bench-redis
                 "MeridianCache",  // bench-cache-eviction
                 "MeridianSecurity",  // hash-password
+                "CMalloc",  // mallopt at start
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -156,6 +157,8 @@ let package = Package(
         .systemLibrary(name: "CLibdeflate"),
         // preadv2(RWF_NOWAIT): a file read on the event loop that never waits for the disk.
         .systemLibrary(name: "CFileIO"),
+        // glibc's mallopt: the server's allocator thresholds (MallocTuning in the meridian target).
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "MeridianCompression",
             dependencies: [
