@@ -7,8 +7,8 @@ public typealias WholeEncoder = @Sendable (ByteBuffer, ByteBufferAllocator) -> B
 
 /// gzip (RFC 1952) of a whole body in one call, through libdeflate: about 2.4x zlib's speed at the same level, with
 /// output about as small (100 KiB of jQuery at level 6: 2.2 ms and 30,403 bytes against zlib's 5.4 ms and 30,507,
-/// AMD EPYC under load; -6% to +2% of zlib's size on 25 HTML, JS, JSON and XML files from /usr/share). It cannot stream, so it is for a body that is all at hand and short enough to compress
-/// without holding the event loop long (``CompressionMiddleware/wholeLimit``); streamed and longer bodies go
+/// AMD EPYC under load; -6% to +2% of zlib's size on 25 HTML, JS, JSON and XML files from /usr/share). It cannot
+/// stream, so it is for a body that is all at hand and short enough to compress without holding the event loop long (``CompressionMiddleware/wholeLimit``); streamed and longer bodies go
 /// through ``GzipCompressor`` (zlib) a piece at a time.
 ///
 /// A libdeflate compressor is ~0.5 MiB of match-finder tables at the middle levels, and making one per response

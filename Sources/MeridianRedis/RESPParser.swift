@@ -118,7 +118,8 @@ struct RESPParser {
     /// when the element has not all arrived.
     private static func element(_ input: inout ByteBuffer) throws(RedisError) -> Element? {
         guard let type = input.readInteger(as: UInt8.self) else { return nil }
-        guard let line = try line(&input, type: type) else { return nil }
+        guard types.contains(type) else { throw .protocolError("unknown reply type byte 0x\(String(type, radix: 16))") }
+        guard let line = try line(&input) else { return nil }
         switch type {
         case UInt8(ascii: "+"):
             return .value(.simple(String(buffer: line)))
@@ -144,7 +145,7 @@ struct RESPParser {
             }
             guard input.readInteger(as: UInt16.self) == crlf else { throw .protocolError("bulk string of \(n) bytes not followed by CRLF") }
             return .value(.bulk(bulk))
-        default:  // "*", the only other type `line` lets through
+        default:  // "*", the only other type in `types`
             guard let count = integer(line), count >= -1, count <= Int64(maxElements) else {
                 throw .protocolError("bad array length '\(printable(line))'")
             }
@@ -156,9 +157,8 @@ struct RESPParser {
     private static let crlf = UInt16(UInt8(ascii: "\r")) << 8 | UInt16(UInt8(ascii: "\n"))
 
     /// The rest of the line at the front of `input` (without its CRLF), moving past the CRLF; nil when the line
-    /// has not all arrived. `type` is the element's first byte, checked first.
-    private static func line(_ input: inout ByteBuffer, type: UInt8) throws(RedisError) -> ByteBuffer? {
-        guard types.contains(type) else { throw .protocolError("unknown reply type byte 0x\(String(type, radix: 16))") }
+    /// has not all arrived.
+    private static func line(_ input: inout ByteBuffer) throws(RedisError) -> ByteBuffer? {
         let view = input.readableBytesView
         guard let lf = view.prefix(maxLine + 2).firstIndex(of: UInt8(ascii: "\n")) else {
             if view.count > maxLine + 1 { throw .protocolError("a reply line longer than \(maxLine) bytes") }

@@ -28,6 +28,19 @@ import Testing
         """
     }
 
+    /// A server with compression on that proxies everything to 127.0.0.1:`port`.
+    static func compressingProxy(to port: Int) -> String {
+        """
+        compression: {enabled: true}
+        upstreams: [{name: api, endpoints: ["127.0.0.1:\(port)"]}]
+        hosts:
+          - default: true
+            routes:
+              - match: {prefix: /}
+                proxy: api
+        """
+    }
+
     /// `body` decoded by Python.
     static func decoded(_ body: [UInt8], _ coding: String) async throws -> String {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-compressed-\(UUID().uuidString)")
@@ -219,16 +232,7 @@ import Testing
                     static: {root: "{{root}}"}
             """
         try await withTestServer(origin, files: ["mid.js": mid, "big.js": big]) { upstream in
-            let yaml = """
-                compression: {enabled: true}
-                upstreams: [{name: api, endpoints: ["127.0.0.1:\(upstream.port)"]}]
-                hosts:
-                  - default: true
-                    routes:
-                      - match: {prefix: /}
-                        proxy: api
-                """
-            try await withTestServer(yaml) { proxy in
+            try await withTestServer(Self.compressingProxy(to: upstream.port)) { proxy in
                 for (path, expected) in [("/mid.js", mid), ("/big.js", big)] {
                     let r = try await proxy.get(path, headers: ["Accept-Encoding": coding])
                     #expect(r.status == 200 && r.header("content-encoding") == coding, "\(path)")
@@ -241,16 +245,7 @@ import Testing
 
     @Test func aProxiedResponseAlreadyCompressedUpstreamIsNotCompressedAgain() async throws {
         try await withTestServer(Self.yaml()) { upstream in
-            let yaml = """
-                compression: {enabled: true}
-                upstreams: [{name: api, endpoints: ["127.0.0.1:\(upstream.port)"]}]
-                hosts:
-                  - default: true
-                    routes:
-                      - match: {prefix: /}
-                        proxy: api
-                """
-            try await withTestServer(yaml) { proxy in
+            try await withTestServer(Self.compressingProxy(to: upstream.port)) { proxy in
                 let r = try await proxy.get("/text", headers: ["Accept-Encoding": "gzip"])
                 #expect(r.header("content-encoding") == "gzip")
                 #expect(try await Self.decoded(r.body, "gzip") == Self.text)  // one layer

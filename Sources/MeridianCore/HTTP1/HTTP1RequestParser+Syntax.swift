@@ -152,11 +152,7 @@ extension StringProtocol {
             lower.utf8.withContiguousStorageIfAvailable { b in asciiCaseInsensitiveEquals(a, lowercase: b) }
         }
         if let fast, let result = fast { return result }
-        guard self.utf8.count == lower.utf8.count else { return false }
-        for (a, b) in zip(self.utf8, lower.utf8) where a != b && !(a >= 0x41 && a <= 0x5A && a | 0x20 == b) {
-            return false
-        }
-        return true
+        return self.utf8.count == lower.utf8.count && zip(self.utf8, lower.utf8).allSatisfy { asciiFoldedEquals($0, lower: $1) }
     }
 }
 
@@ -166,9 +162,14 @@ func asciiCaseInsensitiveEquals(_ a: UnsafeBufferPointer<UInt8>, lowercase lower
     guard a.count == lower.count else { return false }
     var i = 0
     while i < a.count {
-        let x = a[i], y = lower[i]
-        if x != y && !(x >= 0x41 && x <= 0x5A && x | 0x20 == y) { return false }
+        if !asciiFoldedEquals(a[i], lower: lower[i]) { return false }
         i += 1
     }
     return true
+}
+
+/// `x` equals the lowercase byte `lower`, with `x` folded to lowercase when it is `A`-`Z`.
+@inlinable
+func asciiFoldedEquals(_ x: UInt8, lower: UInt8) -> Bool {
+    x == lower || (x >= 0x41 && x <= 0x5A && x | 0x20 == lower)
 }

@@ -106,9 +106,8 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
     /// flush let a fast client's upload pile up here: 35 MiB of RSS over a 1 GiB upload, against ~1 MiB.)
     func writeAndFlush(_ part: HTTPClientRequestPart) -> EventLoopFuture<Void> {
         guard let context, !closed else { return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
-        guard let codec else { return context.writeAndFlush(wrapOutboundOut(part)) }
         let promise = eventLoop.makePromise(of: Void.self)
-        codec.send(part, promise: promise)
+        pass(part, context: context, promise: promise)
         context.flush()
         return promise.futureResult
     }
@@ -119,14 +118,19 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
-        if let codec { codec.send(part, promise: promise) } else { context.write(wrapOutboundOut(part), promise: promise) }
+        pass(part, context: context, promise: promise)
         TickFlusher.flush(context.channel)
     }
 
     /// Queues a part without flushing.
     func write(_ part: HTTPClientRequestPart) {
         guard let context, !closed else { return }
-        if let codec { codec.send(part, promise: nil) } else { context.write(wrapOutboundOut(part), promise: nil) }
+        pass(part, context: context, promise: nil)
+    }
+
+    /// A request part to the codec: straight to ``UpstreamHTTP1Codec``, else down the pipeline (not flushed).
+    private func pass(_ part: HTTPClientRequestPart, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        if let codec { codec.send(part, promise: promise) } else { context.write(wrapOutboundOut(part), promise: promise) }
     }
 
     func setReading(_ on: Bool) {
