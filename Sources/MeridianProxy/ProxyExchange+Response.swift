@@ -23,7 +23,7 @@ extension ProxyExchange: UpstreamResponseDelegate {
                 attempt: tried.count
             )
             if case .retry = decision {
-                timer?.cancel()
+                cancelTimers()
                 record(.serverError)
                 balancerFinished(error: nil)
                 if let c = connection {
@@ -41,7 +41,7 @@ extension ProxyExchange: UpstreamResponseDelegate {
         responseHead = head
         record(code >= 500 ? .serverError : .success)
         if let c = connection {
-            if !head.isKeepAlive || (hasBody && !body.ended) { c.reusable = false }
+            if !UpstreamHTTP1Codec.keepsAlive(head) || (hasBody && !body.ended) { c.reusable = false }
         }
         var response = Response(status: head.status, headers: route.rewriter.responseHeaders(head.headers))
         let length = Self.contentLength(head.headers)
@@ -141,7 +141,7 @@ extension ProxyExchange: UpstreamResponseDelegate {
             return
         }
         responseEnded = true
-        timer?.cancel()
+        cancelTimers()
         if let c = connection {
             connection = nil
             if hasBody && !body.ended { c.reusable = false }
@@ -195,7 +195,7 @@ extension ProxyExchange: UpstreamResponseDelegate {
             c.close()
             loop.pools[c.endpoint].release(c)
         }
-        timer?.cancel()
+        cancelTimers()
         if let produced {
             self.produced = nil
             produced.fail(failure)
@@ -221,7 +221,7 @@ extension ProxyExchange: UpstreamResponseDelegate {
 
     /// No response byte for `idle` while the client keeps up: the upstream stalled.
     func armIdleTimer() {
-        timer?.cancel()
+        cancelTimers()
         let idle = route.cluster.config.timeouts.idle
         let due = lastResponseActivity + TimeAmount(idle)
         timer = eventLoop.scheduleTask(deadline: due) { [self] in

@@ -15,7 +15,7 @@ extension ProxyExchange {
             tryFailed(ProxyFailure(.invalidResponse, "101 Switching Protocols to a request that did not ask to switch"))
             return
         }
-        timer?.cancel()
+        cancelTimers()
         responseHead = head
         lastStatus = head.status.code
         context.annotate(UpstreamResponseAnnotation.self, Self.milliseconds(since: headSentAt))

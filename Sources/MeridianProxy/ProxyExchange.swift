@@ -35,7 +35,11 @@ final class ProxyExchange: @unchecked Sendable {
     var requestSent = false
     var tryStarted = NIODeadline.now()
     var headSentAt = NIODeadline.now()
+    /// The response's idle timer (a streamed body).
     var timer: Scheduled<Void>?
+    /// The try's head timeout in the loop's ``ExchangeTimeouts``, and which one it is.
+    var headTimeout: ExchangeTimeouts.Handle?
+    var headTimeoutKind = HeadTimeout.firstByte
     var totalTimer: Scheduled<Void>?
     var retriesStarted = 0
     /// The status of the try's response head, for the observer.
@@ -201,49 +205,76 @@ final class ProxyExchange: @unchecked Sendable {
     private func connected() {
         guard let connection else { return }
         context.annotate(UpstreamConnectAnnotation.self, Self.milliseconds(since: tryStarted))
-        let head = route.rewriter.upstreamHead(
-            for: request, target: target, endpoint: route.cluster.endpointKeys[endpoint],
-            traceparent: attemptToken?.traceparent ?? request.trace?.traceparent()
-        )
+        let endpointKey = route.cluster.endpointKeys[endpoint]
+        let traceparent = attemptToken?.traceparent ?? request.trace?.traceparent()
         headSentAt = .now()
         requestSent = true
-        connection.send(head, delegate: self)
+        if !connection.isStream, let encoded = route.rewriter.encodedUpstreamHead(
+            for: request, target: target, endpoint: endpointKey, traceparent: traceparent, allocator: context.allocator
+        ), connection.send(encodedHead: encoded.bytes, isHEAD: encoded.isHEAD, chunked: encoded.chunked, delegate: self) {
+            // HTTP/1.1 upstream, the usual request: the head went as bytes.
+        } else {
+            let head = route.rewriter.upstreamHead(for: request, target: target, endpoint: endpointKey, traceparent: traceparent)
+            connection.send(head, delegate: self)
+        }
         startSendingBody()
     }
 
     /// The per-try timeout (from the try's start to its response head) or, until the request has
     /// been sent, the connect timeout is the pool's; first_byte starts once the request is sent.
     func armTryTimer() {
-        timer?.cancel()
+        cancelTimers()
         guard let perTry = route.retryPolicy.perTryTimeout else { return }
-        armHeadTimer(perTry, "no response within the per-try timeout of \(perTry)")
+        armHeadTimer(.perTry, perTry)
     }
 
     func requestFullySent() {
         guard responseHead == nil else { return }
         let firstByte = route.cluster.config.timeouts.firstByte
         if let perTry = route.retryPolicy.perTryTimeout, perTry <= firstByte { return }
-        armHeadTimer(firstByte, "no response within first_byte of \(firstByte)")
+        armHeadTimer(.firstByte, firstByte)
     }
 
-    /// A timer for the response head; it also guards a small body being gathered after it (see
+    enum HeadTimeout { case perTry, firstByte }
+
+    /// A timeout for the response head; it also guards a small body being gathered after it (see
     /// upstreamHead), so such a response needs no second timer.
-    private func armHeadTimer(_ after: Duration, _ reason: String) {
+    private func armHeadTimer(_ kind: HeadTimeout, _ after: Duration) {
+        cancelTimers()
+        headTimeoutKind = kind
+        headTimeout = loop.timeouts.arm(self, after: TimeAmount(after))
+    }
+
+    /// The head timeout passed (``ExchangeTimeouts`` calls this on the event loop).
+    func headTimeoutFired() {
+        headTimeout = nil
+        guard responseHead == nil else {
+            if gatheredResponse != nil { abortResponse(ProxyFailure(.idleTimeout, "the response body stalled")) }
+            return
+        }
+        connection?.close()
+        let reason: String
+        switch headTimeoutKind {
+        case .perTry: reason = "no response within the per-try timeout of \(route.retryPolicy.perTryTimeout ?? .zero)"
+        case .firstByte: reason = "no response within first_byte of \(route.cluster.config.timeouts.firstByte)"
+        }
+        tryFailed(ProxyFailure(.firstByteTimeout, reason))
+    }
+
+    /// Stops the try's head timeout and the response's idle timer.
+    func cancelTimers() {
         timer?.cancel()
-        timer = eventLoop.scheduleTask(in: TimeAmount(after)) { [self] in
-            guard responseHead == nil else {
-                if gatheredResponse != nil { abortResponse(ProxyFailure(.idleTimeout, "the response body stalled")) }
-                return
-            }
-            connection?.close()
-            tryFailed(ProxyFailure(.firstByteTimeout, reason))
+        timer = nil
+        if let headTimeout {
+            self.headTimeout = nil
+            loop.timeouts.cancel(headTimeout)
         }
     }
 
     /// A try ended without a usable response: report it, then retry or answer.
     func tryFailed(_ failure: ProxyFailure) {
         guard !finished, responseHead == nil else { return }
-        timer?.cancel()
+        cancelTimers()
         if let c = connection {
             connection = nil
             c.close()
@@ -378,7 +409,7 @@ final class ProxyExchange: @unchecked Sendable {
     func end() {
         guard !finished else { return }
         finished = true
-        timer?.cancel()
+        cancelTimers()
         totalTimer?.cancel()
         balancerFinished()
         let retries = retriesStarted

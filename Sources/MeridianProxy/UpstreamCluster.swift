@@ -165,6 +165,8 @@ final class ClusterLoop: @unchecked Sendable {
     let stats: [EndpointStats]
     private(set) var pools: [EndpointPool]
     private(set) var retired = false
+    /// The exchanges' head timeouts on this loop, one scheduled task per timeout length.
+    let timeouts: ExchangeTimeouts
     /// Set once by the cluster that owns this loop, before any request (weak: the cluster owns the loops).
     weak var cluster: UpstreamCluster?
     var sharing: (any BreakerSharing)?
@@ -177,6 +179,7 @@ final class ClusterLoop: @unchecked Sendable {
         self.health = health
         self.balancer = balancer
         self.stats = stats
+        self.timeouts = ExchangeTimeouts(eventLoop: eventLoop)
         self.pools = addresses.enumerated().map { i, address in
             EndpointPool(
                 eventLoop: eventLoop, endpoint: i, address: address, settings: config.pool, connectTimeout: config.timeouts.connect,

@@ -48,6 +48,16 @@ final class UpstreamConnection: @unchecked Sendable {
         handler.write(.head(head))
     }
 
+    /// Queues a request head already encoded for HTTP/1.1, like ``send(_:delegate:)``; false when the connection has
+    /// no HTTP/1.1 codec of ours (an HTTP/2 stream): the caller sends a head part instead.
+    func send(encodedHead: ByteBuffer, isHEAD: Bool, chunked: Bool, delegate: any UpstreamResponseDelegate) -> Bool {
+        guard let codec = handler.codec else { return false }
+        requestsSent += 1
+        handler.delegate = delegate
+        if !handler.closed { codec.sendHead(encodedHead, isHEAD: isHEAD, chunked: chunked) }
+        return true
+    }
+
     /// Sends a piece of the request body; the future completes once it has been written.
     func sendBody(_ bytes: ByteBuffer) -> EventLoopFuture<Void> {
         handler.writeAndFlush(.body(.byteBuffer(bytes)))

@@ -1,0 +1,59 @@
+internal import MeridianConfig
+internal import MeridianCore
+internal import NIOCore
+internal import NIOHTTP1
+
+/// Where ``RequestRewriter`` writes the upstream request's fields: NIO's `HTTPHeaders` (``FieldListSink``) or the
+/// bytes of an HTTP/1.1 head (``HeadBytesSink``). One field is `add`, or `begin`, pieces, `end` for a value made
+/// of several (`X-Forwarded-For`, `Forwarded`, `Via`), so the bytes need no `String` joined first.
+protocol UpstreamFieldSink {
+    mutating func add(_ name: String, _ value: String)
+    mutating func begin(_ name: String)
+    mutating func append(_ piece: String)
+    /// `piece` as a token, or as a quoted-string when it is not one (RFC 9110 §5.6.4).
+    mutating func appendQuotedIfNeeded(_ piece: String)
+    mutating func end()
+}
+
+struct FieldListSink: UpstreamFieldSink {
+    var headers = HTTPHeaders()
+    private var name = ""
+    private var value = ""
+
+    mutating func add(_ name: String, _ value: String) { headers.add(name: name, value: value) }
+    mutating func begin(_ name: String) {
+        self.name = name
+        value = ""
+    }
+    mutating func append(_ piece: String) { value += piece }
+    mutating func appendQuotedIfNeeded(_ piece: String) { value += RequestRewriter.quotedIfNeeded(piece) }
+    mutating func end() { headers.add(name: name, value: value) }
+}
+
+struct HeadBytesSink: UpstreamFieldSink {
+    var out: ByteBuffer
+
+    mutating func add(_ name: String, _ value: String) {
+        begin(name)
+        out.writeString(value)
+        end()
+    }
+    mutating func begin(_ name: String) {
+        out.writeString(name)
+        out.writeStaticString(": ")
+    }
+    mutating func append(_ piece: String) { out.writeString(piece) }
+    mutating func appendQuotedIfNeeded(_ piece: String) {
+        if piece.utf8.allSatisfy({ HeaderSyntax.isTokenByte($0) }) {
+            out.writeString(piece)
+            return
+        }
+        out.writeInteger(UInt8(ascii: "\""))
+        for byte in piece.utf8 {
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.writeInteger(UInt8(ascii: "\\")) }
+            out.writeInteger(byte)
+        }
+        out.writeInteger(UInt8(ascii: "\""))
+    }
+    mutating func end() { out.writeStaticString("\r\n") }
+}
