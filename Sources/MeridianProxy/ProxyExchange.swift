@@ -23,7 +23,7 @@ final class ProxyExchange: @unchecked Sendable {
     private(set) lazy var target = route.rewriter.target(for: request)
 
     // The try in progress.
-    var tried: [Int] = []
+    var tried = TriedEndpoints()
     /// Numbers the tries: a connection that arrives for a try already given up is handed back.
     var attemptID = 0
     var connection: UpstreamConnection?
@@ -118,7 +118,7 @@ final class ProxyExchange: @unchecked Sendable {
         if pick == .noHealthyEndpoint, !tried.isEmpty {
             // No other endpoint: the retry may go to one already tried, on a new connection (a
             // one-endpoint cluster, or a pooled connection the upstream had just closed).
-            pick = loop.pick(hash: hash, excluding: [], at: now)
+            pick = loop.pick(hash: hash, excluding: .none, at: now)
         }
         switch pick {
         case .noHealthyEndpoint:

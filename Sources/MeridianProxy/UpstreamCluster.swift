@@ -211,7 +211,7 @@ final class ClusterLoop: @unchecked Sendable {
 
     /// Chooses an endpoint for a try: the balancer's pick among usable endpoints not yet tried,
     /// admitted by its breaker (an endpoint whose breaker refuses is passed over).
-    func pick(hash: UInt64?, excluding tried: [Int], at now: ContinuousClock.Instant) -> Pick {
+    func pick(hash: UInt64?, excluding tried: TriedEndpoints, at now: ContinuousClock.Instant) -> Pick {
         let sharing = self.sharing
         let sharedRules = sharing?.isActive == true
         var wantProbe: [Int] = []

@@ -35,7 +35,10 @@ public final class HTTPExchange: @unchecked Sendable {
     public private(set) var goneReason: String?
     /// The client closed its side (HTTP/1.1 FIN) while the response was pending.
     public private(set) var inputClosed = false
-    private var goneCallbacks: [(String) -> Void] = []
+    /// Who hears the client go: the first inline (most requests have one, the proxy's), others in `moreGoneCallbacks`,
+    /// so the usual request allocates no array for it.
+    private var goneCallback: ((String) -> Void)?
+    private var moreGoneCallbacks: [(String) -> Void] = []
 
     public init(
         request: Request, runtime: ServerRuntime, services: ConnectionServices, eventLoop: any EventLoop,
@@ -238,9 +241,7 @@ public final class HTTPExchange: @unchecked Sendable {
     public func clientClosedInput() {
         guard !inputClosed, goneReason == nil, !finished else { return }
         inputClosed = true
-        let callbacks = goneCallbacks
-        goneCallbacks = []
-        for callback in callbacks { callback("client closed the connection") }
+        fireGoneCallbacks("client closed the connection")
     }
 
     /// The connection closed or the stream was reset: the client-gone signal fires, a reader of
@@ -249,9 +250,7 @@ public final class HTTPExchange: @unchecked Sendable {
         guard goneReason == nil else { return }
         goneReason = reason
         request.body.fail(.clientGone)
-        let callbacks = goneCallbacks
-        goneCallbacks = []
-        for callback in callbacks { callback(reason) }
+        fireGoneCallbacks(reason)
         if !finished {
             if !responseStarted { status = HTTPResponseStatus(statusCode: 499) }
             finish(error: reason)
@@ -264,8 +263,17 @@ public final class HTTPExchange: @unchecked Sendable {
         } else if inputClosed {
             callback("client closed the connection")
         } else if !finished {
-            goneCallbacks.append(callback)
+            if goneCallback == nil { goneCallback = callback } else { moreGoneCallbacks.append(callback) }
         }
+    }
+
+    private func fireGoneCallbacks(_ reason: String) {
+        let first = goneCallback
+        let more = moreGoneCallbacks
+        goneCallback = nil
+        moreGoneCallbacks = []
+        first?(reason)
+        for callback in more { callback(reason) }
     }
 
     // MARK: - The end
@@ -275,7 +283,8 @@ public final class HTTPExchange: @unchecked Sendable {
     public func finish(error: String?) {
         guard !finished else { return }
         finished = true
-        goneCallbacks = []
+        goneCallback = nil
+        moreGoneCallbacks = []
         services.requestFinished()
         if !runtime.observers.isEmpty {
             let record = RequestRecord(
