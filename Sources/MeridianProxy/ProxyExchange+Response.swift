@@ -98,7 +98,9 @@ extension ProxyExchange: UpstreamResponseDelegate {
         }
         sink = write
         produced = promise
-        while let piece = pendingPieces.popFirst() { forward(piece) }
+        let pieces = pendingPieces
+        pendingPieces = []
+        for piece in pieces { forward(piece) }
         if responseEnded {
             produced = nil
             promise.succeed(())

@@ -59,7 +59,8 @@ final class ProxyExchange: @unchecked Sendable {
     var responseHead: HTTPResponseHead?
     var sink: BodyStream.Write?
     var produced: EventLoopPromise<Void>?
-    var pendingPieces = CircularBuffer<ByteBuffer>()
+    /// Body pieces that arrived before the request layer attached (an array: nothing is allocated while empty).
+    var pendingPieces: [ByteBuffer] = []
     var unacknowledged = 0
     var responseEnded = false
     var lastResponseActivity = NIODeadline.now()

@@ -62,7 +62,7 @@ import Testing
     @Test func consecutiveFailuresEjectAnEndpointUntilItsTimeIsOver() async throws {
         try await withUpstreams(2) { ups in
             let cluster = """
-                outlier_detection: {consecutive_5xx: 3, base_ejection: 3s, max_ejection_percent: 50}
+                outlier_detection: {consecutive_5xx: 3, base_ejection: 6s, max_ejection_percent: 50}
                 circuit_breaker: {enabled: false}
                 retries: {max: 0}
                 """
@@ -75,7 +75,8 @@ import Testing
                 for _ in 0..<10 { #expect(try await server.get("/").status == 200) }
                 #expect(ups[1].requests == before, "an ejected endpoint gets nothing")
                 ups[1].failure.withLockedValue { $0 = nil }
-                let back = try await eventually(timeout: .seconds(10), every: .milliseconds(100)) {
+                // (6 s of ejection: the ten requests above took over 3 s once, in a full parallel run.)
+                let back = try await eventually(timeout: .seconds(20), every: .milliseconds(100)) {
                     _ = try await server.get("/")
                     return ups[1].requests > before
                 }
