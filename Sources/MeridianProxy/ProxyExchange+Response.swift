@@ -9,7 +9,7 @@ extension ProxyExchange: UpstreamResponseDelegate {
     static let highWater = 256 * 1024
     static let lowWater = 64 * 1024
 
-    func upstreamHead(_ head: HTTPResponseHead) {
+    func upstreamHead(_ head: HTTPResponseHead, facts: ResponseHeadFacts) {
         guard !finished, responseHead == nil else { return }
         let code = Int(head.status.code)
         if code == 101 { return switchingHead(head) }
@@ -41,10 +41,12 @@ extension ProxyExchange: UpstreamResponseDelegate {
         responseHead = head
         record(code >= 500 ? .serverError : .success)
         if let c = connection {
-            if !UpstreamHTTP1Codec.keepsAlive(head) || (hasBody && !body.ended) { c.reusable = false }
+            if !facts.keepsAlive(head.version) || (hasBody && !body.ended) { c.reusable = false }
         }
-        var response = Response(status: head.status, headers: route.rewriter.responseHeaders(head.headers))
-        let length = Self.contentLength(head.headers)
+        // A head the codec filtered goes as it is (no second HTTPHeaders) unless the route has response rules.
+        let headers = facts.filtered && route.rewriter.responseRules.isEmpty ? head.headers : route.rewriter.responseHeaders(head.headers)
+        var response = Response(status: head.status, headers: headers)
+        let length = facts.contentLength
         lastResponseActivity = .now()
         failureCode = nil
         if let length, length <= Self.smallBody, !request.isHead, connection?.isStream == false, code != 204, code != 304 {
@@ -236,12 +238,5 @@ extension ProxyExchange: UpstreamResponseDelegate {
                 armIdleTimer()
             }
         }
-    }
-
-    /// A single valid Content-Length, or nil (chunked, or read to close); digits as the upstream codec reads them.
-    static func contentLength(_ headers: HTTPHeaders) -> Int? {
-        if headers.contains(name: "transfer-encoding") { return nil }
-        guard let value = headers.first(name: "content-length") else { return nil }
-        return UpstreamHTTP1Codec.contentLength(Substring(value))
     }
 }

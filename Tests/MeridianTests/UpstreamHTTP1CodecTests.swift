@@ -8,9 +8,11 @@ import Testing
 /// framing rule of RFC 9112 §6.3, and hostile responses refused with an `HTTPParserError` (which the
 /// proxy answers with a 502 `invalid_response`).
 struct UpstreamHTTP1CodecTests {
-    func channel() throws -> EmbeddedChannel {
+    func channel(filtering: Bool = false) throws -> EmbeddedChannel {
         let channel = EmbeddedChannel()
-        try channel.pipeline.syncOperations.addHandler(UpstreamHTTP1Codec())
+        let codec = UpstreamHTTP1Codec()
+        codec.filtersResponseFields = filtering
+        try channel.pipeline.syncOperations.addHandler(codec)
         return channel
     }
 
@@ -139,12 +141,58 @@ struct UpstreamHTTP1CodecTests {
         ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n;x\r\n", "a chunk size missing"),
     ])
     func hostileResponsesAreErrors(text: String, what: String) throws {
-        let c = try channel()
+        for filtering in [false, true] {  // the proxy's connections read framing fields while they filter
+            let c = try channel(filtering: filtering)
+            try send(c)
+            #expect(throws: HTTPParserError.self, "\(what)") { _ = try feed(c, text) }
+            // Nothing more is taken from the connection.
+            #expect(throws: Never.self) { _ = try feed(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n") }
+            #expect(try c.readInbound(as: HTTPClientResponsePart.self) == nil)
+        }
+    }
+
+    /// The proxy's connections leave out of a final head what the client does not get, and read the framing and
+    /// connection fields into the facts instead; interim heads and 101s keep every field.
+    @Test func filteredHeadsKeepWhatTheClientGets() throws {
+        let nginx = "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Wed, 02 Dec 2026 12:00:00 GMT\r\n"
+            + "Content-Type: application/octet-stream\r\nContent-Length: 5\r\nLast-Modified: Wed, 02 Dec 2026 11:00:00 GMT\r\n"
+            + "Connection: keep-alive\r\nKeep-Alive: timeout=5\r\nETag: \"abc\"\r\nX-Request-Id: up\r\nAccept-Ranges: bytes\r\n\r\n"
+        let (head, consumed, facts) = try #require(try UpstreamHTTP1Codec.parseHead(ByteBuffer(string: nginx + "hello"), filtering: true))
+        #expect(consumed == nginx.utf8.count)
+        #expect(head.headers.map { "\($0.name): \($0.value)" } == [
+            "Content-Type: application/octet-stream", "Last-Modified: Wed, 02 Dec 2026 11:00:00 GMT", "ETag: \"abc\"", "Accept-Ranges: bytes",
+        ])
+        #expect(facts.filtered && facts.contentLength == 5 && facts.keepsAlive(.http1_1))
+        #expect(try facts.framing(bodiless: false) == .length(5))
+        // The same head unfiltered: every field, the same facts but not filtered (the exchange then filters).
+        let (all, _, unfiltered) = try #require(try UpstreamHTTP1Codec.parseHead(ByteBuffer(string: nginx), filtering: false))
+        #expect(all.headers.count == 10 && !unfiltered.filtered && unfiltered.contentLength == 5)
+        #expect(all.headers.filter { !RequestRewriter.isDroppedResponseField($0.name) }.map(\.name) == head.headers.map(\.name))
+
+        // Connection naming a field: kept (the exchange removes the field it names), not filtered.
+        let named = "HTTP/1.1 200 OK\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\nTransfer-Encoding: gzip, chunked\r\nUpgrade: h2c\r\n\r\n"
+        let (h2, _, f2) = try #require(try UpstreamHTTP1Codec.parseHead(ByteBuffer(string: named), filtering: true))
+        #expect(h2.headers.map(\.name) == ["Connection", "X-Hop"])
+        #expect(!f2.filtered && !f2.keepsAlive(.http1_1) && f2.contentLength == nil)
+        #expect(try f2.framing(bodiless: false) == .chunked)
+        // HTTP/1.0: keep-alive only when asked.
+        let old = "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n"
+        #expect(try !UpstreamHTTP1Codec.parseHead(ByteBuffer(string: old), filtering: true)!.2.keepsAlive(.http1_0))
+        let oldKept = "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n"
+        #expect(try UpstreamHTTP1Codec.parseHead(ByteBuffer(string: oldKept), filtering: true)!.2.keepsAlive(.http1_0))
+        // Interim and switching heads are not filtered.
+        for text in ["HTTP/1.1 103 Early Hints\r\nLink: </a>\r\nDate: x\r\n\r\n", "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n"] {
+            let (h, _, f) = try #require(try UpstreamHTTP1Codec.parseHead(ByteBuffer(string: text), filtering: true))
+            #expect(h.headers.count == 2 && !f.filtered, "\(text)")
+        }
+        // Through the channel: the parts the connection's handler gets.
+        let c = try channel(filtering: true)
         try send(c)
-        #expect(throws: HTTPParserError.self, "\(what)") { _ = try feed(c, text) }
-        // Nothing more is taken from the connection.
-        #expect(throws: Never.self) { _ = try feed(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n") }
-        #expect(try c.readInbound(as: HTTPClientResponsePart.self) == nil)
+        #expect(describe(try feed(c, nginx + "hello")) == [
+            "head 200 [\"Content-Type: application/octet-stream\", \"Last-Modified: Wed, 02 Dec 2026 11:00:00 GMT\", \"ETag: \\\"abc\\\"\", \"Accept-Ranges: bytes\"]",
+            "body hello", "end",
+        ])
+        _ = try c.finish()
     }
 
     @Test func anOversizedHeadIsAnError() throws {

@@ -319,21 +319,29 @@ struct RequestRewriter: Sendable {
     /// `Content-Length`, and lower-casing each name made a `String` per field of every proxied response.
     static func isDroppedResponseField(_ name: String) -> Bool {
         var name = name
-        return name.withUTF8 { b in
-            switch b.count {
-            case 2: return b.equalsLowercase("te")
-            case 4: return b.equalsLowercase("date")
-            case 6: return b.equalsLowercase("server")
-            case 7: return b.equalsLowercase("upgrade") || b.equalsLowercase("trailer")
-            case 10: return b.equalsLowercase("connection") || b.equalsLowercase("keep-alive")
-            case 12: return b.equalsLowercase("x-request-id")
-            case 14: return b.equalsLowercase("content-length")
-            case 16: return b.equalsLowercase("proxy-connection")
-            case 17: return b.equalsLowercase("transfer-encoding")
-            case 18: return b.equalsLowercase("proxy-authenticate")
-            case 19: return b.equalsLowercase("proxy-authorization")
-            default: return false
-            }
+        return name.withUTF8 { responseFieldKind($0) != .keep }
+    }
+
+    /// What an upstream response field is to the client: passed on, left behind, or one of the framing and
+    /// connection fields the codec reads (``ResponseHeadFacts``) and also leaves behind.
+    enum ResponseFieldKind { case keep, drop, contentLength, transferEncoding, connection }
+
+    static func responseFieldKind(_ b: UnsafeBufferPointer<UInt8>) -> ResponseFieldKind {
+        switch b.count {
+        case 2: return b.equalsLowercase("te") ? .drop : .keep
+        case 4: return b.equalsLowercase("date") ? .drop : .keep
+        case 6: return b.equalsLowercase("server") ? .drop : .keep
+        case 7: return b.equalsLowercase("upgrade") || b.equalsLowercase("trailer") ? .drop : .keep
+        case 10:
+            if b.equalsLowercase("connection") { return .connection }
+            return b.equalsLowercase("keep-alive") ? .drop : .keep
+        case 12: return b.equalsLowercase("x-request-id") ? .drop : .keep
+        case 14: return b.equalsLowercase("content-length") ? .contentLength : .keep
+        case 16: return b.equalsLowercase("proxy-connection") ? .drop : .keep
+        case 17: return b.equalsLowercase("transfer-encoding") ? .transferEncoding : .keep
+        case 18: return b.equalsLowercase("proxy-authenticate") ? .drop : .keep
+        case 19: return b.equalsLowercase("proxy-authorization") ? .drop : .keep
+        default: return .keep
         }
     }
 

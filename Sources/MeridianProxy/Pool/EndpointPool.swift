@@ -171,6 +171,7 @@ final class EndpointPool: @unchecked Sendable {
                     // header validation: what goes upstream is the client's head, already checked by Meridian's parser,
                     // plus validated configuration.
                     let codec = UpstreamHTTP1Codec()
+                    codec.filtersResponseFields = true
                     try channel.pipeline.syncOperations.addHandler(codec)
                     try channel.pipeline.syncOperations.addHandler(handler.value)
                     // Adjacent in the pipeline: parts pass between the two as direct calls.

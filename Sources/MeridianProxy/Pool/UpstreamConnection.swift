@@ -5,7 +5,9 @@ internal import NIOSSL
 
 /// What hears an upstream response, part by part: the exchange the connection is lent to.
 protocol UpstreamResponseDelegate: AnyObject {
-    func upstreamHead(_ head: HTTPResponseHead)
+    /// A response head; `facts` are its framing and connection fields (read by the codec, which then left them out
+    /// of `head` with the other fields the client does not get: ``ResponseHeadFacts/filtered``).
+    func upstreamHead(_ head: HTTPResponseHead, facts: ResponseHeadFacts)
     func upstreamBody(_ bytes: ByteBuffer)
     /// The response ended; `trailers` when the upstream sent some (chunked, or HTTP/2).
     func upstreamEnd(trailers: HTTPHeaders?)
@@ -175,14 +177,23 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
         }
         switch part {
         case .head(let head):
-            switching = head.status == .switchingProtocols
-            delegate.upstreamHead(head)
+            receivedHead(head, facts: ResponseHeadFacts(head.headers))
         case .body(let bytes):
             delegate.upstreamBody(bytes)
         case .end(let trailers):
             self.delegate = nil
             if switching { delegate.upstreamSwitched() } else { delegate.upstreamEnd(trailers: trailers) }
         }
+    }
+
+    /// A response head with its facts, straight from ``UpstreamHTTP1Codec`` (or from ``received(_:)``).
+    func receivedHead(_ head: HTTPResponseHead, facts: ResponseHeadFacts) {
+        guard let delegate else {
+            context?.close(promise: nil)
+            return
+        }
+        switching = head.status == .switchingProtocols
+        delegate.upstreamHead(head, facts: facts)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

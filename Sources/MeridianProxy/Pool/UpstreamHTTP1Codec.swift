@@ -63,6 +63,10 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
     /// fires were most of the codec's inbound cost). Nil: parts go through the pipeline (another handler follows).
     /// Dropped when the codec leaves the pipeline (after a 101).
     var receiver: UpstreamConnectionHandler?
+    /// Leave out of a final response's head the fields the proxy would drop (hop-by-hop ones, those the request
+    /// layer writes itself), reading the framing and connection ones into ``ResponseHeadFacts`` instead: no
+    /// `String` is made for them and the exchange need not rebuild the head. Set for the proxy's connections.
+    var filtersResponseFields = false
     private var context: ChannelHandlerContext?
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -156,22 +160,6 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
         out.writeStaticString("\r\n")
     }
 
-    /// Whether the connection stays open after this response (RFC 9112 §9.3): HTTP/1.1 unless `Connection` has
-    /// `close`, HTTP/1.0 only with `keep-alive`. Compared in place: NIO's `isKeepAlive` splits every value into a new
-    /// array of `String`s (2% of a proxied request's samples).
-    static func keepsAlive(_ head: HTTPResponseHead) -> Bool {
-        var keep = head.version.major == 1 && head.version.minor >= 1
-        for (name, value) in head.headers where name.lowercasedASCIIEquals("connection") {
-            var close = false
-            RequestRewriter.forEachToken(value) { token in
-                if token.elementsEqualLowercase("close") { close = true }
-                if token.elementsEqualLowercase("keep-alive") { keep = true }
-            }
-            if close { return false }
-        }
-        return keep
-    }
-
     /// `Transfer-Encoding` whose last coding is `chunked` (the request layer's rewriter sends it alone). One pass
     /// without allocating: this runs for every request sent upstream.
     static func isChunked(_ headers: HTTPHeaders) -> Bool {
@@ -244,7 +232,7 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
         while !inactive, var input = buffer, input.readableBytes > 0 {
             switch state {
             case .head:
-                guard let (head, consumed) = try Self.parseHead(input) else {
+                guard let (head, consumed, facts) = try Self.parseHead(input, filtering: filtersResponseFields) else {
                     if input.readableBytes > Self.maxHeadBytes { throw HTTPParserError.headerOverflow }
                     return
                 }
@@ -261,8 +249,12 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
                     emit(context, .end(nil))
                     return
                 }
-                let framing = try Self.framing(head.headers, bodiless: isHead || code == 204 || code == 304)
-                emit(context, .head(head))
+                let framing = try facts.framing(bodiless: isHead || code == 204 || code == 304)
+                if let receiver {
+                    receiver.receivedHead(head, facts: facts)
+                } else {
+                    context.fireChannelRead(wrapInboundOut(.head(head)))
+                }
                 switch framing {
                 case .none, .length(0):
                     state = .head
@@ -342,38 +334,7 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// How the body of a response with `headers` is delimited (RFC 9112 §6.3).
     static func framing(_ headers: HTTPHeaders, bodiless: Bool) throws -> Framing {
-        // One pass, no allocation in the common case (a single Content-Length).
-        var sawCoding = false
-        var length: Int?
-        var lists = false
-        for (name, value) in headers {
-            let count = name.utf8.count
-            if count == 17, name.lowercasedASCIIEquals("transfer-encoding") {
-                sawCoding = true
-            } else if count == 14, name.lowercasedASCIIEquals("content-length") {
-                guard !value.utf8.contains(UInt8(ascii: ",")) else {
-                    lists = true
-                    continue
-                }
-                guard let n = contentLength(Substring(value)), length == nil || length == n else { throw HTTPParserError.invalidContentLength }
-                length = n
-            }
-        }
-        if sawCoding && (length != nil || lists) { throw HTTPParserError.unexpectedContentLength }
-        if bodiless { return .none }
-        if sawCoding {
-            let last = headers[canonicalForm: "transfer-encoding"].last ?? ""
-            return last.lowercased() == "chunked" ? .chunked : .untilClose
-        }
-        if lists {
-            // `Content-Length: 5, 5` (a list of equal values, RFC 9110 §8.6).
-            for value in headers[canonicalForm: "content-length"] {
-                guard let n = contentLength(value), length == nil || length == n else { throw HTTPParserError.invalidContentLength }
-                length = n
-            }
-        }
-        guard let length else { return .untilClose }
-        return .length(length)
+        try ResponseHeadFacts(headers).framing(bodiless: bodiless)
     }
 
     static func contentLength(_ text: Substring) -> Int? {
@@ -435,7 +396,9 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
     /// A whole response head at the start of `input` and the bytes it takes; nil until its end
     /// (an empty line) has arrived. The status line is checked as soon as it is whole, so an
     /// upstream that does not speak HTTP fails at once, not at its close.
-    static func parseHead(_ input: ByteBuffer) throws -> (HTTPResponseHead, Int)? {
+    /// `filtering`: a final response's dropped fields are left out and its framing and connection fields read into
+    /// the facts (``filtersResponseFields``); interim responses and 101s keep every field.
+    static func parseHead(_ input: ByteBuffer, filtering: Bool = false) throws -> (HTTPResponseHead, Int, ResponseHeadFacts)? {
         var cursor = input
         guard let statusLine = try line(cursor, limit: maxHeadBytes) else {
             if input.readableBytes >= 8, !input.readableBytesView.prefix(7).elementsEqual("HTTP/1.".utf8) {
@@ -445,6 +408,7 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let (version, code, reason) = try statusLineParts(cursor.getSlice(at: cursor.readerIndex, length: statusLine.length)!)
         cursor.moveReaderIndex(forwardBy: statusLine.consumed)
+        var facts: ResponseHeadFacts? = filtering && code >= 200 ? .filtering() : nil
         var headers = HTTPHeaders()
         headers.reserveCapacity(16)  // growing 1, 2, 4, 8 was four allocations for a usual head
         var fields = 0
@@ -459,13 +423,36 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
             }
             guard fields < maxFields else { throw HTTPParserError.headerOverflow }
             fields += 1
-            let (name, value) = try field(cursor.getSlice(at: cursor.readerIndex, length: next.length)!)
-            headers.add(name: name, value: value)
+            try cursor.withUnsafeReadableBytes { raw in
+                let line = UnsafeRawBufferPointer(rebasing: raw[..<next.length])
+                let (colon, start, end) = try fieldBounds(line)
+                let nameBytes = UnsafeRawBufferPointer(rebasing: line[..<colon])
+                let valueBytes = UnsafeRawBufferPointer(rebasing: line[start..<end])
+                guard facts != nil else {
+                    headers.add(name: String(decoding: nameBytes, as: UTF8.self), value: String(decoding: valueBytes, as: UTF8.self))
+                    return
+                }
+                switch RequestRewriter.responseFieldKind(nameBytes.assumingMemoryBound(to: UInt8.self)) {
+                case .keep:
+                    headers.add(name: String(decoding: nameBytes, as: UTF8.self), value: String(decoding: valueBytes, as: UTF8.self))
+                case .drop:
+                    break
+                case .contentLength:
+                    facts!.contentLength(String(decoding: valueBytes, as: UTF8.self))
+                case .transferEncoding:
+                    facts!.transferEncoding(String(decoding: valueBytes, as: UTF8.self))
+                case .connection:
+                    let value = String(decoding: valueBytes, as: UTF8.self)
+                    // Kept when it names fields: the exchange removes those, reading their names from it.
+                    if facts!.connection(value) { headers.add(name: String(decoding: nameBytes, as: UTF8.self), value: value) }
+                }
+            }
             cursor.moveReaderIndex(forwardBy: next.consumed)
         }
         let consumed = cursor.readerIndex - input.readerIndex
         guard consumed <= maxHeadBytes + 4 else { throw HTTPParserError.headerOverflow }
-        return (HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: code, reasonPhrase: reason), headers: headers), consumed)
+        let head = HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: code, reasonPhrase: reason), headers: headers)
+        return (head, consumed, facts ?? ResponseHeadFacts(headers))
     }
 
     /// `HTTP/1.x SP 3DIGIT [SP reason]`.
@@ -499,17 +486,22 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
     /// `token ":" OWS value OWS`: no space before the colon, no obs-fold, no control characters.
     static func field(_ line: ByteBuffer) throws -> (String, String) {
         try line.withUnsafeReadableBytes { raw in
-            guard let colon = raw.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { throw HTTPParserError.invalidHeaderToken }
-            for b in raw[..<colon] where !HeaderSyntax.isTokenByte(b) { throw HTTPParserError.invalidHeaderToken }
-            var start = colon + 1
-            var end = raw.count
-            while start < end, raw[start] == UInt8(ascii: " ") || raw[start] == UInt8(ascii: "\t") { start += 1 }
-            while end > start, raw[end - 1] == UInt8(ascii: " ") || raw[end - 1] == UInt8(ascii: "\t") { end -= 1 }
-            for b in raw[start..<end] where (b < 0x20 && b != UInt8(ascii: "\t")) || b == 0x7F { throw HTTPParserError.invalidCharactersUsed }
+            let (colon, start, end) = try fieldBounds(raw)
             let name = String(decoding: UnsafeRawBufferPointer(rebasing: raw[..<colon]), as: UTF8.self)
             let value = String(decoding: UnsafeRawBufferPointer(rebasing: raw[start..<end]), as: UTF8.self)
             return (name, value)
         }
     }
-}
 
+    /// A field line checked (see ``field(_:)``): where its name ends and its value starts and ends.
+    static func fieldBounds(_ raw: UnsafeRawBufferPointer) throws -> (colon: Int, start: Int, end: Int) {
+        guard let colon = raw.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { throw HTTPParserError.invalidHeaderToken }
+        for b in raw[..<colon] where !HeaderSyntax.isTokenByte(b) { throw HTTPParserError.invalidHeaderToken }
+        var start = colon + 1
+        var end = raw.count
+        while start < end, raw[start] == UInt8(ascii: " ") || raw[start] == UInt8(ascii: "\t") { start += 1 }
+        while end > start, raw[end - 1] == UInt8(ascii: " ") || raw[end - 1] == UInt8(ascii: "\t") { end -= 1 }
+        for b in raw[start..<end] where (b < 0x20 && b != UInt8(ascii: "\t")) || b == 0x7F { throw HTTPParserError.invalidCharactersUsed }
+        return (colon, start, end)
+    }
+}

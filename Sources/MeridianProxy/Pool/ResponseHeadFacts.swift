@@ -1,0 +1,117 @@
+internal import NIOHTTP1
+
+/// What a response head's framing and connection fields say, read field by field: while
+/// ``UpstreamHTTP1Codec`` parses the head (those fields then never become `String`s in the head handed on)
+/// or from a head's `HTTPHeaders` (an HTTP/2 upstream, the tests). It gives the codec its framing (RFC 9112
+/// §6.3), the exchange the Content-Length and keep-alive, and says whether the head's fields may go to the
+/// client as they are.
+struct ResponseHeadFacts {
+    private var sawCoding = false
+    /// The last transfer coding named so far is `chunked`.
+    private var lastCodingChunked = false
+    /// The one Content-Length of the fields that hold one value.
+    private var length: Int?
+    /// `Content-Length` values that are lists (`5, 5`), checked when the framing is asked for (rare).
+    private var lists: [String] = []
+    private var invalidLength = false
+    private var close = false
+    private var keepAliveToken = false
+    /// The head handed on holds only fields the client gets (the codec left out the hop-by-hop ones and those the
+    /// request layer writes itself, and `Connection` names no other field): the exchange need not filter it.
+    private(set) var filtered = false
+
+    /// Facts of a head the codec is about to filter.
+    static func filtering() -> ResponseHeadFacts {
+        var facts = ResponseHeadFacts()
+        facts.filtered = true
+        return facts
+    }
+
+    /// The facts of `headers` (not filtered).
+    init(_ headers: HTTPHeaders) {
+        for (name, value) in headers {
+            switch name.utf8.count {
+            case 10 where name.lowercasedASCIIEquals("connection"): _ = connection(value)
+            case 14 where name.lowercasedASCIIEquals("content-length"): contentLength(value)
+            case 17 where name.lowercasedASCIIEquals("transfer-encoding"): transferEncoding(value)
+            default: break
+            }
+        }
+    }
+
+    private init() {}
+
+    mutating func contentLength(_ value: String) {
+        guard !value.utf8.contains(UInt8(ascii: ",")) else {
+            lists.append(value)
+            return
+        }
+        guard let n = UpstreamHTTP1Codec.contentLength(Substring(value)), length == nil || length == n else {
+            invalidLength = true
+            return
+        }
+        length = n
+    }
+
+    mutating func transferEncoding(_ value: String) {
+        sawCoding = true
+        var last: Substring.UTF8View?
+        RequestRewriter.forEachToken(value) { last = $0 }
+        if let last { lastCodingChunked = last.elementsEqualLowercase("chunked") }
+    }
+
+    /// Reads a `Connection` value; true when it names other fields (which the exchange then removes: the field
+    /// must stay in the head for it, and the head is no longer ready to go as it is).
+    mutating func connection(_ value: String) -> Bool {
+        var namesFields = false
+        RequestRewriter.forEachToken(value) { token in
+            if token.elementsEqualLowercase("close") {
+                close = true
+            } else if token.elementsEqualLowercase("keep-alive") {
+                keepAliveToken = true
+            } else {
+                namesFields = true
+            }
+        }
+        if namesFields { filtered = false }
+        return namesFields
+    }
+
+    /// How the body is delimited; the errors are the response's (both framings, unequal lengths).
+    func framing(bodiless: Bool) throws -> UpstreamHTTP1Codec.Framing {
+        if invalidLength { throw HTTPParserError.invalidContentLength }
+        if sawCoding && (length != nil || !lists.isEmpty) { throw HTTPParserError.unexpectedContentLength }
+        if bodiless { return .none }
+        if sawCoding { return lastCodingChunked ? .chunked : .untilClose }
+        var length = self.length
+        for value in lists {
+            for element in value.split(separator: ",") {
+                guard let n = UpstreamHTTP1Codec.contentLength(element.trimmingOWSBytes()), length == nil || length == n else {
+                    throw HTTPParserError.invalidContentLength
+                }
+                length = n
+            }
+        }
+        guard let length else { return .untilClose }
+        return .length(length)
+    }
+
+    /// The Content-Length the client is told: one valid value, and no Transfer-Encoding.
+    var contentLength: Int? { sawCoding ? nil : length }
+
+    /// Whether the connection stays open after the response (RFC 9112 §9.3): HTTP/1.1 unless `close`, HTTP/1.0
+    /// only with `keep-alive`.
+    func keepsAlive(_ version: HTTPVersion) -> Bool {
+        !close && ((version.major == 1 && version.minor >= 1) || keepAliveToken)
+    }
+}
+
+extension Substring {
+    /// Without spaces and tabs at either end.
+    fileprivate func trimmingOWSBytes() -> Substring {
+        var s = self
+        while let f = s.utf8.first, f == 0x20 || f == 0x09 { s = s.dropFirst() }
+        while let l = s.utf8.last, l == 0x20 || l == 0x09 { s = s.dropLast() }
+        return s
+    }
+}
