@@ -19,10 +19,7 @@ extension CacheExchange {
     }
 
     static func future(_ response: ResponseFuture, on loop: any EventLoop) -> EventLoopFuture<Response> {
-        switch response {
-        case .immediate(let r): return loop.makeSucceededFuture(r)
-        case .eventually(let f): return f.hop(to: loop)
-        }
+        response.future(on: loop)
     }
 
     /// Asks the origin whether a stale entry is still good (If-None-Match / If-Modified-Since, RFC 9111 §4.3.1).

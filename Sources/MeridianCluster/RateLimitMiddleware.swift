@@ -50,10 +50,7 @@ public struct RateLimitMiddleware: Middleware {
             let policy = self.policy
             return .eventually(
                 future.flatMap { decision in
-                    switch Self.answer(decision, policy: policy, request: request, context: context, next: next) {
-                    case .immediate(let r): return context.eventLoop.makeSucceededFuture(r)
-                    case .eventually(let f): return f
-                    }
+                    Self.answer(decision, policy: policy, request: request, context: context, next: next).future(on: context.eventLoop)
                 }
             )
         }

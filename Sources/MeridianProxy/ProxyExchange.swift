@@ -15,9 +15,11 @@ final class ProxyExchange: @unchecked Sendable {
     let route: ProxyResponder
     let loop: ClusterLoop
     let eventLoop: any EventLoop
-    /// The answer to the request layer. Dropped once completed: the future keeps the response, whose
-    /// body stream refers back to this exchange, and a kept promise would make that a cycle.
-    private var promise: EventLoopPromise<Response>?
+    /// Who waits for the answer (the request layer registers through ``ResponseSlot``), and an answer given before
+    /// anyone registered (``start()`` may answer at once). Both dropped once used: the response's body stream refers
+    /// back to this exchange, and keeping either would make that a cycle.
+    private var receiver: ((Result<Response, any Error>) -> Void)?
+    private var early: Result<Response, any Error>?
     let hash: UInt64?
     /// The target sent upstream (path rewritten, query kept): the same for every try.
     private(set) lazy var target = route.rewriter.target(for: request)
@@ -79,14 +81,13 @@ final class ProxyExchange: @unchecked Sendable {
         self.route = route
         self.loop = loop
         self.eventLoop = context.eventLoop
-        self.promise = context.eventLoop.makePromise(of: Response.self)
         self.hash = hash
     }
 
     var health: ClusterHealth { loop.health }
 
-    func start() -> EventLoopFuture<Response> {
-        let future = promise!.futureResult  // not kept: see `promise`
+    /// Starts the first try; the answer comes through ``whenAnswered(_:)``.
+    func start() {
         let admitted = health.state.withLockedValue { s -> Bool in
             guard s.active < health.maxActive else { return false }
             s.active += 1
@@ -98,7 +99,7 @@ final class ProxyExchange: @unchecked Sendable {
             failureCode = "overloaded"
             annotate()
             answer(Self.errorResponse(.serviceUnavailable, "max_active"))
-            return future
+            return
         }
         context.clientGone.whenGone { [self] reason in clientGone(reason) }
         if let total = route.cluster.config.timeouts.total {
@@ -107,7 +108,6 @@ final class ProxyExchange: @unchecked Sendable {
             }
         }
         nextTry()
-        return future
     }
 
     // MARK: - Tries
@@ -448,19 +448,20 @@ final class ProxyExchange: @unchecked Sendable {
         end()
     }
 
-    /// Completes the request layer's future once (later calls do nothing) and lets go of it.
-    func answer(_ response: Response) {
-        guard let promise else { return }
-        self.promise = nil
-        responded = true
-        promise.succeed(response)
-    }
+    /// Answers the request layer once (later calls do nothing).
+    func answer(_ response: Response) { deliver(.success(response)) }
 
-    func answer(failure: any Error) {
-        guard let promise else { return }
-        self.promise = nil
+    func answer(failure: any Error) { deliver(.failure(failure)) }
+
+    private func deliver(_ result: Result<Response, any Error>) {
+        guard !responded else { return }
         responded = true
-        promise.fail(failure)
+        if let receiver {
+            self.receiver = nil
+            receiver(result)
+        } else {
+            early = result
+        }
     }
 
     static func errorResponse(_ status: HTTPResponseStatus, _ reason: String) -> Response {
@@ -469,6 +470,18 @@ final class ProxyExchange: @unchecked Sendable {
 
     static func milliseconds(since start: NIODeadline) -> Double {
         Double((NIODeadline.now() - start).nanoseconds) / 1e6
+    }
+}
+
+extension ProxyExchange: ResponseSlot {
+    /// The request layer (or a middleware through ``ResponseFuture/future(on:)``) waits here for the answer.
+    func whenAnswered(_ receiver: @escaping (Result<Response, any Error>) -> Void) {
+        if let early {
+            self.early = nil
+            receiver(early)
+        } else {
+            self.receiver = receiver
+        }
     }
 }
 

@@ -35,7 +35,8 @@ public struct ProxyResponder: Responder {
             return .immediate(.text(.internalServerError, "500 Internal Server Error\n"))
         }
         let exchange = ProxyExchange(request: request, context: context, route: self, loop: loop, hash: hashKey(request))
-        return .eventually(exchange.start())
+        exchange.start()
+        return .slot(exchange)
     }
 
     /// The key hashing policies hash: the client address, a header, or a cookie; nil when absent

@@ -80,14 +80,16 @@ public final class HTTPExchange: @unchecked Sendable {
         case .immediate(let response):
             send(response)
         case .eventually(let future):
-            future.hop(to: eventLoop).whenComplete { result in
-                switch result {
-                case .success(let response):
-                    self.send(response)
-                case .failure(let error):
-                    self.responderFailed(error)
-                }
-            }
+            future.hop(to: eventLoop).whenComplete { result in self.answered(result) }
+        case .slot(let slot):
+            slot.whenAnswered { [self] result in answered(result) }
+        }
+    }
+
+    private func answered(_ result: Result<Response, any Error>) {
+        switch result {
+        case .success(let response): send(response)
+        case .failure(let error): responderFailed(error)
         }
     }
 

@@ -17,12 +17,51 @@ public protocol Middleware: Sendable {
 public enum ResponseFuture: Sendable {
     case immediate(Response)
     case eventually(EventLoopFuture<Response>)
+    /// Later, from an object that answers once without a future (``ResponseSlot``): the proxy's exchange.
+    case slot(any ResponseSlot)
 
     public func map(_ transform: @escaping @Sendable (Response) -> Response) -> ResponseFuture {
         switch self {
         case .immediate(let r): return .immediate(transform(r))
         case .eventually(let f): return .eventually(f.map(transform))
+        case .slot(let s): return .slot(MappedResponseSlot(s, transform))
         }
+    }
+
+    /// The answer as a future on `loop`, for a middleware that waits on it.
+    public func future(on loop: any EventLoop) -> EventLoopFuture<Response> {
+        switch self {
+        case .immediate(let r): return loop.makeSucceededFuture(r)
+        case .eventually(let f): return f.hop(to: loop)
+        case .slot(let s):
+            let promise = loop.makePromise(of: Response.self)
+            s.whenAnswered { promise.completeWith($0) }
+            return promise.futureResult
+        }
+    }
+}
+
+/// An answer given later without an `EventLoopPromise`: the responder is the slot, answers once on the request's
+/// event loop, and whoever waits registers once. A proxied request used to make a promise, its future, a callback
+/// and its closure just to carry its answer from the upstream's read to the request layer.
+public protocol ResponseSlot: AnyObject, Sendable {
+    /// Registers the one receiver of the answer (called at once when it is known already). On the request's event loop.
+    func whenAnswered(_ receiver: @escaping (Result<Response, any Error>) -> Void)
+}
+
+/// A slot whose answer is transformed (``ResponseFuture/map(_:)``). Confined to the request's event loop.
+final class MappedResponseSlot: ResponseSlot, @unchecked Sendable {
+    let inner: any ResponseSlot
+    let transform: @Sendable (Response) -> Response
+
+    init(_ inner: any ResponseSlot, _ transform: @escaping @Sendable (Response) -> Response) {
+        self.inner = inner
+        self.transform = transform
+    }
+
+    func whenAnswered(_ receiver: @escaping (Result<Response, any Error>) -> Void) {
+        let transform = self.transform
+        inner.whenAnswered { receiver($0.map(transform)) }
     }
 }
 

@@ -49,10 +49,7 @@ public struct AuthMiddleware: Middleware {
         case .later(let future):
             return .eventually(
                 future.flatMap { outcome in
-                    switch self.carryOut(outcome, keys: keys, request: request, context: context, next: next) {
-                    case .immediate(let r): return context.eventLoop.makeSucceededFuture(r)
-                    case .eventually(let f): return f
-                    }
+                    self.carryOut(outcome, keys: keys, request: request, context: context, next: next).future(on: context.eventLoop)
                 }
             )
         }

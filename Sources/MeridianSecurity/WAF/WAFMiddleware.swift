@@ -81,10 +81,7 @@ public struct WAFMiddleware: Middleware {
                     return loop.makeSucceededFuture(r)
                 }
                 (v.matchedRuleIDs.isEmpty ? counters.passed : counters.detected).wrappingIncrement(ordering: .relaxed)
-                switch next.respond(to: request, context: context) {
-                case .immediate(let r): return loop.makeSucceededFuture(r)
-                case .eventually(let f): return f
-                }
+                return next.respond(to: request, context: context).future(on: loop)
             }
         )
     }
