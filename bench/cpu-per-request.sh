@@ -2,8 +2,10 @@
 # Server CPU time per 1 KiB HTTP/1.1 request for one or more Meridian binaries, run back to back
 # in alternating order: a steadier measure than req/s on a host whose neighbours move the numbers
 # (the CPU time the server spent, read from /proc, divided by the requests h2load completed).
-# Usage: bench/cpu-per-request.sh BIN [BIN...]
-# Env:   REQUESTS=300000 ROUNDS=3 CONNECTIONS=64
+# TARGET=proxy: each binary proxies the 1 KiB to an nginx upstream serving it from memory (on core 1,
+# beside h2load), and the word `nginx` as a BIN measures nginx as that proxy in the same rounds.
+# Usage: bench/cpu-per-request.sh BIN [BIN...]      (BIN may be `nginx` with TARGET=proxy)
+# Env:   REQUESTS=300000 ROUNDS=3 CONNECTIONS=64 TARGET=static|proxy
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=bench/common.sh
@@ -11,35 +13,96 @@ source "$ROOT/bench/common.sh"
 REQUESTS=${REQUESTS:-300000}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
+TARGET=${TARGET:-static}
 (($# > 0)) || die "usage: $0 BIN [BIN...]"
+[[ $TARGET == static || $TARGET == proxy ]] || die "TARGET must be static or proxy, got '$TARGET'"
+for bin in "$@"; do
+  [[ $bin == nginx && $TARGET == proxy ]] && continue
+  [[ -x $bin ]] || die "not an executable: $bin (\`nginx\` only with TARGET=proxy)"
+done
+export PATH="$PATH:/usr/sbin"
 command -v h2load >/dev/null || scripts/ensure-packages.sh h2load:nghttp2-client
+if [[ $TARGET == proxy ]]; then command -v nginx >/dev/null || scripts/ensure-packages.sh nginx:nginx-light; fi
 bench_tmpdir meridian-cpu
 head -c 1024 /dev/urandom >"$TMP/1k.bin"
 tck=$(getconf CLK_TCK)
 
-measure() {  # BIN -> prints "µs per request" and req/s
-  local bin=$1 port pid t0 t1 rate
-  port=$(free_ports 1)
-  MERIDIAN_EVENT_LOOPS=1 MERIDIAN_ACCESS_LOG=off taskset -c 0 "$bin" serve --listen "127.0.0.1:$port" \
-    --admin 127.0.0.1:0 --root "$TMP" >"$TMP/meridian.log" 2>&1 &
-  pid=$!
-  wait_ready meridian "$pid" "http://127.0.0.1:$port/1k.bin" "$TMP/meridian.log"
-  taskset -c 1 h2load --h1 -n 20000 -c "$CONNECTIONS" "http://127.0.0.1:$port/1k.bin" >/dev/null 2>&1  # warm-up
-  t0=$(awk '{print $14+$15}' "/proc/$pid/stat")
-  rate=$(taskset -c 1 h2load --h1 -n "$REQUESTS" -c "$CONNECTIONS" "http://127.0.0.1:$port/1k.bin" 2>&1 | awk '/^finished/ {print $4}')
-  t1=$(awk '{print $14+$15}' "/proc/$pid/stat")
-  kill -INT "$pid"; wait "$pid" 2>/dev/null || true
-  python3 -c "print(f'{($t1-$t0)/$tck*1e6/$REQUESTS:.2f} {float(\"$rate\"):.0f}')"
+if [[ $TARGET == proxy ]]; then
+  mkdir -p "$TMP/upstream" "$TMP/nginx"
+  read -r UP_PORT < <(free_ports 1)
+  {
+    nginx_upstream_prelude "$TMP/upstream"
+    echo "  server { listen 127.0.0.1:$UP_PORT reuseport; root $TMP; }"
+    echo "}"
+  } >"$TMP/upstream/nginx.conf"
+  taskset -c 1 nginx -e "$TMP/upstream/error.log" -c "$TMP/upstream/nginx.conf" -p "$TMP/upstream" >/dev/null 2>&1 &
+  PIDS+=($!)
+  wait_ready upstream "$!" "http://127.0.0.1:$UP_PORT/1k.bin" "$TMP/upstream/error.log"
+fi
+
+# start BIN PORT: the server serving /1k.bin on PORT (itself, or proxied to the upstream); sets SERVER_PID
+start() {
+  local bin=$1 port=$2
+  if [[ $bin == nginx ]]; then
+    cat >"$TMP/nginx/nginx.conf" <<CONF
+daemon off; master_process off; worker_processes 1;
+error_log $TMP/nginx/error.log warn; pid $TMP/nginx/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off; tcp_nodelay on; keepalive_requests 1000000;
+  client_body_temp_path $TMP/nginx/cb; proxy_temp_path $TMP/nginx/p; fastcgi_temp_path $TMP/nginx/f;
+  uwsgi_temp_path $TMP/nginx/u; scgi_temp_path $TMP/nginx/s;
+  upstream backend { server 127.0.0.1:$UP_PORT; keepalive $CONNECTIONS; keepalive_requests 1000000; }
+  server { listen 127.0.0.1:$port reuseport;
+    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } }
+}
+CONF
+    taskset -c 0 nginx -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" >"$TMP/server.log" 2>&1 &
+  elif [[ $TARGET == proxy ]]; then
+    cat >"$TMP/proxy.yaml" <<CONF
+listeners: [{name: http, address: "127.0.0.1:$port"}]
+admin: {address: "127.0.0.1:0"}
+server: {event_loops: 1}
+lifecycle: {drain_delay: 0s}
+telemetry: {access_log: {enabled: false}}
+upstreams:
+  - {name: backend, endpoints: ["127.0.0.1:$UP_PORT"], pool: {max_idle: $CONNECTIONS, max_requests_per_connection: 1000000}}
+hosts: [{default: true, routes: [{match: {prefix: /}, proxy: backend}]}]
+CONF
+    MERIDIAN_EVENT_LOOPS=1 MERIDIAN_ACCESS_LOG=off taskset -c 0 "$bin" serve --config "$TMP/proxy.yaml" >"$TMP/server.log" 2>&1 &
+  else
+    MERIDIAN_EVENT_LOOPS=1 MERIDIAN_ACCESS_LOG=off taskset -c 0 "$bin" serve --listen "127.0.0.1:$port" \
+      --admin 127.0.0.1:0 --root "$TMP" >"$TMP/server.log" 2>&1 &
+  fi
+  SERVER_PID=$!
+  PIDS+=("$SERVER_PID")
 }
 
-echo "| round | binary | server CPU µs per request | req/s |"
-echo "|---:|---|---:|---:|"
+measure() {  # BIN: sets US, SS, TS (user, system, total µs per request) and RATE (req/s)
+  local bin=$1 port pid u0 s0 u1 s1 rate
+  port=$(free_ports 1)
+  start "$bin" "$port"
+  pid=$SERVER_PID
+  wait_ready "$bin" "$pid" "http://127.0.0.1:$port/1k.bin" "$TMP/server.log"
+  taskset -c 1 h2load --h1 -n 20000 -c "$CONNECTIONS" "http://127.0.0.1:$port/1k.bin" >/dev/null 2>&1  # warm-up
+  read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+  rate=$(taskset -c 1 h2load --h1 -n "$REQUESTS" -c "$CONNECTIONS" "http://127.0.0.1:$port/1k.bin" 2>&1 | awk '/^finished/ {print $4}')
+  read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+  kill -INT "$pid"; wait "$pid" 2>/dev/null || true
+  read -r US SS TS RATE < <(python3 -c "
+t, n = $tck / 1e6, $REQUESTS
+u, s = ($u1 - $u0) / t / n, ($s1 - $s0) / t / n
+print(f'{u:.2f} {s:.2f} {u + s:.2f} {float(\"$rate\"):.0f}')")
+}
+
+echo "| round | server | user µs per request | system µs | total µs | req/s |"
+echo "|---:|---|---:|---:|---:|---:|"
 for r in $(seq 1 "$ROUNDS"); do
   for bin in "$@"; do
-    read -r us rate < <(measure "$bin")
-    echo "| $r | $bin | $us | $rate |"
+    measure "$bin"
+    echo "| $r | $bin | $US | $SS | $TS | $RATE |"
   done
 done
 echo
-echo "command: REQUESTS=$REQUESTS ROUNDS=$ROUNDS CONNECTIONS=$CONNECTIONS $0 $*"
-echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)   h2load --h1 -c $CONNECTIONS on core 1, server on core 0"
+echo "command: TARGET=$TARGET REQUESTS=$REQUESTS ROUNDS=$ROUNDS CONNECTIONS=$CONNECTIONS $0 $*"
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)   h2load --h1 -c $CONNECTIONS on core 1, server on core 0$([[ $TARGET == proxy ]] && echo ", upstream nginx on core 1")"
