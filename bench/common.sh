@@ -129,3 +129,51 @@ http {
   fastcgi_temp_path $d/fastcgi; uwsgi_temp_path $d/uwsgi; scgi_temp_path $d/scgi;
 EOF
 }
+
+# nginx_proxy_conf DIR UP_PORT KEEPALIVE LISTEN: a one-worker nginx.conf (logs, pid and temp paths in DIR) that
+# proxies / to 127.0.0.1:UP_PORT keeping up to KEEPALIVE idle upstream connections; LISTEN is the server's listen
+# (and TLS) directives. bench/proxy.sh and bench/cpu-per-request.sh measure nginx as a proxy with it.
+nginx_proxy_conf() {
+  local d=$1 up=$2 keepalive=$3 listen=$4
+  cat <<EOF
+daemon off; master_process off; worker_processes 1;
+error_log $d/error.log warn; pid $d/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  tcp_nodelay on;
+  keepalive_requests 1000000; http2_max_concurrent_streams 128;
+  client_body_temp_path $d/client_body; proxy_temp_path $d/proxy;
+  fastcgi_temp_path $d/fastcgi; uwsgi_temp_path $d/uwsgi; scgi_temp_path $d/scgi;
+  upstream backend { server 127.0.0.1:$up; keepalive $keepalive; keepalive_requests 1000000; }
+  server {
+    $listen
+    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+EOF
+}
+
+# meridian_proxy_yaml LISTENERS ADMIN_PORT UP_PORT MAX_IDLE: a one-event-loop Meridian config, access log off, that
+# proxies / to the cluster `backend` (127.0.0.1:UP_PORT, up to MAX_IDLE idle connections); LISTENERS are the lines
+# of its `listeners:` list.
+meridian_proxy_yaml() {
+  local listeners=$1 admin=$2 up=$3 idle=$4
+  cat <<EOF
+listeners:
+$listeners
+admin: {address: "127.0.0.1:$admin"}
+server: {event_loops: 1}
+lifecycle: {drain_delay: 0s}
+telemetry: {access_log: {enabled: false}}
+upstreams:
+  - name: backend
+    endpoints: ["127.0.0.1:$up"]
+    pool: {max_idle: $idle, max_requests_per_connection: 1000000}
+hosts:
+  - default: true
+    routes:
+      - match: {prefix: /}
+        proxy: backend
+EOF
+}

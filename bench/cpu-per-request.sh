@@ -44,31 +44,10 @@ fi
 start() {
   local bin=$1 port=$2
   if [[ $bin == nginx ]]; then
-    cat >"$TMP/nginx/nginx.conf" <<CONF
-daemon off; master_process off; worker_processes 1;
-error_log $TMP/nginx/error.log warn; pid $TMP/nginx/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off; tcp_nodelay on; keepalive_requests 1000000;
-  client_body_temp_path $TMP/nginx/cb; proxy_temp_path $TMP/nginx/p; fastcgi_temp_path $TMP/nginx/f;
-  uwsgi_temp_path $TMP/nginx/u; scgi_temp_path $TMP/nginx/s;
-  upstream backend { server 127.0.0.1:$UP_PORT; keepalive $CONNECTIONS; keepalive_requests 1000000; }
-  server { listen 127.0.0.1:$port reuseport;
-    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; } }
-}
-CONF
+    nginx_proxy_conf "$TMP/nginx" "$UP_PORT" "$CONNECTIONS" "listen 127.0.0.1:$port reuseport;" >"$TMP/nginx/nginx.conf"
     taskset -c 0 nginx -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" >"$TMP/server.log" 2>&1 &
   elif [[ $TARGET == proxy ]]; then
-    cat >"$TMP/proxy.yaml" <<CONF
-listeners: [{name: http, address: "127.0.0.1:$port"}]
-admin: {address: "127.0.0.1:0"}
-server: {event_loops: 1}
-lifecycle: {drain_delay: 0s}
-telemetry: {access_log: {enabled: false}}
-upstreams:
-  - {name: backend, endpoints: ["127.0.0.1:$UP_PORT"], pool: {max_idle: $CONNECTIONS, max_requests_per_connection: 1000000}}
-hosts: [{default: true, routes: [{match: {prefix: /}, proxy: backend}]}]
-CONF
+    meridian_proxy_yaml "  - {name: http, address: \"127.0.0.1:$port\"}" 0 "$UP_PORT" "$CONNECTIONS" >"$TMP/proxy.yaml"
     MERIDIAN_EVENT_LOOPS=1 MERIDIAN_ACCESS_LOG=off taskset -c 0 "$bin" serve --config "$TMP/proxy.yaml" >"$TMP/server.log" 2>&1 &
   else
     MERIDIAN_EVENT_LOOPS=1 MERIDIAN_ACCESS_LOG=off taskset -c 0 "$bin" serve --listen "127.0.0.1:$port" \

@@ -98,27 +98,11 @@ for f in $SIZES; do curl -s -o /dev/null "http://127.0.0.1:$UP_PORT/$f"; done  #
 
 # --- 5. nginx as proxy ----------------------------------------------------------
 if want nginx; then
-  h2listen=""
-  ((H2)) && h2listen="listen 127.0.0.1:$NGINX_TLS ssl http2 reuseport;
+  listen="listen 127.0.0.1:$NGINX_PORT reuseport;"
+  ((H2)) && listen+="
+    listen 127.0.0.1:$NGINX_TLS ssl http2 reuseport;
     ssl_certificate $TMP/cert.pem; ssl_certificate_key $TMP/key.pem; ssl_protocols TLSv1.2 TLSv1.3;"
-  cat >"$TMP/nginx/nginx.conf" <<EOF
-daemon off; master_process off; worker_processes 1;
-error_log $TMP/nginx/error.log warn; pid $TMP/nginx/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  tcp_nodelay on;
-  keepalive_requests 1000000; http2_max_concurrent_streams 128;
-  client_body_temp_path $TMP/nginx/client_body; proxy_temp_path $TMP/nginx/proxy;
-  fastcgi_temp_path $TMP/nginx/fastcgi; uwsgi_temp_path $TMP/nginx/uwsgi; scgi_temp_path $TMP/nginx/scgi;
-  upstream backend { server 127.0.0.1:$UP_PORT; keepalive $KEEPALIVE; keepalive_requests 1000000; }
-  server {
-    listen 127.0.0.1:$NGINX_PORT reuseport;
-    $h2listen
-    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-EOF
+  nginx_proxy_conf "$TMP/nginx" "$UP_PORT" "$KEEPALIVE" "$listen" >"$TMP/nginx/nginx.conf"
   nginx -t -q -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" || die "nginx config test failed"
   start nginx "$TMP/nginx/error.log" nginx -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx"
 fi
@@ -155,26 +139,10 @@ fi
 
 # --- 7. Meridian ----------------------------------------------------------------------
 if want meridian; then
-  tlslistener=""
-  ((H2)) && tlslistener="
+  listeners="  - {name: http, address: \"127.0.0.1:$MERIDIAN_PORT\"}"
+  ((H2)) && listeners+="
   - {name: https, address: \"127.0.0.1:$MERIDIAN_TLS\", tls: {certificates: [{cert: \"$TMP/cert.pem\", key: \"$TMP/key.pem\"}]}}"
-  cat >"$TMP/meridian.yaml" <<EOF
-listeners:
-  - {name: http, address: "127.0.0.1:$MERIDIAN_PORT"}$tlslistener
-admin: {address: "127.0.0.1:$ADMIN_PORT"}
-server: {event_loops: 1}
-lifecycle: {drain_delay: 0s}
-telemetry: {access_log: {enabled: false}}
-upstreams:
-  - name: backend
-    endpoints: ["127.0.0.1:$UP_PORT"]
-    pool: {max_idle: $KEEPALIVE, max_requests_per_connection: 1000000}
-hosts:
-  - default: true
-    routes:
-      - match: {prefix: /}
-        proxy: backend
-EOF
+  meridian_proxy_yaml "$listeners" "$ADMIN_PORT" "$UP_PORT" "$KEEPALIVE" >"$TMP/meridian.yaml"
   "$BIN" validate "$TMP/meridian.yaml" >"$TMP/meridian-validate.txt" 2>&1 \
     || die "meridian rejected $TMP/meridian.yaml (a binary without the proxy?): $(cat "$TMP/meridian-validate.txt")"
   # Same settings as bench/static.sh: one event loop, access log off, otherwise defaults.

@@ -18,10 +18,6 @@ extension CacheExchange {
         return Request(head: head, id: request.id, connection: request.connection, startedAt: request.startedAt, trace: request.trace, body: request.body)
     }
 
-    static func future(_ response: ResponseFuture, on loop: any EventLoop) -> EventLoopFuture<Response> {
-        response.future(on: loop)
-    }
-
     /// Asks the origin whether a stale entry is still good (If-None-Match / If-Modified-Since, RFC 9111 §4.3.1).
     func revalidate(_ entry: CachedEntry, conditional: HTTPHeaders, hasBody: Bool) -> EventLoopFuture<Response> {
         forwarding(.stale, tier: entry.tier)
@@ -38,7 +34,7 @@ extension CacheExchange {
         var originContext = context
         // A fill others wait for goes on when its client leaves (the fill's reading no longer depends on it).
         if leading != nil || lock != nil { originContext.clientGone = context.clientGone.ignoringDeparture }
-        return Self.future(next.respond(to: origin, context: originContext), on: loop)
+        return next.respond(to: origin, context: originContext).future(on: loop)
             .flatMapError { [self] error -> EventLoopFuture<Response> in
                 // No response at all (the proxy failed): as a 502 for stale-if-error, else the error goes on.
                 if let stale, let answer = staleOnError(stale.entry, hasBody: stale.hasBody, status: 502, origin: nil) {

@@ -210,10 +210,10 @@ final class ProxyExchange: @unchecked Sendable {
         let traceparent = attemptToken?.traceparent ?? request.trace?.traceparent()
         headSentAt = .now()
         requestSent = true
-        if !connection.isStream, let encoded = route.rewriter.encodedUpstreamHead(
+        if connection.takesEncodedHeads, let encoded = route.rewriter.encodedUpstreamHead(
             for: request, target: target, endpoint: endpointKey, traceparent: traceparent, allocator: context.allocator
-        ), connection.send(encodedHead: encoded.bytes, isHEAD: encoded.isHEAD, chunked: encoded.chunked, delegate: self) {
-            // HTTP/1.1 upstream, the usual request: the head went as bytes.
+        ) {
+            connection.send(encodedHead: encoded.bytes, isHEAD: encoded.isHEAD, chunked: encoded.chunked, delegate: self)
         } else {
             let head = route.rewriter.upstreamHead(for: request, target: target, endpoint: endpointKey, traceparent: traceparent)
             connection.send(head, delegate: self)

@@ -76,6 +76,9 @@ struct RequestRewriter: Sendable {
         forwardedFields(of: request, endpoint: endpoint, traceparent: traceparent, into: &sink)
         var headers = sink.headers
         apply(requestRules, to: &headers)
+        // The framing is this hop's: a rule's Content-Length or Transfer-Encoding does not reach the upstream.
+        headers.remove(name: "content-length")
+        headers.remove(name: "transfer-encoding")
         var method = request.method
         if let upgrade = request.upgradeProtocol {
             headers.add(name: "connection", value: "upgrade")
@@ -88,12 +91,8 @@ struct RequestRewriter: Sendable {
                     if !headers.contains(name: "sec-websocket-version") { headers.add(name: "sec-websocket-version", value: "13") }
                 }
             }
-            headers.remove(name: "content-length")
-            headers.remove(name: "transfer-encoding")
-        } else {
-            headers.remove(name: "content-length")
-            headers.remove(name: "transfer-encoding")
-            if let (name, value) = Self.framing(request) { headers.add(name: name, value: value) }
+        } else if let (name, value) = Self.framing(request) {
+            headers.add(name: name, value: value)
         }
         return HTTPRequestHead(version: .http1_1, method: method, uri: target, headers: headers)
     }
@@ -295,16 +294,23 @@ struct RequestRewriter: Sendable {
     /// A token as it is, anything else as a quoted-string (RFC 9110 §5.6.4: `"` and `\` escaped). Byte-level: a
     /// `host:port` needs quoting on every proxied request, and Foundation's `replacingOccurrences` cost ~1% of them.
     static func quotedIfNeeded(_ value: String) -> String {
-        if value.utf8.allSatisfy({ HeaderSyntax.isTokenByte($0) }) { return value }
+        if isToken(value) { return value }
         var out = [UInt8]()
         out.reserveCapacity(value.utf8.count + 2)
-        out.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
-            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
-            out.append(byte)
-        }
-        out.append(UInt8(ascii: "\""))
+        writeQuoted(value) { out.append($0) }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    static func isToken(_ value: String) -> Bool { value.utf8.allSatisfy { HeaderSyntax.isTokenByte($0) } }
+
+    /// `value` as a quoted-string, byte by byte.
+    static func writeQuoted(_ value: String, _ put: (UInt8) -> Void) {
+        put(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { put(UInt8(ascii: "\\")) }
+            put(byte)
+        }
+        put(UInt8(ascii: "\""))
     }
 
     /// 16 random bytes in base64 (RFC 6455 §4.1).
@@ -357,8 +363,8 @@ struct RequestRewriter: Sendable {
         var names: Set<String> = []
         for (name, value) in headers where name.lowercasedASCIIEquals("connection") {
             forEachToken(value) { token in
-                if !token.elementsEqualLowercase("keep-alive") && !token.elementsEqualLowercase("close") {
-                    names.insert(String(decoding: token.lazy.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self))
+                if !token.equalsLowercase("keep-alive") && !token.equalsLowercase("close") {
+                    names.insert(String(decoding: token.lazy.map(asciiFolded), as: UTF8.self))
                 }
             }
         }
@@ -377,19 +383,6 @@ struct RequestRewriter: Sendable {
             if !t.isEmpty { body(t) }
             start = comma == utf8.endIndex ? comma : utf8.index(after: comma)
         }
-    }
-}
-
-extension Substring.UTF8View {
-    /// Equal to `lower` (lower-case ASCII) ignoring the case of ASCII letters.
-    func elementsEqualLowercase(_ lower: StaticString) -> Bool {
-        guard count == lower.utf8CodeUnitCount else { return false }
-        var p = lower.utf8Start
-        for b in self {
-            guard asciiFolded(b) == p.pointee else { return false }
-            p += 1
-        }
-        return true
     }
 }
 
@@ -427,14 +420,15 @@ extension Array where Element == IPNetwork {
     }
 }
 
-extension UnsafeBufferPointer where Element == UInt8 {
-    /// Equal to `lower` (lower-case ASCII) ignoring the case of ASCII letters.
+extension Collection where Element == UInt8 {
+    /// Equal to `lower` (lower-case ASCII) ignoring the case of ASCII letters: field names as raw bytes, tokens as
+    /// slices of a value's UTF-8.
     func equalsLowercase(_ lower: StaticString) -> Bool {
         guard count == lower.utf8CodeUnitCount else { return false }
-        let l = lower.utf8Start
-        for i in 0..<count {
-            let c = self[i]
-            if (c >= 0x41 && c <= 0x5A ? c | 0x20 : c) != l[i] { return false }
+        var p = lower.utf8Start
+        for b in self {
+            guard asciiFolded(b) == p.pointee else { return false }
+            p += 1
         }
         return true
     }

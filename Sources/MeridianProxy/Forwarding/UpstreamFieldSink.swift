@@ -1,4 +1,3 @@
-internal import MeridianConfig
 internal import MeridianCore
 internal import NIOCore
 internal import NIOHTTP1
@@ -44,16 +43,11 @@ struct HeadBytesSink: UpstreamFieldSink {
     }
     mutating func append(_ piece: String) { out.writeString(piece) }
     mutating func appendQuotedIfNeeded(_ piece: String) {
-        if piece.utf8.allSatisfy({ HeaderSyntax.isTokenByte($0) }) {
+        if RequestRewriter.isToken(piece) {
             out.writeString(piece)
-            return
+        } else {
+            RequestRewriter.writeQuoted(piece) { out.writeInteger($0) }
         }
-        out.writeInteger(UInt8(ascii: "\""))
-        for byte in piece.utf8 {
-            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.writeInteger(UInt8(ascii: "\\")) }
-            out.writeInteger(byte)
-        }
-        out.writeInteger(UInt8(ascii: "\""))
     }
     mutating func end() { out.writeStaticString("\r\n") }
 }

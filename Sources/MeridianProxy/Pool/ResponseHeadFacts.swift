@@ -55,9 +55,7 @@ struct ResponseHeadFacts {
 
     mutating func transferEncoding(_ value: String) {
         sawCoding = true
-        var last: Substring.UTF8View?
-        RequestRewriter.forEachToken(value) { last = $0 }
-        if let last { lastCodingChunked = last.elementsEqualLowercase("chunked") }
+        if let chunked = UpstreamHTTP1Codec.lastCodingIsChunked(value) { lastCodingChunked = chunked }
     }
 
     /// Reads a `Connection` value; true when it names other fields (which the exchange then removes: the field
@@ -65,9 +63,9 @@ struct ResponseHeadFacts {
     mutating func connection(_ value: String) -> Bool {
         var namesFields = false
         RequestRewriter.forEachToken(value) { token in
-            if token.elementsEqualLowercase("close") {
+            if token.equalsLowercase("close") {
                 close = true
-            } else if token.elementsEqualLowercase("keep-alive") {
+            } else if token.equalsLowercase("keep-alive") {
                 keepAliveToken = true
             } else {
                 namesFields = true
@@ -84,14 +82,17 @@ struct ResponseHeadFacts {
         if bodiless { return .none }
         if sawCoding { return lastCodingChunked ? .chunked : .untilClose }
         var length = self.length
+        var valid = true
         for value in lists {
-            for element in value.split(separator: ",") {
-                guard let n = UpstreamHTTP1Codec.contentLength(element.trimmingOWSBytes()), length == nil || length == n else {
-                    throw HTTPParserError.invalidContentLength
+            RequestRewriter.forEachToken(value) { element in
+                guard let n = UpstreamHTTP1Codec.contentLength(Substring(element)), length == nil || length == n else {
+                    valid = false
+                    return
                 }
                 length = n
             }
         }
+        guard valid else { throw HTTPParserError.invalidContentLength }
         guard let length else { return .untilClose }
         return .length(length)
     }
@@ -103,15 +104,5 @@ struct ResponseHeadFacts {
     /// only with `keep-alive`.
     func keepsAlive(_ version: HTTPVersion) -> Bool {
         !close && ((version.major == 1 && version.minor >= 1) || keepAliveToken)
-    }
-}
-
-extension Substring {
-    /// Without spaces and tabs at either end.
-    fileprivate func trimmingOWSBytes() -> Substring {
-        var s = self
-        while let f = s.utf8.first, f == 0x20 || f == 0x09 { s = s.dropFirst() }
-        while let l = s.utf8.last, l == 0x20 || l == 0x09 { s = s.dropLast() }
-        return s
     }
 }

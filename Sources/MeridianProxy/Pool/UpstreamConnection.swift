@@ -50,14 +50,16 @@ final class UpstreamConnection: @unchecked Sendable {
         handler.write(.head(head))
     }
 
-    /// Queues a request head already encoded for HTTP/1.1, like ``send(_:delegate:)``; false when the connection has
-    /// no HTTP/1.1 codec of ours (an HTTP/2 stream): the caller sends a head part instead.
-    func send(encodedHead: ByteBuffer, isHEAD: Bool, chunked: Bool, delegate: any UpstreamResponseDelegate) -> Bool {
-        guard let codec = handler.codec else { return false }
+    /// Whether heads go out as bytes (``send(encodedHead:isHEAD:chunked:delegate:)``): an HTTP/1.1 connection with
+    /// ``UpstreamHTTP1Codec``, not an HTTP/2 stream.
+    var takesEncodedHeads: Bool { handler.codec != nil }
+
+    /// Queues a request head already encoded for HTTP/1.1, like ``send(_:delegate:)`` (only where
+    /// ``takesEncodedHeads``).
+    func send(encodedHead: ByteBuffer, isHEAD: Bool, chunked: Bool, delegate: any UpstreamResponseDelegate) {
         requestsSent += 1
         handler.delegate = delegate
-        if !handler.closed { codec.sendHead(encodedHead, isHEAD: isHEAD, chunked: chunked) }
-        return true
+        if !handler.closed { handler.codec?.sendHead(encodedHead, isHEAD: isHEAD, chunked: chunked) }
     }
 
     /// Sends a piece of the request body; the future completes once it has been written.

@@ -165,13 +165,17 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
     static func isChunked(_ headers: HTTPHeaders) -> Bool {
         var chunked = false
         for (name, value) in headers where name.lowercasedASCIIEquals("transfer-encoding") {
-            var last = Substring(value)
-            if let comma = last.lastIndex(of: ",") { last = last[last.index(after: comma)...] }
-            while last.first == " " || last.first == "\t" { last = last.dropFirst() }
-            while last.last == " " || last.last == "\t" { last = last.dropLast() }
-            chunked = last.lowercasedASCIIEquals("chunked")
+            if let last = lastCodingIsChunked(value) { chunked = last }
         }
         return chunked
+    }
+
+    /// Whether the last coding a `Transfer-Encoding` value names is `chunked`; nil when it names none. Requests
+    /// (``isChunked(_:)``) and responses (``ResponseHeadFacts``) read it the same way.
+    static func lastCodingIsChunked(_ value: String) -> Bool? {
+        var last: Substring.UTF8View?
+        RequestRewriter.forEachToken(value) { last = $0 }
+        return last.map { $0.equalsLowercase("chunked") }
     }
 
     // MARK: - Responses in

@@ -42,9 +42,6 @@ final class ExchangeTimeouts {
         queues[handle.queue].deadlines.cancel(handle.inner)
     }
 
-    /// Live timeouts across the queues (for tests).
-    var count: Int { queues.reduce(0) { $0 + $1.deadlines.count } }
-
     private func schedule(_ i: Int, at deadline: NIODeadline) {
         queues[i].task = eventLoop.scheduleTask(deadline: deadline) { [self] in fire(i) }
     }
