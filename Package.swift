@@ -117,12 +117,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Debian's libhiredis-dev. No pkgConfig: its .pc adds a flag SwiftPM refuses.
-        .systemLibrary(name: "CHiredis"),
         .target(
             name: "MeridianRedis",
             dependencies: [
-                "CHiredis",
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -209,7 +206,7 @@ let package = Package(
         // Debian's libcrypt-dev (libxcrypt: bcrypt) and libargon2-dev, for basic auth's password hashes.
         .systemLibrary(name: "CCrypt"),
         .systemLibrary(name: "CArgon2"),
-        // Debian's libmodsecurity-dev (3.0.9) and modsecurity-crs: the WAF. No pkgConfig (as CHiredis).
+        // Debian's libmodsecurity-dev (3.0.9) and modsecurity-crs: the WAF. No pkgConfig: the module map names the header and the library.
         .systemLibrary(name: "CModSecurity"),
         .target(
             name: "MeridianSecurity",

@@ -9,9 +9,9 @@
 # req/s). Debug builds, and so the whole test suite, keep the checks: a violation still fails there.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-# hiredis (Debian's libhiredis-dev) encodes and parses RESP for the Redis client; zlib, libdeflate and brotli compress;
+# zlib, libdeflate and brotli compress;
 # libxcrypt (bcrypt) and libargon2 check basic auth's password hashes; libmodsecurity and the OWASP CRS are the WAF.
-scripts/ensure-packages.sh /usr/include/hiredis/hiredis.h:libhiredis-dev /usr/include/zlib.h:zlib1g-dev \
+scripts/ensure-packages.sh /usr/include/zlib.h:zlib1g-dev \
   /usr/include/brotli/encode.h:libbrotli-dev /usr/include/libdeflate.h:libdeflate-dev /usr/include/crypt.h:libcrypt-dev /usr/include/argon2.h:libargon2-dev \
   /usr/include/modsecurity/modsecurity.h:libmodsecurity-dev /usr/share/modsecurity-crs/rules/REQUEST-942-APPLICATION-ATTACK-SQLI.conf:modsecurity-crs
 exec swift build -c release --product meridian -Xswiftc -enforce-exclusivity=unchecked "$@"

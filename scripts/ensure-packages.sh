@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the given commands (or files) need, only when one is missing.
 # Usage: scripts/ensure-packages.sh COMMAND:PACKAGE ... (an absolute path instead of a command
-# name checks that the file exists: a library's header, e.g. /usr/include/hiredis/hiredis.h)
+# name checks that the file exists: a library's header, e.g. /usr/include/zlib.h)
 set -euo pipefail
 missing=()
 for pair in "$@"; do

@@ -115,36 +115,38 @@ extension CacheExchange {
     private func lookupAfterWait() -> EventLoopFuture<Response> {
         guard let l2 = cache.l2, let keys = l2Keys() else { return fetch(stale: nil) }
         let now = cache.clock()
-        return l2.lookup(keys, variantKey: variantKey, now: now, readVary: true, wantBody: true, patient: true, on: loop)
-            .hop(to: loop)
-            .map { Optional($0) }
-            .recover { _ in nil }
-            .flatMap { [self] result -> EventLoopFuture<Response> in
-                guard let result else { return fetch(stale: nil) }  // Redis failed: alone to the origin
-                switch result {
-                case .entry(let metadata, let storedAt, _) where isPurged(metadata, storedAt: storedAt):
-                    // Stored before a purge this instance knows of (the holder's fill was not stored, and an older copy
-                    // is still in Redis): as if nothing were stored.
-                    return lockAgainOrFetch()
-                case .entry(let metadata, let storedAt, let body?):
-                    let entry = CachedEntry(metadata: metadata, body: body, storedAt: storedAt, tier: .l2)
-                    guard entry.isAcceptable(to: request) else { return fetch(stale: nil) }
-                    keepInL1(entry)
-                    if CacheLookup.evaluate(entry: metadata, requestHeaders: request.headers, now: now) == .fresh {
-                        middleware.counters.lookup(.l2, .hit)
-                        finishFill(releaseLock: false)  // the local waiters find it in L1 now
-                        return loop.makeSucceededFuture(serveHit(entry, now: now))
-                    }
-                    return fetch(stale: nil)
-                case .vary(let fields) where varyFields == nil:
-                    varyFields = fields
-                    variantKey = primary.variant(fields: fields, requestHeaders: request.headers)
-                    return lookupAfterWait()
-                default:
-                    // Nothing stored: the holder died or its response was not storable.
-                    return lockAgainOrFetch()
-                }
+        let answer = loop.makePromise(of: Response.self)
+        l2.lookup(keys, variantKey: variantKey, now: now, readVary: true, patient: true, on: loop) { [self] result in
+            found(afterWait: result, now: now).cascade(to: answer)
+        }
+        return answer.futureResult
+    }
+
+    private func found(afterWait result: L2Store.Lookup?, now: Double) -> EventLoopFuture<Response> {
+        guard let result else { return fetch(stale: nil) }  // Redis failed: alone to the origin
+        switch result {
+        case .entry(let metadata, let storedAt, _) where isPurged(metadata, storedAt: storedAt):
+            // Stored before a purge this instance knows of (the holder's fill was not stored, and an older copy
+            // is still in Redis): as if nothing were stored.
+            return lockAgainOrFetch()
+        case .entry(let metadata, let storedAt, let body?):
+            let entry = CachedEntry(metadata: metadata, body: body, storedAt: storedAt, tier: .l2)
+            guard entry.isAcceptable(to: request) else { return fetch(stale: nil) }
+            keepInL1(entry)
+            if CacheLookup.evaluate(entry: metadata, requestHeaders: request.headers, now: now) == .fresh {
+                middleware.counters.lookup(.l2, .hit)
+                finishFill(releaseLock: false)  // the local waiters find it in L1 now
+                return loop.makeSucceededFuture(serveHit(entry, now: now))
             }
+            return fetch(stale: nil)
+        case .vary(let fields) where varyFields == nil:
+            varyFields = fields
+            variantKey = primary.variant(fields: fields, requestHeaders: request.headers)
+            return lookupAfterWait()
+        default:
+            // Nothing stored: the holder died or its response was not storable.
+            return lockAgainOrFetch()
+        }
     }
 
     /// Nothing usable in L2 after a wait: take the lock while there is time left, else go to the origin alone.

@@ -69,8 +69,7 @@ final class CacheExchange: @unchecked Sendable {
         let tier = entry.tier
         switch action {
         case .fresh where hasBody:
-            middleware.counters.lookup(tier, .hit)
-            return loop.makeSucceededFuture(serveHit(entry, now: now))
+            return loop.makeSucceededFuture(freshHit(entry))
         case .staleWhileRevalidate where hasBody:
             middleware.counters.lookup(tier, .stale)
             var status = CacheStatus(cache: tier.rawValue)
@@ -99,6 +98,12 @@ final class CacheExchange: @unchecked Sendable {
             forwarding(.stale, tier: tier)
             return coalesced { [self] in fetch(stale: (entry, hasBody)) }
         }
+    }
+
+    /// A fresh entry with its body, as it is.
+    func freshHit(_ entry: CachedEntry) -> Response {
+        middleware.counters.lookup(entry.tier, .hit)
+        return serveHit(entry, now: cache.clock())
     }
 
     func serveHit(_ entry: CachedEntry, now: Double) -> Response {
@@ -155,34 +160,37 @@ final class CacheExchange: @unchecked Sendable {
     func lookupL2(readVary: Bool) -> EventLoopFuture<Response> {
         guard let l2 = cache.l2, let keys = l2Keys() else { return coalesce() }
         let now = cache.clock()
+        let answer = loop.makePromise(of: Response.self)
         // Only Redis's failure is handled here: what follows (the origin) has its own.
-        return l2.lookup(keys, variantKey: variantKey, now: now, readVary: readVary, wantBody: true, on: loop)
-            .hop(to: loop)
-            .map { Optional($0) }
-            .recover { _ in nil }
-            .flatMap { [self] result -> EventLoopFuture<Response> in
-                switch result {
-                case nil:
-                    return l2Unavailable()
-                case .vary(let fields)?:
-                    varyFields = fields
-                    variantKey = primary.variant(fields: fields, requestHeaders: request.headers)
-                    cache.memory.put(primary.primary, .vary(fields), cost: 128, expiresAt: now + 60)
-                    return lookupL2(readVary: false)
-                case .entry(let metadata, let storedAt, let body)?:
-                    if isPurged(metadata, storedAt: storedAt) { return l2Missed() }
-                    let entry = CachedEntry(metadata: metadata, body: body ?? ByteBuffer(), storedAt: storedAt, tier: .l2)
-                    guard entry.isAcceptable(to: request) else { return l2Missed() }
-                    if body != nil { keepInL1(entry) }
-                    let action = CacheLookup.evaluate(
-                        entry: metadata, requestHeaders: request.headers, now: cache.clock(),
-                        serveStaleWhileRevalidate: rules.staleWhileRevalidate
-                    )
-                    return handle(entry, action: action, hasBody: body != nil)
-                case .miss?:
-                    return l2Missed()
-                }
-            }
+        l2.lookup(keys, variantKey: variantKey, now: now, readVary: readVary, on: loop) { [self] result in
+            found(inL2: result, now: now, answer: answer)
+        }
+        return answer.futureResult
+    }
+
+    /// What L2 said (nil: Redis failed or was too slow), on the request's loop.
+    private func found(inL2 result: L2Store.Lookup?, now: Double, answer: EventLoopPromise<Response>) {
+        switch result {
+        case nil:
+            l2Unavailable().cascade(to: answer)
+        case .vary(let fields)?:
+            varyFields = fields
+            variantKey = primary.variant(fields: fields, requestHeaders: request.headers)
+            cache.memory.put(primary.primary, .vary(fields), cost: 128, expiresAt: now + 60)
+            lookupL2(readVary: false).cascade(to: answer)
+        case .entry(let metadata, let storedAt, let body)?:
+            if isPurged(metadata, storedAt: storedAt) { return l2Missed().cascade(to: answer) }
+            let entry = CachedEntry(metadata: metadata, body: body ?? ByteBuffer(), storedAt: storedAt, tier: .l2)
+            guard entry.isAcceptable(to: request) else { return l2Missed().cascade(to: answer) }
+            if body != nil { keepInL1(entry) }
+            let action = CacheLookup.evaluate(
+                entry: metadata, requestHeaders: request.headers, now: cache.clock(), serveStaleWhileRevalidate: rules.staleWhileRevalidate
+            )
+            if action == .fresh, body != nil { return answer.succeed(freshHit(entry)) }  // the common case, without a future
+            handle(entry, action: action, hasBody: body != nil).cascade(to: answer)
+        case .miss?:
+            l2Missed().cascade(to: answer)
+        }
     }
 
     /// An L2 entry stored before a purge rule that covers it (L2 entries are not deleted by purges: each instance

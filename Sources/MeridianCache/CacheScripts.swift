@@ -1,27 +1,10 @@
 /// The cache's Lua scripts. The keys of one cached URL share a hash tag (`{<hash of the primary key>}`), so each
 /// script runs on one slot of a Redis Cluster. Entries are hashes: `m` the metadata (``CacheEntryMetadata/encoded()``),
 /// `b` the body, `k` the variant key in full (a hash collision is noticed, not served), `t` when Redis stored it (ms),
-/// `u` until when (ms, the instances' clock) it may be served without asking the origin — so a lookup fetches the
-/// body only when it will be sent, and a HEAD or a revalidation reads the metadata alone.
+/// `u` until when (ms, the instances' clock) it may be served without asking the origin. A lookup is no script: one
+/// `HMGET` of all five (``L2Store/lookup(_:variantKey:now:readVary:patient:on:_:)``; a body through Lua costs Redis
+/// 30 times a plain read), and a revalidation that needs the body of an entry it judged stale reads `b` again.
 enum CacheScripts {
-    /// KEYS: 1 entry, 2 the URL's vary marker. ARGV: 1 now (ms), 2 `1` to read the vary marker when there is no entry.
-    /// Returns nil, `{'V', fields}`, or `{'E', meta, key, stored, servable}` (`servable` 1 while `u` has not passed).
-    /// The body is not returned from Lua: a 100 KiB value costs Redis ~190 µs through a script and ~6 µs through a
-    /// plain HGET, so a GET pipelines `HGET entry b` with this call (one round trip), and a HEAD leaves it out.
-    static let lookup = #"""
-        local r = redis.call('HMGET', KEYS[1], 'm', 'k', 't', 'u')
-        if not r[1] then
-          if ARGV[2] == '1' then
-            local v = redis.call('GET', KEYS[2])
-            if v then return {'V', v} end
-          end
-          return false
-        end
-        local servable = 0
-        if tonumber(r[4]) >= tonumber(ARGV[1]) then servable = 1 end
-        return {'E', r[1], r[2], r[3], servable}
-        """#
-
     /// Stores an entry, keeps the URL's vary marker in step, releases the fill lock if this fill holds it and
     /// tells the waiting instances.
     /// KEYS: 1 entry, 2 vary marker, 3 fill lock, 4 the URL's entry without variants, 5 the set of the URL's

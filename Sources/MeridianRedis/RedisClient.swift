@@ -95,6 +95,42 @@ public final class RedisClient: Sendable {
         return reply
     }
 
+    /// Sends `commands` in one write to the node of `key` and calls `completion` once, on `eventLoop`, with their
+    /// replies in order, or with the first transport failure (``RedisError``; error replies are values). On the
+    /// request path, from one of the client's loops to a standalone server, no future is made per command (an L2
+    /// cache lookup reads an entry and the URL's vary marker this way); elsewhere it is ``send(_:key:timeout:on:)``
+    /// per command. In a cluster every command's keys must be in `key`'s slot (one hash tag).
+    public func pipeline(
+        _ commands: [[RedisArgument]], key: String?, timeout: Duration? = nil, on eventLoop: any EventLoop,
+        _ completion: @escaping @Sendable (Result<[RedisValue], any Error>) -> Void
+    ) {
+        precondition(!commands.isEmpty, "a pipeline of no commands")
+        if eventLoop.inEventLoop, !settings.isCluster, let loop = loops[ObjectIdentifier(eventLoop)],
+            let connection = loop.link(for: route(key)).readyConnection
+        {
+            let started = NIODeadline.now()
+            let deadline = started + .nanoseconds((timeout ?? settings.commandTimeout).nanoseconds)
+            let replies = RedisPipelineReplies(count: commands.count, started: started, observer: events.observer, completion: completion)
+            for (index, command) in commands.enumerated() {
+                connection.handler.enqueue(command, reply: .pipeline(replies, index: index), deadline: deadline)
+            }
+            return
+        }
+        // Connecting, reconnecting, a cluster (redirects), or another thread: the general path.
+        let replies = commands.map { send($0, key: key, timeout: timeout, on: eventLoop) }
+        EventLoopFuture.whenAllComplete(replies, on: eventLoop).whenSuccess { results in
+            var values: [RedisValue] = []
+            values.reserveCapacity(results.count)
+            for result in results {
+                switch result {
+                case .success(let value): values.append(value)
+                case .failure(let error): return completion(.failure(error))
+                }
+            }
+            completion(.success(values))
+        }
+    }
+
     /// Runs a script by `EVALSHA`; on `NOSCRIPT`, loads it on the node that answered and runs it again. Every key of
     /// a script must hash to one slot in a cluster (give them one hash tag).
     public func run(

@@ -25,13 +25,13 @@ final class RedisConnection: @unchecked Sendable {
 
     func send(_ arguments: [RedisArgument], deadline: NIODeadline) -> EventLoopFuture<RedisValue> {
         let promise = channel.eventLoop.makePromise(of: RedisValue.self)
-        handler.enqueue(arguments, promise: promise, deadline: deadline)
+        handler.enqueue(arguments, reply: .promise(promise), deadline: deadline)
         return promise.futureResult
     }
 
     /// `ASKING` and then the command, back to back on this connection (a cluster ASK redirect).
     func sendAsking(_ arguments: [RedisArgument], deadline: NIODeadline) -> EventLoopFuture<RedisValue> {
-        handler.enqueue(["ASKING"], promise: nil, deadline: deadline)
+        handler.enqueue(["ASKING"], reply: .none, deadline: deadline)
         return send(arguments, deadline: deadline)
     }
 
@@ -117,8 +117,29 @@ final class RedisConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
+    /// Where a command's reply goes.
+    enum Reply {
+        case none
+        case promise(EventLoopPromise<RedisValue>)
+        /// Element `index` of a pipeline's replies (``RedisPipelineReplies``): no future per command.
+        case pipeline(RedisPipelineReplies, index: Int)
+
+        func complete(_ result: Result<RedisValue, any Error>) {
+            switch self {
+            case .none: break
+            case .promise(let p): p.completeWith(result)
+            case .pipeline(let replies, let index): replies.receive(result, at: index)
+            }
+        }
+
+        var isWaiting: Bool {
+            if case .none = self { return false }
+            return true
+        }
+    }
+
     private struct Pending {
-        var promise: EventLoopPromise<RedisValue>?
+        var reply: Reply
         var deadline: NIODeadline
         /// A SUBSCRIBE: the confirmations still to come (its replies go to the push handler).
         var subscriptions = 0
@@ -147,13 +168,13 @@ final class RedisConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
-    func enqueue(_ arguments: [RedisArgument], promise: EventLoopPromise<RedisValue>?, deadline: NIODeadline) {
+    func enqueue(_ arguments: [RedisArgument], reply: Reply, deadline: NIODeadline) {
         guard !closed, context != nil else {
-            promise?.fail(RedisError.connectionClosed)
+            reply.complete(.failure(RedisError.connectionClosed))
             return
         }
         write(arguments)
-        pending.append(Pending(promise: promise, deadline: deadline))
+        pending.append(Pending(reply: reply, deadline: deadline))
         if pending.count == 1 { lastRead = .now() }
         armTimer(for: deadline)
     }
@@ -161,7 +182,7 @@ final class RedisConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func enqueueSubscribe(_ channels: [String], command: String = "SUBSCRIBE") {
         guard !closed, context != nil, !channels.isEmpty else { return }
         write([.string(command)] + channels.map { .string($0) })
-        pending.append(Pending(promise: nil, deadline: .distantFuture, subscriptions: channels.count))
+        pending.append(Pending(reply: .none, deadline: .distantFuture, subscriptions: channels.count))
     }
 
     private func write(_ arguments: [RedisArgument]) {
@@ -215,7 +236,7 @@ final class RedisConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             context?.close(promise: nil)
             return
         }
-        next.promise?.succeed(value)
+        next.reply.complete(.success(value))
     }
 
     /// A pub/sub push: `message`, `pmessage`, `smessage` or a (un)subscribe confirmation.
@@ -250,19 +271,19 @@ final class RedisConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         var next: NIODeadline?
         // The promises are failed only after the scan: their callbacks run at once and may send commands (which
         // grow `pending`, moving its indices) or close the connection (which empties it).
-        var expired: [EventLoopPromise<RedisValue>] = []
+        var expired: [Reply] = []
         for i in pending.indices {
-            guard let promise = pending[i].promise else { continue }
+            guard pending[i].reply.isWaiting else { continue }
             if pending[i].deadline <= now {
-                pending[i].promise = nil
-                expired.append(promise)
+                expired.append(pending[i].reply)
+                pending[i].reply = .none
             } else {
                 next = min(next ?? pending[i].deadline, pending[i].deadline)
             }
         }
         if !pending.isEmpty, now - lastRead >= deadAfter {
             // Nothing heard for too long with commands waiting: the server or the path is gone.
-            for promise in expired { promise.fail(RedisError.timeout) }
+            for reply in expired { reply.complete(.failure(RedisError.timeout)) }
             failAll(RedisError.timeout)
             context?.close(promise: nil)
             return
@@ -272,7 +293,7 @@ final class RedisConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         } else if !pending.isEmpty {
             armTimer(for: lastRead + deadAfter)
         }
-        for promise in expired { promise.fail(RedisError.timeout) }
+        for reply in expired { reply.complete(.failure(RedisError.timeout)) }
     }
 
     /// Fails every waiting command. The queue is taken first: a callback may send a command, which waits for the
@@ -280,7 +301,7 @@ final class RedisConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     private func failAll(_ error: any Error) {
         let waiting = pending
         pending.removeAll()
-        for entry in waiting { entry.promise?.fail(error) }
+        for entry in waiting { entry.reply.complete(.failure(error)) }
     }
 
     // MARK: - Closing

@@ -51,6 +51,12 @@ final class RedisLink: @unchecked Sendable {
         }
     }
 
+    /// The connection when the link is up (``RedisClient/pipeline(_:key:timeout:on:_:)`` writes to it directly).
+    var readyConnection: RedisConnection? {
+        if case .ready(let c) = state { return c }
+        return nil
+    }
+
     /// Runs `body` on a ready connection, or fails at once when there is none: while connecting the command waits
     /// for the attempt (bounded by the connect timeout and its own deadline).
     func withConnection(

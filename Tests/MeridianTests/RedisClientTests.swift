@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 @testable import MeridianRedis
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -59,6 +60,55 @@ struct RedisClientTests {
         }.get()
         #expect(replies == (1...10_000).map { RedisValue.integer(Int64($0)) })
         #expect(try await server.cli("GET", "counter") == "10000")
+    }
+
+    /// ``RedisClient/pipeline(_:key:timeout:on:_:)``: the replies in order in one callback on the caller's loop,
+    /// error replies as values, a timeout as one failure (and the connection in step afterwards), and the same
+    /// answers from another thread (the general path).
+    @Test func pipelinesAnswerOnceWithEveryReplyInOrder() async throws {
+        let server = try await RedisServer(arguments: ["--enable-debug-command", "yes"])
+        let client = try await Self.client(server.port)
+        defer { Task { await client.shutdown() } }
+        let loop = Self.group.next()
+        _ = try await client.send(["HSET", "h", "m", "meta", "b", "body"], on: loop).get()
+        let commands: [[RedisArgument]] = [["HMGET", "h", "m", "k", "b"], ["GET", "missing"], ["INCR", "h"], ["INCR", "n"]]
+        let expected: [RedisValue] = [
+            .array([.bulk(ByteBuffer(string: "meta")), .null, .bulk(ByteBuffer(string: "body"))]), .null,
+            .error("WRONGTYPE Operation against a key holding the wrong kind of value"), .integer(1),
+        ]
+        func run(on eventLoop: any EventLoop, _ commands: [[RedisArgument]], timeout: Duration? = nil) async throws -> Result<[RedisValue], any Error> {
+            let calls = NIOLockedValueBox(0)
+            let result = try await eventLoop.flatSubmit { () -> EventLoopFuture<Result<[RedisValue], any Error>> in
+                let promise = eventLoop.makePromise(of: Result<[RedisValue], any Error>.self)
+                client.pipeline(commands, key: "h", timeout: timeout, on: eventLoop) { result in
+                    #expect(eventLoop.inEventLoop)
+                    calls.withLockedValue { $0 += 1 }
+                    promise.succeed(result)
+                }
+                return promise.futureResult
+            }.get()
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(calls.withLockedValue { $0 } == 1)
+            return result
+        }
+        #expect(try await run(on: loop, commands).get() == expected)
+        // Called from outside the client's loops: the general path, the same answers.
+        let outside = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        #expect(try await run(on: outside.next(), [["GET", "n"], ["ECHO", "x"]]).get() == [.bulk(ByteBuffer(string: "1")), .bulk(ByteBuffer(string: "x"))])
+        try await outside.shutdownGracefully()
+        // A pipeline stuck behind a slow command times out once; the late replies are matched and dropped.
+        let slow = client.send(["DEBUG", "SLEEP", "0.3"], timeout: .seconds(2), on: loop)
+        let timedOut = try await run(on: loop, [["PING"], ["ECHO", "late"]], timeout: .milliseconds(50))
+        #expect(throws: RedisError.timeout) { try timedOut.get() }
+        #expect(try await slow.get() == .simple("OK"))
+        #expect(try await run(on: loop, [["ECHO", "after"]]).get() == [.bulk(ByteBuffer(string: "after"))])
+        // Redis gone: a failure at once, not a wait.
+        server.stop()
+        try await waitUntil { client.status.degraded }
+        let started = ContinuousClock.now
+        let down = try await run(on: loop, [["PING"], ["PING"]], timeout: .seconds(2))
+        #expect(throws: RedisError.self) { try down.get() }
+        #expect(ContinuousClock.now - started < .milliseconds(200))
     }
 
     @Test func aKilledServerFailsCommandsAtOnceAndTheClientReconnects() async throws {
