@@ -14,8 +14,9 @@ extension ProxyExchange: UpstreamResponseDelegate {
         let code = Int(head.status.code)
         if code == 101 { return switchingHead(head) }
         if code < 200 { return }  // 100 Continue and other interim answers are ours to give, not theirs
-        context.annotate(UpstreamResponseAnnotation.self, Self.milliseconds(since: headSentAt))
-        headLatency = .nanoseconds((NIODeadline.now() - headSentAt).nanoseconds)
+        let now = NIODeadline.now()
+        context.annotate(UpstreamResponseAnnotation.self, Self.milliseconds(from: headSentAt, to: now))
+        headLatency = .nanoseconds((now - headSentAt).nanoseconds)
         lastStatus = head.status.code
         if code >= 500 {
             let decision = route.retryPolicy.decide(
@@ -47,7 +48,7 @@ extension ProxyExchange: UpstreamResponseDelegate {
         let headers = facts.filtered && route.rewriter.responseRules.isEmpty ? head.headers : route.rewriter.responseHeaders(head.headers)
         var response = Response(status: head.status, headers: headers)
         let length = facts.contentLength
-        lastResponseActivity = .now()
+        lastResponseActivity = now
         failureCode = nil
         if let length, length <= Self.smallBody, !request.isHead, connection?.isStream == false, code != 204, code != 304 {
             // (Not from an HTTP/2 upstream: trailers may follow the body there.)
@@ -112,12 +113,13 @@ extension ProxyExchange: UpstreamResponseDelegate {
 
     func upstreamBody(_ bytes: ByteBuffer) {
         guard !finished || responseHead != nil else { return }
-        lastResponseActivity = .now()
         if gathered != nil {
+            // (Guarded by the first-byte timer, not the idle timer: no clock read per piece.)
             var bytes = bytes
             gathered!.writeBuffer(&bytes)
             return
         }
+        lastResponseActivity = .now()
         if sink != nil {
             forward(bytes)
         } else {

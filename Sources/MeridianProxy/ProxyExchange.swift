@@ -35,8 +35,9 @@ final class ProxyExchange: @unchecked Sendable {
     var outcomeRecorded = true
     /// Whether any of this try's request reached the connection.
     var requestSent = false
-    var tryStarted = NIODeadline.now()
-    var headSentAt = NIODeadline.now()
+    // (Set when each try starts, and when its head goes; one clock read at creation for all three.)
+    var tryStarted: NIODeadline
+    var headSentAt: NIODeadline
     /// The response's idle timer (a streamed body).
     var timer: Scheduled<Void>?
     /// The try's head timeout in the loop's ``ExchangeTimeouts``, and which one it is.
@@ -65,7 +66,7 @@ final class ProxyExchange: @unchecked Sendable {
     var pendingPieces: [ByteBuffer] = []
     var unacknowledged = 0
     var responseEnded = false
-    var lastResponseActivity = NIODeadline.now()
+    var lastResponseActivity: NIODeadline
     /// A small body being gathered to go with its head in one write, and that head.
     var gathered: ByteBuffer?
     var gatheredResponse: Response?
@@ -82,6 +83,10 @@ final class ProxyExchange: @unchecked Sendable {
         self.loop = loop
         self.eventLoop = context.eventLoop
         self.hash = hash
+        let now = NIODeadline.now()
+        self.tryStarted = now
+        self.headSentAt = now
+        self.lastResponseActivity = now
     }
 
     var health: ClusterHealth { loop.health }
@@ -205,10 +210,11 @@ final class ProxyExchange: @unchecked Sendable {
 
     private func connected() {
         guard let connection else { return }
-        context.annotate(UpstreamConnectAnnotation.self, Self.milliseconds(since: tryStarted))
+        let now = NIODeadline.now()
+        context.annotate(UpstreamConnectAnnotation.self, Self.milliseconds(from: tryStarted, to: now))
         let endpointKey = route.cluster.endpointKeys[endpoint]
         let traceparent = attemptToken?.traceparent ?? request.trace?.traceparent()
-        headSentAt = .now()
+        headSentAt = now
         requestSent = true
         if connection.takesEncodedHeads, let encoded = route.rewriter.encodedUpstreamHead(
             for: request, target: target, endpoint: endpointKey, traceparent: traceparent, allocator: context.allocator
@@ -469,7 +475,11 @@ final class ProxyExchange: @unchecked Sendable {
     }
 
     static func milliseconds(since start: NIODeadline) -> Double {
-        Double((NIODeadline.now() - start).nanoseconds) / 1e6
+        milliseconds(from: start, to: .now())
+    }
+
+    static func milliseconds(from start: NIODeadline, to end: NIODeadline) -> Double {
+        Double((end - start).nanoseconds) / 1e6
     }
 }
 
