@@ -73,6 +73,45 @@ import Testing
         #expect(items.last == .integer(7) && got.last == .simple("next"))
     }
 
+    /// A bulk string of ``RESPParser/directBulk`` bytes or more that spans reads goes straight into its own buffer
+    /// as each read comes: whatever the read sizes (one byte, a split between its data and its CRLF, or between CR
+    /// and LF), the same values, a buffer of the string's own size, and a wrong terminator still an error.
+    @Test func aLargeBulkStringIsCopiedOnceAsItArrives() throws {
+        let body = ByteBuffer(bytes: (0..<(RESPParser.directBulk + 3_000)).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        var reply = ByteBuffer(string: "*3\r\n:1\r\n$\(body.readableBytes)\r\n")
+        reply.writeImmutableBuffer(body)
+        reply.writeString("\r\n$2\r\nok\r\n+after\r\n")
+        let expected: [RedisValue] = [.array([.integer(1), .bulk(body), .bulk(ByteBuffer(string: "ok"))]), .simple("after")]
+        let headerEnd = reply.readableBytesView.firstIndex(of: UInt8(ascii: "$"))! + 8
+        let crlfAt = headerEnd + body.readableBytes
+        for cuts in [[1], [7], [1_000], [headerEnd, crlfAt], [headerEnd, crlfAt + 1], [headerEnd + 5, crlfAt - 1], [reply.readableBytes - 1]] {
+            var wire = reply
+            var parser = RESPParser()
+            var got: [RedisValue] = []
+            var at = 0
+            // One cut: pieces of that size; several: pieces ending at those offsets, then the rest.
+            while wire.readableBytes > 0 {
+                let size = cuts.count == 1 ? cuts[0] : ((cuts.first { $0 > at } ?? reply.readableBytes) - at)
+                let piece = wire.readSlice(length: min(size, wire.readableBytes))!
+                at += piece.readableBytes
+                parser.feed(piece)
+                while let value = try parser.next() { got.append(value) }
+            }
+            #expect(got == expected, "cut at \(cuts)")
+            if case .array(let items)? = got.first, case .bulk(let b) = items[1] {
+                #expect(b.storageCapacity < 2 * body.readableBytes, "its own buffer (\(b.storageCapacity) bytes)")
+            }
+        }
+        var bad = ByteBuffer(string: "$\(RESPParser.directBulk)\r\n")
+        bad.writeRepeatingByte(0x61, count: RESPParser.directBulk)
+        bad.writeString("xx")
+        var parser = RESPParser()
+        parser.feed(bad.readSlice(length: 100)!)
+        #expect(try parser.next() == nil)
+        parser.feed(bad)
+        #expect(throws: RedisError.self) { try parser.next() }
+    }
+
     /// A bulk string is a buffer of its own, not a slice of the bytes it came in (which a cached body would keep
     /// alive whole): here the reply comes in one buffer with a megabyte behind it.
     @Test func aBulkStringDoesNotKeepItsReadBufferAlive() throws {
