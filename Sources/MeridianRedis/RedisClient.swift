@@ -4,7 +4,7 @@ public import NIOCore
 internal import NIOSSL
 
 /// A Redis client on the server's own event loops: each loop has its own connections to each node (so a request's
-/// Redis call never leaves its thread), commands are pipelined on them; hiredis encodes commands, ``RESPParser`` parses replies.
+/// Redis call never leaves its thread), commands are pipelined on them; ``RESPEncoder`` writes commands, ``RESPParser`` parses replies.
 /// Standalone or Redis Cluster (slot map from `CLUSTER SLOTS`, `MOVED` and `ASK` followed). A dedicated connection
 /// carries pub/sub. Redis being down is normal operation here: commands fail at once with
 /// ``RedisError/unavailable(_:)`` while the links reconnect with backoff, and ``status`` says degraded.

@@ -33,6 +33,12 @@ import Testing
         #expect(String(buffer: buffer) == "*\(Int.max)\r\n")
     }
 
+    @Test func bytesArgumentsAreTheirReadableBytes() {
+        var value = ByteBuffer(string: "skip-me:value")
+        value.moveReaderIndex(forwardBy: 8)
+        #expect(encoded(["SET", "k", .bytes(value)]) == "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nvalue\r\n")
+    }
+
     @Test func commandsAppendToWhatIsThere() {
         var buffer = ByteBuffer(string: "*1\r\n$4\r\nPING\r\n")
         RESPEncoder.encode(["ECHO", "a"], into: &buffer)
