@@ -4,7 +4,10 @@
 # (the CPU time the server spent, read from /proc, divided by the requests h2load completed).
 # TARGET=proxy: each binary proxies the 1 KiB to an nginx upstream serving it from memory (on core 1,
 # beside h2load), and the word `nginx` as a BIN measures nginx as that proxy in the same rounds.
-# Usage: bench/cpu-per-request.sh BIN [BIN...]      (BIN may be `nginx` with TARGET=proxy)
+# `ceiling` as a BIN (TARGET=proxy) measures bench/nio-proxy-ceiling, the least a SwiftNIO proxy can do per
+# request (head found by its blank line, a fixed head upstream, the response's bytes back unchanged): the floor
+# under anything built on NIO's channels. Built here on first use (`swift build -c release`, ~2 minutes).
+# Usage: bench/cpu-per-request.sh BIN [BIN...]      (BIN may be `nginx` or `ceiling` with TARGET=proxy)
 # Env:   REQUESTS=300000 ROUNDS=3 CONNECTIONS=64 TARGET=static|proxy
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,12 +20,16 @@ TARGET=${TARGET:-static}
 (($# > 0)) || die "usage: $0 BIN [BIN...]"
 [[ $TARGET == static || $TARGET == proxy ]] || die "TARGET must be static or proxy, got '$TARGET'"
 for bin in "$@"; do
-  [[ $bin == nginx && $TARGET == proxy ]] && continue
-  [[ -x $bin ]] || die "not an executable: $bin (\`nginx\` only with TARGET=proxy)"
+  [[ ($bin == nginx || $bin == ceiling) && $TARGET == proxy ]] && continue
+  [[ -x $bin ]] || die "not an executable: $bin (\`nginx\` and \`ceiling\` only with TARGET=proxy)"
 done
 export PATH="$PATH:/usr/sbin"
 command -v h2load >/dev/null || scripts/ensure-packages.sh h2load:nghttp2-client
 if [[ $TARGET == proxy ]]; then command -v nginx >/dev/null || scripts/ensure-packages.sh nginx:nginx-light; fi
+CEILING="$ROOT/bench/nio-proxy-ceiling"
+if [[ $TARGET == proxy && " $* " == *" ceiling "* ]]; then
+  swift build -c release --package-path "$CEILING" >&2 || die "building $CEILING failed"
+fi
 bench_tmpdir meridian-cpu
 head -c 1024 /dev/urandom >"$TMP/1k.bin"
 tck=$(getconf CLK_TCK)
@@ -46,6 +53,8 @@ start() {
   if [[ $bin == nginx ]]; then
     nginx_proxy_conf "$TMP/nginx" "$UP_PORT" "$CONNECTIONS" "listen 127.0.0.1:$port reuseport;" >"$TMP/nginx/nginx.conf"
     taskset -c 0 nginx -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" >"$TMP/server.log" 2>&1 &
+  elif [[ $bin == ceiling ]]; then
+    taskset -c 0 "$CEILING/.build/release/NIOProxyCeiling" "$port" "$UP_PORT" >"$TMP/server.log" 2>&1 &
   elif [[ $TARGET == proxy ]]; then
     meridian_proxy_yaml "  - {name: http, address: \"127.0.0.1:$port\"}" 0 "$UP_PORT" "$CONNECTIONS" >"$TMP/proxy.yaml"
     MERIDIAN_EVENT_LOOPS=1 MERIDIAN_ACCESS_LOG=off taskset -c 0 "$bin" serve --config "$TMP/proxy.yaml" >"$TMP/server.log" 2>&1 &
