@@ -90,7 +90,7 @@ public final class RedisClient: Sendable {
         let reply = execute(arguments, node: node, loop: loop, deadline: deadline, redirects: 0, asking: false)
         guard let observer = events.observer else { return reply }
         reply.whenComplete { result in
-            observer.redisCommand(result: Self.label(result), seconds: Double((NIODeadline.now() - started).nanoseconds) / 1e9)
+            observer.commandFinished(result, since: started)
         }
         return reply
     }

@@ -1,6 +1,7 @@
 internal import Atomics
 public import Logging
 internal import NIOConcurrencyHelpers
+internal import NIOCore
 
 /// What the client tells the rest of the server: command results and timings, reconnects, pub/sub traffic, and
 /// whether it is connected or degraded. Telemetry implements it (metrics); the default does nothing.
@@ -11,6 +12,14 @@ public protocol RedisObserver: Sendable {
     func redisPubSubMessage(channel: String)
     /// The client went degraded (`reason` says why) or came back (`reason` nil).
     func redisStateChanged(degraded: Bool, reason: String?)
+}
+
+extension RedisObserver {
+    /// A command sent at `started` finished with `result` (``RedisClient/send(_:key:timeout:on:)`` and
+    /// ``RedisClient/pipeline(_:key:timeout:on:_:)`` report through it).
+    func commandFinished(_ result: Result<RedisValue, any Error>, since started: NIODeadline) {
+        redisCommand(result: RedisClient.label(result), seconds: Double((NIODeadline.now() - started).nanoseconds) / 1e9)
+    }
 }
 
 /// Whether Redis can be reached, as `/readyz?verbose`, the status page and the gauge show it.

@@ -24,9 +24,7 @@ final class RedisPipelineReplies: @unchecked Sendable {
     }
 
     func receive(_ result: Result<RedisValue, any Error>, at index: Int) {
-        if let observer {
-            observer.redisCommand(result: RedisClient.label(result), seconds: Double((NIODeadline.now() - started).nanoseconds) / 1e9)
-        }
+        observer?.commandFinished(result, since: started)
         guard let completion else { return }  // an earlier command failed: the caller has its answer
         switch result {
         case .success(let value):

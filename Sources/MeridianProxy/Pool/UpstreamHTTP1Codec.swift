@@ -432,11 +432,9 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
                 let (colon, start, end) = try fieldBounds(line)
                 let nameBytes = UnsafeRawBufferPointer(rebasing: line[..<colon])
                 let valueBytes = UnsafeRawBufferPointer(rebasing: line[start..<end])
-                guard facts != nil else {
-                    headers.add(name: String(decoding: nameBytes, as: UTF8.self), value: String(decoding: valueBytes, as: UTF8.self))
-                    return
-                }
-                switch RequestRewriter.responseFieldKind(nameBytes.assumingMemoryBound(to: UInt8.self)) {
+                // Unfiltered (an interim response, a 101, a connection of another kind): every field as it is.
+                let kind = facts == nil ? .keep : RequestRewriter.responseFieldKind(nameBytes.assumingMemoryBound(to: UInt8.self))
+                switch kind {
                 case .keep:
                     headers.add(name: String(decoding: nameBytes, as: UTF8.self), value: String(decoding: valueBytes, as: UTF8.self))
                 case .drop:
