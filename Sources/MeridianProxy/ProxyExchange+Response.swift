@@ -44,9 +44,17 @@ extension ProxyExchange: UpstreamResponseDelegate {
         if let c = connection {
             if !facts.keepsAlive(head.version) || (hasBody && !body.ended) { c.reusable = false }
         }
-        // A head the codec filtered goes as it is (no second HTTPHeaders) unless the route has response rules.
-        let headers = facts.filtered && route.rewriter.responseRules.isEmpty ? head.headers : route.rewriter.responseHeaders(head.headers)
-        var response = Response(status: head.status, headers: headers)
+        // A head the codec filtered goes as it is (its encoded lines, no HTTPHeaders) unless the route has response rules.
+        var response: Response
+        if let encoded = facts.encodedFields {
+            response =
+                route.rewriter.responseRules.isEmpty
+                ? Response(status: head.status, encodedFields: encoded)
+                : Response(status: head.status, headers: route.rewriter.responseHeaders(Response.decodeFields(encoded)))
+        } else {
+            let rules = !facts.filtered || !route.rewriter.responseRules.isEmpty
+            response = Response(status: head.status, headers: rules ? route.rewriter.responseHeaders(head.headers) : head.headers)
+        }
         let length = facts.contentLength
         lastResponseActivity = now
         failureCode = nil
@@ -58,8 +66,17 @@ extension ProxyExchange: UpstreamResponseDelegate {
             // The first-byte timer keeps running and guards the rest of this small body (usually in
             // the same read as the head): no second timer per request.
             // Every way a gathered response ends goes through end(), which annotates the record before the answer.
-            gathered = context.allocator.buffer(capacity: length)
-            gatheredResponse = response
+            if let fields = response.encodedFields {
+                // The body goes after the encoded fields in their buffer (the codec sized it for the read that held
+                // the head): one buffer for both, split in two slices when whole.
+                gatheredFields = fields.readableBytes
+                gathered = fields
+                gatheredResponse = Response(status: response.status)
+            } else {
+                gatheredFields = nil
+                gathered = context.allocator.buffer(capacity: length)
+                gatheredResponse = response
+            }
             if length == 0 {
                 annotate()  // answered now; the upstream's end (same read) ends the exchange
                 finishGathering()
@@ -88,7 +105,13 @@ extension ProxyExchange: UpstreamResponseDelegate {
         guard var response = gatheredResponse, let body = gathered else { return }
         gatheredResponse = nil
         gathered = nil
-        response.body = .buffer(body)
+        if let n = gatheredFields {
+            let fields = body.getSlice(at: body.readerIndex, length: n)!
+            let rest = body.getSlice(at: body.readerIndex + n, length: body.readableBytes - n)!
+            response = Response(status: response.status, encodedFields: fields, body: .buffer(rest))
+        } else {
+            response.body = .buffer(body)
+        }
         answer(response)
     }
 

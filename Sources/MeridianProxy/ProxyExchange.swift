@@ -70,6 +70,8 @@ final class ProxyExchange: @unchecked Sendable {
     /// A small body being gathered to go with its head in one write, and that head.
     var gathered: ByteBuffer?
     var gatheredResponse: Response?
+    /// How many bytes at the front of `gathered` are the response's encoded fields (nil: `gathered` is all body).
+    var gatheredFields: Int?
     /// The upstream's trailer fields, passed on after the body (gRPC status).
     var responseTrailers: HTTPHeaders?
 

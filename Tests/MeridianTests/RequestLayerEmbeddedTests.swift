@@ -147,6 +147,47 @@ import Testing
         _ = try channel.finish()
     }
 
+    /// A response made of encoded field lines (a proxied head): read as fields it decodes them, changed it keeps
+    /// the decoded fields; HTTP/1.1 copies the lines into the head as they are, HTTP/2 sends them as lower-case fields.
+    struct EncodedResponder: Responder {
+        static let lines = "Content-Type: text/plain\r\nX-Up: 1, 2\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n"
+        func respond(to request: Request, context: RequestContext) -> ResponseFuture {
+            .immediate(Response(status: .ok, encodedFields: ByteBuffer(string: Self.lines), body: .buffer(ByteBuffer(string: "hi"))))
+        }
+    }
+
+    @Test func encodedFieldsAreReadAsFieldsAndWrittenAsTheyAre() throws {
+        var response = Response(status: .ok, encodedFields: ByteBuffer(string: EncodedResponder.lines))
+        #expect(response.headers.map { "\($0.name)=\($0.value)" } == ["Content-Type=text/plain", "X-Up=1, 2", "Set-Cookie=a=1", "Set-Cookie=b=2"])
+        #expect(response.encodedFields != nil, "reading does not change the response")
+        response.headers.replaceOrAdd(name: "x-up", value: "3")
+        #expect(response.encodedFields == nil)
+        #expect(response.headers["x-up"] == ["3"] && response.headers["set-cookie"] == ["a=1", "b=2"])
+        var replaced = Response(status: .ok, encodedFields: ByteBuffer(string: EncodedResponder.lines))
+        replaced.headers = ["a": "b"]
+        #expect(replaced.encodedFields == nil && replaced.headers.count == 1)
+        #expect(Response.decodeFields(ByteBuffer()).isEmpty)
+
+        let h1 = try http1([("/", EncodedResponder())])
+        try h1.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: a\r\n\r\n"))
+        h1.embeddedEventLoop.run()
+        let text = try outbound(h1)
+        #expect(text.hasPrefix("HTTP/1.1 200 OK\r\n") && text.contains("\r\n" + EncodedResponder.lines + "content-length: 2\r\n"))
+        #expect(text.hasSuffix("\r\n\r\nhi"))
+        _ = try h1.finish()
+
+        let h2 = try http2([("/", EncodedResponder())])
+        try h2.writeInbound(Self.request("/"))
+        h2.pipeline.fireChannelReadComplete()
+        guard case .headers(let h) = try frames(h2).first?.payload else {
+            Issue.record("expected HEADERS")
+            return
+        }
+        #expect(h.headers.first(name: "content-type") == "text/plain" && h.headers[canonicalForm: "x-up"] == ["1", "2"])
+        #expect(h.headers[canonicalForm: "set-cookie"] == ["a=1", "b=2"] && h.headers.first(name: "content-length") == "2")
+        _ = try h2.finish()
+    }
+
     // MARK: - HTTP/2 writer
 
     func http2(_ routes: [(String, any Responder)]) throws -> EmbeddedChannel {

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOEmbedded
+import MeridianCore
 import NIOHTTP1
 import Testing
 @testable import MeridianProxy
@@ -159,20 +160,38 @@ struct UpstreamHTTP1CodecTests {
             + "Connection: keep-alive\r\nKeep-Alive: timeout=5\r\nETag: \"abc\"\r\nX-Request-Id: up\r\nAccept-Ranges: bytes\r\n\r\n"
         let (head, consumed, facts) = try #require(try UpstreamHTTP1Codec.parseHead(ByteBuffer(string: nginx + "hello"), filtering: true))
         #expect(consumed == nginx.utf8.count)
-        #expect(head.headers.map { "\($0.name): \($0.value)" } == [
+        // The kept fields as the lines the client's head gets, byte for byte; the head itself carries none.
+        let kept = "Content-Type: application/octet-stream\r\nLast-Modified: Wed, 02 Dec 2026 11:00:00 GMT\r\nETag: \"abc\"\r\n"
+            + "Accept-Ranges: bytes\r\n"
+        #expect(facts.encodedFields.map { String(buffer: $0) } == kept)
+        #expect(head.headers.isEmpty)
+        let decoded = Response.decodeFields(try #require(facts.encodedFields))
+        #expect(decoded.map { "\($0.name): \($0.value)" } == [
             "Content-Type: application/octet-stream", "Last-Modified: Wed, 02 Dec 2026 11:00:00 GMT", "ETag: \"abc\"", "Accept-Ranges: bytes",
         ])
         #expect(facts.filtered && facts.contentLength == 5 && facts.keepsAlive(.http1_1))
+        // Values lose their surrounding whitespace; a bare-LF head is read the same; an empty value stays a field.
+        let loose = "HTTP/1.1 200 OK\nContent-Length:  5 \nX-A:\t b \t\nX-Empty:\nConnection: Keep-Alive\n\n"
+        let (_, looseConsumed, looseFacts) = try #require(try UpstreamHTTP1Codec.parseHead(ByteBuffer(string: loose), filtering: true))
+        #expect(looseConsumed == loose.utf8.count && looseFacts.contentLength == 5 && looseFacts.keepsAlive(.http1_0))
+        #expect(looseFacts.encodedFields.map { String(buffer: $0) } == "X-A: b\r\nX-Empty: \r\n")
+        #expect(Response.decodeFields(looseFacts.encodedFields!).map { "\($0.name)=\($0.value)" } == ["X-A=b", "X-Empty="])
+        // Content-Length read in place: unequal repeats, signs and overflow are invalid, equal repeats and lists fine.
+        for (lengths, valid) in [(["5", "5"], true), (["5", "6"], false), (["+5"], false), (["99999999999999999999"], false), (["5, 5"], true), ([""], false)] {
+            let text = "HTTP/1.1 200 OK\r\n" + lengths.map { "Content-Length: \($0)\r\n" }.joined() + "\r\n"
+            let (_, _, f) = try #require(try UpstreamHTTP1Codec.parseHead(ByteBuffer(string: text), filtering: true))
+            #expect((try? f.framing(bodiless: false)) == (valid ? .length(5) : nil), "\(lengths)")
+        }
         #expect(try facts.framing(bodiless: false) == .length(5))
         // The same head unfiltered: every field, the same facts but not filtered (the exchange then filters).
         let (all, _, unfiltered) = try #require(try UpstreamHTTP1Codec.parseHead(ByteBuffer(string: nginx), filtering: false))
         #expect(all.headers.count == 10 && !unfiltered.filtered && unfiltered.contentLength == 5)
-        #expect(all.headers.filter { !RequestRewriter.isDroppedResponseField($0.name) }.map(\.name) == head.headers.map(\.name))
+        #expect(all.headers.filter { !RequestRewriter.isDroppedResponseField($0.name) }.map(\.name) == decoded.map(\.name))
 
         // Connection naming a field: kept (the exchange removes the field it names), not filtered.
         let named = "HTTP/1.1 200 OK\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\nTransfer-Encoding: gzip, chunked\r\nUpgrade: h2c\r\n\r\n"
         let (h2, _, f2) = try #require(try UpstreamHTTP1Codec.parseHead(ByteBuffer(string: named), filtering: true))
-        #expect(h2.headers.map(\.name) == ["Connection", "X-Hop"])
+        #expect(h2.headers.map(\.name) == ["Connection", "X-Hop"] && f2.encodedFields == nil)
         #expect(!f2.filtered && !f2.keepsAlive(.http1_1) && f2.contentLength == nil)
         #expect(try f2.framing(bodiless: false) == .chunked)
         // HTTP/1.0: keep-alive only when asked.

@@ -32,8 +32,17 @@ extension HTTP1ConnectionHandler: ResponseWriter {
         case .close: token = .close
         case .keepAlive(let announce): token = announce ? .keepAlive : .none
         }
+        let extra = c.exchange.extraHeaders
+        if let encoded = response.encodedFields, extra.isEmpty {
+            // Already lines (a proxied head): copied as they are.
+            HTTP1ResponseHead.write(
+                into: &head, status: response.status, headers: [:], encodedFields: encoded, contentLength: contentLength,
+                connection: token, serverHeader: c.exchange.runtime.serverHeader, requestID: c.exchange.request.id, chunked: chunked
+            )
+            return head
+        }
         var headers = response.headers
-        for (name, value) in c.exchange.extraHeaders { headers.replaceOrAdd(name: name, value: value) }
+        for (name, value) in extra { headers.replaceOrAdd(name: name, value: value) }
         HTTP1ResponseHead.write(
             into: &head, status: response.status, headers: headers, contentLength: contentLength,
             connection: token, serverHeader: c.exchange.runtime.serverHeader, requestID: c.exchange.request.id, chunked: chunked

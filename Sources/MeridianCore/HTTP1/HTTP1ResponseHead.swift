@@ -11,6 +11,7 @@ enum HTTP1ResponseHead {
         into buffer: inout ByteBuffer,
         status: HTTPResponseStatus,
         headers: HTTPHeaders,
+        encodedFields: ByteBuffer? = nil,
         contentLength: Int?,
         connection: ConnectionToken,
         serverHeader: String,
@@ -37,9 +38,10 @@ enum HTTP1ResponseHead {
             buffer.writeStaticString("\r\n")
         }
         writeFields(headers, into: &buffer)
+        if let encodedFields { buffer.writeImmutableBuffer(encodedFields) }
         if let contentLength {
             buffer.writeStaticString("content-length: ")
-            buffer.writeString(String(contentLength))
+            writeDecimal(contentLength, into: &buffer)
             buffer.writeStaticString("\r\n")
         } else if chunked {
             buffer.writeStaticString("transfer-encoding: chunked\r\n")
@@ -51,6 +53,24 @@ enum HTTP1ResponseHead {
         case .upgrade: buffer.writeStaticString("connection: upgrade\r\n")
         }
         buffer.writeStaticString("\r\n")
+    }
+
+    /// A non-negative integer's decimal digits, written in place (no `String` made for them).
+    static func writeDecimal(_ value: Int, into buffer: inout ByteBuffer) {
+        precondition(value >= 0)
+        var digits = 1
+        var rest = value / 10
+        while rest > 0 {
+            digits += 1
+            rest /= 10
+        }
+        let at = buffer.writerIndex
+        buffer.writeRepeatingByte(UInt8(ascii: "0"), count: digits)
+        var n = value
+        for i in stride(from: digits - 1, through: 0, by: -1) {
+            buffer.setInteger(UInt8(ascii: "0") + UInt8(n % 10), at: at + i)
+            n /= 10
+        }
     }
 
     /// `name: value` lines, leaving out the framing and connection fields: those are Meridian's to

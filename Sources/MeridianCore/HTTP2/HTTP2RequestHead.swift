@@ -88,10 +88,11 @@ extension HTTP2ConnectionHandler {
     /// Response headers as HPACK: names lower-cased (RFC 9113 §8.2.1), connection-specific fields
     /// dropped (§8.2.2), and the values unique to each response kept out of the dynamic table.
     func responseHeaders(_ response: Response, request: Request, runtime: ServerRuntime) -> HPACKHeaders {
+        let fields = response.headers  // (read once: a proxied response's are decoded from its lines when read)
         var out = HPACKHeaders()
-        out.reserveCapacity(response.headers.count + 5)
+        out.reserveCapacity(fields.count + 5)
         out.add(name: ":status", value: String(response.status.code))
-        for (name, value) in response.headers {
+        for (name, value) in fields {
             let lower = name.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) ? name.lowercased() : name
             if Self.isConnectionSpecific(lower) { continue }
             out.add(name: lower, value: value)

@@ -4,15 +4,69 @@ public import NIOHTTP1
 /// A response, protocol-neutral: HTTP/1.1 serialises it itself, HTTP/2 maps it to frames.
 public struct Response: Sendable {
     public var status: HTTPResponseStatus
-    public var headers: HTTPHeaders
+    /// The header fields. A response made from encoded lines (``init(status:encodedFields:body:)``, a proxied head)
+    /// decodes them each time this is read, and holds the decoded fields from the first change on.
+    public var headers: HTTPHeaders {
+        get { encodedFields.map(Self.decodeFields) ?? storedHeaders }
+        set {
+            storedHeaders = newValue
+            encodedFields = nil
+        }
+        _modify {
+            if let encoded = encodedFields {
+                storedHeaders = Self.decodeFields(encoded)
+                encodedFields = nil
+            }
+            yield &storedHeaders
+        }
+    }
+    private var storedHeaders: HTTPHeaders
+    /// The header fields as `name: value\r\n` lines, when the response was made from them: HTTP/1.1 copies them into
+    /// its head as they are (no `String` per field, no `HTTPHeaders`). Never framing or `Connection` fields.
+    package private(set) var encodedFields: ByteBuffer?
     public var body: ResponseBody
     /// Set by ``switchingProtocols(_:headers:)``: the answer switches protocols.
     public var upgrade: ProtocolUpgrade?
 
     public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: ResponseBody = .empty) {
         self.status = status
-        self.headers = headers
+        self.storedHeaders = headers
         self.body = body
+    }
+
+    /// A response whose fields are already encoded as `name: value\r\n` lines, each a valid field (token name, one
+    /// `: `, a value without CR, LF or NUL), none of them `Content-Length`, `Transfer-Encoding` or `Connection` (the
+    /// request layer writes those): a proxied head filtered as it was parsed.
+    package init(status: HTTPResponseStatus, encodedFields: ByteBuffer, body: ResponseBody = .empty) {
+        self.status = status
+        self.storedHeaders = [:]
+        self.encodedFields = encodedFields
+        self.body = body
+    }
+
+    /// The fields of `name: value\r\n` lines (as ``init(status:encodedFields:body:)`` takes them).
+    package static func decodeFields(_ encoded: ByteBuffer) -> HTTPHeaders {
+        encoded.withUnsafeReadableBytes { raw in
+            var fields: [(String, String)] = []
+            var start = 0
+            while start < raw.count {
+                let rest = UnsafeRawBufferPointer(rebasing: raw[start...])
+                let lineEnd = rest.firstIndex(of: UInt8(ascii: "\r")).map { start + $0 } ?? raw.count
+                let line = UnsafeRawBufferPointer(rebasing: raw[start..<lineEnd])
+                if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
+                    var valueStart = colon + 1
+                    if valueStart < line.count, line[valueStart] == UInt8(ascii: " ") { valueStart += 1 }
+                    fields.append(
+                        (
+                            String(decoding: UnsafeRawBufferPointer(rebasing: line[..<colon]), as: UTF8.self),
+                            String(decoding: UnsafeRawBufferPointer(rebasing: line[valueStart...]), as: UTF8.self)
+                        )
+                    )
+                }
+                start = lineEnd + 2
+            }
+            return HTTPHeaders(fields)
+        }
     }
 
     /// A short plain-text answer, as errors and probes give.

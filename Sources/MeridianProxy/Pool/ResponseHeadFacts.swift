@@ -1,3 +1,4 @@
+internal import NIOCore
 internal import NIOHTTP1
 
 /// What a response head's framing and connection fields say, read field by field: while
@@ -19,6 +20,9 @@ struct ResponseHeadFacts {
     /// The head handed on holds only fields the client gets (the codec left out the hop-by-hop ones and those the
     /// request layer writes itself, and `Connection` names no other field): the exchange need not filter it.
     private(set) var filtered = false
+    /// A filtered head's fields as `name: value\r\n` lines (``UpstreamHTTP1Codec`` leaves the head's `headers` empty
+    /// then): the exchange answers with them as they are, unless the route's rules change the fields.
+    var encodedFields: ByteBuffer?
 
     /// Facts of a head the codec is about to filter.
     static func filtering() -> ResponseHeadFacts {
@@ -40,6 +44,44 @@ struct ResponseHeadFacts {
     }
 
     private init() {}
+
+    /// A Content-Length value as the codec found it: one number read in place; a list goes the `String` way.
+    mutating func contentLength(_ value: UnsafeRawBufferPointer) {
+        guard !value.contains(UInt8(ascii: ",")) else { return contentLength(String(decoding: value, as: UTF8.self)) }
+        var n = 0
+        for b in value {
+            guard b >= UInt8(ascii: "0"), b <= UInt8(ascii: "9") else {
+                invalidLength = true
+                return
+            }
+            let (m, o1) = n.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(Int(b - UInt8(ascii: "0")))
+            guard !o1, !o2 else {
+                invalidLength = true
+                return
+            }
+            n = a
+        }
+        guard !value.isEmpty, length == nil || length == n else {
+            invalidLength = true
+            return
+        }
+        length = n
+    }
+
+    /// A `Connection` value as the codec found it: the usual single token read in place.
+    mutating func connection(_ value: UnsafeRawBufferPointer) -> Bool {
+        let bytes = value.assumingMemoryBound(to: UInt8.self)
+        if bytes.equalsLowercase("keep-alive") {
+            keepAliveToken = true
+            return false
+        }
+        if bytes.equalsLowercase("close") {
+            close = true
+            return false
+        }
+        return connection(String(decoding: value, as: UTF8.self))
+    }
 
     mutating func contentLength(_ value: String) {
         guard !value.utf8.contains(UInt8(ascii: ",")) else {

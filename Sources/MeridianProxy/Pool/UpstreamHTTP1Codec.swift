@@ -257,6 +257,9 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
                 if let receiver {
                     receiver.receivedHead(head, facts: facts)
                 } else {
+                    // Down a pipeline (the tests) the head carries its fields.
+                    var head = head
+                    if let encoded = facts.encodedFields { head.headers = Response.decodeFields(encoded) }
                     context.fireChannelRead(wrapInboundOut(.head(head)))
                 }
                 switch framing {
@@ -412,49 +415,108 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let (version, code, reason) = try statusLineParts(cursor.getSlice(at: cursor.readerIndex, length: statusLine.length)!)
         cursor.moveReaderIndex(forwardBy: statusLine.consumed)
-        var facts: ResponseHeadFacts? = filtering && code >= 200 ? .filtering() : nil
+        let fields: Fields?
+        if filtering && code >= 200 {
+            fields = try filteredFields(cursor)
+        } else {
+            fields = try allFields(cursor)
+        }
+        guard let fields else {
+            if input.readableBytes > maxHeadBytes { throw HTTPParserError.headerOverflow }
+            return nil
+        }
+        let consumed = statusLine.consumed + fields.consumed
+        guard consumed <= maxHeadBytes + 4 else { throw HTTPParserError.headerOverflow }
+        let head = HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: code, reasonPhrase: reason), headers: fields.headers)
+        return (head, consumed, fields.facts ?? ResponseHeadFacts(fields.headers))
+    }
+
+    /// A head's field section: its fields (none when ``ResponseHeadFacts/encodedFields`` holds them), the bytes it
+    /// took with its empty line, and the facts when the codec read them while parsing.
+    private struct Fields {
+        var headers: HTTPHeaders
+        var consumed: Int
+        var facts: ResponseHeadFacts?
+    }
+
+    /// Every field as it is (an interim response, a 101, an unfiltered connection); nil until the empty line came.
+    private static func allFields(_ input: ByteBuffer) throws -> Fields? {
+        var cursor = input
         var headers = HTTPHeaders()
         headers.reserveCapacity(16)  // growing 1, 2, 4, 8 was four allocations for a usual head
-        var fields = 0
+        var count = 0
         while true {
-            guard let next = try line(cursor, limit: maxHeadBytes) else {
-                if input.readableBytes > maxHeadBytes { throw HTTPParserError.headerOverflow }
-                return nil
-            }
+            guard let next = try line(cursor, limit: maxHeadBytes) else { return nil }
             if next.length == 0 {
                 cursor.moveReaderIndex(forwardBy: next.consumed)
-                break
+                return Fields(headers: headers, consumed: cursor.readerIndex - input.readerIndex, facts: nil)
             }
-            guard fields < maxFields else { throw HTTPParserError.headerOverflow }
-            fields += 1
-            try cursor.withUnsafeReadableBytes { raw in
-                let line = UnsafeRawBufferPointer(rebasing: raw[..<next.length])
-                let (colon, start, end) = try fieldBounds(line)
-                let nameBytes = UnsafeRawBufferPointer(rebasing: line[..<colon])
-                let valueBytes = UnsafeRawBufferPointer(rebasing: line[start..<end])
-                // Unfiltered (an interim response, a 101, a connection of another kind): every field as it is.
-                let kind = facts == nil ? .keep : RequestRewriter.responseFieldKind(nameBytes.assumingMemoryBound(to: UInt8.self))
-                switch kind {
+            guard count < maxFields else { throw HTTPParserError.headerOverflow }
+            count += 1
+            let (name, value) = try field(cursor.getSlice(at: cursor.readerIndex, length: next.length)!)
+            headers.add(name: name, value: value)
+            cursor.moveReaderIndex(forwardBy: next.consumed)
+        }
+    }
+
+    /// A final head's fields filtered in one pass over its bytes: those the client does not get are left out, the
+    /// framing and connection fields read into the facts, and the rest copied as `name: value\r\n` lines into
+    /// ``ResponseHeadFacts/encodedFields`` (no `String` per field; the request layer copies the lines into the
+    /// client's head). A `Connection` that names fields keeps every line and the field, decoded into `headers`, for
+    /// the exchange to filter as before. Nil until the empty line came.
+    private static func filteredFields(_ input: ByteBuffer) throws -> Fields? {
+        var facts = ResponseHeadFacts.filtering()
+        var encoded = ByteBuffer()
+        // Room for the fields and what else came in this read: the exchange gathers a small body after them.
+        let capacity = min(max(input.readableBytes, 512), 4096)
+        let consumed: Int? = try input.withUnsafeReadableBytes { raw -> Int? in
+            var start = 0
+            var count = 0
+            while true {
+                let rest = UnsafeRawBufferPointer(rebasing: raw[start...])
+                guard let lf = rest.firstIndex(of: UInt8(ascii: "\n")) else {
+                    if rest.count > maxHeadBytes + 2 { throw HTTPParserError.headerOverflow }
+                    return nil
+                }
+                let length = lf > 0 && rest[lf - 1] == UInt8(ascii: "\r") ? lf - 1 : lf
+                guard length <= maxHeadBytes else { throw HTTPParserError.headerOverflow }
+                if length == 0 { return start + lf + 1 }
+                guard count < maxFields else { throw HTTPParserError.headerOverflow }
+                count += 1
+                let line = UnsafeRawBufferPointer(rebasing: rest[..<length])
+                let (colon, valueStart, valueEnd) = try fieldBounds(line)
+                let name = UnsafeRawBufferPointer(rebasing: line[..<colon])
+                let value = UnsafeRawBufferPointer(rebasing: line[valueStart..<valueEnd])
+                switch RequestRewriter.responseFieldKind(name.assumingMemoryBound(to: UInt8.self)) {
                 case .keep:
-                    headers.add(name: String(decoding: nameBytes, as: UTF8.self), value: String(decoding: valueBytes, as: UTF8.self))
+                    write(name, value, into: &encoded, capacity: capacity)
                 case .drop:
                     break
                 case .contentLength:
-                    facts!.contentLength(String(decoding: valueBytes, as: UTF8.self))
+                    facts.contentLength(value)
                 case .transferEncoding:
-                    facts!.transferEncoding(String(decoding: valueBytes, as: UTF8.self))
+                    facts.transferEncoding(String(decoding: value, as: UTF8.self))
                 case .connection:
-                    let value = String(decoding: valueBytes, as: UTF8.self)
                     // Kept when it names fields: the exchange removes those, reading their names from it.
-                    if facts!.connection(value) { headers.add(name: String(decoding: nameBytes, as: UTF8.self), value: value) }
+                    if facts.connection(value) { write(name, value, into: &encoded, capacity: capacity) }
                 }
+                start += lf + 1
             }
-            cursor.moveReaderIndex(forwardBy: next.consumed)
         }
-        let consumed = cursor.readerIndex - input.readerIndex
-        guard consumed <= maxHeadBytes + 4 else { throw HTTPParserError.headerOverflow }
-        let head = HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: code, reasonPhrase: reason), headers: headers)
-        return (head, consumed, facts ?? ResponseHeadFacts(headers))
+        guard let consumed else { return nil }
+        guard facts.filtered else {
+            return Fields(headers: Response.decodeFields(encoded), consumed: consumed, facts: facts)
+        }
+        facts.encodedFields = encoded
+        return Fields(headers: [:], consumed: consumed, facts: facts)
+    }
+
+    private static func write(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, into out: inout ByteBuffer, capacity: Int) {
+        if out.capacity == 0 { out = ByteBufferAllocator().buffer(capacity: capacity) }
+        out.writeBytes(name)
+        out.writeStaticString(": ")
+        out.writeBytes(value)
+        out.writeStaticString("\r\n")
     }
 
     /// `HTTP/1.x SP 3DIGIT [SP reason]`.
