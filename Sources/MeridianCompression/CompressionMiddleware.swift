@@ -60,12 +60,13 @@ public struct CompressionMiddleware: Middleware {
         _ response: Response, accept: AcceptEncoding, hasRange: Bool, isHead: Bool, path: String, context: RequestContext
     ) -> Response {
         guard response.upgrade == nil else { return response }
-        var headers = response.headers.map { (name: $0.name, value: $0.value) }
+        let fields = response.headers  // (read once: a proxied response's are decoded from its lines when read)
+        var headers = fields.map { (name: $0.name, value: $0.value) }
         let status = Int(response.status.code)
         let length: Int?
         switch response.body {
         case .stream(let s): length = s.length
-        case .empty: length = isHead ? response.headers.first(name: "content-length").flatMap { Int($0) } : 0
+        case .empty: length = isHead ? fields.first(name: "content-length").flatMap { Int($0) } : 0
         default: length = response.body.length
         }
         let decision = policy.decide(status: status, headers: headers, bodyLength: length, acceptEncoding: accept, requestHasRange: hasRange)
@@ -99,7 +100,7 @@ public struct CompressionMiddleware: Middleware {
             out.body = .stream(Self.pieces(of: b, coding: coding, policy: policy, counters: counters))
             return out
         case .file(let file):
-            let etag = response.headers.first(name: "etag") ?? ""
+            let etag = fields.first(name: "etag") ?? ""
             let key = VariantCache.Key(path: path, etag: etag, length: file.length, coding: coding)
             if !etag.isEmpty, let cached = cache?.get(key) {
                 counters.cacheHits.wrappingIncrement(ordering: .relaxed)
@@ -112,7 +113,7 @@ public struct CompressionMiddleware: Middleware {
             )
             return out
         case .stream(let inner):
-            let flushEach = response.headers.first(name: "content-type")?.lowercased().hasPrefix("text/event-stream") == true
+            let flushEach = fields.first(name: "content-type")?.lowercased().hasPrefix("text/event-stream") == true
             out.body = .stream(Self.stream(inner, coding: coding, policy: policy, counters: counters, flushEach: flushEach))
             return out
         case .parts:
