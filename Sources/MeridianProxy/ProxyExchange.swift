@@ -380,8 +380,7 @@ final class ProxyExchange: @unchecked Sendable {
         balancerOpen = false
         loop.balancer.finished(endpoint, latency: headLatency, now: Self.origin.duration(to: .now))
         loop.stats[endpoint].activeRequests.wrappingDecrement(ordering: .relaxed)
-        if let token = attemptToken, let observer = route.observer {
-            attemptToken = nil
+        if let observer = route.observer, let token = attemptToken.take() {  // (moved out, not copied)
             observer.tryFinished(token, status: lastStatus.map { Int($0) }, error: error ?? failureCode)
         }
     }

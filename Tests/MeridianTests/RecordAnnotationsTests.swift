@@ -29,6 +29,34 @@ import Testing
         #expect(a.all.map(\.name) == ["upstream_ms", "cache_status"])
     }
 
+    enum Numbered<T>: RecordAnnotationKey {
+        typealias Value = Int
+        static var name: String { "k_\(T.self)" }
+    }
+
+    /// Many keys (some share a bit of the present-set): each found, replaced, removed and set again correctly.
+    @Test func manyKeysAreKeptApart() {
+        var a = RecordAnnotations()
+        a[Numbered<Int8>.self] = 1
+        a[Numbered<Int16>.self] = 2
+        a[Numbered<Int32>.self] = 3
+        a[Numbered<Int64>.self] = 4
+        a[Numbered<UInt8>.self] = 5
+        a[Numbered<UInt16>.self] = 6
+        a[Numbered<UInt32>.self] = 7
+        a[Numbered<UInt64>.self] = 8
+        a[Numbered<Float>.self] = 9
+        a[Numbered<Double>.self] = 10
+        #expect(a[Numbered<Int8>.self] == 1 && a[Numbered<UInt64>.self] == 8 && a[Numbered<Double>.self] == 10)
+        #expect(a[Numbered<String>.self] == nil && a[UpstreamMillis.self] == nil)
+        a[Numbered<Int32>.self] = 30
+        a[Numbered<Float>.self] = nil
+        #expect(a[Numbered<Int32>.self] == 30 && a[Numbered<Float>.self] == nil)
+        #expect(a.all.map(\.name) == ["k_Int8", "k_Int16", "k_Int64", "k_UInt8", "k_UInt16", "k_UInt32", "k_UInt64", "k_Double", "k_Int32"])
+        a[Numbered<Float>.self] = 90
+        #expect(a[Numbered<Float>.self] == 90 && a.all.count == 10)
+    }
+
     @Test func theAccessLogWritesEveryAnnotation() {
         let log = AccessLog(Configuration.AccessLog(fields: [.status]))
         let request = Request(head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "/x"), id: "r1", connection: ConnectionInfo(remoteAddress: nil, localAddress: nil))

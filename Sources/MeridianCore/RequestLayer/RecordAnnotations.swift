@@ -27,26 +27,41 @@ public protocol RecordAnnotationKey {
 /// `removeAll`) was ~5% of the proxy's samples under `wrk -c64`.
 public struct RecordAnnotations: Sendable {
     @usableFromInline var entries: [(key: ObjectIdentifier, name: String, value: any Sendable)] = []
+    /// A bit per key ever set (a key's bit from its metatype's address): a key whose bit is clear is not in `entries`,
+    /// so the usual set, of a key not set before, does not search.
+    @usableFromInline var present: UInt64 = 0
 
     public init() {}
 
     @inlinable
     public subscript<Key: RecordAnnotationKey>(_ key: Key.Type) -> Key.Value? {
         get {
-            let id = ObjectIdentifier(key)
-            for entry in entries where entry.key == id { return entry.value as? Key.Value }
-            return nil
+            guard let i = index(of: ObjectIdentifier(key)) else { return nil }
+            return entries[i].value as? Key.Value
         }
         set {
-            let id = ObjectIdentifier(key)
-            var i = 0
-            while i < entries.count, entries[i].key != id { i += 1 }
-            if i < entries.count { entries.remove(at: i) }  // set again: it moves to the end
+            if let i = index(of: ObjectIdentifier(key)) { entries.remove(at: i) }  // set again: it moves to the end
             guard let newValue else { return }
             if entries.capacity == 0 { entries.reserveCapacity(8) }
-            entries.append((id, Key.name, newValue))
+            present |= Self.bit(ObjectIdentifier(key))
+            entries.append((ObjectIdentifier(key), Key.name, newValue))
         }
     }
+
+    /// Where the entry of `id` is. Through the buffer's pointer: only the key is read (iterating the array, or reading
+    /// `entries[i].key`, copied each whole entry, its name and boxed value included: ~2% of a proxied request).
+    @usableFromInline
+    func index(of id: ObjectIdentifier) -> Int? {
+        guard present & Self.bit(id) != 0 else { return nil }
+        return entries.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return nil }
+            for i in 0..<buffer.count where base[i].key == id { return i }
+            return nil
+        }
+    }
+
+    @usableFromInline
+    static func bit(_ id: ObjectIdentifier) -> UInt64 { 1 << ((UInt(bitPattern: id) >> 4) & 63) }
 
     public var isEmpty: Bool { entries.isEmpty && events.isEmpty }
 
