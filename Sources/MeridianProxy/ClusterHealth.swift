@@ -28,9 +28,14 @@ final class ClusterHealth: Sendable {
         /// Whether a request may be sent to `endpoint` now: healthy by the active checks, not
         /// ejected, and its breaker would admit (closed, or open with its period over).
         func isUsable(_ endpoint: Int, at now: Clock.Instant) -> Bool {
-            guard checks.isHealthy(endpoint) else { return false }
-            if outliersEnabled, outliers.isEjected(endpoint, at: now) { return false }
-            if breakersEnabled, !breakers[endpoint].wouldAdmit(at: now) { return false }
+            withUnsafePointer(to: self) { Self.isUsable(endpoint, in: $0, at: now) }
+        }
+
+        /// ``isUsable(_:at:)`` reading the state where it is.
+        static func isUsable(_ endpoint: Int, in s: UnsafePointer<State>, at now: Clock.Instant) -> Bool {
+            guard s.pointee.checks.isHealthy(endpoint) else { return false }
+            if s.pointee.outliersEnabled, s.pointee.outliers.isEjected(endpoint, at: now) { return false }
+            if s.pointee.breakersEnabled, !s.pointee.breakers[endpoint].wouldAdmit(at: now) { return false }
             return true
         }
     }

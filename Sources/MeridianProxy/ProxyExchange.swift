@@ -156,14 +156,18 @@ final class ProxyExchange: @unchecked Sendable {
             headLatency = nil
         }
         if let observer = route.observer {
-            let endpoint = route.cluster.config.endpoints[self.endpoint]
+            let cluster = route.cluster
+            let i = self.endpoint
             attemptToken = observer.tryStarted(
-                UpstreamAttempt(
-                    cluster: route.cluster.name, endpoint: route.cluster.endpointKeys[self.endpoint], serverAddress: endpoint.host,
-                    serverPort: endpoint.port, resendCount: tried.count - 1, method: request.method.rawValue,
-                    target: target, trace: request.trace, route: context.route
+                trace: request.trace, endpointState: loop.observerState(observer, endpoint: i, cluster: cluster.name, key: cluster.endpointKeys[i])
+            ) {
+                let endpoint = cluster.config.endpoints[i]
+                return UpstreamAttempt(
+                    cluster: cluster.name, endpoint: cluster.endpointKeys[i], serverAddress: endpoint.host, serverPort: endpoint.port,
+                    resendCount: tried.count - 1, method: request.method.rawValue, target: target, trace: request.trace,
+                    route: context.route
                 )
-            )
+            }
         }
         outcomeRecorded = false
         requestSent = false

@@ -6,7 +6,10 @@ internal import NIOHTTP1
 
 /// The `proxy` action: sends the request to a cluster and streams the answer back. One per route;
 /// the cluster (pools, balancer, breakers) is shared by every route that names it.
-public struct ProxyResponder: Responder {
+///
+/// A class: every request's ``ProxyExchange`` keeps the route it runs on, and a reference is one retain where
+/// this struct's copy was ~25 (its rewriter's strings and arrays, the retry policy's set, the cluster and observer).
+public final class ProxyResponder: Responder {
     let cluster: UpstreamCluster
     let rewriter: RequestRewriter
     let retryPolicy: RetryPolicy

@@ -170,6 +170,10 @@ final class ClusterLoop: @unchecked Sendable {
     /// Set once by the cluster that owns this loop, before any request (weak: the cluster owns the loops).
     weak var cluster: UpstreamCluster?
     var sharing: (any BreakerSharing)?
+    /// The observer's state for each endpoint (``UpstreamObserver/endpointState(cluster:endpoint:)``), made on first
+    /// use, for the observer that made it (a reload may bring another).
+    private var observerStates: [(any Sendable)??] = []
+    private var statesObserver: (any UpstreamObserver)?
 
     init(
         eventLoop: any EventLoop, config: Configuration.Upstream, health: ClusterHealth, addresses: [SocketAddress?],
@@ -186,6 +190,18 @@ final class ClusterLoop: @unchecked Sendable {
                 stats: stats[i], tls: tls, http2: config.httpProtocol == "http2"
             )
         }
+    }
+
+    /// What `observer` keeps for endpoint `i` (`key` in cluster `cluster`), asked of it once on this loop.
+    func observerState(_ observer: any UpstreamObserver, endpoint i: Int, cluster: String, key: String) -> (any Sendable)? {
+        if statesObserver !== observer {
+            statesObserver = observer
+            observerStates = Array(repeating: nil, count: pools.count)
+        }
+        if let made = observerStates[i] { return made }
+        let state = observer.endpointState(cluster: cluster, endpoint: key)
+        observerStates[i] = .some(state)
+        return state
     }
 
     func update(endpoint: Int, address: SocketAddress?) {
@@ -219,8 +235,12 @@ final class ClusterLoop: @unchecked Sendable {
             var refused: [Int] = []
             var retryAfter: Duration?
             while true {
-                let choice = balancer.pick(hash: hash) { i in
-                    !tried.contains(i) && !refused.contains(i) && s.isUsable(i, at: now)
+                // Through a pointer to the fields: a closure calling a method of the captured `inout` state copied all
+                // of it (its arrays) per pick.
+                let choice = withUnsafePointer(to: &s) { state in
+                    balancer.pick(hash: hash) { i in
+                        !tried.contains(i) && !refused.contains(i) && ClusterHealth.State.isUsable(i, in: state, at: now)
+                    }
                 }
                 guard let i = choice else { break }
                 guard s.breakersEnabled else { return .endpoint(i, probe: false) }

@@ -4,10 +4,15 @@ public import MeridianCore
 /// metrics) and the events operators watch (retries, budget exhaustion, ejections, breaker
 /// transitions). Implemented by the telemetry module; calls come from the request's event loop
 /// and must not block.
-public protocol UpstreamObserver: Sendable {
-    /// A try is about to send its request. The token's `traceparent`, when set, goes upstream
-    /// (the CLIENT span's context, so the upstream's spans hang under this try).
-    func tryStarted(_ attempt: UpstreamAttempt) -> UpstreamAttemptToken
+public protocol UpstreamObserver: AnyObject, Sendable {
+    /// The observer's own state for one endpoint (its metrics handle, say): asked once per event loop and endpoint,
+    /// kept by the proxy, and handed to every try at that endpoint, so a try looks nothing up by name.
+    func endpointState(cluster: String, endpoint: String) -> (any Sendable)?
+    /// A try is about to send its request, for a request in `trace` (`endpointState`: what
+    /// ``endpointState(cluster:endpoint:)`` gave for its endpoint; `attempt`: the try described, built only if the
+    /// observer asks, for a sampled request's CLIENT span). The token's `traceparent`, when set, goes upstream (the
+    /// CLIENT span's context, so the upstream's spans hang under this try).
+    func tryStarted(trace: TraceContext?, endpointState: (any Sendable)?, attempt: () -> UpstreamAttempt) -> UpstreamAttemptToken
     /// The try ended: the upstream's status when a response head arrived, else nil; `error` is the
     /// `upstream_error` code (`connect_failure`, `timeout`, `reset`, `invalid_response`) or nil.
     func tryFinished(_ token: UpstreamAttemptToken, status: Int?, error: String?)
@@ -52,10 +57,8 @@ public struct UpstreamAttempt: Sendable {
 public struct UpstreamAttemptToken: Sendable {
     public var traceparent: String?
     public var state: (any Sendable)?
-    public var attempt: UpstreamAttempt
 
-    public init(attempt: UpstreamAttempt, traceparent: String? = nil, state: (any Sendable)? = nil) {
-        self.attempt = attempt
+    public init(traceparent: String? = nil, state: (any Sendable)? = nil) {
         self.traceparent = traceparent
         self.state = state
     }

@@ -1,4 +1,5 @@
 internal import Foundation
+public import MeridianCore
 public import MeridianProxy
 internal import NIOCore
 
@@ -6,8 +7,8 @@ internal import NIOCore
 /// request (its context goes upstream as `traceparent`), the per-endpoint metrics, and the
 /// counters of retries, budget exhaustion, ejections and breaker transitions.
 ///
-/// Called on every proxied request from its event loop: an unsampled try costs a thread-local
-/// handle lookup, two clock reads, a `traceparent` string and a few relaxed atomic increments.
+/// Called on every proxied request from its event loop: an unsampled try costs a cast of the
+/// endpoint's handle (kept by the proxy per event loop), two clock reads, a `traceparent` string and a few relaxed atomic increments.
 public final class UpstreamTelemetry: UpstreamObserver {
     let metrics: UpstreamMetrics?
     let exemplars: Bool
@@ -27,20 +28,24 @@ public final class UpstreamTelemetry: UpstreamObserver {
         let client: UpstreamClientSpan?
     }
 
-    public func tryStarted(_ attempt: UpstreamAttempt) -> UpstreamAttemptToken {
-        let handle = metrics?.endpoint(cluster: attempt.cluster, endpoint: attempt.endpoint)
+    public func endpointState(cluster: String, endpoint: String) -> (any Sendable)? {
+        metrics?.endpoint(cluster: cluster, endpoint: endpoint)
+    }
+
+    public func tryStarted(trace: TraceContext?, endpointState: (any Sendable)?, attempt: () -> UpstreamAttempt) -> UpstreamAttemptToken {
+        let handle = endpointState as? UpstreamMetrics.Endpoint
         let now = NIODeadline.now().uptimeNanoseconds
-        if let client = spans?.startClientSpan(attempt) {
+        if let trace, trace.sampled, let client = spans?.startClientSpan(attempt()) {
             return UpstreamAttemptToken(
-                attempt: attempt, traceparent: client.traceparent,
+                traceparent: client.traceparent,
                 state: TryState(handle: handle, startedAt: now, client: client)
             )
         }
         // Not sampled (or tracing off): no span is recorded, but the upstream still continues
         // the trace, under an id of its own for this try.
-        let traceparent = attempt.trace.map { $0.traceparent(spanID: FastRandom.nonZero()) }
+        let traceparent = trace.map { $0.traceparent(spanID: FastRandom.nonZero()) }
         return UpstreamAttemptToken(
-            attempt: attempt, traceparent: traceparent, state: TryState(handle: handle, startedAt: now, client: nil))
+            traceparent: traceparent, state: TryState(handle: handle, startedAt: now, client: nil))
     }
 
     public func tryFinished(_ token: UpstreamAttemptToken, status: Int?, error: String?) {

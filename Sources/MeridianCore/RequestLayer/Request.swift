@@ -107,32 +107,92 @@ public final class Request: Sendable {
 
 /// What a request knows about the connection it came on.
 public struct ConnectionInfo: Sendable {
+    /// What stays the same for the connection's requests, in one shared box: every request keeps a copy of this
+    /// struct, and a copy is then one retain instead of one per field. Changed only through the setters below, which
+    /// copy the box first unless this value is its only owner.
+    private final class Storage: @unchecked Sendable {
+        var remoteAddress: SocketAddress?
+        var remoteIP: String?
+        var localAddress: SocketAddress?
+        var scheme: String
+        var canSendFile: Bool
+        var tlsVersion: String?
+        var listener: String
+
+        init(
+            remoteAddress: SocketAddress?, remoteIP: String?, localAddress: SocketAddress?, scheme: String, canSendFile: Bool,
+            tlsVersion: String?, listener: String
+        ) {
+            self.remoteAddress = remoteAddress
+            self.remoteIP = remoteIP
+            self.localAddress = localAddress
+            self.scheme = scheme
+            self.canSendFile = canSendFile
+            self.tlsVersion = tlsVersion
+            self.listener = listener
+        }
+
+        func copy() -> Storage {
+            Storage(
+                remoteAddress: remoteAddress, remoteIP: remoteIP, localAddress: localAddress, scheme: scheme, canSendFile: canSendFile,
+                tlsVersion: tlsVersion, listener: listener
+            )
+        }
+    }
+
+    private var storage: Storage
+
+    private mutating func unique() -> Storage {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        return storage
+    }
+
     public var remoteAddress: SocketAddress? {
-        didSet { remoteIP = remoteAddress?.ipAddress }
+        get { storage.remoteAddress }
+        set {
+            let s = unique()
+            s.remoteAddress = newValue
+            s.remoteIP = newValue?.ipAddress
+        }
     }
     /// The remote address's IP as text, made once per connection (`SocketAddress.ipAddress` runs `inet_ntop` each
     /// time it is read: the proxy needs it for every request's `X-Forwarded-For` and `Forwarded`).
-    public private(set) var remoteIP: String?
-    public var localAddress: SocketAddress?
-    public var scheme: String
-    /// `1.0`, `1.1` or `2`, as OpenTelemetry's `network.protocol.version` has it.
+    public var remoteIP: String? { storage.remoteIP }
+    public var localAddress: SocketAddress? {
+        get { storage.localAddress }
+        set { unique().localAddress = newValue }
+    }
+    public var scheme: String {
+        get { storage.scheme }
+        set { unique().scheme = newValue }
+    }
+    /// `1.0`, `1.1` or `2`, as OpenTelemetry's `network.protocol.version` has it (the request's, so kept outside the
+    /// shared box).
     public var protocolVersion: String
     /// Whether a file body may leave with sendfile(2) (plaintext HTTP/1.1 only).
-    public var canSendFile: Bool
+    public var canSendFile: Bool {
+        get { storage.canSendFile }
+        set { unique().canSendFile = newValue }
+    }
     /// `1.2` or `1.3` on TLS connections, as OpenTelemetry's `tls.protocol.version` has it.
-    public var tlsVersion: String?
+    public var tlsVersion: String? {
+        get { storage.tlsVersion }
+        set { unique().tlsVersion = newValue }
+    }
     /// The name of the listener that accepted the connection.
-    public var listener = ""
+    public var listener: String {
+        get { storage.listener }
+        set { unique().listener = newValue }
+    }
 
     public init(
         remoteAddress: SocketAddress?, localAddress: SocketAddress?, scheme: String = "http",
         protocolVersion: String = "1.1", canSendFile: Bool = false
     ) {
-        self.remoteAddress = remoteAddress
-        self.remoteIP = remoteAddress?.ipAddress
-        self.localAddress = localAddress
-        self.scheme = scheme
+        self.storage = Storage(
+            remoteAddress: remoteAddress, remoteIP: remoteAddress?.ipAddress, localAddress: localAddress, scheme: scheme,
+            canSendFile: canSendFile, tlsVersion: nil, listener: ""
+        )
         self.protocolVersion = protocolVersion
-        self.canSendFile = canSendFile
     }
 }

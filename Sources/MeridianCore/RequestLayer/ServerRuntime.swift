@@ -76,8 +76,7 @@ public final class ServerRuntime: Sendable {
             return (.immediate(.text(.badRequest, "400 Bad Request: malformed path\n")), nil)
         }
         let path = request.path
-        let host = router.host(for: request.host)
-        switch host.match(path: path, method: request.method, headers: request.headers, query: request.query) {
+        switch router.match(host: request.host, path: path, method: request.method, headers: request.headers, query: request.query) {
         case .found(let route, let parameters, let captures):
             if let refused = applyBodyLimit(route.maxBodyBytes ?? limits.maxBodyBytes, to: request) { return (.immediate(refused), route) }
             let context = RequestContext(

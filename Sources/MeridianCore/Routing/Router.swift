@@ -14,18 +14,20 @@ public struct Router: Sendable {
         }
     }
 
-    public struct Route: Sendable {
-        public var pattern: RoutePattern
-        public var methods: [HTTPMethod]
-        public var headers: [HeaderCondition]
-        public var query: [QueryCondition]
-        public var responder: any Responder
-        public var name: String?
+    /// A class: routing hands the matched route back with every request, and a reference is one retain where this
+    /// struct's copy was one per field (its pattern's strings, condition arrays, responder).
+    public final class Route: Sendable {
+        public let pattern: RoutePattern
+        public let methods: [HTTPMethod]
+        public let headers: [HeaderCondition]
+        public let query: [QueryCondition]
+        public let responder: any Responder
+        public let name: String?
         /// The route's own request body limit (an upload route's `max_bytes`), instead of
         /// `limits.max_body_bytes`.
-        public var maxBodyBytes: Int?
+        public let maxBodyBytes: Int?
         /// Position in the configuration, the last tie-breaker.
-        var order: Int
+        let order: Int
 
         public init(
             pattern: RoutePattern, methods: [HTTPMethod] = [], headers: [HeaderCondition] = [], query: [QueryCondition] = [],
@@ -39,6 +41,14 @@ public struct Router: Sendable {
             self.responder = responder
             self.name = name
             self.order = order
+        }
+
+        /// The same route at another position.
+        func at(_ order: Int) -> Route {
+            Route(
+                pattern: pattern, methods: methods, headers: headers, query: query, responder: responder, name: name, order: order,
+                maxBodyBytes: maxBodyBytes
+            )
         }
 
         var conditionCount: Int { (methods.isEmpty ? 0 : 1) + headers.count + query.count }
@@ -63,11 +73,7 @@ public struct Router: Sendable {
         }
 
         static func sorted(_ routes: [Route]) -> [Route] {
-            routes.enumerated().map { i, r in
-                var r = r
-                r.order = i
-                return r
-            }.sorted { a, b in
+            routes.enumerated().map { i, r in r.at(i) }.sorted { a, b in
                 if let first = RoutePattern.precedes(a.pattern, b.pattern) { return first }
                 if a.conditionCount != b.conditionCount { return a.conditionCount > b.conditionCount }
                 return a.order < b.order
@@ -140,15 +146,23 @@ public struct Router: Sendable {
     }
 
     /// Exact name, then the longest matching `*.suffix` (any depth of labels), then the default.
-    public func host(for name: String) -> VirtualHost {
-        if let i = exactHosts[name] { return hosts[i] }
+    public func host(for name: String) -> VirtualHost { hosts[hostIndex(for: name)] }
+
+    /// The route for a request to host `name` (see ``host(for:)`` and ``VirtualHost/match(path:method:headers:query:)``),
+    /// found without copying the host.
+    public func match(host name: String, path: Substring, method: HTTPMethod, headers: HTTPHeaders, query: Substring?) -> RouteMatch {
+        hosts[hostIndex(for: name)].match(path: path, method: method, headers: headers, query: query)
+    }
+
+    private func hostIndex(for name: String) -> Int {
+        if let i = exactHosts[name] { return i }
         if !wildcardHosts.isEmpty {
             var rest = Substring(name)
             while let dot = rest.firstIndex(of: ".") {
                 rest = rest[rest.index(after: dot)...]
-                if let i = wildcardHosts[String(rest)] { return hosts[i] }
+                if let i = wildcardHosts[String(rest)] { return i }
             }
         }
-        return hosts[defaultHost]
+        return defaultHost
     }
 }
