@@ -8,7 +8,8 @@ public import NIOPosix
 /// Counters are atomics touched once per request, never a lock.
 public final class ConnectionServices: Sendable {
     public let fileReader: FileChunkReader
-    private let idPrefix: String
+    /// This instance's part of the ids it makes: 8 random base-62 digits (47.6 bits) and `-`.
+    private let idPrefix: [UInt8]
     private let nextID = ManagedAtomic<UInt64>(0)
     public let activeRequests = ManagedAtomic<Int>(0)
     public let totalRequests = ManagedAtomic<Int>(0)
@@ -38,16 +39,48 @@ public final class ConnectionServices: Sendable {
     public init(threadPool: NIOThreadPool) {
         self.fileReader = FileChunkReader(threadPool: threadPool)
         var rng = SystemRandomNumberGenerator()
-        let prefix = String(rng.next() as UInt64, radix: 16)
-        self.idPrefix = String(repeating: "0", count: 16 - prefix.count) + prefix + "-"
+        var random = rng.next() as UInt64
+        var prefix: [UInt8] = []
+        for _ in 0..<8 {
+            prefix.append(Self.base62[Int(random % 62)])
+            random /= 62
+        }
+        self.idPrefix = prefix + [UInt8(ascii: "-")]
     }
 
+    static let base62 = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+
     /// The client's `X-Request-ID` when well-formed (1...128 of `A-Z a-z 0-9 - _ . : + / =`),
-    /// otherwise `<instance>-<counter>`: unique across instances without a random draw per request.
+    /// otherwise `<instance>-<counter>`: unique across instances without a random draw per request. Both parts in
+    /// base 62, so an id stays within 15 bytes (a `String` kept inline, not allocated) for the first 56 billion
+    /// requests of an instance.
     public func requestID(from headers: HTTPHeaders) -> String {
         if let given = headers.first(name: "x-request-id"), Self.isWellFormedID(given) { return given }
         let n = nextID.loadThenWrappingIncrement(ordering: .relaxed)
-        return idPrefix + String(n, radix: 16)
+        return Self.id(prefix: idPrefix, counter: n)
+    }
+
+    static func id(prefix: [UInt8], counter: UInt64) -> String {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: prefix.count + 11) { out in
+            var count = 0
+            for b in prefix {
+                out[count] = b
+                count += 1
+            }
+            // The counter's digits, most significant first (at most 11 for a UInt64).
+            var digits = 1
+            var rest = counter / 62
+            while rest > 0 {
+                digits += 1
+                rest /= 62
+            }
+            var n = counter
+            for i in stride(from: count + digits - 1, through: count, by: -1) {
+                out[i] = base62[Int(n % 62)]
+                n /= 62
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: out[..<(count + digits)]), as: UTF8.self)
+        }
     }
 
     static func isWellFormedID(_ id: String) -> Bool {
