@@ -56,9 +56,13 @@ public final class RequestMetrics: Sendable {
         }
     }
 
-    final class Shard: @unchecked Sendable {  // `series` only under `lock`
+    final class Shard: @unchecked Sendable {  // `series` and `last` only under `lock`
         let lock = NIOLock()
         var series: [Key: Series] = [:]
+        /// The series the shard's previous request went to (most requests on a loop repeat the one before): found
+        /// by comparing keys, without hashing the route's, method's and version's strings. Dropped whenever
+        /// `series` gains a key or is copied out (either may move its entries).
+        var last: (key: Key, index: Dictionary<Key, Series>.Index)?
     }
 
     private let shards = NIOLockedValueBox<[Shard]>([])
@@ -83,10 +87,16 @@ public final class RequestMetrics: Sendable {
         let bucket = Self.bucketIndex(seconds)
         let shard = self.shard
         shard.lock.withLock {
-            if let i = shard.series.index(forKey: key) {
-                shard.series.values[i].add(bucket: bucket, seconds: seconds, bytesIn: bytesIn, bytesOut: bytesOut, exemplar: exemplar)
+            if let last = shard.last, last.key == key {
+                shard.series.values[last.index].add(bucket: bucket, seconds: seconds, bytesIn: bytesIn, bytesOut: bytesOut, exemplar: exemplar)
                 return
             }
+            if let i = shard.series.index(forKey: key) {
+                shard.series.values[i].add(bucket: bucket, seconds: seconds, bytesIn: bytesIn, bytesOut: bytesOut, exemplar: exemplar)
+                shard.last = (key, i)
+                return
+            }
+            shard.last = nil
             let key = shard.series.count < maxSeriesPerShard ? key : Key(route: "overflow", method: "_OTHER", status: 0, protocolVersion: "")
             shard.series[key, default: Series()].add(bucket: bucket, seconds: seconds, bytesIn: bytesIn, bytesOut: bytesOut, exemplar: exemplar)
         }
@@ -97,7 +107,10 @@ public final class RequestMetrics: Sendable {
         let all = shards.withLockedValue { $0 }
         var merged: [Key: Series] = [:]
         for shard in all {
-            let copy = shard.lock.withLock { shard.series }
+            let copy = shard.lock.withLock {
+                shard.last = nil  // the next write copies `series` (it is shared with `copy` now)
+                return shard.series
+            }
             for (key, series) in copy { merged[key, default: Series()].merge(series) }
         }
         return merged
