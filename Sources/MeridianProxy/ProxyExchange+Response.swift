@@ -102,17 +102,16 @@ extension ProxyExchange: UpstreamResponseDelegate {
 
     /// The whole small body is here: the answer goes in one piece.
     func finishGathering() {
-        guard var response = gatheredResponse, let body = gathered else { return }
-        gatheredResponse = nil
-        gathered = nil
+        // (Moved out with `take()`, not copied: a copy of the response and the buffer is a retain per field.)
+        guard gatheredResponse != nil, let body = gathered.take(), var response = gatheredResponse.take() else { return }
         if let n = gatheredFields {
             let fields = body.getSlice(at: body.readerIndex, length: n)!
             let rest = body.getSlice(at: body.readerIndex + n, length: body.readableBytes - n)!
-            response = Response(status: response.status, encodedFields: fields, body: .buffer(rest))
+            answer(Response(status: response.status, encodedFields: fields, body: .buffer(rest)))
         } else {
             response.body = .buffer(body)
+            answer(response)
         }
-        answer(response)
     }
 
     /// The request layer is ready for the body: pieces that came first go now.

@@ -85,7 +85,7 @@ extension HTTP1ConnectionHandler {
     func flushSoon(context: ChannelHandlerContext) {
         if needsFlush {
             needsFlush = false
-            TickFlusher.flush(context.channel)
+            flusher.flushSoon(context.channel)
         }
     }
 

@@ -86,6 +86,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     /// every idle connection holds what is kept here).
     let extraHeaders: [(String, String)]
     var context: ChannelHandlerContext?
+    /// The loop's ``TickFlusher``, kept from the handler's addition on (the handler never leaves its loop).
+    private(set) lazy var flusher = TickFlusher.of(context!.eventLoop)
 
     public convenience init(runtimeBox: RuntimeBox, services: ConnectionServices, canSendFile: Bool) {
         self.init(runtimeBox: runtimeBox, services: services, listener: ListenerContext(canSendFile: canSendFile))

@@ -31,14 +31,22 @@ public final class TickFlusher: @unchecked Sendable {
             channel.flush()
             return
         }
-        let flusher: TickFlusher
-        if let current = perThread.currentValue, current.eventLoop === eventLoop {
-            flusher = current
-        } else {
-            flusher = TickFlusher(eventLoop)
-            perThread.currentValue = flusher
-        }
-        flusher.add(channel)
+        of(eventLoop).add(channel)
+    }
+
+    /// The flusher of `eventLoop`, for a handler on that loop to keep and call ``flushSoon(_:)`` on: no thread-local
+    /// lookup and no loop check per flush. Call it on `eventLoop`.
+    public static func of(_ eventLoop: any EventLoop) -> TickFlusher {
+        eventLoop.preconditionInEventLoop()
+        if let current = perThread.currentValue, current.eventLoop === eventLoop { return current }
+        let flusher = TickFlusher(eventLoop)
+        perThread.currentValue = flusher
+        return flusher
+    }
+
+    /// Flushes `channel` (one of this flusher's loop) at the end of the loop's current batch. Call it on the loop.
+    public func flushSoon(_ channel: any Channel) {
+        add(channel)
     }
 
     private func add(_ channel: any Channel) {

@@ -99,6 +99,8 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
     var codec: UpstreamHTTP1Codec?
     private(set) var closed = false
     private var context: ChannelHandlerContext?
+    /// The loop's ``TickFlusher``, kept from the first flush on (the connection never leaves its loop).
+    private lazy var flusher = TickFlusher.of(eventLoop)
     private var reading = true
     private var readPending = false
     /// The response head was a 101: its end means the switch.
@@ -133,7 +135,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, RemovableChannelHan
             return
         }
         pass(part, context: context, promise: promise)
-        TickFlusher.flush(context.channel)
+        flusher.flushSoon(context.channel)
     }
 
     /// Queues a part without flushing.
