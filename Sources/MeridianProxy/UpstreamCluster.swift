@@ -171,7 +171,8 @@ final class ClusterLoop: @unchecked Sendable {
     weak var cluster: UpstreamCluster?
     var sharing: (any BreakerSharing)?
     /// The observer's state for each endpoint (``UpstreamObserver/endpointState(cluster:endpoint:)``), made on first
-    /// use, for the observer that made it (a reload may bring another).
+    /// use, for the observer that made it (one per process today; the check keeps a loop from ever handing one
+    /// observer's state to another).
     private var observerStates: [(any Sendable)??] = []
     private var statesObserver: (any UpstreamObserver)?
 

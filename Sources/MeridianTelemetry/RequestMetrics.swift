@@ -61,7 +61,7 @@ public final class RequestMetrics: Sendable {
         var series: [Key: Series] = [:]
         /// The series the shard's previous request went to (most requests on a loop repeat the one before): found
         /// by comparing keys, without hashing the route's, method's and version's strings. Dropped whenever
-        /// `series` gains a key or is copied out (either may move its entries).
+        /// `series` gains a key (which may move its entries) and, to be safe, when it is copied out.
         var last: (key: Key, index: Dictionary<Key, Series>.Index)?
     }
 

@@ -86,8 +86,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     /// every idle connection holds what is kept here).
     let extraHeaders: [(String, String)]
     var context: ChannelHandlerContext?
-    /// The loop's ``TickFlusher``, kept from the handler's addition on (the handler never leaves its loop).
-    private(set) lazy var flusher = TickFlusher.of(context!.eventLoop)
+    /// The loop's ``TickFlusher``, kept from the first deferred flush on (the handler never leaves its loop).
+    var flusher: TickFlusher?
 
     public convenience init(runtimeBox: RuntimeBox, services: ConnectionServices, canSendFile: Bool) {
         self.init(runtimeBox: runtimeBox, services: services, listener: ListenerContext(canSendFile: canSendFile))
@@ -371,8 +371,10 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     func startRequest(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let decision = keepAlive.requestReceived(version: head.version, connectionHeader: head.headers["connection"])
-        if connectionInfo.scheme == "https", connectionInfo.tlsVersion == nil {
-            connectionInfo.tlsVersion = TLSErrorHandler.negotiatedVersion(context.pipeline)
+        if connectionInfo.scheme == "https", connectionInfo.tlsVersion == nil,
+            let version = TLSErrorHandler.negotiatedVersion(context.pipeline)
+        {
+            connectionInfo.tlsVersion = version  // (set once: a setter copies the box earlier requests share)
         }
         var info = connectionInfo
         info.protocolVersion = head.version.minor == 0 ? "1.0" : "1.1"

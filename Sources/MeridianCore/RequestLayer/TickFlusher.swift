@@ -10,8 +10,9 @@ internal import NIOPosix
 /// asleep between them and are woken again for each. Flushed together, one wake-up serves the burst. A flush
 /// waits at most for the rest of the batch (NIO runs the loop's tasks right after its I/O events).
 ///
-/// One per event-loop thread; confined to it, which makes the unchecked `Sendable` safe. Off its loop, a flush is
-/// immediate.
+/// One per event-loop thread; confined to it, which makes the unchecked `Sendable` safe. Off its loop, the static
+/// ``flush(_:)`` flushes at once; a handler that keeps its loop's flusher (``of(_:)``) calls ``flushSoon(_:)`` on the
+/// loop only.
 public final class TickFlusher: @unchecked Sendable {
     private let eventLoop: any EventLoop
     private var channels: [any Channel] = []
@@ -46,6 +47,7 @@ public final class TickFlusher: @unchecked Sendable {
 
     /// Flushes `channel` (one of this flusher's loop) at the end of the loop's current batch. Call it on the loop.
     public func flushSoon(_ channel: any Channel) {
+        eventLoop.assertInEventLoop()
         add(channel)
     }
 
