@@ -107,91 +107,81 @@ public final class Request: Sendable {
 
 /// What a request knows about the connection it came on.
 public struct ConnectionInfo: Sendable {
-    /// What stays the same for the connection's requests, in one shared box: every request keeps a copy of this
-    /// struct, and a copy is then one retain instead of one per field. Changed only through the setters below, which
-    /// copy the box first unless this value is its only owner.
-    private final class Storage: @unchecked Sendable {
+    /// What stays the same for the connection's requests.
+    private struct Shared {
         var remoteAddress: SocketAddress?
         var remoteIP: String?
         var localAddress: SocketAddress?
         var scheme: String
         var canSendFile: Bool
         var tlsVersion: String?
-        var listener: String
-
-        init(
-            remoteAddress: SocketAddress?, remoteIP: String?, localAddress: SocketAddress?, scheme: String, canSendFile: Bool,
-            tlsVersion: String?, listener: String
-        ) {
-            self.remoteAddress = remoteAddress
-            self.remoteIP = remoteIP
-            self.localAddress = localAddress
-            self.scheme = scheme
-            self.canSendFile = canSendFile
-            self.tlsVersion = tlsVersion
-            self.listener = listener
-        }
-
-        func copy() -> Storage {
-            Storage(
-                remoteAddress: remoteAddress, remoteIP: remoteIP, localAddress: localAddress, scheme: scheme, canSendFile: canSendFile,
-                tlsVersion: tlsVersion, listener: listener
-            )
-        }
+        var listener = ""
     }
 
-    private var storage: Storage
+    /// `Shared` in one box: every request keeps a copy of this struct, and a copy is then one retain instead of one
+    /// per field. Changed only through ``shared``'s `_modify`, which copies the box first unless this value is its
+    /// only owner.
+    private final class Box: @unchecked Sendable {
+        var value: Shared
+        init(_ value: Shared) { self.value = value }
+    }
 
-    private mutating func unique() -> Storage {
-        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
-        return storage
+    private var box: Box
+
+    private var shared: Shared {
+        get { box.value }
+        _modify {
+            if !isKnownUniquelyReferenced(&box) { box = Box(box.value) }
+            yield &box.value
+        }
     }
 
     public var remoteAddress: SocketAddress? {
-        get { storage.remoteAddress }
+        get { box.value.remoteAddress }
         set {
-            let s = unique()
-            s.remoteAddress = newValue
-            s.remoteIP = newValue?.ipAddress
+            shared.remoteAddress = newValue
+            shared.remoteIP = newValue?.ipAddress
         }
     }
     /// The remote address's IP as text, made once per connection (`SocketAddress.ipAddress` runs `inet_ntop` each
     /// time it is read: the proxy needs it for every request's `X-Forwarded-For` and `Forwarded`).
-    public var remoteIP: String? { storage.remoteIP }
+    public var remoteIP: String? { box.value.remoteIP }
     public var localAddress: SocketAddress? {
-        get { storage.localAddress }
-        set { unique().localAddress = newValue }
+        get { box.value.localAddress }
+        set { shared.localAddress = newValue }
     }
     public var scheme: String {
-        get { storage.scheme }
-        set { unique().scheme = newValue }
+        get { box.value.scheme }
+        set { shared.scheme = newValue }
     }
     /// `1.0`, `1.1` or `2`, as OpenTelemetry's `network.protocol.version` has it (the request's, so kept outside the
     /// shared box).
     public var protocolVersion: String
     /// Whether a file body may leave with sendfile(2) (plaintext HTTP/1.1 only).
     public var canSendFile: Bool {
-        get { storage.canSendFile }
-        set { unique().canSendFile = newValue }
+        get { box.value.canSendFile }
+        set { shared.canSendFile = newValue }
     }
     /// `1.2` or `1.3` on TLS connections, as OpenTelemetry's `tls.protocol.version` has it.
     public var tlsVersion: String? {
-        get { storage.tlsVersion }
-        set { unique().tlsVersion = newValue }
+        get { box.value.tlsVersion }
+        set { shared.tlsVersion = newValue }
     }
     /// The name of the listener that accepted the connection.
     public var listener: String {
-        get { storage.listener }
-        set { unique().listener = newValue }
+        get { box.value.listener }
+        set { shared.listener = newValue }
     }
 
     public init(
         remoteAddress: SocketAddress?, localAddress: SocketAddress?, scheme: String = "http",
         protocolVersion: String = "1.1", canSendFile: Bool = false
     ) {
-        self.storage = Storage(
-            remoteAddress: remoteAddress, remoteIP: remoteAddress?.ipAddress, localAddress: localAddress, scheme: scheme,
-            canSendFile: canSendFile, tlsVersion: nil, listener: ""
+        self.box = Box(
+            Shared(
+                remoteAddress: remoteAddress, remoteIP: remoteAddress?.ipAddress, localAddress: localAddress, scheme: scheme,
+                canSendFile: canSendFile
+            )
         )
         self.protocolVersion = protocolVersion
     }

@@ -32,13 +32,18 @@ public final class TickFlusher: @unchecked Sendable {
             channel.flush()
             return
         }
-        of(eventLoop).add(channel)
+        current(eventLoop).add(channel)
     }
 
     /// The flusher of `eventLoop`, for a handler on that loop to keep and call ``flushSoon(_:)`` on: no thread-local
     /// lookup and no loop check per flush. Call it on `eventLoop`.
     public static func of(_ eventLoop: any EventLoop) -> TickFlusher {
         eventLoop.preconditionInEventLoop()
+        return current(eventLoop)
+    }
+
+    /// This thread's flusher, made for `eventLoop` (the caller is on it).
+    private static func current(_ eventLoop: any EventLoop) -> TickFlusher {
         if let current = perThread.currentValue, current.eventLoop === eventLoop { return current }
         let flusher = TickFlusher(eventLoop)
         perThread.currentValue = flusher
