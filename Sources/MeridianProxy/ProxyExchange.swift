@@ -122,11 +122,11 @@ final class ProxyExchange: @unchecked Sendable {
     func nextTry() {
         guard !finished else { return }
         let now = ContinuousClock.now
-        var pick = loop.pick(hash: hash, excluding: tried, at: now)
+        var pick = loop.pick(hash: hash, excluding: tried, at: now, of: route.cluster)
         if pick == .noHealthyEndpoint, !tried.isEmpty {
             // No other endpoint: the retry may go to one already tried, on a new connection (a
             // one-endpoint cluster, or a pooled connection the upstream had just closed).
-            pick = loop.pick(hash: hash, excluding: .none, at: now)
+            pick = loop.pick(hash: hash, excluding: .none, at: now, of: route.cluster)
         }
         switch pick {
         case .noHealthyEndpoint:
@@ -354,8 +354,8 @@ final class ProxyExchange: @unchecked Sendable {
             let ejection = s.outliersEnabled ? s.outliers.record(endpoint, result, at: now) : nil
             return (transition, ejection, shared)
         }
-        if let sharing = loop.sharing, let cluster = loop.cluster {
-            let id = SharedBreakerID(cluster: cluster, endpoint: endpoint)
+        if let sharing = loop.sharing {
+            let id = SharedBreakerID(cluster: route.cluster, endpoint: endpoint)
             sharing.record(id, failed: result != .success, on: eventLoop)
             if probe, shared, sharing.isActive { sharing.probeResult(id, success: result == .success) }
         }

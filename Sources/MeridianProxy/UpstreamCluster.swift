@@ -78,7 +78,6 @@ public final class UpstreamCluster: Sendable {
         }
         self.loops = loops
         for loop in loops.values {
-            loop.cluster = self
             loop.sharing = sharing
         }
     }
@@ -167,8 +166,6 @@ final class ClusterLoop: @unchecked Sendable {
     private(set) var retired = false
     /// The exchanges' head timeouts on this loop, one scheduled task per timeout length.
     let timeouts: ExchangeTimeouts
-    /// Set once by the cluster that owns this loop, before any request (weak: the cluster owns the loops).
-    weak var cluster: UpstreamCluster?
     var sharing: (any BreakerSharing)?
     /// The observer's state for each endpoint (``UpstreamObserver/endpointState(cluster:endpoint:)``), made on first
     /// use, for the observer that made it (one per process today; the check keeps a loop from ever handing one
@@ -228,7 +225,9 @@ final class ClusterLoop: @unchecked Sendable {
 
     /// Chooses an endpoint for a try: the balancer's pick among usable endpoints not yet tried,
     /// admitted by its breaker (an endpoint whose breaker refuses is passed over).
-    func pick(hash: UInt64?, excluding tried: TriedEndpoints, at now: ContinuousClock.Instant) -> Pick {
+    /// `cluster` is the one that owns this loop (passed in, not kept: a weak reference back to it would give the
+    /// cluster a side table, and every retain of it on the request path would take the runtime's slow path).
+    func pick(hash: UInt64?, excluding tried: TriedEndpoints, at now: ContinuousClock.Instant, of cluster: UpstreamCluster) -> Pick {
         let sharing = self.sharing
         let sharedRules = sharing?.isActive == true
         var wantProbe: [Int] = []
@@ -280,7 +279,7 @@ final class ClusterLoop: @unchecked Sendable {
             if let shortest { return .breakersOpen(retryAfter: shortest) }
             return .noHealthyEndpoint
         }
-        if let sharing, let cluster {
+        if let sharing {
             for i in wantProbe { sharing.requestProbe(SharedBreakerID(cluster: cluster, endpoint: i)) }
         }
         return pick

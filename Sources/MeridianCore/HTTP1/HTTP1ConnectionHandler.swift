@@ -88,6 +88,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     var context: ChannelHandlerContext?
     /// The loop's ``TickFlusher``, kept from the first deferred flush on (the handler never leaves its loop).
     var flusher: TickFlusher?
+    /// What request bodies call back (see ``RequestBody/SourceLink``), made at the first request with one.
+    lazy var bodySource = RequestBody.SourceLink(self)
 
     public convenience init(runtimeBox: RuntimeBox, services: ConnectionServices, canSendFile: Bool) {
         self.init(runtimeBox: runtimeBox, services: services, listener: ListenerContext(canSendFile: canSendFile))
@@ -379,7 +381,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         var info = connectionInfo
         info.protocolVersion = head.version.minor == 0 ? "1.0" : "1.1"
         let hasBody = !parser.endIsPending
-        let body = hasBody ? RequestBody(eventLoop: context.eventLoop, maxBytes: runtime.limits.maxBodyBytes, source: self) : .none
+        let body = hasBody ? RequestBody(eventLoop: context.eventLoop, maxBytes: runtime.limits.maxBodyBytes, source: bodySource) : .none
         let exchange = HTTPExchange.start(
             head: head, body: body, connection: info, runtime: runtime, services: services, eventLoop: context.eventLoop,
             allocator: context.channel.allocator, writer: self, extraHeaders: extraHeaders

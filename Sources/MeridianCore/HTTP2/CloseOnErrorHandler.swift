@@ -10,7 +10,9 @@ final class GoawayObserver: NIOHTTP2FrameDelegate, @unchecked Sendable {  // con
     private(set) var sentConnectionError = false
     private var armed = false
     private let grace: TimeAmount
-    weak var channel: (any Channel)?
+    /// Set when the connection starts, cleared when it closes. Not weak: a weak reference gives the channel a side
+    /// table, and every retain and release of it (dozens per request) then takes the Swift runtime's slow path.
+    var channel: (any Channel)?
 
     init(grace: TimeAmount) {
         self.grace = grace
@@ -21,7 +23,7 @@ final class GoawayObserver: NIOHTTP2FrameDelegate, @unchecked Sendable {  // con
         if code != .noError { sentConnectionError = true }
         guard !armed, let channel else { return }
         armed = true
-        let close = channel.eventLoop.scheduleTask(in: grace) { [weak channel] in channel?.close(promise: nil) }
+        let close = channel.eventLoop.scheduleTask(in: grace) { channel.close(promise: nil) }
         channel.closeFuture.whenComplete { _ in close.cancel() }
     }
 }

@@ -24,6 +24,16 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     let services: ConnectionServices
     let listener: ListenerContext
     var streams: [HTTP2StreamID: HTTP2Stream] = [:]
+    /// What streams reach the connection through (see ``Link``).
+    lazy var link = Link(self)
+
+    /// Stands for the handler in its streams: a stream holds the link weakly (it may outlive the connection), the
+    /// handler holds it strongly and is held by it unowned. Streams holding the handler itself weakly gave it a
+    /// side table, and every retain and release of it (dozens per request) took the Swift runtime's slow path.
+    final class Link {
+        unowned let handler: HTTP2ConnectionHandler
+        init(_ handler: HTTP2ConnectionHandler) { self.handler = handler }
+    }
     private var connectionInfo = ConnectionInfo(remoteAddress: nil, localAddress: nil, protocolVersion: "2")
     var inRead = false
     var needsFlush = false
@@ -299,7 +309,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
             }
         }
         if !stream.requestEnded && !isTunnel {
-            stream.body = RequestBody(eventLoop: context.eventLoop, maxBytes: runtime.limits.maxBodyBytes, source: stream)
+            stream.body = RequestBody(eventLoop: context.eventLoop, maxBytes: runtime.limits.maxBodyBytes, source: stream.bodySource)
         }
         let exchange = HTTPExchange.start(
             head: head, body: stream.body, connection: connectionInfo, runtime: runtime, services: services,

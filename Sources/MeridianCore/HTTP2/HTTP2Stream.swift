@@ -10,9 +10,13 @@ internal import NIOHTTP2
 final class HTTP2Stream {
     let id: HTTP2StreamID
     let eventLoop: any EventLoop
-    weak var connection: HTTP2ConnectionHandler?
+    /// Weak: a stream may outlive its connection (held by an exchange that is still answering).
+    private weak var link: HTTP2ConnectionHandler.Link?
+    var connection: HTTP2ConnectionHandler? { link?.handler }
     var exchange: HTTPExchange?
     var body: RequestBody = .none
+    /// What the body calls back (see ``RequestBody/SourceLink``).
+    lazy var bodySource = RequestBody.SourceLink(self)
     /// The `content-length` the client declared, checked against the DATA it sends (RFC 9113 §8.1.1).
     var declaredLength: Int?
     var bodyBytesReceived = 0
@@ -40,7 +44,7 @@ final class HTTP2Stream {
     init(id: HTTP2StreamID, eventLoop: any EventLoop, connection: HTTP2ConnectionHandler) {
         self.id = id
         self.eventLoop = eventLoop
-        self.connection = connection
+        self.link = connection.link
     }
 
 }

@@ -203,8 +203,10 @@ public final class HTTPServer: Sendable {
         // says nothing from holding a connection slot forever.
         let decided = ProtocolDecision()
         if setup.sslContext != nil || setup.config.http2.h2c {
-            let deadline = channel.eventLoop.scheduleTask(in: TimeAmount(runtime.timeouts.headerRead)) { [weak channel] in
-                guard let channel, !decided.isDecided else { return }
+            // (The channel captured strongly: a weak reference gives it a side table, and every retain and release of
+            // it for the connection's life takes the Swift runtime's slow path. The task is cancelled when it closes.)
+            let deadline = channel.eventLoop.scheduleTask(in: TimeAmount(runtime.timeouts.headerRead)) {
+                guard !decided.isDecided else { return }
                 channel.close(promise: nil)
             }
             channel.closeFuture.whenComplete { _ in deadline.cancel() }
@@ -295,6 +297,7 @@ public final class HTTPServer: Sendable {
         stream.streamResetFrameRateLimit.maximumCount = h2.maxResetsPerWindow
         let goaway = GoawayObserver(grace: TimeAmount(runtime.timeouts.send))
         goaway.channel = channel
+        channel.closeFuture.whenComplete { _ in goaway.channel = nil }  // (held strongly until then: see GoawayObserver)
         try sync.addHandler(HTTP2HalfClosedGuard(rememberedStreams: max(256, h2.maxConcurrentStreams * 2)))
         try sync.addHandler(
             NIOHTTP2Handler(mode: .server, frameDelegate: goaway, connectionConfiguration: connection, streamConfiguration: stream)

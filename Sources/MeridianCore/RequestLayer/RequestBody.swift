@@ -36,6 +36,18 @@ public final class RequestBody: @unchecked Sendable {
         func bodyRequested()
     }
 
+    /// Stands for a protocol handler as a body's ``Source``: the body holds the link weakly (it may outlive the
+    /// connection), the handler holds it strongly and is held by it unowned. A weak reference straight to the handler
+    /// gave the handler a side table, and from then on every retain and release of it (dozens per request on
+    /// HTTP/1.1, for the rest of the connection) took the Swift runtime's slow path.
+    final class SourceLink: Source {
+        private unowned let target: any Source
+        init(_ target: any Source) { self.target = target }
+        func bodyConsumed(_ bytes: Int) { target.bodyConsumed(bytes) }
+        func bodyWantsMore() { target.bodyWantsMore() }
+        func bodyRequested() { target.bodyRequested() }
+    }
+
     enum State {
         case streaming
         case ended(HTTPHeaders?)
@@ -49,6 +61,7 @@ public final class RequestBody: @unchecked Sendable {
     public static let highWatermark = 64 * 1024
 
     let eventLoop: (any EventLoop)?
+    /// Weak: the body may outlive the connection. A handler passes its ``SourceLink``, not itself.
     weak var source: (any Source)?
     /// Largest body accepted: `limits.max_body_bytes`, or the route's own limit once routed.
     public internal(set) var maxBytes: Int

@@ -59,8 +59,7 @@ final class EndpointPool: @unchecked Sendable {
         if let connection = takeIdle() { return eventLoop.makeSucceededFuture(connection) }
         if open < settings.maxConnections { return connect() }
         let promise = eventLoop.makePromise(of: UpstreamConnection.self)
-        let timer = eventLoop.scheduleTask(in: TimeAmount(connectTimeout)) { [weak self] in
-            guard let self else { return }
+        let timer = eventLoop.scheduleTask(in: TimeAmount(connectTimeout)) { [self] in
             if let i = self.waiters.firstIndex(where: { $0.promise.futureResult === promise.futureResult }) {
                 self.waiters.remove(at: i)
             }
@@ -114,13 +113,14 @@ final class EndpointPool: @unchecked Sendable {
     /// One timer per pool, not one per idle connection: a request no longer schedules and cancels
     /// a timer each time it borrows and returns a connection. Idle connections close between one
     /// and one and a half idle timeouts after they went idle (nginx checks keepalive_timeout alike).
+    /// Its task holds the pool strongly (see `connect`'s onClose for why not weakly); it stops re-arming once no
+    /// connection is idle, so a dropped pool lives at most until its idle connections have timed out.
     private var sweep: Scheduled<Void>?
 
     private func armSweep() {
         guard sweep == nil, !idle.isEmpty else { return }
         let timeout = TimeAmount(settings.idleTimeout)
-        sweep = eventLoop.scheduleTask(in: .nanoseconds(timeout.nanoseconds / 2)) { [weak self] in
-            guard let self else { return }
+        sweep = eventLoop.scheduleTask(in: .nanoseconds(timeout.nanoseconds / 2)) { [self] in
             self.sweep = nil
             let now = NIODeadline.now()
             // The oldest are first (connections are reused newest first).
@@ -190,11 +190,13 @@ final class EndpointPool: @unchecked Sendable {
             }
             .map { channel in
                 let connection = UpstreamConnection(channel: channel, endpoint: endpoint, handler: handler.value)
-                handler.value.onClose = { [weak self, weak connection] in
-                    guard let self else { return }
+                // Strong captures: the handler drops this closure when it runs (the channel closed), and a weak
+                // reference would give the pool and the connection side tables, which put every retain of them
+                // on the request path on the runtime's slow path.
+                handler.value.onClose = { [self, connection] in
                     self.open -= 1
                     self.stats.openConnections.wrappingDecrement(ordering: .relaxed)
-                    if let connection, let i = self.idle.firstIndex(where: { $0 === connection }) {
+                    if let i = self.idle.firstIndex(where: { $0 === connection }) {
                         self.idle.remove(at: i)
                         self.stats.idleConnections.wrappingDecrement(ordering: .relaxed)
                     }
