@@ -83,22 +83,29 @@ extension HTTP1RequestParser {
 
     /// uri-host [ ":" port ] with reg-name, IPv4 or IP-literal hosts (RFC 9110 §7.2), checked on bytes.
     static func isValidHost(_ value: String) -> Bool {
-        var utf8 = Substring(value).utf8
+        // Over the bytes in place: views of a `String` retained its storage at each step (~6 retains and releases
+        // per request).
+        var value = value
+        return value.withUTF8 { isValidHost(bytes: $0[...]) }
+    }
+
+    private static func isValidHost(bytes: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+        var utf8 = bytes
         if utf8.isEmpty { return true }  // Host: (empty) is allowed when the target has no authority.
         if utf8.first == UInt8(ascii: "[") {
             guard let close = utf8.firstIndex(of: UInt8(ascii: "]")) else { return false }
-            let literal = utf8[utf8.index(after: utf8.startIndex)..<close]
+            let literal = utf8[(utf8.startIndex + 1)..<close]
             guard !literal.isEmpty, literal.allSatisfy({ isHex($0) || $0 == .colon || $0 == UInt8(ascii: ".") }) else {
                 return false
             }
-            utf8 = utf8[utf8.index(after: close)...]
+            utf8 = utf8[(close + 1)...]
             if utf8.isEmpty { return true }
             guard utf8.first == .colon else { return false }
             let port = utf8.dropFirst()
             return port.count <= 5 && port.allSatisfy(isDigit)
         }
         if let colon = utf8.lastIndex(of: .colon) {
-            let port = utf8[utf8.index(after: colon)...]
+            let port = utf8[(colon + 1)...]
             guard port.count <= 5, port.allSatisfy(isDigit) else { return false }
             utf8 = utf8[..<colon]
         }

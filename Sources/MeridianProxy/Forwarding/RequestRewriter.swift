@@ -109,8 +109,8 @@ final class RequestRewriter: Sendable {
         for request: Request, target: String, endpoint: String, traceparent: String?, allocator: ByteBufferAllocator
     ) -> (bytes: ByteBuffer, isHEAD: Bool, chunked: Bool)? {
         guard requestRules.isEmpty, request.upgradeProtocol == nil else { return nil }
-        var size = 256 + target.utf8.count + viaName.utf8.count + (traceparent?.utf8.count ?? 0)
-        for (name, value) in request.headers { size += name.utf8.count + value.utf8.count + 4 }
+        // An estimate, not a pass over the fields to add up their sizes (the buffer grows for a head with long ones).
+        let size = 384 + target.utf8.count + viaName.utf8.count + (traceparent?.utf8.count ?? 0) + 48 * request.headers.count
         var sink = HeadBytesSink(out: allocator.buffer(capacity: size))
         sink.out.writeString(request.method.rawValue)
         sink.out.writeInteger(UInt8(ascii: " "))
@@ -124,8 +124,10 @@ final class RequestRewriter: Sendable {
     }
 
     /// The client's fields that go on (hop-by-hop ones and those `Connection` names out, and the ones this hop
-    /// writes itself), then Host, `X-Forwarded-*`, `Forwarded`, `Via` and the trace context. Two passes over the
-    /// client's fields, comparing names in place: the first finds the values the added fields build on.
+    /// writes itself), then Host, `X-Forwarded-*`, `Forwarded`, `Via` and the trace context. One pass over the
+    /// client's fields, comparing names in place, writes the ones that go on and finds the values the added fields
+    /// build on; only when `Connection` names fields to leave out (rare: browsers and load balancers send
+    /// `keep-alive` or `close`, which name none) are the written ones taken back and written again without those.
     private func forwardedFields<Sink: UpstreamFieldSink>(
         of request: Request, endpoint: String, traceparent: String?, into sink: inout Sink
     ) {
@@ -135,10 +137,14 @@ final class RequestRewriter: Sendable {
         var priorHost: String?
         var traceState: String?
         var seen = FieldKinds()
+        let mark = sink.mark
         for (name, value) in incoming {
             let kind = Self.kind(ofRequestField: name)
             switch kind {
-            case .keep, .drop: continue
+            case .keep:
+                sink.add(name, value)
+                continue
+            case .drop: continue
             case .host: if clientHost == nil { clientHost = value }
             case .forwardedProto: if priorProto == nil { priorProto = value }
             case .forwardedHost: if priorHost == nil { priorHost = value }
@@ -147,10 +153,15 @@ final class RequestRewriter: Sendable {
             }
             seen.insert(kind)
         }
-        let named = seen.contains(.connection) ? Self.connectionNamed(incoming) : []
-        for (name, value) in incoming where Self.kind(ofRequestField: name) == .keep {
-            if !named.isEmpty && named.contains(Self.lower(name)) { continue }
-            sink.add(name, value)
+        if seen.contains(.connection) {
+            let named = Self.connectionNamed(incoming)
+            if !named.isEmpty {
+                sink.rewind(to: mark)
+                for (name, value) in incoming where Self.kind(ofRequestField: name) == .keep {
+                    if named.contains(Self.lower(name)) { continue }
+                    sink.add(name, value)
+                }
+            }
         }
         let host = clientHost ?? request.host
         let connection = request.connection

@@ -12,6 +12,9 @@ protocol UpstreamFieldSink {
     /// `piece` as a token, or as a quoted-string when it is not one (RFC 9110 §5.6.4).
     mutating func appendQuotedIfNeeded(_ piece: String)
     mutating func end()
+    /// Where the next field goes; ``rewind(to:)`` takes back the fields written after it.
+    var mark: Int { get }
+    mutating func rewind(to mark: Int)
 }
 
 struct FieldListSink: UpstreamFieldSink {
@@ -27,6 +30,12 @@ struct FieldListSink: UpstreamFieldSink {
     mutating func append(_ piece: String) { value += piece }
     mutating func appendQuotedIfNeeded(_ piece: String) { value += RequestRewriter.quotedIfNeeded(piece) }
     mutating func end() { headers.add(name: name, value: value) }
+    var mark: Int { headers.count }
+    mutating func rewind(to mark: Int) {
+        var kept = HTTPHeaders()
+        for (name, value) in headers.prefix(mark) { kept.add(name: name, value: value) }
+        headers = kept
+    }
 }
 
 struct HeadBytesSink: UpstreamFieldSink {
@@ -50,4 +59,6 @@ struct HeadBytesSink: UpstreamFieldSink {
         }
     }
     mutating func end() { out.writeStaticString("\r\n") }
+    var mark: Int { out.writerIndex }
+    mutating func rewind(to mark: Int) { out.moveWriterIndex(to: mark) }
 }
