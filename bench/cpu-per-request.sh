@@ -7,8 +7,12 @@
 # `ceiling` as a BIN (TARGET=proxy) measures bench/nio-proxy-ceiling, the least a SwiftNIO proxy can do per
 # request (head found by its blank line, a fixed head upstream, the response's bytes back unchanged): the floor
 # under anything built on NIO's channels. Built here on first use (`swift build -c release`, ~2 minutes).
+# MODE=counts: instead of time, what the server calls per request, counted by uprobes (`perf probe` on the Swift
+# runtime's swift_retain, swift_release and swift_allocObject, glibc's malloc and clock_gettime) over REQUESTS
+# requests: the same numbers run after run, so a change worth 1% shows where the time per request does not.
+# Needs root and perf (the uprobes slow the server ~10x while counting; REQUESTS=100000 is plenty).
 # Usage: bench/cpu-per-request.sh BIN [BIN...]      (BIN may be `nginx` or `ceiling` with TARGET=proxy)
-# Env:   REQUESTS=300000 ROUNDS=3 CONNECTIONS=64 TARGET=static|proxy
+# Env:   REQUESTS=300000 ROUNDS=3 CONNECTIONS=64 TARGET=static|proxy MODE=time|counts
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=bench/common.sh
@@ -17,8 +21,10 @@ REQUESTS=${REQUESTS:-300000}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
 TARGET=${TARGET:-static}
+MODE=${MODE:-time}
 (($# > 0)) || die "usage: $0 BIN [BIN...]"
 [[ $TARGET == static || $TARGET == proxy ]] || die "TARGET must be static or proxy, got '$TARGET'"
+[[ $MODE == time || $MODE == counts ]] || die "MODE must be time or counts, got '$MODE'"
 for bin in "$@"; do
   [[ ($bin == nginx || $bin == ceiling) && $TARGET == proxy ]] && continue
   [[ -x $bin ]] || die "not an executable: $bin (\`nginx\` and \`ceiling\` only with TARGET=proxy)"
@@ -83,14 +89,72 @@ u, s = ($u1 - $u0) / t / n, ($s1 - $s0) / t / n
 print(f'{u:.2f} {s:.2f} {u + s:.2f} {float(\"$rate\"):.0f}')")
 }
 
-echo "| round | server | user µs per request | system µs | total µs | req/s |"
-echo "|---:|---|---:|---:|---:|---:|"
-for r in $(seq 1 "$ROUNDS"); do
+# The uprobes of MODE=counts, on the libraries the servers load (removed on exit).
+PROBES=()
+add_probe() {  # LIBRARY SYMBOL: sets PROBES+=(event name)
+  local out
+  out=$(perf probe -q -x "$1" -a "$2" 2>&1) || die "perf probe -x $1 -a $2 failed: $out"
+  PROBES+=("probe_$(basename "$1" | sed 's/\.so.*//; s/[^A-Za-z0-9_]/_/g'):$2")
+}
+if [[ $MODE == counts ]]; then
+  command -v perf >/dev/null || scripts/ensure-packages.sh perf:linux-perf
+  perf probe -q -d 'probe_libc:*' 2>/dev/null || true
+  perf probe -q -d 'probe_libswiftCore:*' 2>/dev/null || true
+  libc=$(ldconfig -p | awk '/libc\.so\.6 .*x86-64/ {print $NF; exit}')
+  add_probe "$libc" malloc
+  add_probe "$libc" clock_gettime
+  swiftcore=""
   for bin in "$@"; do
-    measure "$bin"
-    echo "| $r | $bin | $US | $SS | $TS | $RATE |"
+    [[ $bin == nginx ]] && continue
+    [[ $bin == ceiling ]] && bin="$CEILING/.build/release/NIOProxyCeiling"
+    swiftcore=$(ldd "$bin" | awk '/libswiftCore\.so/ {print $3; exit}')
+    [[ -n $swiftcore ]] && break
   done
-done
+  [[ -n $swiftcore ]] || die "no libswiftCore.so in ldd of $* (a statically linked runtime cannot be probed)"
+  for sym in swift_retain swift_release swift_allocObject; do add_probe "$swiftcore" "$sym"; done
+  trap 'perf probe -q -d "probe_libc:*" 2>/dev/null; perf probe -q -d "probe_libswiftCore:*" 2>/dev/null; bench_cleanup' EXIT
+fi
+
+count() {  # BIN: sets COUNTS (per request, in PROBES' order)
+  local bin=$1 port pid events
+  port=$(free_ports 1)
+  start "$bin" "$port"
+  pid=$SERVER_PID
+  wait_ready "$bin" "$pid" "http://127.0.0.1:$port/1k.bin" "$TMP/server.log"
+  taskset -c 1 h2load --h1 -n 20000 -c "$CONNECTIONS" "http://127.0.0.1:$port/1k.bin" >/dev/null 2>&1  # warm-up
+  events=$(IFS=,; echo "${PROBES[*]}")
+  perf stat -x, -e "$events" -p "$pid" -o "$TMP/counts.txt" &
+  local stat=$!
+  sleep 0.5
+  taskset -c 1 h2load --h1 -n "$REQUESTS" -c "$CONNECTIONS" "http://127.0.0.1:$port/1k.bin" >/dev/null 2>&1
+  kill -INT "$stat"; wait "$stat" 2>/dev/null || true
+  kill -INT "$pid"; wait "$pid" 2>/dev/null || true
+  COUNTS=""
+  for e in "${PROBES[@]}"; do
+    COUNTS+=" | $(awk -F, -v e="$e" -v n="$REQUESTS" '$3 == e {v = $1} END {printf "%.2f", (v == "" || v == "<not counted>" ? 0 : v) / n}' "$TMP/counts.txt")"
+  done
+}
+
+if [[ $MODE == counts ]]; then
+  echo "| server | $(printf '%s | ' "${PROBES[@]#*:}")"
+  echo "|---|$(printf -- '---:|%.0s' "${PROBES[@]}")"
+  for bin in "$@"; do
+    count "$bin"
+    echo "| $bin$COUNTS |"
+  done
+  echo
+  echo "per request, over REQUESTS=$REQUESTS (the server's background timers included: the per-request figures move by"
+  echo "a few hundredths between runs)"
+else
+  echo "| round | server | user µs per request | system µs | total µs | req/s |"
+  echo "|---:|---|---:|---:|---:|---:|"
+  for r in $(seq 1 "$ROUNDS"); do
+    for bin in "$@"; do
+      measure "$bin"
+      echo "| $r | $bin | $US | $SS | $TS | $RATE |"
+    done
+  done
+fi
 echo
-echo "command: TARGET=$TARGET REQUESTS=$REQUESTS ROUNDS=$ROUNDS CONNECTIONS=$CONNECTIONS $0 $*"
+echo "command: TARGET=$TARGET MODE=$MODE REQUESTS=$REQUESTS ROUNDS=$ROUNDS CONNECTIONS=$CONNECTIONS $0 $*"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)   h2load --h1 -c $CONNECTIONS on core 1, server on core 0$([[ $TARGET == proxy ]] && echo ", upstream nginx on core 1")"
