@@ -28,7 +28,7 @@ extension ProxyExchange {
         guard hasBody else {
             body.ended = true
             connection.sendEnd(nil)
-            requestFullySent()
+            requestFullySent(at: headSentAt)
             return
         }
         for piece in body.replay { _ = connection.sendBody(piece) }

@@ -171,7 +171,8 @@ final class ProxyExchange: @unchecked Sendable {
         }
         outcomeRecorded = false
         requestSent = false
-        tryStarted = .now()
+        // The first try starts as the exchange is made (same call, microseconds apart): its clock read serves.
+        if attemptID > 0 { tryStarted = .now() }
         attemptID += 1
         let id = attemptID
         let pool = loop.pools[endpoint]
@@ -193,7 +194,7 @@ final class ProxyExchange: @unchecked Sendable {
         armTryTimer()
         if !queued, let connection = pool.takeIdle() {
             self.connection = connection
-            connected()
+            connected(at: tryStarted)
             return
         }
         pool.acquire().whenComplete { [self] result in
@@ -214,9 +215,8 @@ final class ProxyExchange: @unchecked Sendable {
         }
     }
 
-    private func connected() {
+    private func connected(at now: NIODeadline = .now()) {
         guard let connection else { return }
-        let now = NIODeadline.now()
         context.annotate(UpstreamConnectAnnotation.self, Self.milliseconds(from: tryStarted, to: now))
         let endpointKey = route.cluster.endpointKeys[endpoint]
         let traceparent = attemptToken?.traceparent ?? request.trace?.traceparent()
@@ -241,21 +241,22 @@ final class ProxyExchange: @unchecked Sendable {
         armHeadTimer(.perTry, perTry)
     }
 
-    func requestFullySent() {
+    /// `now` when the caller has it (a request without a body is sent with its head).
+    func requestFullySent(at now: NIODeadline? = nil) {
         guard responseHead == nil else { return }
         let firstByte = route.cluster.config.timeouts.firstByte
         if let perTry = route.retryPolicy.perTryTimeout, perTry <= firstByte { return }
-        armHeadTimer(.firstByte, firstByte)
+        armHeadTimer(.firstByte, firstByte, now: now ?? .now())
     }
 
     enum HeadTimeout { case perTry, firstByte }
 
     /// A timeout for the response head; it also guards a small body being gathered after it (see
     /// upstreamHead), so such a response needs no second timer.
-    private func armHeadTimer(_ kind: HeadTimeout, _ after: Duration) {
+    private func armHeadTimer(_ kind: HeadTimeout, _ after: Duration, now: NIODeadline = .now()) {
         cancelTimers()
         headTimeoutKind = kind
-        headTimeout = loop.timeouts.arm(self, after: TimeAmount(after))
+        headTimeout = loop.timeouts.arm(self, after: TimeAmount(after), now: now)
     }
 
     /// The head timeout passed (``ExchangeTimeouts`` calls this on the event loop).

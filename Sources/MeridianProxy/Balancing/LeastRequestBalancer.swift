@@ -54,7 +54,7 @@ public final class LeastRequestBalancer: LoadBalancer {
         outstanding[endpoint] += 1
     }
 
-    public func finished(_ endpoint: Int, latency: Duration?, now: Duration) {
+    public func finished(_ endpoint: Int, latency: Duration?, now: @autoclosure () -> Duration) {
         // Never below 0: an unpaired finish is a caller bug, but must not make an endpoint look
         // better than idle and attract all traffic.
         guard outstanding.indices.contains(endpoint), outstanding[endpoint] > 0 else { return }

@@ -26,8 +26,9 @@ public protocol LoadBalancer: AnyObject {
     /// A request to `endpoint` finished (outstanding - 1). `latency` is the time to the first
     /// response byte when the try got a response (it feeds the latency estimate), nil when it
     /// failed before one. `now` is a monotonic time since an arbitrary origin, used only to decay
-    /// latency estimates.
-    func finished(_ endpoint: Int, latency: Duration?, now: Duration)
+    /// latency estimates (evaluated only by the policies that keep them: a clock read the others
+    /// would pay on every request for nothing).
+    func finished(_ endpoint: Int, latency: Duration?, now: @autoclosure () -> Duration)
 }
 
 extension LoadBalancer {

@@ -62,8 +62,8 @@ public final class PeakEWMABalancer: LoadBalancer {
         outstanding[endpoint] += 1
     }
 
-    public func finished(_ endpoint: Int, latency sample: Duration?, now: Duration) {
-        self.now = max(self.now, PeakEWMA.seconds(now))
+    public func finished(_ endpoint: Int, latency sample: Duration?, now: @autoclosure () -> Duration) {
+        self.now = max(self.now, PeakEWMA.seconds(now()))
         guard outstanding.indices.contains(endpoint) else { return }
         if outstanding[endpoint] > 0 {
             outstanding[endpoint] -= 1

@@ -26,5 +26,5 @@ public final class RingHashBalancer: LoadBalancer {
 
     public func started(_ endpoint: Int) {}
 
-    public func finished(_ endpoint: Int, latency: Duration?, now: Duration) {}
+    public func finished(_ endpoint: Int, latency: Duration?, now: @autoclosure () -> Duration) {}
 }

@@ -20,5 +20,5 @@ public final class RoundRobinBalancer: LoadBalancer {
 
     public func started(_ endpoint: Int) {}
 
-    public func finished(_ endpoint: Int, latency: Duration?, now: Duration) {}
+    public func finished(_ endpoint: Int, latency: Duration?, now: @autoclosure () -> Duration) {}
 }

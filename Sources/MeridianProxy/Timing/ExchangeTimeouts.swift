@@ -23,8 +23,8 @@ final class ExchangeTimeouts {
         self.eventLoop = eventLoop
     }
 
-    /// Arms `exchange`'s timeout `length` from now: ``ProxyExchange/headTimeoutFired()`` runs then unless cancelled.
-    func arm(_ exchange: ProxyExchange, after length: TimeAmount) -> Handle {
+    /// Arms `exchange`'s timeout `length` from `now`: ``ProxyExchange/headTimeoutFired()`` runs then unless cancelled.
+    func arm(_ exchange: ProxyExchange, after length: TimeAmount, now: NIODeadline = .now()) -> Handle {
         let i: Int
         if let found = queues.firstIndex(where: { $0.length == length }) {
             i = found
@@ -32,7 +32,7 @@ final class ExchangeTimeouts {
             queues.append(Queue(length: length))
             i = queues.count - 1
         }
-        let deadline = NIODeadline.now() + length
+        let deadline = now + length
         let inner = queues[i].deadlines.arm(exchange, at: deadline)
         if queues[i].task == nil { schedule(i, at: deadline) }
         return Handle(queue: i, inner: inner)
