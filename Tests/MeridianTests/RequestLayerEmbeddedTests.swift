@@ -254,4 +254,42 @@ import Testing
         #expect(last == ["! end=false", " end=true"])
         _ = try channel.finish()
     }
+
+    // MARK: - Side tables
+
+    /// Whether the Swift runtime gave `object` a side table, as a weak reference to it does: the inline reference
+    /// count word (the second of the object, 64-bit layout of swift/RefCount.h) then has UseSlowRC (bit 63) and
+    /// SideTableMark (bit 62) set, and every retain and release of the object takes the runtime's slow path.
+    static func hasSideTable(_ object: AnyObject) -> Bool {
+        Unmanaged.passUnretained(object).toOpaque().load(fromByteOffset: 8, as: UInt64.self) >> 62 == 0b11
+    }
+
+    final class Probe {}
+
+    @Test func aWeakReferenceGivesItsTargetASideTable() {
+        let probe = Probe()
+        #expect(!Self.hasSideTable(probe))
+        weak var weakProbe = probe
+        #expect(Self.hasSideTable(probe))
+        #expect(weakProbe != nil)
+    }
+
+    /// The protocol handlers are retained and released dozens of times per request: a request body or an HTTP/2
+    /// stream holding one weakly put all of that on the slow path for the rest of the connection.
+    @Test func requestBodiesAndStreamsLeaveTheirHandlerWithoutASideTable() throws {
+        let h1 = try http1([("/", DuplexEcho())])
+        try h1.writeInbound(ByteBuffer(string: "PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nping"))
+        h1.embeddedEventLoop.run()
+        #expect(try outbound(h1).hasSuffix("ping\r\n0\r\n\r\n"))
+        #expect(!Self.hasSideTable(try h1.pipeline.syncOperations.handler(type: HTTP1ConnectionHandler.self)))
+        _ = try h1.finish()
+
+        let h2 = try http2([("/", DuplexEcho())])
+        try h2.writeInbound(Self.request("/echo", method: "POST", endStream: false))
+        try h2.writeInbound(HTTP2Frame(streamID: 1, payload: .data(.init(data: .byteBuffer(ByteBuffer(string: "ping")), endStream: true))))
+        h2.pipeline.fireChannelReadComplete()
+        #expect(try frames(h2).count >= 2)
+        #expect(!Self.hasSideTable(try h2.pipeline.syncOperations.handler(type: HTTP2ConnectionHandler.self)))
+        _ = try h2.finish()
+    }
 }
