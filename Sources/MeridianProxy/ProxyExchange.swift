@@ -155,11 +155,14 @@ final class ProxyExchange: @unchecked Sendable {
             balancerOpen = true
             headLatency = nil
         }
+        // The first try starts as the exchange is made (same call, microseconds apart): its clock read serves.
+        if attemptID > 0 { tryStarted = .now() }
         if let observer = route.observer {
             let cluster = route.cluster
             let i = self.endpoint
             attemptToken = observer.tryStarted(
-                trace: request.trace, endpointState: loop.observerState(observer, endpoint: i, cluster: cluster.name, key: cluster.endpointKeys[i])
+                trace: request.trace, endpointState: loop.observerState(observer, endpoint: i, cluster: cluster.name, key: cluster.endpointKeys[i]),
+                at: tryStarted
             ) {
                 let endpoint = cluster.config.endpoints[i]
                 return UpstreamAttempt(
@@ -171,8 +174,6 @@ final class ProxyExchange: @unchecked Sendable {
         }
         outcomeRecorded = false
         requestSent = false
-        // The first try starts as the exchange is made (same call, microseconds apart): its clock read serves.
-        if attemptID > 0 { tryStarted = .now() }
         attemptID += 1
         let id = attemptID
         let pool = loop.pools[endpoint]

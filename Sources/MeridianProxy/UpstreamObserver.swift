@@ -1,3 +1,4 @@
+public import NIOCore
 public import MeridianCore
 
 /// What the proxy tells telemetry: each try at an upstream (a CLIENT span and the per-endpoint
@@ -9,10 +10,11 @@ public protocol UpstreamObserver: AnyObject, Sendable {
     /// kept by the proxy, and handed to every try at that endpoint, so a try looks nothing up by name.
     func endpointState(cluster: String, endpoint: String) -> (any Sendable)?
     /// A try is about to send its request, for a request in `trace` (`endpointState`: what
-    /// ``endpointState(cluster:endpoint:)`` gave for its endpoint; `attempt`: the try described, built only if the
-    /// observer asks, for a sampled request's CLIENT span). The token's `traceparent`, when set, goes upstream (the
+    /// ``endpointState(cluster:endpoint:)`` gave for its endpoint; `start`: when the try started, as the proxy read
+    /// it; `attempt`: the try described, built only if the observer asks, for a sampled request's CLIENT span). The token's `traceparent`, when set, goes upstream (the
     /// CLIENT span's context, so the upstream's spans hang under this try).
-    func tryStarted(trace: TraceContext?, endpointState: (any Sendable)?, attempt: () -> UpstreamAttempt) -> UpstreamAttemptToken
+    func tryStarted(trace: TraceContext?, endpointState: (any Sendable)?, at start: NIODeadline, attempt: () -> UpstreamAttempt)
+        -> UpstreamAttemptToken
     /// The try ended: the upstream's status when a response head arrived, else nil; `error` is the
     /// `upstream_error` code (`connect_failure`, `timeout`, `reset`, `invalid_response`) or nil.
     func tryFinished(_ token: UpstreamAttemptToken, status: Int?, error: String?)

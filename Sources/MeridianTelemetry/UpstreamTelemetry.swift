@@ -1,14 +1,15 @@
 internal import Foundation
 public import MeridianCore
 public import MeridianProxy
-internal import NIOCore
+public import NIOCore
 
 /// What telemetry does with the proxy's tries and events: a CLIENT span per try of a sampled
 /// request (its context goes upstream as `traceparent`), the per-endpoint metrics, and the
 /// counters of retries, budget exhaustion, ejections and breaker transitions.
 ///
 /// Called on every proxied request from its event loop: an unsampled try costs a cast of the
-/// endpoint's handle (kept by the proxy per event loop), two clock reads, a `traceparent` string and a few relaxed atomic increments.
+/// endpoint's handle (kept by the proxy per event loop), one clock read (the try's start is the
+/// proxy's), a `traceparent` string and a few relaxed atomic increments.
 public final class UpstreamTelemetry: UpstreamObserver {
     let metrics: UpstreamMetrics?
     let exemplars: Bool
@@ -32,9 +33,11 @@ public final class UpstreamTelemetry: UpstreamObserver {
         metrics?.endpoint(cluster: cluster, endpoint: endpoint)
     }
 
-    public func tryStarted(trace: TraceContext?, endpointState: (any Sendable)?, attempt: () -> UpstreamAttempt) -> UpstreamAttemptToken {
+    public func tryStarted(
+        trace: TraceContext?, endpointState: (any Sendable)?, at start: NIODeadline, attempt: () -> UpstreamAttempt
+    ) -> UpstreamAttemptToken {
         let handle = endpointState as? UpstreamMetrics.Endpoint
-        let now = NIODeadline.now().uptimeNanoseconds
+        let now = start.uptimeNanoseconds
         if let trace, trace.sampled, let client = spans?.startClientSpan(attempt()) {
             return UpstreamAttemptToken(
                 traceparent: client.traceparent,

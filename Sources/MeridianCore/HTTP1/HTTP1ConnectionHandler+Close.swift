@@ -85,9 +85,8 @@ extension HTTP1ConnectionHandler {
     func flushSoon(context: ChannelHandlerContext) {
         if needsFlush {
             needsFlush = false
-            let flusher = self.flusher ?? TickFlusher.of(context.eventLoop)
-            self.flusher = flusher
-            flusher.flushSoon(context.channel)
+            if flusher == nil { flusher = TickFlusher.of(context.eventLoop) }
+            flusher!.flushSoon(context.channel)
         }
     }
 

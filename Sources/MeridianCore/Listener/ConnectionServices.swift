@@ -62,24 +62,18 @@ public final class ConnectionServices: Sendable {
 
     static func id(prefix: [UInt8], counter: UInt64) -> String {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: prefix.count + 11) { out in
-            var count = 0
-            for b in prefix {
-                out[count] = b
-                count += 1
-            }
-            // The counter's digits, most significant first (at most 11 for a UInt64).
-            var digits = 1
-            var rest = counter / 62
-            while rest > 0 {
-                digits += 1
-                rest /= 62
-            }
+            // Written back to front: the counter's digits from the least significant (at most 11 for a UInt64), then
+            // the prefix before them; one division by 62 per digit.
+            var start = out.count
             var n = counter
-            for i in stride(from: count + digits - 1, through: count, by: -1) {
-                out[i] = base62[Int(n % 62)]
+            repeat {
+                start -= 1
+                out[start] = base62[Int(n % 62)]
                 n /= 62
-            }
-            return String(decoding: UnsafeBufferPointer(rebasing: out[..<(count + digits)]), as: UTF8.self)
+            } while n > 0
+            start -= prefix.count
+            for (i, b) in prefix.enumerated() { out[start + i] = b }
+            return String(decoding: UnsafeBufferPointer(rebasing: out[start...]), as: UTF8.self)
         }
     }
 
