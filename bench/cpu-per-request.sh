@@ -8,7 +8,8 @@
 # request (head found by its blank line, a fixed head upstream, the response's bytes back unchanged): the floor
 # under anything built on NIO's channels. Built here on first use (`swift build -c release`, ~2 minutes).
 # MODE=counts: instead of time, what the server calls per request, counted by uprobes (`perf probe` on the Swift
-# runtime's swift_retain, swift_release and swift_allocObject, glibc's malloc and clock_gettime) over REQUESTS
+# runtime's swift_retain, swift_release, swift_allocObject and its retain slow path incrementSlow, glibc's malloc
+# and clock_gettime) over REQUESTS
 # requests: the same numbers run after run, so a change worth 1% shows where the time per request does not.
 # Needs root and perf (the uprobes slow the server ~10x while counting; REQUESTS=100000 is plenty).
 # Usage: bench/cpu-per-request.sh BIN [BIN...]      (BIN may be `nginx` or `ceiling` with TARGET=proxy)
@@ -100,18 +101,25 @@ if [[ $MODE == counts ]]; then
   command -v perf >/dev/null || scripts/ensure-packages.sh perf:linux-perf
   perf probe -q -d 'probe_libc:*' 2>/dev/null || true
   perf probe -q -d 'probe_libswiftCore:*' 2>/dev/null || true
-  libc=$(ldconfig -p | awk '/libc\.so\.6 .*x86-64/ {print $NF; exit}')
+  libc=$(ldconfig -p | awk '/libc\.so\.6 .*x86-64/ && !n++ {print $NF}')
   add_probe "$libc" malloc
   add_probe "$libc" clock_gettime
   swiftcore=""
   for bin in "$@"; do
     [[ $bin == nginx ]] && continue
     [[ $bin == ceiling ]] && bin="$CEILING/.build/release/NIOProxyCeiling"
-    swiftcore=$(ldd "$bin" | awk '/libswiftCore\.so/ {print $3; exit}')
+    swiftcore=$(ldd "$bin" | awk '/libswiftCore\.so/ && !n++ {print $3}')
     [[ -n $swiftcore ]] && break
   done
   [[ -n $swiftcore ]] || die "no libswiftCore.so in ldd of $* (a statically linked runtime cannot be probed)"
   for sym in swift_retain swift_release swift_allocObject; do add_probe "$swiftcore" "$sym"; done
+  # The runtime's slow path of a retain (an object with a side table, which a weak reference to it gives): a hidden
+  # symbol, probed at its address.
+  slow=$(readelf -sW "$swiftcore" | awk '$8 ~ /RefCountInlinednessE1EEEE13incrementSlowES3_j$/ {print $2}')
+  if [[ -n $slow ]]; then
+    out=$(perf probe -q -x "$swiftcore" -a "incrementSlow=$(printf '0x%x' "0x$slow")" 2>&1) || die "perf probe incrementSlow failed: $out"
+    PROBES+=("probe_libswiftCore:incrementSlow")
+  fi
   trap 'perf probe -q -d "probe_libc:*" 2>/dev/null; perf probe -q -d "probe_libswiftCore:*" 2>/dev/null; bench_cleanup' EXIT
 fi
 
