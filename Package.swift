@@ -46,7 +46,7 @@ let package = Package(
                 "MeridianRedis",  // bench-redis
                 "MeridianCache",  // bench-cache-eviction
                 "MeridianSecurity",  // hash-password
-                "CMalloc",  // mallopt at start
+                "CTCMalloc",  // the process's allocator
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -154,8 +154,8 @@ let package = Package(
         .systemLibrary(name: "CLibdeflate"),
         // preadv2(RWF_NOWAIT): a file read on the event loop that never waits for the disk.
         .systemLibrary(name: "CFileIO"),
-        // glibc's mallopt: the server's allocator thresholds (MallocTuning in the meridian target).
-        .systemLibrary(name: "CMalloc"),
+        // gperftools' tcmalloc, linked into the binary as its malloc (Allocator in the meridian target).
+        .systemLibrary(name: "CTCMalloc", providers: [.apt(["libgoogle-perftools-dev"])]),
         .target(
             name: "MeridianCompression",
             dependencies: [

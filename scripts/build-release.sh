@@ -10,8 +10,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # zlib, libdeflate and brotli compress;
-# libxcrypt (bcrypt) and libargon2 check basic auth's password hashes; libmodsecurity and the OWASP CRS are the WAF.
+# libxcrypt (bcrypt) and libargon2 check basic auth's password hashes; libmodsecurity and the OWASP CRS are the WAF;
+# gperftools' tcmalloc is the process's malloc (Sources/meridian/Allocator.swift).
 scripts/ensure-packages.sh /usr/include/zlib.h:zlib1g-dev \
   /usr/include/brotli/encode.h:libbrotli-dev /usr/include/libdeflate.h:libdeflate-dev /usr/include/crypt.h:libcrypt-dev /usr/include/argon2.h:libargon2-dev \
-  /usr/include/modsecurity/modsecurity.h:libmodsecurity-dev /usr/share/modsecurity-crs/rules/REQUEST-942-APPLICATION-ATTACK-SQLI.conf:modsecurity-crs
+  /usr/include/modsecurity/modsecurity.h:libmodsecurity-dev /usr/share/modsecurity-crs/rules/REQUEST-942-APPLICATION-ATTACK-SQLI.conf:modsecurity-crs \
+  /usr/include/gperftools/malloc_extension_c.h:libgoogle-perftools-dev
 exec swift build -c release --product meridian -Xswiftc -enforce-exclusivity=unchecked "$@"

@@ -8,7 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 scripts/ensure-packages.sh curl:curl python3:python3 /usr/include/zlib.h:zlib1g-dev /usr/include/brotli/encode.h:libbrotli-dev /usr/include/libdeflate.h:libdeflate-dev openssl:openssl nghttp:nghttp2-client nghttpd:nghttp2-server \
   redis-server:redis-server redis-cli:redis-tools \
   /usr/include/crypt.h:libcrypt-dev /usr/include/argon2.h:libargon2-dev /usr/include/modsecurity/modsecurity.h:libmodsecurity-dev \
-  /usr/share/modsecurity-crs/rules/REQUEST-942-APPLICATION-ATTACK-SQLI.conf:modsecurity-crs
+  /usr/share/modsecurity-crs/rules/REQUEST-942-APPLICATION-ATTACK-SQLI.conf:modsecurity-crs \
+  /usr/include/gperftools/malloc_extension_c.h:libgoogle-perftools-dev /usr/include/jemalloc/jemalloc.h:libjemalloc-dev
 # The OTLP receiver and the metrics parser the tests drive use the official OpenTelemetry protobuf
 # definitions and prometheus_client's parsers, in a virtualenv of their own.
 venv=.build/test-venv

@@ -113,12 +113,13 @@ func applyAdminAndTLS(admin: String?, tlsCert: String?, tlsKey: String?, to over
 func runApplication(
     _ configuration: Configuration, configPath: String?, overrides: CommandLineOverrides, environment: [String: String]
 ) async throws {
-    let tuned = MallocTuning.apply(environment: environment)
     let format: JSONLogHandler.Format = configuration.logging.format == .json ? .json : .text
     LoggingSystem.bootstrap { label in JSONLogHandler(label: label, format: format) }
     var logger = Logger(label: "meridian")
     logger.logLevel = Logger.Level(configuration.logging.level)
-    if !tuned { logger.info("malloc thresholds left to the environment (MALLOC_MMAP_THRESHOLD_ or MALLOC_TRIM_THRESHOLD_ is set)") }
+    if !Allocator.tcmallocServesMalloc() {
+        logger.notice("malloc is not tcmalloc: another allocator was loaded ahead of it (LD_PRELOAD?); running on that one")
+    }
     do {
         let app = try MeridianApplication(
             configuration: configuration, configPath: configPath, overrides: overrides, environment: environment, logger: logger

@@ -31,8 +31,8 @@ final class MeridianProcess: @unchecked Sendable {  // mutated only by the test 
     }
 
     /// `meridian serve --config <dir>/meridian.yaml` with `config` written there.
-    convenience init(config: String, files: [String: String] = [:]) throws {
-        try self.init(files: files) { process in
+    convenience init(config: String, files: [String: String] = [:], environment: [String: String] = [:]) throws {
+        try self.init(files: files, environment: environment) { process in
             try process.writeConfig(config)
             return ["serve", "--config", process.configPath]
         }
@@ -43,7 +43,7 @@ final class MeridianProcess: @unchecked Sendable {  // mutated only by the test 
         try self.init(files: files) { _ in arguments }
     }
 
-    private init(files: [String: String], arguments: (MeridianProcess) throws -> [String]) throws {
+    private init(files: [String: String], environment: [String: String] = [:], arguments: (MeridianProcess) throws -> [String]) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-proc-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         for (path, content) in files {
@@ -51,7 +51,7 @@ final class MeridianProcess: @unchecked Sendable {  // mutated only by the test 
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try Data(content.utf8).write(to: url)
         }
-        process = try ChildProcess([Self.binary.path] + (try arguments(self)), directory: directory.path)
+        process = try ChildProcess([Self.binary.path] + (try arguments(self)), environment: environment, directory: directory.path)
         let collected = self.collected
         let output = process.output
         let reader = Thread {
