@@ -9,6 +9,7 @@
 # under anything built on NIO's channels. Built here on first use (`swift build -c release`, ~2 minutes).
 # MODE=counts: instead of time, what the server calls per request, counted by uprobes (`perf probe` on the Swift
 # runtime's swift_retain, swift_release, swift_allocObject and its retain slow path incrementSlow, glibc's malloc
+# (and tcmalloc's, which the meridian binary links)
 # and clock_gettime) over REQUESTS
 # requests: the same numbers run after run, so a change worth 1% shows where the time per request does not.
 # Needs root and perf (the uprobes slow the server ~10x while counting; REQUESTS=100000 is plenty).
@@ -101,8 +102,12 @@ if [[ $MODE == counts ]]; then
   command -v perf >/dev/null || scripts/ensure-packages.sh perf:linux-perf
   perf probe -q -d 'probe_libc:*' 2>/dev/null || true
   perf probe -q -d 'probe_libswiftCore:*' 2>/dev/null || true
+  perf probe -q -d 'probe_libtcmalloc_minimal:*' 2>/dev/null || true
   libc=$(ldconfig -p | awk '/libc\.so\.6 .*x86-64/ && !n++ {print $NF}')
   add_probe "$libc" malloc
+  # Meridian links tcmalloc (Sources/meridian/Allocator.swift): its malloc is tcmalloc's, and glibc's counts 0 there.
+  tcmalloc=$(ldconfig -p | awk '/libtcmalloc_minimal\.so\.4 .*x86-64/ && !n++ {print $NF}')
+  [[ -n $tcmalloc ]] && add_probe "$tcmalloc" tc_malloc  # (malloc's address; probing `malloc` there fails)
   add_probe "$libc" clock_gettime
   swiftcore=""
   for bin in "$@"; do
@@ -120,7 +125,8 @@ if [[ $MODE == counts ]]; then
     out=$(perf probe -q -x "$swiftcore" -a "incrementSlow=$(printf '0x%x' "0x$slow")" 2>&1) || die "perf probe incrementSlow failed: $out"
     PROBES+=("probe_libswiftCore:incrementSlow")
   fi
-  trap 'perf probe -q -d "probe_libc:*" 2>/dev/null; perf probe -q -d "probe_libswiftCore:*" 2>/dev/null; bench_cleanup' EXIT
+  trap 'perf probe -q -d "probe_libc:*" 2>/dev/null; perf probe -q -d "probe_libswiftCore:*" 2>/dev/null
+    perf probe -q -d "probe_libtcmalloc_minimal:*" 2>/dev/null; bench_cleanup' EXIT
 fi
 
 count() {  # BIN: sets COUNTS (per request, in PROBES' order)
@@ -144,7 +150,7 @@ count() {  # BIN: sets COUNTS (per request, in PROBES' order)
 }
 
 if [[ $MODE == counts ]]; then
-  echo "| server | $(printf '%s | ' "${PROBES[@]#*:}")"
+  echo "| server | $(printf '%s | ' "${PROBES[@]#probe_}")"
   echo "|---|$(printf -- '---:|%.0s' "${PROBES[@]}")"
   for bin in "$@"; do
     count "$bin"

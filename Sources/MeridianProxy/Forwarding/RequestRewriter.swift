@@ -170,7 +170,8 @@ final class RequestRewriter: Sendable {
         case .upstream: sink.add("host", endpoint)
         case .fixed(let h): sink.add("host", h)
         }
-        let trusted = connection.remoteAddress.map(isTrusted) ?? false
+        // (No trusted proxies, the usual case: the address is not even read; its getter retains the shared box.)
+        let trusted = !trustedProxies.isEmpty && (connection.remoteAddress.map(isTrusted) ?? false)
         sink.begin("x-forwarded-for")
         if trusted && seen.contains(.forwardedFor) {
             for value in incoming[canonicalForm: "x-forwarded-for"] {
