@@ -19,20 +19,9 @@ import Testing
                 respond: {status: 200, body: "ok"}
         """
 
-    /// The child's /proc maps, read to the end (Foundation's `String(contentsOfFile:)` stops at a /proc file's first
-    /// page: it trusts st_size, which is 0 there).
     static func mappedLibraries(_ m: MeridianProcess) throws -> String {
-        let fd = open("/proc/\(m.process.processIdentifier)/maps", O_RDONLY)
-        guard fd >= 0 else { throw TestError("open maps: \(errno)") }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            guard n > 0 else { break }
-            bytes += chunk[..<n]
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        guard let maps = procFile(m.process.processIdentifier, "maps") else { throw TestError("no /proc maps for the server") }
+        return maps
     }
 
     @Test func theBinaryRunsOnTCMalloc() async throws {

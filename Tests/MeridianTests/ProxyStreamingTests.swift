@@ -33,15 +33,6 @@ import Testing
             """)
     }
 
-    /// VmRSS or VmHWM (peak) of a process, in bytes.
-    static func memory(_ field: String, pid: Int32) -> Int {
-        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        for line in status.split(separator: "\n") where line.hasPrefix("\(field):") {
-            return (Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) * 1024
-        }
-        return 0
-    }
-
     /// Timing: runs after the suite, alone (`MERIDIAN_LARGE_TESTS=1`, as scripts/test.sh does): with every suite
     /// starting at once on two cores, the first event was once 433 ms late.
     @Test(.enabled(if: ProcessInfo.processInfo.environment["MERIDIAN_LARGE_TESTS"] == "1"))
@@ -104,7 +95,7 @@ import Testing
             let base = "http://127.0.0.1:\(try await m.port(of: "http"))"
             let pid = m.process.processIdentifier
             _ = try await Subprocess.run("curl", ["-sS", "-o", "/dev/null", "\(base)/bytes/1000000"])
-            let before = Self.memory("VmRSS", pid: pid)
+            let before = procMemory("VmRSS", pid: pid)
             let started = ContinuousClock.now
             let (code, got) = try await Subprocess.run(
                 "curl", ["-sS", "-o", "/dev/null", "-w", "%{size_download}", "--max-time", "300", "\(base)/bytes/\(size)"], timeout: 310
@@ -117,7 +108,7 @@ import Testing
             )
             #expect(upCode == 0)
             #expect(echo.contains("body-bytes: \(size)\n"), "\(echo.suffix(200))")
-            let peak = Self.memory("VmHWM", pid: pid)
+            let peak = procMemory("VmHWM", pid: pid)
             print("proxy streaming \(size >> 20) MiB each way: RSS \(before >> 20) MiB before, peak \(peak >> 20) MiB; download \(download)")
             // ~1 MiB of growth for 1 GiB each way; a body pump that ran ahead of the upstream's writes grew it by
             // 6–35 MiB (a flush deferred past NIO's writability check), which the 32 MiB bound let through.
@@ -184,9 +175,9 @@ import Testing
                 }
             }
             try await run(300)
-            let before = Self.memory("VmRSS", pid: pid)
+            let before = procMemory("VmRSS", pid: pid)
             try await run(1000)
-            let after = Self.memory("VmRSS", pid: pid)
+            let after = procMemory("VmRSS", pid: pid)
             await c.close()
             #expect(after - before < 3 << 20, "1000 proxied requests grew RSS from \(before >> 10) to \(after >> 10) KiB")
             m.signal(SIGTERM)

@@ -193,11 +193,11 @@ import Testing
         #expect(FileManager.default.createFile(atPath: source.path, contents: nil))
         #expect(truncate(source.path, off_t(size)) == 0)
         let pid = m.process.processIdentifier
-        let before = Self.rss(pid)
+        let before = procMemory("VmRSS", pid: pid)
         let sampler = Task { () -> Int in
             var peak = 0
             while !Task.isCancelled {
-                peak = max(peak, Self.rss(pid))
+                peak = max(peak, procMemory("VmRSS", pid: pid))
                 try? await Task.sleep(for: .milliseconds(50))
             }
             return peak
@@ -219,12 +219,4 @@ import Testing
         #expect(growth < 48 << 20, "RSS grew by \(growth / 1024) KiB during a 1 GiB upload")
     }
 
-    /// Resident memory of `pid` in bytes (VmRSS).
-    static func rss(_ pid: pid_t) -> Int {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
-        }
-        return 0
-    }
 }

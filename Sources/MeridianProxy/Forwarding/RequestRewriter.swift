@@ -170,8 +170,7 @@ final class RequestRewriter: Sendable {
         case .upstream: sink.add("host", endpoint)
         case .fixed(let h): sink.add("host", h)
         }
-        // (No trusted proxies, the usual case: the address is not even read; its getter retains the shared box.)
-        let trusted = !trustedProxies.isEmpty && (connection.remoteAddress.map(isTrusted) ?? false)
+        let trusted = isTrusted(connection)
         sink.begin("x-forwarded-for")
         if trusted && seen.contains(.forwardedFor) {
             for value in incoming[canonicalForm: "x-forwarded-for"] {
@@ -306,8 +305,11 @@ final class RequestRewriter: Sendable {
         for (name, value) in rules.add { headers.add(name: name, value: value) }
     }
 
-    func isTrusted(_ address: SocketAddress) -> Bool {
-        trustedProxies.trusts(address)
+    /// Whether the connection's peer is a trusted proxy. With none configured (the usual case) the peer's address is
+    /// not even read: its getter retains the connection's shared box, once per proxied request.
+    func isTrusted(_ connection: ConnectionInfo) -> Bool {
+        guard !trustedProxies.isEmpty, let address = connection.remoteAddress else { return false }
+        return trustedProxies.trusts(address)
     }
 
     /// A token as it is, anything else as a quoted-string (RFC 9110 §5.6.4: `"` and `\` escaped). Byte-level: a
