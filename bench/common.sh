@@ -133,8 +133,17 @@ EOF
 # nginx_proxy_conf DIR UP_PORT KEEPALIVE LISTEN: a one-worker nginx.conf (logs, pid and temp paths in DIR) that
 # proxies / to 127.0.0.1:UP_PORT keeping up to KEEPALIVE idle upstream connections; LISTEN is the server's listen
 # (and TLS) directives. bench/proxy.sh and bench/cpu-per-request.sh measure nginx as a proxy with it.
+# FORWARDING=1 (the default): nginx sends upstream the fields Meridian's proxy sends by default (the client's Host,
+# X-Forwarded-For/-Proto/-Host, Forwarded, Via: the reverse-proxy setup nginx's own guide gives), so both proxies
+# do the same job; FORWARDING=0 measures nginx's bare proxy_pass (Host: backend, nothing added).
 nginx_proxy_conf() {
-  local d=$1 up=$2 keepalive=$3 listen=$4
+  local d=$1 up=$2 keepalive=$3 listen=$4 forwarding=""
+  [[ ${FORWARDING:-1} == 0 || ${FORWARDING:-1} == 1 ]] || die "FORWARDING must be 0 or 1, got '$FORWARDING'"
+  ((${FORWARDING:-1})) && forwarding='proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $http_host;
+      proxy_set_header Forwarded "for=$remote_addr;proto=$scheme;host=\"$http_host\"";
+      proxy_set_header Via "1.1 nginx";'
   cat <<EOF
 daemon off; master_process off; worker_processes 1;
 error_log $d/error.log warn; pid $d/nginx.pid;
@@ -148,7 +157,10 @@ http {
   upstream backend { server 127.0.0.1:$up; keepalive $keepalive; keepalive_requests 1000000; }
   server {
     $listen
-    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location / {
+      proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection "";
+      $forwarding
+    }
   }
 }
 EOF

@@ -3,7 +3,8 @@
 # in alternating order: a steadier measure than req/s on a host whose neighbours move the numbers
 # (the CPU time the server spent, read from /proc, divided by the requests h2load completed).
 # TARGET=proxy: each binary proxies the 1 KiB to an nginx upstream serving it from memory (on core 1,
-# beside h2load), and the word `nginx` as a BIN measures nginx as that proxy in the same rounds.
+# beside h2load), and the word `nginx` as a BIN measures nginx as that proxy in the same rounds (FORWARDING=1,
+# the default: nginx sends the forwarding fields Meridian sends; 0: its bare proxy_pass; see bench/common.sh).
 # `ceiling` as a BIN (TARGET=proxy) measures bench/nio-proxy-ceiling, the least a SwiftNIO proxy can do per
 # request (head found by its blank line, a fixed head upstream, the response's bytes back unchanged): the floor
 # under anything built on NIO's channels. Built here on first use (`swift build -c release`, ~2 minutes).
@@ -13,8 +14,10 @@
 # and clock_gettime) over REQUESTS
 # requests: the same numbers run after run, so a change worth 1% shows where the time per request does not.
 # Needs root and perf (the uprobes slow the server ~10x while counting; REQUESTS=100000 is plenty).
+# MODE=profile: `perf record -F 4999 -e cpu-clock -g` of each server over the REQUESTS (kept as
+# $PROFILE_DIR/N-NAME.data, PROFILE_DIR=/tmp/meridian-profiles by default) and its top symbols by self time.
 # Usage: bench/cpu-per-request.sh BIN [BIN...]      (BIN may be `nginx` or `ceiling` with TARGET=proxy)
-# Env:   REQUESTS=300000 ROUNDS=3 CONNECTIONS=64 TARGET=static|proxy MODE=time|counts
+# Env:   REQUESTS=300000 ROUNDS=3 CONNECTIONS=64 TARGET=static|proxy MODE=time|counts|profile
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=bench/common.sh
@@ -26,7 +29,7 @@ TARGET=${TARGET:-static}
 MODE=${MODE:-time}
 (($# > 0)) || die "usage: $0 BIN [BIN...]"
 [[ $TARGET == static || $TARGET == proxy ]] || die "TARGET must be static or proxy, got '$TARGET'"
-[[ $MODE == time || $MODE == counts ]] || die "MODE must be time or counts, got '$MODE'"
+[[ $MODE == time || $MODE == counts || $MODE == profile ]] || die "MODE must be time, counts or profile, got '$MODE'"
 for bin in "$@"; do
   [[ ($bin == nginx || $bin == ceiling) && $TARGET == proxy ]] && continue
   [[ -x $bin ]] || die "not an executable: $bin (\`nginx\` and \`ceiling\` only with TARGET=proxy)"
@@ -100,8 +103,12 @@ add_probe() {  # LIBRARY SYMBOL: sets PROBES+=(event name)
 }
 if [[ $MODE == counts ]]; then
   command -v perf >/dev/null || scripts/ensure-packages.sh perf:linux-perf
+  trap 'perf probe -q -d "probe_libc:*" 2>/dev/null; perf probe -q -d "probe_libswiftCore:*" 2>/dev/null
+    perf probe -q -d "sw*:*" 2>/dev/null
+    perf probe -q -d "probe_libtcmalloc_minimal:*" 2>/dev/null; bench_cleanup' EXIT
   perf probe -q -d 'probe_libc:*' 2>/dev/null || true
   perf probe -q -d 'probe_libswiftCore:*' 2>/dev/null || true
+  perf probe -q -d 'sw*:*' 2>/dev/null || true
   perf probe -q -d 'probe_libtcmalloc_minimal:*' 2>/dev/null || true
   libc=$(ldconfig -p | awk '/libc\.so\.6 .*x86-64/ && !n++ {print $NF}')
   add_probe "$libc" malloc
@@ -109,34 +116,67 @@ if [[ $MODE == counts ]]; then
   tcmalloc=$(ldconfig -p | awk '/libtcmalloc_minimal\.so\.4 .*x86-64/ && !n++ {print $NF}')
   [[ -n $tcmalloc ]] && add_probe "$tcmalloc" tc_malloc  # (malloc's address; probing `malloc` there fails)
   add_probe "$libc" clock_gettime
-  swiftcore=""
+  # The Swift runtime's probes go on libswiftCore.so, or on the binary itself when the runtime is linked into it
+  # (--static-swift-stdlib, as scripts/build-release.sh builds): one group per such binary (sw1, sw2, ...), so
+  # each binary's column reads its own counts (event names are unique across groups, hence the _bN suffix).
+  # EVENT[BIN:SYMBOL] names the event COUNTS reads for BIN.
+  declare -A EVENT=()
+  k=0
   for bin in "$@"; do
     [[ $bin == nginx ]] && continue
     [[ $bin == ceiling ]] && bin="$CEILING/.build/release/NIOProxyCeiling"
-    swiftcore=$(ldd "$bin" | awk '/libswiftCore\.so/ && !n++ {print $3}')
-    [[ -n $swiftcore ]] && break
+    k=$((k + 1))
+    object=$(ldd "$bin" | awk '/libswiftCore\.so/ && !n++ {print $3}')
+    group=probe_libswiftCore suffix=""
+    if [[ -z $object ]]; then
+      readelf -sW "$bin" | awk '$8 == "swift_retain" {f = 1} END {exit !f}' || die "$bin: no libswiftCore.so and no swift_retain symbol to probe"
+      object=$(realpath "$bin") group=sw$k suffix=_b$k
+    elif [[ -n ${SHARED:-} ]]; then  # libswiftCore.so's probes, already added for an earlier binary
+      for sym in swift_retain swift_release swift_allocObject incrementSlow; do
+        [[ -n ${EVENT[$SHARED:$sym]:-} ]] && EVENT[$bin:$sym]=${EVENT[$SHARED:$sym]}
+      done
+      continue
+    else
+      SHARED=$bin
+    fi
+    for sym in swift_retain swift_release swift_allocObject; do
+      # (By address: perf looks a name up in the binary's DWARF, which has no entry for the runtime's functions.)
+      at=$(readelf -sW "$object" | awk -v s="$sym" '$8 == s && $2 !~ /^0+$/ && !n++ {print $2}')
+      [[ -n $at ]] || die "$object: no address for $sym"
+      out=$(perf probe -q -x "$object" -a "$group:$sym$suffix=$(printf '0x%x' "0x$at")" 2>&1) \
+        || die "perf probe -x $object -a $sym failed: $out"
+      EVENT[$bin:$sym]=$group:$sym$suffix
+    done
+    # The runtime's slow path of a retain (an object with a side table, which a weak reference to it gives): a
+    # hidden symbol, probed at its address.
+    slow=$(readelf -sW "$object" | awk '$8 ~ /RefCountInlinednessE1EEEE13incrementSlowES3_j$/ {print $2}')
+    if [[ -n $slow ]]; then
+      out=$(perf probe -q -x "$object" -a "$group:incrementSlow$suffix=$(printf '0x%x' "0x$slow")" 2>&1) \
+        || die "perf probe incrementSlow failed: $out"
+      EVENT[$bin:incrementSlow]=$group:incrementSlow$suffix
+    fi
   done
-  [[ -n $swiftcore ]] || die "no libswiftCore.so in ldd of $* (a statically linked runtime cannot be probed)"
-  for sym in swift_retain swift_release swift_allocObject; do add_probe "$swiftcore" "$sym"; done
-  # The runtime's slow path of a retain (an object with a side table, which a weak reference to it gives): a hidden
-  # symbol, probed at its address.
-  slow=$(readelf -sW "$swiftcore" | awk '$8 ~ /RefCountInlinednessE1EEEE13incrementSlowES3_j$/ {print $2}')
-  if [[ -n $slow ]]; then
-    out=$(perf probe -q -x "$swiftcore" -a "incrementSlow=$(printf '0x%x' "0x$slow")" 2>&1) || die "perf probe incrementSlow failed: $out"
-    PROBES+=("probe_libswiftCore:incrementSlow")
-  fi
-  trap 'perf probe -q -d "probe_libc:*" 2>/dev/null; perf probe -q -d "probe_libswiftCore:*" 2>/dev/null
-    perf probe -q -d "probe_libtcmalloc_minimal:*" 2>/dev/null; bench_cleanup' EXIT
+  SWIFT_EVENTS=(swift_retain swift_release swift_allocObject incrementSlow)
+  PROBES+=("${SWIFT_EVENTS[@]/#/swift:}")
 fi
 
 count() {  # BIN: sets COUNTS (per request, in PROBES' order)
-  local bin=$1 port pid events
+  local bin=$1 port pid events p e real=$1
+  [[ $bin == ceiling ]] && real="$CEILING/.build/release/NIOProxyCeiling"
+  local -a mine=()  # PROBES as this server's events ("" where it has none: nginx has no Swift runtime)
+  for p in "${PROBES[@]}"; do
+    if [[ $p == swift:* ]]; then
+      mine+=("${EVENT[$real:${p#swift:}]:-}")
+    else
+      mine+=("$p")
+    fi
+  done
   port=$(free_ports 1)
   start "$bin" "$port"
   pid=$SERVER_PID
   wait_ready "$bin" "$pid" "http://127.0.0.1:$port/1k.bin" "$TMP/server.log"
   taskset -c 1 h2load --h1 -n 20000 -c "$CONNECTIONS" "http://127.0.0.1:$port/1k.bin" >/dev/null 2>&1  # warm-up
-  events=$(IFS=,; echo "${PROBES[*]}")
+  events=$(printf '%s\n' "${mine[@]}" | grep -v '^$' | paste -sd,)
   perf stat -x, -e "$events" -p "$pid" -o "$TMP/counts.txt" &
   local stat=$!
   sleep 0.5
@@ -144,12 +184,37 @@ count() {  # BIN: sets COUNTS (per request, in PROBES' order)
   kill -INT "$stat"; wait "$stat" 2>/dev/null || true
   kill -INT "$pid"; wait "$pid" 2>/dev/null || true
   COUNTS=""
-  for e in "${PROBES[@]}"; do
+  for e in "${mine[@]}"; do
     COUNTS+=" | $(awk -F, -v e="$e" -v n="$REQUESTS" '$3 == e {v = $1} END {printf "%.2f", (v == "" || v == "<not counted>" ? 0 : v) / n}' "$TMP/counts.txt")"
   done
 }
 
-if [[ $MODE == counts ]]; then
+profile() {  # N BIN: records the server under load into $PROFILE_DIR/N-NAME.data, prints its top symbols
+  local n=$1 bin=$2 port pid rec out
+  port=$(free_ports 1)
+  start "$bin" "$port"
+  pid=$SERVER_PID
+  wait_ready "$bin" "$pid" "http://127.0.0.1:$port/1k.bin" "$TMP/server.log"
+  taskset -c 1 h2load --h1 -n 20000 -c "$CONNECTIONS" "http://127.0.0.1:$port/1k.bin" >/dev/null 2>&1  # warm-up
+  out="$PROFILE_DIR/$n-$(basename "$bin").data"
+  perf record -q -F 4999 -e cpu-clock -g -p "$pid" -o "$out" 2>"$TMP/perf.log" &
+  rec=$!
+  sleep 0.5
+  taskset -c 1 h2load --h1 -n "$REQUESTS" -c "$CONNECTIONS" "http://127.0.0.1:$port/1k.bin" >/dev/null 2>&1
+  kill -INT "$rec"; wait "$rec" 2>/dev/null || true
+  kill -INT "$pid"; wait "$pid" 2>/dev/null || true
+  echo "### $bin ($out)"
+  perf report -i "$out" --no-children --sort symbol --stdio 2>/dev/null | grep -E "^ +[0-9]" | sed -E "s/ +- +- *$//" | head -25
+  echo
+}
+
+if [[ $MODE == profile ]]; then
+  command -v perf >/dev/null || scripts/ensure-packages.sh perf:linux-perf
+  PROFILE_DIR=${PROFILE_DIR:-/tmp/meridian-profiles}
+  mkdir -p "$PROFILE_DIR"
+  n=0
+  for bin in "$@"; do n=$((n + 1)); profile "$n" "$bin"; done
+elif [[ $MODE == counts ]]; then
   echo "| server | $(printf '%s | ' "${PROBES[@]#probe_}")"
   echo "|---|$(printf -- '---:|%.0s' "${PROBES[@]}")"
   for bin in "$@"; do
@@ -170,5 +235,5 @@ else
   done
 fi
 echo
-echo "command: TARGET=$TARGET MODE=$MODE REQUESTS=$REQUESTS ROUNDS=$ROUNDS CONNECTIONS=$CONNECTIONS $0 $*"
+echo "command: TARGET=$TARGET MODE=$MODE REQUESTS=$REQUESTS ROUNDS=$ROUNDS CONNECTIONS=$CONNECTIONS$([[ $TARGET == proxy ]] && echo " FORWARDING=${FORWARDING:-1}") $0 $*"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)   h2load --h1 -c $CONNECTIONS on core 1, server on core 0$([[ $TARGET == proxy ]] && echo ", upstream nginx on core 1")"

@@ -3,7 +3,9 @@
 # from memory), each proxy one worker / one event loop pinned to core 0, all keeping upstream
 # connections alive. HTTP/1.1 downstream with wrk, then (unless H2=0) HTTP/2 over TLS with h2load.
 # Usage: bench/proxy.sh [--build]
-# Env:   DURATION=10 CONNECTIONS=64 SIZES="1k 100k" ONLY=nginx,haproxy,meridian H2=1 MERIDIAN_BIN=path
+# Env:   DURATION=10 CONNECTIONS=64 SIZES="1k 100k" ONLY=nginx,haproxy,meridian H2=1 MERIDIAN_BIN=path FORWARDING=1
+#        (FORWARDING=1: nginx and HAProxy send upstream the forwarding fields Meridian sends by default, the same
+#        job; 0: their bare proxy_pass / server line. See nginx_proxy_conf in bench/common.sh.)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -110,6 +112,13 @@ fi
 # --- 6. HAProxy -------------------------------------------------------------------
 if want haproxy; then
   h2bind=""
+  # FORWARDING=1: the fields Meridian sends upstream by default (see nginx_proxy_conf in bench/common.sh).
+  haproxy_forwarding=""
+  ((${FORWARDING:-1})) && haproxy_forwarding='option forwardfor
+  http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]
+  http-request set-header X-Forwarded-Host %[req.hdr(host)]
+  http-request set-header Forwarded "for=%[src];proto=%[ssl_fc,iif(https,http)];host=\"%[req.hdr(host)]\""
+  http-request set-header Via "1.1 haproxy"'
   ((H2)) && h2bind="bind 127.0.0.1:$HAPROXY_TLS ssl crt $TMP/haproxy.pem alpn h2,http/1.1"
   # No "log" lines anywhere: HAProxy logs nothing. maxconn 4096 as nginx's worker_connections.
   cat >"$TMP/haproxy.cfg" <<EOF
@@ -131,6 +140,7 @@ frontend fe
   $h2bind
   default_backend backend
 backend backend
+  $haproxy_forwarding
   server up 127.0.0.1:$UP_PORT
 EOF
   haproxy -c -q -f "$TMP/haproxy.cfg" || die "haproxy config check failed"
@@ -217,7 +227,7 @@ done
 ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a + 0 > 0 && b != "" && b != "-") printf "%.2f", b / a; else print "-" }'; }
 v() { echo "${R[$1]:--}"; }
 echo
-echo "command: DURATION=$DURATION CONNECTIONS=$CONNECTIONS SIZES=\"$SIZES\" ONLY=$ONLY H2=$H2 MERIDIAN_BIN=${MERIDIAN_BIN:-} $0 $*   (runs took $(awk -v a="$START" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s)"
+echo "command: DURATION=$DURATION CONNECTIONS=$CONNECTIONS SIZES=\"$SIZES\" ONLY=$ONLY H2=$H2 FORWARDING=${FORWARDING:-1} MERIDIAN_BIN=${MERIDIAN_BIN:-} $0 $*   (runs took $(awk -v a="$START" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s)"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')   nproc: $(nproc)"
 if ((UP_CORE == 1)); then
   echo "cores: proxy under test on core 0; wrk/h2load AND the upstream nginx share core 1 (only 2 cores)"
