@@ -9,6 +9,31 @@ import Testing
 
 /// The byte-level helpers of the proxy's header rewriting.
 struct RequestRewriterFieldTests {
+    /// The one-capacity-check writers the heads are built with: the same bytes as a write per piece, empty
+    /// pieces, multi-byte UTF-8, escapes, and a buffer that has to grow.
+    @Test func fieldLineAndQuotedWriters() {
+        var out = ByteBuffer()
+        out.writeFieldLine("x-a", "1")
+        out.writeFieldLine("", "")
+        out.writeFieldLine("x-é", "naïve ☃")
+        out.writeQuoted("example.com:8080")
+        out.writeQuoted("a\"b\\c")
+        out.writeQuoted("")
+        #expect(String(buffer: out) == "x-a: 1\r\n: \r\nx-é: naïve ☃\r\n\"example.com:8080\"\"a\\\"b\\\\c\"\"\"")
+        var small = ByteBufferAllocator().buffer(capacity: 4)
+        let long = String(repeating: "v", count: 5000)
+        small.writeFieldLine("n", long)
+        small.writeQuoted(long)
+        #expect(small.readableBytes == 1 + 2 + 5000 + 2 + 5002)
+        #expect(String(buffer: small) == "n: \(long)\r\n\"\(long)\"")
+        var bytes = long
+        bytes.withUTF8 { raw in
+            var viaRaw = ByteBuffer()
+            viaRaw.writeFieldLine(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: raw[..<2])), UnsafeRawBufferPointer(raw))
+            #expect(String(buffer: viaRaw) == "vv: \(long)\r\n")
+        }
+    }
+
     @Test func responseFieldsLeftBehindInAnyCase() {
         for name in [
             "TE", "Date", "SERVER", "Upgrade", "trailer", "Connection", "Keep-Alive", "X-Request-Id", "Content-Length",

@@ -18,25 +18,20 @@ enum HTTP1ResponseHead {
         requestID: String?,
         chunked: Bool = false
     ) {
-        buffer.writeStaticString("HTTP/1.1 ")
-        if let line = statusLines[status.code] {
-            buffer.writeString(line)
+        if status.code == 200 {
+            buffer.writeStaticString("HTTP/1.1 200 OK\r\n")  // (most responses: no dictionary lookup)
         } else {
-            buffer.writeString("\(status.code) \(status.reasonPhrase)\r\n")
+            buffer.writeStaticString("HTTP/1.1 ")
+            if let line = statusLines[status.code] {
+                buffer.writeString(line)
+            } else {
+                buffer.writeString("\(status.code) \(status.reasonPhrase)\r\n")
+            }
         }
-        buffer.writeStaticString("date: ")
-        buffer.writeString(DateCache.current.value)
-        buffer.writeStaticString("\r\n")
-        if !serverHeader.isEmpty {
-            buffer.writeStaticString("server: ")
-            buffer.writeString(serverHeader)
-            buffer.writeStaticString("\r\n")
-        }
-        if let requestID {
-            buffer.writeStaticString("x-request-id: ")
-            buffer.writeString(requestID)
-            buffer.writeStaticString("\r\n")
-        }
+        // One capacity check per line (writeFieldLine), not one per piece.
+        buffer.writeFieldLine("date", DateCache.current.value)
+        if !serverHeader.isEmpty { buffer.writeFieldLine("server", serverHeader) }
+        if let requestID { buffer.writeFieldLine("x-request-id", requestID) }
         writeFields(headers, into: &buffer)
         if let encodedFields { buffer.writeImmutableBuffer(encodedFields) }
         if let contentLength {
@@ -82,10 +77,7 @@ enum HTTP1ResponseHead {
             {
                 continue
             }
-            buffer.writeString(name)
-            buffer.writeStaticString(": ")
-            buffer.writeString(value)
-            buffer.writeStaticString("\r\n")
+            buffer.writeFieldLine(name, value)
         }
     }
 

@@ -41,11 +41,7 @@ struct FieldListSink: UpstreamFieldSink {
 struct HeadBytesSink: UpstreamFieldSink {
     var out: ByteBuffer
 
-    mutating func add(_ name: String, _ value: String) {
-        begin(name)
-        out.writeString(value)
-        end()
-    }
+    mutating func add(_ name: String, _ value: String) { out.writeFieldLine(name, value) }
     mutating func begin(_ name: String) {
         out.writeString(name)
         out.writeStaticString(": ")
@@ -55,7 +51,7 @@ struct HeadBytesSink: UpstreamFieldSink {
         if RequestRewriter.isToken(piece) {
             out.writeString(piece)
         } else {
-            RequestRewriter.writeQuoted(piece) { out.writeInteger($0) }
+            out.writeQuoted(piece)
         }
     }
     mutating func end() { out.writeStaticString("\r\n") }

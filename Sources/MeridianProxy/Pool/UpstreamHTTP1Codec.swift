@@ -151,12 +151,7 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Every field as `name: value` lines, then the empty line that ends a head or a trailer section.
     private static func writeFields(_ fields: HTTPHeaders, into out: inout ByteBuffer) {
-        for (name, value) in fields {
-            out.writeString(name)
-            out.writeStaticString(": ")
-            out.writeString(value)
-            out.writeStaticString("\r\n")
-        }
+        for (name, value) in fields { out.writeFieldLine(name, value) }
         out.writeStaticString("\r\n")
     }
 
@@ -513,10 +508,7 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
 
     private static func write(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, into out: inout ByteBuffer, capacity: Int) {
         if out.capacity == 0 { out = ByteBufferAllocator().buffer(capacity: capacity) }
-        out.writeBytes(name)
-        out.writeStaticString(": ")
-        out.writeBytes(value)
-        out.writeStaticString("\r\n")
+        out.writeFieldLine(name, value)
     }
 
     /// `HTTP/1.x SP 3DIGIT [SP reason]`.
