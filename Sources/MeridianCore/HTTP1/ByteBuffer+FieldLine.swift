@@ -25,42 +25,56 @@ extension ByteBuffer {
         }
     }
 
+    /// The same for `String`s. Their UTF-8 is read in place (`utf8.withContiguousStorageIfAvailable`: native and
+    /// small strings have it); `withUTF8` would need a `var` copy of each, a retain and a release per string.
+    package mutating func writeFieldLine(_ name: String, _ value: String) {
+        let done: Bool? = name.utf8.withContiguousStorageIfAvailable { n in
+            value.utf8.withContiguousStorageIfAvailable { v in
+                writeFieldLine(UnsafeRawBufferPointer(n), UnsafeRawBufferPointer(v))
+                return true
+            } ?? false
+        }
+        guard done != true else { return }
+        writeString(name)
+        writeStaticString(": ")
+        writeString(value)
+        writeStaticString("\r\n")
+    }
+
     /// `value` as an RFC 9110 quoted-string (`"` and `\` escaped), with one capacity check: the bytes between
     /// escapes are copied as runs (a forwarded `host="example.com:8443"` has none).
     package mutating func writeQuoted(_ value: String) {
-        var value = value
-        value.withUTF8 { bytes in
-            var escapes = 0
-            for b in bytes where b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { escapes += 1 }
-            let total = bytes.count + escapes + 2
-            writeWithUnsafeMutableBytes(minimumWritableBytes: total) { out in
-                out[0] = UInt8(ascii: "\"")
-                var at = 1
-                if escapes == 0 {
-                    if bytes.count > 0 { (out.baseAddress! + 1).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
-                    at += bytes.count
-                } else {
-                    for b in bytes {
-                        if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
-                            out[at] = UInt8(ascii: "\\")
-                            at += 1
-                        }
-                        out[at] = b
-                        at += 1
-                    }
-                }
-                out[at] = UInt8(ascii: "\"")
-                return total
-            }
+        let done: Bool? = value.utf8.withContiguousStorageIfAvailable { bytes in
+            writeQuoted(UnsafeRawBufferPointer(bytes))
+            return true
         }
+        guard done != true else { return }
+        var copy = value  // (a string without contiguous UTF-8: withUTF8 makes it native)
+        copy.withUTF8 { writeQuoted(UnsafeRawBufferPointer($0)) }
     }
 
-    /// The same for `String`s (native Swift strings are contiguous UTF-8; `withUTF8` copies only a bridged one).
-    package mutating func writeFieldLine(_ name: String, _ value: String) {
-        var name = name
-        var value = value
-        name.withUTF8 { n in
-            value.withUTF8 { v in writeFieldLine(UnsafeRawBufferPointer(n), UnsafeRawBufferPointer(v)) }
+    private mutating func writeQuoted(_ bytes: UnsafeRawBufferPointer) {
+        var escapes = 0
+        for b in bytes where b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { escapes += 1 }
+        let total = bytes.count + escapes + 2
+        writeWithUnsafeMutableBytes(minimumWritableBytes: total) { out in
+            out[0] = UInt8(ascii: "\"")
+            var at = 1
+            if escapes == 0 {
+                if bytes.count > 0 { (out.baseAddress! + 1).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+                at += bytes.count
+            } else {
+                for b in bytes {
+                    if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
+                        out[at] = UInt8(ascii: "\\")
+                        at += 1
+                    }
+                    out[at] = b
+                    at += 1
+                }
+            }
+            out[at] = UInt8(ascii: "\"")
+            return total
         }
     }
 }

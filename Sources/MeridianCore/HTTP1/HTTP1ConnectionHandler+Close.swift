@@ -9,7 +9,7 @@ extension HTTP1ConnectionHandler {
         keepAlive.forceClose()
         refreshRuntime()  // a head that failed to parse may be the first after a reload
         runtime.logger.debug("bad request", metadata: ["status": "\(error.status.code)", "reason": "\(error.reason)"])
-        var head = context.channel.allocator.buffer(capacity: 256)
+        var head = allocator.buffer(capacity: 256)
         let response = Response.text(error.status, "\(error.status.code) \(error.status.reasonPhrase): \(error.reason)\n")
         HTTP1ResponseHead.write(
             into: &head, status: response.status, headers: response.headers, contentLength: response.body.length,
@@ -54,7 +54,7 @@ extension HTTP1ConnectionHandler {
         // read-and-drop until the client closes or `lingerTime` passes.
         let linger = !inputClosed && (parseFailed || (buffer?.readableBytes ?? 0) > 0 || current.map { !$0.bodyComplete || $0.bodyBroken } == true)
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0)))).whenComplete { result in
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(allocator.buffer(capacity: 0)))).whenComplete { result in
             hardClose.cancel()
             let (handler, context) = bound.value
             guard linger, case .success = result else {

@@ -14,7 +14,7 @@ extension HTTP1ConnectionHandler: ResponseWriter {
         _ response: Response, _ c: InFlight, contentLength: Int?, chunked: Bool, bodyCapacity: Int, context: ChannelHandlerContext
     ) -> ByteBuffer {
         if keepAlive.isDraining || keepAlive.isClosing || c.bodyBroken || c.body.hasFailed { c.decision = .close }
-        var head = context.channel.allocator.buffer(capacity: 256 + bodyCapacity)
+        var head = allocator.buffer(capacity: 256 + bodyCapacity)
         if c.expectsContinue && !c.body.isComplete {
             c.expectsContinue = false
             if response.status.code < 400, case .keepAlive = c.decision {
@@ -118,7 +118,7 @@ extension HTTP1ConnectionHandler: ResponseWriter {
     public func writeBodyPart(_ piece: ByteBuffer, for exchange: HTTPExchange) -> EventLoopFuture<Void> {
         guard let c = inFlight(exchange), let context else { return exchange.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
         guard c.chunked else { return context.writeAndFlush(wrapOutboundOut(.byteBuffer(piece))) }
-        var framed = context.channel.allocator.buffer(capacity: piece.readableBytes + 12)
+        var framed = allocator.buffer(capacity: piece.readableBytes + 12)
         framed.writeString(String(piece.readableBytes, radix: 16))
         framed.writeStaticString("\r\n")
         framed.writeImmutableBuffer(piece)
@@ -129,7 +129,7 @@ extension HTTP1ConnectionHandler: ResponseWriter {
     public func writeBodyEnd(trailers: HTTPHeaders?, for exchange: HTTPExchange) -> EventLoopFuture<Void> {
         guard let c = inFlight(exchange), let context else { return exchange.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
         guard c.chunked else { return context.eventLoop.makeSucceededVoidFuture() }
-        var last = context.channel.allocator.buffer(capacity: 5)
+        var last = allocator.buffer(capacity: 5)
         last.writeStaticString("0\r\n")
         if let trailers { HTTP1ResponseHead.writeFields(trailers, into: &last) }
         last.writeStaticString("\r\n")
@@ -172,7 +172,7 @@ extension HTTP1ConnectionHandler: ResponseWriter {
             try? options.setOption(option, value: 1)
         } else {
             let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            context.write(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0)))).whenComplete { _ in
+            context.write(wrapOutboundOut(.byteBuffer(allocator.buffer(capacity: 0)))).whenComplete { _ in
                 try? loopBound.value.channel.syncOptions?.setOption(option, value: 0)
             }
         }

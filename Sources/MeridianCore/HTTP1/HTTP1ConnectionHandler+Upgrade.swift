@@ -11,7 +11,7 @@ extension HTTP1ConnectionHandler: RequestBody.Source {
         c.expectsContinue = false
         timeouts.bodyPaused(c.body.wantsNoMore, at: clock.now)  // the body clock starts now
         updateTimer(context: context)
-        var buffer = context.channel.allocator.buffer(capacity: 32)
+        var buffer = allocator.buffer(capacity: 32)
         buffer.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
         context.writeAndFlush(wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
     }
@@ -40,7 +40,7 @@ extension HTTP1ConnectionHandler: RequestBody.Source {
         var headers = response.headers
         headers.replaceOrAdd(name: "upgrade", value: upgrade.protocolName)
         for (name, value) in exchange.extraHeaders { headers.replaceOrAdd(name: name, value: value) }
-        var head = context.channel.allocator.buffer(capacity: 256)
+        var head = allocator.buffer(capacity: 256)
         HTTP1ResponseHead.write(
             into: &head, status: .switchingProtocols, headers: headers, contentLength: nil, connection: .upgrade,
             serverHeader: exchange.runtime.serverHeader, requestID: request.id

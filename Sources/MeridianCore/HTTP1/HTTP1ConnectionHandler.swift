@@ -86,6 +86,9 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     /// every idle connection holds what is kept here).
     let extraHeaders: [(String, String)]
     var context: ChannelHandlerContext?
+    /// The channel's allocator, read once: `context.channel.allocator` retains the channel and asks the event loop
+    /// which thread it is on, for each buffer.
+    var allocator = ByteBufferAllocator()
     /// The loop's ``TickFlusher``, kept from the first deferred flush on (the handler never leaves its loop).
     var flusher: TickFlusher?
     /// What request bodies call back (see ``RequestBody/SourceLink``), made at the first request with one.
@@ -115,6 +118,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        allocator = context.channel.allocator
         if context.channel.isActive { becameActive(context: context) }
     }
 
@@ -384,7 +388,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         let body = hasBody ? RequestBody(eventLoop: context.eventLoop, maxBytes: runtime.limits.maxBodyBytes, source: bodySource) : .none
         let exchange = HTTPExchange.start(
             head: head, body: body, connection: info, runtime: runtime, services: services, eventLoop: context.eventLoop,
-            allocator: context.channel.allocator, writer: self, extraHeaders: extraHeaders
+            allocator: allocator, writer: self, extraHeaders: extraHeaders
         )
         let c = InFlight(exchange: exchange, decision: decision)
         c.bodyComplete = !hasBody  // the parser's `.end` for it follows and is passed over
