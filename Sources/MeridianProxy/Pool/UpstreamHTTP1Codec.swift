@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+internal import Glibc
+#elseif canImport(Musl)
+internal import Musl
+#elseif canImport(Darwin)
+internal import Darwin
+#endif
 internal import MeridianConfig
 internal import MeridianCore
 internal import NIOCore
@@ -356,7 +363,7 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
     /// The next line of `input`: its length without the line ending, and the bytes it takes with it;
     /// nil when its end has not arrived. Longer than `limit` → an error.
     static func line(_ input: ByteBuffer, limit: Int) throws -> (length: Int, consumed: Int)? {
-        let found: Int? = input.withUnsafeReadableBytes { raw in raw.firstIndex(of: UInt8(ascii: "\n")) }
+        let found: Int? = input.withUnsafeReadableBytes { raw in lineFeed(in: raw) }
         guard let lf = found else {
             if input.readableBytes > limit + 2 { throw HTTPParserError.headerOverflow }
             return nil
@@ -469,7 +476,7 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
             var count = 0
             while true {
                 let rest = UnsafeRawBufferPointer(rebasing: raw[start...])
-                guard let lf = rest.firstIndex(of: UInt8(ascii: "\n")) else {
+                guard let lf = lineFeed(in: rest) else {
                     if rest.count > maxHeadBytes + 2 { throw HTTPParserError.headerOverflow }
                     return nil
                 }
@@ -551,13 +558,38 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// A field line checked (see ``field(_:)``): where its name ends and its value starts and ends.
     static func fieldBounds(_ raw: UnsafeRawBufferPointer) throws -> (colon: Int, start: Int, end: Int) {
-        guard let colon = raw.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { throw HTTPParserError.invalidHeaderToken }
-        for b in raw[..<colon] where !HeaderSyntax.isTokenByte(b) { throw HTTPParserError.invalidHeaderToken }
+        // One pass over the name finds the colon and checks the token (it was a search, then a second pass), and one
+        // over the value checks its bytes: pointer reads, no slices.
+        let count = raw.count
+        guard count > 0, let p = raw.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
+            throw HTTPParserError.invalidHeaderToken
+        }
+        var colon = 0
+        while true {
+            guard colon < count else { throw HTTPParserError.invalidHeaderToken }  // no colon
+            let b = p[colon]
+            if b == UInt8(ascii: ":") { break }
+            guard HeaderSyntax.isTokenByte(b) else { throw HTTPParserError.invalidHeaderToken }
+            colon += 1
+        }
+        guard colon > 0 else { throw HTTPParserError.invalidHeaderToken }
         var start = colon + 1
-        var end = raw.count
-        while start < end, raw[start] == UInt8(ascii: " ") || raw[start] == UInt8(ascii: "\t") { start += 1 }
-        while end > start, raw[end - 1] == UInt8(ascii: " ") || raw[end - 1] == UInt8(ascii: "\t") { end -= 1 }
-        for b in raw[start..<end] where (b < 0x20 && b != UInt8(ascii: "\t")) || b == 0x7F { throw HTTPParserError.invalidCharactersUsed }
+        var end = count
+        while start < end, p[start] == UInt8(ascii: " ") || p[start] == UInt8(ascii: "\t") { start += 1 }
+        while end > start, p[end - 1] == UInt8(ascii: " ") || p[end - 1] == UInt8(ascii: "\t") { end -= 1 }
+        var i = start
+        while i < end {
+            let b = p[i]
+            if (b < 0x20 && b != UInt8(ascii: "\t")) || b == 0x7F { throw HTTPParserError.invalidCharactersUsed }
+            i += 1
+        }
         return (colon, start, end)
+    }
+
+    /// The offset of the first LF in `raw`, by memchr (vectorised; the byte loop it replaces was ~1% of a proxied
+    /// request's CPU, over every response head).
+    static func lineFeed(in raw: UnsafeRawBufferPointer) -> Int? {
+        guard let base = raw.baseAddress, raw.count > 0, let found = memchr(base, 0x0A, raw.count) else { return nil }
+        return base.distance(to: UnsafeRawPointer(found))
     }
 }
