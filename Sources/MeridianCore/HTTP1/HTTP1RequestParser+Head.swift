@@ -65,7 +65,7 @@ extension HTTP1RequestParser {
 
     func parseHeadBytes(_ bytes: UnsafeRawBufferPointer) throws -> (head: HTTPRequestHead, framing: Framing) {
         // Request line: method SP request-target SP HTTP-version CRLF
-        guard let lineEnd = bytes.firstIndex(of: .lf) else { throw HTTPParseError.bad("no request line") }
+        guard let lineEnd = ByteScan.first(.lf, in: bytes) else { throw HTTPParseError.bad("no request line") }
         let line = UnsafeRawBufferPointer(rebasing: bytes[0..<(lineEnd - 1)])
         if line.count > limits.maxRequestLine {
             throw HTTPParseError(.uriTooLong, "request line exceeds \(limits.maxRequestLine) bytes")
@@ -93,7 +93,8 @@ extension HTTP1RequestParser {
         var transferEncoding: [Substring] = []
         var i = lineEnd + 1
         while i < bytes.count {
-            guard let nl = bytes[i...].firstIndex(of: .lf) else { break }
+            guard let found = ByteScan.first(.lf, in: UnsafeRawBufferPointer(rebasing: bytes[i...])) else { break }
+            let nl = i + found
             let field = UnsafeRawBufferPointer(rebasing: bytes[i..<(nl - 1)])
             i = nl + 1
             if field.isEmpty { break }
@@ -104,12 +105,18 @@ extension HTTP1RequestParser {
             if field[0] == .space || field[0] == .tab {
                 throw HTTPParseError.bad("obsolete line folding in header section")
             }
-            guard let colon = field.firstIndex(of: .colon), colon > 0 else {
-                throw HTTPParseError.bad("header field without a name and colon")
+            // The colon found and the name checked in one pass (a search and then a second pass before); a bad byte
+            // is reported as before: no colon at all first, then whitespace before it or a byte no name may have.
+            var colon = 0
+            while colon < field.count, field[colon] != .colon {
+                let b = field[colon]
+                guard Self.isTokenByte(b) else {
+                    guard ByteScan.first(.colon, in: field) != nil else { throw HTTPParseError.bad("header field without a name and colon") }
+                    throw HTTPParseError.bad(b == .space || b == .tab ? "whitespace before colon in header field" : "invalid byte in header name")
+                }
+                colon += 1
             }
-            for b in field[0..<colon] where !Self.isTokenByte(b) {
-                throw HTTPParseError.bad(b == .space || b == .tab ? "whitespace before colon in header field" : "invalid byte in header name")
-            }
+            guard colon < field.count, colon > 0 else { throw HTTPParseError.bad("header field without a name and colon") }
             var vs = colon + 1
             var ve = field.count
             while vs < ve && (field[vs] == .space || field[vs] == .tab) { vs += 1 }
