@@ -553,10 +553,9 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
     static func fieldBounds(_ raw: UnsafeRawBufferPointer) throws -> (colon: Int, start: Int, end: Int) {
         // One pass over the name finds the colon and checks the token (it was a search, then a second pass), and one
         // over the value checks its bytes: pointer reads, no slices.
+        // (Raw subscripts: a plain load in release builds, no binding of the buffer's memory to a type.)
         let count = raw.count
-        guard count > 0, let p = raw.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
-            throw HTTPParserError.invalidHeaderToken
-        }
+        let p = raw
         var colon = 0
         while true {
             guard colon < count else { throw HTTPParserError.invalidHeaderToken }  // no colon
