@@ -103,9 +103,15 @@ add_probe() {  # LIBRARY SYMBOL: sets PROBES+=(event name)
 }
 if [[ $MODE == counts ]]; then
   command -v perf >/dev/null || scripts/ensure-packages.sh perf:linux-perf
-  trap 'perf probe -q -d "probe_libc:*" 2>/dev/null; perf probe -q -d "probe_libswiftCore:*" 2>/dev/null
-    perf probe -q -d "sw*:*" 2>/dev/null
-    perf probe -q -d "probe_libtcmalloc_minimal:*" 2>/dev/null; bench_cleanup' EXIT
+  # On any exit, the probes go and then the servers (errexit off first: deleting a group with no probes fails, and
+  # an error inside an EXIT trap would stop it before bench_cleanup, leaving the upstream nginx running).
+  counts_cleanup() {
+    set +e
+    local g
+    for g in 'probe_libc:*' 'probe_libswiftCore:*' 'sw*:*' 'probe_libtcmalloc_minimal:*'; do perf probe -q -d "$g" 2>/dev/null; done
+    bench_cleanup
+  }
+  trap counts_cleanup EXIT
   perf probe -q -d 'probe_libc:*' 2>/dev/null || true
   perf probe -q -d 'probe_libswiftCore:*' 2>/dev/null || true
   perf probe -q -d 'sw*:*' 2>/dev/null || true

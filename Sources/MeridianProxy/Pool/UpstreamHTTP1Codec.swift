@@ -552,14 +552,12 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
     /// A field line checked (see ``field(_:)``): where its name ends and its value starts and ends.
     static func fieldBounds(_ raw: UnsafeRawBufferPointer) throws -> (colon: Int, start: Int, end: Int) {
         // One pass over the name finds the colon and checks the token (it was a search, then a second pass), and one
-        // over the value checks its bytes: pointer reads, no slices.
-        // (Raw subscripts: a plain load in release builds, no binding of the buffer's memory to a type.)
+        // over the value checks its bytes; no slices (a raw subscript is a plain load in release builds).
         let count = raw.count
-        let p = raw
         var colon = 0
         while true {
             guard colon < count else { throw HTTPParserError.invalidHeaderToken }  // no colon
-            let b = p[colon]
+            let b = raw[colon]
             if b == UInt8(ascii: ":") { break }
             guard HeaderSyntax.isTokenByte(b) else { throw HTTPParserError.invalidHeaderToken }
             colon += 1
@@ -567,15 +565,14 @@ final class UpstreamHTTP1Codec: ChannelDuplexHandler, RemovableChannelHandler {
         guard colon > 0 else { throw HTTPParserError.invalidHeaderToken }
         var start = colon + 1
         var end = count
-        while start < end, p[start] == UInt8(ascii: " ") || p[start] == UInt8(ascii: "\t") { start += 1 }
-        while end > start, p[end - 1] == UInt8(ascii: " ") || p[end - 1] == UInt8(ascii: "\t") { end -= 1 }
+        while start < end, raw[start] == UInt8(ascii: " ") || raw[start] == UInt8(ascii: "\t") { start += 1 }
+        while end > start, raw[end - 1] == UInt8(ascii: " ") || raw[end - 1] == UInt8(ascii: "\t") { end -= 1 }
         var i = start
         while i < end {
-            let b = p[i]
+            let b = raw[i]
             if (b < 0x20 && b != UInt8(ascii: "\t")) || b == 0x7F { throw HTTPParserError.invalidCharactersUsed }
             i += 1
         }
         return (colon, start, end)
     }
-
 }
