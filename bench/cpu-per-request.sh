@@ -77,13 +77,17 @@ start() {
   PIDS+=("$SERVER_PID")
 }
 
+start_warm() {  # BIN: started on a free port and warmed up with 20,000 requests; sets SERVER_PORT and SERVER_PID
+  SERVER_PORT=$(free_ports 1)
+  start "$1" "$SERVER_PORT"
+  wait_ready "$1" "$SERVER_PID" "http://127.0.0.1:$SERVER_PORT/1k.bin" "$TMP/server.log"
+  taskset -c 1 h2load --h1 -n 20000 -c "$CONNECTIONS" "http://127.0.0.1:$SERVER_PORT/1k.bin" >/dev/null 2>&1
+}
+
 measure() {  # BIN: sets US, SS, TS (user, system, total µs per request) and RATE (req/s)
   local bin=$1 port pid u0 s0 u1 s1 rate
-  port=$(free_ports 1)
-  start "$bin" "$port"
-  pid=$SERVER_PID
-  wait_ready "$bin" "$pid" "http://127.0.0.1:$port/1k.bin" "$TMP/server.log"
-  taskset -c 1 h2load --h1 -n 20000 -c "$CONNECTIONS" "http://127.0.0.1:$port/1k.bin" >/dev/null 2>&1  # warm-up
+  start_warm "$bin"
+  port=$SERVER_PORT pid=$SERVER_PID
   read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
   rate=$(taskset -c 1 h2load --h1 -n "$REQUESTS" -c "$CONNECTIONS" "http://127.0.0.1:$port/1k.bin" 2>&1 | awk '/^finished/ {print $4}')
   read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
@@ -162,8 +166,7 @@ if [[ $MODE == counts ]]; then
       EVENT[$bin:incrementSlow]=$group:incrementSlow$suffix
     fi
   done
-  SWIFT_EVENTS=(swift_retain swift_release swift_allocObject incrementSlow)
-  PROBES+=("${SWIFT_EVENTS[@]/#/swift:}")
+  PROBES+=(swift:swift_retain swift:swift_release swift:swift_allocObject swift:incrementSlow)
 fi
 
 count() {  # BIN: sets COUNTS (per request, in PROBES' order)
@@ -177,11 +180,8 @@ count() {  # BIN: sets COUNTS (per request, in PROBES' order)
       mine+=("$p")
     fi
   done
-  port=$(free_ports 1)
-  start "$bin" "$port"
-  pid=$SERVER_PID
-  wait_ready "$bin" "$pid" "http://127.0.0.1:$port/1k.bin" "$TMP/server.log"
-  taskset -c 1 h2load --h1 -n 20000 -c "$CONNECTIONS" "http://127.0.0.1:$port/1k.bin" >/dev/null 2>&1  # warm-up
+  start_warm "$bin"
+  port=$SERVER_PORT pid=$SERVER_PID
   events=$(printf '%s\n' "${mine[@]}" | grep -v '^$' | paste -sd,)
   perf stat -x, -e "$events" -p "$pid" -o "$TMP/counts.txt" &
   local stat=$!
@@ -197,11 +197,8 @@ count() {  # BIN: sets COUNTS (per request, in PROBES' order)
 
 profile() {  # N BIN: records the server under load into $PROFILE_DIR/N-NAME.data, prints its top symbols
   local n=$1 bin=$2 port pid rec out
-  port=$(free_ports 1)
-  start "$bin" "$port"
-  pid=$SERVER_PID
-  wait_ready "$bin" "$pid" "http://127.0.0.1:$port/1k.bin" "$TMP/server.log"
-  taskset -c 1 h2load --h1 -n 20000 -c "$CONNECTIONS" "http://127.0.0.1:$port/1k.bin" >/dev/null 2>&1  # warm-up
+  start_warm "$bin"
+  port=$SERVER_PORT pid=$SERVER_PID
   out="$PROFILE_DIR/$n-$(basename "$bin").data"
   perf record -q -F 4999 -e cpu-clock -g -p "$pid" -o "$out" 2>"$TMP/perf.log" &
   rec=$!

@@ -35,10 +35,9 @@ extension ByteBuffer {
             } ?? false
         }
         guard done != true else { return }
-        writeString(name)
-        writeStaticString(": ")
-        writeString(value)
-        writeStaticString("\r\n")
+        var name = name  // (strings without contiguous UTF-8: withUTF8 makes them native)
+        var value = value
+        name.withUTF8 { n in value.withUTF8 { v in writeFieldLine(UnsafeRawBufferPointer(n), UnsafeRawBufferPointer(v)) } }
     }
 
     /// `value` as an RFC 9110 quoted-string (`"` and `\` escaped), with one capacity check: the bytes between
@@ -49,7 +48,7 @@ extension ByteBuffer {
             return true
         }
         guard done != true else { return }
-        var copy = value  // (a string without contiguous UTF-8: withUTF8 makes it native)
+        var copy = value  // (as in writeFieldLine)
         copy.withUTF8 { writeQuoted(UnsafeRawBufferPointer($0)) }
     }
 

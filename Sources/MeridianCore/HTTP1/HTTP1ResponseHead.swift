@@ -18,15 +18,10 @@ enum HTTP1ResponseHead {
         requestID: String?,
         chunked: Bool = false
     ) {
-        if status.code == 200 {
-            buffer.writeStaticString("HTTP/1.1 200 OK\r\n")  // (most responses: no dictionary lookup)
+        if status.code < statusLines.count, let line = statusLines[Int(status.code)] {
+            buffer.writeString(line)
         } else {
-            buffer.writeStaticString("HTTP/1.1 ")
-            if let line = statusLines[status.code] {
-                buffer.writeString(line)
-            } else {
-                buffer.writeString("\(status.code) \(status.reasonPhrase)\r\n")
-            }
+            buffer.writeString("HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n")
         }
         // One capacity check per line (writeFieldLine), not one per piece.
         buffer.writeFieldLine("date", DateCache.current.value)
@@ -81,13 +76,14 @@ enum HTTP1ResponseHead {
         }
     }
 
-    private static let statusLines: [UInt: String] = {
-        var lines: [UInt: String] = [:]
+    /// The status lines of the codes Meridian answers with, indexed by code (an array read, not a hash, per response).
+    private static let statusLines: [String?] = {
+        var lines = [String?](repeating: nil, count: 506)
         for code in [100, 200, 201, 204, 206, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404, 405, 408, 412, 413, 414,
             416, 417, 431, 500, 501, 502, 503, 504, 505]
         {
             let status = HTTPResponseStatus(statusCode: code)
-            lines[UInt(code)] = "\(code) \(status.reasonPhrase)\r\n"
+            lines[code] = "HTTP/1.1 \(code) \(status.reasonPhrase)\r\n"
         }
         return lines
     }()
