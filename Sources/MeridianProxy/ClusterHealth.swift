@@ -35,7 +35,8 @@ final class ClusterHealth: Sendable {
         static func isUsable(_ endpoint: Int, in s: UnsafePointer<State>, at now: Clock.Instant) -> Bool {
             guard s.pointee.checks.isHealthy(endpoint) else { return false }
             if s.pointee.outliersEnabled, s.pointee.outliers.isEjected(endpoint, at: now) { return false }
-            if s.pointee.breakersEnabled, !s.pointee.breakers[endpoint].wouldAdmit(at: now) { return false }
+            // (Through a buffer pointer: the array's subscript copied the breaker, its window's array retained.)
+            if s.pointee.breakersEnabled, !s.pointee.breakers.withUnsafeBufferPointer({ $0[endpoint].wouldAdmit(at: now) }) { return false }
             return true
         }
     }

@@ -14,7 +14,7 @@ extension ProxyExchange: UpstreamResponseDelegate {
         let code = Int(head.status.code)
         if code == 101 { return switchingHead(head) }
         if code < 200 { return }  // 100 Continue and other interim answers are ours to give, not theirs
-        let now = NIODeadline.now()
+        let now = clock.deadline
         context.annotate(UpstreamResponseAnnotation.self, Self.milliseconds(from: headSentAt, to: now))
         headLatency = .nanoseconds((now - headSentAt).nanoseconds)
         lastStatus = head.status.code
@@ -146,7 +146,7 @@ extension ProxyExchange: UpstreamResponseDelegate {
             gathered!.writeBuffer(&bytes)
             return
         }
-        lastResponseActivity = .now()
+        lastResponseActivity = clock.deadline
         if sink != nil {
             forward(bytes)
         } else {

@@ -15,6 +15,8 @@ final class ProxyExchange: @unchecked Sendable {
     let route: ProxyResponder
     let loop: ClusterLoop
     let eventLoop: any EventLoop
+    /// The loop's clock (``LoopClock``), read a few times per try.
+    let clock: LoopClock
     /// Who waits for the answer (the request layer registers through ``ResponseSlot``), and an answer given before
     /// anyone registered (``start()`` may answer at once). Both dropped once used: the response's body stream refers
     /// back to this exchange, and keeping either would make that a cycle.
@@ -85,7 +87,8 @@ final class ProxyExchange: @unchecked Sendable {
         self.loop = loop
         self.eventLoop = context.eventLoop
         self.hash = hash
-        let now = NIODeadline.now()
+        self.clock = loop.clock
+        let now = clock.deadline
         self.tryStarted = now
         self.headSentAt = now
         self.lastResponseActivity = now
@@ -121,7 +124,7 @@ final class ProxyExchange: @unchecked Sendable {
 
     func nextTry() {
         guard !finished else { return }
-        let now = ContinuousClock.now
+        let now = clock.instant
         var pick = loop.pick(hash: hash, excluding: tried, at: now, of: route.cluster)
         if pick == .noHealthyEndpoint, !tried.isEmpty {
             // No other endpoint: the retry may go to one already tried, on a new connection (a
@@ -156,7 +159,7 @@ final class ProxyExchange: @unchecked Sendable {
             headLatency = nil
         }
         // The first try starts as the exchange is made (same call, microseconds apart): its clock read serves.
-        if attemptID > 0 { tryStarted = .now() }
+        if attemptID > 0 { tryStarted = clock.deadline }
         if let observer = route.observer {
             let cluster = route.cluster
             let i = self.endpoint
@@ -211,12 +214,12 @@ final class ProxyExchange: @unchecked Sendable {
                     return
                 }
                 self.connection = connection
-                connected()
+                connected(at: clock.deadline)
             }
         }
     }
 
-    private func connected(at now: NIODeadline = .now()) {
+    private func connected(at now: NIODeadline) {
         guard let connection else { return }
         context.annotate(UpstreamConnectAnnotation.self, Self.milliseconds(from: tryStarted, to: now))
         let endpointKey = route.cluster.endpointKeys[endpoint]
@@ -247,17 +250,17 @@ final class ProxyExchange: @unchecked Sendable {
         guard responseHead == nil else { return }
         let firstByte = route.cluster.config.timeouts.firstByte
         if let perTry = route.retryPolicy.perTryTimeout, perTry <= firstByte { return }
-        armHeadTimer(.firstByte, firstByte, now: now ?? .now())
+        armHeadTimer(.firstByte, firstByte, now: now ?? clock.deadline)
     }
 
     enum HeadTimeout { case perTry, firstByte }
 
     /// A timeout for the response head; it also guards a small body being gathered after it (see
     /// upstreamHead), so such a response needs no second timer.
-    private func armHeadTimer(_ kind: HeadTimeout, _ after: Duration, now: NIODeadline = .now()) {
+    private func armHeadTimer(_ kind: HeadTimeout, _ after: Duration, now: NIODeadline? = nil) {
         cancelTimers()
         headTimeoutKind = kind
-        headTimeout = loop.timeouts.arm(self, after: TimeAmount(after), now: now)
+        headTimeout = loop.timeouts.arm(self, after: TimeAmount(after), now: now ?? clock.deadline)
     }
 
     /// The head timeout passed (``ExchangeTimeouts`` calls this on the event loop).
@@ -342,7 +345,7 @@ final class ProxyExchange: @unchecked Sendable {
     func record(_ result: OutlierDetector<ContinuousClock>.Result) {
         guard !outcomeRecorded, endpoint >= 0 else { return }
         outcomeRecorded = true
-        let now = ContinuousClock.now
+        let now = clock.instant
         let endpoint = self.endpoint
         let (transition, ejection, shared) = health.state.withLockedValue { s in
             var transition: CircuitBreaker<ContinuousClock>.Transition?
@@ -384,10 +387,10 @@ final class ProxyExchange: @unchecked Sendable {
     func balancerFinished(error: String? = nil) {
         guard balancerOpen else { return }
         balancerOpen = false
-        loop.balancer.finished(endpoint, latency: headLatency, now: Self.origin.duration(to: .now))
+        loop.balancer.finished(endpoint, latency: headLatency, now: Self.origin.duration(to: clock.instant))
         loop.stats[endpoint].activeRequests.wrappingDecrement(ordering: .relaxed)
         if let observer = route.observer, let token = attemptToken.take() {  // (moved out, not copied)
-            observer.tryFinished(token, status: lastStatus.map { Int($0) }, error: error ?? failureCode)
+            observer.tryFinished(token, status: lastStatus.map { Int($0) }, error: error ?? failureCode, at: clock.deadline)
         }
     }
 

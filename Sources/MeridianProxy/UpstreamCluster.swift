@@ -1,6 +1,7 @@
 public import Logging
 public import MeridianConfig
 public import NIOCore
+internal import MeridianCore
 internal import NIOConcurrencyHelpers
 internal import NIOPosix
 
@@ -166,6 +167,8 @@ final class ClusterLoop: @unchecked Sendable {
     private(set) var retired = false
     /// The exchanges' head timeouts on this loop, one scheduled task per timeout length.
     let timeouts: ExchangeTimeouts
+    /// The loop's clock (made on the loop at first use: the cluster's loops are built off them).
+    private(set) lazy var clock = LoopClock.of(eventLoop)
     var sharing: (any BreakerSharing)?
     /// The observer's state for each endpoint (``UpstreamObserver/endpointState(cluster:endpoint:)``), made on first
     /// use, for the observer that made it (one per process today; the check keeps a loop from ever handing one

@@ -15,9 +15,9 @@ public protocol UpstreamObserver: AnyObject, Sendable {
     /// CLIENT span's context, so the upstream's spans hang under this try).
     func tryStarted(trace: TraceContext?, endpointState: (any Sendable)?, at start: NIODeadline, attempt: () -> UpstreamAttempt)
         -> UpstreamAttemptToken
-    /// The try ended: the upstream's status when a response head arrived, else nil; `error` is the
-    /// `upstream_error` code (`connect_failure`, `timeout`, `reset`, `invalid_response`) or nil.
-    func tryFinished(_ token: UpstreamAttemptToken, status: Int?, error: String?)
+    /// The try ended at `end` (as the proxy read it): the upstream's status when a response head arrived, else nil;
+    /// `error` is the `upstream_error` code (`connect_failure`, `timeout`, `reset`, `invalid_response`) or nil.
+    func tryFinished(_ token: UpstreamAttemptToken, status: Int?, error: String?, at end: NIODeadline)
     func event(_ event: UpstreamEvent)
 }
 
@@ -55,7 +55,7 @@ public struct UpstreamAttempt: Sendable {
 }
 
 /// What an observer hands back for a try: the `traceparent` to send, and its own state (a span,
-/// a start time) for ``UpstreamObserver/tryFinished(_:status:error:)``.
+/// a start time) for ``UpstreamObserver/tryFinished(_:status:error:at:)``.
 public struct UpstreamAttemptToken: Sendable {
     public var traceparent: String?
     public var state: (any Sendable)?

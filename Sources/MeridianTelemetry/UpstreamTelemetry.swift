@@ -51,9 +51,9 @@ public final class UpstreamTelemetry: UpstreamObserver {
             traceparent: traceparent, state: TryState(handle: handle, startedAt: now, client: nil))
     }
 
-    public func tryFinished(_ token: UpstreamAttemptToken, status: Int?, error: String?) {
+    public func tryFinished(_ token: UpstreamAttemptToken, status: Int?, error: String?, at end: NIODeadline) {
         guard let state = token.state as? TryState else { return }
-        let nanoseconds = Int(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds &- state.startedAt)
+        let nanoseconds = Int(truncatingIfNeeded: end.uptimeNanoseconds &- state.startedAt)
         var exemplar: RequestMetrics.Exemplar?
         if let client = state.client {
             client.finish(status: status, errorType: Self.errorType(status: status, error: error), detail: error)

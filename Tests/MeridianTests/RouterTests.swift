@@ -95,6 +95,13 @@ import Testing
         #expect(r.host(for: "other.org").names == ["fallback.test"])
         #expect(Request.normalizedHost("Example.COM.:8080") == "example.com")
         #expect(Request.normalizedHost("[::1]:80") == "[::1]")
+        #expect(Request.normalizedHost("[FE80::1]") == "[fe80::1]")
+        #expect(Request.normalizedHost("example.com") == "example.com")
+        #expect(Request.normalizedHost("127.0.0.1:8080") == "127.0.0.1")
+        #expect(Request.normalizedHost("a-Very-Long-Host-Name.Example.ORG") == "a-very-long-host-name.example.org")
+        #expect(Request.normalizedHost("host.:") == "host")
+        #expect(Request.normalizedHost("") == "")
+        #expect(Request.normalizedHost("\u{e9}xample.com") == "\u{e9}xample.com")  // bytes above ASCII stay as they are
     }
 
     @Test func pathNormalisation() {

@@ -22,7 +22,7 @@ extension HTTP1ConnectionHandler {
             // No request was parsed, but the access log and metrics should still show the answer
             // (as nginx logs its 400s): method and target are "-".
             var started = NIODeadline.now()
-            if case .head(let since) = timeouts.phase { started = started - TimeAmount(clock.now - since) }
+            if case .head(let since) = timeouts.phase { started = started - TimeAmount(now - since) }
             let request = Request(
                 head: HTTPRequestHead(version: .http1_1, method: .RAW(value: "-"), uri: "-"), id: services.requestID(from: [:]),
                 connection: connectionInfo, startedAt: started

@@ -37,7 +37,8 @@ extension HTTP1ConnectionHandler: ResponseWriter {
             // Already lines (a proxied head): copied as they are.
             HTTP1ResponseHead.write(
                 into: &head, status: response.status, headers: [:], encodedFields: encoded, contentLength: contentLength,
-                connection: token, serverHeader: c.exchange.runtime.serverHeader, requestID: c.exchange.request.id, chunked: chunked
+                connection: token, serverHeader: c.exchange.runtime.serverHeader, requestID: c.exchange.request.id, chunked: chunked,
+            date: loopClock?.date
             )
             return head
         }
@@ -45,7 +46,8 @@ extension HTTP1ConnectionHandler: ResponseWriter {
         for (name, value) in extra { headers.replaceOrAdd(name: name, value: value) }
         HTTP1ResponseHead.write(
             into: &head, status: response.status, headers: headers, contentLength: contentLength,
-            connection: token, serverHeader: c.exchange.runtime.serverHeader, requestID: c.exchange.request.id, chunked: chunked
+            connection: token, serverHeader: c.exchange.runtime.serverHeader, requestID: c.exchange.request.id, chunked: chunked,
+            date: loopClock?.date
         )
         return head
     }

@@ -12,7 +12,7 @@ extension HTTP1ConnectionHandler {
         // A callback handler, not a closure: the event loop keeps it inside its scheduled-task
         // entry, so an armed timer allocates nothing (`scheduleTask` costs a promise and four
         // closure contexts, ~300 bytes held by every idle connection).
-        timer = try? context.eventLoop.assumeIsolated().scheduleCallback(in: TimeAmount(deadline - clock.now), handler: TimerCallback(handler: self))
+        timer = try? context.eventLoop.assumeIsolated().scheduleCallback(in: TimeAmount(deadline - now), handler: TimerCallback(handler: self))
     }
 
     struct TimerCallback: NIOScheduledCallbackHandler {
@@ -31,7 +31,7 @@ extension HTTP1ConnectionHandler {
         timer = nil
         timerDeadline = nil
         guard !closed else { return }
-        guard let kind = timeouts.expired(at: clock.now, limits) else {
+        guard let kind = timeouts.expired(at: ContinuousClock.now, limits) else {  // (a fresh reading: the batch's may predate the deadline)
             updateTimer(context: context)
             return
         }

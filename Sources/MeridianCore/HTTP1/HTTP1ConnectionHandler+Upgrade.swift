@@ -9,7 +9,7 @@ extension HTTP1ConnectionHandler: RequestBody.Source {
     public func bodyRequested() {
         guard let c = current, c.expectsContinue, !c.exchange.responseStarted, let context, !closed else { return }
         c.expectsContinue = false
-        timeouts.bodyPaused(c.body.wantsNoMore, at: clock.now)  // the body clock starts now
+        timeouts.bodyPaused(c.body.wantsNoMore, at: now)  // the body clock starts now
         updateTimer(context: context)
         var buffer = allocator.buffer(capacity: 32)
         buffer.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
@@ -19,7 +19,7 @@ extension HTTP1ConnectionHandler: RequestBody.Source {
     /// The reader caught up: parse what waits in the buffer, then read the socket again.
     public func bodyWantsMore() {
         guard let context, !closed else { return }
-        timeouts.bodyPaused(false, at: clock.now)
+        timeouts.bodyPaused(false, at: now)
         parse(context: context)
         resumeReading(context: context)
         updateTimer(context: context)

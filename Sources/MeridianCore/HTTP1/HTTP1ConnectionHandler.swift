@@ -66,12 +66,10 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     // Timeouts: which one runs is `timeouts`' to say; one scheduled task, re-armed lazily (see
     // `updateTimer`).
-    let clock = ContinuousClock()
-    /// When the read being handled began: events within one read share it (a clock read costs a
-    /// system call on some virtual machines, and a request answered at once has three events).
-    var readTime: ContinuousClock.Instant
-    /// The time for an event now: the read's while in one, else the clock's.
-    var now: ContinuousClock.Instant { inRead ? readTime : clock.now }
+    /// The loop's clock (``LoopClock``: read once per batch of events), kept from handlerAdded on.
+    var loopClock: LoopClock?
+    /// The time for an event now, as of the loop's batch.
+    var now: ContinuousClock.Instant { loopClock?.instant ?? .now }
     var timeouts: HTTP1ConnectionTimeouts<ContinuousClock>
     var timer: NIOScheduledCallback?
     var timerDeadline: ContinuousClock.Instant?
@@ -105,8 +103,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         self.snapshot = RuntimeSnapshot(runtimeBox)
         let runtime = snapshot.runtime
         self.keepAlive = KeepAliveStateMachine(maxRequests: runtime.limits.maxRequestsPerConnection)
-        self.readTime = clock.now
-        self.timeouts = HTTP1ConnectionTimeouts(now: readTime)
+        self.timeouts = HTTP1ConnectionTimeouts(now: .now)
         self.maxBuffered = max(64 * 1024, runtime.limits.maxHeaderBytes + runtime.limits.maxRequestLine)
         self.parser = HTTP1RequestParser(limits: runtime.decoderLimits)
         self.connectionInfo.canSendFile = listener.canSendFile
@@ -119,6 +116,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         allocator = context.channel.allocator
+        loopClock = LoopClock.of(context.eventLoop)
         if context.channel.isActive { becameActive(context: context) }
     }
 
@@ -144,7 +142,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         }
         connectionInfo.remoteAddress = context.channel.remoteAddress
         connectionInfo.localAddress = context.channel.localAddress
-        timeouts.received(at: clock.now)
+        timeouts.received(at: now)
         updateTimer(context: context)
     }
 
@@ -165,8 +163,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if lingering { return }  // closing: what still arrives is dropped
         var incoming = unwrapInboundIn(data)
-        readTime = clock.now
-        timeouts.received(at: readTime)
+        timeouts.received(at: now)
         inRead = true
         let adopted = buffer == nil || buffer!.readableBytes == 0
         if adopted {
@@ -297,7 +294,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
-        timeouts.writabilityChanged(context.channel.isWritable, at: clock.now)
+        timeouts.writabilityChanged(context.channel.isWritable, at: now)
         if context.channel.isWritable {
             parse(context: context)
             resumeReading(context: context)
@@ -388,7 +385,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         let body = hasBody ? RequestBody(eventLoop: context.eventLoop, maxBytes: runtime.limits.maxBodyBytes, source: bodySource) : .none
         let exchange = HTTPExchange.start(
             head: head, body: body, connection: info, runtime: runtime, services: services, eventLoop: context.eventLoop,
-            allocator: allocator, writer: self, extraHeaders: extraHeaders
+            allocator: allocator, writer: self, extraHeaders: extraHeaders, clock: loopClock
         )
         let c = InFlight(exchange: exchange, decision: decision)
         c.bodyComplete = !hasBody  // the parser's `.end` for it follows and is passed over

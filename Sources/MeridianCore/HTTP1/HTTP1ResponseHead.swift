@@ -16,7 +16,8 @@ enum HTTP1ResponseHead {
         connection: ConnectionToken,
         serverHeader: String,
         requestID: String?,
-        chunked: Bool = false
+        chunked: Bool = false,
+        date: String? = nil
     ) {
         if status.code < statusLines.count, let line = statusLines[Int(status.code)] {
             buffer.writeString(line)
@@ -24,7 +25,7 @@ enum HTTP1ResponseHead {
             buffer.writeString("HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n")
         }
         // One capacity check per line (writeFieldLine), not one per piece.
-        buffer.writeFieldLine("date", DateCache.current.value)
+        buffer.writeFieldLine("date", date ?? DateCache.current.value)
         if !serverHeader.isEmpty { buffer.writeFieldLine("server", serverHeader) }
         if let requestID { buffer.writeFieldLine("x-request-id", requestID) }
         writeFields(headers, into: &buffer)

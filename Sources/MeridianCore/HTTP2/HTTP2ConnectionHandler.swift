@@ -43,6 +43,8 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     static let connectionWindowTarget = 1 << 20
     var context: ChannelHandlerContext?
     var eventLoop: (any EventLoop)? { context?.eventLoop }
+    /// The loop's ``LoopClock``, kept from handlerAdded on.
+    var loopClock: LoopClock?
     /// Counted in the open-connection gauge until the connection closes.
     private var counted = false
     private var snapshot: RuntimeSnapshot
@@ -79,6 +81,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        loopClock = LoopClock.of(context.eventLoop)
         connectionInfo.remoteAddress = context.channel.remoteAddress
         connectionInfo.localAddress = context.channel.localAddress
         if connectionInfo.scheme == "https" { connectionInfo.tlsVersion = TLSErrorHandler.negotiatedVersion(context.pipeline) }
@@ -313,7 +316,8 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         }
         let exchange = HTTPExchange.start(
             head: head, body: stream.body, connection: connectionInfo, runtime: runtime, services: services,
-            eventLoop: context.eventLoop, allocator: context.channel.allocator, writer: stream, extraHeaders: listener.extraHeaders
+            eventLoop: context.eventLoop, allocator: context.channel.allocator, writer: stream, extraHeaders: listener.extraHeaders,
+            clock: loopClock
         )
         stream.exchange = exchange
         if isTunnel && exchange.request.upgradeProtocol == nil {

@@ -99,7 +99,7 @@ extension HTTP2ConnectionHandler {
         }
         // Date changes once a second: indexed, it is one table entry a second instead of a Huffman
         // encoding per response. The request id is unique, so it never enters the table.
-        out.add(name: "date", value: DateCache.current.value)
+        out.add(name: "date", value: loopClock?.date ?? DateCache.current.value)
         if !runtime.serverHeader.isEmpty { out.add(name: "server", value: runtime.serverHeader) }
         out.add(name: "x-request-id", value: request.id, indexing: .nonIndexable)
         for (name, value) in listener.extraHeaders { out.replaceOrAdd(name: name.lowercased(), value: value) }

@@ -18,10 +18,14 @@ public final class DateCache: @unchecked Sendable {
     public var value: String {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        let s = Int(now.tv_sec)
-        if s != second {
-            second = s
-            cached = Self.format(epochSeconds: s)
+        return value(at: Int(now.tv_sec))
+    }
+
+    /// The value for `epochSeconds` (the wall clock read by the caller: ``LoopClock/date``).
+    func value(at epochSeconds: Int) -> String {
+        if epochSeconds != second {
+            second = epochSeconds
+            cached = Self.format(epochSeconds: epochSeconds)
         }
         return cached
     }

@@ -21,6 +21,8 @@ public final class HTTPExchange: @unchecked Sendable {
     private var writer: (any ResponseWriter)?
     /// Added to every response (HSTS and the like).
     let extraHeaders: [(String, String)]
+    /// The loop's clock when the protocol handler keeps one (the record's duration ends at its batch's time).
+    let clock: LoopClock?
     /// The matched route pattern; empty when none matched.
     public private(set) var route = ""
     /// What actions added for the record (upstream, cache status, encoding, upgrade).
@@ -42,8 +44,9 @@ public final class HTTPExchange: @unchecked Sendable {
 
     public init(
         request: Request, runtime: ServerRuntime, services: ConnectionServices, eventLoop: any EventLoop,
-        allocator: ByteBufferAllocator, writer: any ResponseWriter, extraHeaders: [(String, String)]
+        allocator: ByteBufferAllocator, writer: any ResponseWriter, extraHeaders: [(String, String)], clock: LoopClock? = nil
     ) {
+        self.clock = clock
         self.request = request
         self.runtime = runtime
         self.services = services
@@ -58,13 +61,16 @@ public final class HTTPExchange: @unchecked Sendable {
     public static func start(
         head: HTTPRequestHead, body: RequestBody, connection: ConnectionInfo, runtime: ServerRuntime,
         services: ConnectionServices, eventLoop: any EventLoop, allocator: ByteBufferAllocator,
-        writer: any ResponseWriter, extraHeaders: [(String, String)]
+        writer: any ResponseWriter, extraHeaders: [(String, String)], clock: LoopClock? = nil
     ) -> HTTPExchange {
         let trace = runtime.tracing?.begin(head, connection: connection)
-        let request = Request(head: head, id: services.requestID(from: head.headers), connection: connection, trace: trace, body: body)
+        let request = Request(
+            head: head, id: services.requestID(from: head.headers), connection: connection, startedAt: clock?.deadline ?? .now(),
+            trace: trace, body: body
+        )
         let exchange = HTTPExchange(
             request: request, runtime: runtime, services: services, eventLoop: eventLoop, allocator: allocator,
-            writer: writer, extraHeaders: extraHeaders
+            writer: writer, extraHeaders: extraHeaders, clock: clock
         )
         services.requestStarted()
         for observer in runtime.observers { observer.requestStarted(request) }
@@ -291,7 +297,7 @@ public final class HTTPExchange: @unchecked Sendable {
         if !runtime.observers.isEmpty {
             let record = RequestRecord(
                 request: request, route: route, status: status, bodyBytesSent: bytesSent,
-                bodyBytesReceived: request.body.receivedBytes, duration: NIODeadline.now() - request.startedAt,
+                bodyBytesReceived: request.body.receivedBytes, duration: (clock?.deadline ?? .now()) - request.startedAt,
                 error: error, annotations: annotations
             )
             for observer in runtime.observers { observer.requestFinished(record) }

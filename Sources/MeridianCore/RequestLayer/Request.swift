@@ -86,23 +86,38 @@ public final class Request: Sendable {
         self.startedAt = startedAt
     }
 
-    /// `Example.COM:8080.` -> `example.com`; IPv6 literals keep their brackets. Works on bytes:
-    /// Character-based String operations cost more than the rest of routing together.
+    /// `Example.COM:8080.` -> `example.com`; IPv6 literals keep their brackets. Works on the UTF-8 bytes in place
+    /// (String.UTF8View's index walking cost more than the rest of routing together); the value itself comes back,
+    /// with no new String, when it is already in that form.
     public static func normalizedHost(_ value: String) -> String {
-        let utf8 = value.utf8
-        var end = utf8.endIndex
-        if utf8.first == UInt8(ascii: "[") {
-            if let close = utf8.firstIndex(of: UInt8(ascii: "]")) { end = utf8.index(after: close) }
-        } else if let colon = utf8.lastIndex(of: UInt8(ascii: ":")) {
+        if let host = value.utf8.withContiguousStorageIfAvailable({ normalizedHost(bytes: $0, of: value) }) { return host }
+        var copy = value
+        copy.makeContiguousUTF8()
+        return copy.utf8.withContiguousStorageIfAvailable { normalizedHost(bytes: $0, of: copy) } ?? copy
+    }
+
+    private static func normalizedHost(bytes b: UnsafeBufferPointer<UInt8>, of value: String) -> String {
+        var end = b.count
+        if b.first == UInt8(ascii: "[") {
+            if let close = b.firstIndex(of: UInt8(ascii: "]")) { end = close + 1 }
+        } else if let colon = b.lastIndex(of: UInt8(ascii: ":")) {
             end = colon
         }
-        if end > utf8.startIndex, utf8[utf8.index(before: end)] == UInt8(ascii: ".") { end = utf8.index(before: end) }
-        let host = utf8[utf8.startIndex..<end]
-        if !host.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) {
-            return end == utf8.endIndex ? value : String(Substring(host))
+        if end > 0, b[end - 1] == UInt8(ascii: ".") { end -= 1 }
+        var upper = false
+        for i in 0..<end where b[i] >= 0x41 && b[i] <= 0x5A {
+            upper = true
+            break
         }
-        return String(decoding: host.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+        if !upper && end == b.count { return value }
+        let host = UnsafeBufferPointer(rebasing: b[..<end])
+        guard upper else { return String(decoding: host, as: UTF8.self) }
+        return String(unsafeUninitializedCapacity: end) { out in
+            for i in 0..<end { out[i] = host[i] >= 0x41 && host[i] <= 0x5A ? host[i] | 0x20 : host[i] }
+            return end
+        }
     }
+
 }
 
 /// What a request knows about the connection it came on.

@@ -1,5 +1,6 @@
 internal import Atomics
 internal import MeridianConfig
+internal import MeridianCore
 internal import NIOCore
 internal import NIOHTTP1
 internal import NIOHTTP2
@@ -34,6 +35,8 @@ final class EndpointPool: @unchecked Sendable {
     let http2: Bool
     private var session: (channel: any Channel, multiplexer: NIOHTTP2Handler.StreamMultiplexer)?
     private var sessionPending: EventLoopFuture<NIOHTTP2Handler.StreamMultiplexer>?
+    /// The loop's clock, for the idle marks (taken on the loop at first use: the pool may be built off it).
+    private var clock: LoopClock?
 
     init(
         eventLoop: any EventLoop, endpoint: Int, address: SocketAddress?, settings: Configuration.Upstream.Pool, connectTimeout: Duration,
@@ -104,7 +107,8 @@ final class EndpointPool: @unchecked Sendable {
             connection.close()
             return
         }
-        connection.idleSince = .now()
+        if clock == nil { clock = LoopClock.of(eventLoop) }
+        connection.idleSince = clock!.deadline  // (a value: no retain)
         idle.append(connection)
         stats.idleConnections.wrappingIncrement(ordering: .relaxed)
         armSweep()
