@@ -35,8 +35,12 @@ final class ClusterHealth: Sendable {
         static func isUsable(_ endpoint: Int, in s: UnsafePointer<State>, at now: Clock.Instant) -> Bool {
             guard s.pointee.checks.isHealthy(endpoint) else { return false }
             if s.pointee.outliersEnabled, s.pointee.outliers.isEjected(endpoint, at: now) { return false }
-            // (Through a buffer pointer: the array's subscript copied the breaker, its window's array retained.)
-            if s.pointee.breakersEnabled, !s.pointee.breakers.withUnsafeBufferPointer({ $0[endpoint].wouldAdmit(at: now) }) { return false }
+            // (In place through a pointer: the array's subscript copied the breaker, its window's array retained.)
+            if s.pointee.breakersEnabled,
+                !s.pointee.breakers.withUnsafeBufferPointer({ ($0.baseAddress! + endpoint).pointee.wouldAdmit(at: now) })
+            {
+                return false
+            }
             return true
         }
     }

@@ -69,7 +69,10 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     /// The loop's clock (``LoopClock``: read once per batch of events), kept from handlerAdded on.
     var loopClock: LoopClock?
     /// The time for an event now, as of the loop's batch.
-    var now: ContinuousClock.Instant { loopClock?.instant ?? .now }
+    var now: ContinuousClock.Instant {
+        if let loopClock { return loopClock.instant }  // (not `??`: its autoclosure went through generic Optional code)
+        return .now
+    }
     var timeouts: HTTP1ConnectionTimeouts<ContinuousClock>
     var timer: NIOScheduledCallback?
     var timerDeadline: ContinuousClock.Instant?
