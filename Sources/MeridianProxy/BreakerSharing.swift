@@ -1,3 +1,4 @@
+public import MeridianCore
 public import NIOCore
 
 /// One endpoint's breaker, as the cluster-wide coordinator names it.
@@ -38,9 +39,9 @@ public protocol BreakerSharing: Sendable {
 /// The cluster-wide view of one endpoint's breaker, as the instance last heard it.
 public enum SharedBreakerState: Sendable, Equatable {
     case closed
-    case open(until: ContinuousClock.Instant)
+    case open(until: MonotonicClock.Instant)
 
-    func name(at now: ContinuousClock.Instant) -> String {
+    func name(at now: MonotonicClock.Instant) -> String {
         switch self {
         case .closed: return "closed"
         case .open(let until): return now < until ? "open" : "half_open"
@@ -53,9 +54,9 @@ extension UpstreamCluster {
     /// - `.open`: the local breaker opens for `openFor` (or stays open if longer), and its half-open probes will
     ///   need cluster-wide tokens.
     /// - `.closed`: the probes somewhere succeeded; the local breaker closes.
-    public func applyShared(endpoint: Int, to state: CircuitBreaker<ContinuousClock>.State, openFor: Duration?, reason: String) {
+    public func applyShared(endpoint: Int, to state: CircuitBreaker<MonotonicClock>.State, openFor: Duration?, reason: String) {
         guard endpoint >= 0, endpoint < health.endpointCount else { return }
-        let now = ContinuousClock.now
+        let now = MonotonicClock.now
         let change: (from: String, to: String)? = health.state.withLockedValue { s in
             guard s.breakersEnabled else { return nil }
             let before = s.breakers[endpoint].state

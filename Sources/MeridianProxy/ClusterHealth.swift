@@ -1,4 +1,5 @@
 internal import MeridianConfig
+internal import MeridianCore
 internal import NIOConcurrencyHelpers
 
 /// What one instance knows about a cluster's endpoints: circuit breakers, passive outlier
@@ -7,7 +8,7 @@ internal import NIOConcurrencyHelpers
 /// outcome) and only to change state: the machines are pure and decide in nanoseconds. One
 /// instance-wide view is what the shared-breaker work feeds from Redis.
 final class ClusterHealth: Sendable {
-    typealias Clock = ContinuousClock
+    typealias Clock = MonotonicClock
 
     struct State {
         var breakers: [CircuitBreaker<Clock>]

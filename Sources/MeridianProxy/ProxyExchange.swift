@@ -342,13 +342,13 @@ final class ProxyExchange: @unchecked Sendable {
     // MARK: - Outcomes
 
     /// Tells the breaker and the outlier detector how the try went (once per try).
-    func record(_ result: OutlierDetector<ContinuousClock>.Result) {
+    func record(_ result: OutlierDetector<MonotonicClock>.Result) {
         guard !outcomeRecorded, endpoint >= 0 else { return }
         outcomeRecorded = true
         let now = clock.instant
         let endpoint = self.endpoint
         let (transition, ejection, shared) = health.state.withLockedValue { s in
-            var transition: CircuitBreaker<ContinuousClock>.Transition?
+            var transition: CircuitBreaker<MonotonicClock>.Transition?
             // A probe's verdict counts across the cluster only while its breaker is still half-open here (one that
             // reopened meanwhile dropped it, and so does the cluster).
             let shared = s.sharedOpened[endpoint] && s.breakers[endpoint].state == .halfOpen
@@ -387,15 +387,13 @@ final class ProxyExchange: @unchecked Sendable {
     func balancerFinished(error: String? = nil) {
         guard balancerOpen else { return }
         balancerOpen = false
-        loop.balancer.finished(endpoint, latency: headLatency, now: Self.origin.duration(to: clock.instant))
+        loop.balancer.finished(endpoint, latency: headLatency, now: clock.instant.offset)
         loop.stats[endpoint].activeRequests.wrappingDecrement(ordering: .relaxed)
         if let observer = route.observer, let token = attemptToken.take() {  // (moved out, not copied)
             observer.tryFinished(token, status: lastStatus.map { Int($0) }, error: error ?? failureCode, at: clock.deadline)
         }
     }
 
-    /// The origin of the monotonic time the balancers see.
-    static let origin = ContinuousClock.now
 
     /// The try was abandoned without an outcome (the client left): a probe's slot is freed.
     func abandonOutcome() {

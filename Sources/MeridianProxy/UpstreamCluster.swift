@@ -230,7 +230,7 @@ final class ClusterLoop: @unchecked Sendable {
     /// admitted by its breaker (an endpoint whose breaker refuses is passed over).
     /// `cluster` is the one that owns this loop (passed in, not kept: a weak reference back to it would give the
     /// cluster a side table, and every retain of it on the request path would take the runtime's slow path).
-    func pick(hash: UInt64?, excluding tried: TriedEndpoints, at now: ContinuousClock.Instant, of cluster: UpstreamCluster) -> Pick {
+    func pick(hash: UInt64?, excluding tried: TriedEndpoints, at now: MonotonicClock.Instant, of cluster: UpstreamCluster) -> Pick {
         let sharing = self.sharing
         let sharedRules = sharing?.isActive == true
         var wantProbe: [Int] = []

@@ -1,4 +1,5 @@
 internal import Atomics
+internal import MeridianCore
 
 /// Counters of one endpoint that the event loops update and scrapes read: atomics, because the
 /// pools that change them live on different loops.
@@ -35,7 +36,7 @@ public struct UpstreamClusterSnapshot: Sendable {
 
 extension UpstreamCluster {
     public func snapshot() -> UpstreamClusterSnapshot {
-        let now = ContinuousClock.now
+        let now = MonotonicClock.now
         let (views, active, exhausted) = health.state.withLockedValue { s in
             (
                 (0..<health.endpointCount).map { i in

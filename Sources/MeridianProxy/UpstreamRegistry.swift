@@ -1,6 +1,7 @@
 public import Logging
 public import MeridianConfig
 public import NIOCore
+internal import MeridianCore
 internal import NIOConcurrencyHelpers
 public import NIOPosix
 
@@ -81,10 +82,10 @@ public final class UpstreamRegistry: Sendable {
     /// Re-resolves DNS names until cancelled, each cluster on its own interval (on the thread pool:
     /// getaddrinfo blocks).
     public func runResolver(threadPool: NIOThreadPool, logger: Logger) async {
-        var last: [ObjectIdentifier: ContinuousClock.Instant] = [:]
+        var last: [ObjectIdentifier: MonotonicClock.Instant] = [:]
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
-            let now = ContinuousClock.now
+            let now = MonotonicClock.now
             for cluster in clusters where cluster.hasNames {
                 let id = ObjectIdentifier(cluster)
                 if let at = last[id], at.duration(to: now) < cluster.config.resolveInterval { continue }

@@ -25,13 +25,13 @@ extension HTTP1ConnectionHandler {
     }
 
     /// The limits of the runtime in force (read, not copied into every connection).
-    var limits: HTTP1ConnectionTimeouts<ContinuousClock>.Limits { .init(runtime.timeouts) }
+    var limits: HTTP1ConnectionTimeouts<MonotonicClock>.Limits { .init(runtime.timeouts) }
 
     func timerFired(context: ChannelHandlerContext) {
         timer = nil
         timerDeadline = nil
         guard !closed else { return }
-        guard let kind = timeouts.expired(at: ContinuousClock.now, limits) else {  // (a fresh reading: the batch's may predate the deadline)
+        guard let kind = timeouts.expired(at: MonotonicClock.now, limits) else {  // (a fresh reading: the batch's may predate the deadline)
             updateTimer(context: context)
             return
         }

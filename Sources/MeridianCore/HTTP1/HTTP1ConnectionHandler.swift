@@ -69,13 +69,13 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     /// The loop's clock (``LoopClock``: read once per batch of events), kept from handlerAdded on.
     var loopClock: LoopClock?
     /// The time for an event now, as of the loop's batch.
-    var now: ContinuousClock.Instant {
+    var now: MonotonicClock.Instant {
         if let loopClock { return loopClock.instant }  // (not `??`: its autoclosure went through generic Optional code)
         return .now
     }
-    var timeouts: HTTP1ConnectionTimeouts<ContinuousClock>
+    var timeouts: HTTP1ConnectionTimeouts<MonotonicClock>
     var timer: NIOScheduledCallback?
-    var timerDeadline: ContinuousClock.Instant?
+    var timerDeadline: MonotonicClock.Instant?
     /// Unparsed bytes held before reading stops (a client may pipeline this much ahead).
     let maxBuffered: Int
     /// The configuration the next (or current) request runs on: read again whenever a new
@@ -106,7 +106,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         self.snapshot = RuntimeSnapshot(runtimeBox)
         let runtime = snapshot.runtime
         self.keepAlive = KeepAliveStateMachine(maxRequests: runtime.limits.maxRequestsPerConnection)
-        self.timeouts = HTTP1ConnectionTimeouts(now: .now)
+        self.timeouts = HTTP1ConnectionTimeouts(now: MonotonicClock.now)
         self.maxBuffered = max(64 * 1024, runtime.limits.maxHeaderBytes + runtime.limits.maxRequestLine)
         self.parser = HTTP1RequestParser(limits: runtime.decoderLimits)
         self.connectionInfo.canSendFile = listener.canSendFile

@@ -50,9 +50,9 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     private var snapshot: RuntimeSnapshot
 
     // Stall state (see HTTP2ConnectionHandler+Stalls.swift and HTTP2StallPolicy).
-    let clock = ContinuousClock()
+    let clock = MonotonicClock()
     var stallTimer: Scheduled<Void>?
-    var connectionStall = HTTP2StallPolicy<ContinuousClock>.Connection()
+    var connectionStall = HTTP2StallPolicy<MonotonicClock>.Connection()
     /// Bumped whenever the connection sends DATA (see `connectionSentData`).
     var outboundProgress = 0
 

@@ -30,7 +30,7 @@ final class HTTP2Stream {
     var localEnded = false
     /// The stall clocks of this request (see ``HTTP2StallPolicy``); its timeouts are set when the
     /// request starts, from the configuration it runs on.
-    var clocks = HTTP2StallPolicy<ContinuousClock>.Stream(bodyRead: .seconds(30), send: .seconds(30))
+    var clocks = HTTP2StallPolicy<MonotonicClock>.Stream(bodyRead: .seconds(30), send: .seconds(30))
     /// DATA writes handed to NIOHTTP2 and not yet sent.
     var pendingWrites = 0
     /// After an extended CONNECT was answered: the pipe the installer got.

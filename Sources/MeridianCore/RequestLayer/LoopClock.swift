@@ -12,7 +12,8 @@ internal import Glibc
 /// response head, the breaker's and the balancer's outcome, the pool's idle mark, the span's end, the record's
 /// duration, the connection's timeouts, the `Date` field); each read is a `clock_gettime` through the vDSO (~25 ns
 /// on a KVM guest). Here the first read of each clock in a batch goes to the system and a task queued behind the
-/// batch forgets it, so the next batch reads afresh.
+/// batch forgets it, so the next batch reads afresh. `deadline` and `instant` are the same reading
+/// (``MonotonicClock`` is `NIODeadline`'s clock).
 ///
 /// What a reading may lag by is the time the loop has spent on the batch so far (events are handled in the order
 /// `epoll_wait` returned them). Deadlines computed from it fall due at most that much early (the timeouts are
@@ -50,8 +51,8 @@ public struct LoopClock: @unchecked Sendable {
     /// `NIODeadline.now()` as of this batch.
     public var deadline: NIODeadline { storage._withUnsafeGuaranteedRef { $0.deadline } }
 
-    /// `ContinuousClock.now` as of this batch.
-    public var instant: ContinuousClock.Instant { storage._withUnsafeGuaranteedRef { $0.instant } }
+    /// `MonotonicClock.now` as of this batch.
+    public var instant: MonotonicClock.Instant { storage._withUnsafeGuaranteedRef { MonotonicClock.Instant($0.deadline) } }
 
     /// The `Date` field's value (RFC 9110 §5.6.7) as of this batch.
     public var date: String { storage._withUnsafeGuaranteedRef { $0.date } }
@@ -59,17 +60,14 @@ public struct LoopClock: @unchecked Sendable {
     private final class Storage: @unchecked Sendable {
         unowned(unsafe) let eventLoop: any EventLoop
         private var deadlineValue = NIODeadline.uptimeNanoseconds(0)
-        private var instantValue: ContinuousClock.Instant
         private var wallSeconds = 0
         private var haveDeadline = false
-        private var haveInstant = false
         private var haveWall = false
         private var forgetQueued = false
         private let dates = DateCache()
 
         init(_ eventLoop: any EventLoop) {
             self.eventLoop = eventLoop
-            self.instantValue = .now
         }
 
         var deadline: NIODeadline {
@@ -79,15 +77,6 @@ public struct LoopClock: @unchecked Sendable {
                 forgetSoon()
             }
             return deadlineValue
-        }
-
-        var instant: ContinuousClock.Instant {
-            if !haveInstant {
-                instantValue = .now
-                haveInstant = true
-                forgetSoon()
-            }
-            return instantValue
         }
 
         var date: String {
@@ -111,7 +100,6 @@ public struct LoopClock: @unchecked Sendable {
         func forget() {
             forgetQueued = false
             haveDeadline = false
-            haveInstant = false
             haveWall = false
         }
     }
