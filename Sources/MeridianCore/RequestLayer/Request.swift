@@ -117,7 +117,6 @@ public final class Request: Sendable {
             return end
         }
     }
-
 }
 
 /// What a request knows about the connection it came on.
