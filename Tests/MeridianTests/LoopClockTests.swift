@@ -38,6 +38,28 @@ struct LoopClockTests {
         b.run()
     }
 
+    /// Loops made and dropped one after another on a thread (as tests do): asking for the next loop's clock must not
+    /// touch the dead one (it once dereferenced it and crashed), and a loop at a dead one's address gets a clock that
+    /// reads afresh, though the dead loop's forget task never ran.
+    @Test func loopsThatComeAndGoOnOneThread() throws {
+        var firsts: [NIODeadline] = []
+        for _ in 0..<200 {
+            let loop = EmbeddedEventLoop()
+            let clock = LoopClock.of(loop)
+            let first = clock.deadline  // queues a forget task that this loop never runs
+            firsts.append(first)
+            #expect(clock.deadline == first)
+        }
+        let loop = EmbeddedEventLoop()
+        let clock = LoopClock.of(loop)
+        usleep(1000)
+        #expect(clock.deadline > firsts.last!, "a fresh reading, not one a dead loop left behind")
+        let reading = clock.deadline
+        loop.run()
+        usleep(1000)
+        #expect(clock.deadline > reading)
+    }
+
     @Test func onARealLoopTheReadingMovesBetweenBatches() throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }

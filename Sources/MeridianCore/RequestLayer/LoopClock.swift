@@ -36,9 +36,13 @@ public struct LoopClock: @unchecked Sendable {
     /// The clock of `eventLoop`. Call it on `eventLoop`.
     public static func of(_ eventLoop: any EventLoop) -> LoopClock {
         eventLoop.preconditionInEventLoop()
-        if let current = perThread.currentValue, current.eventLoop === eventLoop {
-            // (Forgotten here too: a loop that ended with its forget task pending, and a new one at its address,
-            // would otherwise keep that loop's readings.)
+        let id = ObjectIdentifier(eventLoop)
+        if let current = perThread.currentValue, current.loopID == id {
+            // Compared by address, never through the unowned reference: the loop it was made for may be gone (tests
+            // run embedded loops one after another on a thread). A new loop at a dead one's address takes the clock
+            // over: its reference replaced (the old one's type may differ) and the readings forgotten (the dead
+            // loop's forget task may never have run).
+            current.eventLoop = eventLoop
             current.forget()
             return LoopClock(.passUnretained(current))
         }
@@ -58,7 +62,10 @@ public struct LoopClock: @unchecked Sendable {
     public var date: String { storage._withUnsafeGuaranteedRef { $0.date } }
 
     private final class Storage: @unchecked Sendable {
-        unowned(unsafe) let eventLoop: any EventLoop
+        /// Dereferenced only while a reading is taken, on the loop, which is running then.
+        unowned(unsafe) var eventLoop: any EventLoop
+        /// The loop's address, for ``LoopClock/of(_:)`` to compare without touching a loop that may be gone.
+        let loopID: ObjectIdentifier
         private var deadlineValue = NIODeadline.uptimeNanoseconds(0)
         private var wallSeconds = 0
         private var haveDeadline = false
@@ -68,6 +75,7 @@ public struct LoopClock: @unchecked Sendable {
 
         init(_ eventLoop: any EventLoop) {
             self.eventLoop = eventLoop
+            self.loopID = ObjectIdentifier(eventLoop)
         }
 
         var deadline: NIODeadline {
