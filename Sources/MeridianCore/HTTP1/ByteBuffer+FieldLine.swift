@@ -25,31 +25,15 @@ extension ByteBuffer {
         }
     }
 
-    /// The same for `String`s. Their UTF-8 is read in place (`utf8.withContiguousStorageIfAvailable`: native and
-    /// small strings have it); `withUTF8` would need a `var` copy of each, a retain and a release per string.
+    /// The same for `String`s (their UTF-8 read in place: ``Swift/String/withUTF8Bytes(_:)``).
     package mutating func writeFieldLine(_ name: String, _ value: String) {
-        let done: Bool? = name.utf8.withContiguousStorageIfAvailable { n in
-            value.utf8.withContiguousStorageIfAvailable { v in
-                writeFieldLine(UnsafeRawBufferPointer(n), UnsafeRawBufferPointer(v))
-                return true
-            } ?? false
-        }
-        guard done != true else { return }
-        var name = name  // (strings without contiguous UTF-8: withUTF8 makes them native)
-        var value = value
-        name.withUTF8 { n in value.withUTF8 { v in writeFieldLine(UnsafeRawBufferPointer(n), UnsafeRawBufferPointer(v)) } }
+        name.withUTF8Bytes { n in value.withUTF8Bytes { v in writeFieldLine(n, v) } }
     }
 
     /// `value` as an RFC 9110 quoted-string (`"` and `\` escaped), with one capacity check: the bytes between
     /// escapes are copied as runs (a forwarded `host="example.com:8443"` has none).
     package mutating func writeQuoted(_ value: String) {
-        let done: Bool? = value.utf8.withContiguousStorageIfAvailable { bytes in
-            writeQuoted(UnsafeRawBufferPointer(bytes))
-            return true
-        }
-        guard done != true else { return }
-        var copy = value  // (as in writeFieldLine)
-        copy.withUTF8 { writeQuoted(UnsafeRawBufferPointer($0)) }
+        value.withUTF8Bytes { writeQuoted($0) }
     }
 
     private mutating func writeQuoted(_ bytes: UnsafeRawBufferPointer) {
@@ -75,5 +59,17 @@ extension ByteBuffer {
             out[at] = UInt8(ascii: "\"")
             return total
         }
+    }
+}
+
+extension String {
+    /// Calls `body` with the string's UTF-8, read in place where it is contiguous (native and small strings:
+    /// `utf8.withContiguousStorageIfAvailable`), else through a native copy. `withUTF8` needs a `var` copy of every
+    /// string, a retain and a release each: per field line of every head, on the request path.
+    @inline(__always)
+    package func withUTF8Bytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        if let result = try utf8.withContiguousStorageIfAvailable({ try body(UnsafeRawBufferPointer($0)) }) { return result }
+        var copy = self
+        return try copy.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
     }
 }

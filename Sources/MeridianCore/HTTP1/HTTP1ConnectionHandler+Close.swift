@@ -13,7 +13,7 @@ extension HTTP1ConnectionHandler {
         let response = Response.text(error.status, "\(error.status.code) \(error.status.reasonPhrase): \(error.reason)\n")
         HTTP1ResponseHead.write(
             into: &head, status: response.status, headers: response.headers, contentLength: response.body.length,
-            connection: .close, serverHeader: runtime.serverHeader, requestID: nil
+            connection: .close, serverHeader: runtime.serverHeader, requestID: nil, date: loopClock?.date ?? DateCache.current.value
         )
         if case .buffer(var b) = response.body { head.writeBuffer(&b) }
         emit(head, context: context)

@@ -38,7 +38,7 @@ extension HTTP1ConnectionHandler: ResponseWriter {
             HTTP1ResponseHead.write(
                 into: &head, status: response.status, headers: [:], encodedFields: encoded, contentLength: contentLength,
                 connection: token, serverHeader: c.exchange.runtime.serverHeader, requestID: c.exchange.request.id, chunked: chunked,
-                date: loopClock?.date
+                date: c.exchange.date
             )
             return head
         }
@@ -47,7 +47,7 @@ extension HTTP1ConnectionHandler: ResponseWriter {
         HTTP1ResponseHead.write(
             into: &head, status: response.status, headers: headers, contentLength: contentLength,
             connection: token, serverHeader: c.exchange.runtime.serverHeader, requestID: c.exchange.request.id, chunked: chunked,
-            date: loopClock?.date
+            date: c.exchange.date
         )
         return head
     }

@@ -43,7 +43,7 @@ extension HTTP1ConnectionHandler: RequestBody.Source {
         var head = allocator.buffer(capacity: 256)
         HTTP1ResponseHead.write(
             into: &head, status: .switchingProtocols, headers: headers, contentLength: nil, connection: .upgrade,
-            serverHeader: exchange.runtime.serverHeader, requestID: request.id
+            serverHeader: exchange.runtime.serverHeader, requestID: request.id, date: exchange.date
         )
         emit(head, context: context)
         flushNow(context: context)

@@ -17,7 +17,7 @@ enum HTTP1ResponseHead {
         serverHeader: String,
         requestID: String?,
         chunked: Bool = false,
-        date: String? = nil
+        date: String
     ) {
         if status.code < statusLines.count, let line = statusLines[Int(status.code)] {
             buffer.writeString(line)
@@ -25,7 +25,7 @@ enum HTTP1ResponseHead {
             buffer.writeString("HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n")
         }
         // One capacity check per line (writeFieldLine), not one per piece.
-        buffer.writeFieldLine("date", date ?? DateCache.current.value)
+        buffer.writeFieldLine("date", date)
         if !serverHeader.isEmpty { buffer.writeFieldLine("server", serverHeader) }
         if let requestID { buffer.writeFieldLine("x-request-id", requestID) }
         writeFields(headers, into: &buffer)

@@ -10,7 +10,7 @@ extension HTTP2ConnectionHandler {
     func writeWhole(_ response: Response, sendBody: Bool, on stream: HTTP2Stream) {
         guard let exchange = stream.exchange, !stream.closed, let context else { return }
         let withBody = sendBody && response.body.length > 0
-        let headers = responseHeaders(response, request: exchange.request, runtime: exchange.runtime)
+        let headers = responseHeaders(response, for: exchange)
         let headersFrame = HTTP2Frame(streamID: stream.id, payload: .headers(.init(headers: headers, endStream: !withBody)))
         guard withBody, case .buffer(let b) = response.body else {
             write(headersFrame, promise: endOfResponsePromise(stream, context: context))
@@ -28,7 +28,7 @@ extension HTTP2ConnectionHandler {
     /// HEADERS of a response whose body follows in DATA frames.
     func writeHead(_ response: Response, on stream: HTTP2Stream) {
         guard let exchange = stream.exchange, !stream.closed, let context else { return }
-        let headers = responseHeaders(response, request: exchange.request, runtime: exchange.runtime)
+        let headers = responseHeaders(response, for: exchange)
         write(HTTP2Frame(streamID: stream.id, payload: .headers(.init(headers: headers, endStream: false))))
         flushIfNeeded(context: context, force: true)
     }
@@ -98,7 +98,7 @@ extension HTTP2ConnectionHandler {
         guard let exchange = stream.exchange, !stream.closed, let context else { return }
         var ok = Response(status: .ok, headers: response.headers)
         ok.headers.remove(name: "upgrade")
-        var headers = responseHeaders(ok, request: exchange.request, runtime: exchange.runtime)
+        var headers = responseHeaders(ok, for: exchange)
         headers.remove(name: "content-length")  // a 2xx to CONNECT has none (RFC 9110 §9.3.6)
         write(HTTP2Frame(streamID: stream.id, payload: .headers(.init(headers: headers, endStream: false))))
         flushIfNeeded(context: context, force: true)

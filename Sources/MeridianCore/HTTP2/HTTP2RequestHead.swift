@@ -87,7 +87,7 @@ extension HTTP2ConnectionHandler {
 
     /// Response headers as HPACK: names lower-cased (RFC 9113 §8.2.1), connection-specific fields
     /// dropped (§8.2.2), and the values unique to each response kept out of the dynamic table.
-    func responseHeaders(_ response: Response, request: Request, runtime: ServerRuntime) -> HPACKHeaders {
+    func responseHeaders(_ response: Response, for exchange: HTTPExchange) -> HPACKHeaders {
         let fields = response.headers  // (read once: a proxied response's are decoded from its lines when read)
         var out = HPACKHeaders()
         out.reserveCapacity(fields.count + 5)
@@ -99,9 +99,10 @@ extension HTTP2ConnectionHandler {
         }
         // Date changes once a second: indexed, it is one table entry a second instead of a Huffman
         // encoding per response. The request id is unique, so it never enters the table.
-        out.add(name: "date", value: loopClock?.date ?? DateCache.current.value)
-        if !runtime.serverHeader.isEmpty { out.add(name: "server", value: runtime.serverHeader) }
-        out.add(name: "x-request-id", value: request.id, indexing: .nonIndexable)
+        out.add(name: "date", value: exchange.date)
+        let serverHeader = exchange.runtime.serverHeader
+        if !serverHeader.isEmpty { out.add(name: "server", value: serverHeader) }
+        out.add(name: "x-request-id", value: exchange.request.id, indexing: .nonIndexable)
         for (name, value) in listener.extraHeaders { out.replaceOrAdd(name: name.lowercased(), value: value) }
         if response.statusAllowsBody, let length = response.body.declaredLength { out.add(name: "content-length", value: String(length)) }
         return out

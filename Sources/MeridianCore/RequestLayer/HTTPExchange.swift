@@ -23,6 +23,10 @@ public final class HTTPExchange: @unchecked Sendable {
     let extraHeaders: [(String, String)]
     /// The loop's clock when the protocol handler keeps one (the record's duration ends at its batch's time).
     let clock: LoopClock?
+
+    /// The response's `Date` field value, for both protocols' writers: the loop clock's (no thread-local lookup or
+    /// clock read per response), else the thread's ``DateCache``.
+    var date: String { clock?.date ?? DateCache.current.value }
     /// The matched route pattern; empty when none matched.
     public private(set) var route = ""
     /// What actions added for the record (upstream, cache status, encoding, upgrade).

@@ -71,7 +71,8 @@ public struct LoopClock: @unchecked Sendable {
         private var haveDeadline = false
         private var haveWall = false
         private var forgetQueued = false
-        private let dates = DateCache()
+        /// The thread's (made on the loop, like this): one formatting a second per thread.
+        private let dates = DateCache.current
 
         init(_ eventLoop: any EventLoop) {
             self.eventLoop = eventLoop

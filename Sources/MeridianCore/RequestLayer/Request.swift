@@ -90,13 +90,10 @@ public final class Request: Sendable {
     /// (String.UTF8View's index walking cost more than the rest of routing together); the value itself comes back,
     /// with no new String, when it is already in that form.
     public static func normalizedHost(_ value: String) -> String {
-        if let host = value.utf8.withContiguousStorageIfAvailable({ normalizedHost(bytes: $0, of: value) }) { return host }
-        var copy = value
-        copy.makeContiguousUTF8()
-        return copy.utf8.withContiguousStorageIfAvailable { normalizedHost(bytes: $0, of: copy) } ?? copy
+        value.withUTF8Bytes { normalizedHost(bytes: $0, of: value) }
     }
 
-    private static func normalizedHost(bytes b: UnsafeBufferPointer<UInt8>, of value: String) -> String {
+    private static func normalizedHost(bytes b: UnsafeRawBufferPointer, of value: String) -> String {
         var end = b.count
         if b.first == UInt8(ascii: "[") {
             if let close = b.firstIndex(of: UInt8(ascii: "]")) { end = close + 1 }
@@ -110,7 +107,7 @@ public final class Request: Sendable {
             break
         }
         if !upper && end == b.count { return value }
-        let host = UnsafeBufferPointer(rebasing: b[..<end])
+        let host = UnsafeRawBufferPointer(rebasing: b[..<end])
         guard upper else { return String(decoding: host, as: UTF8.self) }
         return String(unsafeUninitializedCapacity: end) { out in
             for i in 0..<end { out[i] = host[i] >= 0x41 && host[i] <= 0x5A ? host[i] | 0x20 : host[i] }

@@ -36,7 +36,7 @@ final class EndpointPool: @unchecked Sendable {
     private var session: (channel: any Channel, multiplexer: NIOHTTP2Handler.StreamMultiplexer)?
     private var sessionPending: EventLoopFuture<NIOHTTP2Handler.StreamMultiplexer>?
     /// The loop's clock, for the idle marks (taken on the loop at first use: the pool may be built off it).
-    private var clock: LoopClock?
+    private lazy var clock = LoopClock.of(eventLoop)
 
     init(
         eventLoop: any EventLoop, endpoint: Int, address: SocketAddress?, settings: Configuration.Upstream.Pool, connectTimeout: Duration,
@@ -107,8 +107,7 @@ final class EndpointPool: @unchecked Sendable {
             connection.close()
             return
         }
-        if clock == nil { clock = LoopClock.of(eventLoop) }
-        connection.idleSince = clock!.deadline  // (a value: no retain)
+        connection.idleSince = clock.deadline
         idle.append(connection)
         stats.idleConnections.wrappingIncrement(ordering: .relaxed)
         armSweep()
