@@ -14,9 +14,9 @@ final class ProxyExchange: @unchecked Sendable {
     let context: RequestContext
     let route: ProxyResponder
     let loop: ClusterLoop
-    let eventLoop: any EventLoop
+    var eventLoop: any EventLoop { loop.eventLoop }
     /// The loop's clock (``LoopClock``), read a few times per try.
-    let clock: LoopClock
+    var clock: LoopClock { loop.clock }
     /// Who waits for the answer (the request layer registers through ``ResponseSlot``), and an answer given before
     /// anyone registered (``start()`` may answer at once). Both dropped once used: the response's body stream refers
     /// back to this exchange, and keeping either would make that a cycle.
@@ -85,10 +85,8 @@ final class ProxyExchange: @unchecked Sendable {
         self.context = context
         self.route = route
         self.loop = loop
-        self.eventLoop = context.eventLoop
         self.hash = hash
-        self.clock = loop.clock
-        let now = clock.deadline
+        let now = loop.clock.deadline
         self.tryStarted = now
         self.headSentAt = now
         self.lastResponseActivity = now

@@ -55,6 +55,9 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     var parseFailed = false
     var inputClosed = false
     var readPending = false
+    /// The channel's writability as its last `channelWritabilityChanged` said (NIO fires it inline when a write crosses
+    /// the high-water mark): `context.channel.isWritable` retained the channel to ask, on every read.
+    var writable = true
     var inRead = false
     var needsFlush = false
     var draining = false
@@ -92,6 +95,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     var allocator = ByteBufferAllocator()
     /// The loop's ``TickFlusher``, kept from the first deferred flush on (the handler never leaves its loop).
     var flusher: TickFlusher?
+    /// What this connection's exchanges share, made at the first request.
+    var environment: ExchangeEnvironment?
     /// What request bodies call back (see ``RequestBody/SourceLink``), made at the first request with one.
     lazy var bodySource = RequestBody.SourceLink(self)
 
@@ -120,6 +125,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         self.context = context
         allocator = context.channel.allocator
         loopClock = LoopClock.of(context.eventLoop)
+        writable = context.channel.isWritable
         if context.channel.isActive { becameActive(context: context) }
     }
 
@@ -289,7 +295,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             context.read()
             return
         }
-        if (buffer?.readableBytes ?? 0) >= maxBuffered || !context.channel.isWritable || current?.body.wantsNoMore == true {
+        if (buffer?.readableBytes ?? 0) >= maxBuffered || !writable || current?.body.wantsNoMore == true {
             readPending = true
         } else {
             context.read()
@@ -297,8 +303,9 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
-        timeouts.writabilityChanged(context.channel.isWritable, at: now)
-        if context.channel.isWritable {
+        writable = context.channel.isWritable
+        timeouts.writabilityChanged(writable, at: now)
+        if writable {
             parse(context: context)
             resumeReading(context: context)
         }
@@ -386,10 +393,11 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         info.protocolVersion = head.version.minor == 0 ? "1.0" : "1.1"
         let hasBody = !parser.endIsPending
         let body = hasBody ? RequestBody(eventLoop: context.eventLoop, maxBytes: runtime.limits.maxBodyBytes, source: bodySource) : .none
-        let exchange = HTTPExchange.start(
-            head: head, body: body, connection: info, runtime: runtime, services: services, eventLoop: context.eventLoop,
-            allocator: allocator, writer: self, extraHeaders: extraHeaders, clock: loopClock
+        let environment = self.environment ?? ExchangeEnvironment(
+            services: services, eventLoop: context.eventLoop, allocator: allocator, extraHeaders: extraHeaders, clock: loopClock
         )
+        self.environment = environment
+        let exchange = HTTPExchange.start(head: head, body: body, connection: info, runtime: runtime, environment: environment, writer: self)
         let c = InFlight(exchange: exchange, decision: decision)
         c.bodyComplete = !hasBody  // the parser's `.end` for it follows and is passed over
         timeouts.requestStarted(bodyExpected: hasBody, at: now)
@@ -424,7 +432,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     }
 
     func resumeReading(context: ChannelHandlerContext) {
-        if readPending && (buffer?.readableBytes ?? 0) < maxBuffered && context.channel.isWritable && current?.body.wantsNoMore != true {
+        if readPending && (buffer?.readableBytes ?? 0) < maxBuffered && writable && current?.body.wantsNoMore != true {
             readPending = false
             context.read()
         }

@@ -45,6 +45,8 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     var eventLoop: (any EventLoop)? { context?.eventLoop }
     /// The loop's ``LoopClock``, kept from handlerAdded on.
     var loopClock: LoopClock?
+    /// What this connection's exchanges share, made at the first request.
+    var environment: ExchangeEnvironment?
     /// Counted in the open-connection gauge until the connection closes.
     private var counted = false
     private var snapshot: RuntimeSnapshot
@@ -314,10 +316,13 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         if !stream.requestEnded && !isTunnel {
             stream.body = RequestBody(eventLoop: context.eventLoop, maxBytes: runtime.limits.maxBodyBytes, source: stream.bodySource)
         }
+        let environment = self.environment ?? ExchangeEnvironment(
+            services: services, eventLoop: context.eventLoop, allocator: context.channel.allocator,
+            extraHeaders: listener.extraHeaders, clock: loopClock
+        )
+        self.environment = environment
         let exchange = HTTPExchange.start(
-            head: head, body: stream.body, connection: connectionInfo, runtime: runtime, services: services,
-            eventLoop: context.eventLoop, allocator: context.channel.allocator, writer: stream, extraHeaders: listener.extraHeaders,
-            clock: loopClock
+            head: head, body: stream.body, connection: connectionInfo, runtime: runtime, environment: environment, writer: stream
         )
         stream.exchange = exchange
         if isTunnel && exchange.request.upgradeProtocol == nil {

@@ -14,19 +14,21 @@ public final class HTTPExchange: @unchecked Sendable {
     public let request: Request
     /// The configuration this request runs on from start to end, whatever reloads meanwhile.
     public let runtime: ServerRuntime
-    let services: ConnectionServices
-    let eventLoop: any EventLoop
-    let allocator: ByteBufferAllocator
+    /// What the connection's exchanges share (one reference: see ``ExchangeEnvironment``).
+    let environment: ExchangeEnvironment
+    var services: ConnectionServices { environment.services }
+    var eventLoop: any EventLoop { environment.eventLoop }
+    var allocator: ByteBufferAllocator { environment.allocator }
+    /// Added to every response (HSTS and the like).
+    var extraHeaders: [(String, String)] { environment.extraHeaders }
+    /// The loop's clock when the protocol handler keeps one (the record's duration ends at its batch's time).
+    var clock: LoopClock? { environment.clock }
     /// Cleared when the exchange ends (it and the handler refer to each other until then).
     private var writer: (any ResponseWriter)?
-    /// Added to every response (HSTS and the like).
-    let extraHeaders: [(String, String)]
-    /// The loop's clock when the protocol handler keeps one (the record's duration ends at its batch's time).
-    let clock: LoopClock?
 
     /// The response's `Date` field value, for both protocols' writers: the loop clock's (no thread-local lookup or
     /// clock read per response), else the thread's ``DateCache``.
-    var date: String { clock?.date ?? DateCache.current.value }
+    var date: String { environment.clock?.date ?? DateCache.current.value }
     /// The matched route pattern; empty when none matched.
     public private(set) var route = ""
     /// What actions added for the record (upstream, cache status, encoding, upgrade).
@@ -46,36 +48,26 @@ public final class HTTPExchange: @unchecked Sendable {
     private var goneCallback: ((String) -> Void)?
     private var moreGoneCallbacks: [(String) -> Void] = []
 
-    public init(
-        request: Request, runtime: ServerRuntime, services: ConnectionServices, eventLoop: any EventLoop,
-        allocator: ByteBufferAllocator, writer: any ResponseWriter, extraHeaders: [(String, String)], clock: LoopClock? = nil
-    ) {
-        self.clock = clock
+    public init(request: Request, runtime: ServerRuntime, environment: ExchangeEnvironment, writer: any ResponseWriter) {
         self.request = request
         self.runtime = runtime
-        self.services = services
-        self.eventLoop = eventLoop
-        self.allocator = allocator
+        self.environment = environment
         self.writer = writer
-        self.extraHeaders = extraHeaders
     }
 
     /// Builds the request for `head` (id, trace, body) and starts its exchange: the limits are
     /// checked, the observers told, and the responder called.
     public static func start(
         head: HTTPRequestHead, body: RequestBody, connection: ConnectionInfo, runtime: ServerRuntime,
-        services: ConnectionServices, eventLoop: any EventLoop, allocator: ByteBufferAllocator,
-        writer: any ResponseWriter, extraHeaders: [(String, String)], clock: LoopClock? = nil
+        environment: ExchangeEnvironment, writer: any ResponseWriter
     ) -> HTTPExchange {
         let trace = runtime.tracing?.begin(head, connection: connection)
+        let services = environment.services
         let request = Request(
-            head: head, id: services.requestID(from: head.headers), connection: connection, startedAt: clock?.deadline ?? .now(),
-            trace: trace, body: body
+            head: head, id: services.requestID(from: head.headers), connection: connection,
+            startedAt: environment.clock?.deadline ?? .now(), trace: trace, body: body
         )
-        let exchange = HTTPExchange(
-            request: request, runtime: runtime, services: services, eventLoop: eventLoop, allocator: allocator,
-            writer: writer, extraHeaders: extraHeaders, clock: clock
-        )
+        let exchange = HTTPExchange(request: request, runtime: runtime, environment: environment, writer: writer)
         services.requestStarted()
         for observer in runtime.observers { observer.requestStarted(request) }
         return exchange

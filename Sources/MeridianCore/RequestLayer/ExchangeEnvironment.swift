@@ -1,0 +1,26 @@
+public import NIOCore
+
+/// What every exchange on one connection shares: its services, event loop, allocator, the listener's extra response
+/// headers and the loop's clock. Made once per connection by the protocol handler; an exchange keeps one reference to
+/// it. (Kept as five fields of each exchange they were five retains when it began and five releases when it ended,
+/// ~1% of a proxied request's CPU.)
+public final class ExchangeEnvironment: Sendable {
+    let services: ConnectionServices
+    let eventLoop: any EventLoop
+    let allocator: ByteBufferAllocator
+    /// Added to every response (HSTS and the like).
+    let extraHeaders: [(String, String)]
+    /// The loop's clock when the protocol handler keeps one (the record's duration ends at its batch's time).
+    let clock: LoopClock?
+
+    public init(
+        services: ConnectionServices, eventLoop: any EventLoop, allocator: ByteBufferAllocator, extraHeaders: [(String, String)],
+        clock: LoopClock?
+    ) {
+        self.services = services
+        self.eventLoop = eventLoop
+        self.allocator = allocator
+        self.extraHeaders = extraHeaders
+        self.clock = clock
+    }
+}
