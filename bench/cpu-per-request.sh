@@ -8,6 +8,8 @@
 # `ceiling` as a BIN (TARGET=proxy) measures bench/nio-proxy-ceiling, the least a SwiftNIO proxy can do per
 # request (head found by its blank line, a fixed head upstream, the response's bytes back unchanged): the floor
 # under anything built on NIO's channels. Built here on first use (`swift build -c release`, ~2 minutes).
+# TARGET=fixed: the server answers with a fixed 1 KiB body from memory, Meridian's `respond` action against nginx's
+# `return 200` (the word `nginx` as a BIN): what the request layer costs per request, with no file and no upstream.
 # MODE=counts: instead of time, what the server calls per request, counted by uprobes (`perf probe` on the Swift
 # runtime's swift_retain, swift_release, swift_allocObject and its retain slow path incrementSlow, glibc's malloc
 # (and tcmalloc's, which the meridian binary links)
@@ -16,8 +18,8 @@
 # Needs root and perf (the uprobes slow the server ~10x while counting; REQUESTS=100000 is plenty).
 # MODE=profile: `perf record -F 4999 -e cpu-clock -g` of each server over the REQUESTS (kept as
 # $PROFILE_DIR/N-NAME.data, PROFILE_DIR=/tmp/meridian-profiles by default) and its top symbols by self time.
-# Usage: bench/cpu-per-request.sh BIN [BIN...]      (BIN may be `nginx` or `ceiling` with TARGET=proxy)
-# Env:   REQUESTS=300000 ROUNDS=3 CONNECTIONS=64 TARGET=static|proxy MODE=time|counts|profile
+# Usage: bench/cpu-per-request.sh BIN [BIN...]      (BIN may be `nginx` with TARGET=proxy or fixed, `ceiling` with proxy)
+# Env:   REQUESTS=300000 ROUNDS=3 CONNECTIONS=64 TARGET=static|proxy|fixed MODE=time|counts|profile
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=bench/common.sh
@@ -28,21 +30,24 @@ CONNECTIONS=${CONNECTIONS:-64}
 TARGET=${TARGET:-static}
 MODE=${MODE:-time}
 (($# > 0)) || die "usage: $0 BIN [BIN...]"
-[[ $TARGET == static || $TARGET == proxy ]] || die "TARGET must be static or proxy, got '$TARGET'"
+[[ $TARGET == static || $TARGET == proxy || $TARGET == fixed ]] || die "TARGET must be static, proxy or fixed, got '$TARGET'"
 [[ $MODE == time || $MODE == counts || $MODE == profile ]] || die "MODE must be time, counts or profile, got '$MODE'"
 for bin in "$@"; do
   [[ ($bin == nginx || $bin == ceiling) && $TARGET == proxy ]] && continue
-  [[ -x $bin ]] || die "not an executable: $bin (\`nginx\` and \`ceiling\` only with TARGET=proxy)"
+  [[ $bin == nginx && $TARGET == fixed ]] && continue
+  [[ -x $bin ]] || die "not an executable: $bin (\`nginx\` only with TARGET=proxy or fixed, \`ceiling\` only with proxy)"
 done
 export PATH="$PATH:/usr/sbin"
 command -v h2load >/dev/null || scripts/ensure-packages.sh h2load:nghttp2-client
-if [[ $TARGET == proxy ]]; then command -v nginx >/dev/null || scripts/ensure-packages.sh nginx:nginx-light; fi
+if [[ $TARGET != static ]]; then command -v nginx >/dev/null || scripts/ensure-packages.sh nginx:nginx-light; fi
 CEILING="$ROOT/bench/nio-proxy-ceiling"
 if [[ $TARGET == proxy && " $* " == *" ceiling "* ]]; then
   swift build -c release --package-path "$CEILING" >&2 || die "building $CEILING failed"
 fi
 bench_tmpdir meridian-cpu
 head -c 1024 /dev/urandom >"$TMP/1k.bin"
+# TARGET=fixed's body: 1024 bytes that need no quoting in nginx's config or YAML.
+FIXED_BODY=$(head -c 768 /dev/urandom | base64 -w0)
 tck=$(getconf CLK_TCK)
 
 if [[ $TARGET == proxy ]]; then
@@ -58,14 +63,38 @@ if [[ $TARGET == proxy ]]; then
   wait_ready upstream "$!" "http://127.0.0.1:$UP_PORT/1k.bin" "$TMP/upstream/error.log"
 fi
 
-# start BIN PORT: the server serving /1k.bin on PORT (itself, or proxied to the upstream); sets SERVER_PID
+# start BIN PORT: the server answering /1k.bin on PORT (the file, a fixed body with TARGET=fixed, or proxied to the
+# upstream); sets SERVER_PID
 start() {
   local bin=$1 port=$2
-  if [[ $bin == nginx ]]; then
+  if [[ $bin == nginx && $TARGET == fixed ]]; then
+    mkdir -p "$TMP/nginx"
+    {
+      nginx_upstream_prelude "$TMP/nginx"
+      echo "  server { listen 127.0.0.1:$port reuseport; location / { return 200 \"$FIXED_BODY\"; } }"
+      echo "}"
+    } >"$TMP/nginx/nginx.conf"
+    taskset -c 0 nginx -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" >"$TMP/server.log" 2>&1 &
+  elif [[ $bin == nginx ]]; then
     nginx_proxy_conf "$TMP/nginx" "$UP_PORT" "$CONNECTIONS" "listen 127.0.0.1:$port reuseport;" >"$TMP/nginx/nginx.conf"
     taskset -c 0 nginx -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" >"$TMP/server.log" 2>&1 &
   elif [[ $bin == ceiling ]]; then
     taskset -c 0 "$CEILING/.build/release/NIOProxyCeiling" "$port" "$UP_PORT" >"$TMP/server.log" 2>&1 &
+  elif [[ $TARGET == fixed ]]; then
+    cat >"$TMP/fixed.yaml" <<EOF
+listeners:
+  - {name: http, address: "127.0.0.1:$port"}
+admin: {address: "127.0.0.1:0"}
+server: {event_loops: 1}
+lifecycle: {drain_delay: 0s}
+telemetry: {access_log: {enabled: false}}
+hosts:
+  - default: true
+    routes:
+      - match: {prefix: /}
+        respond: {status: 200, headers: {content-type: application/octet-stream}, body: "$FIXED_BODY"}
+EOF
+    MERIDIAN_EVENT_LOOPS=1 MERIDIAN_ACCESS_LOG=off taskset -c 0 "$bin" serve --config "$TMP/fixed.yaml" >"$TMP/server.log" 2>&1 &
   elif [[ $TARGET == proxy ]]; then
     meridian_proxy_yaml "  - {name: http, address: \"127.0.0.1:$port\"}" 0 "$UP_PORT" "$CONNECTIONS" >"$TMP/proxy.yaml"
     MERIDIAN_EVENT_LOOPS=1 MERIDIAN_ACCESS_LOG=off taskset -c 0 "$bin" serve --config "$TMP/proxy.yaml" >"$TMP/server.log" 2>&1 &
