@@ -28,7 +28,7 @@ public final class HTTPExchange: @unchecked Sendable {
 
     /// The response's `Date` field value, for both protocols' writers: the loop clock's (no thread-local lookup or
     /// clock read per response), else the thread's ``DateCache``.
-    var date: String { environment.clock?.date ?? DateCache.current.value }
+    var date: String { clock?.date ?? DateCache.current.value }
     /// The matched route pattern; empty when none matched.
     public private(set) var route = ""
     /// What actions added for the record (upstream, cache status, encoding, upgrade).
