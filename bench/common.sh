@@ -166,11 +166,10 @@ http {
 EOF
 }
 
-# meridian_proxy_yaml LISTENERS ADMIN_PORT UP_PORT MAX_IDLE: a one-event-loop Meridian config, access log off, that
-# proxies / to the cluster `backend` (127.0.0.1:UP_PORT, up to MAX_IDLE idle connections); LISTENERS are the lines
-# of its `listeners:` list.
-meridian_proxy_yaml() {
-  local listeners=$1 admin=$2 up=$3 idle=$4
+# meridian_bench_prelude LISTENERS ADMIN_PORT: the start of a one-event-loop Meridian config for a benchmark (access
+# log off, no drain delay); LISTENERS are the lines of its `listeners:` list. The caller adds its hosts (and upstreams).
+meridian_bench_prelude() {
+  local listeners=$1 admin=$2
   cat <<EOF
 listeners:
 $listeners
@@ -178,6 +177,16 @@ admin: {address: "127.0.0.1:$admin"}
 server: {event_loops: 1}
 lifecycle: {drain_delay: 0s}
 telemetry: {access_log: {enabled: false}}
+EOF
+}
+
+# meridian_proxy_yaml LISTENERS ADMIN_PORT UP_PORT MAX_IDLE: a one-event-loop Meridian config, access log off, that
+# proxies / to the cluster `backend` (127.0.0.1:UP_PORT, up to MAX_IDLE idle connections); LISTENERS are the lines
+# of its `listeners:` list.
+meridian_proxy_yaml() {
+  local listeners=$1 admin=$2 up=$3 idle=$4
+  meridian_bench_prelude "$listeners" "$admin"
+  cat <<EOF
 upstreams:
   - name: backend
     endpoints: ["127.0.0.1:$up"]

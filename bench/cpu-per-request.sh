@@ -81,19 +81,16 @@ start() {
   elif [[ $bin == ceiling ]]; then
     taskset -c 0 "$CEILING/.build/release/NIOProxyCeiling" "$port" "$UP_PORT" >"$TMP/server.log" 2>&1 &
   elif [[ $TARGET == fixed ]]; then
-    cat >"$TMP/fixed.yaml" <<EOF
-listeners:
-  - {name: http, address: "127.0.0.1:$port"}
-admin: {address: "127.0.0.1:0"}
-server: {event_loops: 1}
-lifecycle: {drain_delay: 0s}
-telemetry: {access_log: {enabled: false}}
+    {
+      meridian_bench_prelude "  - {name: http, address: \"127.0.0.1:$port\"}" 0
+      cat <<EOF
 hosts:
   - default: true
     routes:
       - match: {prefix: /}
         respond: {status: 200, headers: {content-type: application/octet-stream}, body: "$FIXED_BODY"}
 EOF
+    } >"$TMP/fixed.yaml"
     MERIDIAN_EVENT_LOOPS=1 MERIDIAN_ACCESS_LOG=off taskset -c 0 "$bin" serve --config "$TMP/fixed.yaml" >"$TMP/server.log" 2>&1 &
   elif [[ $TARGET == proxy ]]; then
     meridian_proxy_yaml "  - {name: http, address: \"127.0.0.1:$port\"}" 0 "$UP_PORT" "$CONNECTIONS" >"$TMP/proxy.yaml"

@@ -69,7 +69,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     // Timeouts: which one runs is `timeouts`' to say; one scheduled task, re-armed lazily (see
     // `updateTimer`).
-    /// The loop's clock (``LoopClock``: read once per batch of events), kept from handlerAdded on.
+    /// The loop's clock (``LoopClock``: read once per batch of events), the environment's, kept from handlerAdded on.
     var loopClock: LoopClock?
     /// The time for an event now, as of the loop's batch.
     var now: MonotonicClock.Instant {
@@ -90,12 +90,11 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
     /// every idle connection holds what is kept here).
     let extraHeaders: [(String, String)]
     var context: ChannelHandlerContext?
-    /// The channel's allocator, read once: `context.channel.allocator` retains the channel and asks the event loop
-    /// which thread it is on, for each buffer.
+    /// The channel's allocator (the environment's), kept from handlerAdded on.
     var allocator = ByteBufferAllocator()
     /// The loop's ``TickFlusher``, kept from the first deferred flush on (the handler never leaves its loop).
     var flusher: TickFlusher?
-    /// What this connection's exchanges share, made at the first request.
+    /// What this connection's exchanges share, made in handlerAdded.
     var environment: ExchangeEnvironment?
     /// What request bodies call back (see ``RequestBody/SourceLink``), made at the first request with one.
     lazy var bodySource = RequestBody.SourceLink(self)
@@ -123,8 +122,10 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        allocator = context.channel.allocator
-        loopClock = LoopClock.of(context.eventLoop)
+        let environment = ExchangeEnvironment(context: context, services: services, extraHeaders: extraHeaders)
+        self.environment = environment
+        allocator = environment.allocator
+        loopClock = environment.clock
         writable = context.channel.isWritable
         if context.channel.isActive { becameActive(context: context) }
     }
@@ -185,7 +186,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             // `incoming` is the channel's pooled receive buffer: holding it makes NIO allocate, and
             // keep for the connection's life, a second one for the next read. Keep a copy of what
             // is left instead (a head split across reads, or pipelined requests waiting).
-            var own = context.channel.allocator.buffer(capacity: rest.readableBytes)
+            var own = allocator.buffer(capacity: rest.readableBytes)
             own.writeImmutableBuffer(rest)
             buffer = own
         }
@@ -393,11 +394,10 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         info.protocolVersion = head.version.minor == 0 ? "1.0" : "1.1"
         let hasBody = !parser.endIsPending
         let body = hasBody ? RequestBody(eventLoop: context.eventLoop, maxBytes: runtime.limits.maxBodyBytes, source: bodySource) : .none
-        let environment = self.environment ?? ExchangeEnvironment(
-            services: services, eventLoop: context.eventLoop, allocator: allocator, extraHeaders: extraHeaders, clock: loopClock
+        let exchange = HTTPExchange.start(
+            head: head, body: body, connection: info, runtime: runtime, environment: environment!,  // (made in handlerAdded)
+            writer: self
         )
-        self.environment = environment
-        let exchange = HTTPExchange.start(head: head, body: body, connection: info, runtime: runtime, environment: environment, writer: self)
         let c = InFlight(exchange: exchange, decision: decision)
         c.bodyComplete = !hasBody  // the parser's `.end` for it follows and is passed over
         timeouts.requestStarted(bodyExpected: hasBody, at: now)

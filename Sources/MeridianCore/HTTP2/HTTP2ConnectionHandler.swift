@@ -43,9 +43,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
     static let connectionWindowTarget = 1 << 20
     var context: ChannelHandlerContext?
     var eventLoop: (any EventLoop)? { context?.eventLoop }
-    /// The loop's ``LoopClock``, kept from handlerAdded on.
-    var loopClock: LoopClock?
-    /// What this connection's exchanges share, made at the first request.
+    /// What this connection's exchanges share (the loop's clock among them), made in handlerAdded.
     var environment: ExchangeEnvironment?
     /// Counted in the open-connection gauge until the connection closes.
     private var counted = false
@@ -83,7 +81,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        loopClock = LoopClock.of(context.eventLoop)
+        environment = ExchangeEnvironment(context: context, services: services, extraHeaders: listener.extraHeaders)
         connectionInfo.remoteAddress = context.channel.remoteAddress
         connectionInfo.localAddress = context.channel.localAddress
         if connectionInfo.scheme == "https" { connectionInfo.tlsVersion = TLSErrorHandler.negotiatedVersion(context.pipeline) }
@@ -316,13 +314,9 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         if !stream.requestEnded && !isTunnel {
             stream.body = RequestBody(eventLoop: context.eventLoop, maxBytes: runtime.limits.maxBodyBytes, source: stream.bodySource)
         }
-        let environment = self.environment ?? ExchangeEnvironment(
-            services: services, eventLoop: context.eventLoop, allocator: context.channel.allocator,
-            extraHeaders: listener.extraHeaders, clock: loopClock
-        )
-        self.environment = environment
         let exchange = HTTPExchange.start(
-            head: head, body: stream.body, connection: connectionInfo, runtime: runtime, environment: environment, writer: stream
+            head: head, body: stream.body, connection: connectionInfo, runtime: runtime, environment: environment!,  // (handlerAdded)
+            writer: stream
         )
         stream.exchange = exchange
         if isTunnel && exchange.request.upgradeProtocol == nil {

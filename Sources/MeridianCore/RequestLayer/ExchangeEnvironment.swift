@@ -23,4 +23,14 @@ public final class ExchangeEnvironment: Sendable {
         self.extraHeaders = extraHeaders
         self.clock = clock
     }
+
+    /// The environment of the connection `context` belongs to, as a protocol handler makes it in `handlerAdded`: the
+    /// channel's loop and allocator (read once: `context.channel.allocator` retains the channel and asks the loop which
+    /// thread it is on) and the loop's ``LoopClock``. Call it on the channel's event loop.
+    public convenience init(context: ChannelHandlerContext, services: ConnectionServices, extraHeaders: [(String, String)]) {
+        self.init(
+            services: services, eventLoop: context.eventLoop, allocator: context.channel.allocator, extraHeaders: extraHeaders,
+            clock: LoopClock.of(context.eventLoop)
+        )
+    }
 }
