@@ -164,7 +164,7 @@ ticks() { awk '{ print $14 + $15 }' "/proc/${PID[$1]}/stat" 2>/dev/null || echo 
 core1() { awk '$1 == "cpu1" { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 accepts() { curl -s "http://127.0.0.1:$STATUS_PORT/" | awk 'NR == 3 { print $1 }'; }
 now() { date +%s.%N; }; HZ=$(getconf CLK_TCK)
-declare -A R  # R[metric:proto:size:server]; metrics: rps mbs lat cpu core1 upc
+declare -A R  # R[metric:proto:size:server]; metrics: rps mbs lat cpu core1 upc pcr (req/s per proxy core)
 WARN=()
 # measure NAME KEY SKIP CMD...: run CMD in the background and, from SKIP seconds in (past a client's
 # own warm-up) to its end, record the proxy's CPU %, core 1 busy % and the upstream connections
@@ -219,7 +219,10 @@ for p in $PROTOS; do
   for f in $SIZES; do
     n=${#SERVERS[@]} k=$((i++ % n))  # rotate who goes first (alternates when two)
     order=("${SERVERS[@]:k}" "${SERVERS[@]:0:k}")
-    for s in "${order[@]}"; do "run_$p" "$s" "$f"; done
+    for s in "${order[@]}"; do
+      "run_$p" "$s" "$f"
+      R[pcr:$p:$f:$s]=$(awk -v r="${R[rps:$p:$f:$s]}" -v c="${R[cpu:$p:$f:$s]}" 'BEGIN { if (c > 0) printf "%.0f", 100 * r / c; else print "-" }')
+    done
   done
 done
 
@@ -258,21 +261,24 @@ done
 echo
 echo "Per run: MB/s, the proxy's CPU (core 0), core 1 busy (load generator$( ((UP_CORE == 1)) && echo " + upstream")), upstream connections opened during the measured part"
 echo
-echo "| run | proxy | req/s | MB/s | proxy CPU % | core 1 busy % | upstream conns opened |"
-echo "|---|---|---:|---:|---:|---:|---:|"
+echo "| run | proxy | req/s | MB/s | proxy CPU % | req/s per proxy core | core 1 busy % | upstream conns opened |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|"
 for p in $PROTOS; do
   for f in $SIZES; do
     for s in "${SERVERS[@]}"; do
       k=$p:$f:$s
-      echo "| $p $f | $s | $(v rps:$k) | $(v mbs:$k) | $(v cpu:$k) | $(v core1:$k) | $(v upc:$k) |"
+      echo "| $p $f | $s | $(v rps:$k) | $(v mbs:$k) | $(v cpu:$k) | $(v pcr:$k) | $(v core1:$k) | $(v upc:$k) |"
     done
   done
 done
 echo
 echo "ratio = meridian / other (req/s). A proxy CPU well below ~95% means core 1 (the client side) was the limit."
+echo "req/s per proxy core = req/s / proxy CPU: the inverse of the proxy's CPU per request, which that limit does not"
+echo "move (a proxy held back by the client shows its req/s, not what its core could do)."
 if [[ -n ${R[rps:h1:1k:nginx]:-} && -n ${R[rps:h1:1k:meridian]:-} ]]; then
   r=$(ratio "${R[rps:h1:1k:nginx]}" "${R[rps:h1:1k:meridian]}")
   echo "target (HTTP/1.1, 1k: meridian >= 0.8x nginx): $r, $(awk -v r="$r" 'BEGIN { print (r >= 0.8) ? "met" : "NOT met" }')"
+  echo "per proxy core (HTTP/1.1, 1k): meridian/nginx $(ratio "$(v pcr:h1:1k:nginx)" "$(v pcr:h1:1k:meridian)")"
 fi
 if want nginx; then
   n=$(grep -c 'buffered to a temporary file' "$TMP/nginx/error.log" || true)
