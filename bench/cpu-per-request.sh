@@ -18,7 +18,10 @@
 # Needs root and perf (the uprobes slow the server ~10x while counting; REQUESTS=100000 is plenty).
 # MODE=profile: `perf record -F 4999 -e cpu-clock -g` of each server over the REQUESTS (kept as
 # $PROFILE_DIR/N-NAME.data, PROFILE_DIR=/tmp/meridian-profiles by default) and its top symbols by self time.
-# Usage: bench/cpu-per-request.sh BIN [BIN...]      (BIN may be `nginx` with TARGET=proxy or fixed, `ceiling` with proxy)
+# `lean` as a BIN (TARGET=proxy) runs the same tool with --lean: Meridian's per-request work on this route written as
+# lean as NIO allows (request and response heads as offsets, no object per request; see its Lean.swift), the price
+# of a redesign measured before building it.
+# Usage: bench/cpu-per-request.sh BIN [BIN...]      (BIN may be `nginx` with TARGET=proxy or fixed, `ceiling` or `lean` with proxy)
 # Env:   REQUESTS=300000 ROUNDS=3 CONNECTIONS=64 TARGET=static|proxy|fixed MODE=time|counts|profile
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,15 +36,15 @@ MODE=${MODE:-time}
 [[ $TARGET == static || $TARGET == proxy || $TARGET == fixed ]] || die "TARGET must be static, proxy or fixed, got '$TARGET'"
 [[ $MODE == time || $MODE == counts || $MODE == profile ]] || die "MODE must be time, counts or profile, got '$MODE'"
 for bin in "$@"; do
-  [[ ($bin == nginx || $bin == ceiling) && $TARGET == proxy ]] && continue
+  [[ ($bin == nginx || $bin == ceiling || $bin == lean) && $TARGET == proxy ]] && continue
   [[ $bin == nginx && $TARGET == fixed ]] && continue
-  [[ -x $bin ]] || die "not an executable: $bin (\`nginx\` only with TARGET=proxy or fixed, \`ceiling\` only with proxy)"
+  [[ -x $bin ]] || die "not an executable: $bin (\`nginx\` only with TARGET=proxy or fixed, \`ceiling\` and \`lean\` only with proxy)"
 done
 export PATH="$PATH:/usr/sbin"
 command -v h2load >/dev/null || scripts/ensure-packages.sh h2load:nghttp2-client
 if [[ $TARGET != static ]]; then command -v nginx >/dev/null || scripts/ensure-packages.sh nginx:nginx-light; fi
 CEILING="$ROOT/bench/nio-proxy-ceiling"
-if [[ $TARGET == proxy && " $* " == *" ceiling "* ]]; then
+if [[ $TARGET == proxy && (" $* " == *" ceiling "* || " $* " == *" lean "*) ]]; then
   swift build -c release --package-path "$CEILING" >&2 || die "building $CEILING failed"
 fi
 bench_tmpdir meridian-cpu
@@ -80,6 +83,8 @@ start() {
     taskset -c 0 nginx -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" >"$TMP/server.log" 2>&1 &
   elif [[ $bin == ceiling ]]; then
     taskset -c 0 "$CEILING/.build/release/NIOProxyCeiling" "$port" "$UP_PORT" >"$TMP/server.log" 2>&1 &
+  elif [[ $bin == lean ]]; then
+    taskset -c 0 "$CEILING/.build/release/NIOProxyCeiling" "$port" "$UP_PORT" --lean >"$TMP/server.log" 2>&1 &
   elif [[ $TARGET == fixed ]]; then
     {
       meridian_bench_prelude "  - {name: http, address: \"127.0.0.1:$port\"}" 0
@@ -160,7 +165,7 @@ if [[ $MODE == counts ]]; then
   k=0
   for bin in "$@"; do
     [[ $bin == nginx ]] && continue
-    [[ $bin == ceiling ]] && bin="$CEILING/.build/release/NIOProxyCeiling"
+    [[ $bin == ceiling || $bin == lean ]] && bin="$CEILING/.build/release/NIOProxyCeiling"
     k=$((k + 1))
     object=$(ldd "$bin" | awk '/libswiftCore\.so/ && !n++ {print $3}')
     group=probe_libswiftCore suffix=""
@@ -197,7 +202,7 @@ fi
 
 count() {  # BIN: sets COUNTS (per request, in PROBES' order)
   local bin=$1 port pid events p e real=$1
-  [[ $bin == ceiling ]] && real="$CEILING/.build/release/NIOProxyCeiling"
+  [[ $bin == ceiling || $bin == lean ]] && real="$CEILING/.build/release/NIOProxyCeiling"
   local -a mine=()  # PROBES as this server's events ("" where it has none: nginx has no Swift runtime)
   for p in "${PROBES[@]}"; do
     if [[ $p == swift:* ]]; then

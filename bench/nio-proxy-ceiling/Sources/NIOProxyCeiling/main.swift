@@ -4,7 +4,7 @@
 // to the upstream on a kept-alive connection from the loop's pool, the response is framed by its Content-Length
 // and its bytes go back to the client unchanged, in one write. No header parsing beyond that, no rewriting,
 // routing, timeouts, limits, metrics or logs, and no error handling: a benchmark tool, not a server.
-// Usage: NIOProxyCeiling LISTEN_PORT UPSTREAM_PORT
+// Usage: NIOProxyCeiling LISTEN_PORT UPSTREAM_PORT [--lean]   (--lean: see Lean.swift)
 import NIOCore
 import NIOPosix
 
@@ -17,8 +17,9 @@ signal(SIGINT) { _ in exit(0) }
 signal(SIGTERM) { _ in exit(0) }
 
 let args = CommandLine.arguments
-guard args.count == 3, let listenPort = Int(args[1]), let upstreamPort = Int(args[2]) else {
-    fatalError("usage: NIOProxyCeiling LISTEN_PORT UPSTREAM_PORT")
+let lean = args.count == 4 && args[3] == "--lean"
+guard args.count == 3 || lean, let listenPort = Int(args[1]), let upstreamPort = Int(args[2]) else {
+    fatalError("usage: NIOProxyCeiling LISTEN_PORT UPSTREAM_PORT [--lean]")
 }
 let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 let loop = group.next()
@@ -137,11 +138,20 @@ final class ClientHandler: ChannelInboundHandler {
 }
 
 let pool = Pool(port: upstreamPort)
+let leanState = LeanState(upstreamPort: upstreamPort, loop: loop)
 let server = try ServerBootstrap(group: group)
     .serverChannelOption(.backlog, value: 1024)
     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-    .childChannelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(ClientHandler(pool: pool)) } }
+    .childChannelInitializer { ch in
+        ch.eventLoop.makeCompletedFuture {
+            if lean {
+                try ch.pipeline.syncOperations.addHandler(LeanClientHandler(state: leanState))
+            } else {
+                try ch.pipeline.syncOperations.addHandler(ClientHandler(pool: pool))
+            }
+        }
+    }
     .bind(host: "127.0.0.1", port: listenPort).wait()
 print("listening on \(listenPort)")
 try server.closeFuture.wait()

@@ -1,0 +1,449 @@
+// `--lean`: the per-request work of Meridian's proxy on this bench's route, written as lean as NIO allows, to price
+// a redesign before anyone builds it: the request head parsed and checked field by field into offsets (no String
+// per field, no HTTPHeaders, no object per request: the state lives in the connection's handler and is reused),
+// keep-alive, the path checked for normalisation, the route matched by host and prefix, a request id made, an
+// endpoint picked by round robin past its breaker, the upstream head written with the client's fields
+// (hop-by-hop ones out) and Host, X-Forwarded-For/-Proto/-Host, Forwarded and Via, a head deadline kept, the
+// response head parsed and filtered as it is copied into the client's head (its hop-by-hop fields, Date, Server
+// and X-Request-ID out; Meridian's Date, Server, X-Request-ID and Content-Length in), the small body gathered into
+// that head's buffer, the outcome given to a breaker window and an outlier counter that the cluster's loops share
+// under a lock (taken twice per request, at the pick and at the end), and the request counted in per-loop
+// status-class counters and latency histograms per route and per endpoint, with three clock reads.
+// Not done: TLS, bodies, chunked framing, pipelining, timeouts firing, retries, errors (a benchmark tool).
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the proxy keeps per endpoint on a loop: the balancer's and the metrics' state, plain values.
+struct LeanEndpointState {
+    var statusClass = [Int](repeating: 0, count: 6)
+    var latency = LeanHistogram()
+}
+
+/// What the cluster's loops share per endpoint, under a lock as Meridian's cluster health is: active requests
+/// (for the admission cap), the breaker's rolling window of 10 one-second buckets of (requests, failures), and the
+/// outlier detector's consecutive 5xx.
+struct LeanSharedEndpoint {
+    var active = 0
+    var buckets = [(Int, Int)](repeating: (0, 0), count: 10)
+    var bucketStart = NIODeadline.uptimeNanoseconds(0)
+    var bucket = 0
+    var open = false
+    var consecutive5xx = 0
+}
+
+struct LeanHistogram {
+    static let bounds: [Int64] = [
+        500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000, 25_000_000, 50_000_000, 100_000_000, 250_000_000,
+        500_000_000, 1_000_000_000,
+    ]
+    var counts = [Int](repeating: 0, count: 12)
+    var sum: Int64 = 0
+    mutating func record(_ nanoseconds: Int64) {
+        var i = 0
+        while i < Self.bounds.count && nanoseconds > Self.bounds[i] { i += 1 }
+        counts[i] += 1
+        sum += nanoseconds
+    }
+}
+
+final class LeanState {
+    var endpoints = [LeanEndpointState()]
+    let shared = NIOLockedValueBox([LeanSharedEndpoint()])
+    var next = 0
+    var routeStatus = [Int](repeating: 0, count: 6)
+    var routeLatency = LeanHistogram()
+    var idSeed: UInt64 = 0x9E37_79B9_7F4A_7C15
+    var dateSecond: Int64 = -1
+    var date = [UInt8]()
+    let pool: LeanPool
+
+    init(upstreamPort: Int, loop: any EventLoop) { pool = LeanPool(port: upstreamPort, loop: loop) }
+
+    /// One lock for the pick: the admission (max active), the breaker's state and the active count.
+    func pick(at now: NIODeadline) -> Int? {
+        shared.withLockedValue { s -> Int? in
+            for _ in 0..<s.count {
+                let i = next
+                next = (next + 1) % s.count
+                if !s[i].open && s[i].active < 1024 {
+                    s[i].active += 1
+                    return i
+                }
+            }
+            return nil
+        }
+    }
+
+    func finished(_ i: Int, status: Int, started: NIODeadline, at now: NIODeadline) {
+        let nanos = (now - started).nanoseconds
+        let failed = status >= 500
+        // One lock for the end: the active count, the breaker's window and the outlier counter.
+        shared.withLockedValue { s in
+            s[i].active -= 1
+            if now.uptimeNanoseconds - s[i].bucketStart.uptimeNanoseconds > 1_000_000_000 {
+                s[i].bucket = (s[i].bucket + 1) % 10
+                s[i].buckets[s[i].bucket] = (0, 0)
+                s[i].bucketStart = now
+            }
+            s[i].buckets[s[i].bucket].0 += 1
+            if failed { s[i].buckets[s[i].bucket].1 += 1 }
+            s[i].consecutive5xx = failed ? s[i].consecutive5xx + 1 : 0
+        }
+        endpoints[i].statusClass[min(status / 100, 5)] += 1
+        endpoints[i].latency.record(nanos)
+        routeStatus[min(status / 100, 5)] += 1
+        routeLatency.record(nanos)
+    }
+
+    /// A 16-hex-digit request id.
+    func requestID(into out: inout ByteBuffer) {
+        idSeed &+= 0x9E37_79B9_7F4A_7C15
+        var z = idSeed
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        let hex: StaticString = "0123456789abcdef"
+        for shift in stride(from: 60, through: 0, by: -4) {
+            out.writeInteger(hex.utf8Start[Int((z >> UInt64(shift)) & 0xF)])
+        }
+    }
+
+    /// The Date value, made once a second.
+    func writeDate(into out: inout ByteBuffer) {
+        var t = time_t()
+        time(&t)
+        if Int64(t) != dateSecond {
+            dateSecond = Int64(t)
+            var tm = tm()
+            gmtime_r(&t, &tm)
+            var b = [CChar](repeating: 0, count: 64)
+            let n = strftime(&b, 64, "%a, %d %b %Y %H:%M:%S GMT", &tm)
+            date = b[0..<n].map { UInt8(bitPattern: $0) }
+        }
+        out.writeBytes(date)
+    }
+}
+
+final class LeanPool {
+    var idle: [LeanUpstreamHandler] = []
+    let port: Int
+    let loop: any EventLoop
+    init(port: Int, loop: any EventLoop) {
+        self.port = port
+        self.loop = loop
+    }
+
+    /// A new connection (the handler's `idle` is taken first by the caller, with no closure made).
+    func connect(_ state: LeanState, _ done: @escaping (LeanUpstreamHandler) -> Void) {
+        let handler = LeanUpstreamHandler(state: state)
+        _ = ClientBootstrap(group: loop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(handler) } }
+            .connect(host: "127.0.0.1", port: port)
+            .assumeIsolatedUnsafeUnchecked()
+            .whenSuccess { _ in done(handler) }
+    }
+}
+
+/// Where a field is in the head buffer.
+struct LeanField {
+    var nameStart: Int32
+    var nameEnd: Int32
+    var valueStart: Int32
+    var valueEnd: Int32
+}
+
+enum LeanKind { case keep, drop, host, connection, contentLength, forwardedFor, requestID }
+
+@inline(__always) func leanFold(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b | 0x20 : b }
+
+func leanEquals(_ raw: UnsafeRawBufferPointer, _ start: Int, _ end: Int, _ lower: StaticString) -> Bool {
+    guard end - start == lower.utf8CodeUnitCount else { return false }
+    let p = lower.utf8Start
+    for i in 0..<(end - start) where leanFold(raw[start + i]) != p[i] { return false }
+    return true
+}
+
+func leanRequestKind(_ raw: UnsafeRawBufferPointer, _ s: Int, _ e: Int) -> LeanKind {
+    switch e - s {
+    case 2: return leanEquals(raw, s, e, "te") ? .drop : .keep
+    case 4: return leanEquals(raw, s, e, "host") ? .host : .keep
+    case 6: return leanEquals(raw, s, e, "expect") ? .drop : .keep
+    case 7: return leanEquals(raw, s, e, "upgrade") || leanEquals(raw, s, e, "trailer") ? .drop : .keep
+    case 10:
+        if leanEquals(raw, s, e, "connection") { return .connection }
+        return leanEquals(raw, s, e, "keep-alive") ? .drop : .keep
+    case 12: return leanEquals(raw, s, e, "x-request-id") ? .requestID : .keep
+    case 14: return leanEquals(raw, s, e, "content-length") ? .contentLength : .keep
+    case 15: return leanEquals(raw, s, e, "x-forwarded-for") ? .forwardedFor : .keep
+    case 16: return leanEquals(raw, s, e, "proxy-connection") ? .drop : .keep
+    case 17: return leanEquals(raw, s, e, "transfer-encoding") ? .drop : .keep
+    default: return .keep
+    }
+}
+
+func leanResponseKind(_ raw: UnsafeRawBufferPointer, _ s: Int, _ e: Int) -> LeanKind {
+    switch e - s {
+    case 4: return leanEquals(raw, s, e, "date") ? .drop : .keep
+    case 6: return leanEquals(raw, s, e, "server") ? .drop : .keep
+    case 10:
+        if leanEquals(raw, s, e, "connection") { return .connection }
+        return leanEquals(raw, s, e, "keep-alive") ? .drop : .keep
+    case 12: return leanEquals(raw, s, e, "x-request-id") ? .drop : .keep
+    case 14: return leanEquals(raw, s, e, "content-length") ? .contentLength : .keep
+    case 17: return leanEquals(raw, s, e, "transfer-encoding") ? .drop : .keep
+    default: return .keep
+    }
+}
+
+/// tchar (RFC 9110 §5.6.2).
+let leanTchar: [Bool] = (0..<256).map { b in
+    let c = UInt8(b)
+    if (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) { return true }
+    return "!#$%&'*+-.^_`|~".utf8.contains(c)
+}
+
+/// The fields of a head, after its first line, into `fields`; the end of the head (past its blank line) or nil when
+/// malformed. `raw` holds the whole head.
+func leanParseFields(_ raw: UnsafeRawBufferPointer, from start: Int, into fields: inout [LeanField]) -> Int? {
+    fields.removeAll(keepingCapacity: true)
+    var i = start
+    let n = raw.count
+    while i + 1 < n {
+        if raw[i] == 13 && raw[i + 1] == 10 { return i + 2 }
+        let nameStart = i
+        while i < n && raw[i] != UInt8(ascii: ":") {
+            guard leanTchar[Int(raw[i])] else { return nil }
+            i += 1
+        }
+        guard i < n, i > nameStart else { return nil }
+        let nameEnd = i
+        i += 1
+        while i < n && (raw[i] == 32 || raw[i] == 9) { i += 1 }
+        let valueStart = i
+        while i < n && raw[i] != 13 {
+            let b = raw[i]
+            guard b >= 32 || b == 9, b != 127 else { return nil }
+            i += 1
+        }
+        guard i + 1 < n, raw[i + 1] == 10 else { return nil }
+        var valueEnd = i
+        while valueEnd > valueStart && (raw[valueEnd - 1] == 32 || raw[valueEnd - 1] == 9) { valueEnd -= 1 }
+        fields.append(LeanField(nameStart: Int32(nameStart), nameEnd: Int32(nameEnd), valueStart: Int32(valueStart), valueEnd: Int32(valueEnd)))
+        i += 2
+    }
+    return nil
+}
+
+final class LeanClientHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    let state: LeanState
+    var context: ChannelHandlerContext!
+    var buffer: ByteBuffer?
+    var fields: [LeanField] = []
+    var clientIP: [UInt8] = []
+    var keepAlive = true
+    // The request in flight: its id, endpoint and times.
+    var requestID = ByteBuffer()
+    var endpoint = 0
+    var started = NIODeadline.uptimeNanoseconds(0)
+    var headDeadline = NIODeadline.uptimeNanoseconds(0)
+
+    init(state: LeanState) { self.state = state }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        clientIP = Array((context.channel.remoteAddress?.ipAddress ?? "unknown").utf8)
+        requestID = context.channel.allocator.buffer(capacity: 64)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        if buffer == nil { buffer = bytes } else { buffer!.writeBuffer(&bytes) }
+        guard let b = buffer else { return }
+        let now = NIODeadline.now()
+        var upstreamHead: ByteBuffer?
+        var status = 0
+        b.withUnsafeReadableBytes { raw in
+            // The request line: method SP target SP HTTP/1.x CRLF.
+            guard let lf = raw.firstIndex(of: 10) else { return }
+            guard lf > 0, raw[lf - 1] == 13 else { return status = 400 }
+            guard let sp1 = raw[..<lf].firstIndex(of: 32), sp1 > 0 else { return status = 400 }
+            for i in 0..<sp1 where !leanTchar[Int(raw[i])] { return status = 400 }
+            guard let sp2 = raw[(sp1 + 1)..<lf].firstIndex(of: 32), sp2 > sp1 + 1, raw[sp1 + 1] == UInt8(ascii: "/") else {
+                return status = 400
+            }
+            var dotSegmentsOrEscapes = false
+            for i in (sp1 + 1)..<sp2 {
+                let c = raw[i]
+                guard c > 32, c != 127 else { return status = 400 }
+                if c == UInt8(ascii: "%") || (c == UInt8(ascii: ".") && raw[i - 1] == UInt8(ascii: "/")) { dotSegmentsOrEscapes = true }
+                if c == UInt8(ascii: "?") { break }
+            }
+            _ = dotSegmentsOrEscapes  // (would normalise; the bench's path has neither)
+            guard lf - 1 - (sp2 + 1) == 8, leanEquals(raw, sp2 + 1, sp2 + 8, "http/1."), raw[sp2 + 8] == UInt8(ascii: "1") else {
+                return status = 400
+            }
+            guard let end = leanParseFields(raw, from: lf + 1, into: &fields) else {
+                // Incomplete (or malformed: this tool does not tell them apart and waits).
+                return
+            }
+            buffer = nil
+            var host: (Int, Int)?
+            var priorFor: (Int, Int)?
+            var id: (Int, Int)?
+            for f in fields {
+                let s = Int(f.nameStart), e = Int(f.nameEnd)
+                switch leanRequestKind(raw, s, e) {
+                case .host: if host == nil { host = (Int(f.valueStart), Int(f.valueEnd)) }
+                case .connection: if leanEquals(raw, Int(f.valueStart), Int(f.valueEnd), "close") { keepAlive = false }
+                case .forwardedFor: priorFor = (Int(f.valueStart), Int(f.valueEnd))
+                case .requestID: id = (Int(f.valueStart), Int(f.valueEnd))
+                default: break
+                }
+            }
+            guard let host else { return status = 400 }
+            // The route: any host (the default virtual host), prefix "/".
+            requestID.clear()
+            if let id, id.1 - id.0 <= 64 {
+                requestID.writeBytes(UnsafeRawBufferPointer(rebasing: raw[id.0..<id.1]))
+            } else {
+                state.requestID(into: &requestID)
+            }
+            guard let picked = state.pick(at: now) else { return status = 503 }
+            endpoint = picked
+            started = now
+            headDeadline = now + .seconds(60)
+            var out = context.channel.allocator.buffer(capacity: 384 + end)
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[0..<(sp2 + 1)]))
+            out.writeStaticString("HTTP/1.1\r\n")
+            for f in fields where leanRequestKind(raw, Int(f.nameStart), Int(f.nameEnd)) == .keep {
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[Int(f.nameStart)..<Int(f.nameEnd)]))
+                out.writeStaticString(": ")
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[Int(f.valueStart)..<Int(f.valueEnd)]))
+                out.writeStaticString("\r\n")
+            }
+            let hostValue = UnsafeRawBufferPointer(rebasing: raw[host.0..<host.1])
+            out.writeStaticString("host: ")
+            out.writeBytes(hostValue)
+            out.writeStaticString("\r\nx-forwarded-for: ")
+            if let priorFor {
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[priorFor.0..<priorFor.1]))
+                out.writeStaticString(", ")
+            }
+            out.writeBytes(clientIP)
+            out.writeStaticString("\r\nx-forwarded-proto: http\r\nx-forwarded-host: ")
+            out.writeBytes(hostValue)
+            out.writeStaticString("\r\nforwarded: for=")
+            out.writeBytes(clientIP)
+            out.writeStaticString(";proto=http;host=")
+            out.writeBytes(hostValue)
+            out.writeStaticString("\r\nvia: 1.1 meridian\r\n\r\n")
+            upstreamHead = out
+        }
+        if status != 0 {
+            buffer = nil
+            var out = context.channel.allocator.buffer(capacity: 64)
+            out.writeString("HTTP/1.1 \(status) Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in self.context.close(promise: nil) }
+            return
+        }
+        guard let upstreamHead else { return }
+        if let upstream = state.pool.idle.popLast() {
+            upstream.send(upstreamHead, for: self)
+        } else {
+            state.pool.connect(state) { upstream in upstream.send(upstreamHead, for: self) }
+        }
+    }
+
+    func answer(_ response: ByteBuffer) {
+        context.writeAndFlush(wrapOutboundOut(response), promise: nil)
+        if !keepAlive { context.close(promise: nil) }
+    }
+}
+
+final class LeanUpstreamHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    unowned let state: LeanState
+    var context: ChannelHandlerContext!
+    var buffer: ByteBuffer?
+    var client: LeanClientHandler?
+    var fields: [LeanField] = []
+    init(state: LeanState) { self.state = state }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func send(_ head: ByteBuffer, for client: LeanClientHandler) {
+        self.client = client
+        context.writeAndFlush(wrapOutboundOut(head), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        if buffer == nil { buffer = bytes } else { buffer!.writeBuffer(&bytes) }
+        guard let b = buffer, let c = client else { return }
+        var response: ByteBuffer?
+        var status = 0
+        b.withUnsafeReadableBytes { raw in
+            // HTTP/1.x SP 3DIGIT SP reason CRLF
+            guard let lf = raw.firstIndex(of: 10), lf >= 13 else { return }
+            guard leanEquals(raw, 0, 7, "http/1."), raw[8] == 32 else { return status = 502 }
+            var code = 0
+            for i in 9..<12 {
+                guard raw[i] >= 48 && raw[i] <= 57 else { return status = 502 }
+                code = code * 10 + Int(raw[i] - 48)
+            }
+            guard let end = leanParseFields(raw, from: lf + 1, into: &fields) else { return }
+            var length = -1
+            for f in fields where leanResponseKind(raw, Int(f.nameStart), Int(f.nameEnd)) == .contentLength {
+                var v = 0
+                for i in Int(f.valueStart)..<Int(f.valueEnd) {
+                    guard raw[i] >= 48 && raw[i] <= 57 else { return status = 502 }
+                    v = v * 10 + Int(raw[i] - 48)
+                }
+                length = v
+            }
+            guard length >= 0 else { return status = 502 }  // (chunked: not in this tool)
+            guard raw.count >= end + length else { return }  // the body is gathered first
+            status = code
+            var out = context.channel.allocator.buffer(capacity: end + length + 160)
+            out.writeStaticString("HTTP/1.1 ")
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[9..<(lf - 1)]))
+            out.writeStaticString("\r\n")
+            for f in fields where leanResponseKind(raw, Int(f.nameStart), Int(f.nameEnd)) == .keep {
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[Int(f.nameStart)..<Int(f.nameEnd)]))
+                out.writeStaticString(": ")
+                out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[Int(f.valueStart)..<Int(f.valueEnd)]))
+                out.writeStaticString("\r\n")
+            }
+            out.writeStaticString("date: ")
+            state.writeDate(into: &out)
+            out.writeStaticString("\r\nserver: meridian\r\nx-request-id: ")
+            out.writeImmutableBuffer(c.requestID)
+            out.writeStaticString("\r\ncontent-length: ")
+            out.writeString(String(length))
+            out.writeStaticString("\r\n\r\n")
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[end..<(end + length)]))
+            response = out
+        }
+        guard let response else {
+            if status != 0 { context.close(promise: nil) }  // a malformed response (this tool answers nothing)
+            return
+        }
+        buffer = nil
+        client = nil
+        let now = NIODeadline.now()
+        _ = now < c.headDeadline
+        state.finished(c.endpoint, status: status, started: c.started, at: now)
+        _ = NIODeadline.now()  // (the record's end: Meridian reads the clock for its duration)
+        state.pool.idle.append(self)
+        c.answer(response)
+    }
+}
