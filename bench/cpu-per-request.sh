@@ -20,8 +20,9 @@
 # $PROFILE_DIR/N-NAME.data, PROFILE_DIR=/tmp/meridian-profiles by default) and its top symbols by self time.
 # `lean` as a BIN (TARGET=proxy) runs the same tool with --lean: Meridian's per-request work on this route written as
 # lean as NIO allows (request and response heads as offsets, no object per request; see its Lean.swift), the price
-# of a redesign measured before building it.
-# Usage: bench/cpu-per-request.sh BIN [BIN...]      (BIN may be `nginx` with TARGET=proxy or fixed, `ceiling` or `lean` with proxy)
+# of a redesign measured before building it; `lean-strings`, `lean-objects` and `lean-strings-objects` put back the
+# request head as Strings in HTTPHeaders, an object and a closure per request, or both, to price each.
+# Usage: bench/cpu-per-request.sh BIN [BIN...]      (BIN may be `nginx` with TARGET=proxy or fixed, `ceiling` or `lean*` with proxy)
 # Env:   REQUESTS=300000 ROUNDS=3 CONNECTIONS=64 TARGET=static|proxy|fixed MODE=time|counts|profile
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,10 +34,12 @@ CONNECTIONS=${CONNECTIONS:-64}
 TARGET=${TARGET:-static}
 MODE=${MODE:-time}
 (($# > 0)) || die "usage: $0 BIN [BIN...]"
+is_lean() { [[ $1 =~ ^lean(-strings)?(-objects)?$ ]]; }  # the nio-proxy-ceiling tool's --lean modes
 [[ $TARGET == static || $TARGET == proxy || $TARGET == fixed ]] || die "TARGET must be static, proxy or fixed, got '$TARGET'"
 [[ $MODE == time || $MODE == counts || $MODE == profile ]] || die "MODE must be time, counts or profile, got '$MODE'"
 for bin in "$@"; do
-  [[ ($bin == nginx || $bin == ceiling || $bin == lean) && $TARGET == proxy ]] && continue
+  [[ ($bin == nginx || $bin == ceiling) && $TARGET == proxy ]] && continue
+  is_lean "$bin" && [[ $TARGET == proxy ]] && continue
   [[ $bin == nginx && $TARGET == fixed ]] && continue
   [[ -x $bin ]] || die "not an executable: $bin (\`nginx\` only with TARGET=proxy or fixed, \`ceiling\` and \`lean\` only with proxy)"
 done
@@ -44,7 +47,7 @@ export PATH="$PATH:/usr/sbin"
 command -v h2load >/dev/null || scripts/ensure-packages.sh h2load:nghttp2-client
 if [[ $TARGET != static ]]; then command -v nginx >/dev/null || scripts/ensure-packages.sh nginx:nginx-light; fi
 CEILING="$ROOT/bench/nio-proxy-ceiling"
-if [[ $TARGET == proxy && (" $* " == *" ceiling "* || " $* " == *" lean "*) ]]; then
+if [[ $TARGET == proxy && (" $* " == *" ceiling "* || " $* " == *" lean"*) ]]; then  # (any lean mode)
   swift build -c release --package-path "$CEILING" >&2 || die "building $CEILING failed"
 fi
 bench_tmpdir meridian-cpu
@@ -83,8 +86,8 @@ start() {
     taskset -c 0 nginx -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" >"$TMP/server.log" 2>&1 &
   elif [[ $bin == ceiling ]]; then
     taskset -c 0 "$CEILING/.build/release/NIOProxyCeiling" "$port" "$UP_PORT" >"$TMP/server.log" 2>&1 &
-  elif [[ $bin == lean ]]; then
-    taskset -c 0 "$CEILING/.build/release/NIOProxyCeiling" "$port" "$UP_PORT" --lean >"$TMP/server.log" 2>&1 &
+  elif is_lean "$bin"; then
+    taskset -c 0 "$CEILING/.build/release/NIOProxyCeiling" "$port" "$UP_PORT" "--$bin" >"$TMP/server.log" 2>&1 &
   elif [[ $TARGET == fixed ]]; then
     {
       meridian_bench_prelude "  - {name: http, address: \"127.0.0.1:$port\"}" 0
@@ -165,7 +168,7 @@ if [[ $MODE == counts ]]; then
   k=0
   for bin in "$@"; do
     [[ $bin == nginx ]] && continue
-    [[ $bin == ceiling || $bin == lean ]] && bin="$CEILING/.build/release/NIOProxyCeiling"
+    [[ $bin == ceiling ]] || is_lean "$bin" && bin="$CEILING/.build/release/NIOProxyCeiling"
     k=$((k + 1))
     object=$(ldd "$bin" | awk '/libswiftCore\.so/ && !n++ {print $3}')
     group=probe_libswiftCore suffix=""
@@ -202,7 +205,7 @@ fi
 
 count() {  # BIN: sets COUNTS (per request, in PROBES' order)
   local bin=$1 port pid events p e real=$1
-  [[ $bin == ceiling || $bin == lean ]] && real="$CEILING/.build/release/NIOProxyCeiling"
+  [[ $bin == ceiling ]] || is_lean "$bin" && real="$CEILING/.build/release/NIOProxyCeiling"
   local -a mine=()  # PROBES as this server's events ("" where it has none: nginx has no Swift runtime)
   for p in "${PROBES[@]}"; do
     if [[ $p == swift:* ]]; then

@@ -9,9 +9,16 @@
 // that head's buffer, the outcome given to a breaker window and an outlier counter that the cluster's loops share
 // under a lock (taken twice per request, at the pick and at the end), and the request counted in per-loop
 // status-class counters and latency histograms per route and per endpoint, with three clock reads.
-// Not done: TLS, bodies, chunked framing, pipelining, timeouts firing, retries, errors (a benchmark tool).
+// Not done: TLS, bodies, HEAD, chunked framing, pipelining, timeouts firing, retries, errors (a benchmark tool).
+//
+// Two options put back one of Meridian's costs each, to price it: `--lean-strings` also builds the request's
+// `HTTPRequestHead` (a `String` per method, target, field name and value, in `HTTPHeaders`), keeps it to the
+// response as Meridian's `Request` does, and reads the fields from it for the upstream head; `--lean-objects`
+// makes an exchange object per request (holding the request's state and the client) and answers through a
+// closure it keeps, as a responder's answer reaches the request layer. `--lean-strings-objects` does both.
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 
 #if canImport(Glibc)
@@ -61,8 +68,15 @@ final class LeanState {
     var dateSecond: Int64 = -1
     var date = [UInt8]()
     let pool: LeanPool
+    /// `--lean-strings`, `--lean-objects`: see the top of this file.
+    let strings: Bool
+    let objects: Bool
 
-    init(upstreamPort: Int, loop: any EventLoop) { pool = LeanPool(port: upstreamPort, loop: loop) }
+    init(upstreamPort: Int, loop: any EventLoop, strings: Bool, objects: Bool) {
+        pool = LeanPool(port: upstreamPort, loop: loop)
+        self.strings = strings
+        self.objects = objects
+    }
 
     /// One lock for the pick: the admission (max active), the breaker's state and the active count.
     func pick(at now: NIODeadline) -> Int? {
@@ -187,6 +201,11 @@ func leanRequestKind(_ raw: UnsafeRawBufferPointer, _ s: Int, _ e: Int) -> LeanK
     }
 }
 
+func leanRequestKind(_ name: String) -> LeanKind {
+    var name = name
+    return name.withUTF8 { leanRequestKind(UnsafeRawBufferPointer($0), 0, $0.count) }
+}
+
 func leanResponseKind(_ raw: UnsafeRawBufferPointer, _ s: Int, _ e: Int) -> LeanKind {
     switch e - s {
     case 4: return leanEquals(raw, s, e, "date") ? .drop : .keep
@@ -254,6 +273,8 @@ final class LeanClientHandler: ChannelInboundHandler {
     var endpoint = 0
     var started = NIODeadline.uptimeNanoseconds(0)
     var headDeadline = NIODeadline.uptimeNanoseconds(0)
+    /// `--lean-strings`: the request's head as Meridian keeps it, until the response.
+    var head: HTTPRequestHead?
 
     init(state: LeanState) { self.state = state }
 
@@ -295,6 +316,10 @@ final class LeanClientHandler: ChannelInboundHandler {
                 return
             }
             buffer = nil
+            if state.strings {
+                upstreamHead = stringsPath(raw, sp1: sp1, sp2: sp2, now: now, status: &status)
+                return
+            }
             var host: (Int, Int)?
             var priorFor: (Int, Int)?
             var id: (Int, Int)?
@@ -355,16 +380,108 @@ final class LeanClientHandler: ChannelInboundHandler {
             return
         }
         guard let upstreamHead else { return }
+        var exchange: LeanExchange?
+        if state.objects {
+            let e = LeanExchange(client: self)
+            e.receiver = { [self] response in answer(response) }
+            exchange = e
+        }
         if let upstream = state.pool.idle.popLast() {
-            upstream.send(upstreamHead, for: self)
+            upstream.send(upstreamHead, for: self, exchange: exchange)
         } else {
-            state.pool.connect(state) { upstream in upstream.send(upstreamHead, for: self) }
+            state.pool.connect(state) { upstream in upstream.send(upstreamHead, for: self, exchange: exchange) }
         }
     }
 
+    /// `--lean-strings`: the head as `HTTPRequestHead` of `String`s, its fields read from it for the upstream head.
+    private func stringsPath(_ raw: UnsafeRawBufferPointer, sp1: Int, sp2: Int, now: NIODeadline, status: inout Int) -> ByteBuffer? {
+        func text(_ a: Int32, _ b: Int32) -> String { String(decoding: raw[Int(a)..<Int(b)], as: UTF8.self) }
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(fields.count)
+        for f in fields { headers.add(name: text(f.nameStart, f.nameEnd), value: text(f.valueStart, f.valueEnd)) }
+        let head = HTTPRequestHead(
+            version: .http1_1, method: HTTPMethod(rawValue: String(decoding: raw[0..<sp1], as: UTF8.self)),
+            uri: String(decoding: raw[(sp1 + 1)..<sp2], as: UTF8.self), headers: headers
+        )
+        self.head = head
+        var host: String?
+        var priorFor: String?
+        var id: String?
+        for (name, value) in head.headers {
+            switch leanRequestKind(name) {
+            case .host: if host == nil { host = value }
+            case .connection: if value.lowercased() == "close" { keepAlive = false }
+            case .forwardedFor: priorFor = value
+            case .requestID: id = value
+            default: break
+            }
+        }
+        guard let host else {
+            status = 400
+            return nil
+        }
+        requestID.clear()
+        if let id, id.utf8.count <= 64 { requestID.writeString(id) } else { state.requestID(into: &requestID) }
+        guard let picked = state.pick(at: now) else {
+            status = 503
+            return nil
+        }
+        endpoint = picked
+        started = now
+        headDeadline = now + .seconds(60)
+        var out = context.channel.allocator.buffer(capacity: 640)
+        out.writeString(head.method.rawValue)
+        out.writeStaticString(" ")
+        out.writeString(head.uri)
+        out.writeStaticString(" HTTP/1.1\r\n")
+        for (name, value) in head.headers where leanRequestKind(name) == .keep {
+            out.writeString(name)
+            out.writeStaticString(": ")
+            out.writeString(value)
+            out.writeStaticString("\r\n")
+        }
+        out.writeStaticString("host: ")
+        out.writeString(host)
+        out.writeStaticString("\r\nx-forwarded-for: ")
+        if let priorFor {
+            out.writeString(priorFor)
+            out.writeStaticString(", ")
+        }
+        out.writeBytes(clientIP)
+        out.writeStaticString("\r\nx-forwarded-proto: http\r\nx-forwarded-host: ")
+        out.writeString(host)
+        out.writeStaticString("\r\nforwarded: for=")
+        out.writeBytes(clientIP)
+        out.writeStaticString(";proto=http;host=")
+        out.writeString(host)
+        out.writeStaticString("\r\nvia: 1.1 meridian\r\n\r\n")
+        return out
+    }
+
     func answer(_ response: ByteBuffer) {
+        head = nil
         context.writeAndFlush(wrapOutboundOut(response), promise: nil)
         if !keepAlive { context.close(promise: nil) }
+    }
+}
+
+/// `--lean-objects`: one object per request, with the request's state and the closure its answer goes through.
+final class LeanExchange {
+    let client: LeanClientHandler
+    let requestID: ByteBuffer
+    let endpoint: Int
+    let started: NIODeadline
+    let headDeadline: NIODeadline
+    let head: HTTPRequestHead?
+    var receiver: ((ByteBuffer) -> Void)?
+
+    init(client: LeanClientHandler) {
+        self.client = client
+        self.requestID = client.requestID
+        self.endpoint = client.endpoint
+        self.started = client.started
+        self.headDeadline = client.headDeadline
+        self.head = client.head
     }
 }
 
@@ -375,20 +492,22 @@ final class LeanUpstreamHandler: ChannelInboundHandler {
     var context: ChannelHandlerContext!
     var buffer: ByteBuffer?
     var client: LeanClientHandler?
+    var exchange: LeanExchange?
     var fields: [LeanField] = []
     init(state: LeanState) { self.state = state }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
-    func send(_ head: ByteBuffer, for client: LeanClientHandler) {
-        self.client = client
+    func send(_ head: ByteBuffer, for client: LeanClientHandler, exchange: LeanExchange?) {
+        if let exchange { self.exchange = exchange } else { self.client = client }
         context.writeAndFlush(wrapOutboundOut(head), promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
         if buffer == nil { buffer = bytes } else { buffer!.writeBuffer(&bytes) }
-        guard let b = buffer, let c = client else { return }
+        guard let b = buffer, exchange != nil || client != nil else { return }
+        let requestID = exchange?.requestID ?? client!.requestID
         var response: ByteBuffer?
         var status = 0
         b.withUnsafeReadableBytes { raw in
@@ -426,7 +545,7 @@ final class LeanUpstreamHandler: ChannelInboundHandler {
             out.writeStaticString("date: ")
             state.writeDate(into: &out)
             out.writeStaticString("\r\nserver: meridian\r\nx-request-id: ")
-            out.writeImmutableBuffer(c.requestID)
+            out.writeImmutableBuffer(requestID)
             out.writeStaticString("\r\ncontent-length: ")
             out.writeString(String(length))
             out.writeStaticString("\r\n\r\n")
@@ -438,12 +557,23 @@ final class LeanUpstreamHandler: ChannelInboundHandler {
             return
         }
         buffer = nil
-        client = nil
         let now = NIODeadline.now()
-        _ = now < c.headDeadline
-        state.finished(c.endpoint, status: status, started: c.started, at: now)
-        _ = NIODeadline.now()  // (the record's end: Meridian reads the clock for its duration)
-        state.pool.idle.append(self)
-        c.answer(response)
+        if let e = exchange {
+            exchange = nil
+            _ = now < e.headDeadline
+            state.finished(e.endpoint, status: status, started: e.started, at: now)
+            _ = NIODeadline.now()  // (the record's end: Meridian reads the clock for its duration)
+            state.pool.idle.append(self)
+            let receiver = e.receiver
+            e.receiver = nil
+            receiver?(response)
+        } else if let c = client {
+            client = nil
+            _ = now < c.headDeadline
+            state.finished(c.endpoint, status: status, started: c.started, at: now)
+            _ = NIODeadline.now()
+            state.pool.idle.append(self)
+            c.answer(response)
+        }
     }
 }

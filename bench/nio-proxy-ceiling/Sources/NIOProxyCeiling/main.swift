@@ -4,7 +4,8 @@
 // to the upstream on a kept-alive connection from the loop's pool, the response is framed by its Content-Length
 // and its bytes go back to the client unchanged, in one write. No header parsing beyond that, no rewriting,
 // routing, timeouts, limits, metrics or logs, and no error handling: a benchmark tool, not a server.
-// Usage: NIOProxyCeiling LISTEN_PORT UPSTREAM_PORT [--lean]   (--lean: see Lean.swift)
+// Usage: NIOProxyCeiling LISTEN_PORT UPSTREAM_PORT [--lean | --lean-strings | --lean-objects | --lean-strings-objects]
+//        (see Lean.swift)
 import NIOCore
 import NIOPosix
 
@@ -17,9 +18,10 @@ signal(SIGINT) { _ in exit(0) }
 signal(SIGTERM) { _ in exit(0) }
 
 let args = CommandLine.arguments
-let lean = args.count == 4 && args[3] == "--lean"
+let leanModes = ["--lean", "--lean-strings", "--lean-objects", "--lean-strings-objects"]
+let lean = args.count == 4 && leanModes.contains(args[3])
 guard args.count == 3 || lean, let listenPort = Int(args[1]), let upstreamPort = Int(args[2]) else {
-    fatalError("usage: NIOProxyCeiling LISTEN_PORT UPSTREAM_PORT [--lean]")
+    fatalError("usage: NIOProxyCeiling LISTEN_PORT UPSTREAM_PORT [\(leanModes.joined(separator: " | "))]")
 }
 let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 let loop = group.next()
@@ -138,7 +140,9 @@ final class ClientHandler: ChannelInboundHandler {
 }
 
 let pool = Pool(port: upstreamPort)
-let leanState = LeanState(upstreamPort: upstreamPort, loop: loop)
+let leanState = LeanState(
+    upstreamPort: upstreamPort, loop: loop, strings: lean && args[3].contains("strings"), objects: lean && args[3].contains("objects")
+)
 let server = try ServerBootstrap(group: group)
     .serverChannelOption(.backlog, value: 1024)
     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
