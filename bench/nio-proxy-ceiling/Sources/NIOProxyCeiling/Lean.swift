@@ -1,21 +1,31 @@
 // `--lean`: the per-request work of Meridian's proxy on this bench's route, written as lean as NIO allows, to price
-// a redesign before anyone builds it: the request head parsed and checked field by field into offsets (no String
-// per field, no HTTPHeaders, no object per request: the state lives in the connection's handler and is reused),
-// keep-alive, the path checked for normalisation, the route matched by host and prefix, a request id made, an
-// endpoint picked by round robin past its breaker, the upstream head written with the client's fields
-// (hop-by-hop ones out) and Host, X-Forwarded-For/-Proto/-Host, Forwarded and Via, a head deadline kept, the
-// response head parsed and filtered as it is copied into the client's head (its hop-by-hop fields, Date, Server
-// and X-Request-ID out; Meridian's Date, Server, X-Request-ID and Content-Length in), the small body gathered into
-// that head's buffer, the outcome given to a breaker window and an outlier counter that the cluster's loops share
-// under a lock (taken twice per request, at the pick and at the end), and the request counted in per-loop
-// status-class counters and latency histograms per route and per endpoint, with three clock reads.
-// Not done: TLS, bodies, HEAD, chunked framing, pipelining, timeouts firing, retries, errors (a benchmark tool).
+// a redesign before anyone builds it. No String per field, no HTTPHeaders, no object per request: the request's
+// state lives in the connection's handler and is reused. Per request it does:
+// - the request line and every field parsed and checked (tokens, field-value bytes) into offsets;
+// - `Connection: close` honoured (HTTP/1.1 only: 1.0 gets 400); a path needing normalisation refused (400);
+// - the route matched by host (port and case aside) and path prefix in a small virtual-host table;
+// - a request id (the client's X-Request-ID, else 16 hex digits made here);
+// - an endpoint picked by round robin past its breaker, under a lock (uncontended: one loop, as Meridian runs here);
+// - the upstream head: the client's fields (hop-by-hop ones out), Host, X-Forwarded-For/-Proto/-Host, Forwarded
+//   and Via (a prior X-Forwarded-For is always kept, where Meridian keeps it only from trusted proxies; the
+//   bench's client sends none), and a head deadline stored and checked when the response comes;
+// - the response head parsed and filtered as it is copied into the client's head (its hop-by-hop fields, Date,
+//   Server and X-Request-ID out; Date, Server, X-Request-ID and Content-Length in), the body gathered behind it;
+// - under the lock again: the active count, the breaker's rolling window (summed, and opened on a failure ratio
+//   over half of at least 20 requests) and the outlier detector's consecutive 5xx;
+// - per-loop status-class counters and latency histograms per route and per endpoint; three clock reads.
+// Not done: TLS, request bodies, HEAD, chunked framing, pipelining, timeouts firing, retries, error answers beyond
+// a status line, upstream connections closing. Nor what Meridian does on top of that work: the responder and
+// middleware interfaces, a `RequestRecord` for observers and annotations for the access log and spans, metrics
+// keyed by labels in per-thread shards, four lock sections per request with the retry budget, the head timeout
+// in a deadline queue, an `HTTPResponseHead` per response.
 //
 // Two options put back one of Meridian's costs each, to price it: `--lean-strings` also builds the request's
 // `HTTPRequestHead` (a `String` per method, target, field name and value, in `HTTPHeaders`), keeps it to the
-// response as Meridian's `Request` does, and reads the fields from it for the upstream head; `--lean-objects`
-// makes an exchange object per request (holding the request's state and the client) and answers through a
-// closure it keeps, as a responder's answer reaches the request layer. `--lean-strings-objects` does both.
+// response as Meridian's `Request` does, and reads the fields from it for the route and the upstream head;
+// `--lean-objects` makes an exchange object per request (holding the request's state and the client) and answers
+// through a closure it keeps (the answer is the finished bytes, not a `Response` in a `Result`).
+// `--lean-strings-objects` does both.
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
@@ -40,6 +50,7 @@ struct LeanSharedEndpoint {
     var bucketStart = NIODeadline.uptimeNanoseconds(0)
     var bucket = 0
     var open = false
+    var reopenAt = NIODeadline.uptimeNanoseconds(0)
     var consecutive5xx = 0
 }
 
@@ -67,6 +78,14 @@ final class LeanState {
     var idSeed: UInt64 = 0x9E37_79B9_7F4A_7C15
     var dateSecond: Int64 = -1
     var date = [UInt8]()
+    /// Responses that came after their head deadline (counted, as a timeout would be fired).
+    var late = 0
+    /// The routes as Meridian's router has them for this bench: virtual hosts by name (lower case) with path
+    /// prefixes, then the default host's; matched by host (port and case aside) and the longest listed prefix.
+    let routes: [(host: [UInt8]?, prefix: [UInt8])] = [
+        (Array("api.example.com".utf8), Array("/v1/".utf8)), (Array("api.example.com".utf8), Array("/".utf8)),
+        (nil, Array("/static/".utf8)), (nil, Array("/".utf8)),
+    ]
     let pool: LeanPool
     /// `--lean-strings`, `--lean-objects`: see the top of this file.
     let strings: Bool
@@ -78,12 +97,30 @@ final class LeanState {
         self.objects = objects
     }
 
+    /// The route for `host` (a Host value) and `path` (the target up to `?`): its index, nil when none matches.
+    func route(host: UnsafeRawBufferPointer, path: UnsafeRawBufferPointer) -> Int? {
+        var end = host.count
+        if let colon = host.lastIndex(of: UInt8(ascii: ":")), host.first != UInt8(ascii: "[") { end = colon }
+        var hostKnown = false
+        for (i, r) in routes.enumerated() {
+            if let name = r.host {
+                guard name.count == end, (0..<end).allSatisfy({ leanFold(host[$0]) == name[$0] }) else { continue }
+                hostKnown = true
+            } else if hostKnown {
+                return nil  // a named host's routes did not match: no fall-through to the default host
+            }
+            if path.count >= r.prefix.count, (0..<r.prefix.count).allSatisfy({ path[$0] == r.prefix[$0] }) { return i }
+        }
+        return nil
+    }
+
     /// One lock for the pick: the admission (max active), the breaker's state and the active count.
     func pick(at now: NIODeadline) -> Int? {
         shared.withLockedValue { s -> Int? in
             for _ in 0..<s.count {
                 let i = next
                 next = (next + 1) % s.count
+                if s[i].open && now >= s[i].reopenAt { s[i].open = false }  // (half-open: one probe, simplified)
                 if !s[i].open && s[i].active < 1024 {
                     s[i].active += 1
                     return i
@@ -107,6 +144,17 @@ final class LeanState {
             s[i].buckets[s[i].bucket].0 += 1
             if failed { s[i].buckets[s[i].bucket].1 += 1 }
             s[i].consecutive5xx = failed ? s[i].consecutive5xx + 1 : 0
+            // The breaker's verdict: a failure ratio over half of at least 20 requests in the window opens it.
+            var requests = 0
+            var failures = 0
+            for (r, f) in s[i].buckets {
+                requests += r
+                failures += f
+            }
+            if requests >= 20 && failures * 2 > requests {
+                s[i].open = true
+                s[i].reopenAt = now + .seconds(5)
+            }
         }
         endpoints[i].statusClass[min(status / 100, 5)] += 1
         endpoints[i].latency.record(nanos)
@@ -307,7 +355,8 @@ final class LeanClientHandler: ChannelInboundHandler {
                 if c == UInt8(ascii: "%") || (c == UInt8(ascii: ".") && raw[i - 1] == UInt8(ascii: "/")) { dotSegmentsOrEscapes = true }
                 if c == UInt8(ascii: "?") { break }
             }
-            _ = dotSegmentsOrEscapes  // (would normalise; the bench's path has neither)
+            // A path that would need normalising (dot segments, escapes) is refused here: the bench's path needs none.
+            if dotSegmentsOrEscapes { return status = 400 }
             guard lf - 1 - (sp2 + 1) == 8, leanEquals(raw, sp2 + 1, sp2 + 8, "http/1."), raw[sp2 + 8] == UInt8(ascii: "1") else {
                 return status = 400
             }
@@ -334,7 +383,10 @@ final class LeanClientHandler: ChannelInboundHandler {
                 }
             }
             guard let host else { return status = 400 }
-            // The route: any host (the default virtual host), prefix "/".
+            let pathEnd = raw[(sp1 + 1)..<sp2].firstIndex(of: UInt8(ascii: "?")) ?? sp2
+            guard state.route(host: UnsafeRawBufferPointer(rebasing: raw[host.0..<host.1]), path: UnsafeRawBufferPointer(rebasing: raw[(sp1 + 1)..<pathEnd])) != nil else {
+                return status = 404
+            }
             requestID.clear()
             if let id, id.1 - id.0 <= 64 {
                 requestID.writeBytes(UnsafeRawBufferPointer(rebasing: raw[id.0..<id.1]))
@@ -418,6 +470,17 @@ final class LeanClientHandler: ChannelInboundHandler {
         }
         guard let host else {
             status = 400
+            return nil
+        }
+        var hostText = host
+        var uri = head.uri
+        let routed = hostText.withUTF8 { h in
+            uri.withUTF8 { u in
+                state.route(host: UnsafeRawBufferPointer(h), path: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(u)[..<(u.firstIndex(of: UInt8(ascii: "?")) ?? u.count)]))
+            }
+        }
+        guard routed != nil else {
+            status = 404
             return nil
         }
         requestID.clear()
@@ -560,7 +623,7 @@ final class LeanUpstreamHandler: ChannelInboundHandler {
         let now = NIODeadline.now()
         if let e = exchange {
             exchange = nil
-            _ = now < e.headDeadline
+            if now > e.headDeadline { state.late += 1 }
             state.finished(e.endpoint, status: status, started: e.started, at: now)
             _ = NIODeadline.now()  // (the record's end: Meridian reads the clock for its duration)
             state.pool.idle.append(self)
@@ -569,7 +632,7 @@ final class LeanUpstreamHandler: ChannelInboundHandler {
             receiver?(response)
         } else if let c = client {
             client = nil
-            _ = now < c.headDeadline
+            if now > c.headDeadline { state.late += 1 }
             state.finished(c.endpoint, status: status, started: c.started, at: now)
             _ = NIODeadline.now()
             state.pool.idle.append(self)
