@@ -202,13 +202,7 @@ final class LeanPool {
 
     /// A new connection (the handler's `idle` is taken first by the caller, with no closure made).
     func connect(_ state: LeanState, _ done: @escaping (LeanUpstreamHandler) -> Void) {
-        let handler = LeanUpstreamHandler(state: state)
-        _ = ClientBootstrap(group: loop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(handler) } }
-            .connect(host: "127.0.0.1", port: port)
-            .assumeIsolatedUnsafeUnchecked()
-            .whenSuccess { _ in done(handler) }
+        connectUpstream(LeanUpstreamHandler(state: state), port: port, on: loop, then: done)
     }
 }
 

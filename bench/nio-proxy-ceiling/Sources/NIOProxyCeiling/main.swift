@@ -33,14 +33,21 @@ final class Pool {
 
     func acquire(_ done: @escaping (UpstreamHandler) -> Void) {
         if let h = idle.popLast() { return done(h) }
-        let handler = UpstreamHandler(pool: self)
-        _ = ClientBootstrap(group: loop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(handler) } }
-            .connect(host: "127.0.0.1", port: port)
-            .assumeIsolatedUnsafeUnchecked()
-            .whenSuccess { _ in done(handler) }
+        connectUpstream(UpstreamHandler(pool: self), port: port, on: loop, then: done)
     }
+}
+
+/// A new keep-alive connection to the upstream on 127.0.0.1:`port` with `handler` in its pipeline; `done` gets the
+/// handler once it is connected (both modes' pools).
+func connectUpstream<Handler: ChannelHandler>(
+    _ handler: Handler, port: Int, on loop: any EventLoop, then done: @escaping (Handler) -> Void
+) {
+    ClientBootstrap(group: loop)
+        .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(handler) } }
+        .connect(host: "127.0.0.1", port: port)
+        .assumeIsolatedUnsafeUnchecked()
+        .whenSuccess { _ in done(handler) }
 }
 
 final class UpstreamHandler: ChannelInboundHandler {
