@@ -44,7 +44,7 @@ public struct RedirectResponder: Responder {
         var out = ""
         var it = Substring(template)
         let variables: [(String, () -> String)] = [
-            ("$request_uri", { request.head.uri }),
+            ("$request_uri", { request.uri }),
             ("$uri", { String(request.path) }),
             ("$query", { request.query.map(String.init) ?? "" }),
             ("$host", { request.host }),

@@ -47,8 +47,8 @@ public struct CompressionMiddleware: Middleware {
     }
 
     public func respond(to request: Request, context: RequestContext, next: any Responder) -> ResponseFuture {
-        let accept = AcceptEncoding(fieldValues: request.headers["accept-encoding"])
-        let hasRange = request.headers.contains(name: "range")
+        let accept = AcceptEncoding(fieldValues: request.fields["accept-encoding"])
+        let hasRange = request.fields.contains(name: "range")
         let isHead = request.isHead
         let path = String(request.path)
         return next.respond(to: request, context: context).map { response in

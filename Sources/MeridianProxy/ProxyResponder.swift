@@ -51,9 +51,9 @@ public final class ProxyResponder: Responder {
             guard let ip = request.connection.remoteIP else { return nil }
             return StableHash.hash(ip)
         case .header(let name):
-            return request.headers.first(name: name).map(StableHash.hash)
+            return request.fields.first(name: name).map(StableHash.hash)
         case .cookie(let name):
-            for header in request.headers["cookie"] {
+            for header in request.fields["cookie"] {
                 for pair in header.split(separator: ";") {
                     let kv = pair.split(separator: "=", maxSplits: 1)
                     guard kv.count == 2 else { continue }

@@ -75,7 +75,7 @@ public struct StaticFileResponder: Responder {
         case .file(let identity, let variants, let contentType, let modified):
             var chosen = identity
             if !variants.isEmpty,
-                let coding = AcceptEncoding.choose(request.headers.first(name: "accept-encoding"), available: variants.map { $0.coding! }),
+                let coding = AcceptEncoding.choose(request.fields.first(name: "accept-encoding"), available: variants.map { $0.coding! }),
                 let variant = variants.first(where: { $0.coding == coding })
             {
                 chosen = variant

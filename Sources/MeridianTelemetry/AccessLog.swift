@@ -267,11 +267,11 @@ public final class AccessLog: Sendable {
                 key("tls_version")
                 string(tls)
             case .userAgent:
-                guard let agent = request.headers.first(name: "user-agent") else { continue }
+                guard let agent = request.fields.first(name: "user-agent") else { continue }
                 key("user_agent")
                 string(agent)
             case .referer:
-                guard let referer = request.headers.first(name: "referer") else { continue }
+                guard let referer = request.fields.first(name: "referer") else { continue }
                 key("referer")
                 string(referer)
             case .listener:

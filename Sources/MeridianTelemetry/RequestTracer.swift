@@ -54,12 +54,12 @@ final class RequestTracer<T: Tracer>: RequestTracing, Sendable {
         var startedEarly: Bool { early.withLockedValue { $0.span != nil } }
     }
 
-    func begin(_ head: HTTPRequestHead, connection: ConnectionInfo) -> TraceContext {
-        let parent = head.headers.first(name: "traceparent").flatMap { TraceContext.parse(traceparent: $0) }
+    func begin(_ fields: RequestFields, connection: ConnectionInfo) -> TraceContext {
+        let parent = fields.first(name: "traceparent").flatMap { TraceContext.parse(traceparent: $0) }
         var traceState: String?
         if parent != nil {
             // Several tracestate fields form one list (W3C §3.3.1); an invalid list is dropped whole.
-            let states = head.headers["tracestate"]
+            let states = fields["tracestate"]
             if !states.isEmpty {
                 let joined = states.count == 1 ? states[0] : states.joined(separator: ",")
                 if TraceContext.isValidTraceState(joined) { traceState = joined }
@@ -91,10 +91,9 @@ final class RequestTracer<T: Tracer>: RequestTracing, Sendable {
     func record(_ record: RequestRecord, endNanos: UInt64) -> (traceIDHigh: UInt64, traceIDLow: UInt64, spanID: UInt64)? {
         guard let trace = record.request.trace, let pending = trace.span as? PendingSpan else { return nil }
         let request = record.request
-        let head = request.head
         let connection = request.connection
         // An unknown method names the span `HTTP` (semantic conventions: `_OTHER` is for the attribute).
-        let known = SpanAttributes.method(head.method)
+        let known = SpanAttributes.method(request.method)
         let method = known == "_OTHER" ? "HTTP" : known
         let name = record.route.isEmpty ? method : method + " " + record.route
         let early = pending.early.withLockedValue { e -> T.Span? in
@@ -114,8 +113,8 @@ final class RequestTracer<T: Tracer>: RequestTracing, Sendable {
         let code = Int(record.status.code)
         span.updateAttributes { a in
             a["http.request.method"] = known
-            if head.method.rawValue != known { a["http.request.method_original"] = head.method.rawValue }
-            let uri = head.uri
+            if request.method.rawValue != known { a["http.request.method_original"] = request.method.rawValue }
+            let uri = request.uri
             if let q = uri.firstIndex(of: "?") {
                 a["url.path"] = String(uri[..<q])
                 a["url.query"] = Self.redactedQuery(uri[uri.index(after: q)...])
@@ -125,7 +124,7 @@ final class RequestTracer<T: Tracer>: RequestTracing, Sendable {
             a["url.scheme"] = connection.scheme
             a["network.protocol.name"] = "http"
             a["network.protocol.version"] = connection.protocolVersion
-            if let host = head.headers.first(name: "host") {
+            if let host = request.fields.first(name: "host") {
                 let (name, port) = Self.splitHost(host)
                 a["server.address"] = name
                 if let port { a["server.port"] = port }
@@ -136,7 +135,7 @@ final class RequestTracer<T: Tracer>: RequestTracing, Sendable {
                 a["network.peer.address"] = ip
                 if let port = connection.remoteAddress?.port { a["network.peer.port"] = port }
             }
-            if let agent = head.headers.first(name: "user-agent") { a["user_agent.original"] = agent }
+            if let agent = request.fields.first(name: "user-agent") { a["user_agent.original"] = agent }
             if let tls = connection.tlsVersion { a["tls.protocol.version"] = tls }
             if !record.route.isEmpty { a["http.route"] = record.route }
             a["http.response.status_code"] = code

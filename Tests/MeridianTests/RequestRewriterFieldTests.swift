@@ -1,5 +1,5 @@
 import MeridianConfig
-import MeridianCore
+@testable import MeridianCore
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
@@ -106,7 +106,18 @@ struct RequestRewriterFieldTests {
                     head: HTTPRequestHead(version: .http1_1, method: c.method, uri: c.uri, headers: headers), id: "r",
                     connection: connection, body: c.body
                 )
+                // The same request with its fields as the HTTP/1.1 parser keeps them (bytes): the same heads.
+                let asLines = Request(
+                    head: RequestHead(method: c.method, uri: c.uri, version: .http1_1, fields: RequestFieldsTests.lines(c.fields)), id: "r",
+                    connection: connection, body: c.body
+                )
                 let traceparent = "00-11111111111111111111111111111111-2222222222222222-01"
+                let fromLines = try #require(
+                    rewriter.encodedUpstreamHead(
+                        for: asLines, target: c.uri, endpoint: "127.0.0.1:9000", traceparent: traceparent, allocator: ByteBufferAllocator()
+                    )
+                )
+                let builtFromLines = rewriter.upstreamHead(for: asLines, target: c.uri, endpoint: "127.0.0.1:9000", traceparent: traceparent)
                 let built = rewriter.upstreamHead(for: request, target: c.uri, endpoint: "127.0.0.1:9000", traceparent: traceparent)
                 let encoded = try #require(
                     rewriter.encodedUpstreamHead(
@@ -117,6 +128,8 @@ struct RequestRewriterFieldTests {
                 for (n, v) in built.headers { expected += "\(n): \(v)\r\n" }
                 expected += "\r\n"
                 #expect(String(buffer: encoded.bytes) == expected, "\(c.method) \(c.uri)")
+                #expect(String(buffer: fromLines.bytes) == expected, "\(c.method) \(c.uri) from lines")
+                #expect(builtFromLines.headers == built.headers, "\(c.method) \(c.uri) from lines")
                 #expect(encoded.isHEAD == (c.method == .HEAD))
                 #expect(encoded.chunked == (built.headers.first(name: "transfer-encoding") == "chunked"))
             }

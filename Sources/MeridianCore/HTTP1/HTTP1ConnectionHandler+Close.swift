@@ -24,7 +24,7 @@ extension HTTP1ConnectionHandler {
             var started = NIODeadline.now()
             if case .head(let since) = timeouts.phase { started = started - TimeAmount(now - since) }
             let request = Request(
-                head: HTTPRequestHead(version: .http1_1, method: .RAW(value: "-"), uri: "-"), id: services.requestID(from: [:]),
+                head: HTTPRequestHead(version: .http1_1, method: .RAW(value: "-"), uri: "-"), id: services.requestID(from: HTTPHeaders()),
                 connection: connectionInfo, startedAt: started
             )
             let record = RequestRecord(

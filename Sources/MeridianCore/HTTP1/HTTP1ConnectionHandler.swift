@@ -242,8 +242,10 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             switch output {
             case .headStarted:
                 if current == nil { timeouts.headStarted(at: now) }
-            case .part(.head(let head)):
+            case .head(let head):
                 startRequest(head, context: context)
+            case .part(.head):
+                break  // (the parser gives heads as `.head`)
             case .part(.body(let b)):
                 guard let c = current, !c.bodyComplete else { break }
                 if !c.body.append(b) {
@@ -383,8 +385,8 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         keepAlive.maxRequests = runtime.limits.maxRequestsPerConnection
     }
 
-    func startRequest(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let decision = keepAlive.requestReceived(version: head.version, connectionHeader: head.headers["connection"])
+    func startRequest(_ head: RequestHead, context: ChannelHandlerContext) {
+        let decision = keepAlive.requestReceived(version: head.version, connectionHeader: head.fields["connection"])
         if connectionInfo.scheme == "https", connectionInfo.tlsVersion == nil,
             let version = TLSErrorHandler.negotiatedVersion(context.pipeline)
         {
@@ -403,7 +405,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
         timeouts.requestStarted(bodyExpected: hasBody, at: now)
         current = c
 
-        if let expect = head.headers.first(name: "expect") {
+        if let expect = head.fields.first(name: "expect") {
             if expect.lowercasedASCIIEquals("100-continue") {
                 // `100 Continue` goes out when the body is first read (RFC 9110 §10.1.1), so a
                 // request refused without reading it is never sent.

@@ -37,6 +37,13 @@ public struct HTTP1RequestDecoder: ByteToMessageDecoder {
         case .headStarted:
             context.fireUserInboundEventTriggered(Event.requestHeadStarted)
             return .continue
+        case .head(let head):
+            context.fireChannelRead(wrapInboundOut(.head(head.httpRequestHead)))
+            // A head without a body ends at once; say so before the buffer may run dry.
+            if parser.endIsPending, case .part(let end)? = try parser.next(&buffer) {
+                context.fireChannelRead(wrapInboundOut(end))
+            }
+            return .continue
         case .part(let part):
             context.fireChannelRead(wrapInboundOut(part))
             // A head without a body ends at once; say so before the buffer may run dry.

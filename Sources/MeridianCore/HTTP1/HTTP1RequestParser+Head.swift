@@ -8,7 +8,7 @@ extension HTTP1RequestParser {
 
     enum Framing { case none, length(Int), chunked }
 
-    mutating func parseHead(_ buffer: inout ByteBuffer) throws -> (head: HTTPRequestHead, framing: Framing)? {
+    mutating func parseHead(_ buffer: inout ByteBuffer) throws -> (head: RequestHead, framing: Framing)? {
         // RFC 9112 §2.2: ignore empty lines before the request line.
         while buffer.readableBytes >= 2, buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) == 0x0D0A {
             buffer.moveReaderIndex(forwardBy: 2)
@@ -63,7 +63,7 @@ extension HTTP1RequestParser {
         return found
     }
 
-    func parseHeadBytes(_ bytes: UnsafeRawBufferPointer) throws -> (head: HTTPRequestHead, framing: Framing) {
+    func parseHeadBytes(_ bytes: UnsafeRawBufferPointer) throws -> (head: RequestHead, framing: Framing) {
         // Request line: method SP request-target SP HTTP-version CRLF
         guard let lineEnd = ByteScan.first(.lf, in: bytes) else { throw HTTPParseError.bad("no request line") }
         let line = UnsafeRawBufferPointer(rebasing: bytes[0..<(lineEnd - 1)])
@@ -83,9 +83,9 @@ extension HTTP1RequestParser {
         let method = HTTPMethod(rawValue: String(decoding: UnsafeRawBufferPointer(rebasing: line[0..<sp1]), as: UTF8.self))
         var uri = String(decoding: UnsafeRawBufferPointer(rebasing: line[(sp1 + 1)..<sp2]), as: UTF8.self)
 
-        // Header fields.
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(16)
+        // Header fields: their bytes copied once, with where each name and value lies (no String per field).
+        var fields = RequestFieldsBuilder(section: UnsafeRawBufferPointer(rebasing: bytes[(lineEnd + 1)...]), allocator: allocator)
+        let sectionStart = lineEnd + 1
         var count = 0
         var hostCount = 0
         var contentLength: Int? = nil
@@ -124,25 +124,27 @@ extension HTTP1RequestParser {
             for b in field[vs..<ve] where (b < 0x20 && b != .tab) || b == 0x7F {
                 throw HTTPParseError.bad("control byte in header value")
             }
-            let name = String(decoding: UnsafeRawBufferPointer(rebasing: field[0..<colon]), as: UTF8.self)
-            let value = String(decoding: UnsafeRawBufferPointer(rebasing: field[vs..<ve]), as: UTF8.self)
+            let name = UnsafeRawBufferPointer(rebasing: field[0..<colon])
             switch colon {
-            case 4 where name.lowercasedASCIIEquals("host"):
+            case 4 where name.equalsLowercaseASCII("host"):
                 hostCount += 1
-                guard Self.isValidHost(value) else { throw HTTPParseError.bad("invalid Host header") }
-            case 14 where name.lowercasedASCIIEquals("content-length"):
+                guard Self.isValidHost(UnsafeRawBufferPointer(rebasing: field[vs..<ve])) else { throw HTTPParseError.bad("invalid Host header") }
+            case 14 where name.equalsLowercaseASCII("content-length"):
                 contentLengthCount += 1
                 guard let n = Self.parseContentLength(field[vs..<ve]) else {
                     throw HTTPParseError.bad("invalid Content-Length")
                 }
                 contentLength = n
-            case 17 where name.lowercasedASCIIEquals("transfer-encoding"):
+            case 17 where name.equalsLowercaseASCII("transfer-encoding"):
+                let value = String(decoding: UnsafeRawBufferPointer(rebasing: field[vs..<ve]), as: UTF8.self)
                 transferEncoding.append(contentsOf: value.split(separator: ",", omittingEmptySubsequences: false))
             default:
                 break
             }
-            headers.add(name: name, value: value)
+            let at = nl - 1 - field.count - sectionStart  // the field's line, as an offset into the section
+            fields.add(name: at..<(at + colon), value: (at + vs)..<(at + ve))
         }
+        var requestFields = fields.build()
 
         // RFC 9112 §3.2.2: a request in absolute-form names its host in the target.
         if !uri.hasPrefix("/") {
@@ -151,7 +153,9 @@ extension HTTP1RequestParser {
             } else if let (authority, path) = Self.splitAbsoluteForm(uri) {
                 guard Self.isValidHost(authority) else { throw HTTPParseError.bad("invalid authority in request target") }
                 uri = path
+                var headers = requestFields.httpHeaders  // (rare: the fields decoded, to put the Host in)
                 headers.replaceOrAdd(name: "host", value: authority)
+                requestFields = RequestFields(headers)
                 hostCount = max(hostCount, 1)
             } else {
                 throw HTTPParseError.bad("request target is not origin-form or absolute-form")
@@ -193,7 +197,7 @@ extension HTTP1RequestParser {
         } else {
             framing = .none
         }
-        return (HTTPRequestHead(version: version, method: method, uri: uri, headers: headers), framing)
+        return (RequestHead(method: method, uri: uri, version: version, fields: requestFields), framing)
     }
 
     mutating func parseTrailers(_ buffer: inout ByteBuffer) throws -> HTTPHeaders? {

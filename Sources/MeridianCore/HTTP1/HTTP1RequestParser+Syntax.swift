@@ -89,6 +89,10 @@ extension HTTP1RequestParser {
         return value.withUTF8 { isValidHost(bytes: $0[...]) }
     }
 
+    static func isValidHost(_ value: UnsafeRawBufferPointer) -> Bool {
+        isValidHost(bytes: value.assumingMemoryBound(to: UInt8.self)[...])
+    }
+
     private static func isValidHost(bytes: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
         var utf8 = bytes
         if utf8.isEmpty { return true }  // Host: (empty) is allowed when the target has no authority.

@@ -4,8 +4,8 @@ public import NIOHTTP1
 
 /// A strict HTTP/1.1 request parser (RFC 9112) that enforces Meridian's limits while parsing.
 ///
-/// It yields NIOHTTP1 request parts; `HTTP2ConnectionHandler` builds the same `HTTPRequestHead` from
-/// HTTP/2 HEADERS, so everything above both is protocol-neutral.
+/// It yields a ``RequestHead`` (its fields as the bytes received, ``RequestFields``) and NIOHTTP1 body parts;
+/// `HTTP2ConnectionHandler` builds a ``RequestHead`` from HTTP/2 HEADERS, so everything above both is protocol-neutral.
 /// Anything ambiguous is rejected rather than guessed at: bare LF, obs-fold, whitespace before
 /// the colon, Content-Length together with Transfer-Encoding, duplicate or non-numeric
 /// Content-Length, control bytes in values. Each becomes an ``HTTPParseError``.
@@ -17,6 +17,9 @@ public struct HTTP1RequestParser: Sendable {
     public typealias Limits = HTTP1RequestDecoder.Limits
 
     public enum Output: Sendable {
+        /// A request head, its fields kept as the bytes received (see ``RequestFields``).
+        case head(RequestHead)
+        /// A body piece or the end (never `.head`).
         case part(HTTPServerRequestPart)
         /// The first bytes of a head arrived but the head is not complete yet.
         case headStarted
@@ -32,6 +35,8 @@ public struct HTTP1RequestParser: Sendable {
     }
 
     var limits: Limits
+    /// For the heads' field stores.
+    var allocator = ByteBufferAllocator()
     var state: State = .head
     var endPending = false
     /// How far the search for the end of the head has got, so byte-at-a-time input stays linear.
@@ -82,7 +87,7 @@ public struct HTTP1RequestParser: Sendable {
                 chunkedBodyBytes = 0
                 state = .chunkSize
             }
-            return .part(.head(head.head))
+            return .head(head.head)
 
         case .fixedBody(let remaining):
             guard buffer.readableBytes > 0 else { return nil }

@@ -315,7 +315,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
             stream.body = RequestBody(eventLoop: context.eventLoop, maxBytes: runtime.limits.maxBodyBytes, source: stream.bodySource)
         }
         let exchange = HTTPExchange.start(
-            head: head, body: stream.body, connection: connectionInfo, runtime: runtime, environment: environment!,  // (handlerAdded)
+            head: RequestHead(head), body: stream.body, connection: connectionInfo, runtime: runtime, environment: environment!,  // (handlerAdded)
             writer: stream
         )
         stream.exchange = exchange

@@ -54,11 +54,13 @@ public final class ConnectionServices: Sendable {
     /// otherwise `<instance>-<counter>`: unique across instances without a random draw per request. Both parts in
     /// base 62, so an id stays within 15 bytes (a `String` kept inline, not allocated) for the first 56 billion
     /// requests of an instance.
-    public func requestID(from headers: HTTPHeaders) -> String {
-        if let given = headers.first(name: "x-request-id"), Self.isWellFormedID(given) { return given }
+    public func requestID(from fields: RequestFields) -> String {
+        if let given = fields.first(name: "x-request-id"), Self.isWellFormedID(given) { return given }
         let n = nextID.loadThenWrappingIncrement(ordering: .relaxed)
         return Self.id(prefix: idPrefix, counter: n)
     }
+
+    public func requestID(from headers: HTTPHeaders) -> String { requestID(from: RequestFields(headers)) }
 
     static func id(prefix: [UInt8], counter: UInt64) -> String {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: prefix.count + 11) { out in

@@ -58,13 +58,13 @@ public final class HTTPExchange: @unchecked Sendable {
     /// Builds the request for `head` (id, trace, body) and starts its exchange: the limits are
     /// checked, the observers told, and the responder called.
     public static func start(
-        head: HTTPRequestHead, body: RequestBody, connection: ConnectionInfo, runtime: ServerRuntime,
+        head: RequestHead, body: RequestBody, connection: ConnectionInfo, runtime: ServerRuntime,
         environment: ExchangeEnvironment, writer: any ResponseWriter
     ) -> HTTPExchange {
-        let trace = runtime.tracing?.begin(head, connection: connection)
+        let trace = runtime.tracing?.begin(head.fields, connection: connection)
         let services = environment.services
         let request = Request(
-            head: head, id: services.requestID(from: head.headers), connection: connection,
+            head: head, id: services.requestID(from: head.fields), connection: connection,
             startedAt: environment.clock?.deadline ?? .now(), trace: trace, body: body
         )
         let exchange = HTTPExchange(request: request, runtime: runtime, environment: environment, writer: writer)

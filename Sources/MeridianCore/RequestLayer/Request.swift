@@ -1,12 +1,22 @@
 public import NIOCore
 public import NIOHTTP1
+internal import Synchronization
 
 /// One request, the same for HTTP/1.1 and HTTP/2: what every responder and middleware sees.
 ///
 /// A class with immutable fields: it is handed through responders, futures and observers, and
 /// a copy of a reference is one retain where a struct this size costs one per field.
 public final class Request: Sendable {
-    public let head: HTTPRequestHead
+    public let method: HTTPMethod
+    /// The request target as received (origin-form; an absolute-form target's path, its authority in Host).
+    public let uri: String
+    public let version: HTTPVersion
+    /// The header fields: an HTTP/1.1 request's as the bytes received, an HTTP/2 request's decoded (see
+    /// ``RequestFields``). Code on every request's path reads these; ``headers`` decodes them for the rest.
+    public let fields: RequestFields
+    /// ``headers`` for a request whose fields are lines: decoded on first use, once (the request may be read on
+    /// other threads, hence the atomic reference).
+    private let decoded = AtomicLazyReference<DecodedHeaders>()
     /// The path of the target before `?`, normalised for routing (see ``PathNormalizer``): still
     /// percent-encoded except for unreserved characters, with dot segments removed.
     public let path: Substring
@@ -27,10 +37,20 @@ public final class Request: Sendable {
     /// request has none).
     public let body: RequestBody
 
-    public var method: HTTPMethod { head.method }
-    public var headers: HTTPHeaders { head.headers }
-    public var version: HTTPVersion { head.version }
-    public var isHead: Bool { head.method == .HEAD }
+    /// The fields as `HTTPHeaders` (decoded from the received bytes on first use for HTTP/1.1 requests).
+    public var headers: HTTPHeaders {
+        if case .decoded(let headers) = fields.storage { return headers }
+        if let done = decoded.load() { return done.headers }
+        return decoded.storeIfNil(DecodedHeaders(fields.httpHeaders)).headers
+    }
+    /// The head as NIO's type (its fields as ``headers``).
+    public var head: HTTPRequestHead { HTTPRequestHead(version: version, method: method, uri: uri, headers: headers) }
+    public var isHead: Bool { method == .HEAD }
+
+    private final class DecodedHeaders: Sendable {
+        let headers: HTTPHeaders
+        init(_ headers: HTTPHeaders) { self.headers = headers }
+    }
 
     /// The protocol the client asks to switch to: the `Upgrade` token of an HTTP/1.1 request with
     /// `Connection: upgrade`, or the `:protocol` of an HTTP/2 extended CONNECT (RFC 8441).
@@ -44,23 +64,33 @@ public final class Request: Sendable {
     /// Every protocol offered: the `Upgrade` tokens (version suffix dropped) of an HTTP/1.1
     /// request with `Connection: upgrade` (RFC 9110 §7.8), or the `:protocol` of an extended CONNECT.
     private var upgradeProtocols: [String] {
-        if head.version.major == 2 {
-            return head.method == .CONNECT ? head.headers[":protocol"] : []
+        if version.major == 2 {
+            return method == .CONNECT ? fields[":protocol"] : []
         }
-        guard head.version.minor >= 1, head.headers.contains(name: "upgrade") else { return [] }
-        let connection = head.headers["connection"].flatMap { $0.split(separator: ",") }
+        guard version.minor >= 1, fields.contains(name: "upgrade") else { return [] }
+        let connection = fields["connection"].flatMap { $0.split(separator: ",") }
         guard connection.contains(where: { $0.trimmingOWS().lowercasedASCIIEquals("upgrade") }) else { return [] }
-        return head.headers["upgrade"].flatMap { $0.split(separator: ",") }.map { token in
+        return fields["upgrade"].flatMap { $0.split(separator: ",") }.map { token in
             let t = token.trimmingOWS()
             return String(t.split(separator: "/", maxSplits: 1).first ?? Substring(t))
         }
     }
 
-    public init(
+    public convenience init(
         head: HTTPRequestHead, id: String, connection: ConnectionInfo, startedAt: NIODeadline = .now(), trace: TraceContext? = nil,
         body: RequestBody = .none
     ) {
-        self.head = head
+        self.init(head: RequestHead(head), id: id, connection: connection, startedAt: startedAt, trace: trace, body: body)
+    }
+
+    public init(
+        head: RequestHead, id: String, connection: ConnectionInfo, startedAt: NIODeadline = .now(), trace: TraceContext? = nil,
+        body: RequestBody = .none
+    ) {
+        self.method = head.method
+        self.uri = head.uri
+        self.version = head.version
+        self.fields = head.fields
         self.body = body
         self.trace = trace
         let uri = Substring(head.uri)
@@ -80,7 +110,7 @@ public final class Request: Sendable {
             self.path = rawPath
             self.pathError = e
         }
-        self.host = Self.normalizedHost(head.headers.first(name: "host") ?? "")
+        self.host = Self.normalizedHost(head.fields.first(name: "host") ?? "")
         self.id = id
         self.connection = connection
         self.startedAt = startedAt

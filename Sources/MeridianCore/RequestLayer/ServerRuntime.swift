@@ -51,7 +51,7 @@ public final class ServerRuntime: Sendable {
     private func applyBodyLimit(_ limit: Int, to request: Request) -> Response? {
         guard request.body !== RequestBody.none else { return nil }
         request.body.maxBytes = limit
-        let declared = request.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
+        let declared = request.fields.first(name: "content-length").flatMap { Int($0) } ?? 0
         guard declared > limit || request.body.receivedBytes > limit else { return nil }
         request.body.fail(.tooLarge(limit: limit))
         return .text(.payloadTooLarge, "413 Payload Too Large: the request body exceeds \(limit) bytes\n")
@@ -76,7 +76,7 @@ public final class ServerRuntime: Sendable {
             return (.immediate(.text(.badRequest, "400 Bad Request: malformed path\n")), nil)
         }
         let path = request.path
-        switch router.match(host: request.host, path: path, method: request.method, headers: request.headers, query: request.query) {
+        switch router.match(host: request.host, path: path, method: request.method, fields: request.fields, query: request.query) {
         case .found(let route, let parameters, let captures):
             if let refused = applyBodyLimit(route.maxBodyBytes ?? limits.maxBodyBytes, to: request) { return (.immediate(refused), route) }
             let context = RequestContext(

@@ -138,5 +138,5 @@ public struct TraceContext: Sendable {
 /// Decides each request's trace context when its head is complete. Implemented by the telemetry
 /// module; `nil` in a runtime means tracing is off.
 public protocol RequestTracing: Sendable {
-    func begin(_ head: HTTPRequestHead, connection: ConnectionInfo) -> TraceContext
+    func begin(_ fields: RequestFields, connection: ConnectionInfo) -> TraceContext
 }

@@ -82,6 +82,11 @@ public struct Router: Sendable {
 
         /// The first route whose path, method, headers and query all match.
         public func match(path: Substring, method: HTTPMethod, headers: HTTPHeaders, query: Substring? = nil) -> RouteMatch {
+            match(path: path, method: method, fields: RequestFields(headers), query: query)
+        }
+
+        /// The first route whose path, method, header fields and query all match.
+        public func match(path: Substring, method: HTTPMethod, fields headers: RequestFields, query: Substring? = nil) -> RouteMatch {
             var allowed: [HTTPMethod] = []
             func consider(_ route: Route) -> RouteMatch? {
                 guard let m = route.pattern.match(path) else { return nil }
@@ -105,7 +110,7 @@ public struct Router: Sendable {
             return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed)
         }
 
-        static func headersMatch(_ conditions: [HeaderCondition], _ headers: HTTPHeaders) -> Bool {
+        static func headersMatch(_ conditions: [HeaderCondition], _ headers: RequestFields) -> Bool {
             for c in conditions {
                 let values = headers[c.name]
                 if values.isEmpty { return false }
@@ -151,7 +156,12 @@ public struct Router: Sendable {
     /// The route for a request to host `name` (see ``host(for:)`` and ``VirtualHost/match(path:method:headers:query:)``),
     /// found without copying the host.
     public func match(host name: String, path: Substring, method: HTTPMethod, headers: HTTPHeaders, query: Substring?) -> RouteMatch {
-        hosts[hostIndex(for: name)].match(path: path, method: method, headers: headers, query: query)
+        match(host: name, path: path, method: method, fields: RequestFields(headers), query: query)
+    }
+
+    /// As ``match(host:path:method:headers:query:)``, over a request's fields as received.
+    public func match(host name: String, path: Substring, method: HTTPMethod, fields: RequestFields, query: Substring?) -> RouteMatch {
+        hosts[hostIndex(for: name)].match(path: path, method: method, fields: fields, query: query)
     }
 
     private func hostIndex(for name: String) -> Int {

@@ -19,7 +19,7 @@ public struct ClientAddress: Sendable, Equatable {
         guard let peer = request.connection.remoteAddress, let peerBytes = [IPNetwork].bytes(of: peer) else { return nil }
         let peerAddress = ClientAddress(bytes: peerBytes, text: request.connection.remoteIP ?? "")
         guard trustedProxies.trusts(bytes: peerBytes) else { return peerAddress }
-        let hops = request.headers[canonicalForm: "x-forwarded-for"].flatMap { $0.split(separator: ",") }
+        let hops = request.fields[canonicalForm: "x-forwarded-for"].flatMap { $0.split(separator: ",") }
         for hop in hops.reversed() {
             let address = hop.trimmingSpacesAndTabs
             guard let b = IPNetwork.parseAddress(address) else { return nil }

@@ -39,7 +39,7 @@ final class RequestRewriter: Sendable {
     /// it with a URI-less `proxy_pass`), else the normalised path rewritten, with the query.
     func target(for request: Request) -> String {
         guard stripPrefix != nil || rewrite != nil else {
-            return request.head.uri.hasPrefix("/") ? request.head.uri : String(request.path) + (request.query.map { "?\($0)" } ?? "")
+            return request.uri.hasPrefix("/") ? request.uri : String(request.path) + (request.query.map { "?\($0)" } ?? "")
         }
         var path = String(request.path)
         if let prefix = stripPrefix, path.hasPrefix(prefix) {
@@ -75,7 +75,7 @@ final class RequestRewriter: Sendable {
     /// fields as bytes.
     func upstreamHead(for request: Request, target: String, endpoint: String, traceparent: String?) -> HTTPRequestHead {
         var sink = FieldListSink()
-        sink.headers.reserveCapacity(request.headers.count + 6)
+        sink.headers.reserveCapacity(request.fields.count + 6)
         forwardedFields(of: request, endpoint: endpoint, traceparent: traceparent, into: &sink)
         var headers = sink.headers
         apply(requestRules, to: &headers)
@@ -110,7 +110,7 @@ final class RequestRewriter: Sendable {
     ) -> (bytes: ByteBuffer, isHEAD: Bool, chunked: Bool)? {
         guard requestRules.isEmpty, request.upgradeProtocol == nil else { return nil }
         // An estimate, not a pass over the fields to add up their sizes (the buffer grows for a head with long ones).
-        let size = 384 + target.utf8.count + viaName.utf8.count + (traceparent?.utf8.count ?? 0) + 48 * request.headers.count
+        let size = 384 + target.utf8.count + viaName.utf8.count + (traceparent?.utf8.count ?? 0) + 48 * request.fields.count
         var sink = HeadBytesSink(out: allocator.buffer(capacity: size))
         sink.out.writeString(request.method.rawValue)
         sink.out.writeInteger(UInt8(ascii: " "))
@@ -131,30 +131,31 @@ final class RequestRewriter: Sendable {
     private func forwardedFields<Sink: UpstreamFieldSink>(
         of request: Request, endpoint: String, traceparent: String?, into sink: inout Sink
     ) {
-        let incoming = request.headers
+        let incoming = request.fields
         var clientHost: String?
         var priorProto: String?
         var priorHost: String?
         var traceState: String?
         var seen = FieldKinds()
         let mark = sink.mark
-        for (name, value) in incoming {
+        // The fields' bytes copied as they came (no String per field); Strings only for the few values used below.
+        incoming.forEachField { name, value in
             let kind = Self.kind(ofRequestField: name)
             switch kind {
             case .keep:
-                sink.add(name, value)
-                continue
-            case .drop: continue
-            case .host: if clientHost == nil { clientHost = value }
-            case .forwardedProto: if priorProto == nil { priorProto = value }
-            case .forwardedHost: if priorHost == nil { priorHost = value }
-            case .traceState: if traceState == nil { traceState = value }
+                sink.add(bytes: name, value)
+                return
+            case .drop: return
+            case .host: if clientHost == nil { clientHost = String(decoding: value, as: UTF8.self) }
+            case .forwardedProto: if priorProto == nil { priorProto = String(decoding: value, as: UTF8.self) }
+            case .forwardedHost: if priorHost == nil { priorHost = String(decoding: value, as: UTF8.self) }
+            case .traceState: if traceState == nil { traceState = String(decoding: value, as: UTF8.self) }
             case .connection, .forwardedFor, .forwarded, .via: break
             }
             seen.insert(kind)
         }
         if seen.contains(.connection) {
-            let named = Self.connectionNamed(incoming)
+            let named = Self.connectionNamed(request.headers)
             if !named.isEmpty {
                 sink.rewind(to: mark)
                 for (name, value) in incoming where Self.kind(ofRequestField: name) == .keep {
@@ -184,8 +185,9 @@ final class RequestRewriter: Sendable {
         sink.add("x-forwarded-host", (trusted ? priorHost : nil) ?? host)
         sink.begin("forwarded")
         if trusted && seen.contains(.forwarded) {
-            for value in incoming where Self.kind(ofRequestField: value.name) == .forwarded {
-                sink.append(value.value)
+            incoming.forEachField { name, value in
+                guard Self.kind(ofRequestField: name) == .forwarded else { return }
+                sink.append(bytes: value)
                 sink.append(", ")
             }
         }
@@ -209,8 +211,9 @@ final class RequestRewriter: Sendable {
         sink.end()
         sink.begin("via")
         if seen.contains(.via) {
-            for value in incoming where Self.kind(ofRequestField: value.name) == .via {
-                sink.append(value.value)
+            incoming.forEachField { name, value in
+                guard Self.kind(ofRequestField: name) == .via else { return }
+                sink.append(bytes: value)
                 sink.append(", ")
             }
         }
@@ -240,39 +243,42 @@ final class RequestRewriter: Sendable {
     /// ``FieldKind`` of a client's field name, any case, compared in place.
     static func kind(ofRequestField name: String) -> FieldKind {
         var name = name
-        return name.withUTF8 { b -> FieldKind in
-            if b.first == UInt8(ascii: ":") { return .drop }
-            switch b.count {
-            case 2: return b.equalsLowercase("te") ? .drop : .keep
-            case 3: return b.equalsLowercase("via") ? .via : .keep
-            case 4: return b.equalsLowercase("host") ? .host : .keep
-            case 6: return b.equalsLowercase("expect") ? .drop : .keep
-            case 7: return b.equalsLowercase("upgrade") || b.equalsLowercase("trailer") ? .drop : .keep
-            case 9: return b.equalsLowercase("forwarded") ? .forwarded : .keep
-            case 10:
-                if b.equalsLowercase("connection") { return .connection }
-                if b.equalsLowercase("tracestate") { return .traceState }
-                return b.equalsLowercase("keep-alive") ? .drop : .keep
-            case 11: return b.equalsLowercase("traceparent") ? .drop : .keep
-            case 14: return b.equalsLowercase("content-length") ? .drop : .keep
-            case 15: return b.equalsLowercase("x-forwarded-for") ? .forwardedFor : .keep
-            case 16:
-                if b.equalsLowercase("x-forwarded-host") { return .forwardedHost }
-                return b.equalsLowercase("proxy-connection") ? .drop : .keep
-            case 17:
-                if b.equalsLowercase("x-forwarded-proto") { return .forwardedProto }
-                return b.equalsLowercase("transfer-encoding") ? .drop : .keep
-            case 18: return b.equalsLowercase("proxy-authenticate") ? .drop : .keep
-            case 19: return b.equalsLowercase("proxy-authorization") ? .drop : .keep
-            default: return .keep
-            }
+        return name.withUTF8 { kind(ofRequestField: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// ``FieldKind`` of a client's field name given as bytes.
+    static func kind(ofRequestField b: UnsafeRawBufferPointer) -> FieldKind {
+        if b.first == UInt8(ascii: ":") { return .drop }
+        switch b.count {
+        case 2: return b.equalsLowercase("te") ? .drop : .keep
+        case 3: return b.equalsLowercase("via") ? .via : .keep
+        case 4: return b.equalsLowercase("host") ? .host : .keep
+        case 6: return b.equalsLowercase("expect") ? .drop : .keep
+        case 7: return b.equalsLowercase("upgrade") || b.equalsLowercase("trailer") ? .drop : .keep
+        case 9: return b.equalsLowercase("forwarded") ? .forwarded : .keep
+        case 10:
+            if b.equalsLowercase("connection") { return .connection }
+            if b.equalsLowercase("tracestate") { return .traceState }
+            return b.equalsLowercase("keep-alive") ? .drop : .keep
+        case 11: return b.equalsLowercase("traceparent") ? .drop : .keep
+        case 14: return b.equalsLowercase("content-length") ? .drop : .keep
+        case 15: return b.equalsLowercase("x-forwarded-for") ? .forwardedFor : .keep
+        case 16:
+            if b.equalsLowercase("x-forwarded-host") { return .forwardedHost }
+            return b.equalsLowercase("proxy-connection") ? .drop : .keep
+        case 17:
+            if b.equalsLowercase("x-forwarded-proto") { return .forwardedProto }
+            return b.equalsLowercase("transfer-encoding") ? .drop : .keep
+        case 18: return b.equalsLowercase("proxy-authenticate") ? .drop : .keep
+        case 19: return b.equalsLowercase("proxy-authorization") ? .drop : .keep
+        default: return .keep
         }
     }
 
     /// Content-Length when the client gave one, chunked when a body of unknown length follows,
     /// `content-length: 0` for a bodiless POST (explicit framing: the upstream codec adds none of its own).
     static func framing(_ request: Request) -> (name: String, value: String)? {
-        if let length = request.headers.first(name: "content-length") {
+        if let length = request.fields.first(name: "content-length") {
             return ("content-length", length)
         } else if request.body.isComplete && request.body.receivedBytes == 0 && !request.body.hasFailed {
             switch request.method {  // (a switch: `[.POST, .PUT, .PATCH].contains` built and searched an array each time)

@@ -7,6 +7,10 @@ internal import NIOHTTP1
 /// of several (`X-Forwarded-For`, `Forwarded`, `Via`), so the bytes need no `String` joined first.
 protocol UpstreamFieldSink {
     mutating func add(_ name: String, _ value: String)
+    /// A field of the client's, as its bytes (``RequestFields/forEachField(_:)``).
+    mutating func add(bytes name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer)
+    /// A piece of a value, as bytes.
+    mutating func append(bytes piece: UnsafeRawBufferPointer)
     mutating func begin(_ name: String)
     mutating func append(_ piece: String)
     /// `piece` as a token, or as a quoted-string when it is not one (RFC 9110 §5.6.4).
@@ -23,6 +27,10 @@ struct FieldListSink: UpstreamFieldSink {
     private var value = ""
 
     mutating func add(_ name: String, _ value: String) { headers.add(name: name, value: value) }
+    mutating func add(bytes name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+        headers.add(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
+    }
+    mutating func append(bytes piece: UnsafeRawBufferPointer) { value += String(decoding: piece, as: UTF8.self) }
     mutating func begin(_ name: String) {
         self.name = name
         value = ""
@@ -42,6 +50,8 @@ struct HeadBytesSink: UpstreamFieldSink {
     var out: ByteBuffer
 
     mutating func add(_ name: String, _ value: String) { out.writeFieldLine(name, value) }
+    mutating func add(bytes name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) { out.writeFieldLine(name, value) }
+    mutating func append(bytes piece: UnsafeRawBufferPointer) { out.writeBytes(piece) }
     mutating func begin(_ name: String) {
         out.writeString(name)
         out.writeStaticString(": ")

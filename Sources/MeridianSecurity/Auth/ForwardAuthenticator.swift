@@ -82,7 +82,7 @@ public final class ForwardAuthenticator: RequestAuthenticator {
         h.add(name: "x-forwarded-method", value: request.method.rawValue)
         h.add(name: "x-forwarded-proto", value: request.connection.scheme)
         h.add(name: "x-forwarded-host", value: request.headers.first(name: "host") ?? request.host)
-        h.add(name: "x-forwarded-uri", value: request.head.uri)
+        h.add(name: "x-forwarded-uri", value: request.uri)
         if let client = ClientAddress.of(request, trustedProxies: trustedProxies) { h.add(name: "x-forwarded-for", value: client.text) }
         h.add(name: "x-request-id", value: request.id)
         return h

@@ -94,7 +94,7 @@ public struct WAFMiddleware: Middleware {
         for (name, value) in request.headers where !name.hasPrefix(":") { headers.append((name, value)) }
         if version == .http2, !request.headers.contains(name: "host") { headers.append(("Host", request.host)) }
         return WAFRequest(
-            method: request.method.rawValue, uri: request.head.uri, version: version, headers: headers, body: nil,
+            method: request.method.rawValue, uri: request.uri, version: version, headers: headers, body: nil,
             clientAddress: client?.text ?? "0.0.0.0", clientPort: request.connection.remoteAddress?.port ?? 0,
             serverAddress: request.connection.localAddress?.ipAddress ?? "127.0.0.1", serverPort: request.connection.localAddress?.port ?? 0,
             requestID: request.id

@@ -39,7 +39,7 @@ public struct SessionAuthenticator: RequestAuthenticator {
             return .denied(.unauthorized(challenge: challenge), result: result)
         }
         // The target as the client sent it (origin-form); anything else goes back to the root.
-        let target = request.head.uri.hasPrefix("/") && !request.head.uri.hasPrefix("//") ? request.head.uri : "/"
+        let target = request.uri.hasPrefix("/") && !request.uri.hasPrefix("//") ? request.uri : "/"
         let separator = login.contains("?") ? "&" : "?"
         var r = Response(status: .found)
         r.headers.add(name: "location", value: login + separator + config.nextParameter + "=" + Self.formEncoded(target))

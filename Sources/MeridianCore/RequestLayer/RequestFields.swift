@@ -1,0 +1,299 @@
+public import NIOCore
+public import NIOHTTP1
+
+/// A request's header fields, read the way `HTTPHeaders` reads them (names compared ignoring ASCII case, values in
+/// the order received), over one of two stores:
+///
+/// - **lines**: an HTTP/1.1 head as the parser checked it, its field bytes copied once into one buffer with a table of
+///   where each name and (trimmed) value lies. No `String` per name and value, no array of pairs: a field becomes a
+///   `String` only when something asks for it, and code that copies fields on (the proxy's upstream head) copies
+///   their bytes (``forEachField(_:)``).
+/// - **decoded**: an `HTTPHeaders` (HTTP/2, whose HPACK decoder makes one; requests built in code and tests).
+///
+/// ``Request/headers`` gives an `HTTPHeaders` for either (decoded once, on first use); the request path's own reads
+/// (keep-alive, `Expect`, Host, the request id, routing, the proxy, the access log) use this type, so a request none
+/// of whose code needs `HTTPHeaders` never builds one.
+public struct RequestFields: Sendable {
+    @usableFromInline
+    enum Storage: Sendable {
+        /// The field bytes and, from `table` on, `count` entries of four `UInt32`s: name start and end, value start
+        /// and end, as offsets from the buffer's reader index.
+        case lines(ByteBuffer, table: Int, count: Int)
+        case decoded(HTTPHeaders)
+    }
+
+    @usableFromInline
+    var storage: Storage
+
+    public init(_ headers: HTTPHeaders) {
+        self.storage = .decoded(headers)
+    }
+
+    init(lines: ByteBuffer, table: Int, count: Int) {
+        self.storage = .lines(lines, table: table, count: count)
+    }
+
+    /// The number of fields.
+    public var count: Int {
+        switch storage {
+        case .lines(_, _, let count): return count
+        case .decoded(let headers): return headers.count
+        }
+    }
+
+    public var isEmpty: Bool { count == 0 }
+
+    /// The fields as `HTTPHeaders` (made anew for lines: ``Request/headers`` keeps the one it makes).
+    public var httpHeaders: HTTPHeaders {
+        switch storage {
+        case .decoded(let headers):
+            return headers
+        case .lines:
+            var headers = HTTPHeaders()
+            headers.reserveCapacity(count)
+            forEachField { name, value in
+                headers.add(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
+            }
+            return headers
+        }
+    }
+
+    /// Calls `body` with each field's name and value bytes, in order (valid only inside the call).
+    public func forEachField(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) rethrows {
+        switch storage {
+        case .lines(let buffer, let table, let count):
+            try buffer.withUnsafeReadableBytes { bytes in
+                for i in 0..<count {
+                    let (ns, ne, vs, ve) = Self.entry(bytes, table, i)
+                    try body(UnsafeRawBufferPointer(rebasing: bytes[ns..<ne]), UnsafeRawBufferPointer(rebasing: bytes[vs..<ve]))
+                }
+            }
+        case .decoded(let headers):
+            for (name, value) in headers {
+                var name = name
+                var value = value
+                try name.withUTF8 { n in try value.withUTF8 { v in try body(UnsafeRawBufferPointer(n), UnsafeRawBufferPointer(v)) } }
+            }
+        }
+    }
+
+    /// The first value of the field `name` (any case), as `HTTPHeaders.first(name:)`.
+    public func first(name: String) -> String? {
+        switch storage {
+        case .decoded(let headers):
+            return headers.first(name: name)
+        case .lines(let buffer, let table, let count):
+            return Self.withName(name) { wanted in
+                buffer.withUnsafeReadableBytes { bytes -> String? in
+                    for i in 0..<count {
+                        let (ns, ne, vs, ve) = Self.entry(bytes, table, i)
+                        if Self.nameEquals(bytes, ns, ne, wanted) {
+                            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[vs..<ve]), as: UTF8.self)
+                        }
+                    }
+                    return nil
+                }
+            }
+        }
+    }
+
+    /// Every value of the field `name` (any case), in order, as `HTTPHeaders[name]`.
+    public subscript(name: String) -> [String] {
+        switch storage {
+        case .decoded(let headers):
+            return headers[name]
+        case .lines(let buffer, let table, let count):
+            return Self.withName(name) { wanted in
+                buffer.withUnsafeReadableBytes { bytes -> [String] in
+                    var values: [String] = []
+                    for i in 0..<count {
+                        let (ns, ne, vs, ve) = Self.entry(bytes, table, i)
+                        if Self.nameEquals(bytes, ns, ne, wanted) {
+                            values.append(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[vs..<ve]), as: UTF8.self))
+                        }
+                    }
+                    return values
+                }
+            }
+        }
+    }
+
+    /// The field `name`'s values split at commas, each element trimmed of spaces and tabs (`Set-Cookie` not split),
+    /// as `HTTPHeaders[canonicalForm:]` gives them.
+    public subscript(canonicalForm name: String) -> [Substring] {
+        switch storage {
+        case .decoded(let headers):
+            return headers[canonicalForm: name]
+        case .lines:
+            let values = self[name]
+            if values.isEmpty { return [] }
+            if name.lowercasedASCIIEquals("set-cookie") { return values.map { $0[...] } }
+            return values.flatMap { value in
+                value.split(separator: ",").map { element -> Substring in
+                    let u = element.utf8
+                    guard let first = u.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }) else { return Substring() }
+                    let last = u.lastIndex(where: { $0 != 0x20 && $0 != 0x09 })!
+                    return Substring(u[first...last])
+                }
+            }
+        }
+    }
+
+    /// Whether a field `name` (any case) is present.
+    public func contains(name: String) -> Bool {
+        switch storage {
+        case .decoded(let headers):
+            return headers.contains(name: name)
+        case .lines(let buffer, let table, let count):
+            return Self.withName(name) { wanted in
+                buffer.withUnsafeReadableBytes { bytes -> Bool in
+                    for i in 0..<count {
+                        let (ns, ne, _, _) = Self.entry(bytes, table, i)
+                        if Self.nameEquals(bytes, ns, ne, wanted) { return true }
+                    }
+                    return false
+                }
+            }
+        }
+    }
+
+    // MARK: - The table
+
+    @inline(__always)
+    static func entry(_ bytes: UnsafeRawBufferPointer, _ table: Int, _ i: Int) -> (Int, Int, Int, Int) {
+        let at = table + 16 * i
+        return (
+            Int(bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self)), Int(bytes.loadUnaligned(fromByteOffset: at + 4, as: UInt32.self)),
+            Int(bytes.loadUnaligned(fromByteOffset: at + 8, as: UInt32.self)), Int(bytes.loadUnaligned(fromByteOffset: at + 12, as: UInt32.self))
+        )
+    }
+
+    @inline(__always)
+    static func withName<R>(_ name: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if let r = name.utf8.withContiguousStorageIfAvailable(body) { return r }
+        return Array(name.utf8).withUnsafeBufferPointer(body)
+    }
+
+    /// The name at `start..<end` equals `wanted`, ASCII case aside (on both sides).
+    @inline(__always)
+    static func nameEquals(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int, _ wanted: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard end - start == wanted.count else { return false }
+        var i = 0
+        while i < wanted.count {
+            let a = bytes[start + i]
+            let b = wanted[i]
+            if a != b && asciiFolded(a) != asciiFolded(b) { return false }
+            i += 1
+        }
+        return true
+    }
+
+    @inline(__always)
+    static func asciiFolded(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b | 0x20 : b }
+}
+
+extension RequestFields: Sequence {
+    /// Each field as `(name, value)` Strings, as iterating `HTTPHeaders` gives them (a `String` pair per field read:
+    /// copying code uses ``forEachField(_:)``).
+    public struct Iterator: IteratorProtocol {
+        let fields: RequestFields
+        var index = 0
+        var decoded: HTTPHeaders.Iterator?
+
+        public mutating func next() -> (name: String, value: String)? {
+            switch fields.storage {
+            case .decoded:
+                return decoded?.next()
+            case .lines(let buffer, let table, let count):
+                guard index < count else { return nil }
+                defer { index += 1 }
+                return buffer.withUnsafeReadableBytes { bytes in
+                    let (ns, ne, vs, ve) = RequestFields.entry(bytes, table, index)
+                    return (
+                        String(decoding: UnsafeRawBufferPointer(rebasing: bytes[ns..<ne]), as: UTF8.self),
+                        String(decoding: UnsafeRawBufferPointer(rebasing: bytes[vs..<ve]), as: UTF8.self)
+                    )
+                }
+            }
+        }
+    }
+
+    public func makeIterator() -> Iterator {
+        if case .decoded(let headers) = storage { return Iterator(fields: self, decoded: headers.makeIterator()) }
+        return Iterator(fields: self)
+    }
+
+    public var underestimatedCount: Int { count }
+}
+
+/// Builds the lines store while the parser walks a head: the section's bytes are copied in whole, the table is
+/// written behind them (sized by the section's line count, so the store is one allocation of the size it needs).
+struct RequestFieldsBuilder {
+    private var buffer: ByteBuffer
+    private let table: Int
+    private let capacity: Int
+    private var count = 0
+
+    /// `section`: the head's bytes from the first field line to the empty line; offsets given to ``add`` are into it.
+    init(section: UnsafeRawBufferPointer, allocator: ByteBufferAllocator) {
+        var lines = 0
+        for b in section where b == 0x0A { lines += 1 }
+        buffer = allocator.buffer(capacity: section.count + 16 * lines)
+        buffer.writeBytes(section)
+        table = section.count
+        capacity = lines
+        buffer.writeRepeatingByte(0, count: 16 * lines)
+    }
+
+    mutating func add(name: Range<Int>, value: Range<Int>) {
+        precondition(count < capacity, "more fields than lines")
+        let at = buffer.readerIndex + table + 16 * count
+        buffer.setInteger(UInt32(name.lowerBound), at: at, endianness: .host)
+        buffer.setInteger(UInt32(name.upperBound), at: at + 4, endianness: .host)
+        buffer.setInteger(UInt32(value.lowerBound), at: at + 8, endianness: .host)
+        buffer.setInteger(UInt32(value.upperBound), at: at + 12, endianness: .host)
+        count += 1
+    }
+
+    consuming func build() -> RequestFields {
+        RequestFields(lines: buffer, table: table, count: count)
+    }
+}
+
+/// A request head as both protocols give it to the request layer: the request line's parts and the fields.
+public struct RequestHead: Sendable {
+    public var method: HTTPMethod
+    public var uri: String
+    public var version: HTTPVersion
+    public var fields: RequestFields
+
+    public init(method: HTTPMethod, uri: String, version: HTTPVersion, fields: RequestFields) {
+        self.method = method
+        self.uri = uri
+        self.version = version
+        self.fields = fields
+    }
+
+    public init(_ head: HTTPRequestHead) {
+        self.init(method: head.method, uri: head.uri, version: head.version, fields: RequestFields(head.headers))
+    }
+
+    /// As NIO's head (its fields decoded when they are lines).
+    public var httpRequestHead: HTTPRequestHead {
+        HTTPRequestHead(version: version, method: method, uri: uri, headers: fields.httpHeaders)
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// Equal to `lower` (lower-case ASCII) ignoring the case of ASCII letters, compared in place.
+    @inlinable
+    public func equalsLowercaseASCII(_ lower: StaticString) -> Bool {
+        guard count == lower.utf8CodeUnitCount else { return false }
+        let p = lower.utf8Start
+        for i in 0..<count {
+            let b = self[i]
+            if (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) != p[i] { return false }
+        }
+        return true
+    }
+}
