@@ -11,7 +11,7 @@ enum CacheAnswer {
         let cacheStatus = CacheStatus.join(statuses)
         let age = metadata.ageHeaderValue(now: now)
         // The stored Date is the origin's (RFC 9110 §6.6.1); the writers add the sending time's: the age says the rest.
-        if ClientConditional.notModified(requestHeaders: request.headers, entry: metadata) {
+        if ClientConditional.notModified(requestHeaders: request.fields, entry: metadata) {
             var headers = ClientConditional.notModifiedHeaders(entry: metadata)
             headers.remove(name: "date")
             headers.replaceOrAdd(name: "age", value: age)
@@ -23,7 +23,7 @@ enum CacheAnswer {
         headers.replaceOrAdd(name: "age", value: age)
         headers.add(name: "cache-status", value: cacheStatus)
         let status = HTTPResponseStatus(statusCode: metadata.status)
-        guard status == .ok, request.method == .GET, let range = request.headers.first(name: "range") else {
+        guard status == .ok, request.method == .GET, let range = request.fields.first(name: "range") else {
             return Response(status: status, headers: headers, body: .buffer(entry.body))
         }
         return ranged(entry, range: range, request: request, headers: headers)
@@ -35,7 +35,7 @@ enum CacheAnswer {
         let size = entry.body.readableBytes
         let etag = entry.metadata.etag ?? ""
         let lastModified = entry.metadata.lastModified.flatMap { DateCache.parse($0) } ?? -1
-        if let ifRange = request.headers.first(name: "if-range") {
+        if let ifRange = request.fields.first(name: "if-range") {
             let allowed = !etag.isEmpty || lastModified >= 0
                 ? ConditionalRequest.ifRangeAllows(ifRange, etag: etag, lastModified: lastModified) : false
             if !allowed { return Response(status: .ok, headers: headers, body: .buffer(entry.body)) }

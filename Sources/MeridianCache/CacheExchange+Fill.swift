@@ -6,7 +6,7 @@ internal import NIOHTTP1
 extension CacheExchange {
     /// A miss: one request per key goes on (to the cluster lock, then the origin); the others wait for it.
     func coalesce() -> EventLoopFuture<Response> {
-        if CacheControl(request.headers).onlyIfCached {
+        if CacheControl(request.fields).onlyIfCached {
             return loop.makeSucceededFuture(CacheAnswer.gatewayTimeout(statuses: statuses))
         }
         guard !request.isHead else { return fetch(stale: nil, storing: false) }
@@ -37,7 +37,7 @@ extension CacheExchange {
             varyFields = l1.varyFields
             variantKey = l1.variantKey
         }
-        if let entry = l1.entry, CacheLookup.evaluate(entry: entry.metadata, requestHeaders: request.headers, now: now) == .fresh {
+        if let entry = l1.entry, CacheLookup.evaluate(entry: entry.metadata, requestHeaders: request.fields, now: now) == .fresh {
             return loop.makeSucceededFuture(serveHit(entry, now: now))
         }
         return fetch(stale: nil)
@@ -133,7 +133,7 @@ extension CacheExchange {
             let entry = CachedEntry(metadata: metadata, body: body, storedAt: storedAt, tier: .l2)
             guard entry.isAcceptable(to: request) else { return fetch(stale: nil) }
             keepInL1(entry)
-            if CacheLookup.evaluate(entry: metadata, requestHeaders: request.headers, now: now) == .fresh {
+            if CacheLookup.evaluate(entry: metadata, requestHeaders: request.fields, now: now) == .fresh {
                 middleware.counters.lookup(.l2, .hit)
                 finishFill(releaseLock: false)  // the local waiters find it in L1 now
                 return loop.makeSucceededFuture(serveHit(entry, now: now))
@@ -141,7 +141,7 @@ extension CacheExchange {
             return fetch(stale: nil)
         case .vary(let fields) where varyFields == nil:
             varyFields = fields
-            variantKey = primary.variant(fields: fields, requestHeaders: request.headers)
+            variantKey = primary.variant(fields: fields, requestHeaders: request.fields)
             return lookupAfterWait()
         default:
             // Nothing stored: the holder died or its response was not storable.

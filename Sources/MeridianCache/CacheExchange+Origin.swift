@@ -61,12 +61,12 @@ extension CacheExchange {
         {
             return answer
         }
-        guard storing, response.upgrade == nil, !request.isHead, !CacheControl(request.headers).noStore else {
+        guard storing, response.upgrade == nil, !request.isHead, !CacheControl(request.fields).noStore else {
             finishFill()
             return loop.makeSucceededFuture(annotated(response, stored: false, detail: nil))
         }
         let decision = middleware.policy.decide(
-            method: .GET, requestHeaders: request.headers, status: code, responseHeaders: response.headers,
+            method: .GET, requestHeaders: request.fields, status: code, responseHeaders: response.headers,
             requestTime: requestTime, responseTime: responseTime
         )
         guard case .store(let metadata) = decision else {
@@ -90,12 +90,12 @@ extension CacheExchange {
             return loop.makeSucceededFuture(annotated(response, stored: true, detail: nil))
         case .buffer(let body):
             let entry = store(metadata, body: body)
-            if request.headers.contains(name: "range"), let entry {
+            if request.fields.contains(name: "range"), let entry {
                 return loop.makeSucceededFuture(CacheAnswer.serve(entry, request: request, now: responseTime, statuses: storedStatuses()))
             }
             return loop.makeSucceededFuture(annotated(response, stored: true, detail: nil))
         case .stream(let stream):
-            if request.headers.contains(name: "range") {
+            if request.fields.contains(name: "range") {
                 // The whole body first, then the range of it (the origin was asked for all of it).
                 return collect(stream, limit: cache.config.maxBody).flatMap { [self] body in
                     guard let body, let entry = store(metadata, body: body) else {
@@ -192,7 +192,7 @@ extension CacheExchange {
     /// RFC 5861 §4: the origin failed; a stale entry within its stale-if-error window is better than the error.
     /// `origin`: the origin's error response, sent after all if the stale body cannot be had (nil: no response).
     private func staleOnError(_ entry: CachedEntry, hasBody: Bool, status: Int, origin: Response?) -> EventLoopFuture<Response>? {
-        guard rules.staleIfError, CacheLookup.mayServeStaleOnError(entry: entry.metadata, requestHeaders: request.headers, now: cache.clock())
+        guard rules.staleIfError, CacheLookup.mayServeStaleOnError(entry: entry.metadata, requestHeaders: request.fields, now: cache.clock())
         else { return nil }
         finishFill()
         return body(of: entry, hasBody: hasBody).flatMap { [self] body in
@@ -229,7 +229,7 @@ extension CacheExchange {
             return nil
         }
         let fields = metadata.varyFields
-        let key = fields.isEmpty ? primary.primary : primary.variant(fields: fields, requestHeaders: request.headers)
+        let key = fields.isEmpty ? primary.primary : primary.variant(fields: fields, requestHeaders: request.fields)
         let entry = CachedEntry(metadata: metadata, body: body, storedAt: now, tier: .l1)
         let retention = metadata.retention(keep: CacheMiddleware.seconds(cache.config.keep))
         let expires = metadata.responseTime + retention

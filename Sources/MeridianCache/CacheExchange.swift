@@ -59,7 +59,7 @@ final class CacheExchange: @unchecked Sendable {
     /// asks for validation.
     func found(_ entry: CachedEntry) -> ResponseFuture {
         let action = CacheLookup.evaluate(
-            entry: entry.metadata, requestHeaders: request.headers, now: cache.clock(), serveStaleWhileRevalidate: rules.staleWhileRevalidate
+            entry: entry.metadata, requestHeaders: request.fields, now: cache.clock(), serveStaleWhileRevalidate: rules.staleWhileRevalidate
         )
         return .eventually(handle(entry, action: action, hasBody: true))
     }
@@ -175,7 +175,7 @@ final class CacheExchange: @unchecked Sendable {
             l2Unavailable().cascade(to: answer)
         case .vary(let fields)?:
             varyFields = fields
-            variantKey = primary.variant(fields: fields, requestHeaders: request.headers)
+            variantKey = primary.variant(fields: fields, requestHeaders: request.fields)
             cache.memory.put(primary.primary, .vary(fields), cost: 128, expiresAt: now + 60)
             lookupL2(readVary: false).cascade(to: answer)
         case .entry(let metadata, let storedAt, let body)?:
@@ -184,7 +184,7 @@ final class CacheExchange: @unchecked Sendable {
             guard entry.isAcceptable(to: request) else { return l2Missed().cascade(to: answer) }
             if body != nil { keepInL1(entry) }
             let action = CacheLookup.evaluate(
-                entry: metadata, requestHeaders: request.headers, now: cache.clock(), serveStaleWhileRevalidate: rules.staleWhileRevalidate
+                entry: metadata, requestHeaders: request.fields, now: cache.clock(), serveStaleWhileRevalidate: rules.staleWhileRevalidate
             )
             if action == .fresh, body != nil { return answer.succeed(freshHit(entry)) }  // the common case, without a future
             handle(entry, action: action, hasBody: body != nil).cascade(to: answer)

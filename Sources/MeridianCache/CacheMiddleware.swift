@@ -51,8 +51,8 @@ public struct CacheMiddleware: Middleware {
             return invalidating(request, context: context, next: next)
         }
         // An upgrade, or a GET with a body (the key names the URL alone): not the cache's.
-        if request.upgradeProtocol != nil || request.headers.contains(name: "transfer-encoding")
-            || (request.headers.first(name: "content-length").map { $0 != "0" } ?? false)
+        if request.upgradeProtocol != nil || request.fields.contains(name: "transfer-encoding")
+            || (request.fields.first(name: "content-length").map { $0 != "0" } ?? false)
         {
             counters.lookup(.l1, .bypass)
             return next.respond(to: request, context: context)
@@ -76,7 +76,7 @@ public struct CacheMiddleware: Middleware {
 
     /// The fast path: a fresh L1 entry the request accepts as it is.
     private func answerFresh(_ entry: CachedEntry, request: Request, context: RequestContext, now: Double) -> Response? {
-        guard CacheLookup.evaluate(entry: entry.metadata, requestHeaders: request.headers, now: now) == .fresh else { return nil }
+        guard CacheLookup.evaluate(entry: entry.metadata, requestHeaders: request.fields, now: now) == .fresh else { return nil }
         counters.lookup(.l1, .hit)
         var status = CacheStatus(cache: CacheTier.l1.rawValue)
         status.hit = true
@@ -117,7 +117,7 @@ public struct CacheMiddleware: Middleware {
         guard let peer = request.connection.remoteAddress, purgeAllow.trusts(peer) else {
             return .immediate(.text(.forbidden, "403 Forbidden: PURGE is not allowed from this address\n"))
         }
-        let tags = request.headers[rules.tagHeader].flatMap { $0.split(separator: " ").map(String.init) }
+        let tags = request.fields[rules.tagHeader].flatMap { $0.split(separator: " ").map(String.init) }
         let url = CacheKey.url(
             scheme: request.connection.scheme, host: request.host, path: request.path, query: request.query, options: keyOptions
         )

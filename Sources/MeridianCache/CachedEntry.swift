@@ -29,7 +29,7 @@ public final class CachedEntry: Sendable {
     /// Whether the request can take this entry's content coding (a variant keyed `br` could hold an upstream's zstd).
     func isAcceptable(to request: Request) -> Bool {
         guard let coding = metadata.headers.first(name: "content-encoding") else { return true }
-        return CacheKey.accepts(request.headers["accept-encoding"], coding: coding)
+        return CacheKey.accepts(request.fields["accept-encoding"], coding: coding)
     }
 
     func moved(to tier: CacheTier) -> CachedEntry {

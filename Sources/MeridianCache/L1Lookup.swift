@@ -20,7 +20,7 @@ struct L1Lookup {
             entry = found
         case .vary(let fields)?:
             varyFields = fields
-            variantKey = primary.variant(fields: fields, requestHeaders: request.headers)
+            variantKey = primary.variant(fields: fields, requestHeaders: request.fields)
             if case .entry(let found)? = memory.get(variantKey, now: now) { entry = found }
         case .pass?:
             pass = true

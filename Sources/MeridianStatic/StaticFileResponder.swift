@@ -83,7 +83,7 @@ public struct StaticFileResponder: Responder {
             let file = chosen.entry
             var headers = chosen.headers
 
-            let h = request.headers
+            let h = request.fields
             switch ConditionalRequest.evaluate(
                 ifMatch: h.first(name: "if-match"), ifUnmodifiedSince: h.first(name: "if-unmodified-since"),
                 ifNoneMatch: h.first(name: "if-none-match"), ifModifiedSince: h.first(name: "if-modified-since"),

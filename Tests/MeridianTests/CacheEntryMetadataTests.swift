@@ -15,7 +15,7 @@ private func store(
     policy: StoragePolicy = StoragePolicy()
 ) throws -> CacheEntryMetadata {
     let decision = policy.decide(
-        method: .GET, requestHeaders: [:], status: 200, responseHeaders: HTTPHeaders(response),
+        method: .GET, requestHeaders: HTTPHeaders(), status: 200, responseHeaders: HTTPHeaders(response),
         requestTime: requestTime, responseTime: responseTime)
     guard case .store(let entry) = decision else {
         Issue.record("not stored: \(decision)")

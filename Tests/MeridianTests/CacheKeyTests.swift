@@ -73,7 +73,7 @@ private func key(
         #expect(
             primary.variant(fields: ["x-absent"], requestHeaders: request) == "GET https://example.com/\u{1F}x-absent")
         #expect(
-            primary.variant(fields: ["x-empty"], requestHeaders: ["X-Empty": ""])
+            primary.variant(fields: ["x-empty"], requestHeaders: ["X-Empty": ""] as HTTPHeaders)
                 == "GET https://example.com/\u{1F}x-empty=")
     }
 
@@ -86,14 +86,14 @@ private func key(
             primary.variant(fields: ["accept-language"], requestHeaders: split)
                 == primary.variant(fields: ["accept-language"], requestHeaders: joined))
         #expect(
-            primary.variant(fields: ["accept-language"], requestHeaders: ["Accept-Language": "de"])
+            primary.variant(fields: ["accept-language"], requestHeaders: ["Accept-Language": "de"] as HTTPHeaders)
                 != primary.variant(fields: ["accept-language"], requestHeaders: joined))
     }
 
     @Test("Control characters in a field value cannot forge variant separators")
     func variantControlCharacters() {
         let primary = CacheKey(primary: "GET https://example.com/")
-        let variant = primary.variant(fields: ["x-a"], requestHeaders: ["X-A": "a\u{1E}x-b=1"])
+        let variant = primary.variant(fields: ["x-a"], requestHeaders: ["X-A": "a\u{1E}x-b=1"] as HTTPHeaders)
         #expect(variant == "GET https://example.com/\u{1F}x-a=ax-b=1")
     }
 
@@ -101,10 +101,10 @@ private func key(
     func variantEncodingCollapse() {
         let primary = CacheKey(primary: "GET https://example.com/")
         let modern = primary.variant(
-            fields: ["accept-encoding"], requestHeaders: ["Accept-Encoding": "gzip, deflate, br, zstd"])
-        let brOnly = primary.variant(fields: ["accept-encoding"], requestHeaders: ["accept-encoding": "BR"])
+            fields: ["accept-encoding"], requestHeaders: ["Accept-Encoding": "gzip, deflate, br, zstd"] as HTTPHeaders)
+        let brOnly = primary.variant(fields: ["accept-encoding"], requestHeaders: ["accept-encoding": "BR"] as HTTPHeaders)
         #expect(modern == brOnly)
-        #expect(primary.variant(fields: ["accept-encoding"], requestHeaders: [:]).hasSuffix("accept-encoding=identity"))
+        #expect(primary.variant(fields: ["accept-encoding"], requestHeaders: HTTPHeaders()).hasSuffix("accept-encoding=identity"))
     }
 
     @Test(

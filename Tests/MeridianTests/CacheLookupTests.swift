@@ -153,9 +153,9 @@ private let validateA = CacheLookup.Action.revalidate(conditionalHeaders: ["If-N
     @Test("RFC 5861 §4: the response's stale-if-error window, edges included")
     func staleIfErrorResponse() {
         let e = entry(cacheControl: "max-age=60, stale-if-error=120")
-        #expect(CacheLookup.mayServeStaleOnError(entry: e, requestHeaders: [:], now: stored + 180))
-        #expect(!CacheLookup.mayServeStaleOnError(entry: e, requestHeaders: [:], now: stored + 180.5))
-        #expect(!CacheLookup.mayServeStaleOnError(entry: entry(), requestHeaders: [:], now: stored + 61))
+        #expect(CacheLookup.mayServeStaleOnError(entry: e, requestHeaders: HTTPHeaders(), now: stored + 180))
+        #expect(!CacheLookup.mayServeStaleOnError(entry: e, requestHeaders: HTTPHeaders(), now: stored + 180.5))
+        #expect(!CacheLookup.mayServeStaleOnError(entry: entry(), requestHeaders: HTTPHeaders(), now: stored + 61))
     }
 
     @Test("RFC 5861 §4: the request's stale-if-error and max-stale allow stale on error")
@@ -177,12 +177,12 @@ private let validateA = CacheLookup.Action.revalidate(conditionalHeaders: ["If-N
     )
     func staleIfErrorForbidden(directive: String) {
         let e = entry(cacheControl: "stale-if-error=600, " + directive)
-        #expect(!CacheLookup.mayServeStaleOnError(entry: e, requestHeaders: [:], now: stored + 61))
+        #expect(!CacheLookup.mayServeStaleOnError(entry: e, requestHeaders: HTTPHeaders(), now: stored + 61))
         let allowed = entry(cacheControl: "stale-if-error=600")
-        #expect(CacheLookup.mayServeStaleOnError(entry: allowed, requestHeaders: [:], now: stored + 61))
+        #expect(CacheLookup.mayServeStaleOnError(entry: allowed, requestHeaders: HTTPHeaders(), now: stored + 61))
         #expect(
             !CacheLookup.mayServeStaleOnError(
-                entry: allowed, requestHeaders: ["Cache-Control": "no-cache"], now: stored + 61))
+                entry: allowed, requestHeaders: ["Cache-Control": "no-cache"] as HTTPHeaders, now: stored + 61))
     }
 
     @Test("RFC 5861 §4: 500, 502, 503 and 504 are the errors stale-if-error covers")

@@ -11,7 +11,7 @@ import Testing
     static let now = 1_700_000_000.0
     static let metadata: CacheEntryMetadata = {
         let decision = StoragePolicy().decide(
-            method: .GET, requestHeaders: [:], status: 200,
+            method: .GET, requestHeaders: HTTPHeaders(), status: 200,
             responseHeaders: HTTPHeaders([("Cache-Control", "max-age=60"), ("ETag", "\"v1\"")]),
             requestTime: now, responseTime: now)
         guard case .store(let entry) = decision else { fatalError("not storable: \(decision)") }

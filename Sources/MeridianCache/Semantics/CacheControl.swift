@@ -1,4 +1,5 @@
 public import NIOHTTP1
+public import MeridianCore
 
 /// The directives of a `Cache-Control` field (RFC 9111 §5.2), read from all of its lines.
 ///
@@ -59,7 +60,7 @@ public struct CacheControl: Sendable, Equatable {
     public init() {}
 
     /// Parses every `Cache-Control` line of `headers`.
-    public init(_ headers: HTTPHeaders) {
+    public init(_ headers: some HeaderFieldLookup) {
         self.init(headers["cache-control"])
     }
 

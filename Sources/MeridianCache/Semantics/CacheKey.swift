@@ -1,4 +1,5 @@
 public import NIOHTTP1
+public import MeridianCore
 
 /// The key a response is stored under: the method and normalised target URI (RFC 9111 §2), readable as
 /// `GET https://host/path?a=1&b=2` so that logs show it and URL-prefix purges are string-prefix matches.
@@ -58,7 +59,7 @@ public struct CacheKey: Sendable, Hashable {
     /// (`preferredCoding`), so a URL keeps at most three encoding variants, as Varnish does. A field the request
     /// lacks is written as its bare name, distinct from one sent empty. Control characters are dropped, so a
     /// value can never forge a separator.
-    public func variant(fields: [String], requestHeaders: HTTPHeaders) -> String {
+    public func variant(fields: [String], requestHeaders: some HeaderFieldLookup) -> String {
         var key = primary
         key += "\u{1F}"
         for (position, field) in fields.enumerated() {

@@ -1,4 +1,5 @@
 public import NIOHTTP1
+public import MeridianCore
 
 /// What to do with a stored response that a request found (RFC 9111 §4, §4.2.4; RFC 5861).
 ///
@@ -32,7 +33,7 @@ public struct CacheLookup: Sendable {
     /// forwarded.
     public static func evaluate(
         entry: CacheEntryMetadata,
-        requestHeaders: HTTPHeaders,
+        requestHeaders: some HeaderFieldLookup,
         now: Double,
         serveStaleWhileRevalidate: Bool = true
     ) -> Action {
@@ -67,7 +68,7 @@ public struct CacheLookup: Sendable {
     /// (`must-revalidate`, `proxy-revalidate`, `s-maxage`, `no-cache`; RFC 9111 §4.2.4), nor when the request asked
     /// for validation with `no-cache`: that client said it wants the origin's answer.
     public static func mayServeStaleOnError(
-        entry: CacheEntryMetadata, requestHeaders: HTTPHeaders, now: Double
+        entry: CacheEntryMetadata, requestHeaders: some HeaderFieldLookup, now: Double
     ) -> Bool {
         guard !entry.control.forbidsStale else { return false }
         let request = CacheControl(requestHeaders)
@@ -97,7 +98,7 @@ public struct CacheLookup: Sendable {
     }
 
     /// The request's `no-cache`, or `Pragma: no-cache` when it has no `Cache-Control` (RFC 9111 §5.4).
-    static func requestsValidation(_ control: CacheControl, _ headers: HTTPHeaders) -> Bool {
+    static func requestsValidation(_ control: CacheControl, _ headers: some HeaderFieldLookup) -> Bool {
         if control.noCache { return true }
         guard !headers.contains(name: "cache-control") else { return false }
         return CacheFieldSyntax.listMembers(headers["pragma"]).contains {

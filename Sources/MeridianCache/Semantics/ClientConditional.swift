@@ -1,4 +1,5 @@
 public import NIOHTTP1
+public import MeridianCore
 
 /// Answers a client's own conditional GET or HEAD from a stored response (RFC 9111 §4.3.2, RFC 9110 §13.2.2).
 ///
@@ -12,7 +13,7 @@ public enum ClientConditional {
     /// (§8.8.3.2, `W/` prefixes ignored). Without it, a valid single `If-Modified-Since` date is compared with the
     /// stored `Last-Modified`, or with `Date` (then the time it was received) when there is none (RFC 9111 §4.3.2):
     /// not modified when the stored time is no later. An invalid date is ignored (RFC 9110 §13.1.3).
-    public static func notModified(requestHeaders: HTTPHeaders, entry: CacheEntryMetadata) -> Bool {
+    public static func notModified(requestHeaders: some HeaderFieldLookup, entry: CacheEntryMetadata) -> Bool {
         let ifNoneMatch = requestHeaders["if-none-match"]
         if !ifNoneMatch.isEmpty {
             guard let tags = entityTags(ifNoneMatch) else { return true }  // `*`

@@ -1,4 +1,5 @@
 public import NIOHTTP1
+public import MeridianCore
 
 /// Decides whether a shared cache may store a response, and computes what it stores (RFC 9111 §3).
 ///
@@ -81,7 +82,7 @@ public struct StoragePolicy: Sendable {
     ///   - responseTime: when the response was received (§4.2.3 `response_time`).
     public func decide(
         method: HTTPMethod,
-        requestHeaders: HTTPHeaders,
+        requestHeaders: some HeaderFieldLookup,
         status: Int,
         responseHeaders: HTTPHeaders,
         requestTime: Double,

@@ -297,3 +297,14 @@ extension UnsafeRawBufferPointer {
         return true
     }
 }
+
+/// Header fields read by name, as `HTTPHeaders` and ``RequestFields`` both read them: what code that only looks
+/// fields up takes, so a request's fields as received need not be decoded into `HTTPHeaders` for it.
+public protocol HeaderFieldLookup {
+    func first(name: String) -> String?
+    subscript(name: String) -> [String] { get }
+    func contains(name: String) -> Bool
+}
+
+extension HTTPHeaders: HeaderFieldLookup {}
+extension RequestFields: HeaderFieldLookup {}
