@@ -44,7 +44,7 @@ import Testing
 
     @Test func theParserKeepsFieldsAsLines() throws {
         let head = try Self.parse(Self.sample)
-        guard case .lines = head.fields.storage else {
+        guard head.fields.isLines else {
             Issue.record("an HTTP/1.1 head's fields should be lines")
             return
         }

@@ -39,7 +39,7 @@ public final class Request: Sendable {
 
     /// The fields as `HTTPHeaders` (decoded from the received bytes on first use for HTTP/1.1 requests).
     public var headers: HTTPHeaders {
-        if case .decoded(let headers) = fields.storage { return headers }
+        if let headers = fields.decoded { return headers }
         if let done = decoded.load() { return done.headers }
         return decoded.storeIfNil(DecodedHeaders(fields.httpHeaders)).headers
     }

@@ -14,146 +14,131 @@ public import NIOHTTP1
 /// (keep-alive, `Expect`, Host, the request id, routing, the proxy, the access log) use this type, so a request none
 /// of whose code needs `HTTPHeaders` never builds one.
 public struct RequestFields: Sendable {
-    @usableFromInline
-    enum Storage: Sendable {
-        /// The field bytes and, from `table` on, `count` entries of four `UInt32`s: name start and end, value start
-        /// and end, as offsets from the buffer's reader index.
-        case lines(ByteBuffer, table: Int, count: Int)
-        case decoded(HTTPHeaders)
-    }
-
-    @usableFromInline
-    var storage: Storage
+    // Two optional stored properties rather than an enum: reading a field then borrows the buffer in place, where
+    // matching an enum's payload copied it (a retain and a release per lookup).
+    /// The field bytes and, from `table` on, `count` entries of four `UInt32`s: name start and end, value start and
+    /// end, as offsets from the buffer's reader index. Nil when the fields are `decoded`.
+    @usableFromInline let lines: ByteBuffer?
+    @usableFromInline let table: Int
+    @usableFromInline let lineCount: Int
+    @usableFromInline let decoded: HTTPHeaders?
 
     public init(_ headers: HTTPHeaders) {
-        self.storage = .decoded(headers)
+        self.lines = nil
+        self.table = 0
+        self.lineCount = 0
+        self.decoded = headers
     }
 
     init(lines: ByteBuffer, table: Int, count: Int) {
-        self.storage = .lines(lines, table: table, count: count)
+        self.lines = lines
+        self.table = table
+        self.lineCount = count
+        self.decoded = nil
     }
 
+    /// Whether the fields are kept as the bytes received (an HTTP/1.1 head), not decoded.
+    public var isLines: Bool { lines != nil }
+
     /// The number of fields.
-    public var count: Int {
-        switch storage {
-        case .lines(_, _, let count): return count
-        case .decoded(let headers): return headers.count
-        }
-    }
+    public var count: Int { decoded?.count ?? lineCount }
 
     public var isEmpty: Bool { count == 0 }
 
     /// The fields as `HTTPHeaders` (made anew for lines: ``Request/headers`` keeps the one it makes).
     public var httpHeaders: HTTPHeaders {
-        switch storage {
-        case .decoded(let headers):
-            return headers
-        case .lines:
-            var headers = HTTPHeaders()
-            headers.reserveCapacity(count)
-            forEachField { name, value in
-                headers.add(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
-            }
-            return headers
+        if let decoded { return decoded }
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(count)
+        forEachField { name, value in
+            headers.add(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self))
         }
+        return headers
     }
 
     /// Calls `body` with each field's name and value bytes, in order (valid only inside the call).
     public func forEachField(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) rethrows {
-        switch storage {
-        case .lines(let buffer, let table, let count):
-            try buffer.withUnsafeReadableBytes { bytes in
-                for i in 0..<count {
-                    let (ns, ne, vs, ve) = Self.entry(bytes, table, i)
-                    try body(UnsafeRawBufferPointer(rebasing: bytes[ns..<ne]), UnsafeRawBufferPointer(rebasing: bytes[vs..<ve]))
-                }
-            }
-        case .decoded(let headers):
-            for (name, value) in headers {
+        if let decoded {
+            for (name, value) in decoded {
                 var name = name
                 var value = value
                 try name.withUTF8 { n in try value.withUTF8 { v in try body(UnsafeRawBufferPointer(n), UnsafeRawBufferPointer(v)) } }
+            }
+            return
+        }
+        let (table, count) = (self.table, lineCount)
+        try lines?.withUnsafeReadableBytes { bytes in
+            for i in 0..<count {
+                let (ns, ne, vs, ve) = Self.entry(bytes, table, i)
+                try body(UnsafeRawBufferPointer(rebasing: bytes[ns..<ne]), UnsafeRawBufferPointer(rebasing: bytes[vs..<ve]))
             }
         }
     }
 
     /// The first value of the field `name` (any case), as `HTTPHeaders.first(name:)`.
     public func first(name: String) -> String? {
-        switch storage {
-        case .decoded(let headers):
-            return headers.first(name: name)
-        case .lines(let buffer, let table, let count):
-            return Self.withName(name) { wanted in
-                buffer.withUnsafeReadableBytes { bytes -> String? in
-                    for i in 0..<count {
-                        let (ns, ne, vs, ve) = Self.entry(bytes, table, i)
-                        if Self.nameEquals(bytes, ns, ne, wanted) {
-                            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[vs..<ve]), as: UTF8.self)
-                        }
+        if let decoded { return decoded.first(name: name) }
+        let (table, count) = (self.table, lineCount)
+        return Self.withName(name) { wanted in
+            lines?.withUnsafeReadableBytes { bytes -> String? in
+                for i in 0..<count {
+                    let (ns, ne, vs, ve) = Self.entry(bytes, table, i)
+                    if Self.nameEquals(bytes, ns, ne, wanted) {
+                        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[vs..<ve]), as: UTF8.self)
                     }
-                    return nil
                 }
-            }
+                return nil
+            } ?? nil
         }
     }
 
     /// Every value of the field `name` (any case), in order, as `HTTPHeaders[name]`.
     public subscript(name: String) -> [String] {
-        switch storage {
-        case .decoded(let headers):
-            return headers[name]
-        case .lines(let buffer, let table, let count):
-            return Self.withName(name) { wanted in
-                buffer.withUnsafeReadableBytes { bytes -> [String] in
-                    var values: [String] = []
-                    for i in 0..<count {
-                        let (ns, ne, vs, ve) = Self.entry(bytes, table, i)
-                        if Self.nameEquals(bytes, ns, ne, wanted) {
-                            values.append(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[vs..<ve]), as: UTF8.self))
-                        }
+        if let decoded { return decoded[name] }
+        let (table, count) = (self.table, lineCount)
+        return Self.withName(name) { wanted in
+            lines?.withUnsafeReadableBytes { bytes -> [String] in
+                var values: [String] = []
+                for i in 0..<count {
+                    let (ns, ne, vs, ve) = Self.entry(bytes, table, i)
+                    if Self.nameEquals(bytes, ns, ne, wanted) {
+                        values.append(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[vs..<ve]), as: UTF8.self))
                     }
-                    return values
                 }
-            }
+                return values
+            } ?? []
         }
     }
 
     /// The field `name`'s values split at commas, each element trimmed of spaces and tabs (`Set-Cookie` not split),
     /// as `HTTPHeaders[canonicalForm:]` gives them.
     public subscript(canonicalForm name: String) -> [Substring] {
-        switch storage {
-        case .decoded(let headers):
-            return headers[canonicalForm: name]
-        case .lines:
-            let values = self[name]
-            if values.isEmpty { return [] }
-            if name.lowercasedASCIIEquals("set-cookie") { return values.map { $0[...] } }
-            return values.flatMap { value in
-                value.split(separator: ",").map { element -> Substring in
-                    let u = element.utf8
-                    guard let first = u.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }) else { return Substring() }
-                    let last = u.lastIndex(where: { $0 != 0x20 && $0 != 0x09 })!
-                    return Substring(u[first...last])
-                }
+        if let decoded { return decoded[canonicalForm: name] }
+        let values = self[name]
+        if values.isEmpty { return [] }
+        if name.lowercasedASCIIEquals("set-cookie") { return values.map { $0[...] } }
+        return values.flatMap { value in
+            value.split(separator: ",").map { element -> Substring in
+                let u = element.utf8
+                guard let first = u.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }) else { return Substring() }
+                let last = u.lastIndex(where: { $0 != 0x20 && $0 != 0x09 })!
+                return Substring(u[first...last])
             }
         }
     }
 
     /// Whether a field `name` (any case) is present.
     public func contains(name: String) -> Bool {
-        switch storage {
-        case .decoded(let headers):
-            return headers.contains(name: name)
-        case .lines(let buffer, let table, let count):
-            return Self.withName(name) { wanted in
-                buffer.withUnsafeReadableBytes { bytes -> Bool in
-                    for i in 0..<count {
-                        let (ns, ne, _, _) = Self.entry(bytes, table, i)
-                        if Self.nameEquals(bytes, ns, ne, wanted) { return true }
-                    }
-                    return false
+        if let decoded { return decoded.contains(name: name) }
+        let (table, count) = (self.table, lineCount)
+        return Self.withName(name) { wanted in
+            lines?.withUnsafeReadableBytes { bytes -> Bool in
+                for i in 0..<count {
+                    let (ns, ne, _, _) = Self.entry(bytes, table, i)
+                    if Self.nameEquals(bytes, ns, ne, wanted) { return true }
                 }
-            }
+                return false
+            } ?? false
         }
     }
 
@@ -201,26 +186,22 @@ extension RequestFields: Sequence {
         var decoded: HTTPHeaders.Iterator?
 
         public mutating func next() -> (name: String, value: String)? {
-            switch fields.storage {
-            case .decoded:
-                return decoded?.next()
-            case .lines(let buffer, let table, let count):
-                guard index < count else { return nil }
-                defer { index += 1 }
-                return buffer.withUnsafeReadableBytes { bytes in
-                    let (ns, ne, vs, ve) = RequestFields.entry(bytes, table, index)
-                    return (
-                        String(decoding: UnsafeRawBufferPointer(rebasing: bytes[ns..<ne]), as: UTF8.self),
-                        String(decoding: UnsafeRawBufferPointer(rebasing: bytes[vs..<ve]), as: UTF8.self)
-                    )
-                }
+            if fields.decoded != nil { return decoded?.next() }
+            guard index < fields.lineCount, let lines = fields.lines else { return nil }
+            defer { index += 1 }
+            let (table, i) = (fields.table, index)
+            return lines.withUnsafeReadableBytes { bytes in
+                let (ns, ne, vs, ve) = RequestFields.entry(bytes, table, i)
+                return (
+                    String(decoding: UnsafeRawBufferPointer(rebasing: bytes[ns..<ne]), as: UTF8.self),
+                    String(decoding: UnsafeRawBufferPointer(rebasing: bytes[vs..<ve]), as: UTF8.self)
+                )
             }
         }
     }
 
     public func makeIterator() -> Iterator {
-        if case .decoded(let headers) = storage { return Iterator(fields: self, decoded: headers.makeIterator()) }
-        return Iterator(fields: self)
+        Iterator(fields: self, decoded: decoded?.makeIterator())
     }
 
     public var underestimatedCount: Int { count }
