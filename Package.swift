@@ -12,7 +12,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "meridian",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],  // (Synchronization: Request decodes its fields once through AtomicLazyReference)
     products: [
         .executable(name: "meridian", targets: ["meridian"])
     ],

@@ -8,11 +8,19 @@ extension CacheExchange {
     /// The request the origin gets: the client's, without its own validators and Range when the answer may be
     /// stored (the cache wants the whole representation and answers those itself), plus the cache's validators.
     func originRequest(conditional: HTTPHeaders?, storing: Bool) -> Request {
+        let stripped = ["if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range", "range"]
+        let strips = storing && !request.isHead && stripped.contains { request.fields.contains(name: $0) }
+        if !strips && conditional == nil {
+            // The client's fields as they are (as received, for HTTP/1.1: the proxy copies their bytes upstream).
+            let head = RequestHead(method: request.method, uri: request.uri, version: request.version, fields: request.fields)
+            return Request(
+                head: head, id: request.id, connection: request.connection, startedAt: request.startedAt, trace: request.trace,
+                body: request.body
+            )
+        }
         var head = request.head
-        if storing, !request.isHead {
-            for name in ["if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range", "range"] {
-                head.headers.remove(name: name)
-            }
+        if strips {
+            for name in stripped { head.headers.remove(name: name) }
         }
         if let conditional { for (name, value) in conditional { head.headers.replaceOrAdd(name: name, value: value) } }
         return Request(head: head, id: request.id, connection: request.connection, startedAt: request.startedAt, trace: request.trace, body: request.body)

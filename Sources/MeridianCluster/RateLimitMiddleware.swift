@@ -123,7 +123,7 @@ struct KeyExtractor: Sendable {
         case .route:
             return ""
         case .header(let name):
-            return request.headers.first(name: name) ?? ""
+            return request.fields.first(name: name) ?? ""
         case .cookie(let name):
             return request.cookie(name).map(String.init) ?? ""
         case .parameter(let name):

@@ -66,6 +66,45 @@ struct RequestRewriterFieldTests {
 
     /// The head written as bytes (the usual request) is the head built as `HTTPHeaders` (header rules, upgrades,
     /// HTTP/2 upstreams), serialized: one set of rules, two ways of writing it.
+    /// The proxy's usual request (a browser's `Connection: keep-alive` included) writes its upstream head from the
+    /// field bytes and leaves the request's `HTTPHeaders` undecoded; fields `Connection` names still stay behind,
+    /// and bytes that are not UTF-8 go on as received.
+    @Test func theUpstreamHeadLeavesTheFieldsUndecoded() throws {
+        let rewriter = try RequestRewriter(Configuration.ProxyAction(upstream: "u"), trustedProxies: [], viaName: "meridian")
+        let connection = ConnectionInfo(remoteAddress: try SocketAddress(ipAddress: "192.0.2.1", port: 4000), localAddress: nil)
+        for (fields, kept, dropped) in [
+            ([("Host", "a.example"), ("Connection", "keep-alive"), ("Accept", "*/*")], "Accept: */*", "connection"),
+            ([("Host", "a.example"), ("Connection", "keep-alive, X-Secret"), ("x-secret", "1"), ("X-Kept", "2")], "X-Kept: 2", "x-secret"),
+        ] {
+            let request = Request(
+                head: RequestHead(method: .GET, uri: "/", version: .http1_1, fields: RequestFieldsTests.lines(fields)), id: "r",
+                connection: connection
+            )
+            let head = try #require(
+                rewriter.encodedUpstreamHead(for: request, target: "/", endpoint: "e:1", traceparent: nil, allocator: ByteBufferAllocator())
+            )
+            let text = String(buffer: head.bytes)
+            #expect(text.contains("\r\n\(kept)\r\n"), "\(text)")
+            #expect(!text.lowercased().contains("\r\n\(dropped):"), "\(text)")
+            #expect(!request.headersDecoded, "\(fields)")
+        }
+        var raw = ByteBuffer(string: "GET / HTTP/1.1\r\nHost: a\r\nX-N: caf")
+        raw.writeBytes([0xE9])
+        raw.writeString("\r\n\r\n")
+        var parser = HTTP1RequestParser(limits: HTTP1RequestDecoder.Limits())
+        guard case .head(let parsed)? = try parser.next(&raw) else {
+            Issue.record("no head")
+            return
+        }
+        let request = Request(head: parsed, id: "r", connection: connection)
+        let head = try #require(
+            rewriter.encodedUpstreamHead(for: request, target: "/", endpoint: "e:1", traceparent: nil, allocator: ByteBufferAllocator())
+        )
+        let sent = Array(head.bytes.readableBytesView)
+        let expected = Array("X-N: caf".utf8) + [0xE9] + Array("\r\n".utf8)
+        #expect(sent.indices.contains { i in sent[i...].starts(with: expected) })
+    }
+
     @Test func encodedHeadEqualsTheBuiltHead() throws {
         let loop = EmbeddedEventLoop()
         let trusted = try #require(IPNetwork(parsing: "10.0.0.0/8"))

@@ -245,7 +245,7 @@ public final class HTTP1ConnectionHandler: ChannelDuplexHandler, RemovableChanne
             case .head(let head):
                 startRequest(head, context: context)
             case .part(.head):
-                break  // (the parser gives heads as `.head`)
+                assertionFailure("the parser gives heads as .head")
             case .part(.body(let b)):
                 guard let c = current, !c.bodyComplete else { break }
                 if !c.body.append(b) {

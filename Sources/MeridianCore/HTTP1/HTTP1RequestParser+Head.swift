@@ -84,7 +84,9 @@ extension HTTP1RequestParser {
         var uri = String(decoding: UnsafeRawBufferPointer(rebasing: line[(sp1 + 1)..<sp2]), as: UTF8.self)
 
         // Header fields: their bytes copied once, with where each name and value lies (no String per field).
-        var fields = RequestFieldsBuilder(section: UnsafeRawBufferPointer(rebasing: bytes[(lineEnd + 1)...]), allocator: allocator)
+        var fields = RequestFieldsBuilder(
+            section: UnsafeRawBufferPointer(rebasing: bytes[(lineEnd + 1)...]), allocator: allocator, maxCount: limits.maxHeaderCount
+        )
         let sectionStart = lineEnd + 1
         var count = 0
         var hostCount = 0

@@ -43,6 +43,8 @@ public final class Request: Sendable {
         if let done = decoded.load() { return done.headers }
         return decoded.storeIfNil(DecodedHeaders(fields.httpHeaders)).headers
     }
+    /// Whether ``headers`` has decoded lines (tests check the request path leaves them undecoded).
+    var headersDecoded: Bool { decoded.load() != nil }
     /// The head as NIO's type (its fields as ``headers``).
     public var head: HTTPRequestHead { HTTPRequestHead(version: version, method: method, uri: uri, headers: headers) }
     public var isHead: Bool { method == .HEAD }

@@ -18,10 +18,10 @@ public struct RequestFields: Sendable {
     // matching an enum's payload copied it (a retain and a release per lookup).
     /// The field bytes and, from `table` on, `count` entries of four `UInt32`s: name start and end, value start and
     /// end, as offsets from the buffer's reader index. Nil when the fields are `decoded`.
-    @usableFromInline let lines: ByteBuffer?
-    @usableFromInline let table: Int
-    @usableFromInline let lineCount: Int
-    @usableFromInline let decoded: HTTPHeaders?
+    let lines: ByteBuffer?
+    let table: Int
+    let lineCount: Int
+    let decoded: HTTPHeaders?
 
     public init(_ headers: HTTPHeaders) {
         self.lines = nil
@@ -62,7 +62,9 @@ public struct RequestFields: Sendable {
             for (name, value) in decoded {
                 var name = name
                 var value = value
-                try name.withUTF8 { n in try value.withUTF8 { v in try body(UnsafeRawBufferPointer(n), UnsafeRawBufferPointer(v)) } }
+                try name.withUTF8 { n in
+                    try value.withUTF8 { v in try body(UnsafeRawBufferPointer(n), UnsafeRawBufferPointer(v)) }
+                }
             }
             return
         }
@@ -70,7 +72,8 @@ public struct RequestFields: Sendable {
         try lines?.withUnsafeReadableBytes { bytes in
             for i in 0..<count {
                 let (ns, ne, vs, ve) = Self.entry(bytes, table, i)
-                try body(UnsafeRawBufferPointer(rebasing: bytes[ns..<ne]), UnsafeRawBufferPointer(rebasing: bytes[vs..<ve]))
+                try body(
+                    UnsafeRawBufferPointer(rebasing: bytes[ns..<ne]), UnsafeRawBufferPointer(rebasing: bytes[vs..<ve]))
             }
         }
     }
@@ -148,8 +151,10 @@ public struct RequestFields: Sendable {
     static func entry(_ bytes: UnsafeRawBufferPointer, _ table: Int, _ i: Int) -> (Int, Int, Int, Int) {
         let at = table + 16 * i
         return (
-            Int(bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self)), Int(bytes.loadUnaligned(fromByteOffset: at + 4, as: UInt32.self)),
-            Int(bytes.loadUnaligned(fromByteOffset: at + 8, as: UInt32.self)), Int(bytes.loadUnaligned(fromByteOffset: at + 12, as: UInt32.self))
+            Int(bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self)),
+            Int(bytes.loadUnaligned(fromByteOffset: at + 4, as: UInt32.self)),
+            Int(bytes.loadUnaligned(fromByteOffset: at + 8, as: UInt32.self)),
+            Int(bytes.loadUnaligned(fromByteOffset: at + 12, as: UInt32.self))
         )
     }
 
@@ -161,7 +166,9 @@ public struct RequestFields: Sendable {
 
     /// The name at `start..<end` equals `wanted`, ASCII case aside (on both sides).
     @inline(__always)
-    static func nameEquals(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int, _ wanted: UnsafeBufferPointer<UInt8>) -> Bool {
+    static func nameEquals(
+        _ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int, _ wanted: UnsafeBufferPointer<UInt8>
+    ) -> Bool {
         guard end - start == wanted.count else { return false }
         var i = 0
         while i < wanted.count {
@@ -216,9 +223,12 @@ struct RequestFieldsBuilder {
     private var count = 0
 
     /// `section`: the head's bytes from the first field line to the empty line; offsets given to ``add`` are into it.
-    init(section: UnsafeRawBufferPointer, allocator: ByteBufferAllocator) {
+    /// `maxCount`: the parser's field limit (the table is never larger: a head of many short lines is refused at the
+    /// limit, and must not have a table for all its lines allocated first).
+    init(section: UnsafeRawBufferPointer, allocator: ByteBufferAllocator, maxCount: Int = .max) {
         var lines = 0
         for b in section where b == 0x0A { lines += 1 }
+        lines = min(lines, maxCount)
         buffer = allocator.buffer(capacity: section.count + 16 * lines)
         buffer.writeBytes(section)
         table = section.count
@@ -241,30 +251,6 @@ struct RequestFieldsBuilder {
     }
 }
 
-/// A request head as both protocols give it to the request layer: the request line's parts and the fields.
-public struct RequestHead: Sendable {
-    public var method: HTTPMethod
-    public var uri: String
-    public var version: HTTPVersion
-    public var fields: RequestFields
-
-    public init(method: HTTPMethod, uri: String, version: HTTPVersion, fields: RequestFields) {
-        self.method = method
-        self.uri = uri
-        self.version = version
-        self.fields = fields
-    }
-
-    public init(_ head: HTTPRequestHead) {
-        self.init(method: head.method, uri: head.uri, version: head.version, fields: RequestFields(head.headers))
-    }
-
-    /// As NIO's head (its fields decoded when they are lines).
-    public var httpRequestHead: HTTPRequestHead {
-        HTTPRequestHead(version: version, method: method, uri: uri, headers: fields.httpHeaders)
-    }
-}
-
 extension UnsafeRawBufferPointer {
     /// Equal to `lower` (lower-case ASCII) ignoring the case of ASCII letters, compared in place.
     @inlinable
@@ -278,14 +264,3 @@ extension UnsafeRawBufferPointer {
         return true
     }
 }
-
-/// Header fields read by name, as `HTTPHeaders` and ``RequestFields`` both read them: what code that only looks
-/// fields up takes, so a request's fields as received need not be decoded into `HTTPHeaders` for it.
-public protocol HeaderFieldLookup {
-    func first(name: String) -> String?
-    subscript(name: String) -> [String] { get }
-    func contains(name: String) -> Bool
-}
-
-extension HTTPHeaders: HeaderFieldLookup {}
-extension RequestFields: HeaderFieldLookup {}

@@ -155,12 +155,13 @@ final class RequestRewriter: Sendable {
             seen.insert(kind)
         }
         if seen.contains(.connection) {
-            let named = Self.connectionNamed(request.headers)
+            let named = Self.connectionNamed(incoming)
             if !named.isEmpty {
                 sink.rewind(to: mark)
-                for (name, value) in incoming where Self.kind(ofRequestField: name) == .keep {
-                    if named.contains(Self.lower(name)) { continue }
-                    sink.add(name, value)
+                incoming.forEachField { name, value in
+                    guard Self.kind(ofRequestField: name) == .keep else { return }
+                    if named.contains(String(decoding: name.lazy.map(asciiFolded), as: UTF8.self)) { return }
+                    sink.add(bytes: name, value)
                 }
             }
         }
@@ -377,14 +378,25 @@ final class RequestRewriter: Sendable {
     /// per value: this runs for every proxied request and response that has the field.
     static func connectionNamed(_ headers: HTTPHeaders) -> Set<String> {
         var names: Set<String> = []
-        for (name, value) in headers where name.lowercasedASCIIEquals("connection") {
-            forEachToken(value) { token in
-                if !token.equalsLowercase("keep-alive") && !token.equalsLowercase("close") {
-                    names.insert(String(decoding: token.lazy.map(asciiFolded), as: UTF8.self))
-                }
-            }
+        for (name, value) in headers where name.lowercasedASCIIEquals("connection") { insertNamed(value, into: &names) }
+        return names
+    }
+
+    /// ``connectionNamed(_:)`` of a request's fields as received (no `HTTPHeaders` decoded for it).
+    static func connectionNamed(_ fields: RequestFields) -> Set<String> {
+        var names: Set<String> = []
+        fields.forEachField { name, value in
+            if name.equalsLowercase("connection") { insertNamed(String(decoding: value, as: UTF8.self), into: &names) }
         }
         return names
+    }
+
+    private static func insertNamed(_ value: String, into names: inout Set<String>) {
+        forEachToken(value) { token in
+            if !token.equalsLowercase("keep-alive") && !token.equalsLowercase("close") {
+                names.insert(String(decoding: token.lazy.map(asciiFolded), as: UTF8.self))
+            }
+        }
     }
 
     /// Calls `body` with each non-empty element of a comma-separated list, OWS trimmed, as bytes of `value`.

@@ -20,7 +20,7 @@ public struct APIKeyAuthenticator: RequestAuthenticator {
 
     public func authenticate(_ request: Request, context: RequestContext) -> AuthCheck {
         var presented: String?
-        if let header = config.header { presented = request.headers.first(name: header) }
+        if let header = config.header { presented = request.fields.first(name: header) }
         if presented == nil, let query = config.query { presented = request.queryValue(query) }
         let challenge = "ApiKey realm=\"\(realm)\""
         guard let presented, !presented.isEmpty else { return .now(.denied(.unauthorized(challenge: challenge), result: "missing")) }

@@ -71,7 +71,7 @@ public struct AuthMiddleware: Middleware {
 
     /// The request as the route's action sees it: the client's copies of the identity headers removed, ours added.
     func forwarding(_ request: Request, _ headers: [(name: String, value: String)]) -> Request {
-        let present = strip.contains { request.headers.contains(name: $0) }
+        let present = strip.contains { request.fields.contains(name: $0) }
         if headers.isEmpty, !present { return request }
         var head = request.head
         for name in strip { head.headers.remove(name: name) }

@@ -35,14 +35,14 @@ public final class BasicAuthenticator: RequestAuthenticator {
     public var upstreamHeaders: [String] { userHeader.map { [$0] } ?? [] }
 
     public func claimedUser(_ request: Request) -> String? {
-        (try? BasicCredentials.parse(authorization: request.headers.first(name: "authorization")))??.userID
+        (try? BasicCredentials.parse(authorization: request.fields.first(name: "authorization")))??.userID
     }
     public var deniedResults: [String] { ["missing", "malformed", "invalid", "overloaded"] }
 
     public func authenticate(_ request: Request, context: RequestContext) -> AuthCheck {
         let credentials: BasicCredentials
         do {
-            guard let c = try BasicCredentials.parse(authorization: request.headers.first(name: "authorization")) else {
+            guard let c = try BasicCredentials.parse(authorization: request.fields.first(name: "authorization")) else {
                 return .now(.denied(.unauthorized(challenge: challenge), result: "missing"))
             }
             credentials = c

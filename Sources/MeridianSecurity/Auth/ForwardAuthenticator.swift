@@ -77,11 +77,11 @@ public final class ForwardAuthenticator: RequestAuthenticator {
     func subRequestHeaders(_ request: Request) -> HTTPHeaders {
         var h = HTTPHeaders()
         for name in config.requestHeaders {
-            for value in request.headers[canonicalForm: name] { h.add(name: name, value: String(value)) }
+            for value in request.fields[canonicalForm: name] { h.add(name: name, value: String(value)) }
         }
         h.add(name: "x-forwarded-method", value: request.method.rawValue)
         h.add(name: "x-forwarded-proto", value: request.connection.scheme)
-        h.add(name: "x-forwarded-host", value: request.headers.first(name: "host") ?? request.host)
+        h.add(name: "x-forwarded-host", value: request.fields.first(name: "host") ?? request.host)
         h.add(name: "x-forwarded-uri", value: request.uri)
         if let client = ClientAddress.of(request, trustedProxies: trustedProxies) { h.add(name: "x-forwarded-for", value: client.text) }
         h.add(name: "x-request-id", value: request.id)
@@ -92,7 +92,7 @@ public final class ForwardAuthenticator: RequestAuthenticator {
     func credentialKey(_ request: Request) -> SHA256Digest {
         var hasher = SHA256()
         for name in config.requestHeaders {
-            for value in request.headers[canonicalForm: name] {
+            for value in request.fields[canonicalForm: name] {
                 hasher.update(data: Array(name.utf8) + [0] + Array(value.utf8) + [0])
             }
         }

@@ -55,7 +55,7 @@ public final class JWTAuthenticator: RequestAuthenticator {
 
     public func authenticate(_ request: Request, context: RequestContext) -> AuthCheck {
         let token: Substring
-        switch BearerToken.extract(authorization: request.headers.first(name: "authorization")) {
+        switch BearerToken.extract(authorization: request.fields.first(name: "authorization")) {
         case .noCredentials:
             return .now(.denied(refusal(nil), result: "missing"))
         case .malformed(let rejection):

@@ -90,9 +90,9 @@ public struct WAFMiddleware: Middleware {
         let client = ClientAddress.of(request, trustedProxies: trustedProxies)
         let version: WAFRequest.HTTPVersion = request.version.major == 2 ? .http2 : (request.version.minor == 0 ? .http1Dot0 : .http1Dot1)
         var headers: [(name: String, value: String)] = []
-        headers.reserveCapacity(request.headers.count)
-        for (name, value) in request.headers where !name.hasPrefix(":") { headers.append((name, value)) }
-        if version == .http2, !request.headers.contains(name: "host") { headers.append(("Host", request.host)) }
+        headers.reserveCapacity(request.fields.count)
+        for (name, value) in request.fields where !name.hasPrefix(":") { headers.append((name, value)) }
+        if version == .http2, !request.fields.contains(name: "host") { headers.append(("Host", request.host)) }
         return WAFRequest(
             method: request.method.rawValue, uri: request.uri, version: version, headers: headers, body: nil,
             clientAddress: client?.text ?? "0.0.0.0", clientPort: request.connection.remoteAddress?.port ?? 0,

@@ -50,7 +50,7 @@ public struct SessionAuthenticator: RequestAuthenticator {
     /// A browser navigating: GET or HEAD that accepts HTML.
     static func wantsPage(_ request: Request) -> Bool {
         guard request.method == .GET || request.method == .HEAD else { return false }
-        return request.headers[canonicalForm: "accept"].contains { $0.lowercased().contains("text/html") }
+        return request.fields[canonicalForm: "accept"].contains { $0.lowercased().contains("text/html") }
     }
 
     static func formEncoded(_ text: String) -> String {
