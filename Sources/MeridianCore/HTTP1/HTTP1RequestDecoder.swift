@@ -31,6 +31,7 @@ public struct HTTP1RequestDecoder: ByteToMessageDecoder {
     }
 
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        let part: HTTPServerRequestPart
         switch try parser.next(&buffer) {
         case .none:
             return .needMoreData
@@ -38,20 +39,16 @@ public struct HTTP1RequestDecoder: ByteToMessageDecoder {
             context.fireUserInboundEventTriggered(Event.requestHeadStarted)
             return .continue
         case .head(let head):
-            context.fireChannelRead(wrapInboundOut(.head(head.httpRequestHead)))
-            // A head without a body ends at once; say so before the buffer may run dry.
-            if parser.endIsPending, case .part(let end)? = try parser.next(&buffer) {
-                context.fireChannelRead(wrapInboundOut(end))
-            }
-            return .continue
-        case .part(let part):
-            context.fireChannelRead(wrapInboundOut(part))
-            // A head without a body ends at once; say so before the buffer may run dry.
-            if parser.endIsPending, case .part(let end)? = try parser.next(&buffer) {
-                context.fireChannelRead(wrapInboundOut(end))
-            }
-            return .continue
+            part = .head(head.httpRequestHead)
+        case .part(let p):
+            part = p
         }
+        context.fireChannelRead(wrapInboundOut(part))
+        // A head without a body ends at once; say so before the buffer may run dry.
+        if parser.endIsPending, case .part(let end)? = try parser.next(&buffer) {
+            context.fireChannelRead(wrapInboundOut(end))
+        }
+        return .continue
     }
 
     public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {

@@ -128,16 +128,16 @@ extension HTTP1RequestParser {
             }
             let name = UnsafeRawBufferPointer(rebasing: field[0..<colon])
             switch colon {
-            case 4 where name.equalsLowercaseASCII("host"):
+            case 4 where name.equalsLowercase("host"):
                 hostCount += 1
                 guard Self.isValidHost(UnsafeRawBufferPointer(rebasing: field[vs..<ve])) else { throw HTTPParseError.bad("invalid Host header") }
-            case 14 where name.equalsLowercaseASCII("content-length"):
+            case 14 where name.equalsLowercase("content-length"):
                 contentLengthCount += 1
                 guard let n = Self.parseContentLength(field[vs..<ve]) else {
                     throw HTTPParseError.bad("invalid Content-Length")
                 }
                 contentLength = n
-            case 17 where name.equalsLowercaseASCII("transfer-encoding"):
+            case 17 where name.equalsLowercase("transfer-encoding"):
                 let value = String(decoding: UnsafeRawBufferPointer(rebasing: field[vs..<ve]), as: UTF8.self)
                 transferEncoding.append(contentsOf: value.split(separator: ",", omittingEmptySubsequences: false))
             default:

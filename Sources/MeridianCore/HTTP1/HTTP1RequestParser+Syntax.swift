@@ -179,6 +179,25 @@ func asciiCaseInsensitiveEquals(_ a: UnsafeBufferPointer<UInt8>, lowercase lower
     return true
 }
 
+/// `b` with `A`-`Z` folded to lowercase.
+@inlinable @inline(__always)
+public func asciiFolded(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b | 0x20 : b }
+
+extension Collection where Element == UInt8 {
+    /// Equal to `lower` (lower-case ASCII) ignoring the case of ASCII letters: field names as raw bytes, tokens as
+    /// slices of a value's UTF-8.
+    @inlinable
+    public func equalsLowercase(_ lower: StaticString) -> Bool {
+        guard count == lower.utf8CodeUnitCount else { return false }
+        var p = lower.utf8Start
+        for b in self {
+            guard asciiFolded(b) == p.pointee else { return false }
+            p += 1
+        }
+        return true
+    }
+}
+
 /// `x` equals the lowercase byte `lower`, with `x` folded to lowercase when it is `A`-`Z`.
 @inlinable
 func asciiFoldedEquals(_ x: UInt8, lower: UInt8) -> Bool {

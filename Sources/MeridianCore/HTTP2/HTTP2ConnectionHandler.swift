@@ -9,7 +9,7 @@ public import NIOHTTP2
 /// swift-nio-http2 can give each stream its own child channel and pipeline; profiling showed that
 /// machinery (channel set-up, activation, per-stream codec, pending read/write queues) costing more
 /// than half of a small request's CPU. Here a stream is a small object (``HTTP2Stream``) in a
-/// dictionary: HEADERS become the same `HTTPRequestHead` HTTP/1.1 produces and start the same
+/// dictionary: HEADERS become the same `RequestHead` HTTP/1.1 produces and start the same
 /// ``HTTPExchange``; DATA feeds the request's ``RequestBody``; the stream writes the response as
 /// HEADERS and DATA frames, which `NIOHTTP2Handler` sends within the flow-control windows.
 /// `NIOHTTP2ServerConnectionManagementHandler`, in front of this handler, sees the stream lifecycle
@@ -304,7 +304,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
         stream.clocks.send = runtime.timeouts.send
         let isTunnel = head.method == .CONNECT
         if !stream.requestEnded {
-            stream.declaredLength = head.headers.first(name: "content-length").flatMap { Int($0) }
+            stream.declaredLength = head.fields.first(name: "content-length").flatMap { Int($0) }
             if !isTunnel {
                 // A tunnel's bytes before the answer are not a body the client owes.
                 stream.clocks.bodyProgressed(at: clock.now)
@@ -315,7 +315,7 @@ public final class HTTP2ConnectionHandler: ChannelDuplexHandler {
             stream.body = RequestBody(eventLoop: context.eventLoop, maxBytes: runtime.limits.maxBodyBytes, source: stream.bodySource)
         }
         let exchange = HTTPExchange.start(
-            head: RequestHead(head), body: stream.body, connection: connectionInfo, runtime: runtime, environment: environment!,  // (handlerAdded)
+            head: head, body: stream.body, connection: connectionInfo, runtime: runtime, environment: environment!,  // (handlerAdded)
             writer: stream
         )
         stream.exchange = exchange

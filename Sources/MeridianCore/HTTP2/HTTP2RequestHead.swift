@@ -54,7 +54,7 @@ extension HTTP2ConnectionHandler {
 
     /// RFC 9113 §8.3: pseudo-headers become the request line and Host; cookie crumbs are joined
     /// back (§8.2.3) so the rest of the server sees an HTTP/1.1-shaped request.
-    static func requestHead(_ headers: HPACKHeaders) -> HTTPRequestHead {
+    static func requestHead(_ headers: HPACKHeaders) -> RequestHead {
         var method = "GET"
         var path = "/"
         var authority: String?
@@ -82,7 +82,7 @@ extension HTTP2ConnectionHandler {
         }
         if let authority, !fields.contains(name: "host") { fields.add(name: "host", value: authority) }
         if !cookies.isEmpty { fields.add(name: "cookie", value: cookies.joined(separator: "; ")) }
-        return HTTPRequestHead(version: .http2, method: HTTPMethod(rawValue: method), uri: path, headers: fields)
+        return RequestHead(method: HTTPMethod(rawValue: method), uri: path, version: .http2, fields: RequestFields(fields))
     }
 
     /// Response headers as HPACK: names lower-cased (RFC 9113 §8.2.1), connection-specific fields

@@ -81,36 +81,23 @@ public struct RequestFields: Sendable {
     /// The first value of the field `name` (any case), as `HTTPHeaders.first(name:)`.
     public func first(name: String) -> String? {
         if let decoded { return decoded.first(name: name) }
-        let (table, count) = (self.table, lineCount)
-        return Self.withName(name) { wanted in
-            lines?.withUnsafeReadableBytes { bytes -> String? in
-                for i in 0..<count {
-                    let (ns, ne, vs, ve) = Self.entry(bytes, table, i)
-                    if Self.nameEquals(bytes, ns, ne, wanted) {
-                        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[vs..<ve]), as: UTF8.self)
-                    }
-                }
-                return nil
-            } ?? nil
+        var found: String?
+        forEachValue(named: name) { value in
+            found = String(decoding: value, as: UTF8.self)
+            return false
         }
+        return found
     }
 
     /// Every value of the field `name` (any case), in order, as `HTTPHeaders[name]`.
     public subscript(name: String) -> [String] {
         if let decoded { return decoded[name] }
-        let (table, count) = (self.table, lineCount)
-        return Self.withName(name) { wanted in
-            lines?.withUnsafeReadableBytes { bytes -> [String] in
-                var values: [String] = []
-                for i in 0..<count {
-                    let (ns, ne, vs, ve) = Self.entry(bytes, table, i)
-                    if Self.nameEquals(bytes, ns, ne, wanted) {
-                        values.append(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[vs..<ve]), as: UTF8.self))
-                    }
-                }
-                return values
-            } ?? []
+        var values: [String] = []
+        forEachValue(named: name) { value in
+            values.append(String(decoding: value, as: UTF8.self))
+            return true
         }
+        return values
     }
 
     /// The field `name`'s values split at commas, each element trimmed of spaces and tabs (`Set-Cookie` not split),
@@ -133,15 +120,24 @@ public struct RequestFields: Sendable {
     /// Whether a field `name` (any case) is present.
     public func contains(name: String) -> Bool {
         if let decoded { return decoded.contains(name: name) }
+        var found = false
+        forEachValue(named: name) { _ in
+            found = true
+            return false
+        }
+        return found
+    }
+
+    /// Calls `body` with the value bytes of each line named `name` (any case), in order, while it returns true.
+    private func forEachValue(named name: String, _ body: (UnsafeRawBufferPointer) -> Bool) {
         let (table, count) = (self.table, lineCount)
-        return Self.withName(name) { wanted in
-            lines?.withUnsafeReadableBytes { bytes -> Bool in
+        Self.withName(name) { wanted in
+            lines?.withUnsafeReadableBytes { bytes in
                 for i in 0..<count {
-                    let (ns, ne, _, _) = Self.entry(bytes, table, i)
-                    if Self.nameEquals(bytes, ns, ne, wanted) { return true }
+                    let (ns, ne, vs, ve) = Self.entry(bytes, table, i)
+                    if Self.nameEquals(bytes, ns, ne, wanted), !body(UnsafeRawBufferPointer(rebasing: bytes[vs..<ve])) { return }
                 }
-                return false
-            } ?? false
+            }
         }
     }
 
@@ -179,9 +175,6 @@ public struct RequestFields: Sendable {
         }
         return true
     }
-
-    @inline(__always)
-    static func asciiFolded(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b | 0x20 : b }
 }
 
 extension RequestFields: Sequence {
@@ -251,16 +244,3 @@ struct RequestFieldsBuilder {
     }
 }
 
-extension UnsafeRawBufferPointer {
-    /// Equal to `lower` (lower-case ASCII) ignoring the case of ASCII letters, compared in place.
-    @inlinable
-    public func equalsLowercaseASCII(_ lower: StaticString) -> Bool {
-        guard count == lower.utf8CodeUnitCount else { return false }
-        let p = lower.utf8Start
-        for i in 0..<count {
-            let b = self[i]
-            if (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) != p[i] { return false }
-        }
-        return true
-    }
-}

@@ -414,8 +414,6 @@ final class RequestRewriter: Sendable {
     }
 }
 
-@inline(__always) func asciiFolded(_ b: UInt8) -> UInt8 { b >= 0x41 && b <= 0x5A ? b | 0x20 : b }
-
 /// `NSRegularExpression` is documented thread-safe for matching; it is not marked `Sendable`.
 struct CompiledRegex: @unchecked Sendable {
     let expression: NSRegularExpression
@@ -445,19 +443,5 @@ extension Array where Element == IPNetwork {
         default:
             return nil
         }
-    }
-}
-
-extension Collection where Element == UInt8 {
-    /// Equal to `lower` (lower-case ASCII) ignoring the case of ASCII letters: field names as raw bytes, tokens as
-    /// slices of a value's UTF-8.
-    func equalsLowercase(_ lower: StaticString) -> Bool {
-        guard count == lower.utf8CodeUnitCount else { return false }
-        var p = lower.utf8Start
-        for b in self {
-            guard asciiFolded(b) == p.pointee else { return false }
-            p += 1
-        }
-        return true
     }
 }
