@@ -4,6 +4,10 @@
 # connections alive. HTTP/1.1 downstream with wrk, then (unless H2=0) HTTP/2 over TLS with h2load.
 # Usage: bench/proxy.sh [--build]
 # Env:   DURATION=10 CONNECTIONS=64 SIZES="1k 100k" ONLY=nginx,haproxy,meridian H2=1 MERIDIAN_BIN=path FORWARDING=1
+#        ROUNDS=1
+#        (ROUNDS=N: after the table's runs, the HTTP/1.1 1k pair nginx/meridian runs N-1 more times, the order
+#        alternating, and the target is judged on the median of the N rounds' ratios: one pair of runs moves by
+#        +-10% on these VMs.)
 #        (FORWARDING=1: nginx and HAProxy send upstream the forwarding fields Meridian sends by default, the same
 #        job; 0: their bare proxy_pass / server line. See nginx_proxy_conf in bench/common.sh.)
 set -euo pipefail
@@ -14,6 +18,7 @@ CONNECTIONS=${CONNECTIONS:-64}
 SIZES=${SIZES:-"1k 100k"}
 ONLY=${ONLY:-}
 H2=${H2:-1}
+ROUNDS=${ROUNDS:-1}
 H2_CONNS=32 H2_STREAMS=10  # as bench/h2.sh
 # shellcheck source=bench/common.sh
 source "$ROOT/bench/common.sh"
@@ -24,6 +29,7 @@ for s in nginx haproxy meridian; do [[ -z $ONLY || ",$ONLY," == *",$s,"* ]] && S
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be whole seconds, got '$DURATION'"
 [[ $CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must be a positive integer, got '$CONNECTIONS'"
 [[ $H2 == 0 || $H2 == 1 ]] || die "H2 must be 0 or 1, got '$H2'"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$ROUNDS'"
 declare -A SIZE=([1k]=1024 [100k]=102400)
 for f in $SIZES; do [[ -n ${SIZE[$f]:-} ]] || die "unknown size '$f' in SIZES (use 1k 100k)"; done
 
@@ -162,21 +168,24 @@ fi
 # --- 8. runs ------------------------------------------------------------------------
 ticks() { awk '{ print $14 + $15 }' "/proc/${PID[$1]}/stat" 2>/dev/null || echo 0; }  # utime+stime, all threads
 core1() { awk '$1 == "cpu1" { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
+# steal0: core 0's time stolen by the hypervisor (another guest ran on the proxy's core), and all its time, in ticks
+steal0() { awk '$1 == "cpu0" { print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 accepts() { curl -s "http://127.0.0.1:$STATUS_PORT/" | awk 'NR == 3 { print $1 }'; }
 now() { date +%s.%N; }; HZ=$(getconf CLK_TCK)
-declare -A R  # R[metric:proto:size:server]; metrics: rps mbs lat cpu core1 upc pcr (req/s per proxy core)
+declare -A R  # R[metric:proto:size:server]; metrics: rps mbs lat cpu core1 steal upc pcr (req/s per proxy core)
 WARN=()
 # measure NAME KEY SKIP CMD...: run CMD in the background and, from SKIP seconds in (past a client's
 # own warm-up) to its end, record the proxy's CPU %, core 1 busy % and the upstream connections
 # opened (nginx stub_status accepts, minus the status request itself) in R[...:KEY:NAME].
 measure() {
-  local name=$1 key=$2 skip=$3 cmd c0 c1 t0 t1 a0 a1 b0 b1 s0 s1; shift 3
+  local name=$1 key=$2 skip=$3 cmd c0 c1 t0 t1 a0 a1 b0 b1 s0 s1 g0 g1 h0 h1; shift 3
   "$@" &
   cmd=$! PIDS+=($!)
   sleep "$skip"
-  a0=$(accepts); read -r b0 s0 < <(core1); c0=$(ticks "$name"); t0=$(now)
+  a0=$(accepts); read -r b0 s0 < <(core1); read -r g0 h0 < <(steal0); c0=$(ticks "$name"); t0=$(now)
   wait "$cmd" || true
-  c1=$(ticks "$name"); t1=$(now); read -r b1 s1 < <(core1); a1=$(accepts)
+  c1=$(ticks "$name"); t1=$(now); read -r g1 h1 < <(steal0); read -r b1 s1 < <(core1); a1=$(accepts)
+  R[steal:$key:$name]=$(awk -v a="$g0" -v b="$g1" -v x="$h0" -v y="$h1" 'BEGIN { if (y > x) printf "%.0f", 100 * (b - a) / (y - x); else print "-" }')
   R[cpu:$key:$name]=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" -v d="$(awk -v x="$t0" -v y="$t1" 'BEGIN { print y - x }')" \
     'BEGIN { printf "%.0f", 100 * (b - a) / hz / d }')
   R[core1:$key:$name]=$(awk -v a="$b0" -v b="$b1" -v x="$s0" -v y="$s1" 'BEGIN { if (y > x) printf "%.0f", 100 * (b - a) / (y - x); else print "-" }')
@@ -184,8 +193,8 @@ measure() {
   kill -0 "${PID[$name]}" 2>/dev/null || { echo "--- last 30 lines of ${LOGF[$name]}:" >&2
     tail -30 "${LOGF[$name]}" >&2 || true; die "$name died during the $key run"; }
 }
-run_h1() {
-  local name=$1 f=$2 key=h1:$2 url="http://127.0.0.1:${PORT[$1]}/$2" out="$TMP/wrk-$1-$2.txt"
+run_h1() {  # run_h1 NAME SIZE [KEY]: KEY (default h1:SIZE) names the run in R
+  local name=$1 f=$2 key=${3:-h1:$2} url="http://127.0.0.1:${PORT[$1]}/$2" out="$TMP/wrk-$1-$2.txt"
   log "$name HTTP/1.1 /$f: warmup 2s, then ${DURATION}s x ${CONNECTIONS} conns"
   taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d2s "$url" >/dev/null
   measure "$name" "$key" 0 eval 'taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$url" >"$out"'
@@ -225,12 +234,26 @@ for p in $PROTOS; do
     done
   done
 done
+# The extra rounds of the target's pair (ROUNDS > 1): keys h1:1k#2, h1:1k#3... (round 1 is the table's run).
+ROUND_KEYS=()
+if want nginx && want meridian && [[ " $SIZES " == *" 1k "* ]]; then
+  ROUND_KEYS=(h1:1k)
+  for ((r = 2; r <= ROUNDS; r++)); do
+    order=(nginx meridian); ((r % 2 == 0)) && order=(meridian nginx)
+    for s in "${order[@]}"; do
+      run_h1 "$s" 1k "h1:1k#$r"
+      R[pcr:h1:1k#$r:$s]=$(awk -v r="${R[rps:h1:1k#$r:$s]}" -v c="${R[cpu:h1:1k#$r:$s]}" 'BEGIN { if (c > 0) printf "%.0f", 100 * r / c; else print "-" }')
+    done
+    ROUND_KEYS+=("h1:1k#$r")
+  done
+fi
+median() { tr ' ' '\n' | grep -v '^-*$' | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 # --- 9. report ----------------------------------------------------------------------
 ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a + 0 > 0 && b != "" && b != "-") printf "%.2f", b / a; else print "-" }'; }
 v() { echo "${R[$1]:--}"; }
 echo
-echo "command: DURATION=$DURATION CONNECTIONS=$CONNECTIONS SIZES=\"$SIZES\" ONLY=$ONLY H2=$H2 FORWARDING=${FORWARDING:-1} MERIDIAN_BIN=${MERIDIAN_BIN:-} $0 $*   (runs took $(awk -v a="$START" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s)"
+echo "command: DURATION=$DURATION CONNECTIONS=$CONNECTIONS SIZES=\"$SIZES\" ONLY=$ONLY H2=$H2 ROUNDS=$ROUNDS FORWARDING=${FORWARDING:-1} MERIDIAN_BIN=${MERIDIAN_BIN:-} $0 $*   (runs took $(awk -v a="$START" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }') s)"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')   nproc: $(nproc)"
 if ((UP_CORE == 1)); then
   echo "cores: proxy under test on core 0; wrk/h2load AND the upstream nginx share core 1 (only 2 cores)"
@@ -259,15 +282,17 @@ for p in $PROTOS; do
   done
 done
 echo
-echo "Per run: MB/s, the proxy's CPU (core 0), core 1 busy (load generator$( ((UP_CORE == 1)) && echo " + upstream")), upstream connections opened during the measured part"
+echo "Per run: MB/s, the proxy's CPU (core 0), core 1 busy (load generator$( ((UP_CORE == 1)) && echo " + upstream")), core 0's time the"
+echo "hypervisor gave another guest (steal: a run with much of it says more about the host than the proxy), upstream"
+echo "connections opened during the measured part"
 echo
-echo "| run | proxy | req/s | MB/s | proxy CPU % | req/s per proxy core | core 1 busy % | upstream conns opened |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|"
+echo "| run | proxy | req/s | MB/s | proxy CPU % | req/s per proxy core | core 1 busy % | core 0 stolen % | upstream conns opened |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
 for p in $PROTOS; do
   for f in $SIZES; do
     for s in "${SERVERS[@]}"; do
       k=$p:$f:$s
-      echo "| $p $f | $s | $(v rps:$k) | $(v mbs:$k) | $(v cpu:$k) | $(v pcr:$k) | $(v core1:$k) | $(v upc:$k) |"
+      echo "| $p $f | $s | $(v rps:$k) | $(v mbs:$k) | $(v cpu:$k) | $(v pcr:$k) | $(v core1:$k) | $(v steal:$k) | $(v upc:$k) |"
     done
   done
 done
@@ -276,9 +301,29 @@ echo "ratio = meridian / other (req/s). A proxy CPU well below ~95% means core 1
 echo "req/s per proxy core = req/s / proxy CPU: the inverse of the proxy's CPU per request, which that limit does not"
 echo "move (a proxy held back by the client shows its req/s, not what its core could do)."
 if [[ -n ${R[rps:h1:1k:nginx]:-} && -n ${R[rps:h1:1k:meridian]:-} ]]; then
-  r=$(ratio "${R[rps:h1:1k:nginx]}" "${R[rps:h1:1k:meridian]}")
-  echo "target (HTTP/1.1, 1k: meridian >= 0.8x nginx): $r, $(awk -v r="$r" 'BEGIN { print (r >= 0.8) ? "met" : "NOT met" }')"
-  echo "per proxy core (HTTP/1.1, 1k): meridian/nginx $(ratio "$(v pcr:h1:1k:nginx)" "$(v pcr:h1:1k:meridian)")"
+  if ((ROUNDS > 1)); then
+    echo
+    echo "Rounds of the target's pair (HTTP/1.1 1k; round 1 is the table's run; even rounds ran meridian first)"
+    echo
+    echo "| round | nginx req/s | meridian req/s | meridian/nginx | nginx CPU % | meridian CPU % | per proxy core meridian/nginx | core 0 stolen % (nginx, meridian) |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+    rs=() cs=() n=0
+    for k in "${ROUND_KEYS[@]}"; do
+      n=$((n + 1))
+      rr=$(ratio "$(v rps:$k:nginx)" "$(v rps:$k:meridian)") cr=$(ratio "$(v pcr:$k:nginx)" "$(v pcr:$k:meridian)")
+      rs+=("$rr") cs+=("$cr")
+      echo "| $n | $(v rps:$k:nginx) | $(v rps:$k:meridian) | $rr | $(v cpu:$k:nginx) | $(v cpu:$k:meridian) | $cr | $(v steal:$k:nginx), $(v steal:$k:meridian) |"
+    done
+    r=$(echo "${rs[*]}" | median) c=$(echo "${cs[*]}" | median)
+    met=$(printf '%s\n' "${rs[@]}" | awk '$1 >= 0.8 { m++ } END { print m + 0 }')
+    echo
+    echo "target (HTTP/1.1, 1k: meridian >= 0.8x nginx), median of $ROUNDS rounds: $r, $(awk -v r="$r" 'BEGIN { print (r >= 0.8) ? "met" : "NOT met" }') ($met of $ROUNDS rounds >= 0.8)"
+    echo "per proxy core (HTTP/1.1, 1k): meridian/nginx, median of $ROUNDS rounds: $c"
+  else
+    r=$(ratio "${R[rps:h1:1k:nginx]}" "${R[rps:h1:1k:meridian]}")
+    echo "target (HTTP/1.1, 1k: meridian >= 0.8x nginx): $r, $(awk -v r="$r" 'BEGIN { print (r >= 0.8) ? "met" : "NOT met" }')"
+    echo "per proxy core (HTTP/1.1, 1k): meridian/nginx $(ratio "$(v pcr:h1:1k:nginx)" "$(v pcr:h1:1k:meridian)")"
+  fi
 fi
 if want nginx; then
   n=$(grep -c 'buffered to a temporary file' "$TMP/nginx/error.log" || true)
