@@ -175,8 +175,8 @@ now() { date +%s.%N; }; HZ=$(getconf CLK_TCK)
 declare -A R  # R[metric:proto:size:server]; metrics: rps mbs lat cpu core1 steal upc pcr (req/s per proxy core)
 WARN=()
 # measure NAME KEY SKIP CMD...: run CMD in the background and, from SKIP seconds in (past a client's
-# own warm-up) to its end, record the proxy's CPU %, core 1 busy % and the upstream connections
-# opened (nginx stub_status accepts, minus the status request itself) in R[...:KEY:NAME].
+# own warm-up) to its end, record the proxy's CPU %, core 1 busy %, core 0's stolen % and the upstream
+# connections opened (nginx stub_status accepts, minus the status request itself) in R[...:KEY:NAME].
 measure() {
   local name=$1 key=$2 skip=$3 cmd c0 c1 t0 t1 a0 a1 b0 b1 s0 s1 g0 g1 h0 h1; shift 3
   "$@" &
@@ -247,7 +247,7 @@ if want nginx && want meridian && [[ " $SIZES " == *" 1k "* ]]; then
     ROUND_KEYS+=("h1:1k#$r")
   done
 fi
-median() { tr ' ' '\n' | grep -v '^-*$' | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+median() { tr ' ' '\n' | awk '$1 != "" && $1 != "-"' | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 # --- 9. report ----------------------------------------------------------------------
 ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a + 0 > 0 && b != "" && b != "-") printf "%.2f", b / a; else print "-" }'; }
