@@ -35,12 +35,16 @@ ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
 TARGET=${TARGET:-static}
 MODE=${MODE:-time}
+BROWSER=${BROWSER:-0}
+[[ $BROWSER == 0 || $BROWSER == 1 ]] || die "BROWSER must be 0 or 1, got '$BROWSER'"
 HEAD_FIELDS=()
-if [[ ${BROWSER:-0} == 1 ]]; then
+if ((BROWSER)); then
   HEAD_FIELDS=(-H "Connection: keep-alive"
     -H "User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
     -H "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8" -H "Accept-Language: en-US,en;q=0.9")
 fi
+# load PORT: the measured requests (h2load on core 1), its report on stdout.
+load() { taskset -c 1 h2load --h1 "${HEAD_FIELDS[@]}" -n "$REQUESTS" -c "$CONNECTIONS" "http://127.0.0.1:$1/1k.bin" 2>&1; }
 (($# > 0)) || die "usage: $0 BIN [BIN...]"
 is_lean() { [[ $1 =~ ^lean(-strings)?(-objects)?$ ]]; }  # the nio-proxy-ceiling tool's --lean modes
 [[ $TARGET == static || $TARGET == proxy || $TARGET == fixed ]] || die "TARGET must be static, proxy or fixed, got '$TARGET'"
@@ -131,7 +135,7 @@ measure() {  # BIN: sets US, SS, TS (user, system, total µs per request) and RA
   start_warm "$bin"
   port=$SERVER_PORT pid=$SERVER_PID
   read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
-  rate=$(taskset -c 1 h2load --h1 "${HEAD_FIELDS[@]}" -n "$REQUESTS" -c "$CONNECTIONS" "http://127.0.0.1:$port/1k.bin" 2>&1 | awk '/^finished/ {print $4}')
+  rate=$(load "$port" | awk '/^finished/ {print $4}')
   read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
   kill -INT "$pid"; wait "$pid" 2>/dev/null || true
   read -r US SS TS RATE < <(python3 -c "
@@ -228,7 +232,7 @@ count() {  # BIN: sets COUNTS (per request, in PROBES' order)
   perf stat -x, -e "$events" -p "$pid" -o "$TMP/counts.txt" &
   local stat=$!
   sleep 0.5
-  taskset -c 1 h2load --h1 "${HEAD_FIELDS[@]}" -n "$REQUESTS" -c "$CONNECTIONS" "http://127.0.0.1:$port/1k.bin" >/dev/null 2>&1
+  load "$port" >/dev/null
   kill -INT "$stat"; wait "$stat" 2>/dev/null || true
   kill -INT "$pid"; wait "$pid" 2>/dev/null || true
   COUNTS=""
@@ -245,7 +249,7 @@ profile() {  # N BIN: records the server under load into $PROFILE_DIR/N-NAME.dat
   perf record -q -F 4999 -e cpu-clock -g -p "$pid" -o "$out" 2>"$TMP/perf.log" &
   rec=$!
   sleep 0.5
-  taskset -c 1 h2load --h1 "${HEAD_FIELDS[@]}" -n "$REQUESTS" -c "$CONNECTIONS" "http://127.0.0.1:$port/1k.bin" >/dev/null 2>&1
+  load "$port" >/dev/null
   kill -INT "$rec"; wait "$rec" 2>/dev/null || true
   kill -INT "$pid"; wait "$pid" 2>/dev/null || true
   echo "### $bin ($out)"
@@ -280,5 +284,5 @@ else
   done
 fi
 echo
-echo "command: BROWSER=${BROWSER:-0} TARGET=$TARGET MODE=$MODE REQUESTS=$REQUESTS ROUNDS=$ROUNDS CONNECTIONS=$CONNECTIONS$([[ $TARGET == proxy ]] && echo " FORWARDING=${FORWARDING:-1}") $0 $*"
+echo "command: BROWSER=$BROWSER TARGET=$TARGET MODE=$MODE REQUESTS=$REQUESTS ROUNDS=$ROUNDS CONNECTIONS=$CONNECTIONS$([[ $TARGET == proxy ]] && echo " FORWARDING=${FORWARDING:-1}") $0 $*"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)   h2load --h1 -c $CONNECTIONS on core 1, server on core 0$([[ $TARGET == proxy ]] && echo ", upstream nginx on core 1")"

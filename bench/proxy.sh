@@ -221,6 +221,7 @@ run_h2() {
     && WARN+=("$name h2 $f: $(grep -E '^(requests|status codes):' "$out" | tr '\n' ';')")
   return 0
 }
+per_core() { R[pcr:$1]=$(awk -v r="${R[rps:$1]}" -v c="${R[cpu:$1]}" 'BEGIN { if (c > 0) printf "%.0f", 100 * r / c; else print "-" }'); }  # KEY:NAME
 START=$(now)
 PROTOS=h1; ((H2)) && PROTOS="h1 h2"
 i=0
@@ -230,7 +231,7 @@ for p in $PROTOS; do
     order=("${SERVERS[@]:k}" "${SERVERS[@]:0:k}")
     for s in "${order[@]}"; do
       "run_$p" "$s" "$f"
-      R[pcr:$p:$f:$s]=$(awk -v r="${R[rps:$p:$f:$s]}" -v c="${R[cpu:$p:$f:$s]}" 'BEGIN { if (c > 0) printf "%.0f", 100 * r / c; else print "-" }')
+      per_core "$p:$f:$s"
     done
   done
 done
@@ -242,7 +243,7 @@ if want nginx && want meridian && [[ " $SIZES " == *" 1k "* ]]; then
     order=(nginx meridian); ((r % 2 == 0)) && order=(meridian nginx)
     for s in "${order[@]}"; do
       run_h1 "$s" 1k "h1:1k#$r"
-      R[pcr:h1:1k#$r:$s]=$(awk -v r="${R[rps:h1:1k#$r:$s]}" -v c="${R[cpu:h1:1k#$r:$s]}" 'BEGIN { if (c > 0) printf "%.0f", 100 * r / c; else print "-" }')
+      per_core "h1:1k#$r:$s"
     done
     ROUND_KEYS+=("h1:1k#$r")
   done

@@ -10,14 +10,8 @@ extension CacheExchange {
     func originRequest(conditional: HTTPHeaders?, storing: Bool) -> Request {
         let stripped = ["if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range", "range"]
         let strips = storing && !request.isHead && stripped.contains { request.fields.contains(name: $0) }
-        if !strips && conditional == nil {
-            // The client's fields as they are (as received, for HTTP/1.1: the proxy copies their bytes upstream).
-            let head = RequestHead(method: request.method, uri: request.uri, version: request.version, fields: request.fields)
-            return Request(
-                head: head, id: request.id, connection: request.connection, startedAt: request.startedAt, trace: request.trace,
-                body: request.body
-            )
-        }
+        // Nothing to change: the client's request itself (its fields as received, which the proxy copies upstream).
+        if !strips && conditional == nil { return request }
         var head = request.head
         if strips {
             for name in stripped { head.headers.remove(name: name) }
